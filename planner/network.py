@@ -1,0 +1,469 @@
+"""Load a walkable street network and turn it into compact arrays for routing."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import shapely
+from scipy import sparse
+
+from planner._errors import NetworkUnavailableError, PlannerError
+
+# Tags the walk filter needs, on top of osmnx's default useful way tags.
+_WALK_TAGS = ["foot", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"]
+
+# The same exclusions as osmnx's "walk" network type (osmnx._overpass._get_osm_filter),
+# expressed as (tag, regex) pairs; a way is dropped when re.search(regex, value) matches,
+# exactly as Overpass's `!~` operator does.
+WALK_EXCLUDE: tuple[tuple[str, str], ...] = (
+    ("area", "yes"),
+    ("access", "private"),
+    (
+        "highway",
+        "abandoned|bus_guideway|construction|cycleway|motor|no|planned|platform|proposed|"
+        "raceway|razed|rest_area|services",
+    ),
+    ("foot", "no"),
+    ("service", "private"),
+    ("sidewalk", "separate"),
+    ("sidewalk:both", "separate"),
+    ("sidewalk:left", "separate"),
+    ("sidewalk:right", "separate"),
+)
+
+
+@dataclass(frozen=True)
+class ComponentReport:
+    """What the connectivity check kept and dropped."""
+
+    kept_nodes: int
+    kept_edges: int
+    dropped: pd.DataFrame  # one row per dropped component: nodes, edges, length_m, names
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready description."""
+        return {
+            "kept_nodes": self.kept_nodes,
+            "kept_edges": self.kept_edges,
+            "dropped_components": int(len(self.dropped)),
+            "dropped_nodes": int(self.dropped["nodes"].sum()) if len(self.dropped) else 0,
+            "dropped": self.dropped.to_dict(orient="records"),
+        }
+
+
+@dataclass
+class StreetNetwork:
+    """An undirected walkable street network as arrays, in a projected (metric) CRS.
+
+    Every edge runs from ``edge_u`` (the node at the start of its geometry) to ``edge_v``
+    (the node at its end); ``edge_length`` is the length of its geometry in metres.
+    """
+
+    crs: Any
+    node_ids: np.ndarray  # OSM node id of each node index
+    node_x: np.ndarray
+    node_y: np.ndarray
+    edge_u: np.ndarray  # int64 node index at geometry start
+    edge_v: np.ndarray  # int64 node index at geometry end
+    edge_length: np.ndarray  # float64 metres
+    edge_geometry: np.ndarray  # shapely LineStrings (projected)
+    edge_name: np.ndarray  # str ("" when unnamed)
+    edge_highway: np.ndarray  # str
+    components: ComponentReport | None = None
+    _csr: sparse.csr_matrix | None = field(default=None, repr=False)
+    _tree: shapely.STRtree | None = field(default=None, repr=False)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return int(len(self.node_ids))
+
+    @property
+    def n_edges(self) -> int:
+        """Number of undirected edges."""
+        return int(len(self.edge_u))
+
+    @property
+    def csr(self) -> sparse.csr_matrix:
+        """Symmetric node-to-node adjacency with the shortest parallel edge's length."""
+        if self._csr is None:
+            self._csr = adjacency(self.n_nodes, self.edge_u, self.edge_v, self.edge_length)
+        return self._csr
+
+    @property
+    def tree(self) -> shapely.STRtree:
+        """Spatial index over edge geometries."""
+        if self._tree is None:
+            self._tree = shapely.STRtree(self.edge_geometry)
+        return self._tree
+
+    def edges_gdf(self) -> gpd.GeoDataFrame:
+        """Return the edges as a GeoDataFrame in the network CRS."""
+        return gpd.GeoDataFrame(
+            {
+                "u": self.node_ids[self.edge_u],
+                "v": self.node_ids[self.edge_v],
+                "length": self.edge_length,
+                "name": self.edge_name,
+                "highway": self.edge_highway,
+            },
+            geometry=self.edge_geometry,
+            crs=self.crs,
+        )
+
+
+def adjacency(
+    n_nodes: int, u: np.ndarray, v: np.ndarray, weight: np.ndarray, *, symmetric: bool = True
+) -> sparse.csr_matrix:
+    """Build a CSR adjacency matrix keeping the minimum weight of parallel edges.
+
+    scipy sums duplicate entries when it builds a sparse matrix; shortest paths need the
+    minimum, so duplicates are reduced here first. Self-loops are dropped (they never
+    shorten a path). Zero weights are kept as explicit entries (scipy's csgraph treats
+    explicit zeros in a sparse matrix as edges).
+
+    Parameters
+    ----------
+    n_nodes
+        Matrix size.
+    u, v
+        Edge endpoints (node indices).
+    weight
+        Edge weights.
+    symmetric
+        If True, add every edge in both directions.
+
+    Returns
+    -------
+    csr
+        The adjacency matrix.
+    """
+    u = np.asarray(u, dtype=np.int64)
+    v = np.asarray(v, dtype=np.int64)
+    w = np.asarray(weight, dtype=np.float64)
+    if symmetric:
+        u, v, w = np.concatenate([u, v]), np.concatenate([v, u]), np.concatenate([w, w])
+    keep = u != v
+    u, v, w = u[keep], v[keep], w[keep]
+    order = np.lexsort((w, v, u))
+    u, v, w = u[order], v[order], w[order]
+    first = np.ones(len(u), dtype=bool)
+    first[1:] = (u[1:] != u[:-1]) | (v[1:] != v[:-1])
+    u, v, w = u[first], v[first], w[first]  # sorted by weight within a pair: first is min
+    indptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    np.add.at(indptr, u + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    return sparse.csr_matrix((w, v, indptr), shape=(n_nodes, n_nodes))
+
+
+@contextlib.contextmanager
+def _walk_tags() -> Iterator[None]:
+    """Temporarily make osmnx keep the way tags the walk filter reads."""
+    saved = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = saved + [t for t in _WALK_TAGS if t not in saved]
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = saved
+
+
+def _values(value: Any) -> list[str]:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return []
+    if isinstance(value, list | tuple | set):
+        return [str(x) for x in value]
+    return [str(value)]
+
+
+def is_walkable(tags: dict[str, Any]) -> bool:
+    """Tell whether an OSM way with these tags belongs to the walk network.
+
+    Parameters
+    ----------
+    tags
+        The way's tags (an osmnx edge attribute dict works).
+
+    Returns
+    -------
+    walkable
+        True when the way has a ``highway`` tag and no exclusion in `WALK_EXCLUDE` matches.
+    """
+    if not _values(tags.get("highway")):
+        return False
+    for tag, pattern in WALK_EXCLUDE:
+        if any(re.search(pattern, value) for value in _values(tags.get(tag))):
+            return False
+    return True
+
+
+def filter_walkable(G: nx.MultiDiGraph) -> nx.MultiDiGraph:
+    """Keep only walkable highway edges and the nodes they touch.
+
+    Parameters
+    ----------
+    G
+        An unsimplified graph as built by osmnx from OSM data.
+
+    Returns
+    -------
+    G
+        A copy with non-walkable edges (and then isolated nodes) removed.
+    """
+    G = G.copy()
+    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True) if not is_walkable(d)]
+    G.remove_edges_from(drop)
+    G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
+    return G
+
+
+def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
+    """Load the walk network from an OSM XML file on disk.
+
+    osmnx's ``graph_from_xml`` turns every way into edges (building outlines, landuse…), so
+    the graph is built unsimplified, filtered with `is_walkable`, then simplified. Every
+    edge is walkable in both directions.
+
+    Parameters
+    ----------
+    path
+        OSM XML file (as exported by openstreetmap.org, Overpass or osmium).
+
+    Returns
+    -------
+    G
+        Simplified, unprojected (EPSG:4326) walk graph, all components kept.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PlannerError(f"OSM file not found: {path}")
+    with _walk_tags():
+        try:
+            G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
+        except Exception as exc:  # noqa: BLE001 - report any parser failure as a user error
+            raise PlannerError(f"cannot read OSM XML {path}: {exc}") from exc
+    G = filter_walkable(G)
+    if len(G) == 0:
+        raise PlannerError(f"{path} contains no walkable highway ways")
+    return ox.simplify_graph(G)
+
+
+def graph_from_overpass(
+    bbox: tuple[float, float, float, float], cache_folder: str | Path
+) -> nx.MultiDiGraph:
+    """Download the walk network inside a bounding box with osmnx (Overpass), cached.
+
+    Parameters
+    ----------
+    bbox
+        (west, south, east, north) in WGS-84 degrees.
+    cache_folder
+        Folder for osmnx's HTTP response cache.
+
+    Returns
+    -------
+    G
+        Simplified, unprojected walk graph, all components kept.
+    """
+    ox.settings.use_cache = True
+    ox.settings.cache_folder = str(cache_folder)
+    with _walk_tags():
+        try:
+            G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
+        except Exception as exc:  # noqa: BLE001 - any download failure is a user-facing error
+            raise NetworkUnavailableError(
+                f"could not download the street network from Overpass ({type(exc).__name__}: "
+                f"{exc})"
+            ) from exc
+    return G
+
+
+def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentReport]:
+    """Keep the largest connected component and describe what is dropped.
+
+    Parameters
+    ----------
+    G
+        A walk graph (projected or not).
+
+    Returns
+    -------
+    G, report
+        The largest weakly connected component, and a report naming dropped components
+        (their size, total length and street names).
+    """
+    components = sorted(nx.weakly_connected_components(G), key=len, reverse=True)
+    rows = []
+    for nodes in components[1:]:
+        sub = G.subgraph(nodes)
+        names: set[str] = set()
+        length = 0.0
+        for _, _, d in sub.edges(data=True):
+            names.update(_values(d.get("name")))
+            length += float(d.get("length", 0.0))
+        rows.append(
+            {
+                "nodes": len(nodes),
+                "edges": sub.number_of_edges() // 2,  # both directions are stored
+                "length_m": round(length / 2, 1),
+                "names": "、".join(sorted(names)),
+                "example_node": int(min(nodes)),
+            }
+        )
+    kept = G.subgraph(components[0]).copy() if components else G.copy()
+    report = ComponentReport(
+        kept_nodes=kept.number_of_nodes(),
+        kept_edges=kept.number_of_edges() // 2,
+        dropped=pd.DataFrame(rows, columns=["nodes", "edges", "length_m", "names", "example_node"]),
+    )
+    return kept, report
+
+
+def project(G: nx.MultiDiGraph, to_crs: Any = None) -> nx.MultiDiGraph:
+    """Project a graph to its local UTM zone (or `to_crs`).
+
+    Parameters
+    ----------
+    G
+        Unprojected graph.
+    to_crs
+        Target CRS; None picks the UTM zone of the graph's centroid.
+
+    Returns
+    -------
+    G
+        Projected graph.
+    """
+    return ox.project_graph(G, to_crs=to_crs)
+
+
+def street_network(G: nx.MultiDiGraph, components: ComponentReport | None = None) -> StreetNetwork:
+    """Convert a projected osmnx-style graph to a `StreetNetwork`.
+
+    Reciprocal directed edges become one undirected edge. Edge length is the projected
+    geometry's length, so every distance in the planner is measured in the same metric CRS.
+
+    Parameters
+    ----------
+    G
+        Projected MultiDiGraph or MultiGraph with node ``x``/``y`` and optional edge geometry.
+    components
+        Connectivity report to attach.
+
+    Returns
+    -------
+    network
+        The arrays.
+    """
+    if G.graph.get("crs") is None or gpd.GeoSeries([], crs=G.graph["crs"]).crs.is_geographic:
+        raise PlannerError("street_network needs a projected graph (metres); call project() first")
+    Gu = ox.convert.to_undirected(G) if G.is_directed() else G
+    node_ids = np.fromiter(Gu.nodes, dtype=np.int64, count=len(Gu))
+    index = pd.Index(node_ids)
+    node_x = np.array([Gu.nodes[n]["x"] for n in node_ids], dtype=float)
+    node_y = np.array([Gu.nodes[n]["y"] for n in node_ids], dtype=float)
+    us, vs, geoms, names, highways = [], [], [], [], []
+    for u, v, d in Gu.edges(data=True):
+        geom = d.get("geometry")
+        iu, iv = index.get_loc(u), index.get_loc(v)
+        if geom is None:
+            geom = shapely.LineString([(node_x[iu], node_y[iu]), (node_x[iv], node_y[iv])])
+        else:
+            start = shapely.get_point(geom, 0)
+            du = (start.x - node_x[iu]) ** 2 + (start.y - node_y[iu]) ** 2
+            dv = (start.x - node_x[iv]) ** 2 + (start.y - node_y[iv]) ** 2
+            if dv < du:  # geometry is stored from v to u: name the endpoints accordingly
+                iu, iv = iv, iu
+        us.append(iu)
+        vs.append(iv)
+        geoms.append(geom)
+        names.append("/".join(dict.fromkeys(_values(d.get("name")))))
+        highways.append("/".join(dict.fromkeys(_values(d.get("highway")))))
+    geometry = np.array(geoms, dtype=object)
+    return StreetNetwork(
+        crs=G.graph["crs"],
+        node_ids=node_ids,
+        node_x=node_x,
+        node_y=node_y,
+        edge_u=np.array(us, dtype=np.int64),
+        edge_v=np.array(vs, dtype=np.int64),
+        edge_length=shapely.length(geometry).astype(float),
+        edge_geometry=geometry,
+        edge_name=np.array(names, dtype=object),
+        edge_highway=np.array(highways, dtype=object),
+        components=components,
+    )
+
+
+def load_graph(path: str | Path) -> nx.MultiDiGraph:
+    """Load an unprojected walk graph from an OSM XML file or an osmnx GraphML file.
+
+    Parameters
+    ----------
+    path
+        ``.osm``/``.xml`` (OSM XML) or ``.graphml`` (saved by `save_graph`).
+
+    Returns
+    -------
+    G
+        The walk graph.
+    """
+    path = Path(path)
+    if path.suffix.lower() == ".graphml":
+        if not path.is_file():
+            raise NetworkUnavailableError(f"network cache not found: {path}")
+        try:
+            return ox.load_graphml(path)
+        except Exception as exc:  # noqa: BLE001
+            raise PlannerError(f"network cache {path} is unreadable ({exc}); fetch again") from exc
+    return graph_from_osm_xml(path)
+
+
+def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
+    """Save a graph as GraphML atomically (temporary file, then rename).
+
+    Parameters
+    ----------
+    G
+        Graph to save.
+    path
+        Destination ``.graphml``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    ox.save_graphml(G, tmp)
+    tmp.replace(path)
+    return path
+
+
+def build_network(G: nx.MultiDiGraph) -> StreetNetwork:
+    """Project, keep the largest component, and convert a walk graph to arrays.
+
+    Parameters
+    ----------
+    G
+        Unprojected walk graph (from `load_graph` or `graph_from_overpass`).
+
+    Returns
+    -------
+    network
+        The routable network with its component report.
+    """
+    Gp = project(G)
+    Gp, report = largest_component(Gp)
+    return street_network(Gp, report)

@@ -1,0 +1,214 @@
+"""Merchants and service points taken from OpenStreetMap features."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import osmnx as ox
+import pandas as pd
+
+from planner._errors import NetworkUnavailableError, PlannerError
+
+#: OSM tags whose features count as merchants or service points.
+POI_TAGS: dict[str, bool | list[str]] = {
+    "shop": True,
+    "amenity": True,
+    "office": True,
+    "craft": True,
+    "healthcare": True,
+    "tourism": ["hotel", "hostel", "guest_house", "museum", "gallery", "information"],
+    "building": ["commercial", "retail", "office"],
+}
+
+#: Amenity values that are street furniture or infrastructure, not services.
+EXCLUDED_AMENITIES = frozenset(
+    {
+        "parking",
+        "parking_entrance",
+        "parking_space",
+        "bicycle_parking",
+        "motorcycle_parking",
+        "bench",
+        "waste_basket",
+        "waste_disposal",
+        "recycling",
+        "fountain",
+        "clock",
+        "grit_bin",
+        "shelter",
+    }
+)
+
+_KIND_KEYS = ("shop", "amenity", "office", "craft", "healthcare", "tourism", "building")
+
+
+def _kind(row: pd.Series) -> str:
+    for key in _KIND_KEYS:
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            return f"{key}:{value}"
+    return "other"
+
+
+def features_to_pois(
+    features: gpd.GeoDataFrame, bbox: tuple[float, float, float, float] | None = None
+) -> pd.DataFrame:
+    """Turn osmnx features into a POI table (one row per feature).
+
+    Street furniture (`EXCLUDED_AMENITIES`) and unnamed buildings are left out; polygons are
+    represented by a point inside them. With a bbox, only features inside it are kept.
+
+    Parameters
+    ----------
+    features
+        Output of ``osmnx.features_from_*`` (EPSG:4326, indexed by element type and id).
+    bbox
+        (west, south, east, north) to keep, WGS-84.
+
+    Returns
+    -------
+    pois
+        Columns ``row, id, name, kind, lon, lat, x_orig, y_orig, crs_orig, status, usable,
+        reason, source`` (the `planner.readers.read_points` layout), all usable.
+    """
+    columns = ["row", "id", "name", "kind", "lon", "lat", "x_orig", "y_orig", "crs_orig"]
+    columns += ["status", "usable", "reason", "source"]
+    if features is None or features.empty:
+        return pd.DataFrame(columns=columns)
+    f = features.copy()
+    for key in (*_KIND_KEYS, "name"):
+        if key not in f:
+            f[key] = np.nan
+    building_only = f[[k for k in _KIND_KEYS if k != "building"]].isna().all(axis=1)
+    drop = f["amenity"].isin(EXCLUDED_AMENITIES) & f[["shop", "office", "craft"]].isna().all(axis=1)
+    drop |= building_only & f["name"].isna()
+    f = f[~drop]
+    pts = f.geometry.representative_point()
+    f = f.assign(lon=pts.x, lat=pts.y)
+    if bbox is not None:
+        w, s, e, n = bbox
+        f = f[(f["lon"] >= w) & (f["lon"] <= e) & (f["lat"] >= s) & (f["lat"] <= n)]
+    f = f.sort_index()
+    ids = [f"{el}/{osm_id}" for el, osm_id in f.index]
+    out = pd.DataFrame(
+        {
+            "id": ids,
+            "name": f["name"].fillna("").astype(str).to_numpy(),
+            "kind": f.apply(_kind, axis=1).to_numpy() if len(f) else [],
+            "lon": f["lon"].to_numpy(),
+            "lat": f["lat"].to_numpy(),
+        }
+    )
+    out.insert(0, "row", np.arange(1, len(out) + 1))
+    out["x_orig"] = out["lon"]
+    out["y_orig"] = out["lat"]
+    out["crs_orig"] = "WGS84"
+    out["status"] = "ok"
+    out["usable"] = True
+    out["reason"] = ""
+    out["source"] = "OpenStreetMap " + out["id"]
+    return out[columns]
+
+
+def pois_from_osm_xml(
+    path: str | Path, bbox: tuple[float, float, float, float] | None = None
+) -> pd.DataFrame:
+    """Merchants and service points from an OSM XML file.
+
+    Parameters
+    ----------
+    path
+        OSM XML file.
+    bbox
+        Study area (west, south, east, north) to keep.
+
+    Returns
+    -------
+    pois
+        See `features_to_pois`.
+    """
+    try:
+        features = ox.features_from_xml(Path(path), tags=POI_TAGS)
+    except ox._errors.InsufficientResponseError:
+        features = None
+    except Exception as exc:  # noqa: BLE001
+        raise PlannerError(f"cannot read POIs from {path}: {exc}") from exc
+    return features_to_pois(features, bbox)
+
+
+def pois_from_overpass(
+    bbox: tuple[float, float, float, float], cache_folder: str | Path
+) -> gpd.GeoDataFrame:
+    """Download merchant/service features inside a bbox with osmnx (Overpass), cached.
+
+    Parameters
+    ----------
+    bbox
+        (west, south, east, north) WGS-84.
+    cache_folder
+        osmnx HTTP cache folder.
+
+    Returns
+    -------
+    features
+        The raw features (save them with `save_features`).
+    """
+    ox.settings.use_cache = True
+    ox.settings.cache_folder = str(cache_folder)
+    try:
+        return ox.features_from_bbox(bbox, tags=POI_TAGS)
+    except ox._errors.InsufficientResponseError:
+        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+    except Exception as exc:  # noqa: BLE001
+        raise NetworkUnavailableError(
+            f"could not download POIs from Overpass ({type(exc).__name__}: {exc})"
+        ) from exc
+
+
+def save_features(features: gpd.GeoDataFrame, path: str | Path) -> Path:
+    """Save downloaded features as GeoJSON atomically, keeping the POI tag columns.
+
+    Parameters
+    ----------
+    features
+        Output of `pois_from_overpass`.
+    path
+        Destination ``.geojson``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    path = Path(path)
+    keep = [c for c in ("name", *_KIND_KEYS) if c in features.columns]
+    out = features[[*keep, "geometry"]].copy()
+    out.index = [f"{el}/{i}" for el, i in features.index] if len(features) else []
+    out = out.rename_axis("osm_id").reset_index()
+    tmp = path.with_name(path.name + ".tmp")
+    out.to_file(tmp, driver="GeoJSON")
+    tmp.replace(path)
+    return path
+
+
+def load_features(path: str | Path) -> gpd.GeoDataFrame:
+    """Read features saved by `save_features` back with osmnx's (element, id) index.
+
+    Parameters
+    ----------
+    path
+        A ``.geojson`` written by `save_features`.
+
+    Returns
+    -------
+    features
+        Indexed like osmnx features.
+    """
+    gdf = gpd.read_file(path)
+    if gdf.empty:
+        return gdf
+    parts = gdf["osm_id"].str.split("/", n=1, expand=True)
+    gdf.index = pd.MultiIndex.from_arrays([parts[0], parts[1].astype(np.int64)], names=["element", "id"])
+    return gdf.drop(columns="osm_id")

@@ -1,0 +1,88 @@
+"""Snap points to their nearest walkable edge: edge, position along it, access distance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.network import StreetNetwork
+
+#: Status of a point that snapped within the limit.
+SNAPPED = "ok"
+#: Status of a point farther than the snapping limit from every walkable edge.
+TOO_FAR = "too_far_from_network"
+#: Status of a point without usable coordinates.
+NO_COORDINATES = "no_coordinates"
+
+
+def snap_points(
+    network: StreetNetwork, x: np.ndarray, y: np.ndarray, max_distance: float = 300.0
+) -> pd.DataFrame:
+    """Snap points (network CRS) to the nearest point of the nearest edge.
+
+    The access leg is the straight-line distance from the point to that on-edge point.
+    Ties between equally near edges go to the lowest edge index, so results are repeatable.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    x, y
+        Point coordinates in the network's projected CRS (NaN for missing points).
+    max_distance
+        Snapping limit in metres; farther points get status `TOO_FAR` and no edge.
+
+    Returns
+    -------
+    snapped
+        One row per input point, in order: ``edge`` (int, -1 when not snapped), ``offset``
+        (metres from the edge geometry's start, i.e. from node ``edge_u``), ``access_m``,
+        ``snap_x``, ``snap_y``, ``status``.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(x)
+    edge = np.full(n, -1, dtype=np.int64)
+    access = np.full(n, np.nan)
+    status = np.full(n, NO_COORDINATES, dtype=object)
+    valid = np.isfinite(x) & np.isfinite(y)
+    status[valid] = TOO_FAR
+    idx = np.flatnonzero(valid)
+    if len(idx) and network.n_edges:
+        points = shapely.points(x[idx], y[idx])
+        (pi, ei), dist = network.tree.query_nearest(
+            points, max_distance=max_distance, return_distance=True, all_matches=True
+        )
+        # keep the lowest edge index per point among equally near matches
+        order = np.lexsort((ei, pi))
+        pi, ei, dist = pi[order], ei[order], dist[order]
+        first = np.ones(len(pi), dtype=bool)
+        first[1:] = pi[1:] != pi[:-1]
+        pi, ei, dist = pi[first], ei[first], dist[first]
+        edge[idx[pi]] = ei
+        access[idx[pi]] = dist
+        status[idx[pi]] = SNAPPED
+    offset = np.full(n, np.nan)
+    snap_x = np.full(n, np.nan)
+    snap_y = np.full(n, np.nan)
+    ok = edge >= 0
+    if ok.any():
+        geoms = network.edge_geometry[edge[ok]]
+        pts = shapely.points(x[ok], y[ok])
+        off = shapely.line_locate_point(geoms, pts)
+        off = np.clip(off, 0.0, network.edge_length[edge[ok]])
+        on_edge = shapely.line_interpolate_point(geoms, off)
+        offset[ok] = off
+        snap_x[ok] = shapely.get_x(on_edge)
+        snap_y[ok] = shapely.get_y(on_edge)
+    return pd.DataFrame(
+        {
+            "edge": edge,
+            "offset": offset,
+            "access_m": access,
+            "snap_x": snap_x,
+            "snap_y": snap_y,
+            "status": status,
+        }
+    )
