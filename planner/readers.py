@@ -1,0 +1,780 @@
+"""Read facility and POI tables (CSV, Excel, GeoJSON, GeoPackage) into one checked WGS-84 layout."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import numbers
+import re
+import unicodedata
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyproj
+
+from planner import crs as crs_mod
+
+# Status codes, in the order they are checked; the first that applies wins.
+STATUS_OK = "ok"
+STATUS_SWAPPED = "swapped_lat_lon"
+STATUS_MALFORMED = "malformed_row"
+STATUS_INVALID_CRS = "invalid_crs"
+STATUS_MISSING = "missing_coordinates"
+STATUS_INVALID = "invalid_coordinates"
+STATUS_OUTSIDE = "outside_study_area"
+STATUS_DUPLICATE = "duplicate_id"
+
+STATUSES: dict[str, str] = {
+    STATUS_OK: "usable as read (after CRS conversion)",
+    STATUS_SWAPPED: "longitude and latitude were swapped in the file; fixed, usable",
+    STATUS_MALFORMED: "CSV row has more non-empty fields than the header (unquoted delimiter?)",
+    STATUS_INVALID_CRS: "the row's own CRS value is not a known CRS",
+    STATUS_MISSING: "longitude, latitude or geometry is empty",
+    STATUS_INVALID: "coordinate is not a number, not finite, out of range or not projectable",
+    STATUS_OUTSIDE: "valid point, but outside the study area bounding box",
+    STATUS_DUPLICATE: "id already used by an earlier usable row",
+}
+USABLE_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED})
+_FILLED_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED, STATUS_OUTSIDE, STATUS_DUPLICATE})
+
+OUTPUT_COLUMNS = (
+    "row",
+    "id",
+    "name",
+    "kind",
+    "lon",
+    "lat",
+    "x_orig",
+    "y_orig",
+    "crs_orig",
+    "status",
+    "usable",
+    "reason",
+)
+
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "facility_id", "poi_id", "编号", "序号"),
+    "name": ("name", "名称", "店名", "商户名称", "商家名称", "门店名称"),
+    "kind": ("kind", "type", "category", "类型", "类别", "业态"),
+    "lon": ("lon", "lng", "long", "longitude", "经度", "东经", "x"),
+    "lat": ("lat", "latitude", "纬度", "北纬", "y"),
+    "crs": ("crs", "坐标系", "coordinate_system", "coord_system"),
+}
+ROLES = tuple(COLUMN_ALIASES)
+
+CSV_SUFFIXES = frozenset({".csv", ".txt", ".tsv"})
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+GEO_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".shp"})
+
+_MISSING_TOKENS = frozenset(
+    {"", "nan", "na", "n/a", "#n/a", "null", "none", "nil", "-", "--", "—", "无", "空"}
+)
+_DECIMAL_COMMA = re.compile(r"^[+-]?\d+,\d+$")
+_PARENTHESES = re.compile(r"[(（][^)）]*[)）]")
+_GEOGRAPHIC_TOKENS = frozenset({crs_mod.WGS84, crs_mod.GCJ02, crs_mod.BD09})
+_MAX_SHOWN = 40
+_CSV_FIELD_LIMIT = 2**30
+
+
+class InputError(ValueError):
+    """A whole input file cannot be read as a point table (message names the file)."""
+
+
+@dataclass
+class _Table:
+    """Cells of one input file, before any checking."""
+
+    name: str
+    header: list[str]
+    cells: list[list[Any]]
+    row_numbers: list[int]
+    unit: str = "row"
+    overflow: list[int] = field(default_factory=list)
+    geometry: list[Any] | None = None
+    file_crs: str | None = None
+
+
+def _show(value: Any) -> str:
+    """Return a short, single-line, quoted rendering of a cell value for messages."""
+    text = "" if value is None else str(value)
+    text = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    if len(text) > _MAX_SHOWN:
+        text = text[: _MAX_SHOWN - 3] + "..."
+    return f'"{text}"'
+
+
+def _cell_to_str(value: Any) -> str:
+    """Return a cell value as trimmed text ("" for empty; 7.0 -> "7")."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral):
+        number = float(value)
+        if math.isnan(number):
+            return ""
+        if number.is_integer() and abs(number) < 1e15:
+            return str(int(number))
+    return str(value).strip()
+
+
+def _is_blank(cells: Sequence[Any]) -> bool:
+    """Return True if every cell of a record is empty or whitespace."""
+    return all(_cell_to_str(c) == "" for c in cells)
+
+
+def parse_coordinate(value: Any) -> tuple[float, str | None]:
+    """
+    Parse one coordinate cell.
+
+    Accepts numbers and numeric text, including full-width digits, surrounding whitespace, a
+    trailing degree sign and a decimal comma ("23,29").
+
+    Parameters
+    ----------
+    value
+        The raw cell value.
+
+    Returns
+    -------
+    number, problem
+        The float (NaN if unusable) and None, "empty", "not a number" or
+        "not a finite number".
+    """
+    if value is None or value is pd.NA:
+        return math.nan, "empty"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
+        return math.nan, "not a number"
+    if isinstance(value, numbers.Real):
+        number = float(value)
+    else:
+        text = unicodedata.normalize("NFKC", value).strip().rstrip("°").strip()
+        if text.lower() in _MISSING_TOKENS:
+            return math.nan, "empty"
+        if _DECIMAL_COMMA.match(text):
+            text = text.replace(",", ".")
+        try:
+            number = float(text)
+        except ValueError:
+            return math.nan, "not a number"
+    if math.isnan(number):
+        return math.nan, "empty"
+    if math.isinf(number):
+        return math.nan, "not a finite number"
+    return number, None
+
+
+# --- reading files into _Table ----------------------------------------------------------------
+
+
+def _decode(data: bytes, name: str) -> str:
+    """Decode CSV bytes: UTF-16 (with BOM), UTF-8 (with or without BOM), then GB18030."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            pass
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    warnings.warn(
+        f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced",
+        stacklevel=3,
+    )
+    return data.decode("utf-8", errors="replace")
+
+
+def _sniff_delimiter(text: str, suffix: str) -> str:
+    """Guess the delimiter from the first non-empty line (tab for .tsv)."""
+    if suffix == ".tsv":
+        return "\t"
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] > 0 else ","
+
+
+def _header_names(raw: Sequence[Any]) -> list[str]:
+    """Return trimmed, non-empty, unique header names (duplicates get ".1", ".2", ...)."""
+    names: list[str] = []
+    seen: set[str] = set()
+    for j, cell in enumerate(raw):
+        base = _cell_to_str(cell).replace("\ufeff", "").strip() or f"unnamed_{j + 1}"
+        candidate, k = base, 0
+        while candidate in seen:
+            k += 1
+            candidate = f"{base}.{k}"
+        seen.add(candidate)
+        names.append(candidate)
+    return names
+
+
+def _split_records(
+    records: Sequence[Sequence[Any]], first_number: int, name: str, unit: str = "row"
+) -> _Table:
+    """Split raw records into header and data, numbering rows and skipping blank ones."""
+    start = next((i for i, rec in enumerate(records) if not _is_blank(rec)), None)
+    if start is None:
+        msg = f"{name}: the file has no header line and no data (it is empty or blank)"
+        raise InputError(msg)
+    header = _header_names(records[start])
+    width = len(header)
+    table = _Table(name=name, header=header, cells=[], row_numbers=[], unit=unit)
+    for i in range(start + 1, len(records)):
+        rec = list(records[i])
+        if _is_blank(rec):
+            continue
+        extra = rec[width:]
+        table.overflow.append(sum(_cell_to_str(c) != "" for c in extra))
+        table.cells.append(rec[:width] + [None] * (width - len(rec)))
+        table.row_numbers.append(first_number + i)
+    return table
+
+
+def _read_csv(path: Path) -> _Table:
+    """Read a delimited text file into a _Table (all cells are strings)."""
+    data = path.read_bytes()
+    if not data.strip():
+        msg = f"{path.name}: the file is empty"
+        raise InputError(msg)
+    text = _decode(data, path.name).replace("\x00", "")
+    delimiter = _sniff_delimiter(text, path.suffix.lower())
+    previous_limit = csv.field_size_limit(_CSV_FIELD_LIMIT)
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        msg = f"{path.name}: not a readable CSV file ({exc})"
+        raise InputError(msg) from exc
+    finally:
+        csv.field_size_limit(previous_limit)
+    table = _split_records(records, first_number=1, name=path.name)
+    table.cells = [[("" if c is None else c) for c in rec] for rec in table.cells]
+    return table
+
+
+def _read_excel(path: Path, sheet: str | int | None) -> _Table:
+    """Read one worksheet of an .xlsx workbook into a _Table (cell values as stored)."""
+    import openpyxl
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = openpyxl.load_workbook(path, data_only=True)
+    except (InvalidFileException, OSError, KeyError, ValueError) as exc:
+        msg = f"{path.name}: not a readable .xlsx workbook ({exc})"
+        raise InputError(msg) from exc
+    except Exception as exc:  # zipfile.BadZipFile and other parser errors
+        msg = f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
+        raise InputError(msg) from exc
+    try:
+        if sheet is None:
+            worksheet = workbook.worksheets[0]
+        elif isinstance(sheet, int):
+            worksheet = workbook.worksheets[sheet]
+        else:
+            worksheet = workbook[sheet]
+    except (IndexError, KeyError) as exc:
+        msg = f"{path.name}: no sheet {sheet!r}; sheets are {workbook.sheetnames}"
+        raise InputError(msg) from exc
+    records = [list(r) for r in worksheet.iter_rows(min_row=1, values_only=True)]
+    workbook.close()
+    if not records:
+        msg = f"{path.name}: sheet {worksheet.title!r} is empty"
+        raise InputError(msg)
+    return _split_records(records, first_number=1, name=f"{path.name} [{worksheet.title}]")
+
+
+def _file_crs_token(gdf_crs: Any, name: str) -> str | None:
+    """Return the canonical token of a GeoDataFrame's CRS (None if it has none)."""
+    if gdf_crs is None:
+        return None
+    epsg = pyproj.CRS.from_user_input(gdf_crs).to_epsg(min_confidence=20)
+    if epsg is None:
+        msg = f"{name}: its CRS has no EPSG code ({gdf_crs}); reproject it or save as EPSG"
+        raise InputError(msg)
+    return crs_mod.normalize_crs(f"EPSG:{epsg}")
+
+
+def _read_geo(path: Path, layer: str | None) -> _Table:
+    """Read a GeoJSON/GeoPackage/Shapefile into a _Table (one feature per row)."""
+    import geopandas as gpd
+
+    if path.stat().st_size == 0:
+        msg = f"{path.name}: the file is empty"
+        raise InputError(msg)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
+    except Exception as exc:  # pyogrio/fiona raise many driver-specific errors
+        msg = f"{path.name}: not a readable vector file ({type(exc).__name__}: {exc})"
+        raise InputError(msg) from exc
+    name = f"{path.name} [{layer}]" if layer else path.name
+    geometry = None
+    file_crs = None
+    if isinstance(frame, gpd.GeoDataFrame) and frame.geometry.name in frame:
+        geometry = list(frame.geometry)
+        file_crs = _file_crs_token(frame.crs, name)
+        frame = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    header = _header_names(list(frame.columns))
+    cells = [list(r) for r in frame.itertuples(index=False, name=None)]
+    return _Table(
+        name=name,
+        header=header,
+        cells=cells,
+        row_numbers=list(range(1, len(cells) + 1)),
+        unit="feature",
+        overflow=[0] * len(cells),
+        geometry=geometry,
+        file_crs=file_crs,
+    )
+
+
+def _read_table(path: Path, sheet: str | int | None, layer: str | None) -> _Table:
+    """Dispatch on the file suffix."""
+    if not path.exists():
+        msg = f"{path}: file not found"
+        raise InputError(msg)
+    if not path.is_file():
+        msg = f"{path}: not a file"
+        raise InputError(msg)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in CSV_SUFFIXES:
+            return _read_csv(path)
+        if suffix in EXCEL_SUFFIXES:
+            return _read_excel(path, sheet)
+        if suffix in GEO_SUFFIXES:
+            return _read_geo(path, layer)
+    except OSError as exc:
+        msg = f"{path.name}: cannot be read ({exc})"
+        raise InputError(msg) from exc
+    accepted = sorted(CSV_SUFFIXES | EXCEL_SUFFIXES | GEO_SUFFIXES)
+    msg = f"{path.name}: unsupported file type {suffix!r}; accepted: {', '.join(accepted)}"
+    raise InputError(msg)
+
+
+# --- columns -----------------------------------------------------------------------------------
+
+
+def _match_key(name: str) -> str:
+    """Return a header name reduced for alias matching (case, spaces, qualifiers ignored)."""
+    reduced = _PARENTHESES.sub("", unicodedata.normalize("NFKC", name))
+    return reduced.strip().lower()
+
+
+def _resolve_columns(table: _Table, columns: Mapping[str, str] | None) -> dict[str, str | None]:
+    """Map each role (id, name, kind, lon, lat, crs) to a header name or None."""
+    columns = dict(columns or {})
+    unknown_roles = sorted(set(columns) - set(ROLES))
+    if unknown_roles:
+        msg = (
+            f"{table.name}: unknown key(s) {unknown_roles} in `columns`; "
+            f"accepted keys: {list(ROLES)}"
+        )
+        raise InputError(msg)
+    by_key: dict[str, str] = {}
+    for name in table.header:
+        by_key.setdefault(_match_key(name), name)
+    resolved: dict[str, str | None] = {}
+    for role in ROLES:
+        if role in columns:
+            wanted = columns[role]
+            if wanted in table.header:
+                resolved[role] = wanted
+            elif isinstance(wanted, str) and _match_key(wanted) in by_key:
+                resolved[role] = by_key[_match_key(wanted)]
+            else:
+                msg = (
+                    f"{table.name}: column {wanted!r} given for {role!r} in `columns` is not "
+                    f"in the file; columns found: {table.header}"
+                )
+                raise InputError(msg)
+        else:
+            resolved[role] = next((by_key[a] for a in COLUMN_ALIASES[role] if a in by_key), None)
+    if table.geometry is None:
+        for role in ("lon", "lat"):
+            if resolved[role] is None:
+                msg = (
+                    f"{table.name}: no {'longitude' if role == 'lon' else 'latitude'} column; "
+                    f"columns found: {table.header}; expected one of "
+                    f"{list(COLUMN_ALIASES[role])} (any case) or an explicit "
+                    f"`columns={{'{role}': ...}}`"
+                )
+                raise InputError(msg)
+    return resolved
+
+
+# --- coordinates -------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _normalize_cached(value: str) -> str:
+    return crs_mod.normalize_crs(value)
+
+
+@lru_cache(maxsize=64)
+def _is_geographic(token: str) -> bool:
+    if token in _GEOGRAPHIC_TOKENS:
+        return True
+    return bool(pyproj.CRS.from_user_input(token).is_geographic)
+
+
+def _in_range(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(x) & np.isfinite(y) & (np.abs(x) <= 180) & (np.abs(y) <= 90)
+
+
+def _in_bbox(lon: np.ndarray, lat: np.ndarray, bbox: tuple[float, ...]) -> np.ndarray:
+    west, south, east, north = bbox
+    with np.errstate(invalid="ignore"):
+        return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+def _convert(
+    x: np.ndarray, y: np.ndarray, token: str, bbox: tuple[float, ...] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """
+    Convert one CRS group to WGS-84, detecting swapped axes.
+
+    Returns lon, lat (NaN where impossible) and a swapped mask.
+    """
+    geographic = _is_geographic(token)
+    direct = crs_mod.to_wgs84(x, y, token)
+    flipped = crs_mod.to_wgs84(y, x, token)
+    direct_ok = np.isfinite(direct[0]) & np.isfinite(direct[1])
+    flipped_ok = np.isfinite(flipped[0]) & np.isfinite(flipped[1])
+    if geographic:
+        direct_ok &= _in_range(x, y)
+        flipped_ok &= _in_range(y, x)
+    if bbox is not None:
+        direct_in = direct_ok & _in_bbox(*direct, bbox)
+        flipped_in = flipped_ok & _in_bbox(*flipped, bbox)
+        swapped = ~direct_in & flipped_in
+        swapped |= ~direct_in & ~flipped_in & ~direct_ok & flipped_ok
+    else:
+        swapped = ~direct_ok & flipped_ok if geographic else np.zeros(x.shape, dtype=bool)
+    lon = np.where(swapped, flipped[0], np.where(direct_ok, direct[0], np.nan))
+    lat = np.where(swapped, flipped[1], np.where(direct_ok, direct[1], np.nan))
+    return lon, lat, swapped
+
+
+# --- the checked table --------------------------------------------------------------------------
+
+
+@dataclass
+class _RowState:
+    status: str = STATUS_OK
+    reason: str = ""
+
+
+def _where(table: _Table, number: int) -> str:
+    return f"{table.name} {table.unit} {number}"
+
+
+def _coordinate_fields(table: _Table, roles: Mapping[str, str | None]) -> tuple[str, str]:
+    if table.geometry is not None and (roles["lon"] is None or roles["lat"] is None):
+        return "geometry", "geometry"
+    return str(roles["lon"]), str(roles["lat"])
+
+
+def _point_of(geom: Any) -> tuple[Any, Any]:
+    """Return the (x, y) of a geometry (representative point if not a point); None if empty."""
+    if geom is None or getattr(geom, "is_empty", True):
+        return None, None
+    point = geom if geom.geom_type == "Point" else geom.representative_point()
+    if point.is_empty:
+        return None, None
+    return float(point.x), float(point.y)
+
+
+def _bbox_text(bbox: tuple[float, ...]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in bbox) + ")"
+
+
+def _check_bbox(study_bbox: tuple[float, float, float, float] | None) -> tuple[float, ...] | None:
+    if study_bbox is None:
+        return None
+    values = tuple(float(v) for v in study_bbox)
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        msg = f"study_bbox must be 4 finite numbers (west, south, east, north), got {study_bbox}"
+        raise ValueError(msg)
+    west, south, east, north = values
+    if not (west < east and south < north):
+        msg = f"study_bbox must be (west, south, east, north) with west < east, got {study_bbox}"
+        raise ValueError(msg)
+    return values
+
+
+def read_points(
+    path: str | Path,
+    *,
+    crs: str = "WGS84",
+    columns: Mapping[str, str] | None = None,
+    study_bbox: tuple[float, float, float, float] | None = None,
+    id_prefix: str | None = None,
+    sheet: str | int | None = None,
+    layer: str | None = None,
+    allow_repeated_ids: bool = False,
+) -> pd.DataFrame:
+    """
+    Read a facility or POI table and check every row.
+
+    Every data row of the file gives exactly one output row, in file order; nothing is
+    dropped. Rows that cannot be used say why in `status` and `reason`.
+
+    Row numbers (`row`, and in messages) are the numbers a person sees: for CSV and Excel
+    the spreadsheet row, with the header on row 1 so the first data row is row 2 (a quoted
+    CSV value spanning several text lines counts as one row; blank rows are skipped but
+    still counted); for GeoJSON/GeoPackage the 1-based feature number (messages say
+    "feature N").
+
+    Parameters
+    ----------
+    path
+        A .csv/.txt/.tsv (UTF-8, UTF-8 with BOM, UTF-16 with BOM or GBK/GB18030; delimiter
+        ",", tab, ";" or "|" guessed from the header), .xlsx/.xlsm, .geojson/.json, .gpkg or
+        .shp file.
+    crs
+        CRS of the file's coordinates, any name accepted by `planner.crs.normalize_crs`
+        ("WGS84", "GCJ02", "BD09", "CGCS2000", "EPSG:NNNN"). A per-row CRS column (named
+        crs/坐标系, or `columns["crs"]`) overrides it for rows where it is not empty. For
+        GeoJSON/GeoPackage the file's own CRS overrides it, unless `crs` is GCJ02 or BD09
+        (such files usually claim WGS-84 while holding shifted coordinates).
+    columns
+        Explicit column names for the roles "id", "name", "kind", "lon", "lat" and "crs";
+        roles not given are found by common names (case-insensitive, trimmed, a trailing
+        parenthetical such as "经度(GCJ-02)" ignored), see `COLUMN_ALIASES`. For vector
+        files the geometry is used unless both "lon" and "lat" columns are found or given.
+    study_bbox
+        (west, south, east, north) in WGS-84. Points outside it are `outside_study_area`;
+        it is also used to detect swapped longitude/latitude.
+    id_prefix
+        Prefix of generated ids, for rows with no or an empty id: ``f"{prefix}-{row}"``,
+        default prefix the file name without suffix.
+    sheet
+        Excel sheet name or 0-based index (default the first sheet).
+    layer
+        GeoPackage layer (default the first layer).
+    allow_repeated_ids
+        If True, several rows may share an id (e.g. the entrances of one facility);
+        otherwise later usable rows with an id already used are `duplicate_id`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``row, id, name, kind, lon, lat, x_orig, y_orig, crs_orig, status, usable,
+        reason`` followed by the file's other columns unchanged (a name colliding with
+        these gets the suffix "_src"). `lon`/`lat` are WGS-84 (NaN when not valid);
+        `x_orig`/`y_orig` the values as read (NaN if not numbers); `crs_orig` the canonical
+        CRS token used for the row; `usable` is True iff `status` is "ok" or
+        "swapped_lat_lon". Status codes, checked in this order (see `STATUSES`):
+
+        - ``malformed_row``: a CSV row with more non-empty fields than the header;
+        - ``invalid_crs``: the row's own CRS value is not recognised;
+        - ``missing_coordinates``: longitude, latitude or geometry empty (also "NaN", "NA",
+          "null", "-");
+        - ``invalid_coordinates``: not a number, infinite, out of range for a geographic
+          CRS, or not projectable;
+        - ``outside_study_area``: valid but outside `study_bbox` (lon/lat still filled);
+        - ``duplicate_id``: the id was already used by an earlier usable row (only
+          rows that would otherwise be usable are compared; never with
+          `allow_repeated_ids`);
+        - ``swapped_lat_lon``: usable; the two values were swapped in the file and have been
+          put right (detected with `study_bbox`: the point as written is outside it but
+          swapped is inside; without it: as written is out of range but swapped is valid);
+        - ``ok``: usable, `reason` is "".
+
+    Raises
+    ------
+    InputError
+        For problems with the whole file: missing, empty, unreadable, unsupported type, no
+        header, no longitude/latitude column, an unknown key or column in `columns`, or an
+        unknown `crs`.
+    ValueError
+        If `study_bbox` is not (west, south, east, north).
+    """
+    path = Path(path)
+    bbox = _check_bbox(study_bbox)
+    try:
+        declared = crs_mod.normalize_crs(crs)
+    except ValueError as exc:
+        msg = f"{path.name}: {exc}"
+        raise InputError(msg) from exc
+    table = _read_table(path, sheet, layer)
+    roles = _resolve_columns(table, columns)
+    return _build_frame(table, roles, declared, bbox, id_prefix or path.stem, allow_repeated_ids)
+
+
+def _cell(table: _Table, roles: Mapping[str, str | None], role: str, i: int) -> Any:
+    column = roles[role]
+    if column is None:
+        return None
+    return table.cells[i][table.header.index(column)]
+
+
+def _build_frame(
+    table: _Table,
+    roles: Mapping[str, str | None],
+    declared: str,
+    bbox: tuple[float, ...] | None,
+    prefix: str,
+    allow_repeated_ids: bool,
+) -> pd.DataFrame:
+    """Check every row of `table` and assemble the output frame."""
+    n = len(table.cells)
+    use_geometry = table.geometry is not None and (roles["lon"] is None or roles["lat"] is None)
+    lon_field, lat_field = _coordinate_fields(table, roles)
+    states = [_RowState() for _ in range(n)]
+    rows = table.row_numbers
+    file_default = declared
+    if table.file_crs is not None and declared not in (crs_mod.GCJ02, crs_mod.BD09):
+        file_default = table.file_crs
+
+    for i in range(n):
+        if table.overflow[i]:
+            states[i] = _RowState(
+                STATUS_MALFORMED,
+                f"{_where(table, rows[i])}: {len(table.header) + table.overflow[i]} or more "
+                f"fields but the header has {len(table.header)} (a value with an unquoted "
+                f"delimiter?)",
+            )
+
+    tokens: list[str] = []
+    for i in range(n):
+        raw_crs = _cell_to_str(_cell(table, roles, "crs", i))
+        token = file_default
+        if raw_crs:
+            try:
+                token = _normalize_cached(raw_crs)
+            except ValueError:
+                if states[i].status == STATUS_OK:
+                    states[i] = _RowState(
+                        STATUS_INVALID_CRS,
+                        f'{_where(table, rows[i])}, field "{roles["crs"]}": value '
+                        f"{_show(raw_crs)} is not a known CRS; accepted: "
+                        f"{crs_mod.ACCEPTED_CRS_NAMES}",
+                    )
+        tokens.append(token)
+
+    x = np.full(n, np.nan)
+    y = np.full(n, np.nan)
+    for i in range(n):
+        if use_geometry:
+            raw_x, raw_y = _point_of(table.geometry[i]) if table.geometry else (None, None)
+        else:
+            raw_x, raw_y = _cell(table, roles, "lon", i), _cell(table, roles, "lat", i)
+        x[i], x_problem = parse_coordinate(raw_x)
+        y[i], y_problem = parse_coordinate(raw_y)
+        if states[i].status != STATUS_OK:
+            continue
+        where = _where(table, rows[i])
+        if use_geometry and (x_problem == "empty" or y_problem == "empty"):
+            states[i] = _RowState(STATUS_MISSING, f'{where}, field "geometry": empty')
+        elif x_problem == "empty" and y_problem == "empty":
+            states[i] = _RowState(
+                STATUS_MISSING, f'{where}, fields "{lon_field}" and "{lat_field}": both empty'
+            )
+        elif x_problem == "empty" or y_problem == "empty":
+            empty_field = lon_field if x_problem == "empty" else lat_field
+            states[i] = _RowState(STATUS_MISSING, f'{where}, field "{empty_field}": empty')
+        elif x_problem or y_problem:
+            bad_field, bad_value, problem = (
+                (lon_field, raw_x, x_problem) if x_problem else (lat_field, raw_y, y_problem)
+            )
+            states[i] = _RowState(
+                STATUS_INVALID,
+                f'{where}, field "{bad_field}": value {_show(bad_value)} is {problem}',
+            )
+
+    lon = np.full(n, np.nan)
+    lat = np.full(n, np.nan)
+    swapped = np.zeros(n, dtype=bool)
+    token_array = np.array(tokens, dtype=object)
+    candidates = np.array([s.status == STATUS_OK for s in states], dtype=bool)
+    for token in sorted(set(tokens)):
+        group = candidates & (token_array == token)
+        if group.any():
+            g_lon, g_lat, g_swapped = _convert(x[group], y[group], token, bbox)
+            lon[group], lat[group], swapped[group] = g_lon, g_lat, g_swapped
+
+    for i in np.flatnonzero(candidates):
+        where = f'{_where(table, rows[i])}, fields "{lon_field}"/"{lat_field}"'
+        if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
+            kind = "longitude/latitude" if _is_geographic(tokens[i]) else "easting/northing"
+            states[i] = _RowState(
+                STATUS_INVALID,
+                f"{where}: ({x[i]:g}, {y[i]:g}) is not a valid {tokens[i]} {kind}"
+                + (" (|lon| <= 180, |lat| <= 90)" if _is_geographic(tokens[i]) else ""),
+            )
+            continue
+        note = (
+            f"values look swapped (x {x[i]:g}, y {y[i]:g}); used lon {lon[i]:.6f}, lat {lat[i]:.6f}"
+            if swapped[i]
+            else ""
+        )
+        if bbox is not None and not _in_bbox(lon[i : i + 1], lat[i : i + 1], bbox)[0]:
+            states[i] = _RowState(
+                STATUS_OUTSIDE,
+                f"{where}: point lon {lon[i]:.6f}, lat {lat[i]:.6f} (WGS-84) is outside the "
+                f"study area (west, south, east, north) = {_bbox_text(bbox)}"
+                + (f"; {note}" if note else ""),
+            )
+        elif swapped[i]:
+            states[i] = _RowState(STATUS_SWAPPED, f"{where}: {note}")
+
+    ids: list[str] = []
+    id_column = roles["id"]
+    first_row_of: dict[str, int] = {}
+    for i in range(n):
+        raw_id = _cell_to_str(_cell(table, roles, "id", i))
+        ident = raw_id or f"{prefix}-{rows[i]}"
+        ids.append(ident)
+        if allow_repeated_ids or states[i].status not in USABLE_STATUSES:
+            continue
+        if ident in first_row_of:
+            states[i] = _RowState(
+                STATUS_DUPLICATE,
+                f'{_where(table, rows[i])}, field "{id_column}": id {_show(ident)} already used '
+                f"in {table.unit} {first_row_of[ident]}",
+            )
+        else:
+            first_row_of[ident] = rows[i]
+
+    statuses = [s.status for s in states]
+    out = pd.DataFrame(
+        {
+            "row": np.array(rows, dtype=np.int64),
+            "id": pd.Series(ids, dtype=str),
+            "name": pd.Series(
+                [_cell_to_str(_cell(table, roles, "name", i)) for i in range(n)], dtype=str
+            ),
+            "kind": pd.Series(
+                [_cell_to_str(_cell(table, roles, "kind", i)) for i in range(n)], dtype=str
+            ),
+            "lon": np.where(np.isin(statuses, list(_FILLED_STATUSES)), lon, np.nan),
+            "lat": np.where(np.isin(statuses, list(_FILLED_STATUSES)), lat, np.nan),
+            "x_orig": x,
+            "y_orig": y,
+            "crs_orig": pd.Series(tokens, dtype=str),
+            "status": pd.Series(statuses, dtype=str),
+            "usable": np.array([s in USABLE_STATUSES for s in statuses], dtype=bool),
+            "reason": pd.Series([s.reason for s in states], dtype=str),
+        }
+    )
+    consumed = {c for role, c in roles.items() if c is not None and role != "crs"}
+    for j, column in enumerate(table.header):
+        if column in consumed:
+            continue
+        name = column
+        while name in out.columns:
+            name = f"{name}_src"
+        out[name] = pd.Series([rec[j] for rec in table.cells], dtype=object if n == 0 else None)
+    return out
