@@ -97,7 +97,7 @@ class _Table:
     cells: list[list[Any]]
     row_numbers: list[int]
     unit: str = "row"
-    overflow: list[int] = field(default_factory=list)
+    overflow: list[int] = field(default_factory=list)  # field count of over-long rows, else 0
     geometry: list[Any] | None = None
     file_crs: str | None = None
 
@@ -232,8 +232,8 @@ def _split_records(
         rec = list(records[i])
         if _is_blank(rec):
             continue
-        extra = rec[width:]
-        table.overflow.append(sum(_cell_to_str(c) != "" for c in extra))
+        has_extra = any(_cell_to_str(c) != "" for c in rec[width:])
+        table.overflow.append(len(rec) if has_extra else 0)
         table.cells.append(rec[:width] + [None] * (width - len(rec)))
         table.row_numbers.append(first_number + i)
     return table
@@ -642,9 +642,8 @@ def _build_frame(
         if table.overflow[i]:
             states[i] = _RowState(
                 STATUS_MALFORMED,
-                f"{_where(table, rows[i])}: {len(table.header) + table.overflow[i]} or more "
-                f"fields but the header has {len(table.header)} (a value with an unquoted "
-                f"delimiter?)",
+                f"{_where(table, rows[i])}: {table.overflow[i]} fields but the header has "
+                f"{len(table.header)} (a value with an unquoted delimiter?)",
             )
 
     tokens: list[str] = []
