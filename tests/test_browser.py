@@ -1,0 +1,261 @@
+"""Open offline maps in headless Chromium with the network blocked and check they work."""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import folium
+import pytest
+from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
+from playwright.sync_api import Browser, Page, Request, Route, sync_playwright
+
+from planner.offline import inline_assets, save_offline
+
+#: Debian's chromium; Playwright never downloads a browser here.
+CHROMIUM = Path(os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: Set to a directory (e.g. ``maps``) to keep the screenshots the tests take.
+SCREENSHOT_DIR = os.environ.get("PLANNER_SCREENSHOT_DIR")
+
+XSS = "<img src=x onerror=alert(1)>"
+# folium writes tooltip/popup HTML into JS template literals: `${...}` would run and
+# a backtick or backslash breaks the whole script, so html.escape alone is not enough.
+JS_HOSTILE = "${alert(2)} `x` \\u"
+
+
+def _esc(text: str) -> str:
+    """Escape text for folium tooltips/popups (HTML and JS template literal)."""
+    return html.escape(text).replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+
+
+CENTER = (23.3405, 116.2205)  # Puning International Commodity City, Liusha
+
+
+@dataclass
+class OfflinePage:
+    """A page opened with the network blocked, plus everything it tried to do.
+
+    Attributes
+    ----------
+    page : playwright.sync_api.Page
+        The loaded page.
+    console_errors : list of str
+        ``console.error`` messages (including Chromium's resource-load errors).
+    page_errors : list of str
+        Uncaught JavaScript exceptions.
+    failed_requests : list of str
+        Requests that failed, e.g. missing ``file://`` resources.
+    blocked_requests : list of str
+        Non-``file:``/``data:`` requests that were aborted (the page wanted the network).
+    dialogs : list of str
+        ``alert``/``confirm``/``prompt`` dialogs that were opened (and dismissed).
+    """
+
+    page: Page
+    console_errors: list[str] = field(default_factory=list)
+    page_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    blocked_requests: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    @property
+    def problems(self) -> dict[str, list[str]]:
+        """Non-empty logs, keyed by name; ``{}`` means the page behaved."""
+        logs = {
+            "console_errors": self.console_errors,
+            "page_errors": self.page_errors,
+            "failed_requests": self.failed_requests,
+            "blocked_requests": self.blocked_requests,
+            "dialogs": self.dialogs,
+        }
+        return {k: v for k, v in logs.items() if v}
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Launch Debian's headless Chromium once per session (fails, never skips)."""
+    if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
+        pytest.fail(
+            f"{CHROMIUM} not found: the offline-map browser tests need Debian's chromium "
+            "(`apt-get install -y chromium`, or set PLANNER_CHROMIUM)",
+            pytrace=False,
+        )
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def offline_page(chromium_browser: Browser) -> Iterator[Callable[[Path], OfflinePage]]:
+    """Return ``open(path) -> OfflinePage`` that loads a local HTML file offline.
+
+    Every request that is not ``file:`` or ``data:`` is aborted and recorded;
+    console errors, page errors, failed requests and dialogs are recorded too.
+    """
+    contexts = []
+
+    def open_(path: Path) -> OfflinePage:
+        context = chromium_browser.new_context(
+            viewport={"width": 1200, "height": 800}, service_workers="block"
+        )
+        contexts.append(context)
+        log = OfflinePage(page=context.new_page())
+
+        def route(r: Route) -> None:
+            if r.request.url.startswith(("file:", "data:")):
+                r.continue_()
+            else:
+                log.blocked_requests.append(r.request.url)
+                r.abort("blockedbyclient")
+
+        def on_failed(req: Request) -> None:
+            if req.url not in log.blocked_requests:
+                log.failed_requests.append(f"{req.url} ({req.failure})")
+
+        context.route("**/*", route)
+        page = log.page
+        page.on("console", lambda m: m.type == "error" and log.console_errors.append(m.text))
+        page.on("pageerror", lambda exc: log.page_errors.append(str(exc)))
+        page.on("requestfailed", on_failed)
+        page.on("dialog", lambda d: (log.dialogs.append(f"{d.type}: {d.message}"), d.dismiss()))
+        page.goto(Path(path).resolve().as_uri(), wait_until="load")
+        page.wait_for_timeout(300)  # let Leaflet finish zoom/fade animations
+        return log
+
+    yield open_
+    for context in contexts:
+        context.close()
+
+
+def _screenshot(page: Page, tmp_path: Path, name: str) -> Path:
+    out = tmp_path / name
+    page.screenshot(path=str(out))
+    if SCREENSHOT_DIR:
+        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
+        shutil.copy(out, Path(SCREENSHOT_DIR) / name)
+    return out
+
+
+def _polygon(lon: float, lat: float, d: float) -> dict:
+    ring = [[lon - d, lat - d], [lon + d, lat - d], [lon + d, lat + d], [lon - d, lat + d]]
+    return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+
+def _demo_map() -> folium.Map:
+    """Build a small planner-like map: every plugin we ship, no tiles."""
+    lat, lon = CENTER
+    # With tiles=None no layer sets maxZoom, and MarkerCluster throws
+    # "Map has no maxZoom specified"; max_zoom= is ignored then, so pass maxZoom.
+    m = folium.Map(location=CENTER, zoom_start=15, tiles=None, control_scale=True, maxZoom=19)
+    circles = {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"name": "A"}, "geometry": _polygon(lon, lat, 0.004)},
+            {
+                "type": "Feature",
+                "properties": {"name": "B"},
+                "geometry": _polygon(lon + 0.006, lat - 0.003, 0.002),
+            },
+        ],
+    }
+    folium.GeoJson(circles, name="15分钟生活圈", tooltip=folium.GeoJsonTooltip(["name"])).add_to(m)
+    facilities = folium.FeatureGroup(name="便民设施").add_to(m)
+    for i in range(3):
+        folium.CircleMarker(
+            [lat + 0.002 * i, lon - 0.006], radius=6, color="#c0392b", fill=True, tooltip=f"设施{i}"
+        ).add_to(facilities)
+    cluster = MarkerCluster(name="商铺").add_to(m)
+    for i in range(10):
+        folium.Marker([lat - 0.005 + 1e-5 * i, lon - 0.004 + 1e-5 * i]).add_to(cluster)
+    folium.Marker(
+        [lat + 0.001, lon + 0.001],
+        tooltip=html.escape(XSS),
+        popup=folium.Popup(html.escape(XSS), max_width=300),
+    ).add_to(m)
+    folium.Marker(
+        [lat - 0.001, lon + 0.003],
+        icon=folium.DivIcon(html='<div class="planner-label">流沙</div>', icon_size=(40, 16)),
+        tooltip=_esc(JS_HOSTILE),
+    ).add_to(m)
+    Fullscreen().add_to(m)
+    MeasureControl(primary_length_unit="meters").add_to(m)
+    folium.LayerControl().add_to(m)
+    return m
+
+
+def test_offline_map_works_without_network(offline_page, tmp_path: Path) -> None:
+    path = save_offline(_demo_map(), tmp_path / "demo.html")
+    op = offline_page(path)
+    page = op.page
+
+    assert page.evaluate("typeof window.L") == "object"
+    assert page.evaluate("L.version") == "1.9.3"
+    assert page.evaluate("typeof jQuery") == "function"
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    assert page.locator(".leaflet-control-measure").count() == 1
+    assert page.locator("path.leaflet-interactive").count() == 5  # 2 polygons + 3 circles
+    assert page.locator("img.leaflet-marker-icon").count() == 1
+    assert page.locator("img.leaflet-marker-icon").get_attribute("src").startswith("data:image/png")
+    assert page.locator(".marker-cluster").count() == 1
+    assert page.locator(".marker-cluster").inner_text().strip() == "10"
+    assert page.locator(".planner-label").inner_text() == "流沙"
+
+    # Unchecking the GeoJson entry in the (collapsed) LayerControl removes its 2 paths.
+    page.hover(".leaflet-control-layers")
+    entry = page.locator(".leaflet-control-layers-overlays label", has_text="15分钟生活圈")
+    entry.locator("input").uncheck()
+    assert page.locator("path.leaflet-interactive").count() == 3
+    entry.locator("input").check()
+    assert page.locator("path.leaflet-interactive").count() == 5
+    page.mouse.move(600, 400)
+
+    # Escaped markup in tooltip and popup is displayed as text and never executed.
+    marker = page.locator("img.leaflet-marker-icon")
+    marker.hover()
+    assert page.locator(".leaflet-tooltip", has_text="onerror").inner_text() == XSS
+    marker.click()
+    assert page.locator(".leaflet-popup-content").inner_text() == XSS
+    assert page.locator('img[src="x"]').count() == 0
+    page.locator(".planner-label").hover()
+    assert page.locator(".leaflet-tooltip", has_text="alert(2)").inner_text() == JS_HOSTILE
+    marker.hover()
+    page.wait_for_timeout(200)
+
+    shot = _screenshot(page, tmp_path, "offline_demo_map.png")
+    assert shot.stat().st_size > 5_000
+    assert op.problems == {}
+
+
+def test_harness_catches_network_xss_and_errors(offline_page, tmp_path: Path) -> None:
+    # Guard against a vacuous pass: a page that misbehaves must show up in the logs.
+    m = folium.Map(location=CENTER, zoom_start=15, tiles=None)
+    page_html = inline_assets(m.get_root().render()).replace(
+        "</body>",
+        f'{XSS}<img src="https://example.com/tile.png">'
+        "<script>console.error('boom'); undefinedFunction();</script></body>",
+    )
+    path = tmp_path / "bad.html"
+    path.write_text(page_html, encoding="utf-8")
+    op = offline_page(path)
+    assert op.dialogs == ["alert: 1"]
+    assert op.blocked_requests == ["https://example.com/tile.png"]
+    assert any(r.startswith(path.with_name("x").as_uri()) for r in op.failed_requests)
+    assert "boom" in op.console_errors
+    assert any("undefinedFunction" in e for e in op.page_errors)

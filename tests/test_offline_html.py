@@ -1,0 +1,190 @@
+"""Offline HTML: folium CDN assets are inlined and nothing external remains."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import folium
+import pytest
+from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
+
+from planner.offline import (
+    OMITTED,
+    STATIC_DIR,
+    OfflineAssetError,
+    external_urls,
+    inline_assets,
+    save_offline,
+)
+
+CENTER = (23.3405, 116.2205)
+
+
+def _map(**kwargs) -> folium.Map:
+    m = folium.Map(location=CENTER, zoom_start=15, tiles=None, maxZoom=19, **kwargs)
+    cluster = MarkerCluster().add_to(m)
+    for i in range(5):
+        folium.Marker([CENTER[0] + 1e-4 * i, CENTER[1]], tooltip=f"商铺{i}").add_to(cluster)
+    folium.CircleMarker(CENTER, radius=5, popup=html.escape("<b>设施</b>")).add_to(m)
+    folium.Marker(CENTER, icon=folium.DivIcon(html="<div>流沙</div>")).add_to(m)
+    Fullscreen().add_to(m)
+    MeasureControl().add_to(m)
+    folium.LayerControl().add_to(m)
+    return m
+
+
+def test_folium_output_is_online_only_before_inlining() -> None:
+    urls = external_urls(_map().get_root().render())
+    assert any("leaflet@1.9.3/dist/leaflet.js" in u for u in urls)
+    assert any("leaflet.markercluster" in u for u in urls)
+    assert any("leaflet-measure" in u for u in urls)
+
+
+def test_save_offline_has_no_external_resources(tmp_path: Path) -> None:
+    out = save_offline(_map(control_scale=True), tmp_path / "sub" / "map.html")
+    assert out == tmp_path / "sub" / "map.html"
+    text = out.read_text(encoding="utf-8")
+    assert external_urls(text) == []
+    assert not re.search(r"<script[^>]*\bsrc=", text)
+    assert not re.search(r"<link[^>]*stylesheet", text)
+    assert "cdn.jsdelivr.net" not in text and "cdnjs.cloudflare.com" not in text
+    # the vendored libraries and their images are really there
+    assert text.count("/* leaflet 1.9.3 (leaflet/leaflet.js") == 1
+    assert "L.MarkerClusterGroup" in text
+    assert "data:image/png;base64," in text
+    assert "data:image/svg+xml;base64," in text  # fullscreen icon
+    # complete file, atomically written, no temp files left behind
+    assert text.rstrip().endswith("</html>")
+    assert text.count("<html") == 1
+    assert "\\u6d41\\u6c99" in text  # 流沙, JSON-escaped by folium
+    assert "商铺4" in text  # tooltips are written as raw UTF-8
+    assert [p.name for p in out.parent.iterdir()] == ["map.html"]
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert 300_000 < out.stat().st_size < 800_000
+
+
+def test_each_vendored_asset_inlined_once() -> None:
+    leaflet = '<script src="https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"></script>'
+    page = _map().get_root().render()
+    assert leaflet in page
+    text = inline_assets(page.replace("</head>", leaflet + "</head>"))
+    assert text.count("/* leaflet 1.9.3 (leaflet/leaflet.js") == 1
+
+
+def test_unknown_cdn_raises_naming_the_url() -> None:
+    m = _map()
+    url = "https://cdn.example.com/some-plugin@1.0/plugin.min.js"
+    m.get_root().header.add_child(folium.JavascriptLink(url), name="plugin")
+    with pytest.raises(OfflineAssetError, match=re.escape(url)):
+        inline_assets(m.get_root().render())
+
+
+def test_unknown_stylesheet_and_body_image_raise() -> None:
+    m = _map()
+    css = "https://cdn.example.com/theme.css"
+    m.get_root().header.add_child(folium.CssLink(css), name="theme")
+    with pytest.raises(OfflineAssetError, match=re.escape(css)):
+        inline_assets(m.get_root().render())
+    page = (
+        _map()
+        .get_root()
+        .render()
+        .replace("</body>", '<img src="https://example.com/logo.png"></body>')
+    )
+    with pytest.raises(OfflineAssetError, match=re.escape("https://example.com/logo.png")):
+        inline_assets(page)
+
+
+def test_failed_save_writes_nothing(tmp_path: Path) -> None:
+    m = _map()
+    m.get_root().header.add_child(folium.JavascriptLink("https://x.invalid/a.js"), name="a")
+    target = tmp_path / "map.html"
+    target.write_text("old", encoding="utf-8")
+    with pytest.raises(OfflineAssetError):
+        save_offline(m, target)
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["map.html"]
+
+
+def test_omitted_library_in_use_raises() -> None:
+    m = _map()
+    folium.Marker(CENTER, icon=folium.Icon(icon="home")).add_to(m)  # awesome-markers
+    with pytest.raises(OfflineAssetError, match="awesome-markers"):
+        inline_assets(m.get_root().render())
+    m = _map()
+    folium.Marker(CENTER, icon=folium.DivIcon(html='<i class="fa fa-home"></i>')).add_to(m)
+    with pytest.raises(OfflineAssetError, match="Font Awesome"):
+        inline_assets(m.get_root().render())
+
+
+def test_unescaped_markup_that_fetches_is_rejected() -> None:
+    m = _map()
+    folium.Marker(CENTER, popup="<img src=x onerror=alert(1)>").add_to(m)
+    with pytest.raises(OfflineAssetError, match=r"'x'"):
+        inline_assets(m.get_root().render())
+
+
+def test_tile_urls_are_allowed() -> None:
+    m = _map()
+    folium.TileLayer("OpenStreetMap", show=False).add_to(m)
+    text = inline_assets(m.get_root().render())
+    assert "tile.openstreetmap.org" in text
+    assert external_urls(text) == []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<link rel="stylesheet" href="//cdn.example.com/a.css">',
+        "<style>@import url(https://fonts.example.com/x.css);</style>",
+        '<div style="background:url(https://example.com/bg.png)"></div>',
+        '<iframe src="https://example.com/"></iframe>',
+        '<img srcset="a.png 1x, https://example.com/b.png 2x">',
+        "<script>var s = '<img src=\"https://example.com/p.png\">';</script>",
+    ],
+)
+def test_external_urls_finds_fetches(snippet: str) -> None:
+    assert external_urls(f"<html><body>{snippet}</body></html>") != []
+
+
+@pytest.mark.parametrize(
+    "snippet",
+    [
+        '<a href="https://www.openstreetmap.org/copyright">OSM</a>',
+        '<img src="data:image/png;base64,AAAA">',
+        "<script>L.tileLayer('https://tile.example.com/{z}/{x}/{y}.png').addTo(m);</script>",
+        "<!-- <script src='https://cdn.example.com/x.js'></script> -->",
+        '<div style="behavior:url(#default#VML)"></div>',
+    ],
+)
+def test_external_urls_ignores_non_fetches(snippet: str) -> None:
+    assert external_urls(f"<html><body>{snippet}</body></html>") == []
+
+
+def test_manifest_matches_vendored_files() -> None:
+    manifest = json.loads((STATIC_DIR / "manifest.json").read_text(encoding="utf-8"))
+    files = {f["path"] for lib in manifest["libraries"] for f in lib["files"]}
+    on_disk = {
+        p.relative_to(STATIC_DIR).as_posix()
+        for p in STATIC_DIR.rglob("*")
+        if p.is_file() and p.name not in ("manifest.json", "LICENSES.md")
+    }
+    assert files == on_disk
+    assert {a["path"] for a in manifest["assets"].values()} <= files
+    licenses = (STATIC_DIR / "LICENSES.md").read_text(encoding="utf-8")
+    for lib in manifest["libraries"]:
+        assert f"## {lib['name']} {lib['version']}" in licenses
+    total = sum((STATIC_DIR / f).stat().st_size for f in files)
+    assert total < 600_000
+
+
+def test_every_folium_default_url_is_vendored_or_omitted() -> None:
+    from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
+
+    manifest = json.loads((STATIC_DIR / "manifest.json").read_text(encoding="utf-8"))
+    for obj in (folium.Map, MarkerCluster, Fullscreen, MeasureControl):
+        for _, url in [*obj.default_js, *obj.default_css]:
+            assert url in manifest["assets"] or url in OMITTED, url
