@@ -28,9 +28,19 @@ FACILITY_COLOUR = "#2c3e91"
 _ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0}
 
 
+_JS_TEMPLATE_CHARS = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
 def esc(text: object) -> str:
-    """HTML-escape any text that comes from data."""
-    return html.escape("" if text is None or (isinstance(text, float) and np.isnan(text)) else str(text))
+    """Escape text that comes from data for folium tooltips and popups.
+
+    folium places tooltip/popup HTML inside JavaScript template strings, so besides HTML
+    escaping, backtick, ``$`` and backslash become character references (a name containing
+    ``${alert(1)}`` would otherwise run as code).
+    """
+    if text is None or (isinstance(text, float) and np.isnan(text)):
+        return ""
+    return html.escape(str(text)).translate(_JS_TEMPLATE_CHARS)
 
 
 def poi_colour(minutes: float, bands_min: tuple[float, ...]) -> str:
