@@ -11,6 +11,8 @@ import pandas as pd
 REACHABLE = "ok"
 #: POI status when it snapped to the network but no facility can reach it.
 UNREACHABLE = "unreachable"
+#: Walking distances closer than this (metres) count as a tie for the nearest facility.
+TIE_TOLERANCE_M = 1e-6
 
 
 def band_of(minutes: np.ndarray, bands_min: list[float] | tuple[float, ...]) -> np.ndarray:
@@ -122,7 +124,10 @@ def nearest_table(
     fac = nearest_facility.copy()
     dist = nearest_distance.copy()
     if len(pairs):
-        best = pairs.sort_values(["poi", "distance_m", "facility"], kind="stable").drop_duplicates("poi")
+        # distances within TIE_TOLERANCE_M are a tie, won by the facility listed first
+        best_d = pairs.groupby("poi")["distance_m"].transform("min")
+        best = pairs[pairs["distance_m"] <= best_d + TIE_TOLERANCE_M]
+        best = best.sort_values(["poi", "facility"], kind="stable").drop_duplicates("poi")
         fac[best["poi"].to_numpy()] = best["facility"].to_numpy()
         dist[best["poi"].to_numpy()] = best["distance_m"].to_numpy()
     ids = np.asarray(facility_ids, dtype=object)

@@ -1,0 +1,64 @@
+"""Small hand-made street networks whose answers are worked out by hand in the tests."""
+
+from __future__ import annotations
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner.network import StreetNetwork, street_network
+
+CRS = "EPSG:32649"  # UTM 49N, metres
+# Hand-made coordinates are small numbers; they are placed at this origin (near Puning).
+X0, Y0 = 500_000.0, 2_577_000.0
+
+
+def make_network(nodes: dict[int, tuple[float, float]], edges: list[tuple]) -> StreetNetwork:
+    """Build a StreetNetwork from node coordinates and edges.
+
+    ``edges`` items are ``(u, v)`` for a straight edge or ``(u, v, [(x, y), ...])`` with
+    the full geometry from u to v.
+    """
+    G = nx.MultiDiGraph(crs=CRS)
+    for n, (x, y) in nodes.items():
+        G.add_node(n, x=x + X0, y=y + Y0)
+    for osmid, e in enumerate(edges):
+        u, v = e[0], e[1]
+        coords = [(x + X0, y + Y0) for x, y in (e[2] if len(e) > 2 else [nodes[u], nodes[v]])]
+        geom = shapely.LineString(coords)
+        attrs = {"osmid": osmid, "length": geom.length, "highway": "footway", "name": f"{u}-{v}"}
+        G.add_edge(u, v, geometry=geom, **attrs)
+        G.add_edge(v, u, geometry=shapely.LineString(coords[::-1]), **attrs)
+    return street_network(G)
+
+
+def points(rows: list[tuple]) -> pd.DataFrame:
+    """A reader-layout table from (id, x, y[, kind]) rows given in the network CRS.
+
+    The lon/lat columns are computed from the projected x/y so the pipeline's projection
+    brings them back to the same metres.
+    """
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    ids = [r[0] for r in rows]
+    x = np.array([r[1] for r in rows], dtype=float) + X0
+    y = np.array([r[2] for r in rows], dtype=float) + Y0
+    lon, lat = t.transform(x, y)
+    return pd.DataFrame(
+        {
+            "row": np.arange(2, len(rows) + 2),
+            "id": ids,
+            "name": [f"name {i}" for i in ids],
+            "kind": [r[3] if len(r) > 3 else "shop:test" for r in rows],
+            "lon": lon,
+            "lat": lat,
+            "x_orig": lon,
+            "y_orig": lat,
+            "crs_orig": "WGS84",
+            "status": "ok",
+            "usable": True,
+            "reason": "",
+        }
+    )
