@@ -21,6 +21,7 @@ import pandas as pd
 import pyproj
 
 from planner import crs as crs_mod
+from planner._errors import PlannerError
 
 # Status codes, in the order they are checked; the first that applies wins.
 STATUS_OK = "ok"
@@ -84,7 +85,7 @@ _MAX_SHOWN = 40
 _CSV_FIELD_LIMIT = 2**30
 
 
-class InputError(ValueError):
+class InputError(PlannerError, ValueError):
     """A whole input file cannot be read as a point table (message names the file)."""
 
 
@@ -614,111 +615,136 @@ def read_points(
 
 
 def _cell(table: _Table, roles: Mapping[str, str | None], role: str, i: int) -> Any:
+    """Return the raw cell of `role` in data row `i` (None if the role has no column)."""
     column = roles[role]
     if column is None:
         return None
     return table.cells[i][table.header.index(column)]
 
 
-def _build_frame(
-    table: _Table,
-    roles: Mapping[str, str | None],
-    declared: str,
-    bbox: tuple[float, ...] | None,
-    prefix: str,
-    allow_repeated_ids: bool,
-) -> pd.DataFrame:
-    """Check every row of `table` and assemble the output frame."""
-    n = len(table.cells)
-    use_geometry = table.geometry is not None and (roles["lon"] is None or roles["lat"] is None)
-    lon_field, lat_field = _coordinate_fields(table, roles)
-    states = [_RowState() for _ in range(n)]
-    rows = table.row_numbers
-    file_default = declared
-    if table.file_crs is not None and declared not in (crs_mod.GCJ02, crs_mod.BD09):
-        file_default = table.file_crs
+def _uses_geometry(table: _Table, roles: Mapping[str, str | None]) -> bool:
+    """Return True if coordinates come from the geometry rather than lon/lat columns."""
+    return table.geometry is not None and (roles["lon"] is None or roles["lat"] is None)
 
-    for i in range(n):
-        if table.overflow[i]:
-            states[i] = _RowState(
-                STATUS_MALFORMED,
-                f"{_where(table, rows[i])}: {table.overflow[i]} fields but the header has "
-                f"{len(table.header)} (a value with an unquoted delimiter?)",
-            )
 
+def _malformed_states(table: _Table) -> list[_RowState]:
+    """Return the initial row states: `malformed_row` for over-long CSV rows, else ok."""
+    width = len(table.header)
+    return [
+        _RowState(
+            STATUS_MALFORMED,
+            f"{_where(table, number)}: {count} fields but the header has {width} "
+            f"(a value with an unquoted delimiter?)",
+        )
+        if count
+        else _RowState()
+        for number, count in zip(table.row_numbers, table.overflow, strict=True)
+    ]
+
+
+def _row_crs_tokens(
+    table: _Table, roles: Mapping[str, str | None], default: str, states: list[_RowState]
+) -> list[str]:
+    """Return each row's CRS token (its own crs cell or `default`); flag unknown values."""
     tokens: list[str] = []
-    for i in range(n):
-        raw_crs = _cell_to_str(_cell(table, roles, "crs", i))
-        token = file_default
-        if raw_crs:
+    for i, number in enumerate(table.row_numbers):
+        raw = _cell_to_str(_cell(table, roles, "crs", i))
+        token = default
+        if raw:
             try:
-                token = _normalize_cached(raw_crs)
+                token = _normalize_cached(raw)
             except ValueError:
                 if states[i].status == STATUS_OK:
                     states[i] = _RowState(
                         STATUS_INVALID_CRS,
-                        f'{_where(table, rows[i])}, field "{roles["crs"]}": value '
-                        f"{_show(raw_crs)} is not a known CRS; accepted: "
-                        f"{crs_mod.ACCEPTED_CRS_NAMES}",
+                        f'{_where(table, number)}, field "{roles["crs"]}": value {_show(raw)} '
+                        f"is not a known CRS; accepted: {crs_mod.ACCEPTED_CRS_NAMES}",
                     )
         tokens.append(token)
+    return tokens
 
-    x = np.full(n, np.nan)
-    y = np.full(n, np.nan)
-    for i in range(n):
-        if use_geometry:
-            raw_x, raw_y = _point_of(table.geometry[i]) if table.geometry else (None, None)
+
+def _coordinate_problem(
+    where: str, fields: tuple[str, str], raw: tuple[Any, Any], problems: tuple[Any, Any]
+) -> _RowState | None:
+    """Return the state for unparsable coordinates of one row (None if both parsed)."""
+    empty = [p == "empty" for p in problems]
+    if fields[0] == "geometry" and any(empty):
+        return _RowState(STATUS_MISSING, f'{where}, field "geometry": empty')
+    if all(empty):
+        return _RowState(
+            STATUS_MISSING, f'{where}, fields "{fields[0]}" and "{fields[1]}": both empty'
+        )
+    if any(empty):
+        return _RowState(STATUS_MISSING, f'{where}, field "{fields[empty.index(True)]}": empty')
+    for field_name, value, problem in zip(fields, raw, problems, strict=True):
+        if problem:
+            return _RowState(
+                STATUS_INVALID, f'{where}, field "{field_name}": value {_show(value)} is {problem}'
+            )
+    return None
+
+
+def _read_coordinates(
+    table: _Table, roles: Mapping[str, str | None], states: list[_RowState]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parse x/y of every row (NaN if unusable); flag missing and non-numeric values."""
+    n = len(table.cells)
+    x, y = np.full(n, np.nan), np.full(n, np.nan)
+    geometry = _uses_geometry(table, roles)
+    fields = _coordinate_fields(table, roles)
+    for i, number in enumerate(table.row_numbers):
+        if geometry:
+            raw = _point_of(table.geometry[i]) if table.geometry else (None, None)
         else:
-            raw_x, raw_y = _cell(table, roles, "lon", i), _cell(table, roles, "lat", i)
-        x[i], x_problem = parse_coordinate(raw_x)
-        y[i], y_problem = parse_coordinate(raw_y)
-        if states[i].status != STATUS_OK:
-            continue
-        where = _where(table, rows[i])
-        if use_geometry and (x_problem == "empty" or y_problem == "empty"):
-            states[i] = _RowState(STATUS_MISSING, f'{where}, field "geometry": empty')
-        elif x_problem == "empty" and y_problem == "empty":
-            states[i] = _RowState(
-                STATUS_MISSING, f'{where}, fields "{lon_field}" and "{lat_field}": both empty'
+            raw = (_cell(table, roles, "lon", i), _cell(table, roles, "lat", i))
+        x[i], x_problem = parse_coordinate(raw[0])
+        y[i], y_problem = parse_coordinate(raw[1])
+        if states[i].status == STATUS_OK:
+            problem = _coordinate_problem(
+                _where(table, number), fields, raw, (x_problem, y_problem)
             )
-        elif x_problem == "empty" or y_problem == "empty":
-            empty_field = lon_field if x_problem == "empty" else lat_field
-            states[i] = _RowState(STATUS_MISSING, f'{where}, field "{empty_field}": empty')
-        elif x_problem or y_problem:
-            bad_field, bad_value, problem = (
-                (lon_field, raw_x, x_problem) if x_problem else (lat_field, raw_y, y_problem)
-            )
-            states[i] = _RowState(
-                STATUS_INVALID,
-                f'{where}, field "{bad_field}": value {_show(bad_value)} is {problem}',
-            )
+            states[i] = problem or states[i]
+    return x, y
 
-    lon = np.full(n, np.nan)
-    lat = np.full(n, np.nan)
+
+def _locate(
+    table: _Table,
+    roles: Mapping[str, str | None],
+    xy: tuple[np.ndarray, np.ndarray],
+    tokens: list[str],
+    bbox: tuple[float, ...] | None,
+    states: list[_RowState],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Convert rows still ok to WGS-84; flag invalid, outside and swapped points."""
+    x, y = xy
+    n = len(tokens)
+    lon, lat = np.full(n, np.nan), np.full(n, np.nan)
     swapped = np.zeros(n, dtype=bool)
     token_array = np.array(tokens, dtype=object)
     candidates = np.array([s.status == STATUS_OK for s in states], dtype=bool)
     for token in sorted(set(tokens)):
         group = candidates & (token_array == token)
         if group.any():
-            g_lon, g_lat, g_swapped = _convert(x[group], y[group], token, bbox)
-            lon[group], lat[group], swapped[group] = g_lon, g_lat, g_swapped
-
+            lon[group], lat[group], swapped[group] = _convert(x[group], y[group], token, bbox)
+    lon_field, lat_field = _coordinate_fields(table, roles)
     for i in np.flatnonzero(candidates):
-        where = f'{_where(table, rows[i])}, fields "{lon_field}"/"{lat_field}"'
+        where = f'{_where(table, table.row_numbers[i])}, fields "{lon_field}"/"{lat_field}"'
+        geographic = _is_geographic(tokens[i])
         if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
-            kind = "longitude/latitude" if _is_geographic(tokens[i]) else "easting/northing"
+            kind = "longitude/latitude (|lon| <= 180, |lat| <= 90)"
             states[i] = _RowState(
                 STATUS_INVALID,
-                f"{where}: ({x[i]:g}, {y[i]:g}) is not a valid {tokens[i]} {kind}"
-                + (" (|lon| <= 180, |lat| <= 90)" if _is_geographic(tokens[i]) else ""),
+                f"{where}: ({x[i]:g}, {y[i]:g}) is not a valid {tokens[i]} "
+                + (kind if geographic else "easting/northing"),
             )
             continue
-        note = (
-            f"values look swapped (x {x[i]:g}, y {y[i]:g}); used lon {lon[i]:.6f}, lat {lat[i]:.6f}"
-            if swapped[i]
-            else ""
-        )
+        note = ""
+        if swapped[i]:
+            note = (
+                f"values look swapped (x {x[i]:g}, y {y[i]:g}); "
+                f"used lon {lon[i]:.6f}, lat {lat[i]:.6f}"
+            )
         if bbox is not None and not _in_bbox(lon[i : i + 1], lat[i : i + 1], bbox)[0]:
             states[i] = _RowState(
                 STATUS_OUTSIDE,
@@ -728,41 +754,60 @@ def _build_frame(
             )
         elif swapped[i]:
             states[i] = _RowState(STATUS_SWAPPED, f"{where}: {note}")
+    return lon, lat
 
+
+def _assign_ids(
+    table: _Table,
+    roles: Mapping[str, str | None],
+    prefix: str,
+    allow_repeated_ids: bool,
+    states: list[_RowState],
+) -> list[str]:
+    """Return every row's id (generated when empty); flag repeats among usable rows."""
     ids: list[str] = []
-    id_column = roles["id"]
     first_row_of: dict[str, int] = {}
-    for i in range(n):
-        raw_id = _cell_to_str(_cell(table, roles, "id", i))
-        ident = raw_id or f"{prefix}-{rows[i]}"
+    for i, number in enumerate(table.row_numbers):
+        ident = _cell_to_str(_cell(table, roles, "id", i)) or f"{prefix}-{number}"
         ids.append(ident)
         if allow_repeated_ids or states[i].status not in USABLE_STATUSES:
             continue
         if ident in first_row_of:
             states[i] = _RowState(
                 STATUS_DUPLICATE,
-                f'{_where(table, rows[i])}, field "{id_column}": id {_show(ident)} already used '
-                f"in {table.unit} {first_row_of[ident]}",
+                f'{_where(table, number)}, field "{roles["id"]}": id {_show(ident)} already '
+                f"used in {table.unit} {first_row_of[ident]}",
             )
         else:
-            first_row_of[ident] = rows[i]
+            first_row_of[ident] = number
+    return ids
 
+
+def _assemble(
+    table: _Table,
+    roles: Mapping[str, str | None],
+    columns: Mapping[str, Any],
+    states: list[_RowState],
+) -> pd.DataFrame:
+    """Return the output frame: the standard columns, then the file's unused columns."""
+    n = len(table.cells)
     statuses = [s.status for s in states]
+    filled = np.isin(statuses, list(_FILLED_STATUSES))
+
+    def text(role: str) -> pd.Series:
+        return pd.Series([_cell_to_str(_cell(table, roles, role, i)) for i in range(n)], dtype=str)
+
     out = pd.DataFrame(
         {
-            "row": np.array(rows, dtype=np.int64),
-            "id": pd.Series(ids, dtype=str),
-            "name": pd.Series(
-                [_cell_to_str(_cell(table, roles, "name", i)) for i in range(n)], dtype=str
-            ),
-            "kind": pd.Series(
-                [_cell_to_str(_cell(table, roles, "kind", i)) for i in range(n)], dtype=str
-            ),
-            "lon": np.where(np.isin(statuses, list(_FILLED_STATUSES)), lon, np.nan),
-            "lat": np.where(np.isin(statuses, list(_FILLED_STATUSES)), lat, np.nan),
-            "x_orig": x,
-            "y_orig": y,
-            "crs_orig": pd.Series(tokens, dtype=str),
+            "row": np.array(table.row_numbers, dtype=np.int64),
+            "id": pd.Series(columns["id"], dtype=str),
+            "name": text("name"),
+            "kind": text("kind"),
+            "lon": np.where(filled, columns["lon"], np.nan),
+            "lat": np.where(filled, columns["lat"], np.nan),
+            "x_orig": columns["x"],
+            "y_orig": columns["y"],
+            "crs_orig": pd.Series(columns["crs"], dtype=str),
             "status": pd.Series(statuses, dtype=str),
             "usable": np.array([s in USABLE_STATUSES for s in statuses], dtype=bool),
             "reason": pd.Series([s.reason for s in states], dtype=str),
@@ -777,3 +822,24 @@ def _build_frame(
             name = f"{name}_src"
         out[name] = pd.Series([rec[j] for rec in table.cells], dtype=object if n == 0 else None)
     return out
+
+
+def _build_frame(
+    table: _Table,
+    roles: Mapping[str, str | None],
+    declared: str,
+    bbox: tuple[float, ...] | None,
+    prefix: str,
+    allow_repeated_ids: bool,
+) -> pd.DataFrame:
+    """Check every row of `table` and assemble the output frame."""
+    default = declared
+    if table.file_crs is not None and declared not in (crs_mod.GCJ02, crs_mod.BD09):
+        default = table.file_crs
+    states = _malformed_states(table)
+    tokens = _row_crs_tokens(table, roles, default, states)
+    x, y = _read_coordinates(table, roles, states)
+    lon, lat = _locate(table, roles, (x, y), tokens, bbox, states)
+    ids = _assign_ids(table, roles, prefix, allow_repeated_ids, states)
+    columns = {"id": ids, "lon": lon, "lat": lat, "x": x, "y": y, "crs": tokens}
+    return _assemble(table, roles, columns, states)

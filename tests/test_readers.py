@@ -14,6 +14,7 @@ from pyproj import Geod
 from shapely.geometry import LineString, Point, Polygon
 
 from planner import crs
+from planner._errors import PlannerError
 from planner.readers import (
     OUTPUT_COLUMNS,
     STATUSES,
@@ -487,8 +488,9 @@ def test_unreadable_files(tmp_path: Path, name: str, content: bytes, pattern: st
         read_points(path)
 
 
-def test_input_error_is_value_error() -> None:
+def test_input_error_is_value_error_and_planner_error() -> None:
     assert issubclass(InputError, ValueError)
+    assert issubclass(InputError, PlannerError)  # the CLI reports it as one line
 
 
 def test_geojson_empty_feature_collection(tmp_path: Path) -> None:
