@@ -25,7 +25,11 @@ from planner.readers import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inputs"
-SHARED_REFERENCE = Path(__file__).resolve().parents[2] / "shared/data/puning_reference_points.csv"
+REFERENCE_CANDIDATES = [
+    Path(__file__).resolve().parents[1] / "data/liusha/puning_reference_points.csv",
+    Path(__file__).resolve().parents[2] / "shared/data/puning_reference_points.csv",
+]
+SHARED_REFERENCE = next((p for p in REFERENCE_CANDIDATES if p.exists()), REFERENCE_CANDIDATES[0])
 GEOD = Geod(ellps="WGS84")
 
 # (west, south, east, north) around the mall, WGS-84.
