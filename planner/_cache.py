@@ -1,0 +1,326 @@
+"""Cache a built StreetNetwork as one checksummed ``.npz`` so reruns skip parsing OSM XML."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import osmnx as ox
+import pandas as pd
+import pyproj
+import shapely
+
+from planner import network as net
+
+#: Bump when the stored layout or the network build changes meaning.
+CACHE_FORMAT_VERSION = 1
+#: Folder (next to the network file) that holds cache files; git-ignored under data/.
+CACHE_DIRNAME = ".graph-cache"
+#: Suffix of a cache file, appended to the network file's name.
+CACHE_SUFFIX = ".planner-cache.npz"
+
+_log = logging.getLogger(__name__)
+
+# arrays covered by the checksum, in this order
+_ARRAYS = (
+    "key",
+    "node_ids",
+    "node_x",
+    "node_y",
+    "edge_u",
+    "edge_v",
+    "edge_length",
+    "geom_coords",
+    "geom_offsets",
+    "name_bytes",
+    "name_offsets",
+    "highway_bytes",
+    "highway_offsets",
+    "crs_wkt",
+    "components",
+)
+
+
+def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
+    """Return the hex sha256 digest of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk_size):
+            h.update(block)
+    return h.hexdigest()
+
+
+def cache_key(path: Path) -> dict[str, Any]:
+    """Describe what a cache file was built from.
+
+    Parameters
+    ----------
+    path
+        The network source file (OSM XML or GraphML).
+
+    Returns
+    -------
+    key
+        Source sha256 and size, planner cache-format version and osmnx version; a cache is
+        valid only for an identical key.
+    """
+    path = Path(path)
+    return {
+        "source_sha256": file_sha256(path),
+        "source_size": path.stat().st_size,
+        "format": CACHE_FORMAT_VERSION,
+        "osmnx": ox.__version__,
+    }
+
+
+def cache_path(path: Path, cache_dir: Path | None = None) -> Path:
+    """Where the cache of network file `path` lives (default: ``<dir>/.graph-cache/``)."""
+    path = Path(path)
+    folder = Path(cache_dir) if cache_dir is not None else path.parent / CACHE_DIRNAME
+    return folder / (path.name + CACHE_SUFFIX)
+
+
+def _encode_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pack strings as concatenated UTF-8 bytes plus int64 offsets."""
+    encoded = [str(v).encode("utf-8") for v in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    return np.frombuffer(b"".join(encoded), dtype=np.uint8).copy(), offsets
+
+
+def _decode_strings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Inverse of `_encode_strings`: an object array of str."""
+    raw = data.tobytes()
+    out = np.empty(len(offsets) - 1, dtype=object)
+    out[:] = [raw[s:e].decode("utf-8") for s, e in itertools.pairwise(offsets)]
+    return out
+
+
+def _text(value: str) -> np.ndarray:
+    return np.frombuffer(value.encode("utf-8"), dtype=np.uint8).copy()
+
+
+def _untext(array: np.ndarray) -> str:
+    return array.tobytes().decode("utf-8")
+
+
+def _components_json(report: net.ComponentReport | None) -> str:
+    if report is None:
+        return "null"
+    dropped = report.dropped
+    return json.dumps(
+        {
+            "kept_nodes": int(report.kept_nodes),
+            "kept_edges": int(report.kept_edges),
+            "columns": [str(c) for c in dropped.columns],
+            "rows": json.loads(dropped.to_json(orient="values", force_ascii=False)),
+        },
+        ensure_ascii=False,
+    )
+
+
+def _components_from_json(text: str) -> net.ComponentReport | None:
+    data = json.loads(text)
+    if data is None:
+        return None
+    rows = [dict(zip(data["columns"], r, strict=True)) for r in data["rows"]]
+    return net.ComponentReport(
+        kept_nodes=data["kept_nodes"],
+        kept_edges=data["kept_edges"],
+        dropped=pd.DataFrame(rows, columns=data["columns"]),
+    )
+
+
+def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Flatten a StreetNetwork into plain (non-object) numpy arrays.
+
+    Parameters
+    ----------
+    network
+        The network.
+    key
+        Output of `cache_key`, stored alongside.
+
+    Returns
+    -------
+    arrays
+        Name -> array, including a ``checksum`` over all the others.
+    """
+    geoms = network.edge_geometry
+    n_coords = shapely.get_num_coordinates(geoms).astype(np.int64)
+    offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(n_coords, out=offsets[1:])
+    name_bytes, name_offsets = _encode_strings(network.edge_name)
+    hw_bytes, hw_offsets = _encode_strings(network.edge_highway)
+    arrays = {
+        "key": _text(json.dumps(key, sort_keys=True)),
+        "node_ids": np.asarray(network.node_ids, dtype=np.int64),
+        "node_x": np.asarray(network.node_x, dtype=np.float64),
+        "node_y": np.asarray(network.node_y, dtype=np.float64),
+        "edge_u": np.asarray(network.edge_u, dtype=np.int64),
+        "edge_v": np.asarray(network.edge_v, dtype=np.int64),
+        "edge_length": np.asarray(network.edge_length, dtype=np.float64),
+        "geom_coords": shapely.get_coordinates(geoms).astype(np.float64),
+        "geom_offsets": offsets,
+        "name_bytes": name_bytes,
+        "name_offsets": name_offsets,
+        "highway_bytes": hw_bytes,
+        "highway_offsets": hw_offsets,
+        "crs_wkt": _text(pyproj.CRS.from_user_input(network.crs).to_wkt()),
+        "components": _text(_components_json(network.components)),
+    }
+    arrays["checksum"] = _text(checksum(arrays))
+    return arrays
+
+
+def checksum(arrays: dict[str, np.ndarray]) -> str:
+    """sha256 over the name, dtype, shape and bytes of every cached array, in a fixed order."""
+    h = hashlib.sha256()
+    for name in _ARRAYS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def network_from_arrays(arrays: dict[str, np.ndarray]) -> net.StreetNetwork:
+    """Rebuild a StreetNetwork from `network_to_arrays` output.
+
+    Parameters
+    ----------
+    arrays
+        The flattened arrays.
+
+    Returns
+    -------
+    network
+        An equal network (same arrays, geometries, names, CRS and component report).
+    """
+    offsets = arrays["geom_offsets"]
+    counts = np.diff(offsets)
+    geometry = shapely.linestrings(
+        arrays["geom_coords"], indices=np.repeat(np.arange(len(counts)), counts)
+    )
+    return net.StreetNetwork(
+        crs=pyproj.CRS.from_wkt(_untext(arrays["crs_wkt"])),
+        node_ids=arrays["node_ids"],
+        node_x=arrays["node_x"],
+        node_y=arrays["node_y"],
+        edge_u=arrays["edge_u"],
+        edge_v=arrays["edge_v"],
+        edge_length=arrays["edge_length"],
+        edge_geometry=np.asarray(geometry, dtype=object),
+        edge_name=_decode_strings(arrays["name_bytes"], arrays["name_offsets"]),
+        edge_highway=_decode_strings(arrays["highway_bytes"], arrays["highway_offsets"]),
+        components=_components_from_json(_untext(arrays["components"])),
+    )
+
+
+def write_cache(network: net.StreetNetwork, key: dict[str, Any], path: Path) -> Path:
+    """Write a network cache atomically (temporary sibling, fsync, ``os.replace``).
+
+    Parameters
+    ----------
+    network
+        The network to store.
+    key
+        Output of `cache_key` for its source file.
+    path
+        Destination ``.npz``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = network_to_arrays(network, key)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_name, path)
+    finally:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+    return path
+
+
+def read_cache(path: Path, key: dict[str, Any]) -> net.StreetNetwork | None:
+    """Read a network cache if it is complete, intact and built from the same key.
+
+    Parameters
+    ----------
+    path
+        The ``.npz`` cache file.
+    key
+        Output of `cache_key` for the current source file.
+
+    Returns
+    -------
+    network
+        The cached network, or None when the file is missing, unreadable, truncated,
+        fails its checksum, or was built from another source/format/osmnx version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in (*_ARRAYS, "checksum")}
+        if json.loads(_untext(arrays["key"])) != key:
+            _log.info("network cache %s is stale; rebuilding", path)
+            return None
+        if _untext(arrays["checksum"]) != checksum(arrays):
+            _log.warning("network cache %s fails its checksum; rebuilding", path)
+            return None
+        return network_from_arrays(arrays)
+    except Exception as exc:  # any damage to the file means "rebuild"
+        _log.warning("network cache %s is unreadable (%s); rebuilding", path, exc)
+        return None
+
+
+def load_network_cached(path: Path, cache_dir: Path | None = None) -> net.StreetNetwork:
+    """Load a walk network file through the array cache.
+
+    The first load parses the file (``network.build_network(network.load_graph(path))``)
+    and stores the resulting arrays; later loads of an unchanged file read the cache
+    instead. A cache that is stale, truncated or corrupted is rebuilt, never half-read. A
+    cache folder that cannot be written only costs the speed-up.
+
+    Parameters
+    ----------
+    path
+        OSM XML or GraphML network file.
+    cache_dir
+        Folder for the cache file (default: ``.graph-cache/`` next to `path`).
+
+    Returns
+    -------
+    network
+        The projected, largest-component street network.
+    """
+    path = Path(path)
+    if not path.is_file():  # let the loader raise its own, user-facing error
+        return net.build_network(net.load_graph(path))
+    key = cache_key(path)
+    target = cache_path(path, cache_dir)
+    cached = read_cache(target, key)
+    if cached is not None:
+        return cached
+    network = net.build_network(net.load_graph(path))
+    try:
+        write_cache(network, key, target)
+    except OSError as exc:
+        _log.warning("cannot write network cache %s (%s); continuing without it", target, exc)
+    return network

@@ -1,0 +1,196 @@
+"""The StreetNetwork array cache: round trip, stale keys, damaged files, warm loads."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner import _cache
+from planner import network as net
+
+SAMPLE_OSM = (
+    Path(__file__).parent.parent / "data" / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+)
+
+
+@pytest.fixture(scope="module")
+def built() -> net.StreetNetwork:
+    """The sample network built the slow way, once."""
+    return net.build_network(net.load_graph(SAMPLE_OSM))
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A private copy of the sample OSM file (so edits never touch the repository)."""
+    dst = tmp_path / "src" / SAMPLE_OSM.name
+    dst.parent.mkdir()
+    shutil.copyfile(SAMPLE_OSM, dst)
+    return dst
+
+
+@pytest.fixture
+def cached_source(source: Path, built: net.StreetNetwork) -> Path:
+    """`source` with a valid cache file already written."""
+    _cache.write_cache(built, _cache.cache_key(source), _cache.cache_path(source))
+    return source
+
+
+def _forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the network file was parsed")
+
+    monkeypatch.setattr(net, "load_graph", boom)
+    monkeypatch.setattr(net, "graph_from_osm_xml", boom)
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch, built: net.StreetNetwork) -> list[Path]:
+    calls: list[Path] = []
+
+    def fake_load(path: Path) -> str:
+        calls.append(Path(path))
+        return "G"
+
+    monkeypatch.setattr(net, "load_graph", fake_load)
+    monkeypatch.setattr(net, "build_network", lambda graph: built)
+    return calls
+
+
+def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
+    """Every array, geometry, string, the CRS and the component report are equal."""
+    for name in ("node_ids", "node_x", "node_y", "edge_u", "edge_v", "edge_length"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+    assert len(a.edge_geometry) == len(b.edge_geometry)
+    assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, tolerance=0).all()
+    assert list(a.edge_name) == list(b.edge_name)
+    assert list(a.edge_highway) == list(b.edge_highway)
+    assert a.crs == b.crs
+    assert a.components.kept_nodes == b.components.kept_nodes
+    assert a.components.kept_edges == b.components.kept_edges
+    pd.testing.assert_frame_equal(a.components.dropped, b.components.dropped)
+
+
+def test_round_trip_equal(built: net.StreetNetwork, tmp_path: Path) -> None:
+    key = {"k": 1}
+    path = _cache.write_cache(built, key, tmp_path / "n.npz")
+    assert_same_network(built, _cache.read_cache(path, key))
+
+
+def test_round_trip_unicode_and_no_components(built: net.StreetNetwork, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    names = built.edge_name.copy()
+    names[0] = "深南大道/Shennan Blvd 🚶"
+    names[1] = ""
+    odd = replace(built, edge_name=names, components=None)
+    path = _cache.write_cache(odd, {"k": 1}, tmp_path / "n.npz")
+    back = _cache.read_cache(path, {"k": 1})
+    assert list(back.edge_name) == list(names)
+    assert back.components is None
+
+
+def test_cold_load_writes_cache_and_warm_load_does_not_parse(
+    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as m:
+        calls = _count_parses(m, built)
+        first = _cache.load_network_cached(source)
+        assert calls == [source]
+    target = _cache.cache_path(source)
+    assert target == source.parent / ".graph-cache" / (source.name + ".planner-cache.npz")
+    assert target.is_file()
+    assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
+    _forbid_parsing(monkeypatch)
+    assert_same_network(first, _cache.load_network_cached(source))
+
+
+def test_real_cold_then_warm(source: Path, built: net.StreetNetwork, tmp_path: Path) -> None:
+    cold = _cache.load_network_cached(source, tmp_path / "cache")
+    assert_same_network(built, cold)
+    warm = _cache.load_network_cached(source, tmp_path / "cache")
+    assert_same_network(built, warm)
+
+
+def test_changed_source_rebuilds(
+    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with cached_source.open("ab") as fh:
+        fh.write(b"\n<!-- edited -->\n")
+    calls = _count_parses(monkeypatch, built)
+    _cache.load_network_cached(cached_source)
+    assert calls == [cached_source]
+    stored = np.load(_cache.cache_path(cached_source))["key"].tobytes().decode()
+    assert json.loads(stored) == _cache.cache_key(cached_source)
+
+
+@pytest.mark.parametrize("field", ["format", "osmnx"])
+def test_stale_version_rebuilds(
+    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, field: str
+) -> None:
+    if field == "format":
+        monkeypatch.setattr(_cache, "CACHE_FORMAT_VERSION", _cache.CACHE_FORMAT_VERSION + 1)
+    else:
+        monkeypatch.setattr(_cache.ox, "__version__", "0.0.0-other")
+    calls = _count_parses(monkeypatch, built)
+    _cache.load_network_cached(cached_source)
+    assert calls == [cached_source]
+
+
+def test_truncated_cache_rebuilds(
+    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _cache.cache_path(cached_source)
+    data = target.read_bytes()
+    target.write_bytes(data[: len(data) // 2])
+    calls = _count_parses(monkeypatch, built)
+    assert_same_network(built, _cache.load_network_cached(cached_source))
+    assert calls == [cached_source]
+    assert _cache.read_cache(target, _cache.cache_key(cached_source)) is not None
+
+
+def test_flipped_byte_rebuilds(
+    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _cache.cache_path(cached_source)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    target.write_bytes(bytes(data))
+    calls = _count_parses(monkeypatch, built)
+    _cache.load_network_cached(cached_source)
+    assert calls == [cached_source]
+
+
+def test_tampered_array_fails_checksum(built: net.StreetNetwork, tmp_path: Path) -> None:
+    arrays = _cache.network_to_arrays(built, {"k": 1})
+    arrays["edge_length"] = arrays["edge_length"].copy()
+    arrays["edge_length"][0] += 1.0  # a valid zip whose content no longer matches
+    path = tmp_path / "n.npz"
+    np.savez(path, **arrays)
+    assert _cache.read_cache(path, {"k": 1}) is None
+
+
+def test_garbage_file_rebuilds(
+    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = _cache.cache_path(source)
+    target.parent.mkdir()
+    target.write_bytes(b"not a zip")
+    calls = _count_parses(monkeypatch, built)
+    _cache.load_network_cached(source)
+    assert calls == [source]
+
+
+def test_unwritable_cache_dir_still_loads(
+    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "file-not-dir"
+    blocker.write_text("x")
+    _count_parses(monkeypatch, built)
+    assert _cache.load_network_cached(source, blocker / "cache") is built
