@@ -1,18 +1,23 @@
-"""Folium maps of facilities, their walking bands and the POIs they reach."""
+"""Offline folium maps of facilities, their walking bands and the POIs they reach."""
 
 from __future__ import annotations
 
 import html
 import json
+import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element
+from branca.element import Element, MacroElement
+from folium.plugins import Fullscreen, MeasureControl
+from folium.template import Template
 
+from planner.crs import wgs84_to_gcj02
 from planner.network import StreetNetwork
 from planner.scenario import Scenario
 
@@ -25,18 +30,74 @@ BAND_COLOURS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b")
 BEYOND_COLOUR = "#d73027"
 NOT_ROUTED_COLOUR = "#7f7f7f"
 FACILITY_COLOUR = "#2c3e91"
-_ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0}
+STREET_COLOUR = "#8a8f98"
+_ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0, "motorway": 3.0}
 
+#: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
+COORD_SCALE = 100_000
+#: Street and band outlines are simplified to what the eye sees at street zoom (metres).
+SIMPLIFY_M = 2.0
+#: Above this many POIs they are drawn on a canvas instead of as SVG elements.
+CANVAS_THRESHOLD = 2000
+#: Longest list of reached POIs in a facility popup.
+POPUP_LIST_CAP = 50
+#: Spacing of the GCJ-02 offset grid (degrees); bilinear error is below 0.1 m.
+GCJ_GRID_STEP = 0.01
+
+OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
+TIANDITU_TILES = (
+    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+    "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
+)
+
+#: Main kind groups of POIs: group key -> (label, ``key:value`` kinds or ``key:`` prefixes).
+KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "food": (
+        "餐饮 Food & drink",
+        (
+            "amenity:restaurant",
+            "amenity:fast_food",
+            "amenity:cafe",
+            "amenity:bar",
+            "amenity:pub",
+            "amenity:food_court",
+            "amenity:ice_cream",
+            "shop:bakery",
+            "shop:tea",
+        ),
+    ),
+    "finance": ("金融 Banks & ATMs", ("amenity:bank", "amenity:atm", "amenity:bureau_de_change")),
+    "shop": ("商店 Shops", ("shop:",)),
+    "lodging": ("住宿 Hotels", ("tourism:",)),
+    "public": ("公共服务 Public services", ("amenity:", "healthcare:", "office:government")),
+    "office": ("办公 Offices & trades", ("office:", "craft:")),
+    "building": ("商业楼宇 Commercial buildings", ("building:",)),
+    "other": ("其他 Other", ()),
+}
 
 _JS_TEMPLATE_CHARS = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+_KEY_OK = re.compile(r"[A-Za-z0-9]{8,64}")
 
 
+# --------------------------------------------------------------------------- small helpers
 def esc(text: object) -> str:
-    """Escape text that comes from data for folium tooltips and popups.
+    """Escape text that comes from data for tooltips, popups and layer names.
 
     folium places tooltip/popup HTML inside JavaScript template strings, so besides HTML
     escaping, backtick, ``$`` and backslash become character references (a name containing
     ``${alert(1)}`` would otherwise run as code).
+
+    Parameters
+    ----------
+    text
+        Any value; None and NaN give ``""``.
+
+    Returns
+    -------
+    html
+        Text safe to place in HTML and in JavaScript template strings.
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
@@ -58,62 +119,663 @@ def poi_colour(minutes: float, bands_min: tuple[float, ...]) -> str:
     colour
         Hex colour.
     """
+    return _palette(bands_min)[_colour_index(minutes, bands_min)]
+
+
+def _palette(bands_min: tuple[float, ...]) -> list[str]:
+    n = len(bands_min)
+    return [BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i in range(n)] + [
+        BEYOND_COLOUR,
+        NOT_ROUTED_COLOUR,
+    ]
+
+
+def _colour_index(minutes: float | None, bands_min: tuple[float, ...]) -> int:
+    bands = sorted(bands_min)
     if minutes is None or not np.isfinite(minutes):
-        return NOT_ROUTED_COLOUR
-    for i, b in enumerate(sorted(bands_min)):
+        return len(bands) + 1
+    for i, b in enumerate(bands):
         if minutes <= b + 1e-9 * max(b, 1.0):
-            return BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-    return BEYOND_COLOUR
+            return i
+    return len(bands)
 
 
-def _street_layer(network: StreetNetwork, tolerance_m: float = 1.0) -> folium.GeoJson:
+def band_colour(band_min: float, bands_min: tuple[float, ...]) -> str:
+    """Fill colour of a band polygon.
+
+    Parameters
+    ----------
+    band_min
+        The band's limit in minutes.
+    bands_min
+        All bands.
+
+    Returns
+    -------
+    colour
+        Hex colour (innermost band darkest green).
+    """
+    bands = sorted(bands_min)
+    i = bands.index(band_min) if band_min in bands else 0
+    return BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
+
+
+def kind_group(kind: object) -> str:
+    """Main group of a POI kind such as ``amenity:cafe`` (a key of `KIND_GROUPS`).
+
+    Parameters
+    ----------
+    kind
+        ``key:value`` kind from OSM, or any text from a scenario table.
+
+    Returns
+    -------
+    group
+        Group key; ``"other"`` when nothing matches.
+    """
+    k = str(kind or "").strip().lower()
+    for group, (_, patterns) in KIND_GROUPS.items():
+        for p in patterns:
+            if (p.endswith(":") and k.startswith(p)) or k == p:
+                return group
+    return "other"
+
+
+def tianditu_key(scenario: Scenario) -> str | None:
+    """Tianditu browser key from ``TIANDITU_KEY`` or the scenario; None when absent or malformed."""
+    key = os.environ.get("TIANDITU_KEY") or getattr(scenario, "tianditu_key", "") or ""
+    key = str(key).strip()
+    return key if _KEY_OK.fullmatch(key) else None
+
+
+def _fmt_minutes(minutes: float) -> str:
+    return "–" if minutes is None or not np.isfinite(minutes) else f"{minutes:.1f}"
+
+
+def _js_json(obj: Any) -> str:
+    """JSON for a ``<script>`` block: ``<``, ``>`` and ``&`` never appear literally."""
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# --------------------------------------------------------------------------- coordinates
+def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> list[int]:
+    """Delta-encode a line as ``[x0, y0, dx1, dy1, ...]`` integers (the page decodes it).
+
+    Parameters
+    ----------
+    lon, lat
+        Vertex coordinates in degrees.
+    scale
+        Integer units per degree.
+
+    Returns
+    -------
+    ints
+        Flat list; consecutive duplicate vertices after rounding are dropped.
+    """
+    xy = np.round(np.column_stack([lon, lat]) * scale).astype(np.int64)
+    if len(xy) > 1:
+        keep = np.r_[True, np.any(np.diff(xy, axis=0) != 0, axis=1)]
+        xy = xy[keep]
+    d = np.vstack([xy[:1], np.diff(xy, axis=0)]) if len(xy) else xy
+    return d.ravel().tolist()
+
+
+def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of `encode_line`: ``(lon, lat)`` arrays."""
+    xy = np.cumsum(np.asarray(ints, dtype=np.int64).reshape(-1, 2), axis=0) / scale
+    return xy[:, 0], xy[:, 1]
+
+
+def gcj02_grid(
+    bounds: tuple[float, float, float, float], step: float = GCJ_GRID_STEP
+) -> dict[str, Any]:
+    """GCJ-02 offsets on a regular grid over `bounds`, computed with `planner.crs.wgs84_to_gcj02`.
+
+    The page shifts overlays into GCJ-02 (for Amap tiles) by bilinear interpolation of this
+    grid instead of shipping a second copy of every coordinate; at 0.01° spacing the error
+    is below 0.1 m. `gcj02_shift` is the same interpolation in Python.
+
+    Parameters
+    ----------
+    bounds
+        (west, south, east, north) WGS-84 degrees.
+    step
+        Grid spacing in degrees.
+
+    Returns
+    -------
+    grid
+        ``lon0, lat0, step, nx, ny`` and row-major ``dlon``, ``dlat`` offsets in degrees.
+    """
+    w, s, e, n = (float(b) for b in bounds)
+    lon0 = np.floor(w / step) * step - step
+    lat0 = np.floor(s / step) * step - step
+    nx = max(int(np.ceil((e - lon0) / step)) + 2, 2)
+    ny = max(int(np.ceil((n - lat0) / step)) + 2, 2)
+    glon, glat = np.meshgrid(lon0 + step * np.arange(nx), lat0 + step * np.arange(ny))
+    glon, glat = glon.ravel(), glat.ravel()
+    slon, slat = wgs84_to_gcj02(glon, glat)
+    dlon = np.nan_to_num(np.asarray(slon) - glon)
+    dlat = np.nan_to_num(np.asarray(slat) - glat)
+    return {
+        "lon0": round(float(lon0), 9),
+        "lat0": round(float(lat0), 9),
+        "step": step,
+        "nx": nx,
+        "ny": ny,
+        "dlon": np.round(dlon, 9).tolist(),
+        "dlat": np.round(dlat, 9).tolist(),
+    }
+
+
+def gcj02_shift(
+    lon: np.ndarray, lat: np.ndarray, grid: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shift WGS-84 points into GCJ-02 with a `gcj02_grid` (the map page does the same).
+
+    Parameters
+    ----------
+    lon, lat
+        WGS-84 degrees.
+    grid
+        From `gcj02_grid`; points outside it take the nearest edge's offset.
+
+    Returns
+    -------
+    lon, lat
+        GCJ-02 degrees.
+    """
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    nx, ny, step = grid["nx"], grid["ny"], grid["step"]
+    fx = np.clip((lon - grid["lon0"]) / step, 0, nx - 1)
+    fy = np.clip((lat - grid["lat0"]) / step, 0, ny - 1)
+    i = np.minimum(np.floor(fx).astype(int), nx - 2)
+    j = np.minimum(np.floor(fy).astype(int), ny - 2)
+    tx, ty = fx - i, fy - j
+    k = j * nx + i
+
+    def at(values: list[float]) -> np.ndarray:
+        a = np.asarray(values)
+        return (
+            a[k] * (1 - tx) * (1 - ty)
+            + a[k + 1] * tx * (1 - ty)
+            + a[k + nx] * (1 - tx) * ty
+            + a[k + nx + 1] * tx * ty
+        )
+
+    return lon + at(grid["dlon"]), lat + at(grid["dlat"])
+
+
+# --------------------------------------------------------------------------- page data
+def street_data(network: StreetNetwork, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
+    """Streets for the page: one multi-line per (name, weight), simplified and encoded.
+
+    Parameters
+    ----------
+    network
+        The street network (projected).
+    tolerance_m
+        Simplification tolerance in metres.
+
+    Returns
+    -------
+    streets
+        ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
+    """
     edges = network.edges_gdf()
     edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
     edges = edges.to_crs(4326)
-    main = edges["highway"].str.split("/").str[0]
-    edges = edges.assign(w=main.map(_ROAD_WEIGHT).fillna(1.2), label=edges["name"].map(esc))
-    data = json.loads(edges[["w", "label", "geometry"]].to_json(drop_id=True))
-    for f in data["features"]:
-        f["geometry"]["coordinates"] = np.round(np.asarray(f["geometry"]["coordinates"]), 6).tolist()
-    return folium.GeoJson(
-        data,
-        name="街道 Streets (walk network)",
-        style_function=lambda f: {"color": "#8a8f98", "weight": f["properties"]["w"], "opacity": 0.8},
-        tooltip=folium.GeoJsonTooltip(fields=["label"], labels=False),
-        control=True,
+    main = edges["highway"].astype(str).str.split("/").str[0].str.replace("_link", "", regex=False)
+    edges["w"] = main.map(_ROAD_WEIGHT).fillna(1.2)
+    edges["n"] = edges["name"].map(esc)
+    out = []
+    for (name, weight), g in edges.groupby(["n", "w"], sort=True):
+        lines = []
+        for geom in g.geometry:
+            if geom is None or geom.is_empty:
+                continue
+            xy = shapely.get_coordinates(geom)
+            lines.append(encode_line(xy[:, 0], xy[:, 1]))
+        out.append({"n": name, "w": float(weight), "l": lines})
+    return out
+
+
+def _polygon_rings(geom: Any) -> list[list[list[int]]]:
+    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+    out = []
+    for p in polys:
+        if p.is_empty or p.geom_type != "Polygon":
+            continue
+        rings = [p.exterior, *p.interiors]
+        out.append([encode_line(*np.asarray(r.coords).T[:2]) for r in rings])
+    return out
+
+
+def band_data(
+    analysis: Analysis, bands_min: tuple[float, ...], tolerance_deg: float = 2e-5
+) -> list[dict[str, Any]]:
+    """Band polygons for the page: one record per non-empty (facility, band).
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    bands_min
+        Bands, ascending.
+    tolerance_deg
+        Simplification tolerance in degrees (2e-5° ≈ 2 m).
+
+    Returns
+    -------
+    bands
+        ``{"f": facility index, "b": band index, "p": [polygons of encoded rings]}``, largest
+        band first so smaller bands are drawn on top.
+    """
+    fac_ids = list(analysis.facility_table["facility_id"])
+    bands = sorted(bands_min)
+    out = []
+    iso = analysis.isochrones
+    for _, p in iso.sort_values("band_min", ascending=False, kind="stable").iterrows():
+        geom = p.geometry
+        if geom is None or geom.is_empty or p["facility_id"] not in fac_ids:
+            continue
+        rings = _polygon_rings(shapely.simplify(geom, tolerance_deg))
+        if not rings:
+            continue
+        b = bands.index(p["band_min"]) if p["band_min"] in bands else 0
+        out.append({"f": fac_ids.index(p["facility_id"]), "b": b, "p": rings})
+    return out
+
+
+def facility_popup(analysis: Analysis, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
+    """Popup HTML of a facility: POIs reached per band and the nearest `cap` of them.
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    facility_id
+        The facility.
+    cap
+        Longest list shown; the rest is summarised as "…and N more".
+
+    Returns
+    -------
+    html
+        Escaped HTML.
+    """
+    fac = analysis.facility_table.set_index("facility_id").loc[facility_id]
+    entry = next(
+        (f for f in analysis.summary["facilities"] if f["facility_id"] == str(facility_id)), None
+    )
+    rows = "".join(
+        f"<tr><td>≤{esc(k)} 分钟 min</td><td style='text-align:right'>{v['pois']}</td></tr>"
+        for k, v in (entry["bands"].items() if entry else [])
+    )
+    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
+    names = analysis.pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+    items = []
+    for _, c in cov.head(cap).iterrows():
+        name = esc(names.get(c["poi_id"])) or "(无名称 unnamed)"
+        items.append(
+            f"<li>{name} <small>{esc(c['poi_kind'])} · {c['minutes']:.1f} 分钟 min</small></li>"
+        )
+    more = ""
+    if len(cov) > cap:
+        more = f"<div>…另有 {len(cov) - cap} 个 and {len(cov) - cap} more</div>"
+    status = (
+        ""
+        if fac["status"] == "ok"
+        else f"<div style='color:#b00'>状态 status: {esc(fac['status'])}</div>"
+    )
+    return (
+        f"<div class='planner-popup'><b>{esc(facility_id)} {esc(fac['name'])}</b><br>"
+        f"<small>{esc(fac['kind'])} · 入口 entrances: {int(fac['entrances_snapped'])}/{int(fac['entrances'])}</small>"
+        f"{status}<table>{rows}</table>"
+        f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
+        f"<ol>{''.join(items) or '<li>（无 none）</li>'}</ol>{more}</div>"
     )
 
 
-def _legend(scenario: Scenario, analysis: Analysis) -> str:
-    bands = sorted(scenario.bands_min)
-    rows = []
-    lo = 0.0
+def facility_data(analysis: Analysis) -> dict[str, Any]:
+    """Facilities (popup per id) and their entrance points for the page.
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+
+    Returns
+    -------
+    data
+        ``{"facilities": [{"id", "name", "popup"}], "entrances": [[lon, lat, facility index,
+        escaped entrance name], ...]}``; entrances without coordinates are left out.
+    """
+    fac_ids = list(analysis.facility_table["facility_id"])
+    facilities = [
+        {
+            "id": esc(f["facility_id"]),
+            "name": esc(f["name"]),
+            "popup": facility_popup(analysis, f["facility_id"]),
+        }
+        for _, f in analysis.facility_table.iterrows()
+    ]
+    entrances = []
+    for _, r in analysis.facilities.iterrows():
+        lon, lat = float(r["lon"]), float(r["lat"])
+        if not (np.isfinite(lon) and np.isfinite(lat)) or r["id"] not in fac_ids:
+            continue
+        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), esc(r["name"])])
+    return {"facilities": facilities, "entrances": entrances}
+
+
+def poi_data(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, list[list[Any]]]:
+    """POIs for the page, by kind group.
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    bands_min
+        Bands, ascending.
+
+    Returns
+    -------
+    groups
+        Group key -> ``[lon, lat, colour index, name, kind, nearest facility, minutes,
+        status]`` rows (text escaped; minutes None when not reached). POIs without
+        coordinates are left out.
+    """
+    out: dict[str, list[list[Any]]] = {}
+    p = analysis.pois
+    lon = p["lon"].to_numpy(dtype=float)
+    lat = p["lat"].to_numpy(dtype=float)
+    minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    for i, (name, kind, near, status) in enumerate(
+        zip(p["name"], p["kind"], p["nearest_facility_id"], p["status"], strict=True)
+    ):
+        if not (np.isfinite(lon[i]) and np.isfinite(lat[i])):
+            continue
+        m = round(float(minutes[i]), 1) if np.isfinite(minutes[i]) else None
+        row = [
+            round(float(lon[i]), 6),
+            round(float(lat[i]), 6),
+            _colour_index(minutes[i], bands_min),
+            esc(name),
+            esc(kind),
+            esc(near),
+            m,
+            esc(status),
+        ]
+        out.setdefault(kind_group(kind), []).append(row)
+    return {g: out[g] for g in KIND_GROUPS if g in out}
+
+
+# --------------------------------------------------------------------------- panel
+def summary_numbers(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, Any]:
+    """Numbers shown in the map's summary panel, taken from ``analysis.summary``.
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    bands_min
+        Bands, ascending.
+
+    Returns
+    -------
+    numbers
+        ``facilities``: (id, name, [POIs per band]); ``overall``: [(band, within, share of
+        all)]; ``total``, ``routable``, ``by_status``.
+    """
+    keys = [f"{b:g}" for b in sorted(bands_min)]
+    s = analysis.summary
+    facilities = [
+        (f["facility_id"], f["name"], [f["bands"][k]["pois"] for k in keys])
+        for f in s["facilities"]
+    ]
+    overall = [
+        (k, s["overall"]["bands"][k]["pois_within"], s["overall"]["bands"][k]["share_of_all_pois"])
+        for k in keys
+    ]
+    return {
+        "facilities": facilities,
+        "overall": overall,
+        "total": s["overall"]["pois_total"],
+        "routable": s["overall"]["pois_routable"],
+        "by_status": dict(s["overall"]["pois_by_status"]),
+    }
+
+
+def _share(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> str:
+    """The panel: legend, summary, method, sources, CRS notes (Chinese first, English second).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    analysis
+        The run's results.
+    tianditu
+        Whether a Tianditu base layer is offered.
+
+    Returns
+    -------
+    html
+        Escaped HTML for the map's panel.
+    """
+    bands = tuple(sorted(scenario.bands_min))
+    pal = _palette(bands)
+    sw = "<span class='sw' style='background:{}'></span>"
+    rows, lo = [], 0.0
     for i, b in enumerate(bands):
-        c = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-        rows.append(f'<div><span class="sw" style="background:{c}"></span>{lo:g}–{b:g} 分钟 min</div>')
+        rows.append(f"<div>{sw.format(pal[i])}{lo:g}–{b:g} 分钟 min</div>")
         lo = b
-    rows.append(f'<div><span class="sw" style="background:{BEYOND_COLOUR}"></span>&gt;{bands[-1]:g} 分钟 min</div>')
-    rows.append(f'<div><span class="sw" style="background:{NOT_ROUTED_COLOUR}"></span>未能计算 not routed</div>')
-    overall = analysis.summary["overall"]
-    share = overall["bands"][f"{bands[-1]:g}"]["share_of_all_pois"]
-    share_txt = "–" if share is None else f"{100 * share:.1f}%"
-    return f"""
-<div id="planner-legend" style="position:fixed;bottom:24px;left:12px;z-index:9999;background:#fff;
- padding:8px 10px;border:1px solid #999;border-radius:4px;font:12px/1.4 sans-serif;max-width:320px">
-<style>#planner-legend .sw{{display:inline-block;width:12px;height:12px;margin-right:6px;
- border:1px solid #555;vertical-align:middle}}</style>
-<b>{esc(scenario.title)}</b><br>
-步行时间（至最近服务点） Walking time to the nearest facility
+    rows.append(f"<div>{sw.format(pal[-2])}&gt;{bands[-1]:g} 分钟 min 超出 beyond</div>")
+    rows.append(f"<div>{sw.format(pal[-1])}不可达/未计算 unreachable / not routed</div>")
+    rows.append(f"<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
+    num = summary_numbers(analysis, bands)
+    head = "".join(f"<th>≤{b:g}</th>" for b in bands)
+    body = "".join(
+        f"<tr><td>{esc(fid)} {esc(name)}</td>{''.join(f'<td>{n}</td>' for n in counts)}</tr>"
+        for fid, name, counts in num["facilities"]
+    )
+    overall = "".join(f"<td>{n}<br><small>{_share(sh)}</small></td>" for _, n, sh in num["overall"])
+    status = ", ".join(f"{esc(k)}: {v}" for k, v in num["by_status"].items())
+    date = f"（{esc(scenario.network_date)}）" if scenario.network_date else ""
+    tdt = (
+        "天地图底图已提供（CGCS2000≈WGS-84，无需偏移） Tianditu basemap available (no shift needed)."
+        if tianditu
+        else "天地图底图：设置环境变量 TIANDITU_KEY（天地图浏览器端密钥）后重新生成地图即可启用。"
+        " Tianditu basemap: set TIANDITU_KEY to your Tianditu browser key and re-run the planner."
+    )
+    return f"""<div class='planner-title'>{esc(scenario.title)}</div>
+<details open><summary>图例 Legend</summary>
+<div>步行至最近服务点的时间（商户点颜色与服务圈同色） Walking time to the nearest facility</div>
 {"".join(rows)}
-<div>步行速度 Speed: {scenario.speed_kmh:g} km/h · 圈层 Bands: {", ".join(f"{b:g}" for b in bands)} 分钟 min</div>
-<div>方法 Method: 沿街道网络步行（非直线距离） network walking, not straight line; access leg to the nearest street included</div>
-<div>{bands[-1]:g} 分钟内覆盖 Within {bands[-1]:g} min: {overall["bands"][f"{bands[-1]:g}"]["pois_within"]} / {overall["pois_total"]} ({share_txt})</div>
-<div>数据 Data: {esc(scenario.attribution)}{", " + esc(scenario.network_date) if scenario.network_date else ""}; 坐标 CRS WGS-84</div>
-</div>"""
+<div>步行速度 Speed {scenario.speed_kmh:g} km/h · 方法 Method: 沿街道网络步行，非直线距离
+ network walking along streets, not straight line (access to the nearest street included)</div>
+</details>
+<details open><summary>汇总 Summary（商户与服务点数 POIs reached）</summary>
+<table class='planner-sum'><tr><th>服务点 Facility</th>{head}</tr>{body}
+<tr class='all'><td>全部（至最近服务点） All, nearest facility<br><small>共 total {num["total"]}</small></td>{overall}</tr>
+</table><div><small>状态 Status: {status}</small></div>
+</details>
+<details><summary>数据与坐标 Data &amp; CRS</summary>
+<div>路网与商户 Streets &amp; POIs: {esc(scenario.attribution)}{date}</div>
+<div>服务点 Facilities: {esc(scenario.facilities.path.name) if scenario.facilities else ""}</div>
+<div>坐标 CRS: WGS-84 (EPSG:4326)。<span id='planner-crs'>当前叠加图层 Overlays now: WGS-84</span></div>
+<div>高德底图使用 GCJ-02：选择高德底图时，所有叠加图层自动偏移到 GCJ-02 以对齐。
+ Amap tiles are GCJ-02: when the Amap base layer is on, every overlay is shifted into GCJ-02 so it lines up.</div>
+<div>{tdt}</div>
+<div>底图瓦片需联网；无瓦片时街道由本情景数据绘制。 Tile layers need internet; without them the streets are drawn from this scenario's data.</div>
+<div>© OpenStreetMap contributors</div>
+</details>"""
+
+
+_PANEL_CSS = """<style>
+.planner-panel{background:#fff;padding:6px 9px;border:1px solid #999;border-radius:4px;
+ font:12px/1.35 "WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
+ max-width:340px;max-height:62vh;overflow:auto}
+.planner-panel summary{font-weight:bold;cursor:pointer;margin-top:3px}
+.planner-panel .planner-title{font-weight:bold;font-size:13px}
+.planner-panel .sw{display:inline-block;width:12px;height:12px;margin-right:5px;
+ border:1px solid #555;vertical-align:middle}
+.planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #2c3e91}
+.planner-sum{border-collapse:collapse;margin-top:2px}
+.planner-sum td,.planner-sum th{border-bottom:1px solid #ddd;padding:1px 4px;text-align:right}
+.planner-sum td:first-child,.planner-sum th:first-child{text-align:left}
+.planner-sum tr.all td{font-weight:bold}
+.leaflet-control-layers-expanded{font-size:12px;max-height:60vh;overflow:auto;padding:4px 8px}
+.planner-popup ol{margin:2px 0;padding-left:20px;max-height:180px;overflow:auto}
+.planner-popup table td{padding:0 6px 0 0}
+</style>"""
+
+_JS = """
+var map = __MAP__, P = __DATA__, G = __GROUPS__, mode = "wgs";
+map.createPane("plannerStreets").style.zIndex = 350;
+map.createPane("plannerBands").style.zIndex = 400;
+map.createPane("plannerPois").style.zIndex = 450;
+map.createPane("plannerFacilities").style.zIndex = 460;
+var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
+var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
+var bandOn = P.bandsMin.map(function () { return true; });
+function shift(lat, lon) {
+  if (mode !== "gcj") { return [lat, lon]; }
+  var g = P.grid, fx = (lon - g.lon0) / g.step, fy = (lat - g.lat0) / g.step;
+  fx = Math.min(Math.max(fx, 0), g.nx - 1); fy = Math.min(Math.max(fy, 0), g.ny - 1);
+  var i = Math.min(Math.floor(fx), g.nx - 2), j = Math.min(Math.floor(fy), g.ny - 2);
+  var tx = fx - i, ty = fy - j, k = j * g.nx + i;
+  function at(a) {
+    return a[k] * (1 - tx) * (1 - ty) + a[k + 1] * tx * (1 - ty) +
+      a[k + g.nx] * (1 - tx) * ty + a[k + g.nx + 1] * tx * ty;
+  }
+  return [lat + at(g.dlat), lon + at(g.dlon)];
+}
+function line(a) {
+  var out = [], x = 0, y = 0;
+  for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out.push(shift(y / P.scale, x / P.scale)); }
+  return out;
+}
+function buildStreets() {
+  G.streets.clearLayers();
+  P.streets.forEach(function (s) {
+    var pl = L.polyline(s.l.map(line), {renderer: streetRenderer, color: P.streetColour,
+      weight: s.w, opacity: 0.85, interactive: s.n !== ""});
+    if (s.n !== "") { pl.bindTooltip(s.n, {sticky: true}); }
+    G.streets.addLayer(pl);
+  });
+}
+function buildBands() {
+  G.facilityBands.forEach(function (g) { g.clearLayers(); });
+  P.bands.forEach(function (b) {
+    if (!bandOn[b.b]) { return; }
+    var c = P.palette[b.b], f = P.facilities[b.f];
+    var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
+      {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
+    pg.plannerBand = P.bandsMin[b.b];
+    pg.bindTooltip(f.id + " " + f.name + ": ≤" + P.bandsMin[b.b] + " 分钟 min", {sticky: true});
+    G.facilityBands[b.f].addLayer(pg);
+  });
+}
+function buildFacilities() {
+  G.facilities.clearLayers();
+  P.entrances.forEach(function (e) {
+    var f = P.facilities[e[2]];
+    var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8, color: "#ffffff",
+      weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
+    m.plannerFacility = e[2];
+    m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
+    m.bindPopup(f.popup, {maxWidth: 360});
+    G.facilities.addLayer(m);
+  });
+}
+function poiTip(p) {
+  return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " + (p[5] || "–") +
+    " · " + (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min<br>状态 status: " + p[7];
+}
+function buildPois() {
+  Object.keys(P.pois).forEach(function (k) {
+    var g = G.pois[k];
+    g.clearLayers();
+    P.pois[k].forEach(function (p) {
+      var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4, color: "#333333",
+        weight: 0.6, fillColor: P.palette[p[2]], fillOpacity: 0.9});
+      m.bindTooltip(poiTip(p));
+      g.addLayer(m);
+    });
+  });
+}
+function buildAll() { buildStreets(); buildBands(); buildFacilities(); buildPois(); }
+map.on("overlayadd overlayremove", function (e) {
+  var b = G.bandToggles.indexOf(e.layer);
+  if (b >= 0) { bandOn[b] = e.type === "overlayadd"; buildBands(); }
+});
+map.on("baselayerchange", function (e) {
+  var next = e.layer === G.amap ? "gcj" : "wgs";
+  if (next === mode) { return; }
+  mode = next;
+  buildAll();
+  var el = document.getElementById("planner-crs");
+  if (el) {
+    el.textContent = mode === "gcj" ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
+      : "当前叠加图层 Overlays now: WGS-84";
+  }
+});
+if (P.tianditu) {
+  var tdt = L.layerGroup(["vec", "cva"].map(function (layer) {
+    return L.tileLayer(P.tianditu.replace(/LAYER_NAME/g, layer),
+      {subdomains: "01234567", maxZoom: 18, attribution: "© 天地图 Tianditu"});
+  }));
+  __CONTROL__.addBaseLayer(tdt, "天地图 Tianditu (CGCS2000, 需联网 needs internet)");
+}
+var panel = L.control({position: "bottomleft"});
+panel.onAdd = function () {
+  var d = L.DomUtil.create("div", "planner-panel");
+  d.innerHTML = P.panel;
+  L.DomEvent.disableClickPropagation(d);
+  L.DomEvent.disableScrollPropagation(d);
+  return d;
+};
+panel.addTo(map);
+L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
+map.attributionControl.addAttribution("© OpenStreetMap contributors");
+buildAll();
+window.planner = {map: map, layers: G, mode: function () { return mode; }};
+"""
+
+
+class _PlannerLayers(MacroElement):
+    """Fill the map's layer groups from compact data (added last, after the LayerControl)."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}(function () {\n{{ this.code }}\n})();{% endmacro %}"
+    )
+
+    def __init__(self, code: str) -> None:
+        super().__init__()
+        self._name = "PlannerLayers"
+        self.code = code
+
+
+# --------------------------------------------------------------------------- map
+def _data_bounds(analysis: Analysis, network: StreetNetwork) -> tuple[float, float, float, float]:
+    if len(analysis.isochrones) and np.all(np.isfinite(analysis.isochrones.total_bounds)):
+        w, s, e, n = analysis.isochrones.total_bounds
+    else:
+        w, s, e, n = network.edges_gdf().to_crs(4326).total_bounds
+    return float(w), float(s), float(e), float(n)
 
 
 def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> folium.Map:
-    """Build the folium map: streets, per-facility band layers, POIs, legend.
+    """Build the folium map: streets, bands per facility and per band, POIs by kind, panel.
 
     Parameters
     ----------
@@ -127,85 +789,114 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
     Returns
     -------
     m
-        The map (tiles off by default; an OpenStreetMap tile layer is offered).
+        The map. Tile layers (OpenStreetMap, Amap, Tianditu with a key) are offered but
+        off; choosing Amap shifts every overlay into GCJ-02.
     """
     bands = tuple(sorted(scenario.bands_min))
-    pois = analysis.pois
-    fac = analysis.facility_table
-    xy = analysis.isochrones.total_bounds if len(analysis.isochrones) else None
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=False)
-    folium.TileLayer(
-        "OpenStreetMap", name="OpenStreetMap 瓦片 tiles (needs internet)", show=False, overlay=False
+    streets = street_data(network)
+    fac = facility_data(analysis)
+    pois = poi_data(analysis, bands)
+    n_pois = sum(len(v) for v in pois.values())
+    w, s, e, n = _data_bounds(analysis, network)
+    sw_, ss_, se_, sn_ = network.edges_gdf().to_crs(4326).total_bounds
+    grid_bounds = (min(w, sw_), min(s, ss_), max(e, se_), max(n, sn_))
+    key = tianditu_key(scenario)
+
+    m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
+    folium.FeatureGroup(
+        name="无底图（街道来自数据） No tiles: streets from data", overlay=False
     ).add_to(m)
-    _street_layer(network).add_to(m)
-    for _, f in fac.iterrows():
-        group = folium.FeatureGroup(name=f"{esc(f['facility_id'])} {esc(f['name'])} 服务圈 bands", show=True)
-        polys = analysis.isochrones[analysis.isochrones["facility_id"] == f["facility_id"]]
-        for _, p in polys.sort_values("band_min", ascending=False).iterrows():
-            if p.geometry is None or p.geometry.is_empty:
-                continue
-            i = bands.index(p["band_min"]) if p["band_min"] in bands else 0
-            colour = BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-            folium.GeoJson(
-                shapely.geometry.mapping(shapely.simplify(p.geometry, 0.00002)),
-                style_function=lambda _, c=colour: {"color": c, "weight": 1, "fillColor": c, "fillOpacity": 0.25},
-                tooltip=f"{esc(f['facility_id'])} {esc(f['name'])}: ≤{p['band_min']:g} 分钟 min",
-            ).add_to(group)
-        group.add_to(m)
-    fac_group = folium.FeatureGroup(name="服务点 Facilities", show=True)
-    counts = {
-        f["facility_id"]: " · ".join(f"≤{k} 分钟 min: {v['pois']}" for k, v in f["bands"].items())
-        for f in analysis.summary["facilities"]
+    folium.TileLayer(
+        OSM_TILES,
+        name="OpenStreetMap (需联网 needs internet)",
+        attr="© OpenStreetMap contributors",
+        overlay=False,
+        show=False,
+        max_zoom=19,
+    ).add_to(m)
+    amap = folium.TileLayer(
+        AMAP_TILES,
+        name="高德 Amap (GCJ-02, 需联网 needs internet)",
+        attr="© 高德地图 AutoNavi",
+        subdomains="1234",
+        overlay=False,
+        show=False,
+        max_zoom=18,
+    ).add_to(m)
+    groups: dict[str, Any] = {
+        "streets": folium.FeatureGroup(name="街道 Streets (walk network)").add_to(m)
     }
-    for _, r in analysis.facilities.iterrows():
-        if not (np.isfinite(r["lon"]) and np.isfinite(r["lat"])):
-            continue
-        tip = f"<b>{esc(r['id'])}</b> {esc(r['name'])}<br>{esc(r['kind'])}"
-        tip += f"<br>可达商户/服务点 POIs reached: {esc(counts.get(str(r['id']), ''))}"
-        folium.CircleMarker(
-            (float(r["lat"]), float(r["lon"])),
-            radius=7,
-            color="#ffffff",
-            weight=2,
-            fill=True,
-            fill_color=FACILITY_COLOUR,
-            fill_opacity=1.0,
-            tooltip=tip,
-        ).add_to(fac_group)
-    fac_group.add_to(m)
-    poi_group = folium.FeatureGroup(name="商户与服务点 Merchants & service points", show=True)
-    for _, r in pois.iterrows():
-        if not (np.isfinite(r["lon"]) and np.isfinite(r["lat"])):
-            continue
-        minutes = r["minutes_to_nearest"]
-        mtxt = "–" if not np.isfinite(minutes) else f"{minutes:.1f}"
-        tip = (
-            f"{esc(r['name']) or '(无名称 unnamed)'}<br>{esc(r['kind'])}<br>"
-            f"最近服务点 nearest: {esc(r['nearest_facility_id'])} · {mtxt} 分钟 min<br>"
-            f"状态 status: {esc(r['status'])}"
+    groups["facilityBands"] = [
+        folium.FeatureGroup(name=f"服务圈 Bands: {f['id']} {f['name']}").add_to(m)
+        for f in fac["facilities"]
+    ]
+    groups["bandToggles"] = [
+        folium.FeatureGroup(name=f"圈层 Band ≤{b:g} 分钟 min").add_to(m) for b in bands
+    ]
+    groups["pois"] = {
+        g: folium.FeatureGroup(name=f"{KIND_GROUPS[g][0]} ({len(rows)})").add_to(m)
+        for g, rows in pois.items()
+    }
+    groups["facilities"] = folium.FeatureGroup(
+        name=f"服务点 Facilities ({len(fac['entrances'])})"
+    ).add_to(m)
+    control = folium.LayerControl(collapsed=False).add_to(m)
+    Fullscreen(title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
+    MeasureControl(
+        position="topleft",
+        primary_length_unit="meters",
+        secondary_length_unit="kilometers",
+        primary_area_unit="sqmeters",
+        secondary_area_unit="hectares",
+    ).add_to(m)
+
+    data = {
+        "scale": COORD_SCALE,
+        "bandsMin": [float(f"{b:g}") for b in bands],
+        "palette": _palette(bands),
+        "streetColour": STREET_COLOUR,
+        "facilityColour": FACILITY_COLOUR,
+        "canvas": n_pois > CANVAS_THRESHOLD,
+        "grid": gcj02_grid(grid_bounds),
+        "streets": streets,
+        "bands": band_data(analysis, bands),
+        "facilities": fac["facilities"],
+        "entrances": fac["entrances"],
+        "pois": pois,
+        "panel": legend_html(scenario, analysis, tianditu=key is not None),
+        "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
+    }
+    js_groups = (
+        "{"
+        + ",".join(
+            [
+                f'"streets":{groups["streets"].get_name()}',
+                f'"facilities":{groups["facilities"].get_name()}',
+                f'"amap":{amap.get_name()}',
+                '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
+                '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
+                '"pois":{'
+                + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items())
+                + "}",
+            ]
         )
-        folium.CircleMarker(
-            (float(r["lat"]), float(r["lon"])),
-            radius=4,
-            color="#333333",
-            weight=0.5,
-            fill=True,
-            fill_color=poi_colour(minutes, bands),
-            fill_opacity=0.9,
-            tooltip=tip,
-        ).add_to(poi_group)
-    poi_group.add_to(m)
-    folium.LayerControl(collapsed=False).add_to(m)
-    m.get_root().html.add_child(Element(_legend(scenario, analysis)))
-    m.get_root().script.add_child(
-        Element(f"{m.get_name()}.attributionControl.addAttribution('© OpenStreetMap contributors');")
+        + "}"
     )
-    if xy is not None and np.all(np.isfinite(xy)):
-        m.fit_bounds([[xy[1], xy[0]], [xy[3], xy[2]]])
+    code = (
+        _JS.replace("__MAP__", m.get_name())
+        .replace("__GROUPS__", js_groups)
+        .replace("__CONTROL__", control.get_name())
+        .replace("__DATA__", _js_json(data))
+    )
+    _PlannerLayers(code).add_to(m)
+    m.get_root().header.add_child(Element(_PANEL_CSS))
+    m.fit_bounds([[s, w], [n, e]])
     return m
 
 
-def save_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis, path: str | Path) -> Path:
+def save_map(
+    scenario: Scenario, network: StreetNetwork, analysis: Analysis, path: str | Path
+) -> Path:
     """Build the map and write it as one self-contained offline HTML file.
 
     Parameters
@@ -226,6 +917,19 @@ def save_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis, pat
 
 
 def reached_summary(analysis: Analysis, facility_id: str) -> pd.DataFrame:
-    """POIs a facility reaches per band (for popups and notebooks)."""
+    """POIs a facility reaches per band (for popups and notebooks).
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    facility_id
+        The facility.
+
+    Returns
+    -------
+    table
+        ``band_min, pois``.
+    """
     rows = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
     return rows.groupby("band_min")["poi_id"].count().rename("pois").reset_index()
