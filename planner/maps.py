@@ -433,7 +433,8 @@ def facility_popup(analysis: Analysis, facility_id: str, cap: int = POPUP_LIST_C
     )
     return (
         f"<div class='planner-popup'><b>{esc(facility_id)} {esc(fac['name'])}</b><br>"
-        f"<small>{esc(fac['kind'])} · 入口 entrances: {int(fac['entrances_snapped'])}/{int(fac['entrances'])}</small>"
+        f"<small>{esc(fac['kind'])} · 入口 entrances: "
+        f"{int(fac['entrances_snapped'])}/{int(fac['entrances'])}</small>"
         f"{status}<table>{rows}</table>"
         f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
         f"<ol>{''.join(items) or '<li>（无 none）</li>'}</ol>{more}</div>"
@@ -580,7 +581,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
         lo = b
     rows.append(f"<div>{sw.format(pal[-2])}&gt;{bands[-1]:g} 分钟 min 超出 beyond</div>")
     rows.append(f"<div>{sw.format(pal[-1])}不可达/未计算 unreachable / not routed</div>")
-    rows.append(f"<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
+    rows.append("<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
     num = summary_numbers(analysis, bands)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
     body = "".join(
@@ -591,7 +592,8 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
     status = ", ".join(f"{esc(k)}: {v}" for k, v in num["by_status"].items())
     date = f"（{esc(scenario.network_date)}）" if scenario.network_date else ""
     tdt = (
-        "天地图底图已提供（CGCS2000≈WGS-84，无需偏移） Tianditu basemap available (no shift needed)."
+        "天地图底图已提供（CGCS2000≈WGS-84，无需偏移）"
+        " Tianditu basemap available (no shift needed)."
         if tianditu
         else "天地图底图：设置环境变量 TIANDITU_KEY（天地图浏览器端密钥）后重新生成地图即可启用。"
         " Tianditu basemap: set TIANDITU_KEY to your Tianditu browser key and re-run the planner."
@@ -605,17 +607,21 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
 </details>
 <details open><summary>汇总 Summary（商户与服务点数 POIs reached）</summary>
 <table class='planner-sum'><tr><th>服务点 Facility</th>{head}</tr>{body}
-<tr class='all'><td>全部（至最近服务点） All, nearest facility<br><small>共 total {num["total"]}</small></td>{overall}</tr>
+<tr class='all'><td>全部（至最近服务点） All, nearest facility<br>
+<small>共 total {num["total"]}</small></td>{overall}</tr>
 </table><div><small>状态 Status: {status}</small></div>
 </details>
 <details><summary>数据与坐标 Data &amp; CRS</summary>
 <div>路网与商户 Streets &amp; POIs: {esc(scenario.attribution)}{date}</div>
 <div>服务点 Facilities: {esc(scenario.facilities.path.name) if scenario.facilities else ""}</div>
-<div>坐标 CRS: WGS-84 (EPSG:4326)。<span id='planner-crs'>当前叠加图层 Overlays now: WGS-84</span></div>
+<div>坐标 CRS: WGS-84 (EPSG:4326)。
+<span id='planner-crs'>当前叠加图层 Overlays now: WGS-84</span></div>
 <div>高德底图使用 GCJ-02：选择高德底图时，所有叠加图层自动偏移到 GCJ-02 以对齐。
- Amap tiles are GCJ-02: when the Amap base layer is on, every overlay is shifted into GCJ-02 so it lines up.</div>
+ Amap tiles are GCJ-02: when the Amap base layer is on,
+ every overlay is shifted into GCJ-02 so it lines up.</div>
 <div>{tdt}</div>
-<div>底图瓦片需联网；无瓦片时街道由本情景数据绘制。 Tile layers need internet; without them the streets are drawn from this scenario's data.</div>
+<div>底图瓦片需联网；无瓦片时街道由本情景数据绘制。
+ Tile layers need internet; without them the streets are drawn from this scenario's data.</div>
 <div>© OpenStreetMap contributors</div>
 </details>"""
 
@@ -628,7 +634,8 @@ _PANEL_CSS = """<style>
 .planner-panel .planner-title{font-weight:bold;font-size:13px}
 .planner-panel .sw{display:inline-block;width:12px;height:12px;margin-right:5px;
  border:1px solid #555;vertical-align:middle}
-.planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;box-shadow:0 0 0 1px #2c3e91}
+.planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;
+ box-shadow:0 0 0 1px #2c3e91}
 .planner-sum{border-collapse:collapse;margin-top:2px}
 .planner-sum td,.planner-sum th{border-bottom:1px solid #ddd;padding:1px 4px;text-align:right}
 .planner-sum td:first-child,.planner-sum th:first-child{text-align:left}
@@ -661,7 +668,9 @@ function shift(lat, lon) {
 }
 function line(a) {
   var out = [], x = 0, y = 0;
-  for (var i = 0; i < a.length; i += 2) { x += a[i]; y += a[i + 1]; out.push(shift(y / P.scale, x / P.scale)); }
+  for (var i = 0; i < a.length; i += 2) {
+    x += a[i]; y += a[i + 1]; out.push(shift(y / P.scale, x / P.scale));
+  }
   return out;
 }
 function buildStreets() {
@@ -689,8 +698,8 @@ function buildFacilities() {
   G.facilities.clearLayers();
   P.entrances.forEach(function (e) {
     var f = P.facilities[e[2]];
-    var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8, color: "#ffffff",
-      weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
+    var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8,
+      color: "#ffffff", weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
     m.plannerFacility = e[2];
     m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
     m.bindPopup(f.popup, {maxWidth: 360});
@@ -725,7 +734,8 @@ map.on("baselayerchange", function (e) {
   buildAll();
   var el = document.getElementById("planner-crs");
   if (el) {
-    el.textContent = mode === "gcj" ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
+    el.textContent = mode === "gcj"
+      ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
       : "当前叠加图层 Overlays now: WGS-84";
   }
 });
