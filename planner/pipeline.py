@@ -346,8 +346,6 @@ def run(
     result
         The network, the analysis and the written files.
     """
-    from planner import maps  # imported here: folium is only needed for the map step
-
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / scenario.name
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")
     t0 = time.perf_counter()
@@ -375,6 +373,8 @@ def run(
     analysis.timings["write"] = time.perf_counter() - t1
     progress("drawing the map")
     t1 = time.perf_counter()
+    from planner import maps  # imported here: folium is only needed for the map step
+
     files["map"] = maps.save_map(scenario, network, analysis, maps_dir / f"{scenario.name}.html")
     analysis.timings["map"] = time.perf_counter() - t1
     return RunResult(scenario=scenario, network=network, analysis=analysis, files=files)

@@ -1,0 +1,130 @@
+"""The bundled offline sample (real OSM data of Shenzhen) end to end, and its provenance."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import pipeline
+from planner.scenario import DATA_DIR, load_scenario
+
+SAMPLE = DATA_DIR / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample")
+    result = pipeline.run(load_scenario("sample"), out_dir=out / "out", maps_dir=out / "maps")
+    return result
+
+
+def test_facilities_are_real_osm_nodes_of_the_extract():
+    fac = pd.read_csv(SAMPLE / "facilities.csv", dtype={"lon": str, "lat": str})
+    root = ET.parse(SAMPLE / "shenzhen_nanshan_science_park_2021-03.osm").getroot()
+    nodes = {n.get("id"): (n.get("lon"), n.get("lat")) for n in root.iter("node")}
+    for _, r in fac.iterrows():
+        osm_id = r["source"].split("node ")[1].split(" ")[0]
+        assert nodes[osm_id] == (r["lon"], r["lat"]), f"{r['facility_id']} is not node {osm_id}"
+
+
+def test_sample_is_labelled_shenzhen_not_puning():
+    sc = load_scenario("sample")
+    assert "Shenzhen" in sc.title and "非普宁" in sc.title
+    assert "ODbL" in sc.attribution and sc.network_date == "2021-03-17"
+    readme = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    assert "© OpenStreetMap contributors" in readme and "not** Puning" in readme
+
+
+def test_outputs_written_with_expected_columns(sample_run):
+    files = sample_run.files
+    for key in ("coverage", "pois", "facilities", "isochrones", "summary", "map"):
+        assert files[key].is_file() and files[key].stat().st_size > 0, key
+    cov = pd.read_csv(files["coverage"], encoding="utf-8-sig")
+    assert list(cov.columns[:4]) == ["facility_id", "poi_id", "poi_kind", "minutes"] or {
+        "facility_id",
+        "poi_id",
+        "poi_kind",
+        "minutes",
+    } <= set(cov.columns)
+    pois = pd.read_csv(files["pois"], encoding="utf-8-sig")
+    need = {"poi_id", "name", "kind", "lon", "lat", "nearest_facility_id", "minutes_to_nearest", "status"}
+    assert need <= set(pois.columns)
+
+
+def test_every_poi_in_is_out(sample_run):
+    sc = sample_run.scenario
+    n_in = len(pipeline.load_pois(sc))
+    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig")
+    assert len(pois) == n_in > 100
+    assert pois["poi_id"].is_unique
+    fac = pd.read_csv(sample_run.files["facilities"], encoding="utf-8-sig")
+    assert len(fac) == len(pd.read_csv(SAMPLE / "facilities.csv"))
+
+
+def test_coverage_is_within_largest_band_and_consistent_with_pois(sample_run):
+    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
+    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig").set_index("poi_id")
+    assert (cov["minutes"] <= 15 + 1e-6).all() and (cov["minutes"] >= 0).all()
+    assert not cov.duplicated(["facility_id", "poi_id"]).any()
+    # minutes_to_nearest equals the smallest coverage minutes of each covered POI
+    best = cov.groupby("poi_id")["minutes"].min()
+    np.testing.assert_allclose(pois.loc[best.index, "minutes_to_nearest"], best, atol=1e-5)
+    # POIs not in the coverage table are beyond 15 min of every facility (or not routed)
+    rest = pois.drop(index=best.index)
+    assert ((rest["minutes_to_nearest"] > 15) | rest["minutes_to_nearest"].isna()).all()
+    # minutes = distance / (4.5 km/h)
+    np.testing.assert_allclose(cov["minutes"], cov["distance_m"] / 75.0, rtol=1e-6)
+
+
+def test_isochrones_nested_and_polygonal(sample_run):
+    iso = gpd.read_file(sample_run.files["isochrones"])
+    assert iso.crs.to_epsg() == 4326
+    assert len(iso) == 6 * 3
+    metric = iso.to_crs(sample_run.network.crs)
+    for fid, g in metric.groupby("facility_id"):
+        g = g.sort_values("band_min")
+        geoms = list(g.geometry)
+        assert all(not x.is_empty for x in geoms), fid
+        for inner, outer in zip(geoms, geoms[1:], strict=False):
+            # GeoJSON coordinates are rounded to 1e-6 degrees (about 0.1 m)
+            assert outer.buffer(0.25).contains(inner), fid
+        # grown from streets, not a convex hull: clearly smaller than its hull
+        assert geoms[-1].area < 0.8 * geoms[-1].convex_hull.area, fid
+
+
+def test_summary_matches_tables(sample_run):
+    s = json.loads(sample_run.files["summary"].read_text(encoding="utf-8"))
+    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
+    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig")
+    assert s["inputs"]["speed_kmh"] == 4.5 and s["inputs"]["bands_min"] == [5, 10, 15]
+    assert s["inputs"]["network_data_date"] == "2021-03-17"
+    assert s["inputs"]["poi_rows_in"] == len(pois)
+    assert s["inputs"]["components"]["dropped_components"] > 0
+    for f in s["facilities"]:
+        mine = cov[cov["facility_id"] == f["facility_id"]]
+        for band in ("5", "10", "15"):
+            assert f["bands"][band]["pois"] == int((mine["minutes"] <= float(band) + 1e-9).sum())
+            assert sum(f["bands"][band]["by_kind"].values()) == f["bands"][band]["pois"]
+    for band in ("5", "10", "15"):
+        n = int((pois["minutes_to_nearest"] <= float(band) + 1e-9).sum())
+        assert s["overall"]["bands"][band]["pois_within"] == n
+        assert s["overall"]["bands"][band]["share_of_all_pois"] == pytest.approx(n / len(pois))
+
+
+def test_rerun_gives_identical_tables(sample_run, tmp_path):
+    again = pipeline.run(sample_run.scenario, out_dir=tmp_path / "out", maps_dir=tmp_path / "maps")
+    for key in ("coverage", "pois", "facilities", "isochrones", "summary"):
+        assert again.files[key].read_bytes() == sample_run.files[key].read_bytes(), key
+
+
+def test_map_has_attribution_and_no_external_resources(sample_run):
+    from planner.offline import external_urls
+
+    html = sample_run.files["map"].read_text(encoding="utf-8")
+    assert "© OpenStreetMap contributors" in html
+    assert external_urls(html) == []
