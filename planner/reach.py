@@ -114,21 +114,23 @@ def source_graph(
     """
     n = network.n_nodes
     length = network.edge_length[sources.edge]
-    u = np.concatenate([network.edge_u, n + sources.owner, n + sources.owner])
-    v = np.concatenate([network.edge_v, network.edge_u[sources.edge], network.edge_v[sources.edge]])
+    owner = n + sources.owner
+    # streets in both directions, virtual edges out of the source nodes only; one adjacency
+    # call keeps zero-weight entries (an entrance on a node with no access leg), which
+    # adding two sparse matrices would silently drop
+    u = np.concatenate([network.edge_u, network.edge_v, owner, owner])
+    v = np.concatenate(
+        [network.edge_v, network.edge_u, network.edge_u[sources.edge], network.edge_v[sources.edge]]
+    )
     w = np.concatenate(
         [
+            network.edge_length,
             network.edge_length,
             sources.access + sources.offset,
             sources.access + (length - sources.offset),
         ]
     )
-    both = np.zeros(len(u), dtype=bool)
-    both[: network.n_edges] = True
-    base = adjacency(n + n_owners, u[both], v[both], w[both], symmetric=True)
-    virtual = adjacency(n + n_owners, u[~both], v[~both], w[~both], symmetric=False)
-    combined = (base + virtual).tocsr()  # no overlapping entries: virtual rows are empty in base
-    return combined, n
+    return adjacency(n + n_owners, u, v, w, symmetric=False), n
 
 
 def node_reach(
