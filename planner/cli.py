@@ -34,6 +34,7 @@ def run(
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<scenario>).")] = None,
     maps_dir: Annotated[Path, typer.Option("--maps-dir", help="Folder for the HTML map.")] = Path("maps"),
     osm: Annotated[Path | None, typer.Option("--osm", help="Use this OSM XML (or .graphml) file as the network.")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail on any input row with a problem instead of reporting it.")] = False,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
     from planner import pipeline
@@ -46,7 +47,7 @@ def run(
             speed_kmh=speed_kmh,
             network_path=osm,
         )
-        result = pipeline.run(sc, out_dir=out, maps_dir=maps_dir, progress=_say)
+        result = pipeline.run(sc, out_dir=out, maps_dir=maps_dir, strict=strict, progress=_say)
     except PlannerError as exc:
         _fail(exc)
         return
@@ -59,6 +60,13 @@ def run(
         f"within {largest} min of a facility: {within['pois_within']} "
         f"({'-' if share is None else f'{100 * share:.1f}%'})"
     )
+    problems = pipeline.input_problems(result.analysis.facilities, result.analysis.pois)
+    if problems:
+        typer.echo(f"{len(problems)} input row(s) with problems are listed with their status in pois.csv / facilities.csv:")
+        for p in problems[:10]:
+            typer.echo(f"  - {p}")
+        if len(problems) > 10:
+            typer.echo(f"  … and {len(problems) - 10} more")
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")
 

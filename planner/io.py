@@ -4,13 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import pandas as pd
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_umask()
+_DIR_MODE = 0o777 & ~_umask()
 
 
 def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -39,6 +51,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         write(tmp)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
     finally:
         if tmp.exists():
@@ -78,3 +91,64 @@ def _round(obj: Any, ndigits: int) -> Any:
     if isinstance(obj, dict):
         return {k: _round(v, ndigits) for k, v in obj.items()}
     return obj
+
+
+def staging_dir(target: str | Path) -> Path:
+    """Create an empty folder where a new set of outputs for `target` is written first.
+
+    Parameters
+    ----------
+    target
+        The output folder users read (e.g. ``out/sample``).
+
+    Returns
+    -------
+    staging
+        A new folder beside the earlier runs, ``.<name>.runs/<time>-<pid>-<n>``.
+    """
+    target = Path(target)
+    runs = target.parent / f".{target.name}.runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=runs))
+    os.chmod(staging, _DIR_MODE)
+    return staging
+
+
+def publish_dir(staging: str | Path, target: str | Path) -> Path:
+    """Make a complete staging folder the target folder in one atomic step.
+
+    The target is a symbolic link to the newest complete run, swapped with ``os.replace``; a
+    run killed at any moment leaves either the previous complete set of outputs or the new
+    one, never a mix. Earlier runs are removed afterwards. Where symbolic links are not
+    available (some Windows set-ups) the files are renamed into place one by one.
+
+    Parameters
+    ----------
+    staging
+        Folder from `staging_dir`, fully written.
+    target
+        The output folder users read.
+
+    Returns
+    -------
+    target
+        The published folder.
+    """
+    staging, target = Path(staging), Path(target)
+    runs = staging.parent
+    link_tmp = target.parent / f".{target.name}.link-{os.getpid()}-{staging.name}"
+    try:
+        os.symlink(os.path.relpath(staging, target.parent), link_tmp, target_is_directory=True)
+    except (OSError, NotImplementedError):
+        target.mkdir(parents=True, exist_ok=True)
+        for f in sorted(staging.iterdir()):
+            os.replace(f, target / f.name)
+        staging.rmdir()
+        return target
+    if target.exists() and not target.is_symlink():
+        os.replace(target, runs / f"legacy-{staging.name}")  # a folder from an older version
+    os.replace(link_tmp, target)
+    for old in runs.iterdir():
+        if old != staging and old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+    return target

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,10 +79,49 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
                 f"(expected {graphml}). Run `planner fetch {scenario.name}` where Overpass is "
                 f"reachable, or pass an OSM extract: `planner run {scenario.name} --osm FILE.osm`"
             )
+        verify_fetch_cache(scenario)
         return net.build_network(net.load_graph(graphml))
     if scenario.network_path is None:
         raise PlannerError(f"scenario {scenario.name!r} names no network file")
     return net.build_network(net.load_graph(scenario.network_path))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_fetch_cache(scenario: Scenario) -> None:
+    """Refuse a downloaded cache whose files do not match the checksums written by `fetch`.
+
+    Parameters
+    ----------
+    scenario
+        A scenario whose network source is ``overpass``.
+    """
+    meta_path = scenario.cache_dir / "fetch.json"
+    hint = f"delete {scenario.cache_dir} and run `planner fetch {scenario.name}` again"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        expected = meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PlannerError(f"download cache {meta_path} is missing or unreadable; {hint}") from exc
+    for path in network_cache_paths(scenario):
+        if not path.is_file() or _sha256(path) != expected.get(path.name):
+            raise PlannerError(f"download cache file {path} is missing or corrupted; {hint}")
+
+
+def input_problems(*tables: pd.DataFrame) -> list[str]:
+    """Every row-level problem of the input tables (for ``--strict``), as messages."""
+    problems = []
+    for table in tables:
+        bad = table[~table["status"].isin(["ok", "unreachable"])]
+        for _, r in bad.iterrows():
+            problems.append(str(r.get("reason") or f"row {r.get('row')}: {r['status']}"))
+    return problems
 
 
 def load_facilities(scenario: Scenario) -> pd.DataFrame:
@@ -292,21 +333,40 @@ def run_inputs(scenario: Scenario, network: net.StreetNetwork, n_facility_rows: 
     }
 
 
-def write_outputs(scenario: Scenario, network: net.StreetNetwork, analysis: Analysis, out_dir: Path) -> dict[str, Path]:
-    """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    files = {
-        "coverage": io.write_csv(analysis.coverage, out_dir / "coverage.csv"),
-        "pois": io.write_csv(analysis.pois, out_dir / "pois.csv"),
-        "facilities": io.write_csv(analysis.facilities, out_dir / "facilities.csv"),
-        "isochrones": io.write_geojson(analysis.isochrones, out_dir / "isochrones.geojson"),
-    }
+def write_outputs(
+    scenario: Scenario, network: net.StreetNetwork, analysis: Analysis, out_dir: Path
+) -> dict[str, Path]:
+    """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json.
+
+    The files are written to a staging folder and published together (`io.publish_dir`):
+    a run killed at any point leaves the previous complete set or the new one.
+
+    Parameters
+    ----------
+    scenario, network, analysis
+        The run.
+    out_dir
+        Output folder.
+
+    Returns
+    -------
+    files
+        Output name -> path inside `out_dir`.
+    """
+    out_dir = Path(out_dir)
+    staging = io.staging_dir(out_dir)
+    io.write_csv(analysis.coverage, staging / "coverage.csv")
+    io.write_csv(analysis.pois, staging / "pois.csv")
+    io.write_csv(analysis.facilities, staging / "facilities.csv")
+    io.write_geojson(analysis.isochrones, staging / "isochrones.geojson")
     summary = {
         "inputs": run_inputs(scenario, network, len(analysis.facilities), len(analysis.pois)),
         **analysis.summary,
     }
-    files["summary"] = io.write_json(_json_safe(summary), out_dir / "summary.json")
-    return files
+    io.write_json(_json_safe(summary), staging / "summary.json")
+    io.publish_dir(staging, out_dir)
+    names = ("coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "summary.json")
+    return {name.split(".")[0]: out_dir / name for name in names}
 
 
 def _json_safe(obj: Any) -> Any:
@@ -326,6 +386,7 @@ def run(
     *,
     out_dir: Path | None = None,
     maps_dir: Path | None = None,
+    strict: bool = False,
     progress: Progress = _quiet,
 ) -> RunResult:
     """Run a scenario end to end and write its outputs and map.
@@ -337,7 +398,11 @@ def run(
     out_dir
         Output folder (default ``out/<scenario>``).
     maps_dir
-        Map folder (default ``maps/``); None-like empty path skips nothing.
+        Map folder (default ``maps/``).
+    strict
+        If True, any input row with a problem (bad or missing coordinates, duplicate id,
+        outside the study area, beyond the snapping limit, even a fixed lat/lon swap) stops
+        the run before anything is written.
     progress
         Callback receiving step names.
 
@@ -367,6 +432,13 @@ def run(
         progress=progress,
     )
     analysis.timings = {"network": t_net, "inputs": t_read, **analysis.timings}
+    if strict:
+        problems = input_problems(analysis.facilities, analysis.pois)
+        if problems:
+            more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+            raise PlannerError(
+                f"--strict: {len(problems)} input problem(s): " + " | ".join(problems[:5]) + more
+            )
     progress(f"writing outputs to {out_dir}")
     t1 = time.perf_counter()
     files = write_outputs(scenario, network, analysis, out_dir)
@@ -441,6 +513,7 @@ def fetch(scenario: Scenario, progress: Progress = _quiet) -> dict[str, Path]:
         "pois": osm_pois.save_features(features, features_path),
     }
     meta = {
+        "sha256": {p.name: _sha256(p) for p in (files["network"], files["pois"])},
         "bbox_wgs84": list(bbox),
         "downloaded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "nodes": len(G),
