@@ -604,6 +604,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
 {"".join(rows)}
 <div>步行速度 Speed {scenario.speed_kmh:g} km/h · 方法 Method: 沿街道网络步行，非直线距离
  network walking along streets, not straight line (access to the nearest street included)</div>
+<div id='planner-crs'>当前叠加图层 Overlays now: WGS-84</div>
 </details>
 <details open><summary>汇总 Summary（商户与服务点数 POIs reached）</summary>
 <table class='planner-sum'><tr><th>服务点 Facility</th>{head}</tr>{body}
@@ -614,8 +615,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
 <details><summary>数据与坐标 Data &amp; CRS</summary>
 <div>路网与商户 Streets &amp; POIs: {esc(scenario.attribution)}{date}</div>
 <div>服务点 Facilities: {esc(scenario.facilities.path.name) if scenario.facilities else ""}</div>
-<div>坐标 CRS: WGS-84 (EPSG:4326)。
-<span id='planner-crs'>当前叠加图层 Overlays now: WGS-84</span></div>
+<div>坐标 CRS: WGS-84 (EPSG:4326)。</div>
 <div>高德底图使用 GCJ-02：选择高德底图时，所有叠加图层自动偏移到 GCJ-02 以对齐。
  Amap tiles are GCJ-02: when the Amap base layer is on,
  every overlay is shifted into GCJ-02 so it lines up.</div>

@@ -1,0 +1,170 @@
+"""The real sample map in headless Chromium with all network blocked: layers, shift, safety."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from planner import maps, pipeline
+from planner.crs import wgs84_to_gcj02
+from tests.test_browser import _screenshot
+
+pytestmark = pytest.mark.slow
+
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_TEMPLATE = "${alert(1)}"
+
+_COUNT = """() => {
+  const L_ = window.planner.layers;
+  const n = (g) => g.getLayers().length;
+  return {
+    facilities: n(L_.facilities),
+    bands: L_.facilityBands.reduce((a, g) => a + n(g), 0),
+    pois: Object.values(L_.pois).reduce((a, g) => a + n(g), 0),
+    streets: n(L_.streets),
+  };
+}"""
+
+
+@pytest.fixture(scope="session")
+def xss_map(sample_map_run: pipeline.RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample map again, with two reached merchants renamed to hostile text."""
+    an = copy.copy(sample_map_run.analysis)
+    an.pois = an.pois.copy()
+    reached = an.coverage.drop_duplicates("poi_id")["poi_id"].head(2).tolist()
+    for poi_id, name in zip(reached, (XSS_IMG, XSS_TEMPLATE), strict=True):
+        an.pois.loc[an.pois["poi_id"] == poi_id, "name"] = name
+    path = tmp_path_factory.mktemp("xss") / "sample_xss.html"
+    return maps.save_map(sample_map_run.scenario, sample_map_run.network, an, path)
+
+
+def _expected(an: pipeline.Analysis) -> dict[str, int]:
+    geoms = an.isochrones.geometry
+    return {
+        "facilities": int(np.isfinite(an.facilities["lon"].astype(float)).sum()),
+        "bands": int((geoms.notna() & ~geoms.is_empty).sum()),
+        "pois": int(np.isfinite(an.pois["lon"].astype(float)).sum()),
+    }
+
+
+def test_sample_map_loads_offline_with_every_layer(
+    sample_map_run: pipeline.RunResult, offline_page, tmp_path: Path
+) -> None:
+    op = offline_page(sample_map_run.files["map"])
+    page = op.page
+    assert page.evaluate("typeof window.L") == "object"
+    counts = page.evaluate(_COUNT)
+    expected = _expected(sample_map_run.analysis)
+    assert {k: counts[k] for k in expected} == expected
+    assert counts["streets"] > 0
+    # under 2,000 POIs each one is an SVG path in the POI pane
+    assert page.locator(".leaflet-plannerPois-pane path").count() == expected["pois"]
+    assert page.locator(".leaflet-plannerBands-pane path").count() == expected["bands"]
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-zoom-fullscreen").count() == 1
+    assert page.locator(".leaflet-control-measure").count() == 1
+    panel = page.locator(".planner-panel").text_content()
+    assert "图例 Legend" in panel and "© OpenStreetMap contributors" in panel
+    assert "TIANDITU_KEY" in panel
+    shot = _screenshot(page, tmp_path, "sample_map_screenshot.png")
+    assert shot.stat().st_size > 20_000
+    assert op.problems == {}
+
+
+def test_toggling_layers_hides_them(sample_map_run: pipeline.RunResult, offline_page) -> None:
+    op = offline_page(sample_map_run.files["map"])
+    page = op.page
+    before = page.locator(".leaflet-plannerPois-pane path").count()
+    group = page.locator(".leaflet-control-layers-overlays label", has_text="商业楼宇")
+    n_group = int(group.inner_text().split("(")[-1].rstrip(") \n"))
+    group.locator("input").uncheck()
+    assert page.locator(".leaflet-plannerPois-pane path").count() == before - n_group
+    group.locator("input").check()
+    assert page.locator(".leaflet-plannerPois-pane path").count() == before
+
+    iso = sample_map_run.analysis.isochrones
+    n15 = int(((iso["band_min"] == 15) & ~iso.geometry.is_empty).sum())
+    bands_before = page.evaluate(_COUNT)["bands"]
+    band = page.locator(".leaflet-control-layers-overlays label", has_text="Band ≤15 ")
+    band.locator("input").uncheck()
+    assert page.evaluate(_COUNT)["bands"] == bands_before - n15
+    band.locator("input").check()
+    assert page.evaluate(_COUNT)["bands"] == bands_before
+
+    fac_id = sample_map_run.analysis.facility_table["facility_id"].iloc[0]
+    fac = page.locator(".leaflet-control-layers-overlays label", has_text=f"Bands: {fac_id} ")
+    fac.locator("input").uncheck()
+    has = "(i) => window.planner.map.hasLayer(window.planner.layers.facilityBands[i])"
+    assert page.evaluate(has, 0) is False
+    assert page.evaluate(has, 1) is True
+    assert op.problems == {}
+
+
+_FIRST_FACILITY = """() => {
+  const l = window.planner.layers.facilities.getLayers()[0].getLatLng();
+  return [l.lng, l.lat];
+}"""
+
+
+def test_amap_base_layer_shifts_overlays_to_gcj02(
+    sample_map_run: pipeline.RunResult, offline_page
+) -> None:
+    op = offline_page(sample_map_run.files["map"])
+    page = op.page
+    lon, lat = page.evaluate(_FIRST_FACILITY)
+    page.locator(".leaflet-control-layers-base label", has_text="Amap").locator("input").check()
+    assert page.evaluate("window.planner.mode()") == "gcj"
+    glon, glat = page.evaluate(_FIRST_FACILITY)
+    elon, elat = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+    dx = (glon - elon[0]) * 111_320 * np.cos(np.radians(lat))
+    dy = (glat - elat[0]) * 110_574
+    assert np.hypot(dx, dy) < 1.0
+    moved = np.hypot((glon - lon) * 111_320, (glat - lat) * 110_574)
+    assert moved > 100  # really moved (~500 m here)
+    counts = page.evaluate(_COUNT)
+    expected = _expected(sample_map_run.analysis)
+    assert {k: counts[k] for k in expected} == expected
+    assert "GCJ-02" in page.locator("#planner-crs").inner_text()
+    page.locator(".leaflet-control-layers-base label", has_text="No tiles").locator("input").check()
+    assert page.evaluate(_FIRST_FACILITY) == [lon, lat]
+    assert "WGS-84" in page.locator("#planner-crs").inner_text()
+    # Amap tiles were requested and blocked (offline); nothing else went wrong
+    assert op.blocked_requests and all("autonavi.com" in u for u in op.blocked_requests)
+    assert all("ERR_BLOCKED_BY_CLIENT" in e for e in op.console_errors)
+    op.blocked_requests.clear()
+    op.console_errors.clear()
+    assert op.problems == {}
+
+
+def test_hostile_names_show_as_text(xss_map: Path, offline_page) -> None:
+    op = offline_page(xss_map)
+    page = op.page
+    for name in (XSS_IMG, XSS_TEMPLATE):
+        text = page.evaluate(
+            """(name) => {
+              for (const g of Object.values(window.planner.layers.pois)) {
+                for (const m of g.getLayers()) {
+                  const el = document.createElement("div");
+                  el.innerHTML = m.getTooltip().getContent();
+                  if (el.textContent.startsWith(name)) { m.openTooltip(); return el.textContent; }
+                }
+              }
+              return null;
+            }""",
+            name,
+        )
+        assert text is not None and text.startswith(name)
+        assert page.locator(".leaflet-tooltip", has_text=name).count() == 1
+    page.evaluate(
+        """() => { for (const m of window.planner.layers.facilities.getLayers()) {
+             if (m.getPopup().getContent().includes("onerror")) { m.openPopup(); return; } } }"""
+    )
+    popup = page.locator(".leaflet-popup-content").inner_text()
+    assert XSS_IMG in popup
+    assert page.locator('img[src="x"]').count() == 0
+    page.wait_for_timeout(200)
+    assert op.dialogs == []
+    assert op.problems == {}
