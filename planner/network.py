@@ -279,6 +279,10 @@ def graph_from_overpass(
     with _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
+        except (ox._errors.InsufficientResponseError, ValueError) as exc:
+            raise NetworkUnavailableError(
+                f"Overpass returned no walkable streets for bbox {bbox} ({exc})"
+            ) from exc
         except Exception as exc:  # noqa: BLE001 - any download failure is a user-facing error
             raise NetworkUnavailableError(
                 f"could not download the street network from Overpass ({type(exc).__name__}: "

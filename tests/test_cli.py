@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from planner.scenario import DATA_DIR, load_scenario, parse_bands
-from planner._errors import ScenarioError
+from planner._errors import PlannerError, ScenarioError
 
 
 def planner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -117,6 +117,60 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     result = pipeline.run(sc, out_dir=tmp_path / "out", maps_dir=tmp_path / "maps")
     direct = pois.pois_from_osm_xml(osm, sample.study_bbox)
     assert len(result.analysis.pois) == len(direct)
+    # a damaged cache is refused, not half-read
+    graphml = files["network"]
+    graphml.write_bytes(graphml.read_bytes()[: graphml.stat().st_size // 2])
+    with pytest.raises(PlannerError, match="corrupted"):
+        pipeline.run(sc, out_dir=tmp_path / "out2", maps_dir=tmp_path / "maps")
+    assert not (tmp_path / "out2").exists()
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        (ConnectionError("Failed to resolve 'overpass-api.de'"), "could not download the street network"),
+        (TimeoutError("read timed out"), "could not download the street network"),
+        ("empty", "Overpass returned no walkable streets"),
+    ],
+)
+def test_fetch_failures_give_one_message_and_no_cache(tmp_path, monkeypatch, failure, message):
+    from dataclasses import replace
+
+    import osmnx as ox
+
+    from planner import pipeline
+
+    def fail(*a, **k):
+        if failure == "empty":
+            raise ox._errors.InsufficientResponseError("No data elements in server response")
+        raise failure
+
+    monkeypatch.setattr(ox, "graph_from_bbox", fail)
+    sc = replace(load_scenario("liusha"), folder=tmp_path)
+    with pytest.raises(PlannerError, match=message):
+        pipeline.fetch(sc)
+    assert not (tmp_path / "cache" / "network.graphml").exists()
+
+
+def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    import osmnx as ox
+
+    from planner import network as net
+    from planner import pipeline
+
+    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+    monkeypatch.setattr(ox, "graph_from_bbox", lambda bbox, **kw: net.graph_from_osm_xml(osm))
+
+    def fail(*a, **k):
+        raise TimeoutError("read timed out")
+
+    monkeypatch.setattr(ox, "features_from_bbox", fail)
+    sc = replace(load_scenario("sample"), folder=tmp_path, network_source="overpass", network_path=None)
+    with pytest.raises(PlannerError, match="could not download POIs"):
+        pipeline.fetch(sc)
+    assert not (tmp_path / "cache" / "network.graphml").exists()
 
 
 def test_parse_bands():
