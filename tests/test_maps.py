@@ -184,3 +184,24 @@ def test_popup_caps_long_lists(sample_map_run) -> None:
 @pytest.mark.slow
 def test_sample_map_is_small(sample_map_run) -> None:
     assert sample_map_run.files["map"].stat().st_size < 1_000_000
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cjk", [True, False])
+def test_save_png(sample_map_run, tmp_path, monkeypatch: pytest.MonkeyPatch, cjk: bool) -> None:
+    from planner import plot
+
+    if not cjk:
+        monkeypatch.setattr(plot, "cjk_font", lambda: None)
+    r = sample_map_run
+    path = plot.save_png(r.scenario, r.network, r.analysis, tmp_path / "maps" / "sample.png")
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
+    assert list(path.parent.iterdir()) == [path]  # no temp file left behind
+
+
+def test_english_only() -> None:
+    from planner import plot
+
+    assert plot.english_only("深圳南山科技园（离线样例）Shenzhen Nanshan") == "Shenzhen Nanshan"
+    assert plot.label("分钟", "min", cjk=False) == "min"

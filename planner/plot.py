@@ -1,0 +1,358 @@
+"""Static PNG companion of the map: streets, bands, POIs and facilities drawn with matplotlib."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import matplotlib as mpl
+import numpy as np
+import shapely
+from matplotlib import font_manager
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
+from pyproj import Transformer
+
+from planner import maps
+from planner.network import StreetNetwork
+from planner.scenario import Scenario
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from planner.pipeline import Analysis
+
+#: Font families able to draw Chinese, in order of preference.
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Droid Sans Fallback",
+    "SimHei",
+    "Microsoft YaHei",
+    "PingFang SC",
+)
+_CJK_FILE = re.compile(
+    r"cjk|wqy|wenquanyi|notosanssc|sourcehansans|droidsansfallback|simhei|msyh", re.I
+)
+_CJK_TEXT = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]+")
+
+
+@cache
+def cjk_font() -> str | None:
+    """Name of an installed font family that can draw Chinese, or None.
+
+    Looks in matplotlib's font list first, then registers system font files whose names
+    suggest CJK coverage (e.g. Debian's ``fonts-wqy-microhei``, ``fonts-noto-cjk``), since
+    matplotlib's font cache may predate their installation.
+
+    Returns
+    -------
+    family
+        A family name usable as ``font.sans-serif``, or None (labels fall back to English).
+    """
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    for family in CJK_FAMILIES:
+        if family in names:
+            return family
+    for path in font_manager.findSystemFonts():
+        if _CJK_FILE.search(Path(path).name):
+            try:
+                font_manager.fontManager.addfont(path)
+            except (OSError, RuntimeError, ValueError):
+                continue
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((f for f in CJK_FAMILIES if f in names), None)
+
+
+def label(zh: str, en: str, cjk: bool) -> str:
+    """``"中文 English"`` when Chinese can be drawn, else ``"English"``."""
+    return f"{zh} {en}" if cjk else en
+
+
+def english_only(text: str) -> str:
+    """Drop Chinese characters (and full-width punctuation) from `text`."""
+    return re.sub(r"\s{2,}", " ", _CJK_TEXT.sub(" ", text)).strip() or "?"
+
+
+def _projected_xy(
+    network: StreetNetwork, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    t = Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
+    x, y = t.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
+    return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+
+
+def _draw_streets(ax: Axes, network: StreetNetwork) -> None:
+    main = np.array([str(h).split("/")[0].replace("_link", "") for h in network.edge_highway])
+    widths = np.array([maps._ROAD_WEIGHT.get(h, 1.2) for h in main]) * 0.45
+    segs = [np.asarray(g.coords)[:, :2] for g in network.edge_geometry]
+    ax.add_collection(
+        LineCollection(segs, colors=maps.STREET_COLOUR, linewidths=widths, alpha=0.9, zorder=1)
+    )
+
+
+def _draw_bands(
+    ax: Axes, network: StreetNetwork, analysis: Analysis, bands: tuple[float, ...]
+) -> None:
+    iso = analysis.isochrones
+    if not len(iso):
+        return
+    iso = iso[iso.geometry.notna() & ~iso.geometry.is_empty].to_crs(network.crs)
+    for b in sorted(bands, reverse=True):
+        geoms = iso.loc[iso["band_min"] == b, "geometry"].to_numpy()
+        if not len(geoms):
+            continue
+        merged = shapely.union_all(geoms)
+        colour = maps.band_colour(b, bands)
+        polys = merged.geoms if hasattr(merged, "geoms") else [merged]
+        for p in polys:
+            if p.geom_type != "Polygon" or p.is_empty:
+                continue
+            ax.fill(*p.exterior.xy, color=colour, alpha=0.45, lw=0, zorder=2)
+            for hole in p.interiors:
+                ax.fill(*hole.xy, color="white", alpha=0.45, lw=0, zorder=2)
+            ax.plot(*p.exterior.xy, color=colour, lw=0.6, zorder=2)
+
+
+def _draw_points(
+    ax: Axes, network: StreetNetwork, analysis: Analysis, bands: tuple[float, ...], cjk: bool
+) -> None:
+    p = analysis.pois
+    ok = np.isfinite(p["lon"].to_numpy(float)) & np.isfinite(p["lat"].to_numpy(float))
+    x, y = _projected_xy(network, p.loc[ok, "lon"], p.loc[ok, "lat"])
+    colours = [maps.poi_colour(m, bands) for m in p.loc[ok, "minutes_to_nearest"].to_numpy(float)]
+    ax.scatter(x, y, s=14, c=colours, edgecolors="#333333", linewidths=0.4, zorder=4)
+    f = analysis.facilities
+    ok = np.isfinite(f["lon"].to_numpy(float)) & np.isfinite(f["lat"].to_numpy(float))
+    fx, fy = _projected_xy(network, f.loc[ok, "lon"], f.loc[ok, "lat"])
+    ax.scatter(fx, fy, s=60, c=maps.FACILITY_COLOUR, edgecolors="white", linewidths=1.2, zorder=5)
+    seen: set[str] = set()
+    for fid, xi, yi in zip(f.loc[ok, "id"], fx, fy, strict=True):
+        if fid in seen:
+            continue
+        seen.add(fid)
+        ax.annotate(
+            str(fid),
+            (xi, yi),
+            xytext=(5, 5),
+            textcoords="offset points",
+            fontsize=8,
+            color=maps.FACILITY_COLOUR,
+            zorder=6,
+            bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+        )
+
+
+def _legend(ax: Axes, scenario: Scenario, bands: tuple[float, ...], cjk: bool) -> None:
+    handles: list = []
+    lo = 0.0
+    for b in bands:
+        handles.append(
+            Patch(
+                color=maps.band_colour(b, bands), label=f"{lo:g}–{b:g} {label('分钟', 'min', cjk)}"
+            )
+        )
+        lo = b
+    handles.append(
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc=maps.BEYOND_COLOUR,
+            mec="#333333",
+            label=label(f"超过 {bands[-1]:g} 分钟", f"beyond {bands[-1]:g} min", cjk),
+        )
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            mfc=maps.NOT_ROUTED_COLOUR,
+            mec="#333333",
+            label=label("不可达/未计算", "unreachable / not routed", cjk),
+        )
+    )
+    handles.append(
+        Line2D(
+            [],
+            [],
+            ls="",
+            marker="o",
+            ms=9,
+            mfc=maps.FACILITY_COLOUR,
+            mec="white",
+            label=label("服务点", "facility", cjk),
+        )
+    )
+    handles.append(
+        Line2D(
+            [], [], color=maps.STREET_COLOUR, lw=1.5, label=label("步行路网", "walk network", cjk)
+        )
+    )
+    title = label("步行至最近服务点", "Walk to nearest facility", cjk)
+    ax.legend(
+        handles=handles,
+        loc="upper left",
+        fontsize=8,
+        title=title,
+        title_fontsize=8,
+        framealpha=0.92,
+    )
+
+
+def _scale_and_north(ax: Axes, width_m: float) -> None:
+    nice = [50, 100, 200, 250, 500, 1000, 2000, 5000]
+    length = max([n for n in nice if n <= width_m / 5] or [nice[0]])
+    text = f"{length / 1000:g} km" if length >= 1000 else f"{length} m"
+    ax.add_artist(
+        AnchoredSizeBar(
+            ax.transData,
+            length,
+            text,
+            "lower right",
+            pad=0.6,
+            sep=4,
+            frameon=True,
+            size_vertical=width_m / 400,
+            fontproperties={"size": 8},
+        )
+    )
+    ax.annotate(
+        "N",
+        xy=(0.96, 0.97),
+        xytext=(0.96, 0.88),
+        xycoords="axes fraction",
+        ha="center",
+        va="center",
+        fontsize=10,
+        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.5},
+    )
+
+
+def _crs_name(network: StreetNetwork) -> str:
+    crs = network.crs
+    name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+    return f"CRS {name} (from WGS-84)"
+
+
+def _extent(network: StreetNetwork, analysis: Analysis) -> tuple[float, float, float, float]:
+    iso = analysis.isochrones
+    if len(iso) and np.all(np.isfinite(iso.total_bounds)):
+        x0, y0, x1, y1 = iso.to_crs(network.crs).total_bounds
+    else:
+        x0, x1 = float(np.min(network.node_x)), float(np.max(network.node_x))
+        y0, y1 = float(np.min(network.node_y)), float(np.max(network.node_y))
+    pad = 0.06 * max(x1 - x0, y1 - y0, 200.0)
+    return x0 - pad, y0 - pad, x1 + pad, y1 + pad
+
+
+def _font_rc() -> dict[str, object]:
+    family = cjk_font()
+    fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    return {"font.family": "sans-serif", "font.sans-serif": fonts}
+
+
+def draw(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> Figure:
+    """Draw the static map (no tiles): streets, band areas, POIs by minutes, facilities.
+
+    Parameters
+    ----------
+    scenario
+        The scenario (title, bands, speed, attribution).
+    network
+        The projected street network; the figure is drawn in its metric CRS.
+    analysis
+        The run's tables and polygons.
+
+    Returns
+    -------
+    fig
+        A matplotlib figure (not attached to pyplot).
+    """
+    bands = tuple(sorted(scenario.bands_min))
+    cjk = cjk_font() is not None
+    with mpl.rc_context(_font_rc()):
+        x0, y0, x1, y1 = _extent(network, analysis)
+        height = float(np.clip(10 * (y1 - y0) / (x1 - x0) + 1.4, 5.0, 14.0))
+        fig = Figure(figsize=(10, height), dpi=130, layout="constrained")
+        ax = fig.add_subplot()
+        _draw_streets(ax, network)
+        _draw_bands(ax, network, analysis, bands)
+        _draw_points(ax, network, analysis, bands, cjk)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        _legend(ax, scenario, bands, cjk)
+        _scale_and_north(ax, x1 - x0)
+        title = scenario.title if cjk else english_only(scenario.title)
+        overall = analysis.summary["overall"]
+        key = f"{bands[-1]:g}"
+        share = overall["bands"][key]["share_of_all_pois"]
+        share_txt = "–" if share is None else f"{100 * share:.1f}%"
+        within, total = overall["bands"][key]["pois_within"], overall["pois_total"]
+        sub = label(
+            f"{bands[-1]:g} 分钟步行可达商户与服务点 {within}/{total}（{share_txt}）",
+            f"within {bands[-1]:g} min walk: {within}/{total} POIs ({share_txt})",
+            cjk,
+        )
+        ax.set_title(f"{title}\n{sub}", fontsize=11)
+        date = f", {scenario.network_date}" if scenario.network_date else ""
+        osm = "" if "OpenStreetMap" in scenario.attribution else " · © OpenStreetMap contributors"
+        method = label("沿街道网络步行，非直线距离", "network walking, not straight line", cjk)
+        fig.text(
+            0.01,
+            0.005,
+            f"{scenario.attribution}{date}{osm} · {method} · "
+            f"{scenario.speed_kmh:g} km/h · {_crs_name(network)}",
+            fontsize=7,
+            color="#444444",
+        )
+    return fig
+
+
+def save_png(
+    scenario: Scenario, network: StreetNetwork, analysis: Analysis, path: str | Path
+) -> Path:
+    """Draw the static map and write it as a PNG, atomically.
+
+    Parameters
+    ----------
+    scenario, network, analysis
+        See `draw`.
+    path
+        Destination, conventionally ``maps/<scenario>.png``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = draw(scenario, network, analysis)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    try:
+        with mpl.rc_context(_font_rc()):
+            fig.savefig(tmp, format="png")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
