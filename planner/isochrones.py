@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -56,7 +60,11 @@ def reached_intervals(
     ok = r >= 0
     e = entrances.edge[ok]
     parts.append(
-        (e, np.maximum(entrances.offset[ok] - r[ok], 0.0), np.minimum(entrances.offset[ok] + r[ok], length[e]))
+        (
+            e,
+            np.maximum(entrances.offset[ok] - r[ok], 0.0),
+            np.minimum(entrances.offset[ok] + r[ok], length[e]),
+        )
     )
     df = pd.DataFrame(
         {
@@ -68,10 +76,128 @@ def reached_intervals(
     if df.empty:
         return df
     # merge overlapping intervals per edge
-    new_run = (df["edge"] != df["edge"].shift()) | (df["start"] > df.groupby("edge")["end"].cummax().shift())
+    new_run = (df["edge"] != df["edge"].shift()) | (
+        df["start"] > df.groupby("edge")["end"].cummax().shift()
+    )
     df["run"] = new_run.cumsum()
-    merged = df.groupby("run", sort=True).agg(edge=("edge", "first"), start=("start", "min"), end=("end", "max"))
+    merged = df.groupby("run", sort=True).agg(
+        edge=("edge", "first"), start=("start", "min"), end=("end", "max")
+    )
     return merged.reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class EdgeCoords:
+    """Edge geometries as flat coordinates, for cutting many stretches at once.
+
+    Edge ``e`` owns coordinates ``offsets[e]:offsets[e+1]``; ``along`` is each vertex's
+    distance from the start of its edge and ``key`` the same distance plus ``base[e]`` (the
+    total length of all previous edges), which is non-decreasing over the whole array.
+    """
+
+    xy: np.ndarray
+    offsets: np.ndarray
+    along: np.ndarray
+    base: np.ndarray
+    key: np.ndarray
+
+    @classmethod
+    def from_network(cls, network: StreetNetwork) -> EdgeCoords:
+        """Flatten the network's edge geometries."""
+        xy = shapely.get_coordinates(network.edge_geometry)
+        counts = shapely.get_num_coordinates(network.edge_geometry).astype(np.int64)
+        offsets = np.zeros(len(counts) + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        step = np.zeros(len(xy))
+        if len(xy) > 1:
+            step[1:] = np.hypot(np.diff(xy[:, 0]), np.diff(xy[:, 1]))
+        step[offsets[:-1][counts > 0]] = 0.0  # no step into the first vertex of an edge
+        total = np.cumsum(step)
+        first = offsets[:-1][counts > 0]
+        start_total = np.zeros(len(counts))
+        start_total[counts > 0] = total[first]
+        along = total - np.repeat(start_total, counts)
+        base = np.zeros(len(counts))
+        ends = offsets[1:][counts > 0] - 1
+        lengths = np.zeros(len(counts))
+        lengths[counts > 0] = along[ends]
+        base[1:] = np.cumsum(lengths)[:-1]
+        return cls(
+            xy=xy, offsets=offsets, along=along, base=base, key=along + np.repeat(base, counts)
+        )
+
+
+def _point_on(
+    coords: EdgeCoords, edge: np.ndarray, at: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vertex index after which `at` metres along `edge` lies, and the point's coordinates."""
+    lo = coords.offsets[edge]
+    hi = coords.offsets[edge + 1] - 1
+    i = np.searchsorted(coords.key, coords.base[edge] + at, side="right")
+    i = np.clip(i, lo + 1, hi)  # segment (i-1, i)
+    a0, a1 = coords.along[i - 1], coords.along[i]
+    seg = a1 - a0
+    f = np.where(seg > 0, (at - a0) / np.where(seg > 0, seg, 1.0), 0.0)
+    f = np.clip(f, 0.0, 1.0)
+    p = coords.xy[i - 1] + f[:, None] * (coords.xy[i] - coords.xy[i - 1])
+    return i, p
+
+
+def cut_lines(
+    network: StreetNetwork,
+    coords: EdgeCoords,
+    edge: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> np.ndarray:
+    """Vectorised ``shapely.ops.substring`` of many edges at once.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    coords
+        `EdgeCoords` of the same network.
+    edge, start, end
+        Edge index and stretch (metres from the edge's u end, ``start <= end``).
+
+    Returns
+    -------
+    lines
+        LineStrings (the edge's own geometry when the stretch is the whole edge; a Point
+        when it has zero length).
+    """
+    edge = np.asarray(edge, dtype=np.int64)
+    length = network.edge_length[edge]
+    start = np.clip(np.asarray(start, dtype=float), 0.0, length)
+    end = np.clip(np.asarray(end, dtype=float), start, length)
+    out = np.empty(len(edge), dtype=object)
+    full = (start <= 0) & (end >= length)
+    out[full] = network.edge_geometry[edge[full]]
+    point = ~full & (end <= start)
+    if point.any():
+        _, p = _point_on(coords, edge[point], start[point])
+        out[point] = shapely.points(p)
+    part = np.flatnonzero(~full & ~point)
+    if len(part):
+        e, s, t = edge[part], start[part], end[part]
+        i0, p0 = _point_on(coords, e, s)  # first interior vertex candidate: i0
+        i1, p1 = _point_on(coords, e, t)  # interior vertices: i0 .. i1-1
+        # a vertex lying exactly at s or t is the cut point itself, not an interior vertex
+        i0 = i0 + (coords.along[i0] <= s)
+        i1 = i1 - (coords.along[i1 - 1] >= t)
+        n_inner = np.maximum(i1 - i0, 0)
+        n_pts = n_inner + 2
+        first = np.zeros(len(part), dtype=np.int64)
+        np.cumsum(n_pts[:-1], out=first[1:])
+        xy = np.empty((int(n_pts.sum()), 2))
+        xy[first] = p0
+        xy[first + n_pts - 1] = p1
+        piece = np.repeat(np.arange(len(part)), n_inner)
+        k = np.arange(len(piece)) - np.repeat(np.cumsum(n_inner) - n_inner, n_inner)
+        xy[first[piece] + 1 + k] = coords.xy[i0[piece] + k]
+        out[part] = shapely.linestrings(xy, indices=np.repeat(np.arange(len(part)), n_pts))
+    return out
 
 
 def interval_lines(network: StreetNetwork, intervals: pd.DataFrame) -> np.ndarray:
@@ -89,14 +215,135 @@ def interval_lines(network: StreetNetwork, intervals: pd.DataFrame) -> np.ndarra
     lines
         Shapely geometries (LineStrings; a zero-length stretch becomes a Point).
     """
-    edge = intervals["edge"].to_numpy()
-    start = intervals["start"].to_numpy()
-    end = intervals["end"].to_numpy()
-    geoms = network.edge_geometry[edge].copy()
-    full = (start <= 0) & (end >= network.edge_length[edge])
-    for i in np.flatnonzero(~full):
-        geoms[i] = shapely.ops.substring(geoms[i], start[i], end[i])
-    return geoms
+    return cut_lines(
+        network,
+        EdgeCoords.from_network(network),
+        intervals["edge"].to_numpy(),
+        intervals["start"].to_numpy(),
+        intervals["end"].to_numpy(),
+    )
+
+
+def _incidence(network: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Edges touching each node: CSR ``indptr``, edge index, and whether the node is u."""
+    node = np.concatenate([network.edge_u, network.edge_v])
+    edge = np.concatenate([np.arange(network.n_edges)] * 2)
+    at_u = np.repeat([True, False], network.n_edges)
+    order = np.argsort(node, kind="stable")
+    indptr = np.searchsorted(node[order], np.arange(network.n_nodes + 1))
+    return indptr, edge[order], at_u[order]
+
+
+def band_growth(
+    network: StreetNetwork,
+    reach: NodeReach,
+    sources: Anchors,
+    bands_m: list[float],
+) -> pd.DataFrame:
+    """Street stretches each band adds to the band inside it, for all facilities at once.
+
+    Every reached stretch grows with the budget: from a reached end node ``[0, r]`` (or
+    ``[L - r, L]``), from an entrance ``[offset - r, offset + r]``. Band ``k``'s linework is
+    band ``k-1``'s plus, per stretch, the part that grew; only that part is returned for
+    ``k > 0`` (stretches first reached in band ``k`` are returned whole, a zero-length one
+    included). The union of the stretches of bands ``0..k`` is exactly what
+    `reached_intervals` gives for band ``k``.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    reach
+        Node distances per facility.
+    sources
+        All facility anchors.
+    bands_m
+        Band distances in metres, ascending.
+
+    Returns
+    -------
+    growth
+        Columns ``facility`` (row position in `reach`), ``band``, ``edge``, ``start``,
+        ``end``; sorted by facility, band and edge.
+    """
+    indptr, inc_edge, inc_at_u = _incidence(network)
+    length = network.edge_length
+    row = np.repeat(np.arange(len(reach.facilities)), np.diff(reach.indptr))
+    deg = indptr[reach.node + 1] - indptr[reach.node]
+    pos = np.repeat(indptr[reach.node] - np.cumsum(np.r_[0, deg[:-1]]), deg) + np.arange(deg.sum())
+    n_row = np.repeat(row, deg)
+    n_dist = np.repeat(reach.dist, deg)
+    n_edge = inc_edge[pos]
+    n_at_u = inc_at_u[pos]
+    row_of = pd.Index(reach.facilities).get_indexer(sources.owner)
+    e_ok = row_of >= 0
+    e_row, e_edge = row_of[e_ok], sources.edge[e_ok]
+    e_off, e_acc = sources.offset[e_ok], sources.access[e_ok]
+    # each stretch: (row, edge, anchor, direction, distance at anchor); it covers
+    # [anchor, anchor + r] towards `direction` (+1 / -1), r = budget - distance, clipped
+    s_row = np.concatenate([n_row, e_row, e_row])
+    s_edge = np.concatenate([n_edge, e_edge, e_edge])
+    s_anchor = np.concatenate([np.where(n_at_u, 0.0, length[n_edge]), e_off, e_off])
+    s_dir = np.concatenate([np.where(n_at_u, 1.0, -1.0), np.ones(len(e_row)), -np.ones(len(e_row))])
+    s_dist = np.concatenate([n_dist, e_acc, e_acc])
+    s_len = length[s_edge]
+
+    def covered(budget: float) -> tuple[np.ndarray, np.ndarray]:
+        r = budget - s_dist
+        lo = np.where(s_dir > 0, s_anchor, np.maximum(s_anchor - r, 0.0))
+        hi = np.where(s_dir > 0, np.minimum(s_anchor + r, s_len), s_anchor)
+        return lo, hi
+
+    frames = []
+    prev_reached = np.zeros(len(s_row), dtype=bool)
+    prev_lo, prev_hi = np.zeros(len(s_row)), np.zeros(len(s_row))
+    for b, budget in enumerate(sorted(bands_m)):
+        reached = s_dist <= budget
+        lo, hi = covered(budget)
+        new = reached & ~prev_reached
+        grew = reached & prev_reached
+        # the grown part lies at the far side of the stretch from its anchor
+        g_lo = np.where(s_dir > 0, prev_hi, lo)
+        g_hi = np.where(s_dir > 0, hi, prev_lo)
+        grew &= g_hi > g_lo
+        keep = new | grew
+        frames.append(
+            pd.DataFrame(
+                {
+                    "facility": s_row[keep],
+                    "band": b,
+                    "edge": s_edge[keep],
+                    "start": np.where(new, lo, g_lo)[keep],
+                    "end": np.where(new, hi, g_hi)[keep],
+                }
+            )
+        )
+        prev_reached, prev_lo, prev_hi = reached, lo, hi
+    df = pd.concat(frames, ignore_index=True)
+    return _merge_stretches(df)
+
+
+def _merge_stretches(df: pd.DataFrame) -> pd.DataFrame:
+    """Merge overlapping or touching stretches of the same facility, band and edge."""
+    if df.empty:
+        return df
+    df = df.sort_values(["facility", "band", "edge", "start", "end"], ignore_index=True)
+    group = ["facility", "band", "edge"]
+    same = (df[group] == df[group].shift()).all(axis=1)
+    reach_end = df.groupby(group, sort=False)["end"].cummax().shift()
+    df["run"] = (~same | (df["start"] > reach_end)).cumsum()
+    merged = df.groupby("run", sort=False).agg(
+        facility=("facility", "first"),
+        band=("band", "first"),
+        edge=("edge", "first"),
+        start=("start", "min"),
+        end=("end", "max"),
+    )
+    return merged.reset_index(drop=True)
+
+
+#: Threads drawing polygons (GEOS releases the GIL; one facility per task).
+POLYGON_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 
 def isochrones(
@@ -109,8 +356,9 @@ def isochrones(
 ) -> gpd.GeoDataFrame:
     """Band polygons per facility: reached street pieces buffered by `buffer_m`.
 
-    Bands are nested by construction (each band is unioned with the one inside it), holes
-    between reached streets are kept, and no convex hull is taken.
+    Bands are nested by construction (each band is the one inside it unioned with the
+    buffered stretches that grew, see `band_growth`), holes between reached streets are
+    kept, and no convex hull is taken.
 
     Parameters
     ----------
@@ -131,19 +379,43 @@ def isochrones(
         Columns ``facility`` (index), ``band`` (position in `bands_m`), ``distance_m``,
         ``geometry`` (network CRS; empty when nothing is reached).
     """
-    rows = []
-    for i, fac in enumerate(reach.facilities):
-        nodes, dist = reach.row(i)
-        own = sources.subset(sources.owner == fac)
+    bands = sorted(bands_m)
+    growth = band_growth(network, reach, sources, bands)
+    lines = cut_lines(
+        network,
+        EdgeCoords.from_network(network),
+        growth["edge"].to_numpy(),
+        growth["start"].to_numpy(),
+        growth["end"].to_numpy(),
+    )
+    key = growth["facility"].to_numpy() * len(bands) + growth["band"].to_numpy()
+    n_rows = len(reach.facilities)
+    bounds = np.searchsorted(key, np.arange(n_rows * len(bands) + 1))
+
+    def draw(i: int) -> list[shapely.Geometry]:
         previous = shapely.Polygon()
-        for b, budget in enumerate(sorted(bands_m)):
-            iv = reached_intervals(network, nodes, dist, own, budget)
-            if len(iv):
-                lines = interval_lines(network, iv)
-                poly = shapely.buffer(shapely.GeometryCollection(list(lines)), buffer_m)
-                poly = shapely.union(poly, previous)
-            else:
-                poly = previous
-            rows.append({"facility": int(fac), "band": b, "distance_m": float(budget), "geometry": poly})
-            previous = poly
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=network.crs)
+        out = []
+        for b in range(len(bands)):
+            k = i * len(bands) + b
+            pieces = lines[bounds[k] : bounds[k + 1]]
+            if len(pieces):
+                # buffering each piece then one union is far faster than buffering a collection
+                grown = shapely.union_all(shapely.buffer(pieces, buffer_m))
+                previous = shapely.union(previous, grown)
+            out.append(previous)
+        return out
+
+    if POLYGON_THREADS > 1 and n_rows > 1:
+        with ThreadPoolExecutor(POLYGON_THREADS) as pool:
+            drawn = list(pool.map(draw, range(n_rows)))
+    else:
+        drawn = [draw(i) for i in range(n_rows)]
+    return gpd.GeoDataFrame(
+        {
+            "facility": np.repeat(np.asarray(reach.facilities, dtype=int), len(bands)),
+            "band": np.tile(np.arange(len(bands)), n_rows),
+            "distance_m": np.tile(np.asarray(bands, dtype=float), n_rows),
+        },
+        geometry=[g for row in drawn for g in row],
+        crs=network.crs,
+    )
