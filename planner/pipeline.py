@@ -445,9 +445,10 @@ def run(
     analysis.timings["write"] = time.perf_counter() - t1
     progress("drawing the map")
     t1 = time.perf_counter()
-    from planner import maps  # imported here: folium is only needed for the map step
+    from planner import maps, plot  # imported here: only the map step needs folium/matplotlib
 
     files["map"] = maps.save_map(scenario, network, analysis, maps_dir / f"{scenario.name}.html")
+    files["png"] = plot.save_png(scenario, network, analysis, maps_dir / f"{scenario.name}.png")
     analysis.timings["map"] = time.perf_counter() - t1
     return RunResult(scenario=scenario, network=network, analysis=analysis, files=files)
 
