@@ -164,7 +164,7 @@ def to_multidigraph(network: StreetNetwork) -> nx.MultiDiGraph:
     G
         The graph (``G.graph["crs"]`` is the network CRS).
     """
-    G = nx.MultiDiGraph(crs=network.crs)  # noqa: N806 - osmnx naming
+    G = nx.MultiDiGraph(crs=network.crs)
     ids = network.node_ids
     G.add_nodes_from(
         (int(n), {"x": float(x), "y": float(y)})

@@ -1,0 +1,236 @@
+"""The methods compared by the benchmark; each returns per-stage wall times in seconds."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import shapely
+
+from planner import _cache, io, pipeline, reach
+from planner import network as net
+from planner.scenario import load_scenario
+
+
+@dataclass
+class Workload:
+    """Inputs shared by every method: a network and two reader-layout point tables."""
+
+    name: str
+    network: net.StreetNetwork
+    facilities: pd.DataFrame
+    pois: pd.DataFrame
+    bands_min: tuple[float, ...] = (5.0, 10.0, 15.0)
+    speed_kmh: float = 4.5
+
+    @property
+    def bands_m(self) -> list[float]:
+        """Band distances in metres."""
+        return [b * self.speed_kmh * 1000 / 60 for b in self.bands_min]
+
+
+class Stages(dict):
+    """Stage name -> seconds, filled with the `stage` context manager."""
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a block and add it to `name`."""
+        t = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - t
+
+
+def xy(network: net.StreetNetwork, table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Point coordinates in the network CRS (projected from lon/lat as the pipeline does)."""
+    return pipeline.to_network_xy(network, table["lon"].to_numpy(), table["lat"].to_numpy())
+
+
+def first_entrances(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per facility id (its first entrance): the OSMnx example's single centre."""
+    return table.drop_duplicates("id").reset_index(drop=True)
+
+
+# ------------------------------------------------------------------ planner
+def run_planner(w: Workload, out_dir: Path) -> tuple[Stages, dict[str, Any]]:
+    """The planner: `pipeline.analyse` plus writing the outputs."""
+    st = Stages()
+    with st.stage("analyse"):
+        a = pipeline.analyse(
+            w.network, w.facilities, w.pois, bands_min=w.bands_min, speed_kmh=w.speed_kmh
+        )
+    for k, v in a.timings.items():
+        st[k] = v
+    with st.stage("write"):
+        io.write_csv(a.coverage, out_dir / "coverage.csv")
+        io.write_csv(a.pois, out_dir / "pois.csv")
+        io.write_geojson(a.isochrones, out_dir / "isochrones.geojson")
+    del st["analyse"]
+    # the node search on its own, for the comparison with scipy's bounded Dijkstra
+    fac_snap = pipeline._snap_table(w.network, w.facilities, 300.0)
+    ids = pd.unique(w.facilities["id"])
+    sources = reach.Anchors.from_snapped(fac_snap, pd.Index(ids).get_indexer(w.facilities["id"]))
+    with st.stage("node_reach_only"):
+        reach.node_reach(w.network, sources, len(ids), max(w.bands_m))
+    info = {
+        "pairs": len(a.coverage),
+        "polygons": len(a.isochrones),
+        "pois_with_nearest": int(a.pois["nearest_facility_id"].notna().sum()),
+    }
+    return st, info
+
+
+def planner_load_sample() -> tuple[Stages, net.StreetNetwork]:
+    """Sample network: cold parse (no cache) and warm load (array cache)."""
+    st = Stages()
+    path = load_scenario("sample").network_path
+    with tempfile.TemporaryDirectory() as tmp:
+        with st.stage("load_cold"):
+            network = _cache.load_network_cached(path, Path(tmp))
+        with st.stage("load_warm"):
+            network = _cache.load_network_cached(path, Path(tmp))
+    return st, network
+
+
+# ------------------------------------------------------------------ scipy floor
+def run_scipy_floor(w: Workload) -> tuple[Stages, dict[str, Any]]:
+    """scipy's bounded Dijkstra alone, from every facility, on the planner's own graph."""
+    from scipy.sparse.csgraph import dijkstra
+
+    from planner import snap
+
+    st = Stages()
+    fx, fy = xy(w.network, w.facilities)
+    fs = snap.snap_points(w.network, fx, fy, 300.0)
+    ids = pd.unique(w.facilities["id"])
+    sources = reach.Anchors.from_snapped(fs, pd.Index(ids).get_indexer(w.facilities["id"]))
+    with st.stage("graph"):
+        csr, first = reach.source_graph(w.network, sources, len(ids))
+    with st.stage("dijkstra"):
+        d = dijkstra(csr, directed=True, indices=first + np.arange(len(ids)), limit=max(w.bands_m))
+    return st, {"matrix_shape": list(d.shape), "matrix_gb": d.nbytes / 1e9}
+
+
+# ------------------------------------------------------------------ OSMnx example
+def osmnx_graph(network: net.StreetNetwork) -> nx.MultiDiGraph:
+    """The network as an osmnx-style projected MultiDiGraph."""
+    from benchmarks.synthetic import to_multidigraph
+
+    return to_multidigraph(network)
+
+
+def run_osmnx_example(
+    w: Workload, graph: nx.MultiDiGraph, n_sample: int | None
+) -> tuple[Stages, dict[str, Any]]:
+    """The OSMnx isochrone-notebook method, written plainly, per facility and band.
+
+    ``nearest_nodes`` for the facility's centre node, ``ego_graph(radius, distance="length")``
+    per band, nodes buffered 50 m and edges 25 m, unioned; POIs counted with a geopandas
+    spatial join. With `n_sample`, only that many facilities run and the per-facility stages
+    are scaled up linearly to all facilities.
+    """
+    import osmnx as ox
+
+    st = Stages()
+    fac = first_entrances(w.facilities)
+    n_all = len(fac)
+    if n_sample is not None and n_sample < n_all:
+        fac = fac.sample(n=n_sample, random_state=0).reset_index(drop=True)
+    scale = n_all / len(fac)
+    fx, fy = xy(w.network, fac)
+    px, py = xy(w.network, w.pois)
+    with st.stage("snap"):
+        centres = ox.distance.nearest_nodes(graph, fx, fy)
+    with st.stage("pois_gdf"):
+        poi_gdf = gpd.GeoDataFrame(
+            {"poi": np.arange(len(px))}, geometry=shapely.points(px, py), crs=w.network.crs
+        )
+    rows = []
+    for i, centre in enumerate(centres):
+        for band, radius in zip(w.bands_min, w.bands_m, strict=True):
+            with st.stage("reach"):
+                sub = nx.ego_graph(graph, centre, radius=radius, distance="length")
+            with st.stage("polygons"):
+                nodes = shapely.points(
+                    [d["x"] for _, d in sub.nodes(data=True)],
+                    [d["y"] for _, d in sub.nodes(data=True)],
+                )
+                edges = [
+                    d.get("geometry")
+                    or shapely.LineString(
+                        [
+                            (sub.nodes[u]["x"], sub.nodes[u]["y"]),
+                            (sub.nodes[v]["x"], sub.nodes[v]["y"]),
+                        ]
+                    )
+                    for u, v, d in sub.edges(data=True)
+                ]
+                parts = list(shapely.buffer(nodes, 50)) + list(shapely.buffer(edges, 25))
+                poly = gpd.GeoSeries(parts).union_all()
+            rows.append({"facility": i, "band_min": band, "geometry": poly})
+    polys = gpd.GeoDataFrame(rows, geometry="geometry", crs=w.network.crs)
+    with st.stage("coverage"):
+        hits = gpd.sjoin(poi_gdf, polys, predicate="within", how="inner")
+        counts = hits.groupby(["facility", "band_min"]).size()
+    for name in ("snap", "reach", "polygons", "coverage"):
+        st[name] *= scale
+    info = {
+        "facilities_run": len(fac),
+        "facilities_total": n_all,
+        "extrapolation": scale,
+        "pairs_in_sample": int(counts.sum()),
+    }
+    return st, info
+
+
+# ------------------------------------------------------------------ pandana
+def run_pandana(w: Workload) -> tuple[Stages, dict[str, Any]]:
+    """pandana: contraction hierarchies, nearest facility per POI and counts within bands."""
+    import pandana
+
+    st = Stages()
+    n = w.network
+    fx, fy = xy(n, w.facilities)
+    px, py = xy(n, w.pois)
+    nodes = pd.DataFrame({"x": n.node_x, "y": n.node_y}, index=n.node_ids)
+    edges = pd.DataFrame({"length": n.edge_length})
+    with st.stage("ch_build"):
+        pnet = pandana.Network(
+            nodes["x"],
+            nodes["y"],
+            pd.Series(n.node_ids[n.edge_u]),
+            pd.Series(n.node_ids[n.edge_v]),
+            edges[["length"]],
+            twoway=True,
+        )
+    limit = max(w.bands_m)
+    with st.stage("precompute"):
+        pnet.precompute(limit + 1)
+    with st.stage("snap"):
+        fac_nodes = pnet.get_node_ids(pd.Series(fx), pd.Series(fy))
+        poi_nodes = pnet.get_node_ids(pd.Series(px), pd.Series(py))
+    with st.stage("nearest"):
+        pnet.set_pois("fac", limit, 1, pd.Series(fx), pd.Series(fy))
+        near = pnet.nearest_pois(limit, "fac", num_pois=1, include_poi_ids=True)
+        poi_near = near.loc[poi_nodes.to_numpy()]
+    with st.stage("counts"):
+        pnet.set(poi_nodes, variable=pd.Series(np.ones(len(poi_nodes)), index=poi_nodes.index))
+        counts = {
+            b: pnet.aggregate(d, type="sum", decay="flat").loc[fac_nodes.to_numpy()].to_numpy()
+            for b, d in zip(w.bands_min, w.bands_m, strict=True)
+        }
+    info = {
+        "pois_with_nearest_within_limit": int((poi_near[1] < limit).sum()),
+        "pairs_largest_band": float(counts[max(w.bands_min)].sum()),
+    }
+    return st, info
