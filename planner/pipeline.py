@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
+from planner import _cache
 from planner import coverage as cov
 from planner import io, network as net, pois as osm_pois, readers, reach, snap
 from planner._errors import NetworkUnavailableError, PlannerError
@@ -69,7 +70,8 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
     Returns
     -------
     network
-        Projected, largest-component street network.
+        Projected, largest-component street network (from the array cache when the file
+        has not changed since the last run; see `planner._cache`).
     """
     if scenario.network_source == "overpass":
         graphml, _ = network_cache_paths(scenario)
@@ -80,10 +82,10 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
                 f"reachable, or pass an OSM extract: `planner run {scenario.name} --osm FILE.osm`"
             )
         verify_fetch_cache(scenario)
-        return net.build_network(net.load_graph(graphml))
+        return _cache.load_network_cached(graphml)
     if scenario.network_path is None:
         raise PlannerError(f"scenario {scenario.name!r} names no network file")
-    return net.build_network(net.load_graph(scenario.network_path))
+    return _cache.load_network_cached(scenario.network_path)
 
 
 def _sha256(path: Path) -> str:
