@@ -469,7 +469,11 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
         lon, lat = float(r["lon"]), float(r["lat"])
         if not (np.isfinite(lon) and np.isfinite(lat)) or r["id"] not in fac_ids:
             continue
-        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), esc(r["name"])])
+        label = r["name"]
+        entrance = r.get("entrance")
+        if isinstance(entrance, str) and entrance.strip():
+            label = f"{label} · {entrance.strip()}"
+        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), esc(label)])
     return {"facilities": facilities, "entrances": entrances}
 
 
