@@ -28,13 +28,32 @@ def _fail(exc: Exception) -> None:
 
 @app.command()
 def run(
-    scenario: Annotated[str, typer.Argument(help="Scenario name (sample, liusha) or path to a scenario.toml / folder.")] = "sample",
-    minutes: Annotated[str | None, typer.Option("--minutes", help="Bands in minutes, e.g. 5,10,15.")] = None,
-    speed_kmh: Annotated[float | None, typer.Option("--speed-kmh", help="Walking speed in km/h.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default out/<scenario>).")] = None,
-    maps_dir: Annotated[Path, typer.Option("--maps-dir", help="Folder for the HTML map.")] = Path("maps"),
-    osm: Annotated[Path | None, typer.Option("--osm", help="Use this OSM XML (or .graphml) file as the network.")] = None,
-    strict: Annotated[bool, typer.Option("--strict", help="Fail on any input row with a problem instead of reporting it.")] = False,
+    scenario: Annotated[
+        str,
+        typer.Argument(help="Scenario name (sample, liusha) or path to a scenario.toml / folder."),
+    ] = "sample",
+    minutes: Annotated[
+        str | None, typer.Option("--minutes", help="Bands in minutes, e.g. 5,10,15.")
+    ] = None,
+    speed_kmh: Annotated[
+        float | None, typer.Option("--speed-kmh", help="Walking speed in km/h.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<scenario>).")
+    ] = None,
+    maps_dir: Annotated[Path, typer.Option("--maps-dir", help="Folder for the HTML map.")] = Path(
+        "maps"
+    ),
+    osm: Annotated[
+        Path | None,
+        typer.Option("--osm", help="Use this OSM XML (or .graphml) file as the network."),
+    ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Fail on any input row with a problem instead of reporting it."
+        ),
+    ] = False,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
     from planner import pipeline
@@ -62,7 +81,10 @@ def run(
     )
     problems = pipeline.input_problems(result.analysis.facilities, result.analysis.pois)
     if problems:
-        typer.echo(f"{len(problems)} input row(s) with problems are listed with their status in pois.csv / facilities.csv:")
+        typer.echo(
+            f"{len(problems)} input row(s) with problems (each listed with its status "
+            "in pois.csv / facilities.csv):"
+        )
         for p in problems[:10]:
             typer.echo(f"  - {p}")
         if len(problems) > 10:
@@ -73,7 +95,9 @@ def run(
 
 @app.command()
 def fetch(
-    scenario: Annotated[str, typer.Argument(help="Scenario name or path whose network source is overpass.")],
+    scenario: Annotated[
+        str, typer.Argument(help="Scenario name or path whose network source is overpass.")
+    ],
 ) -> None:
     """Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass)."""
     from planner import pipeline

@@ -195,8 +195,11 @@ def summarise(
         for b in bands:
             within = rows[rows["minutes"] <= b + 1e-9 * max(b, 1.0)]
             by_band[_band_key(b)] = {
-                "pois": int(len(within)),
-                "by_kind": {str(k): int(v) for k, v in within["poi_kind"].value_counts().sort_index().items()},
+                "pois": len(within),
+                "by_kind": {
+                    str(k): int(v)
+                    for k, v in within["poi_kind"].value_counts().sort_index().items()
+                },
             }
         per_facility.append(
             {
@@ -207,7 +210,7 @@ def summarise(
                 "bands": by_band,
             }
         )
-    total = int(len(poi_table))
+    total = len(poi_table)
     minutes_all = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
     valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == UNREACHABLE).sum())
     minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
@@ -224,9 +227,13 @@ def summarise(
         "overall": {
             "pois_total": total,
             "pois_routable": valid,
-            "pois_by_status": {str(k): int(v) for k, v in poi_table["status"].value_counts().sort_index().items()},
+            "pois_by_status": {
+                str(k): int(v) for k, v in poi_table["status"].value_counts().sort_index().items()
+            },
             "bands": overall,
-            "left_out_beyond_largest_band": int(total - overall[_band_key(bands[-1])]["pois_within"]),
+            "left_out_beyond_largest_band": int(
+                total - overall[_band_key(bands[-1])]["pois_within"]
+            ),
         },
     }
 

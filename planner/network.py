@@ -55,7 +55,7 @@ class ComponentReport:
         return {
             "kept_nodes": self.kept_nodes,
             "kept_edges": self.kept_edges,
-            "dropped_components": int(len(self.dropped)),
+            "dropped_components": len(self.dropped),
             "dropped_nodes": int(self.dropped["nodes"].sum()) if len(self.dropped) else 0,
             "dropped": self.dropped.to_dict(orient="records"),
         }
@@ -86,12 +86,12 @@ class StreetNetwork:
     @property
     def n_nodes(self) -> int:
         """Number of nodes."""
-        return int(len(self.node_ids))
+        return len(self.node_ids)
 
     @property
     def n_edges(self) -> int:
         """Number of undirected edges."""
-        return int(len(self.edge_u))
+        return len(self.edge_u)
 
     @property
     def csr(self) -> sparse.csr_matrix:
@@ -249,7 +249,7 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
     with _walk_tags():
         try:
             G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
-        except Exception as exc:  # noqa: BLE001 - report any parser failure as a user error
+        except Exception as exc:
             raise PlannerError(f"cannot read OSM XML {path}: {exc}") from exc
     G = filter_walkable(G)
     if len(G) == 0:
@@ -283,10 +283,9 @@ def graph_from_overpass(
             raise NetworkUnavailableError(
                 f"Overpass returned no walkable streets for bbox {bbox} ({exc})"
             ) from exc
-        except Exception as exc:  # noqa: BLE001 - any download failure is a user-facing error
+        except Exception as exc:
             raise NetworkUnavailableError(
-                f"could not download the street network from Overpass ({type(exc).__name__}: "
-                f"{exc})"
+                f"could not download the street network from Overpass ({type(exc).__name__}: {exc})"
             ) from exc
     return G
 
@@ -427,7 +426,7 @@ def load_graph(path: str | Path) -> nx.MultiDiGraph:
             raise NetworkUnavailableError(f"network cache not found: {path}")
         try:
             return ox.load_graphml(path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise PlannerError(f"network cache {path} is unreadable ({exc}); fetch again") from exc
     return graph_from_osm_xml(path)
 

@@ -16,9 +16,10 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from planner import _cache
+from planner import _cache, io, reach, readers, snap
 from planner import coverage as cov
-from planner import io, network as net, pois as osm_pois, readers, reach, snap
+from planner import network as net
+from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner.isochrones import isochrones
 from planner.scenario import Scenario
@@ -166,7 +167,9 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
             _, features_path = network_cache_paths(scenario)
             if features_path.is_file():
                 frames.append(
-                    osm_pois.features_to_pois(osm_pois.load_features(features_path), scenario.study_bbox)
+                    osm_pois.features_to_pois(
+                        osm_pois.load_features(features_path), scenario.study_bbox
+                    )
                 )
         elif scenario.network_path is not None:
             frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
@@ -176,7 +179,9 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- analysis
-def to_network_xy(network: net.StreetNetwork, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def to_network_xy(
+    network: net.StreetNetwork, lon: np.ndarray, lat: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Project WGS-84 lon/lat arrays to the network CRS."""
     t = Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
     x, y = t.transform(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
@@ -285,7 +290,9 @@ def analyse(
 
     progress("coverage tables")
     coverage = cov.coverage_table(pairs, fac_ids, pois, mpm, bands)
-    poi_table = cov.nearest_table(pois, poi_snap["status"].to_numpy(), near_f, near_d, pairs, fac_ids, mpm)
+    poi_table = cov.nearest_table(
+        pois, poi_snap["status"].to_numpy(), near_f, near_d, pairs, fac_ids, mpm
+    )
     poi_table["access_m"] = poi_snap["access_m"].to_numpy()
     fac_rows = facilities.copy()
     fac_rows["snap_status"] = fac_snap["status"].to_numpy()
@@ -308,7 +315,9 @@ def analyse(
 
 
 # --------------------------------------------------------------------------- run
-def run_inputs(scenario: Scenario, network: net.StreetNetwork, n_facility_rows: int, n_poi_rows: int) -> dict[str, Any]:
+def run_inputs(
+    scenario: Scenario, network: net.StreetNetwork, n_facility_rows: int, n_poi_rows: int
+) -> dict[str, Any]:
     """Describe a run's inputs for summary.json."""
     return {
         "scenario": scenario.name,

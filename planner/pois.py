@@ -133,7 +133,7 @@ def pois_from_osm_xml(
         features = ox.features_from_xml(Path(path), tags=POI_TAGS)
     except ox._errors.InsufficientResponseError:
         features = None
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise PlannerError(f"cannot read POIs from {path}: {exc}") from exc
     return features_to_pois(features, bbox)
 
@@ -161,7 +161,7 @@ def pois_from_overpass(
         return ox.features_from_bbox(bbox, tags=POI_TAGS)
     except ox._errors.InsufficientResponseError:
         return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise NetworkUnavailableError(
             f"could not download POIs from Overpass ({type(exc).__name__}: {exc})"
         ) from exc
@@ -210,5 +210,7 @@ def load_features(path: str | Path) -> gpd.GeoDataFrame:
     if gdf.empty:
         return gdf
     parts = gdf["osm_id"].str.split("/", n=1, expand=True)
-    gdf.index = pd.MultiIndex.from_arrays([parts[0], parts[1].astype(np.int64)], names=["element", "id"])
+    gdf.index = pd.MultiIndex.from_arrays(
+        [parts[0], parts[1].astype(np.int64)], names=["element", "id"]
+    )
     return gdf.drop(columns="osm_id")

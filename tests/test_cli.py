@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from planner.scenario import DATA_DIR, load_scenario, parse_bands
 from planner._errors import PlannerError, ScenarioError
+from planner.scenario import DATA_DIR, load_scenario, parse_bands
 
 
 def planner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
@@ -110,7 +110,7 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     sc = replace(sample, folder=tmp_path, network_source="overpass", network_path=None)
     files = pipeline.fetch(sc)
     assert calls["graph"][1]["network_type"] == "walk"
-    w, s, e, n = calls["graph"][0]
+    w, _, e, _ = calls["graph"][0]
     # facilities' extent + 15 min at 4.5 km/h (1125 m) + 300 m margin, at least the study box
     assert w < 113.9232 and e > 113.9676
     assert files["network"].is_file() and files["pois"].is_file()
@@ -128,7 +128,10 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
 @pytest.mark.parametrize(
     ("failure", "message"),
     [
-        (ConnectionError("Failed to resolve 'overpass-api.de'"), "could not download the street network"),
+        (
+            ConnectionError("Failed to resolve 'overpass-api.de'"),
+            "could not download the street network",
+        ),
         (TimeoutError("read timed out"), "could not download the street network"),
         ("empty", "Overpass returned no walkable streets"),
     ],
@@ -167,7 +170,9 @@ def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monk
         raise TimeoutError("read timed out")
 
     monkeypatch.setattr(ox, "features_from_bbox", fail)
-    sc = replace(load_scenario("sample"), folder=tmp_path, network_source="overpass", network_path=None)
+    sc = replace(
+        load_scenario("sample"), folder=tmp_path, network_source="overpass", network_path=None
+    )
     with pytest.raises(PlannerError, match="could not download POIs"):
         pipeline.fetch(sc)
     assert not (tmp_path / "cache" / "network.graphml").exists()

@@ -93,7 +93,8 @@ def test_snapping_limit_is_respected(net_h):
 
 
 def test_multiple_entrances_take_the_minimum(net_h):
-    # G has two entrances: on edge 1-2 (90 m from node 1, 5 m off) and on edge 2-3 (95 m up, 5 m off)
+    # G has two entrances: on edge 1-2 (90 m from node 1, 5 m off) and on edge 2-3
+    # (95 m up, 5 m off)
     fac = points([("F", 50, 10), ("G", 190, -5), ("G", 205, 95)])
     a = _analyse(net_h, fac, points(POIS))
     # P1: entrance 1 on the same edge: 5 + |90 - 50| + 20 = 65 m
@@ -129,7 +130,9 @@ def test_curved_and_parallel_edges():
     # up x=0 to y=200, across, and down x=100 (500 m).
     detour = [(0, 0), (0, 200), (100, 200), (100, 0)]
     net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1), (0, 1, detour)])
-    assert adjacency(net.n_nodes, net.edge_u, net.edge_v, net.edge_length)[0, 1] == pytest.approx(100)
+    assert adjacency(net.n_nodes, net.edge_u, net.edge_v, net.edge_length)[0, 1] == pytest.approx(
+        100
+    )
     # A: 5 m off the detour's left side at 150 m from node 0.  P: 10 m below the straight edge.
     # A->P via node 0: 5 + 150 + 50 + 10 = 215 m; via node 1: 5 + 350 + 50 + 10 = 415 m.
     # B: 5 m off the detour's right side, 50 m from node 1 (450 m from node 0).

@@ -34,11 +34,35 @@ def gbk_scenario(tmp_path_factory):
         for i, n, k, x, y in zip(good["id"], good["name"], good["kind"], glon, glat, strict=True)
     ]
     bad = [
-        {"编号": "BAD-1", "商户名称": "缺纬度 no lat", "业态": "shop", "经度": "113.95", "纬度": ""},
-        {"编号": "BAD-2", "商户名称": "坏经度 bad lon", "业态": "shop", "经度": "东经113", "纬度": "22.55"},
-        {"编号": "BAD-3", "商户名称": "远处 far away", "业态": "shop", "经度": "116.19", "纬度": "23.29"},
+        {
+            "编号": "BAD-1",
+            "商户名称": "缺纬度 no lat",
+            "业态": "shop",
+            "经度": "113.95",
+            "纬度": "",
+        },
+        {
+            "编号": "BAD-2",
+            "商户名称": "坏经度 bad lon",
+            "业态": "shop",
+            "经度": "东经113",
+            "纬度": "22.55",
+        },
+        {
+            "编号": "BAD-3",
+            "商户名称": "远处 far away",
+            "业态": "shop",
+            "经度": "116.19",
+            "纬度": "23.29",
+        },
         # lat and lon swapped by hand (a real shop's coordinates)
-        {"编号": "SWAP-1", "商户名称": rows[0]["商户名称"], "业态": "shop", "经度": rows[0]["纬度"], "纬度": rows[0]["经度"]},
+        {
+            "编号": "SWAP-1",
+            "商户名称": rows[0]["商户名称"],
+            "业态": "shop",
+            "经度": rows[0]["纬度"],
+            "纬度": rows[0]["经度"],
+        },
         {**rows[1], "商户名称": "重复编号 duplicate id"},
     ]
     table = pd.DataFrame(rows + bad)
@@ -119,6 +143,7 @@ KILLER = textwrap.dedent(
     """
     import sys
     from dataclasses import replace
+    from pathlib import Path
     from planner import pipeline
     from tests.handmade import make_network, points
     net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
@@ -132,7 +157,7 @@ KILLER = textwrap.dedent(
     while True:
         speed = speeds[i % 2]
         a = pipeline.analyse(net, fac, pois, bands_min=(1, 2), speed_kmh=speed)
-        pipeline.write_outputs(replace(sc, speed_kmh=speed), net, a, __import__("pathlib").Path(out))
+        pipeline.write_outputs(replace(sc, speed_kmh=speed), net, a, Path(out))
         print("done", speed, flush=True)
         i += 1
     """
@@ -153,7 +178,11 @@ def test_killed_mid_write_leaves_a_complete_set(tmp_path):
     root = DATA_DIR.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
     proc = subprocess.Popen(
-        [sys.executable, "-c", KILLER, str(out)], cwd=root, env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", KILLER, str(out)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout.readline().startswith("done")  # one complete set exists
@@ -162,7 +191,13 @@ def test_killed_mid_write_leaves_a_complete_set(tmp_path):
         proc.wait()
     rng = np.random.default_rng(7)
     for _ in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", KILLER, str(out)], cwd=root, env=env, stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILLER, str(out)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         time.sleep(float(rng.uniform(1.5, 4.0)))  # lands anywhere in startup, compute or writing
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()

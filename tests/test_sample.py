@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import xml.etree.ElementTree as ET
 
@@ -52,7 +53,16 @@ def test_outputs_written_with_expected_columns(sample_run):
         "minutes",
     } <= set(cov.columns)
     pois = pd.read_csv(files["pois"], encoding="utf-8-sig")
-    need = {"poi_id", "name", "kind", "lon", "lat", "nearest_facility_id", "minutes_to_nearest", "status"}
+    need = {
+        "poi_id",
+        "name",
+        "kind",
+        "lon",
+        "lat",
+        "nearest_facility_id",
+        "minutes_to_nearest",
+        "status",
+    }
     assert need <= set(pois.columns)
 
 
@@ -90,7 +100,7 @@ def test_isochrones_nested_and_polygonal(sample_run):
         g = g.sort_values("band_min")
         geoms = list(g.geometry)
         assert all(not x.is_empty for x in geoms), fid
-        for inner, outer in zip(geoms, geoms[1:], strict=False):
+        for inner, outer in itertools.pairwise(geoms):
             # GeoJSON coordinates are rounded to 1e-6 degrees (about 0.1 m)
             assert outer.buffer(0.25).contains(inner), fid
         # grown from streets, not a convex hull: clearly smaller than its hull
