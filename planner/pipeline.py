@@ -127,6 +127,19 @@ def input_problems(*tables: pd.DataFrame) -> list[str]:
     return problems
 
 
+def describe_network(network: net.StreetNetwork) -> str:
+    """One line on the routed network and the disconnected pieces left out."""
+    text = f"network: {network.n_nodes:,} nodes, {network.n_edges:,} street segments"
+    dropped = network.components.dropped if network.components else None
+    if dropped is not None and len(dropped):
+        names = "、".join(n for n in dropped["names"] if n)[:120]
+        text += (
+            f"; left out {len(dropped)} disconnected pieces ({int(dropped['nodes'].sum())} "
+            f"nodes{': ' + names if names else ''}; see summary.json)"
+        )
+    return text
+
+
 def load_facilities(scenario: Scenario) -> pd.DataFrame:
     """Read the facilities table (several rows with one id = several entrances)."""
     src = scenario.facilities
@@ -428,6 +441,7 @@ def run(
     progress(f"loading the street network ({scenario.network_source})")
     network = load_network(scenario)
     t_net = time.perf_counter() - t0
+    progress(describe_network(network))
     progress("reading facilities and POIs")
     facilities = load_facilities(scenario)
     pois = load_pois(scenario)
