@@ -47,6 +47,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    tmp.unlink()  # the name is reserved; some writers (GDAL) refuse to overwrite a file
     try:
         write(tmp)
         with open(tmp, "rb") as fh:
@@ -54,8 +55,7 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -18,6 +18,7 @@ import shapely
 from scipy import sparse
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner.io import write_atomic
 
 # Tags the walk filter needs, on top of osmnx's default useful way tags.
 _WALK_TAGS = ["foot", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"]
@@ -446,12 +447,7 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     path
         The written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    ox.save_graphml(G, tmp)
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda p: ox.save_graphml(G, p))
 
 
 def build_network(G: nx.MultiDiGraph) -> StreetNetwork:

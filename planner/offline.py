@@ -7,13 +7,14 @@ import binascii
 import json
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
+
+from planner.io import write_atomic
 
 __all__ = [
     "OMITTED",
@@ -401,17 +402,4 @@ def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
         See :func:`inline_assets`; nothing is written in that case.
     """
     html = inline_assets(m.get_root().render())
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(html)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the map is meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_atomic(path, lambda p: p.write_text(html, encoding="utf-8", newline="\n"))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +19,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pyproj import Transformer
 
 from planner import maps
+from planner.io import write_atomic
 from planner.network import StreetNetwork
 from planner.scenario import Scenario
 
@@ -342,17 +341,6 @@ def save_png(
     path
         The written file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fig = draw(scenario, network, analysis)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    try:
-        with mpl.rc_context(_font_rc()):
-            fig.savefig(tmp, format="png")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with mpl.rc_context(_font_rc()):
+        return write_atomic(path, lambda p: fig.savefig(p, format="png"))

@@ -10,6 +10,7 @@ import osmnx as ox
 import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner.io import write_atomic
 
 #: OSM tags whose features count as merchants or service points.
 POI_TAGS: dict[str, bool | list[str]] = {
@@ -187,10 +188,7 @@ def save_features(features: gpd.GeoDataFrame, path: str | Path) -> Path:
     out = features[[*keep, "geometry"]].copy()
     out.index = [f"{el}/{i}" for el, i in features.index] if len(features) else []
     out = out.rename_axis("osm_id").reset_index()
-    tmp = path.with_name(path.name + ".tmp")
-    out.to_file(tmp, driver="GeoJSON")
-    tmp.replace(path)
-    return path
+    return write_atomic(path, lambda p: out.to_file(p, driver="GeoJSON"))
 
 
 def load_features(path: str | Path) -> gpd.GeoDataFrame:
