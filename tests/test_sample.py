@@ -138,3 +138,13 @@ def test_map_has_attribution_and_no_external_resources(sample_run):
     html = sample_run.files["map"].read_text(encoding="utf-8")
     assert "© OpenStreetMap contributors" in html
     assert external_urls(html) == []
+
+
+def test_written_minutes_are_the_computed_ones(sample_run):
+    """coverage.csv carries the engine's minutes (which test_engine_equality checks against
+    an independent networkx calculation) to within the file's 6 decimals."""
+    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
+    mem = sample_run.analysis.coverage
+    merged = cov.merge(mem, on=["facility_id", "poi_id"], suffixes=("_csv", "_mem"))
+    assert len(merged) == len(cov) == len(mem)
+    np.testing.assert_allclose(merged["minutes_csv"], merged["minutes_mem"], atol=1e-6)
