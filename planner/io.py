@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 
 def _umask() -> int:
@@ -73,24 +75,26 @@ def write_json(obj: Any, path: str | Path) -> Path:
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
-    """Write GeoJSON in EPSG:4326 atomically (coordinates rounded to ~0.1 m)."""
+    """Write compact GeoJSON in EPSG:4326 atomically, coordinates rounded to 1e-6° (~0.1 m).
+
+    Parameters
+    ----------
+    gdf
+        Features in any CRS.
+    path
+        Destination ``.geojson``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
     out = gdf.to_crs(4326)
-    text = out.to_json(drop_id=True, to_wgs84=False, ensure_ascii=False)
-    data = json.loads(text)
+    out = out.set_geometry(shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, 6)))
+    data = json.loads(out.to_json(drop_id=True, to_wgs84=False, ensure_ascii=False))
     data["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
-    for feat in data["features"]:
-        feat["geometry"] = _round(feat["geometry"], 6)
-    return write_json(data, path)
-
-
-def _round(obj: Any, ndigits: int) -> Any:
-    if isinstance(obj, float):
-        return round(obj, ndigits)
-    if isinstance(obj, list):
-        return [_round(o, ndigits) for o in obj]
-    if isinstance(obj, dict):
-        return {k: _round(v, ndigits) for k, v in obj.items()}
-    return obj
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
 
 
 def staging_dir(target: str | Path) -> Path:
