@@ -203,3 +203,11 @@ def test_nothing_reachable_gives_nan_not_numbers():
     assert a.coverage.empty
     assert np.isnan(a.pois["minutes_to_nearest"].iloc[0])
     assert a.pois["status"].iloc[0] == "unreachable"
+
+
+def test_facility_exactly_on_a_node(net_h):
+    # E stands on node 1: access leg 0 and offset 0 or L (zero-weight links must survive)
+    a = _analyse(net_h, points([("E", 100, 0)]), points(POIS))
+    assert _minutes(a, "E", "P1") == pytest.approx(0.70, abs=1e-9)  # 0 + 50 + 20
+    assert _minutes(a, "E", "P2") == pytest.approx(0.85, abs=1e-9)  # 0 + 80 + 5
+    assert _minutes(a, "E", "P3") == pytest.approx(1.70, abs=1e-9)  # 0 + 100 + 60 + 10
