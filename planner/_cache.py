@@ -6,8 +6,6 @@ import hashlib
 import itertools
 import json
 import logging
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ import pyproj
 import shapely
 
 from planner import network as net
+from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
 CACHE_FORMAT_VERSION = 1
@@ -241,19 +240,13 @@ def write_cache(network: net.StreetNetwork, key: dict[str, Any], path: Path) -> 
         The written file.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     arrays = network_to_arrays(network, key)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
             np.savez(fh, **arrays)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp_name, path)
-    finally:
-        if os.path.exists(tmp_name):
-            os.unlink(tmp_name)
-    return path
+
+    return write_atomic(path, write)
 
 
 def read_cache(path: Path, key: dict[str, Any]) -> net.StreetNetwork | None:
