@@ -67,7 +67,7 @@ class Anchors:
         )
 
     def __len__(self) -> int:
-        return int(len(self.edge))
+        return len(self.edge)
 
     def subset(self, mask: np.ndarray) -> Anchors:
         """Return the anchors where `mask` is True."""
@@ -241,17 +241,29 @@ def reach_pairs(
         node, dist = reach.row(i)
         if len(node):
             cnt = starts[node + 1] - starts[node]
-            pos = np.repeat(starts[node] - np.cumsum(np.r_[0, cnt[:-1]]), cnt) + np.arange(cnt.sum())
+            pos = np.repeat(starts[node] - np.cumsum(np.r_[0, cnt[:-1]]), cnt) + np.arange(
+                cnt.sum()
+            )
             t = tgt[pos]
             d = np.repeat(dist, cnt) + leg[pos] + targets.access[t]
             keep = d <= limit + tol
-            frames.append(pd.DataFrame({"facility": fac, "poi": targets.owner[t[keep]], "distance_m": d[keep]}))
+            frames.append(
+                pd.DataFrame(
+                    {"facility": fac, "poi": targets.owner[t[keep]], "distance_m": d[keep]}
+                )
+            )
     same = _same_edge(sources, targets)
     if len(same):
         same = same.rename(columns={"source": "facility", "target": "poi", "dist": "distance_m"})
         frames.append(same[same["distance_m"] <= limit + tol])
     if not frames:
-        return pd.DataFrame({"facility": pd.Series(dtype=np.int64), "poi": pd.Series(dtype=np.int64), "distance_m": pd.Series(dtype=float)})
+        return pd.DataFrame(
+            {
+                "facility": pd.Series(dtype=np.int64),
+                "poi": pd.Series(dtype=np.int64),
+                "distance_m": pd.Series(dtype=float),
+            }
+        )
     pairs = pd.concat(frames, ignore_index=True)
     pairs = pairs.groupby(["facility", "poi"], as_index=False, sort=True)["distance_m"].min()
     pairs["facility"] = pairs["facility"].astype(np.int64)
@@ -299,7 +311,9 @@ def nearest_facility(
     dv = dist[tv] + (network.edge_length[targets.edge] - targets.offset)
     best = np.where(dv < du, dv, du)
     best_src = np.where(dv < du, src[tv], src[tu])
-    cand = pd.DataFrame({"poi": targets.owner, "dist": best + targets.access, "facility": best_src - first})
+    cand = pd.DataFrame(
+        {"poi": targets.owner, "dist": best + targets.access, "facility": best_src - first}
+    )
     cand = cand[np.isfinite(cand["dist"])]
     same = _same_edge(sources, targets).rename(columns={"source": "facility", "target": "poi"})
     cand = pd.concat([cand, same], ignore_index=True).sort_values(["poi", "dist", "facility"])
