@@ -457,6 +457,12 @@ def run(
         progress=progress,
     )
     analysis.timings = {"network": t_net, "inputs": t_read, **analysis.timings}
+    if len(analysis.facility_table) and (analysis.facility_table["status"] != "ok").all():
+        raise PlannerError(
+            f"none of the {len(analysis.facility_table)} facilities lies within "
+            f"{scenario.snap_limit_m:g} m of a walkable street of the network "
+            f"({scenario.network_path or scenario.network_source}): is it the right area?"
+        )
     if strict:
         problems = input_problems(analysis.facilities, analysis.pois)
         if problems:

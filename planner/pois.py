@@ -91,13 +91,15 @@ def features_to_pois(
     if bbox is not None:
         w, s, e, n = bbox
         f = f[(f["lon"] >= w) & (f["lon"] <= e) & (f["lat"] >= s) & (f["lat"] <= n)]
+    if f.empty:
+        return pd.DataFrame(columns=columns)
     f = f.sort_index()
     ids = [f"{el}/{osm_id}" for el, osm_id in f.index]
     out = pd.DataFrame(
         {
             "id": ids,
             "name": f["name"].fillna("").astype(str).to_numpy(),
-            "kind": f.apply(_kind, axis=1).to_numpy() if len(f) else [],
+            "kind": f.apply(_kind, axis=1).to_numpy(),
             "lon": f["lon"].to_numpy(),
             "lat": f["lat"].to_numpy(),
         }

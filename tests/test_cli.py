@@ -185,3 +185,11 @@ def test_parse_bands():
         parse_bands("5,5")
     with pytest.raises(ScenarioError):
         parse_bands("")
+
+
+def test_network_of_the_wrong_area_is_refused(tmp_path):
+    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+    p = planner("run", "liusha", "--osm", str(osm), "--out", "o", cwd=tmp_path)
+    assert p.returncode == 1
+    assert "none of the 5 facilities lies within 300 m" in p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()

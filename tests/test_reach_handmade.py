@@ -211,3 +211,11 @@ def test_facility_exactly_on_a_node(net_h):
     assert _minutes(a, "E", "P1") == pytest.approx(0.70, abs=1e-9)  # 0 + 50 + 20
     assert _minutes(a, "E", "P2") == pytest.approx(0.85, abs=1e-9)  # 0 + 80 + 5
     assert _minutes(a, "E", "P3") == pytest.approx(1.70, abs=1e-9)  # 0 + 100 + 60 + 10
+
+
+def test_no_pois_at_all(net_h):
+    a = _analyse(net_h, points([("F", 50, 10)]), points([]).iloc[0:0])
+    assert a.coverage.empty and a.pois.empty
+    assert a.summary["overall"]["pois_total"] == 0
+    assert a.summary["overall"]["bands"]["3"]["share_of_all_pois"] is None
+    assert len(a.isochrones) == 3 and not a.isochrones.geometry.is_empty.any()
