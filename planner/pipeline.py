@@ -457,6 +457,9 @@ def run(
         progress=progress,
     )
     analysis.timings = {"network": t_net, "inputs": t_read, **analysis.timings}
+    if len(facilities) and not facilities["usable"].any():
+        first = "; ".join(str(r) for r in facilities["reason"].head(3))
+        raise PlannerError(f"no facility row has usable coordinates: {first}")
     if len(analysis.facility_table) and (analysis.facility_table["status"] != "ok").all():
         raise PlannerError(
             f"none of the {len(analysis.facility_table)} facilities lies within "

@@ -193,3 +193,14 @@ def test_network_of_the_wrong_area_is_refused(tmp_path):
     assert p.returncode == 1
     assert "none of the 5 facilities lies within 300 m" in p.stderr
     assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()
+
+
+def test_no_usable_facility_is_one_clear_error(tmp_path):
+    (tmp_path / "f.csv").write_text("facility_id,name,lon,lat\nA,x,abc,22.5\nB,y,,\n")
+    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+    (tmp_path / "scenario.toml").write_text(
+        f'[scenario]\nname = "bad"\n[network]\npath = "{osm}"\n[facilities]\npath = "f.csv"\n'
+    )
+    p = planner("run", str(tmp_path), "--out", "o", cwd=tmp_path)
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert 'no facility row has usable coordinates: f.csv row 2, field "lon"' in p.stderr
