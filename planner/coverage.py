@@ -188,25 +188,28 @@ def summarise(
         JSON-ready dict with ``facilities`` and ``overall`` sections.
     """
     bands = sorted(float(b) for b in bands_min)
+    # counts per (band, facility, kind) in one grouping per band, not one scan per facility
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for b in bands:
+        within = coverage[coverage["minutes"] <= b + 1e-9 * max(b, 1.0)]
+        grouped = within.groupby(["facility_id", "poi_kind"], sort=True).size()
+        per: dict[str, dict[str, int]] = {}
+        for (fid, kind), n in grouped.items():
+            per.setdefault(str(fid), {})[str(kind)] = int(n)
+        counts[_band_key(b)] = per
     per_facility = []
-    for _, f in facilities.iterrows():
-        rows = coverage[coverage["facility_id"] == f["facility_id"]]
+    for f in facilities.itertuples(index=False):
+        fid = str(f.facility_id)
         by_band = {}
-        for b in bands:
-            within = rows[rows["minutes"] <= b + 1e-9 * max(b, 1.0)]
-            by_band[_band_key(b)] = {
-                "pois": len(within),
-                "by_kind": {
-                    str(k): int(v)
-                    for k, v in within["poi_kind"].value_counts().sort_index().items()
-                },
-            }
+        for key, per in counts.items():
+            kinds = per.get(fid, {})
+            by_band[key] = {"pois": sum(kinds.values()), "by_kind": kinds}
         per_facility.append(
             {
-                "facility_id": str(f["facility_id"]),
-                "name": str(f["name"]),
-                "kind": str(f["kind"]),
-                "status": str(f["status"]),
+                "facility_id": fid,
+                "name": str(f.name),
+                "kind": str(f.kind),
+                "status": str(f.status),
                 "bands": by_band,
             }
         )
