@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
@@ -90,11 +89,19 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
         The written file.
     """
     out = gdf.to_crs(4326)
-    out = out.set_geometry(shapely.transform(out.geometry.to_numpy(), lambda c: np.round(c, 6)))
-    data = json.loads(out.to_json(drop_id=True, to_wgs84=False, ensure_ascii=False))
-    data["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:OGC:1.3:CRS84"}}
-    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+    # snap to a 1e-6 degree grid keeping polygons valid (plain rounding can make them invalid)
+    geoms = shapely.set_precision(out.geometry.to_numpy(), 1e-6)
+    geometry_text = shapely.to_geojson(geoms)  # GEOS writer: C speed, shortest numbers
+    props = out.drop(columns=out.geometry.name)
+    props = props.astype(object).where(props.notna(), None)
+    features = []
+    for p, g in zip(props.to_dict(orient="records"), geometry_text, strict=True):
+        p_text = json.dumps(p, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        features.append(f'{{"type":"Feature","properties":{p_text},"geometry":{g or "null"}}}')
+    crs = '{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}'
+    body = ",\n".join(features)
+    text = f'{{"type":"FeatureCollection","crs":{crs},"features":[\n{body}\n]}}\n'
+    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
 
 
 def staging_dir(target: str | Path) -> Path:

@@ -95,6 +95,7 @@ def test_isochrones_nested_and_polygonal(sample_run):
     iso = gpd.read_file(sample_run.files["isochrones"])
     assert iso.crs.to_epsg() == 4326
     assert len(iso) == 6 * 3
+    assert iso.geometry.is_valid.all()
     metric = iso.to_crs(sample_run.network.crs)
     for fid, g in metric.groupby("facility_id"):
         g = g.sort_values("band_min")
