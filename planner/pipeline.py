@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -89,14 +88,6 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
     return _cache.load_network_cached(scenario.network_path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def verify_fetch_cache(scenario: Scenario) -> None:
     """Refuse a downloaded cache whose files do not match the checksums written by `fetch`.
 
@@ -113,7 +104,7 @@ def verify_fetch_cache(scenario: Scenario) -> None:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise PlannerError(f"download cache {meta_path} is missing or unreadable; {hint}") from exc
     for path in network_cache_paths(scenario):
-        if not path.is_file() or _sha256(path) != expected.get(path.name):
+        if not path.is_file() or _cache.file_sha256(path) != expected.get(path.name):
             raise PlannerError(f"download cache file {path} is missing or corrupted; {hint}")
 
 
@@ -548,7 +539,7 @@ def fetch(scenario: Scenario, progress: Progress = _quiet) -> dict[str, Path]:
         "pois": osm_pois.save_features(features, features_path),
     }
     meta = {
-        "sha256": {p.name: _sha256(p) for p in (files["network"], files["pois"])},
+        "sha256": {p.name: _cache.file_sha256(p) for p in (files["network"], files["pois"])},
         "bbox_wgs84": list(bbox),
         "downloaded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "nodes": len(G),
