@@ -11,6 +11,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from planner.network import ComponentReport, StreetNetwork
+from planner.readers import valid_points
 
 #: UTM zone 50N: Puning / Liusha lies at about 116.2 E, 23.3 N.
 CRS = "EPSG:32650"
@@ -228,22 +229,12 @@ def random_points(
         y = y[rep] + np.where(first, 0.0, rng.uniform(-60, 60, len(rep)))
         ids = ids[rep]
     lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(x, y)
-    m = len(ids)
-    return pd.DataFrame(
-        {
-            "row": np.arange(2, m + 2),
-            "id": ids,
-            "name": [f"name {i}" for i in ids],
-            "kind": np.asarray(kinds, dtype=object)[rng.integers(0, len(kinds), m)],
-            "lon": lon,
-            "lat": lat,
-            "x_orig": lon,
-            "y_orig": lat,
-            "crs_orig": "WGS84",
-            "status": "ok",
-            "usable": True,
-            "reason": "",
-            "x": x,
-            "y": y,
-        }
+    table = valid_points(
+        ids,
+        lon,
+        lat,
+        names=[f"name {i}" for i in ids],
+        kinds=np.asarray(kinds, dtype=object)[rng.integers(0, len(kinds), len(ids))].tolist(),
+        first_row=2,
     )
+    return table.assign(x=x, y=y)

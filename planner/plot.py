@@ -162,28 +162,11 @@ def _legend(ax: Axes, scenario: Scenario, bands: tuple[float, ...], cjk: bool) -
             )
         )
         lo = b
-    handles.append(
-        Line2D(
-            [],
-            [],
-            ls="",
-            marker="o",
-            mfc=maps.BEYOND_COLOUR,
-            mec="#333333",
-            label=label(f"超过 {bands[-1]:g} 分钟", f"beyond {bands[-1]:g} min", cjk),
-        )
-    )
-    handles.append(
-        Line2D(
-            [],
-            [],
-            ls="",
-            marker="o",
-            mfc=maps.NOT_ROUTED_COLOUR,
-            mec="#333333",
-            label=label("不可达/未计算", "unreachable / not routed", cjk),
-        )
-    )
+    for colour, text in (
+        (maps.BEYOND_COLOUR, label(f"超过 {bands[-1]:g} 分钟", f"beyond {bands[-1]:g} min", cjk)),
+        (maps.NOT_ROUTED_COLOUR, label("不可达/未计算", "unreachable / not routed", cjk)),
+    ):
+        handles.append(Line2D([], [], ls="", marker="o", mfc=colour, mec="#333333", label=text))
     handles.append(
         Line2D(
             [],

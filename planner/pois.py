@@ -11,6 +11,7 @@ import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner.io import write_atomic
+from planner.readers import OUTPUT_COLUMNS, valid_points
 
 #: OSM tags whose features count as merchants or service points.
 POI_TAGS: dict[str, bool | list[str]] = {
@@ -74,8 +75,7 @@ def features_to_pois(
         Columns ``row, id, name, kind, lon, lat, x_orig, y_orig, crs_orig, status, usable,
         reason, source`` (the `planner.readers.read_points` layout), all usable.
     """
-    columns = ["row", "id", "name", "kind", "lon", "lat", "x_orig", "y_orig", "crs_orig"]
-    columns += ["status", "usable", "reason", "source"]
+    columns = [*OUTPUT_COLUMNS, "source"]
     if features is None or features.empty:
         return pd.DataFrame(columns=columns)
     f = features.copy()
@@ -94,25 +94,15 @@ def features_to_pois(
     if f.empty:
         return pd.DataFrame(columns=columns)
     f = f.sort_index()
-    ids = [f"{el}/{osm_id}" for el, osm_id in f.index]
-    out = pd.DataFrame(
-        {
-            "id": ids,
-            "name": f["name"].fillna("").astype(str).to_numpy(),
-            "kind": f.apply(_kind, axis=1).to_numpy(),
-            "lon": f["lon"].to_numpy(),
-            "lat": f["lat"].to_numpy(),
-        }
+    out = valid_points(
+        [f"{el}/{osm_id}" for el, osm_id in f.index],
+        f["lon"],
+        f["lat"],
+        names=f["name"].fillna("").astype(str).tolist(),
+        kinds=f.apply(_kind, axis=1).tolist(),
     )
-    out.insert(0, "row", np.arange(1, len(out) + 1))
-    out["x_orig"] = out["lon"]
-    out["y_orig"] = out["lat"]
-    out["crs_orig"] = "WGS84"
-    out["status"] = "ok"
-    out["usable"] = True
-    out["reason"] = ""
     out["source"] = "OpenStreetMap " + out["id"]
-    return out[columns]
+    return out
 
 
 def pois_from_osm_xml(

@@ -843,3 +843,57 @@ def _build_frame(
     ids = _assign_ids(table, roles, prefix, allow_repeated_ids, states)
     columns = {"id": ids, "lon": lon, "lat": lat, "x": x, "y": y, "crs": tokens}
     return _assemble(table, roles, columns, states)
+
+
+def valid_points(
+    ids: Sequence[str],
+    lon: Any,
+    lat: Any,
+    *,
+    names: Sequence[str] | None = None,
+    kinds: Sequence[str] | str = "",
+    first_row: int = 1,
+) -> pd.DataFrame:
+    """Build a table in the `read_points` layout from points already known to be valid.
+
+    For points that do not come from a user's file (OSM features, generated test data):
+    every row is ``ok`` and usable, in WGS-84.
+
+    Parameters
+    ----------
+    ids
+        Point ids.
+    lon, lat
+        WGS-84 coordinates.
+    names
+        Names (default: empty).
+    kinds
+        Kinds, one per point or one for all.
+    first_row
+        Row number of the first point.
+
+    Returns
+    -------
+    points
+        The `OUTPUT_COLUMNS` table.
+    """
+    n = len(ids)
+    lon = np.asarray(lon, dtype=float)
+    lat = np.asarray(lat, dtype=float)
+    return pd.DataFrame(
+        {
+            "row": np.arange(first_row, first_row + n),
+            "id": list(ids),
+            "name": list(names) if names is not None else [""] * n,
+            "kind": [kinds] * n if isinstance(kinds, str) else list(kinds),
+            "lon": lon,
+            "lat": lat,
+            "x_orig": lon,
+            "y_orig": lat,
+            "crs_orig": "WGS84",
+            "status": "ok",
+            "usable": True,
+            "reason": "",
+        },
+        columns=list(OUTPUT_COLUMNS),
+    )

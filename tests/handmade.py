@@ -8,6 +8,7 @@ import pandas as pd
 import shapely
 
 from planner.network import StreetNetwork, street_network
+from planner.readers import valid_points
 
 CRS = "EPSG:32649"  # UTM 49N, metres
 # Hand-made coordinates are small numbers; they are placed at this origin (near Puning).
@@ -46,19 +47,11 @@ def points(rows: list[tuple]) -> pd.DataFrame:
     x = np.array([r[1] for r in rows], dtype=float) + X0
     y = np.array([r[2] for r in rows], dtype=float) + Y0
     lon, lat = t.transform(x, y)
-    return pd.DataFrame(
-        {
-            "row": np.arange(2, len(rows) + 2),
-            "id": ids,
-            "name": [f"name {i}" for i in ids],
-            "kind": [r[3] if len(r) > 3 else "shop:test" for r in rows],
-            "lon": lon,
-            "lat": lat,
-            "x_orig": lon,
-            "y_orig": lat,
-            "crs_orig": "WGS84",
-            "status": "ok",
-            "usable": True,
-            "reason": "",
-        }
+    return valid_points(
+        ids,
+        lon,
+        lat,
+        names=[f"name {i}" for i in ids],
+        kinds=[r[3] if len(r) > 3 else "shop:test" for r in rows],
+        first_row=2,
     )

@@ -177,13 +177,17 @@ def test_killed_mid_write_leaves_a_complete_set(tmp_path):
     out = tmp_path / "out"
     root = DATA_DIR.parent
     env = {**os.environ, "PYTHONPATH": str(root)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", KILLER, str(out)],
-        cwd=root,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+
+    def spawn() -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", KILLER, str(out)],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    proc = spawn()
     try:
         assert proc.stdout.readline().startswith("done")  # one complete set exists
     finally:
@@ -191,13 +195,7 @@ def test_killed_mid_write_leaves_a_complete_set(tmp_path):
         proc.wait()
     rng = np.random.default_rng(7)
     for _ in range(8):
-        proc = subprocess.Popen(
-            [sys.executable, "-c", KILLER, str(out)],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        proc = spawn()
         time.sleep(float(rng.uniform(1.5, 4.0)))  # lands anywhere in startup, compute or writing
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
