@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -60,10 +58,48 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     return path
 
 
+#: First characters that make Excel, WPS or LibreOffice read a cell as a formula (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Neutralise a text cell a spreadsheet would evaluate as a formula.
+
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    apostrophe, as OWASP recommends against CSV injection: ``=HYPERLINK(...)`` is written
+    ``'=HYPERLINK(...)`` and shows as text. Anything else, numbers included, is unchanged;
+    the readers remove the apostrophe again, so a table read back keeps the original text.
+
+    Parameters
+    ----------
+    value
+        A cell value.
+
+    Returns
+    -------
+    value
+        The value, or the neutralised text.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def spreadsheet_safe_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Return `df` with every text cell (and text column name) made `spreadsheet_safe`."""
+    out = df.rename(columns=spreadsheet_safe)
+    for col in out.columns:
+        if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(spreadsheet_safe)
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a UTF-8 (with BOM, so Excel shows Chinese correctly) CSV atomically."""
+    """Write a table for spreadsheets atomically: UTF-8 with BOM (Excel shows Chinese
+    correctly), text cells neutralised against formula injection (`spreadsheet_safe`)."""
+    safe = spreadsheet_safe_table(df)
     return write_atomic(
-        path, lambda p: df.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.6f")
+        path, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.6f")
     )
 
 
@@ -102,64 +138,3 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     body = ",\n".join(features)
     text = f'{{"type":"FeatureCollection","crs":{crs},"features":[\n{body}\n]}}\n'
     return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
-
-
-def staging_dir(target: str | Path) -> Path:
-    """Create an empty folder where a new set of outputs for `target` is written first.
-
-    Parameters
-    ----------
-    target
-        The output folder users read (e.g. ``out/sample``).
-
-    Returns
-    -------
-    staging
-        A new folder beside the earlier runs, ``.<name>.runs/<time>-<pid>-<n>``.
-    """
-    target = Path(target)
-    runs = target.parent / f".{target.name}.runs"
-    runs.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=runs))
-    os.chmod(staging, _DIR_MODE)
-    return staging
-
-
-def publish_dir(staging: str | Path, target: str | Path) -> Path:
-    """Make a complete staging folder the target folder in one atomic step.
-
-    The target is a symbolic link to the newest complete run, swapped with ``os.replace``; a
-    run killed at any moment leaves either the previous complete set of outputs or the new
-    one, never a mix. Earlier runs are removed afterwards. Where symbolic links are not
-    available (some Windows set-ups) the files are renamed into place one by one.
-
-    Parameters
-    ----------
-    staging
-        Folder from `staging_dir`, fully written.
-    target
-        The output folder users read.
-
-    Returns
-    -------
-    target
-        The published folder.
-    """
-    staging, target = Path(staging), Path(target)
-    runs = staging.parent
-    link_tmp = target.parent / f".{target.name}.link-{os.getpid()}-{staging.name}"
-    try:
-        os.symlink(os.path.relpath(staging, target.parent), link_tmp, target_is_directory=True)
-    except (OSError, NotImplementedError):
-        target.mkdir(parents=True, exist_ok=True)
-        for f in sorted(staging.iterdir()):
-            os.replace(f, target / f.name)
-        staging.rmdir()
-        return target
-    if target.exists() and not target.is_symlink():
-        os.replace(target, runs / f"legacy-{staging.name}")  # a folder from an older version
-    os.replace(link_tmp, target)
-    for old in runs.iterdir():
-        if old != staging and old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-    return target

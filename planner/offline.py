@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+from planner._publish import SIGNATURE
 from planner.io import write_atomic
 
 __all__ = [
@@ -402,4 +403,5 @@ def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
         See :func:`inline_assets`; nothing is written in that case.
     """
     html = inline_assets(m.get_root().render())
+    html = html.replace("<head>", f'<head>\n<meta name="generator" content="{SIGNATURE}">', 1)
     return write_atomic(path, lambda p: p.write_text(html, encoding="utf-8", newline="\n"))

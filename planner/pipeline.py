@@ -20,6 +20,7 @@ from planner import coverage as cov
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._publish import check_output_dir, check_replaceable, output_set
 from planner.isochrones import isochrones
 from planner.scenario import Scenario
 
@@ -353,8 +354,9 @@ def write_outputs(
 ) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json.
 
-    The files are written to a staging folder and published together (`io.publish_dir`):
-    a run killed at any point leaves the previous complete set or the new one.
+    The files are written to a new run folder and published together (`output_set`): a
+    run killed at any point, or several runs at once, leave one complete set; nothing the
+    planner did not make is removed or replaced.
 
     Parameters
     ----------
@@ -369,17 +371,16 @@ def write_outputs(
         Output name -> path inside `out_dir`.
     """
     out_dir = Path(out_dir)
-    staging = io.staging_dir(out_dir)
-    io.write_csv(analysis.coverage, staging / "coverage.csv")
-    io.write_csv(analysis.pois, staging / "pois.csv")
-    io.write_csv(analysis.facilities, staging / "facilities.csv")
-    io.write_geojson(analysis.isochrones, staging / "isochrones.geojson")
-    summary = {
-        "inputs": run_inputs(scenario, network, len(analysis.facilities), len(analysis.pois)),
-        **analysis.summary,
-    }
-    io.write_json(_json_safe(summary), staging / "summary.json")
-    io.publish_dir(staging, out_dir)
+    with output_set(out_dir) as staging:
+        io.write_csv(analysis.coverage, staging / "coverage.csv")
+        io.write_csv(analysis.pois, staging / "pois.csv")
+        io.write_csv(analysis.facilities, staging / "facilities.csv")
+        io.write_geojson(analysis.isochrones, staging / "isochrones.geojson")
+        summary = {
+            "inputs": run_inputs(scenario, network, len(analysis.facilities), len(analysis.pois)),
+            **analysis.summary,
+        }
+        io.write_json(_json_safe(summary), staging / "summary.json")
     names = ("coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "summary.json")
     return {name.split(".")[0]: out_dir / name for name in names}
 
@@ -428,6 +429,10 @@ def run(
     """
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / scenario.name
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")
+    map_paths = {ext: maps_dir / f"{scenario.name}.{ext}" for ext in ("html", "png")}
+    check_output_dir(out_dir)  # before any work: refuse a folder the planner did not make
+    for path in map_paths.values():
+        check_replaceable(path)
     t0 = time.perf_counter()
     progress(f"loading the street network ({scenario.network_source})")
     network = load_network(scenario)
@@ -472,8 +477,8 @@ def run(
     t1 = time.perf_counter()
     from planner import maps, plot  # imported here: only the map step needs folium/matplotlib
 
-    files["map"] = maps.save_map(scenario, network, analysis, maps_dir / f"{scenario.name}.html")
-    files["png"] = plot.save_png(scenario, network, analysis, maps_dir / f"{scenario.name}.png")
+    files["map"] = maps.save_map(scenario, network, analysis, map_paths["html"])
+    files["png"] = plot.save_png(scenario, network, analysis, map_paths["png"])
     analysis.timings["map"] = time.perf_counter() - t1
     return RunResult(scenario=scenario, network=network, analysis=analysis, files=files)
 

@@ -19,6 +19,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pyproj import Transformer
 
 from planner import maps
+from planner._publish import SIGNATURE
 from planner.io import write_atomic
 from planner.network import StreetNetwork
 from planner.scenario import Scenario
@@ -106,7 +107,9 @@ def _draw_bands(
     iso = analysis.isochrones
     if not len(iso):
         return
-    iso = iso[iso.geometry.notna() & ~iso.geometry.is_empty].to_crs(network.crs)
+    geoms = iso.geometry.to_numpy()
+    # shapely's tests, not GeoSeries.notna(): that one warns when empty geometries exist
+    iso = iso[~shapely.is_missing(geoms) & ~shapely.is_empty(geoms)].to_crs(network.crs)
     for b in sorted(bands, reverse=True):
         geoms = iso.loc[iso["band_min"] == b, "geometry"].to_numpy()
         if not len(geoms):
@@ -326,4 +329,6 @@ def save_png(
     """
     fig = draw(scenario, network, analysis)
     with mpl.rc_context(_font_rc()):
-        return write_atomic(path, lambda p: fig.savefig(p, format="png"))
+        return write_atomic(
+            path, lambda p: fig.savefig(p, format="png", metadata={"Software": SIGNATURE})
+        )

@@ -77,4 +77,4 @@ def offline_page(chromium_browser: Browser) -> Iterator[Callable[[Path], Offline
 def sample_map_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
     """Run the offline sample scenario once per session (outputs and map in a temp dir)."""
     tmp: Path = tmp_path_factory.mktemp("sample_map")
-    return pipeline.run(load_scenario("sample"), out_dir=tmp, maps_dir=tmp)
+    return pipeline.run(load_scenario("sample"), out_dir=tmp / "out", maps_dir=tmp)

@@ -205,3 +205,24 @@ def test_english_only() -> None:
 
     assert plot.english_only("深圳南山科技园（离线样例）Shenzhen Nanshan") == "Shenzhen Nanshan"
     assert plot.label("分钟", "min", cjk=False) == "min"
+
+
+@pytest.mark.slow
+def test_png_with_empty_bands_draws_without_warnings(sample_map_run) -> None:
+    """An empty band polygon (a facility that reaches nothing) is skipped without a warning."""
+    import copy
+    import warnings
+
+    import shapely
+
+    from planner import plot
+
+    r = sample_map_run
+    an = copy.copy(r.analysis)
+    iso = an.isochrones.copy()
+    iso.loc[iso.index[0], "geometry"] = shapely.Polygon()
+    an.isochrones = iso
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot.draw(r.scenario, r.network, an)
+    assert len(fig.axes[0].patches) > 0

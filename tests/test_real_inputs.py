@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pandas as pd
@@ -137,66 +133,3 @@ def test_strict_refuses_and_writes_nothing(gbk_scenario, tmp_path):
     assert p.returncode == 1
     assert "--strict: 5 input problem(s)" in p.stderr and "Traceback" not in p.stderr
     assert not (tmp_path / "o").exists()
-
-
-KILLER = textwrap.dedent(
-    """
-    import sys
-    from dataclasses import replace
-    from pathlib import Path
-    from planner import pipeline
-    from tests.handmade import make_network, points
-    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
-    fac = points([("F", 50, 10)])
-    pois = points([(f"P{i}", i % 200, 7) for i in range(3000)])
-    from planner.scenario import load_scenario
-    sc = load_scenario("sample")
-    out = sys.argv[1]
-    speeds = [3.0, 6.0]
-    i = 0
-    while True:
-        speed = speeds[i % 2]
-        a = pipeline.analyse(net, fac, pois, bands_min=(1, 2), speed_kmh=speed)
-        pipeline.write_outputs(replace(sc, speed_kmh=speed), net, a, Path(out))
-        print("done", speed, flush=True)
-        i += 1
-    """
-)
-
-
-def _consistent(out) -> bool:
-    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    speed = summary["inputs"]["speed_kmh"]
-    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
-    pois = pd.read_csv(out / "pois.csv", encoding="utf-8-sig")
-    same_speed = np.allclose(cov["minutes"], cov["distance_m"] / (speed * 1000 / 60), atol=1e-5)
-    return same_speed and len(pois) == 3000 and summary["overall"]["pois_total"] == 3000
-
-
-def test_killed_mid_write_leaves_a_complete_set(tmp_path):
-    out = tmp_path / "out"
-    root = DATA_DIR.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-
-    def spawn() -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-c", KILLER, str(out)],
-            cwd=root,
-            env=env,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    proc = spawn()
-    try:
-        assert proc.stdout.readline().startswith("done")  # one complete set exists
-    finally:
-        proc.kill()
-        proc.wait()
-    rng = np.random.default_rng(7)
-    for _ in range(8):
-        proc = spawn()
-        time.sleep(float(rng.uniform(1.5, 4.0)))  # lands anywhere in startup, compute or writing
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        assert _consistent(out), "a killed run left a mixed or partial set of outputs"

@@ -1,0 +1,369 @@
+"""Publish a set of output files as one atomic step, touching only what the planner made."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from planner._errors import PlannerError
+
+try:  # POSIX advisory locks; without them (Windows) runs into one folder are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover - not on the Linux machines this runs on
+    fcntl = None  # type: ignore[assignment]
+
+#: Marker file inside every run folder the planner creates (who made it, is it complete).
+RUN_MARK = ".planner-run.json"
+#: Marker file inside the hidden folder that holds a target's runs.
+RUNS_MARK = ".planner-runs"
+#: Marker file inside an output folder written without symbolic links (Windows fallback).
+PLAIN_MARK = ".planner-output.json"
+
+
+#: Signature inside every map file (HTML, PNG) the planner writes: it replaces only those.
+SIGNATURE = "liusha-planner"
+_LEGACY_HTML = b"window.planner = {map: map"  # maps written before the signature existed
+
+
+class OutputLocationError(PlannerError):
+    """The output folder exists and was not made by the planner, so it is left alone."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_DIR_MODE = 0o777 & ~_umask()
+
+
+def _abs(path: str | Path) -> Path:
+    # absolute without resolving symbolic links: the link itself is what gets swapped
+    return Path(os.path.abspath(path))
+
+
+def runs_dir(target: str | Path) -> Path:
+    """The hidden folder beside `target` that holds its runs: ``.<name>.runs``."""
+    target = _abs(target)
+    return target.parent / f".{target.name}.runs"
+
+
+def _read_mark(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _is_our_link(target: Path) -> bool:
+    """True if `target` is a symbolic link the planner made (into its runs folder)."""
+    if not target.is_symlink():
+        return False
+    link = Path(os.readlink(target))
+    runs = runs_dir(target)
+    return (
+        not link.is_absolute()
+        and len(link.parts) == 2
+        and link.parts[0] == runs.name
+        and (runs / RUNS_MARK).is_file()
+    )
+
+
+def _describe(folder: Path) -> str:
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except OSError:
+        return "it cannot be listed"
+    if not names:
+        return "it is empty"
+    shown = ", ".join(names[:3]) + (" …" if len(names) > 3 else "")
+    return f"it holds {len(names)} item(s): {shown}"
+
+
+def check_output_dir(target: str | Path) -> None:
+    """Refuse an output folder the planner may not publish into.
+
+    The planner publishes `target` as a symbolic link to a complete run folder inside
+    ``.<name>.runs`` beside it. It only ever replaces such a link (or, where links are not
+    available, a folder holding its own marker file). Anything else already at `target`,
+    even an empty folder, belongs to the user and is left alone.
+
+    Parameters
+    ----------
+    target
+        The output folder users read (e.g. ``out/sample``).
+
+    Raises
+    ------
+    OutputLocationError
+        `target` exists and was not made by the planner, or its runs folder was not.
+    """
+    target = _abs(target)
+    runs = runs_dir(target)
+    hint = (
+        "the planner never writes into, moves or replaces a folder it did not create; "
+        f"give --out a name that does not exist yet (for example {target / 'planner-out'})"
+    )
+    if runs.exists() and not (runs / RUNS_MARK).is_file():
+        raise OutputLocationError(f"--out {target}: {runs} exists and was not made by the planner")
+    if target.is_symlink():
+        if not _is_our_link(target):
+            raise OutputLocationError(
+                f"--out {target} is a link the planner did not make (to {os.readlink(target)}); "
+                + hint
+            )
+        return
+    if not target.exists():
+        return
+    if target.is_dir() and (target / PLAIN_MARK).is_file():
+        return
+    kind = "folder" if target.is_dir() else "file"
+    detail = _describe(target) if target.is_dir() else "it is not a folder"
+    raise OutputLocationError(
+        f"--out {target}: this {kind} already exists and was not made by the planner "
+        f"({detail}); {hint}"
+    )
+
+
+@contextlib.contextmanager
+def _locked(runs: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the runs folder (publishing and clean-up only)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    with open(runs / ".lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _write_mark(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _new_run(target: Path) -> Path:
+    runs = runs_dir(target)
+    runs.mkdir(parents=True, exist_ok=True)
+    mark = runs / RUNS_MARK
+    if not mark.exists():
+        mark.write_text(
+            "Run folders of the Liusha service-circle planner for "
+            f"{target.name}; the newest complete one is published as {target.name}.\n",
+            encoding="utf-8",
+        )
+    run = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=runs))
+    os.chmod(run, _DIR_MODE)
+    _write_mark(
+        run / RUN_MARK,
+        {"pid": os.getpid(), "host": socket.gethostname(), "complete": False, "files": []},
+    )
+    return run
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _written_files(run: Path) -> list[str]:
+    return sorted(
+        p.name for p in run.iterdir() if p.name != RUN_MARK and not p.name.endswith(".tmp")
+    )
+
+
+def _remove_run(run: Path, mark: dict[str, Any]) -> list[str]:
+    """Delete what the planner wrote in a run folder; return the names it leaves behind."""
+    ours = set(mark.get("files") or [])
+    if not mark.get("complete"):
+        ours |= set(_written_files(run))  # never published: no one else could add files
+    for p in run.iterdir():
+        if p.is_file() and not p.is_symlink() and (p.name in ours or p.name.endswith(".tmp")):
+            p.unlink(missing_ok=True)
+    left = [p.name for p in run.iterdir() if p.name != RUN_MARK]
+    if left:
+        return left
+    (run / RUN_MARK).unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        run.rmdir()
+    return []
+
+
+def _clean_runs(runs: Path, keep: Path) -> list[str]:
+    """Remove finished or abandoned runs except `keep`; return notes on what was kept."""
+    notes = []
+    host = socket.gethostname()
+    for run in sorted(runs.iterdir()):
+        if run == keep or not run.is_dir() or run.is_symlink():
+            continue
+        mark = _read_mark(run / RUN_MARK)
+        if mark is None:
+            continue  # not a run folder of ours
+        if not mark.get("complete") and (
+            mark.get("host") != host  # another machine's run (shared disk): leave it be
+            or not isinstance(mark.get("pid"), int)
+            or _pid_alive(mark["pid"])
+        ):
+            continue  # another run may still be writing it
+        left = _remove_run(run, mark)
+        if left:
+            notes.append(
+                f"kept {run}: it holds files the planner did not write ({', '.join(left[:3])})"
+            )
+    return notes
+
+
+def _publish_plain(run: Path, target: Path, files: list[str]) -> None:
+    """Fallback without symbolic links: rename the files into a marked real folder."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        os.replace(run / name, target / name)
+    _write_mark(target / PLAIN_MARK, {"files": files})
+
+
+def _publish(run: Path, target: Path) -> list[str]:
+    runs = run.parent
+    files = _written_files(run)
+    mark = _read_mark(run / RUN_MARK) or {}
+    with _locked(runs):
+        check_output_dir(target)  # again, under the lock: the folder may have changed
+        # marked complete only under the lock, so no other run's clean-up can take it
+        # for an old published set before it is published
+        _write_mark(run / RUN_MARK, {**mark, "complete": True, "files": files})
+        link_tmp = runs / f".link-{os.getpid()}-{run.name}"
+        try:
+            os.symlink(os.path.join(runs.name, run.name), link_tmp, target_is_directory=True)
+        except (OSError, NotImplementedError):
+            _publish_plain(run, target, files)
+            return _clean_runs(runs, keep=run)
+        try:
+            os.replace(link_tmp, target)
+        finally:
+            link_tmp.unlink(missing_ok=True)
+        return _clean_runs(runs, keep=run)
+
+
+@contextlib.contextmanager
+def output_set(target: str | Path, notes: list[str] | None = None) -> Iterator[Path]:
+    """Write a set of output files into a new run folder and publish them together.
+
+    Usage::
+
+        with output_set("out/sample") as folder:
+            write_csv(table, folder / "coverage.csv")
+
+    On leaving the block the folder is published as `target` in one atomic step (the link
+    `target` is swapped with ``os.replace``), so readers see the previous complete set or
+    the new one, never a mix: a run killed at any moment, or several runs publishing at
+    once, leave one complete set. If the block raises, the new files are removed and the
+    published set is unchanged. Only run folders and links the planner made are ever
+    removed or replaced; a file a user added to a published folder is kept.
+
+    Parameters
+    ----------
+    target
+        The output folder users read; see `check_output_dir` for what may already be there.
+    notes
+        If given, receives one line for each earlier run folder kept because it holds
+        files the planner did not write.
+
+    Yields
+    ------
+    folder
+        The new, empty run folder to write into.
+    """
+    target = _abs(target)
+    check_output_dir(target)
+    run = _new_run(target)
+    try:
+        yield run
+    except BaseException:
+        _remove_run(run, {"complete": False})
+        raise
+    try:
+        kept = _publish(run, target)
+    except OutputLocationError:  # something not ours appeared at `target` meanwhile
+        _remove_run(run, {"complete": False})
+        raise
+    if notes is not None:
+        notes.extend(kept)
+
+
+def is_planner_file(path: str | Path) -> bool:
+    """True if `path` is a map file (HTML or PNG) the planner wrote.
+
+    Parameters
+    ----------
+    path
+        An existing file.
+
+    Returns
+    -------
+    ours
+        The file carries `SIGNATURE` near its start (an HTML ``generator`` meta tag, a PNG
+        ``Software`` text chunk), or is a map of an earlier planner version (an HTML page
+        with the planner's script, or a PNG beside such a page with the same name).
+    """
+    path = Path(path)
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    if SIGNATURE.encode() in head:
+        return True
+    if path.suffix.lower() == ".html":
+        try:
+            return _LEGACY_HTML in path.read_bytes()
+        except OSError:
+            return False
+    sibling = path.with_suffix(".html")
+    return (
+        head.startswith(b"\x89PNG")
+        and b"Matplotlib" in head
+        and sibling.is_file()
+        and is_planner_file(sibling)
+    )
+
+
+def check_replaceable(path: str | Path) -> None:
+    """Refuse to overwrite a file the planner did not write.
+
+    Parameters
+    ----------
+    path
+        Where a map file (HTML or PNG) is about to be written.
+
+    Raises
+    ------
+    OutputLocationError
+        Something that is not a planner map already exists at `path`.
+    """
+    path = _abs(path)
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_file() and not path.is_symlink() and is_planner_file(path):
+        return
+    raise OutputLocationError(
+        f"{path} already exists and was not written by the planner; it is left alone. "
+        "Choose another folder with --maps-dir, or move that file yourself"
+    )

@@ -1,0 +1,356 @@
+"""Publishing outputs: never touch what the user has; one complete set whatever happens."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from planner import _publish, io
+from planner._publish import OutputLocationError, check_output_dir, output_set
+from planner.scenario import DATA_DIR
+
+ROOT = DATA_DIR.parent
+OUTPUT_NAMES = {"coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "summary.json"}
+
+# A process that computes two analyses (speeds 3 and 6 km/h) of a hand-made network with
+# N POIs, says "ready", then writes them into OUT alternately: "loop" forever, or "ROUNDS"
+# times. It prints how long each write took.
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    from dataclasses import replace
+    from pathlib import Path
+    from planner import pipeline
+    from planner.scenario import load_scenario
+    from tests.handmade import make_network, points
+    out, n, rounds, first = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F", 50, 10)])
+    pois = points([(f"P{i}", i % 200, 7) for i in range(n)])
+    sc = load_scenario("sample")
+    runs = [
+        (s, pipeline.analyse(net, fac, pois, bands_min=(1, 2), speed_kmh=s)) for s in (3.0, 6.0)
+    ]
+    print("ready", flush=True)
+    i = first
+    while rounds == "loop" or i < first + int(rounds):
+        speed, a = runs[i % 2]
+        t = time.perf_counter()
+        pipeline.write_outputs(replace(sc, speed_kmh=speed), net, a, out)
+        print("wrote", time.perf_counter() - t, flush=True)
+        i += 1
+    """
+)
+
+
+def _writer(out: Path, n: int, rounds: str, first: int = 0) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(out), str(n), rounds, str(first)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _complete_and_consistent(out: Path, n: int) -> bool:
+    """The published folder holds one whole set, every file from the same run."""
+    names = {p.name for p in out.iterdir()} - {_publish.RUN_MARK}
+    if names != OUTPUT_NAMES:
+        return False
+    mark = json.loads((out / _publish.RUN_MARK).read_text(encoding="utf-8"))
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    speed = summary["inputs"]["speed_kmh"]
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    pois = pd.read_csv(out / "pois.csv", encoding="utf-8-sig")
+    fac = pd.read_csv(out / "facilities.csv", encoding="utf-8-sig")
+    same_speed = np.allclose(cov["minutes"], cov["distance_m"] / (speed * 1000 / 60), atol=1e-5)
+    return (
+        mark["complete"]
+        and same_speed
+        and len(pois) == n
+        and len(fac) == 1
+        and summary["overall"]["pois_total"] == n
+    )
+
+
+def _runs(out: Path) -> list[Path]:
+    return sorted(p for p in _publish.runs_dir(out).iterdir() if p.is_dir())
+
+
+def _write_set(folder: Path, text: str = "a") -> None:
+    for name in OUTPUT_NAMES:
+        (folder / name).write_text(text, encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- what may be there
+def test_existing_user_folder_is_refused_and_untouched(tmp_path):
+    user = tmp_path / "u"
+    user.mkdir()
+    (user / "报告.docx").write_bytes(b"x")
+    with pytest.raises(OutputLocationError, match=r"报告\.docx") as info, output_set(user) as f:
+        _write_set(f)
+    assert "\n" not in str(info.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["u"]  # no runs folder made either
+    assert [p.name for p in user.iterdir()] == ["报告.docx"] and not user.is_symlink()
+
+
+@pytest.mark.parametrize("kind", ["empty folder", "file", "foreign link"])
+def test_anything_not_made_by_the_planner_is_refused(tmp_path, kind):
+    target = tmp_path / "o"
+    if kind == "empty folder":
+        target.mkdir()
+    elif kind == "file":
+        target.write_text("mine", encoding="utf-8")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        target.symlink_to("elsewhere")
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(OutputLocationError, match=r"not made by the planner|did not make"):
+        check_output_dir(target)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_runs_folder_not_made_by_the_planner_is_refused(tmp_path):
+    (tmp_path / ".o.runs").mkdir()
+    (tmp_path / ".o.runs" / "keep.txt").write_text("mine", encoding="utf-8")
+    with pytest.raises(OutputLocationError, match="runs"):
+        check_output_dir(tmp_path / "o")
+
+
+def test_planner_link_is_replaced_and_old_run_removed(tmp_path):
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder, "first")
+    first = _runs(out)
+    with output_set(out) as folder:
+        _write_set(folder, "second")
+    assert (out / "pois.csv").read_text(encoding="utf-8") == "second"
+    assert len(_runs(out)) == 1 and _runs(out) != first
+    assert out.is_symlink()
+
+
+def test_a_file_the_user_put_in_a_published_folder_survives(tmp_path):
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder)
+    (out / "批注.txt").write_text("my notes", encoding="utf-8")
+    old_run = out.resolve()
+    notes: list[str] = []
+    with output_set(out, notes=notes) as folder:
+        _write_set(folder, "b")
+    assert (old_run / "批注.txt").read_text(encoding="utf-8") == "my notes"
+    # only the planner's files went; its marker stays so a later run can finish the job
+    assert {p.name for p in old_run.iterdir()} == {"批注.txt", _publish.RUN_MARK}
+    assert len(notes) == 1 and "批注.txt" in notes[0]
+
+
+def test_a_failed_write_keeps_the_published_set_and_leaves_nothing(tmp_path):
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder, "good")
+    with pytest.raises(RuntimeError), output_set(out) as folder:
+        (folder / "pois.csv").write_text("half", encoding="utf-8")
+        raise RuntimeError("disk full")
+    assert (out / "pois.csv").read_text(encoding="utf-8") == "good"
+    assert len(_runs(out)) == 1
+
+
+def test_cli_out_onto_existing_folders_deletes_nothing(tmp_path):
+    """The issue's three cases, through the real command: a report folder, the scenario's
+    own folder, and the working directory."""
+    user = tmp_path / "u"
+    user.mkdir()
+    (user / "报告.docx").write_bytes(b"report")
+    scen = tmp_path / "s"
+    scen.mkdir()
+    for name in ("scenario.toml", "facilities.csv", "README.md"):
+        (scen / name).write_bytes((DATA_DIR / "sample" / name).read_bytes())
+    text = (scen / "scenario.toml").read_text(encoding="utf-8")
+    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+    (scen / "scenario.toml").write_text(
+        text.replace('"shenzhen_nanshan_science_park_2021-03.osm"', json.dumps(str(osm))),
+        encoding="utf-8",
+    )
+    snapshot = {p: p.read_bytes() for p in [*user.iterdir(), *scen.iterdir()]}
+    for args, cwd in (
+        (["sample", "--out", str(user)], tmp_path),
+        ([str(scen / "scenario.toml"), "--out", str(scen)], tmp_path),
+        (["sample", "--out", "."], user),
+    ):
+        p = subprocess.run(
+            [sys.executable, "-m", "planner", "run", *args, "--maps-dir", str(tmp_path / "m")],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert p.returncode == 1, p.stderr
+        lines = p.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: --out ") and "Traceback" not in p.stderr
+        assert "not made by the planner" in lines[-1]
+    assert {p: p.read_bytes() for p in [*user.iterdir(), *scen.iterdir()]} == snapshot
+    assert sorted(os.listdir(tmp_path)) == ["s", "u"]  # no map, no runs folder, nothing
+
+
+def test_a_map_file_not_written_by_the_planner_is_not_overwritten(tmp_path):
+    html = tmp_path / "sample.html"
+    html.write_text("<html>my own page</html>", encoding="utf-8")
+    with pytest.raises(OutputLocationError, match="not written by the planner"):
+        _publish.check_replaceable(html)
+    png = tmp_path / "sample.png"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    with pytest.raises(OutputLocationError):
+        _publish.check_replaceable(png)
+
+
+def test_planner_maps_are_recognised(sample_map_run):
+    for key in ("map", "png"):
+        path = sample_map_run.files[key]
+        assert _publish.is_planner_file(path)
+        _publish.check_replaceable(path)  # may be replaced by the next run
+
+
+# --------------------------------------------------------------------------- concurrent runs
+@pytest.mark.slow
+def test_four_concurrent_runs_publish_complete_sets(tmp_path):
+    """Four processes publish into one folder at once, three times each, twice over."""
+    n = 2000
+    for attempt in range(2):
+        out = tmp_path / f"c{attempt}"
+        procs = [_writer(out, n, "3", first=k) for k in range(4)]
+        for p in procs:
+            _, err = p.communicate(timeout=300)
+            assert p.returncode == 0, err
+            assert _complete_and_consistent(out, n)
+        assert len(_runs(out)) == 1  # every finished run cleaned up after itself
+        assert out.resolve() == _runs(out)[0]
+
+
+# --------------------------------------------------------------------------- killed runs
+def _new_run_of(out: Path, pid: int, deadline: float) -> Path | None:
+    """Wait for the run folder that process `pid` creates when it starts writing."""
+    runs = _publish.runs_dir(out)
+    while time.perf_counter() < deadline:
+        if runs.is_dir():
+            for run in runs.iterdir():
+                mark = _publish._read_mark(run / _publish.RUN_MARK) if run.is_dir() else None
+                if mark and mark.get("pid") == pid and not mark.get("complete"):
+                    return run
+        time.sleep(0.0005)
+    return None
+
+
+def _unfinished_runs_of(out: Path, pid: int) -> int:
+    marks = [_publish._read_mark(run / _publish.RUN_MARK) for run in _runs(out)]
+    return sum(1 for m in marks if m and m.get("pid") == pid and not m.get("complete"))
+
+
+@pytest.mark.slow
+def test_killed_mid_write_leaves_a_complete_set(tmp_path):
+    """SIGKILL at random moments *inside* the write, many times.
+
+    Each writer process first computes, then says "ready"; the signal that writing has
+    started is its new run folder appearing. The kill lands a random time into the
+    measured write. A kill that landed inside the write leaves that process's run folder
+    unfinished: the test counts those, so it proves it hit the moment it targets.
+    """
+    out = tmp_path / "out"
+    n = 20_000
+    calib = _writer(out, n, "2")
+    stdout, err = calib.communicate(timeout=300)
+    assert calib.returncode == 0, err
+    write_s = max(
+        float(line.split()[1]) for line in stdout.splitlines() if line.startswith("wrote")
+    )
+    assert _complete_and_consistent(out, n)
+    rng = np.random.default_rng(7)
+    kills, hits = 12, 0
+    for k in range(kills):
+        proc = _writer(out, n, "loop", first=k)
+        try:
+            assert proc.stdout.readline().startswith("ready")
+            started = _new_run_of(out, proc.pid, time.perf_counter() + 60)
+            assert started is not None, "the writer never started writing"
+            time.sleep(float(rng.uniform(0.0, 0.8 * write_s)))
+        finally:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+        hits += _unfinished_runs_of(out, proc.pid) > 0  # killed before a write was finished
+        assert _complete_and_consistent(out, n), "a killed run left a partial or mixed set"
+    assert hits >= kills * 2 // 3, f"only {hits} of {kills} kills landed inside a write"
+    # the next run clears the abandoned folders of the killed processes
+    proc = _writer(out, n, "1")
+    assert proc.communicate(timeout=300)[0] and proc.returncode == 0
+    assert _complete_and_consistent(out, n) and len(_runs(out)) == 1
+
+
+# --------------------------------------------------------------------------- spreadsheets
+FORMULAS = ['=HYPERLINK("http://x","点我")', "+cmd|' /C calc'!A0", "-2+3+cmd", "@SUM(1+1)"]
+
+
+@pytest.mark.parametrize("text", [*FORMULAS, "\tTAB", "\rCR"])
+def test_formula_cells_are_neutralised(text):
+    assert io.spreadsheet_safe(text) == "'" + text
+
+
+@pytest.mark.parametrize("value", ["普宁商品城", "a=b", "", 3.5, -2, None])
+def test_other_cells_are_unchanged(value):
+    assert io.spreadsheet_safe(value) == value
+
+
+def test_written_csv_has_no_formula_cells(tmp_path):
+    df = pd.DataFrame(
+        {"name": [*FORMULAS, "正常商户"], "minutes": [-1.5, 2.0, 3.0, 4.0, 5.0]},
+    )
+    path = io.write_csv(df, tmp_path / "pois.csv")
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype={"name": str})
+    assert list(back["name"]) == ["'" + f for f in FORMULAS] + ["正常商户"]
+    assert list(back["minutes"]) == [-1.5, 2.0, 3.0, 4.0, 5.0]  # numbers stay numbers
+    assert list(df["name"]) == [*FORMULAS, "正常商户"]  # the table in memory is untouched
+
+
+def test_merchant_names_reach_pois_csv_neutralised(tmp_path):
+    """Through the pipeline: hostile merchant names are text in every written table."""
+    import csv
+
+    from planner import pipeline
+    from planner.scenario import load_scenario
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F", 50, 10)])
+    pois = points([(f"P{i}", 10 * i, 5) for i in range(len(FORMULAS))])
+    pois["name"] = FORMULAS
+    pois["kind"] = ["=1+1", "shop", "shop", "shop"]
+    a = pipeline.analyse(net, fac, pois, bands_min=(5,), speed_kmh=4.5)
+    out = tmp_path / "o"
+    pipeline.write_outputs(load_scenario("sample"), net, a, out)
+    for name in ("pois.csv", "coverage.csv", "facilities.csv"):
+        with open(out / name, encoding="utf-8-sig", newline="") as fh:
+            cells = [c for row in csv.reader(fh) for c in row]
+        hostile = [c for c in cells if c.startswith(io.FORMULA_START)]
+        # a number such as -1.5 is still a number; text never starts a formula
+        assert all(_is_number(c) for c in hostile), (name, hostile)
+    with open(out / "pois.csv", encoding="utf-8-sig", newline="") as fh:
+        names = [r["name"] for r in csv.DictReader(fh)]
+    assert names == ["'" + f for f in FORMULAS]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
