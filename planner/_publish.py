@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import tempfile
 import time
@@ -30,6 +31,9 @@ PLAIN_MARK = ".planner-output.json"
 #: Signature inside every map file (HTML, PNG) the planner writes: it replaces only those.
 SIGNATURE = "liusha-planner"
 _LEGACY_HTML = b"window.planner = {map: map"  # maps written before the signature existed
+# run folders of planner versions before the markers: a time stamp name, five known files
+_LEGACY_RUN = re.compile(r"^\d{8}T\d{6}-")
+_LEGACY_FILES = ["coverage.csv", "facilities.csv", "isochrones.geojson", "pois.csv", "summary.json"]
 
 
 class OutputLocationError(PlannerError):
@@ -64,6 +68,17 @@ def _read_mark(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def _runs_ours(runs: Path) -> bool:
+    """True if the runs folder was made by the planner (marked, or an unmarked older one)."""
+    if (runs / RUNS_MARK).is_file():
+        return True
+    try:
+        children = list(runs.iterdir())
+    except OSError:
+        return False
+    return all(c.is_dir() and _LEGACY_RUN.match(c.name) for c in children)
+
+
 def _is_our_link(target: Path) -> bool:
     """True if `target` is a symbolic link the planner made (into its runs folder)."""
     if not target.is_symlink():
@@ -74,7 +89,8 @@ def _is_our_link(target: Path) -> bool:
         not link.is_absolute()
         and len(link.parts) == 2
         and link.parts[0] == runs.name
-        and (runs / RUNS_MARK).is_file()
+        and runs.is_dir()
+        and _runs_ours(runs)
     )
 
 
@@ -113,7 +129,7 @@ def check_output_dir(target: str | Path) -> None:
         "the planner never writes into, moves or replaces a folder it did not create; "
         f"give --out a name that does not exist yet (for example {target / 'planner-out'})"
     )
-    if runs.exists() and not (runs / RUNS_MARK).is_file():
+    if runs.exists() and not (runs.is_dir() and _runs_ours(runs)):
         raise OutputLocationError(f"--out {target}: {runs} exists and was not made by the planner")
     if target.is_symlink():
         if not _is_our_link(target):
@@ -216,6 +232,8 @@ def _clean_runs(runs: Path, keep: Path) -> list[str]:
         if run == keep or not run.is_dir() or run.is_symlink():
             continue
         mark = _read_mark(run / RUN_MARK)
+        if mark is None and _LEGACY_RUN.match(run.name):
+            mark = {"complete": True, "files": _LEGACY_FILES}  # from an earlier version
         if mark is None:
             continue  # not a run folder of ours
         if not mark.get("complete") and (

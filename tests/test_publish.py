@@ -354,3 +354,16 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_outputs_of_the_earlier_version_are_taken_over(tmp_path):
+    """An ``out/<name>`` link made before the markers existed is still the planner's."""
+    runs = tmp_path / ".o.runs"
+    old = runs / "20261001T101010-abcd1234"
+    old.mkdir(parents=True)
+    _write_set(old, "old")
+    (tmp_path / "o").symlink_to(os.path.join(".o.runs", old.name))
+    with output_set(tmp_path / "o") as folder:
+        _write_set(folder, "new")
+    assert (tmp_path / "o" / "pois.csv").read_text(encoding="utf-8") == "new"
+    assert not old.exists() and len(_runs(tmp_path / "o")) == 1
