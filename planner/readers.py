@@ -36,7 +36,10 @@ STATUS_DUPLICATE = "duplicate_id"
 STATUSES: dict[str, str] = {
     STATUS_OK: "usable as read (after CRS conversion)",
     STATUS_SWAPPED: "longitude and latitude were swapped in the file; fixed, usable",
-    STATUS_MALFORMED: "CSV row has more non-empty fields than the header (unquoted delimiter?)",
+    STATUS_MALFORMED: (
+        "CSV row has more fields than the header (an unquoted delimiter?); extra empty fields "
+        "are tolerated when the row still reads as a usable point"
+    ),
     STATUS_INVALID_CRS: "the row's own CRS value is not a known CRS",
     STATUS_MISSING: "longitude, latitude or geometry is empty",
     STATUS_INVALID: "coordinate is not a number, not finite, out of range or not projectable",
@@ -83,6 +86,9 @@ _PARENTHESES = re.compile(r"[(（][^)）]*[)）]")
 _GEOGRAPHIC_TOKENS = frozenset({crs_mod.WGS84, crs_mod.GCJ02, crs_mod.BD09})
 _MAX_SHOWN = 40
 _CSV_FIELD_LIMIT = 2**30
+# A text cell written as "'" + one of these is a neutralised spreadsheet formula (OWASP CSV
+# injection): the apostrophe is not part of the value.
+_FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 
 
 class InputError(PlannerError, ValueError):
@@ -99,6 +105,10 @@ class _Table:
     row_numbers: list[int]
     unit: str = "row"
     overflow: list[int] = field(default_factory=list)  # field count of over-long rows, else 0
+    # field count of over-long rows whose extra fields are all empty (beyond a trailing
+    # delimiter shared by every row), else 0: malformed unless the row reads as usable
+    padded: list[int] = field(default_factory=list)
+    padding: int = 0  # empty trailing fields beyond the header that every data row has
     geometry: list[Any] | None = None
     file_crs: str | None = None
 
@@ -123,6 +133,18 @@ def _cell_to_str(value: Any) -> str:
         if number.is_integer() and abs(number) < 1e15:
             return str(int(number))
     return str(value).strip()
+
+
+def _unescape_formula(value: Any) -> Any:
+    """Return a text cell without the apostrophe that neutralises a formula ("'=1+2" -> "=1+2").
+
+    Spreadsheet writers that follow the OWASP advice on CSV injection prefix text starting
+    with "=", "+", "-", "@", a tab or a carriage return with "'"; reading it back removes it.
+    Other values are returned unchanged.
+    """
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
+        return value[1:]
+    return value
 
 
 def _is_blank(cells: Sequence[Any]) -> bool:
@@ -218,25 +240,44 @@ def _header_names(raw: Sequence[Any]) -> list[str]:
     return names
 
 
+def _trailing_empty(rec: Sequence[Any], width: int) -> int:
+    """Return how many of the fields after the first `width` are empty, counted from the end."""
+    n = 0
+    while len(rec) - n > width and _cell_to_str(rec[len(rec) - n - 1]) == "":
+        n += 1
+    return n
+
+
 def _split_records(
     records: Sequence[Sequence[Any]], first_number: int, name: str, unit: str = "row"
 ) -> _Table:
-    """Split raw records into header and data, numbering rows and skipping blank ones."""
+    """Split raw records into header and data, numbering rows and skipping blank ones.
+
+    Text cells lose the apostrophe of a neutralised formula (`_unescape_formula`). A row
+    with more fields than the header is marked in `overflow` if an extra field is not
+    empty, and in `padded` if they are all empty, unless every data row (two or more) ends
+    with as many empty fields: that is a trailing delimiter on every line, not a shift.
+    """
     start = next((i for i, rec in enumerate(records) if not _is_blank(rec)), None)
     if start is None:
         msg = f"{name}: the file has no header line and no data (it is empty or blank)"
         raise InputError(msg)
-    header = _header_names(records[start])
+    header = _header_names([_unescape_formula(c) for c in records[start]])
     width = len(header)
     table = _Table(name=name, header=header, cells=[], row_numbers=[], unit=unit)
+    rows = []
     for i in range(start + 1, len(records)):
-        rec = list(records[i])
-        if _is_blank(rec):
+        if _is_blank(records[i]):
             continue
+        rows.append([_unescape_formula(c) for c in records[i]])
+        table.row_numbers.append(first_number + i)
+    if len(rows) >= 2:
+        table.padding = min(_trailing_empty(rec, width) for rec in rows)
+    for rec in rows:
         has_extra = any(_cell_to_str(c) != "" for c in rec[width:])
         table.overflow.append(len(rec) if has_extra else 0)
+        table.padded.append(len(rec) if len(rec) > width + table.padding and not has_extra else 0)
         table.cells.append(rec[:width] + [None] * (width - len(rec)))
-        table.row_numbers.append(first_number + i)
     return table
 
 
@@ -333,6 +374,7 @@ def _read_geo(path: Path, layer: str | None) -> _Table:
         row_numbers=list(range(1, len(cells) + 1)),
         unit="feature",
         overflow=[0] * len(cells),
+        padded=[0] * len(cells),
         geometry=geometry,
         file_crs=file_crs,
     )
@@ -537,6 +579,10 @@ def read_points(
     still counted); for GeoJSON/GeoPackage the 1-based feature number (messages say
     "feature N").
 
+    In CSV and Excel files a text cell that starts with an apostrophe followed by "=", "+",
+    "-", "@", a tab or a carriage return is read without the apostrophe (writers that guard
+    against spreadsheet formula injection add it).
+
     Parameters
     ----------
     path
@@ -578,7 +624,9 @@ def read_points(
         CRS token used for the row; `usable` is True iff `status` is "ok" or
         "swapped_lat_lon". Status codes, checked in this order (see `STATUSES`):
 
-        - ``malformed_row``: a CSV row with more non-empty fields than the header;
+        - ``malformed_row``: a CSV row with more fields than the header, if an extra field
+          is not empty or the row does not read as a usable point (extra empty fields that
+          every row has, a trailing delimiter on every line, do not count);
         - ``invalid_crs``: the row's own CRS value is not recognised;
         - ``missing_coordinates``: longitude, latitude or geometry empty (also "NaN", "NA",
           "null", "-");
@@ -640,6 +688,31 @@ def _malformed_states(table: _Table) -> list[_RowState]:
         else _RowState()
         for number, count in zip(table.row_numbers, table.overflow, strict=True)
     ]
+
+
+def _blame_extra_fields(table: _Table, states: list[_RowState]) -> None:
+    """Mark over-long rows with empty extra fields `malformed_row` if they are not usable.
+
+    Such a row may end with stray delimiters (harmless) or hold a value with an unquoted
+    delimiter that shifted the fields after it; if it does not read as a usable point, the
+    shift is the likely cause, and the reason says what reading it as it stands gave.
+    """
+    width = len(table.header)
+    for i, (number, count) in enumerate(zip(table.row_numbers, table.padded, strict=True)):
+        if not count or states[i].status in USABLE_STATUSES:
+            continue
+        where = _where(table, number)
+        as_read = states[i].reason.removeprefix(where).lstrip(",: ").split("; accepted:")[0]
+        expected = (
+            f"the other {table.unit}s have {width + table.padding}"
+            if table.padding
+            else f"the header has {width}"
+        )
+        states[i] = _RowState(
+            STATUS_MALFORMED,
+            f"{where}: {count} fields but {expected} (a value with an unquoted delimiter?); "
+            f"the extra fields are empty, but read as it stands: {as_read}",
+        )
 
 
 def _row_crs_tokens(
@@ -840,6 +913,7 @@ def _build_frame(
     tokens = _row_crs_tokens(table, roles, default, states)
     x, y = _read_coordinates(table, roles, states)
     lon, lat = _locate(table, roles, (x, y), tokens, bbox, states)
+    _blame_extra_fields(table, states)
     ids = _assign_ids(table, roles, prefix, allow_repeated_ids, states)
     columns = {"id": ids, "lon": lon, "lat": lat, "x": x, "y": y, "crs": tokens}
     return _assemble(table, roles, columns, states)

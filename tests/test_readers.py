@@ -502,3 +502,59 @@ def test_geojson_empty_feature_collection(tmp_path: Path) -> None:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     df = read_points(path)
     assert_layout(df, 0)
+
+
+# --- over-long rows, neutralised formulas, earlier outputs, sources (issue 8) -------------------
+
+
+def test_unquoted_comma_with_empty_last_field_is_malformed(tmp_path: Path) -> None:
+    text = (
+        "id,name,lon,lat,crs\n"
+        "1,Shop A,116.19,23.29,WGS84\n"
+        "7,Shop, Ltd,116.19,23.29,\n"  # one field too many, the last one empty
+        "8,Shop B,116.19,23.29,\n"
+    )
+    df = read_points(write_csv(tmp_path, text), study_bbox=BBOX)
+    assert df["status"].tolist() == ["ok", "malformed_row", "ok"]
+    reason = df.loc[1, "reason"]
+    assert reason.startswith("facilities.csv row 3: 6 fields but the header has 5")
+    assert 'value "23.29" is not a known CRS' in reason  # what reading it as it stands gave
+    assert "accepted:" not in reason  # one line, not the list of CRS names
+    assert np.isnan(df.loc[1, "lon"])
+    single = read_points(write_csv(tmp_path, "id,name,lon,lat,crs\n7,Shop, Ltd,116.19,23.29,\n"))
+    assert single["status"].tolist() == ["malformed_row"]
+
+
+def test_trailing_delimiter_on_every_row_is_not_a_shift(tmp_path: Path) -> None:
+    # Exports that end every data line with a delimiter (the header without one)
+    text = (
+        "id,name,lon,lat,crs\n"
+        "1,Shop A,116.19,23.29,WGS84,\n"
+        "2,Shop B,116.19,23.29,,\n"
+        "3,bad lon,abc,23.29,,\n"
+        "7,Shop, Ltd,116.19,23.29,,\n"  # one more than every other row: shifted
+        "8,stray delimiters,116.19,23.29,,,,\n"  # reads as a usable point: kept
+    )
+    df = read_points(write_csv(tmp_path, text), study_bbox=BBOX)
+    assert df["status"].tolist() == ["ok", "ok", "invalid_coordinates", "malformed_row", "ok"]
+    assert df.loc[2, "reason"] == 'facilities.csv row 4, field "lon": value "abc" is not a number'
+    shifted = "facilities.csv row 5: 7 fields but the other rows have 6"
+    assert df.loc[3, "reason"].startswith(shifted)
+
+
+def test_neutralised_formulas_lose_their_apostrophe(tmp_path: Path) -> None:
+    text = (
+        "id,name,kind,lon,lat,note\n"
+        "'-12,'=HYPERLINK(\"http://x\"),'@shop,116.19,23.29,'+86 663\n"
+        "B,'plain quote,'\tshop,116.19,23.29,it's\n"
+    )
+    df = read_points(write_csv(tmp_path, text))
+    assert df["id"].tolist() == ["-12", "B"]
+    assert df["name"].tolist() == ['=HYPERLINK("http://x")', "'plain quote"]
+    assert df["kind"].tolist() == ["@shop", "shop"]
+    assert df["note"].tolist() == ["+86 663", "it's"]
+    wb = openpyxl.Workbook()
+    wb.active.append(["name", "lon", "lat"])
+    wb.active.append(["'=1+2", 116.19, 23.29])
+    wb.save(tmp_path / "book.xlsx")
+    assert read_points(tmp_path / "book.xlsx").loc[0, "name"] == "=1+2"
