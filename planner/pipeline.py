@@ -109,8 +109,22 @@ def verify_fetch_cache(scenario: Scenario) -> None:
 
 
 def input_problems(*tables: pd.DataFrame) -> list[str]:
-    """Every row-level problem of the input tables (for ``--strict``), as messages."""
-    problems = []
+    """Every problem of the input tables (for ``--strict``), as one-line messages.
+
+    Parameters
+    ----------
+    *tables
+        Facility and POI tables (`planner.readers.read_points` layout, or the analysis'
+        tables made from them).
+
+    Returns
+    -------
+    problems
+        First each table's file-level problems (``attrs``, `readers.ATTR_FILE_PROBLEMS`,
+        e.g. a file with a header but no data rows), then the reason of every row whose
+        status is not ``ok`` or ``unreachable``.
+    """
+    problems = [str(p) for t in tables for p in t.attrs.get(readers.ATTR_FILE_PROBLEMS, [])]
     for table in tables:
         bad = table[~table["status"].isin(["ok", "unreachable"])]
         for _, r in bad.iterrows():
@@ -132,11 +146,27 @@ def describe_network(network: net.StreetNetwork) -> str:
 
 
 def load_facilities(scenario: Scenario) -> pd.DataFrame:
-    """Read the facilities table (several rows with one id = several entrances)."""
+    """Read the facilities table (several rows with one id = several entrances).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    facilities
+        The `planner.readers.read_points` table; ``attrs`` name the file.
+
+    Raises
+    ------
+    PlannerError
+        If the scenario names no facilities file or the file has no data rows.
+    """
     src = scenario.facilities
     if src is None:
         raise PlannerError(f"scenario {scenario.name!r} names no facilities file")
-    return readers.read_points(
+    facilities = readers.read_points(
         src.path,
         crs=src.crs,
         columns=src.columns or None,
@@ -146,10 +176,32 @@ def load_facilities(scenario: Scenario) -> pd.DataFrame:
         layer=src.layer,
         allow_repeated_ids=True,
     )
+    if facilities.empty:
+        raise PlannerError(
+            f"{facilities.attrs[readers.ATTR_SOURCE]}: the file has a header but no data rows, "
+            "so there are no facilities to plan from"
+        )
+    return facilities
 
 
 def load_pois(scenario: Scenario) -> pd.DataFrame:
-    """Read the merchants/service points: the scenario's table and/or OSM features."""
+    """Read the merchants/service points: the scenario's table and/or OSM features.
+
+    Ids are unique across the sources: the scenario's table is read first, and an OSM POI
+    whose id it already has is `duplicate_id` (`planner.readers.combine_sources`), so an
+    earlier run's pois.csv can be read back together with the OSM POIs it came from.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    pois
+        All rows of all sources; ``attrs`` carry file-level problems (e.g. a POI file with
+        a header but no data rows), see `input_problems`.
+    """
     frames = []
     if scenario.pois is not None:
         src = scenario.pois
@@ -179,7 +231,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
             frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
     if not frames:
         raise PlannerError(f"scenario {scenario.name!r} has no POIs (no [pois] path, no OSM POIs)")
-    return pd.concat(frames, ignore_index=True)
+    return readers.combine_sources(frames)
 
 
 # --------------------------------------------------------------------------- analysis
