@@ -13,6 +13,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from planner import _cache, io, reach, readers, snap
@@ -130,6 +131,58 @@ def input_problems(*tables: pd.DataFrame) -> list[str]:
         for _, r in bad.iterrows():
             problems.append(str(r.get("reason") or f"row {r.get('row')}: {r['status']}"))
     return problems
+
+
+def too_far_reasons(
+    network: net.StreetNetwork, facilities: pd.DataFrame, limit_m: float
+) -> list[str]:
+    """Why each usable facility row was not snapped: where it is and how far the streets are.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    facilities
+        Usable facility rows that did not snap (`planner.readers.read_points` layout;
+        ``attrs`` name the file).
+    limit_m
+        The snapping limit in metres.
+
+    Returns
+    -------
+    reasons
+        One per row, e.g. ``facilities.csv row 7, facility "F09": the nearest walkable
+        street is 412 m away, beyond the snapping limit of 300 m``, after the row's earlier
+        reason if it had one (a fixed lat/lon swap).
+    """
+    source = facilities.attrs.get(readers.ATTR_SOURCE) or "facilities"
+    unit = facilities.attrs.get(readers.ATTR_UNIT) or "row"
+    x, y = to_network_xy(
+        network, facilities["lon"].to_numpy(dtype=float), facilities["lat"].to_numpy(dtype=float)
+    )
+    distance = np.full(len(x), np.nan)
+    placed = np.isfinite(x) & np.isfinite(y)
+    if placed.any() and network.n_edges:
+        (points, _), found = network.tree.query_nearest(
+            shapely.points(x[placed], y[placed]), return_distance=True, all_matches=False
+        )
+        distance[np.flatnonzero(placed)[points]] = found
+    reasons = []
+    for (row, fid, earlier), d in zip(
+        facilities[["row", "id", "reason"]].itertuples(index=False, name=None),
+        distance,
+        strict=True,
+    ):
+        where = f"{source} {unit} {row}, facility {json.dumps(str(fid), ensure_ascii=False)}"
+        if np.isfinite(d):
+            text = (
+                f"{where}: the nearest walkable street is {d:.0f} m away, beyond the snapping "
+                f"limit of {limit_m:g} m"
+            )
+        else:
+            text = f"{where}: no walkable street within the snapping limit of {limit_m:g} m"
+        reasons.append(f"{earlier}; {text}" if isinstance(earlier, str) and earlier else text)
+    return reasons
 
 
 def describe_network(network: net.StreetNetwork) -> str:
@@ -355,7 +408,7 @@ def analyse(
     fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
     bad = fac_rows["usable"] & (fac_rows["snap_status"] != snap.SNAPPED)
     fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
-    fac_rows.loc[bad, "reason"] = "no walkable street within the snapping limit"
+    fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], snap_limit_m)
     fac_table = facility_summary(facilities, fac_snap)
     summary = cov.summarise(coverage, poi_table, fac_table, bands)
     lap("coverage")

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from planner import pipeline
 from planner._errors import PlannerError
 from planner.scenario import DATA_DIR, load_scenario
+from tests.handmade import make_network, points
 
 SAMPLE = DATA_DIR / "sample"
 OSM = SAMPLE / "shenzhen_nanshan_science_park_2021-03.osm"
@@ -42,6 +43,23 @@ def write_scenario(folder: Path, pois: str, *, facilities: Path | None = None) -
         encoding="utf-8",
     )
     return folder
+
+
+# --- facilities beyond the snapping limit ------------------------------------------------------
+
+
+def test_facility_too_far_names_file_row_id_and_distance() -> None:
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F", 50, 10), ("X", 200, 640)])  # X: 640 m north of node 2
+    fac.attrs.update({"source": "facilities.csv", "unit": "row"})
+    a = pipeline.analyse(net, fac, points([("P", 20, 5)]), bands_min=(5,), speed_kmh=6.0)
+    x = a.facilities.set_index("id").loc["X"]
+    assert x["status"] == "too_far_from_network"
+    assert x["reason"] == (
+        'facilities.csv row 3, facility "X": the nearest walkable street is 640 m away, '
+        "beyond the snapping limit of 300 m"
+    )
+    assert a.facilities.set_index("id").loc["F", "reason"] == ""
 
 
 # --- files with a header but no data rows ------------------------------------------------------
