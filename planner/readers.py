@@ -1031,13 +1031,13 @@ def _build_frame(
     return _assemble(table, roles, columns, states)
 
 
-def _row_label(frame: pd.DataFrame, i: int) -> str:
-    """Return where row `i` of a `read_points`/`valid_points` table comes from, for messages."""
+def _row_labels(frame: pd.DataFrame) -> list[str]:
+    """Return where each row of a `read_points`/`valid_points` table comes from (messages)."""
     source = str(frame.attrs.get(ATTR_SOURCE) or "input")
     unit = frame.attrs.get(ATTR_UNIT)
     if unit:
-        return f"{source} {unit} {frame['row'].iloc[i]}"
-    return f"{source} {frame['id'].iloc[i]}"
+        return [f"{source} {unit} {row}" for row in frame["row"].tolist()]
+    return [f"{source} {ident}" for ident in frame["id"].astype(str).tolist()]
 
 
 def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -1073,18 +1073,24 @@ def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         ids = frame["id"].astype(str).tolist()
         statuses = frame["status"].astype(str).tolist()
         usable = frame["usable"].to_numpy(dtype=bool)
+        labels = _row_labels(frame)
         repeats = [i for i in np.flatnonzero(usable) if ids[i] in claims]
-        for i in repeats:
-            frame.iloc[i, frame.columns.get_loc("reason")] = (
-                f"{_row_label(frame, i)}: id {_show(ids[i])} already used by {claims[ids[i]]}"
-            )
         if repeats:
-            frame.iloc[repeats, frame.columns.get_loc("status")] = STATUS_DUPLICATE
-            frame.iloc[repeats, frame.columns.get_loc("usable")] = False
+            reasons = frame["reason"].astype(object).to_numpy(copy=True)
+            reasons[repeats] = [
+                f"{labels[i]}: id {_show(ids[i])} already used by {claims[ids[i]]}" for i in repeats
+            ]
+            status = frame["status"].astype(object).to_numpy(copy=True)
+            status[repeats] = STATUS_DUPLICATE
+            usable_now = usable.copy()
+            usable_now[repeats] = False
+            frame["reason"] = pd.Series(reasons, index=frame.index, dtype=frame["reason"].dtype)
+            frame["status"] = pd.Series(status, index=frame.index, dtype=frame["status"].dtype)
+            frame["usable"] = usable_now
         own: dict[str, str] = {}
         for i in np.argsort(~usable, kind="stable"):  # usable rows first, else file order
             if ids[i] not in claims and ids[i] not in own:
-                own[ids[i]] = _row_label(frame, i) + ("" if usable[i] else f" ({statuses[i]})")
+                own[ids[i]] = labels[i] + ("" if usable[i] else f" ({statuses[i]})")
         claims.update(own)
         marked.append(frame)
     non_empty = [f for f in marked if len(f)] or marked[:1]
