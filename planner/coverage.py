@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,8 @@ import pandas as pd
 REACHABLE = "ok"
 #: POI status when it snapped to the network but no facility can reach it.
 UNREACHABLE = "unreachable"
+#: POI status of a repeated id (`planner.readers.STATUS_DUPLICATE`): not counted again.
+DUPLICATE = "duplicate_id"
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
 TIE_TOLERANCE_M = 1e-6
 
@@ -159,6 +162,7 @@ def nearest_table(
     for col in ("row", "x_orig", "y_orig", "crs_orig", "source"):
         if col in pois:
             table[col] = pois[col].to_numpy()
+    table.attrs = copy.deepcopy(pois.attrs)  # file-level input problems travel with the rows
     return table
 
 
@@ -185,7 +189,9 @@ def summarise(
     Returns
     -------
     summary
-        JSON-ready dict with ``facilities`` and ``overall`` sections.
+        JSON-ready dict with ``facilities`` and ``overall`` sections. ``pois_total`` and
+        the shares count places: rows with status ``duplicate_id`` (an id already used) are
+        not counted again; ``pois_by_status`` still lists them.
     """
     bands = sorted(float(b) for b in bands_min)
     # counts per (band, facility, kind) in one grouping per band, not one scan per facility
@@ -213,7 +219,7 @@ def summarise(
                 "bands": by_band,
             }
         )
-    total = len(poi_table)
+    total = int((poi_table["status"] != DUPLICATE).sum())  # a repeated id is one place
     minutes_all = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
     valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == UNREACHABLE).sum())
     minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)

@@ -18,31 +18,58 @@ BD09 = "BD09"
 CGCS2000 = "EPSG:4490"
 
 _ALIASES: dict[str, str] = {
+    # WGS-84: GPS receivers, OpenStreetMap, BeiDou (CGCS2000, within a metre of WGS-84)
     "WGS84": WGS84,
     "WGS1984": WGS84,
     "EPSG4326": WGS84,
     "4326": WGS84,
     "GPS": WGS84,
+    "北斗": WGS84,
+    "BEIDOU": WGS84,
+    "地球": WGS84,  # 地球坐标(系), the usual Chinese name for WGS-84 next to 火星坐标
+    # GCJ-02: Amap (AutoNavi), Tencent (QQ) and Google's China maps
     "GCJ02": GCJ02,
     "GCJ": GCJ02,
     "AMAP": GCJ02,
     "GAODE": GCJ02,
+    "AUTONAVI": GCJ02,
+    "高德": GCJ02,
     "TENCENT": GCJ02,
+    "QQ": GCJ02,
+    "腾讯": GCJ02,
+    "GOOGLECHINA": GCJ02,
+    "GOOGLECN": GCJ02,
+    "谷歌中国": GCJ02,
+    "国测局": GCJ02,
+    "火星": GCJ02,
     "火星坐标": GCJ02,
     "火星坐标系": GCJ02,
+    # BD-09: Baidu
     "BD09": BD09,
     "BD09LL": BD09,
     "BAIDU": BD09,
+    "百度": BD09,
     "百度坐标": BD09,
     "百度坐标系": BD09,
+    # CGCS2000: Tianditu and Chinese official data
     "CGCS2000": CGCS2000,
+    "CGCS": CGCS2000,
     "EPSG4490": CGCS2000,
     "4490": CGCS2000,
+    "天地图": CGCS2000,
+    "TIANDITU": CGCS2000,
+    "国家2000": CGCS2000,
+    "2000国家大地": CGCS2000,
 }
 
+# Words that may follow a map or system name: "高德地图", "百度坐标系", "Baidu Maps".
+_SUFFIXES = ("坐标系", "坐标", "地图", "MAPS", "MAP")
+
 ACCEPTED_CRS_NAMES = (
-    '"WGS84" (also "WGS-84", "EPSG:4326"), "GCJ02" (also "GCJ-02", "amap", "tencent"), '
-    '"BD09" (also "BD-09", "baidu"), "CGCS2000" (also "EPSG:4490"), '
+    '"WGS84" (also "WGS-84", "EPSG:4326", "GPS", "北斗"), '
+    '"GCJ02" (also "GCJ-02", "火星坐标", "高德"/"Amap"/"AutoNavi", "腾讯"/"Tencent"/"QQ", '
+    '"谷歌中国"/"Google China"), "BD09" (also "BD-09", "百度"/"Baidu"), '
+    '"CGCS2000" (also "EPSG:4490", "天地图"/"Tianditu", "国家2000"), '
     'or any other "EPSG:NNNN" code'
 )
 
@@ -55,7 +82,11 @@ def normalize_crs(name: str) -> str:
     Return the canonical token for a coordinate reference system name.
 
     Case, surrounding whitespace, separators ("-", "_", " ") and parenthetical qualifiers
-    such as "(likely)" are ignored.
+    such as "(likely)" are ignored. Common names of the map services and systems are
+    accepted too: "高德地图"/"Amap"/"AutoNavi", "腾讯地图"/"Tencent"/"QQ" and
+    "谷歌中国"/"Google China" are GCJ-02; "百度地图"/"Baidu" is BD-09; "天地图"/"Tianditu"/
+    "国家2000" is CGCS2000; "GPS"/"北斗" is WGS-84. A trailing "坐标", "坐标系", "地图" or
+    "Map(s)" is ignored ("高德坐标", "Baidu Maps").
 
     Parameters
     ----------
@@ -81,6 +112,9 @@ def normalize_crs(name: str) -> str:
     key = re.sub(r"[\s\-_]+", "", stripped).upper()
     if key in _ALIASES:
         return _ALIASES[key]
+    for suffix in _SUFFIXES:
+        if key.endswith(suffix) and key[: -len(suffix)] in _ALIASES:
+            return _ALIASES[key[: -len(suffix)]]
     match = _EPSG.match(key)
     if match is None:
         msg = f"unknown CRS {name!r}; accepted values: {ACCEPTED_CRS_NAMES}"

@@ -13,6 +13,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from planner import _cache, io, reach, readers, snap
@@ -110,13 +111,79 @@ def verify_fetch_cache(scenario: Scenario) -> None:
 
 
 def input_problems(*tables: pd.DataFrame) -> list[str]:
-    """Every row-level problem of the input tables (for ``--strict``), as messages."""
-    problems = []
+    """Every problem of the input tables (for ``--strict``), as one-line messages.
+
+    Parameters
+    ----------
+    *tables
+        Facility and POI tables (`planner.readers.read_points` layout, or the analysis'
+        tables made from them).
+
+    Returns
+    -------
+    problems
+        First each table's file-level problems (``attrs``, `readers.ATTR_FILE_PROBLEMS`,
+        e.g. a file with a header but no data rows), then the reason of every row whose
+        status is not ``ok`` or ``unreachable``.
+    """
+    problems = [str(p) for t in tables for p in t.attrs.get(readers.ATTR_FILE_PROBLEMS, [])]
     for table in tables:
         bad = table[~table["status"].isin(["ok", "unreachable"])]
         for _, r in bad.iterrows():
             problems.append(str(r.get("reason") or f"row {r.get('row')}: {r['status']}"))
     return problems
+
+
+def too_far_reasons(
+    network: net.StreetNetwork, facilities: pd.DataFrame, limit_m: float
+) -> list[str]:
+    """Why each usable facility row was not snapped: where it is and how far the streets are.
+
+    Parameters
+    ----------
+    network
+        The street network.
+    facilities
+        Usable facility rows that did not snap (`planner.readers.read_points` layout;
+        ``attrs`` name the file).
+    limit_m
+        The snapping limit in metres.
+
+    Returns
+    -------
+    reasons
+        One per row, e.g. ``facilities.csv row 7, facility "F09": the nearest walkable
+        street is 412 m away, beyond the snapping limit of 300 m``, after the row's earlier
+        reason if it had one (a fixed lat/lon swap).
+    """
+    source = facilities.attrs.get(readers.ATTR_SOURCE) or "facilities"
+    unit = facilities.attrs.get(readers.ATTR_UNIT) or "row"
+    x, y = to_network_xy(
+        network, facilities["lon"].to_numpy(dtype=float), facilities["lat"].to_numpy(dtype=float)
+    )
+    distance = np.full(len(x), np.nan)
+    placed = np.isfinite(x) & np.isfinite(y)
+    if placed.any() and network.n_edges:
+        (points, _), found = network.tree.query_nearest(
+            shapely.points(x[placed], y[placed]), return_distance=True, all_matches=False
+        )
+        distance[np.flatnonzero(placed)[points]] = found
+    reasons = []
+    for (row, fid, earlier), d in zip(
+        facilities[["row", "id", "reason"]].itertuples(index=False, name=None),
+        distance,
+        strict=True,
+    ):
+        where = f"{source} {unit} {row}, facility {json.dumps(str(fid), ensure_ascii=False)}"
+        if np.isfinite(d):
+            text = (
+                f"{where}: the nearest walkable street is {d:.0f} m away, beyond the snapping "
+                f"limit of {limit_m:g} m"
+            )
+        else:
+            text = f"{where}: no walkable street within the snapping limit of {limit_m:g} m"
+        reasons.append(f"{earlier}; {text}" if isinstance(earlier, str) and earlier else text)
+    return reasons
 
 
 def describe_network(network: net.StreetNetwork) -> str:
@@ -133,11 +200,27 @@ def describe_network(network: net.StreetNetwork) -> str:
 
 
 def load_facilities(scenario: Scenario) -> pd.DataFrame:
-    """Read the facilities table (several rows with one id = several entrances)."""
+    """Read the facilities table (several rows with one id = several entrances).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    facilities
+        The `planner.readers.read_points` table; ``attrs`` name the file.
+
+    Raises
+    ------
+    PlannerError
+        If the scenario names no facilities file or the file has no data rows.
+    """
     src = scenario.facilities
     if src is None:
         raise PlannerError(f"scenario {scenario.name!r} names no facilities file")
-    return readers.read_points(
+    facilities = readers.read_points(
         src.path,
         crs=src.crs,
         columns=src.columns or None,
@@ -147,10 +230,32 @@ def load_facilities(scenario: Scenario) -> pd.DataFrame:
         layer=src.layer,
         allow_repeated_ids=True,
     )
+    if facilities.empty:
+        raise PlannerError(
+            f"{facilities.attrs[readers.ATTR_SOURCE]}: the file has a header but no data rows, "
+            "so there are no facilities to plan from"
+        )
+    return facilities
 
 
 def load_pois(scenario: Scenario) -> pd.DataFrame:
-    """Read the merchants/service points: the scenario's table and/or OSM features."""
+    """Read the merchants/service points: the scenario's table and/or OSM features.
+
+    Ids are unique across the sources: the scenario's table is read first, and an OSM POI
+    whose id it already has is `duplicate_id` (`planner.readers.combine_sources`), so an
+    earlier run's pois.csv can be read back together with the OSM POIs it came from.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    pois
+        All rows of all sources; ``attrs`` carry file-level problems (e.g. a POI file with
+        a header but no data rows), see `input_problems`.
+    """
     frames = []
     if scenario.pois is not None:
         src = scenario.pois
@@ -180,7 +285,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
             frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
     if not frames:
         raise PlannerError(f"scenario {scenario.name!r} has no POIs (no [pois] path, no OSM POIs)")
-    return pd.concat(frames, ignore_index=True)
+    return readers.combine_sources(frames)
 
 
 # --------------------------------------------------------------------------- analysis
@@ -304,7 +409,7 @@ def analyse(
     fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
     bad = fac_rows["usable"] & (fac_rows["snap_status"] != snap.SNAPPED)
     fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
-    fac_rows.loc[bad, "reason"] = "no walkable street within the snapping limit"
+    fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], snap_limit_m)
     fac_table = facility_summary(facilities, fac_snap)
     summary = cov.summarise(coverage, poi_table, fac_table, bands)
     lap("coverage")

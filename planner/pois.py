@@ -11,7 +11,10 @@ import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner.io import write_atomic
-from planner.readers import OUTPUT_COLUMNS, valid_points
+from planner.readers import ATTR_SOURCE, ATTR_UNIT, OUTPUT_COLUMNS, valid_points
+
+#: Source name of OpenStreetMap POI tables (their rows are named by OSM id in messages).
+OSM_SOURCE = "OpenStreetMap"
 
 #: OSM tags whose features count as merchants or service points.
 POI_TAGS: dict[str, bool | list[str]] = {
@@ -73,8 +76,18 @@ def features_to_pois(
     -------
     pois
         Columns ``row, id, name, kind, lon, lat, x_orig, y_orig, crs_orig, status, usable,
-        reason, source`` (the `planner.readers.read_points` layout), all usable.
+        reason, source`` (the `planner.readers.read_points` layout), all usable; ids are
+        ``"node/<osm id>"``, ``"way/<osm id>"`` or ``"relation/<osm id>"``. ``attrs`` names
+        the source (`OSM_SOURCE`, for `planner.readers.combine_sources`).
     """
+    out = _features_to_pois(features, bbox)
+    out.attrs.update({ATTR_SOURCE: OSM_SOURCE, ATTR_UNIT: None})
+    return out
+
+
+def _features_to_pois(
+    features: gpd.GeoDataFrame, bbox: tuple[float, float, float, float] | None
+) -> pd.DataFrame:
     columns = [*OUTPUT_COLUMNS, "source"]
     if features is None or features.empty:
         return pd.DataFrame(columns=columns)
@@ -101,7 +114,7 @@ def features_to_pois(
         names=f["name"].fillna("").astype(str).tolist(),
         kinds=f.apply(_kind, axis=1).tolist(),
     )
-    out["source"] = "OpenStreetMap " + out["id"]
+    out["source"] = f"{OSM_SOURCE} " + out["id"]
     return out
 
 

@@ -36,12 +36,15 @@ STATUS_DUPLICATE = "duplicate_id"
 STATUSES: dict[str, str] = {
     STATUS_OK: "usable as read (after CRS conversion)",
     STATUS_SWAPPED: "longitude and latitude were swapped in the file; fixed, usable",
-    STATUS_MALFORMED: "CSV row has more non-empty fields than the header (unquoted delimiter?)",
+    STATUS_MALFORMED: (
+        "CSV row has more fields than the header (an unquoted delimiter?); extra empty fields "
+        "are tolerated when the row still reads as a usable point"
+    ),
     STATUS_INVALID_CRS: "the row's own CRS value is not a known CRS",
     STATUS_MISSING: "longitude, latitude or geometry is empty",
     STATUS_INVALID: "coordinate is not a number, not finite, out of range or not projectable",
     STATUS_OUTSIDE: "valid point, but outside the study area bounding box",
-    STATUS_DUPLICATE: "id already used by an earlier usable row",
+    STATUS_DUPLICATE: "id already used by an earlier usable row or by an earlier source of the run",
 }
 USABLE_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED})
 _FILLED_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED, STATUS_OUTSIDE, STATUS_DUPLICATE})
@@ -83,6 +86,22 @@ _PARENTHESES = re.compile(r"[(（][^)）]*[)）]")
 _GEOGRAPHIC_TOKENS = frozenset({crs_mod.WGS84, crs_mod.GCJ02, crs_mod.BD09})
 _MAX_SHOWN = 40
 _CSV_FIELD_LIMIT = 2**30
+# A text cell written as "'" + one of these is a neutralised spreadsheet formula (OWASP CSV
+# injection): the apostrophe is not part of the value.
+_FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+# Columns that mark a table written by this planner (pois.csv, facilities.csv): its lon/lat
+# are WGS-84 and its status/reason columns are the previous run's verdicts.
+_PLANNER_OUTPUT_COLUMNS = frozenset({"x_orig", "y_orig", "crs_orig", "status", "reason"})
+# Previous statuses that leave lon/lat empty; carried over while lon/lat are still empty.
+_CARRIED_STATUSES = frozenset(
+    {"malformed_row", "invalid_crs", "missing_coordinates", "invalid_coordinates"}
+)
+
+#: ``DataFrame.attrs`` keys set on `read_points` tables: the source's display name, the
+#: unit of its row numbers ("row" or "feature") and its file-level problems (messages).
+ATTR_SOURCE = "source"
+ATTR_UNIT = "unit"
+ATTR_FILE_PROBLEMS = "file_problems"
 
 
 class InputError(PlannerError, ValueError):
@@ -99,6 +118,10 @@ class _Table:
     row_numbers: list[int]
     unit: str = "row"
     overflow: list[int] = field(default_factory=list)  # field count of over-long rows, else 0
+    # field count of over-long rows whose extra fields are all empty (beyond a trailing
+    # delimiter shared by every row), else 0: malformed unless the row reads as usable
+    padded: list[int] = field(default_factory=list)
+    padding: int = 0  # empty trailing fields beyond the header that every data row has
     geometry: list[Any] | None = None
     file_crs: str | None = None
 
@@ -123,6 +146,18 @@ def _cell_to_str(value: Any) -> str:
         if number.is_integer() and abs(number) < 1e15:
             return str(int(number))
     return str(value).strip()
+
+
+def _unescape_formula(value: Any) -> Any:
+    """Return a text cell without the apostrophe that neutralises a formula ("'=1+2" -> "=1+2").
+
+    Spreadsheet writers that follow the OWASP advice on CSV injection prefix text starting
+    with "=", "+", "-", "@", a tab or a carriage return with "'"; reading it back removes it.
+    Other values are returned unchanged.
+    """
+    if isinstance(value, str) and value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
+        return value[1:]
+    return value
 
 
 def _is_blank(cells: Sequence[Any]) -> bool:
@@ -218,25 +253,44 @@ def _header_names(raw: Sequence[Any]) -> list[str]:
     return names
 
 
+def _trailing_empty(rec: Sequence[Any], width: int) -> int:
+    """Return how many of the fields after the first `width` are empty, counted from the end."""
+    n = 0
+    while len(rec) - n > width and _cell_to_str(rec[len(rec) - n - 1]) == "":
+        n += 1
+    return n
+
+
 def _split_records(
     records: Sequence[Sequence[Any]], first_number: int, name: str, unit: str = "row"
 ) -> _Table:
-    """Split raw records into header and data, numbering rows and skipping blank ones."""
+    """Split raw records into header and data, numbering rows and skipping blank ones.
+
+    Text cells lose the apostrophe of a neutralised formula (`_unescape_formula`). A row
+    with more fields than the header is marked in `overflow` if an extra field is not
+    empty, and in `padded` if they are all empty, unless every data row (two or more) ends
+    with as many empty fields: that is a trailing delimiter on every line, not a shift.
+    """
     start = next((i for i, rec in enumerate(records) if not _is_blank(rec)), None)
     if start is None:
         msg = f"{name}: the file has no header line and no data (it is empty or blank)"
         raise InputError(msg)
-    header = _header_names(records[start])
+    header = _header_names([_unescape_formula(c) for c in records[start]])
     width = len(header)
     table = _Table(name=name, header=header, cells=[], row_numbers=[], unit=unit)
+    rows = []
     for i in range(start + 1, len(records)):
-        rec = list(records[i])
-        if _is_blank(rec):
+        if _is_blank(records[i]):
             continue
+        rows.append([_unescape_formula(c) for c in records[i]])
+        table.row_numbers.append(first_number + i)
+    if len(rows) >= 2:
+        table.padding = min(_trailing_empty(rec, width) for rec in rows)
+    for rec in rows:
         has_extra = any(_cell_to_str(c) != "" for c in rec[width:])
         table.overflow.append(len(rec) if has_extra else 0)
+        table.padded.append(len(rec) if len(rec) > width + table.padding and not has_extra else 0)
         table.cells.append(rec[:width] + [None] * (width - len(rec)))
-        table.row_numbers.append(first_number + i)
     return table
 
 
@@ -333,6 +387,7 @@ def _read_geo(path: Path, layer: str | None) -> _Table:
         row_numbers=list(range(1, len(cells) + 1)),
         unit="feature",
         overflow=[0] * len(cells),
+        padded=[0] * len(cells),
         geometry=geometry,
         file_crs=file_crs,
     )
@@ -537,6 +592,19 @@ def read_points(
     still counted); for GeoJSON/GeoPackage the 1-based feature number (messages say
     "feature N").
 
+    In CSV and Excel files a text cell that starts with an apostrophe followed by "=", "+",
+    "-", "@", a tab or a carriage return is read without the apostrophe (writers that guard
+    against spreadsheet formula injection add it).
+
+    A table written by the planner (an earlier run's pois.csv or facilities.csv: columns
+    ``x_orig, y_orig, crs_orig, status, reason`` next to ``lon, lat``) is read by its
+    ``lon``/``lat``, which are WGS-84: `crs` and a crs column are not applied (a file-level
+    problem says so if `crs` is not WGS-84). Its old ``row``, ``status``, ``usable`` and
+    ``reason`` columns come through as ``row_src``, ``status_src``, ... and are otherwise
+    ignored, except that a row whose lon/lat are still empty keeps the old status
+    (``malformed_row``, ``invalid_crs``, ``missing_coordinates`` or
+    ``invalid_coordinates``) with the old reason: fill in lon/lat to read it again.
+
     Parameters
     ----------
     path
@@ -558,8 +626,9 @@ def read_points(
         (west, south, east, north) in WGS-84. Points outside it are `outside_study_area`;
         it is also used to detect swapped longitude/latitude.
     id_prefix
-        Prefix of generated ids, for rows with no or an empty id: ``f"{prefix}-{row}"``,
-        default prefix the file name without suffix.
+        Prefix of generated ids, for rows with no or an empty id: ``f"{prefix}-{row}"``
+        (with "-2", "-3", ... added if the file already uses that id), default prefix the
+        file name without suffix.
     sheet
         Excel sheet name or 0-based index (default the first sheet).
     layer
@@ -578,7 +647,9 @@ def read_points(
         CRS token used for the row; `usable` is True iff `status` is "ok" or
         "swapped_lat_lon". Status codes, checked in this order (see `STATUSES`):
 
-        - ``malformed_row``: a CSV row with more non-empty fields than the header;
+        - ``malformed_row``: a CSV row with more fields than the header, if an extra field
+          is not empty or the row does not read as a usable point (extra empty fields that
+          every row has, a trailing delimiter on every line, do not count);
         - ``invalid_crs``: the row's own CRS value is not recognised;
         - ``missing_coordinates``: longitude, latitude or geometry empty (also "NaN", "NA",
           "null", "-");
@@ -592,6 +663,10 @@ def read_points(
           put right (detected with `study_bbox`: the point as written is outside it but
           swapped is inside; without it: as written is out of range but swapped is valid);
         - ``ok``: usable, `reason` is "".
+
+        ``attrs`` holds the source's name (`ATTR_SOURCE`, the file name and sheet or
+        layer), the unit of its row numbers (`ATTR_UNIT`) and its file-level problems
+        (`ATTR_FILE_PROBLEMS`: no data rows, a `crs` not applied).
 
     Raises
     ------
@@ -611,7 +686,48 @@ def read_points(
         raise InputError(msg) from exc
     table = _read_table(path, sheet, layer)
     roles = _resolve_columns(table, columns)
-    return _build_frame(table, roles, declared, bbox, id_prefix or path.stem, allow_repeated_ids)
+    problems = []
+    if not table.cells:
+        problems.append(f"{table.name}: the file has a header but no data rows")
+    previous = _is_planner_output(table, roles)
+    if previous:
+        if declared != crs_mod.WGS84:
+            problems.append(
+                f"{table.name}: a table written by the planner, so its lon/lat are WGS-84; "
+                f"the crs {crs!r} given for it is not applied"
+            )
+        declared = crs_mod.WGS84
+        roles = {**roles, "crs": None}
+        repeated = sum(_cell_to_str(c) == STATUS_DUPLICATE for c in _column(table, "status"))
+        if repeated:
+            problems.append(
+                f"{table.name}: {repeated} {table.unit}(s) were already {STATUS_DUPLICATE} in "
+                "the run that wrote this file and are read again; delete them before the "
+                "next run so they do not pile up"
+            )
+    frame = _build_frame(
+        table, roles, declared, bbox, id_prefix or path.stem, allow_repeated_ids, previous
+    )
+    frame.attrs.update(
+        {ATTR_SOURCE: table.name, ATTR_UNIT: table.unit, ATTR_FILE_PROBLEMS: problems}
+    )
+    return frame
+
+
+def _is_planner_output(table: _Table, roles: Mapping[str, str | None]) -> bool:
+    """Return True for a pois.csv/facilities.csv of an earlier run read by its lon/lat."""
+    return (
+        table.geometry is None
+        and set(table.header) >= _PLANNER_OUTPUT_COLUMNS
+        and roles["lon"] == "lon"
+        and roles["lat"] == "lat"
+    )
+
+
+def _column(table: _Table, name: str) -> list[Any]:
+    """Return the cells of the column called `name`."""
+    j = table.header.index(name)
+    return [rec[j] for rec in table.cells]
 
 
 def _cell(table: _Table, roles: Mapping[str, str | None], role: str, i: int) -> Any:
@@ -640,6 +756,57 @@ def _malformed_states(table: _Table) -> list[_RowState]:
         else _RowState()
         for number, count in zip(table.row_numbers, table.overflow, strict=True)
     ]
+
+
+def _blame_extra_fields(table: _Table, states: list[_RowState]) -> None:
+    """Mark over-long rows with empty extra fields `malformed_row` if they are not usable.
+
+    Such a row may end with stray delimiters (harmless) or hold a value with an unquoted
+    delimiter that shifted the fields after it; if it does not read as a usable point, the
+    shift is the likely cause, and the reason says what reading it as it stands gave.
+    """
+    width = len(table.header)
+    for i, (number, count) in enumerate(zip(table.row_numbers, table.padded, strict=True)):
+        if not count or states[i].status in USABLE_STATUSES:
+            continue
+        where = _where(table, number)
+        as_read = states[i].reason.removeprefix(where).lstrip(",: ").split("; accepted:")[0]
+        expected = (
+            f"the other {table.unit}s have {width + table.padding}"
+            if table.padding
+            else f"the header has {width}"
+        )
+        states[i] = _RowState(
+            STATUS_MALFORMED,
+            f"{where}: {count} fields but {expected} (a value with an unquoted delimiter?); "
+            f"the extra fields are empty, but read as it stands: {as_read}",
+        )
+
+
+def _carry_previous_states(
+    table: _Table, roles: Mapping[str, str | None], states: list[_RowState]
+) -> None:
+    """Keep an earlier run's verdict on rows of its output whose lon/lat are still empty.
+
+    A row that run found malformed, with an unknown CRS or with missing or invalid
+    coordinates was written with empty lon/lat; its status and reason are the only record
+    of what was wrong, so they are kept (prefixed with where it is now) until lon/lat are
+    filled in.
+    """
+    previous = _column(table, "status")
+    reasons = _column(table, "reason")
+    lon, lat = _column(table, str(roles["lon"])), _column(table, str(roles["lat"]))
+    for i, number in enumerate(table.row_numbers):
+        status = _cell_to_str(previous[i])
+        if states[i].status != STATUS_MISSING or status not in _CARRIED_STATUSES:
+            continue
+        if parse_coordinate(lon[i])[1] != "empty" or parse_coordinate(lat[i])[1] != "empty":
+            continue
+        states[i] = _RowState(
+            status,
+            f'{_where(table, number)}, fields "lon"/"lat": empty; the run that wrote this file '
+            f"said: {_cell_to_str(reasons[i]) or status}",
+        )
 
 
 def _row_crs_tokens(
@@ -764,11 +931,23 @@ def _assign_ids(
     allow_repeated_ids: bool,
     states: list[_RowState],
 ) -> list[str]:
-    """Return every row's id (generated when empty); flag repeats among usable rows."""
+    """Return every row's id (generated when empty); flag repeats among usable rows.
+
+    A generated id is ``f"{prefix}-{row}"``, with "-2", "-3", ... added if the file already
+    uses it as an id (e.g. a row added to an earlier run's pois.csv).
+    """
+    given = [_cell_to_str(_cell(table, roles, "id", i)) for i in range(len(table.cells))]
+    taken = set(given)
     ids: list[str] = []
     first_row_of: dict[str, int] = {}
     for i, number in enumerate(table.row_numbers):
-        ident = _cell_to_str(_cell(table, roles, "id", i)) or f"{prefix}-{number}"
+        ident = given[i]
+        if not ident:
+            ident, k = f"{prefix}-{number}", 1
+            while ident in taken:
+                k += 1
+                ident = f"{prefix}-{number}-{k}"
+            taken.add(ident)
         ids.append(ident)
         if allow_repeated_ids or states[i].status not in USABLE_STATUSES:
             continue
@@ -831,18 +1010,99 @@ def _build_frame(
     bbox: tuple[float, ...] | None,
     prefix: str,
     allow_repeated_ids: bool,
+    previous: bool = False,
 ) -> pd.DataFrame:
-    """Check every row of `table` and assemble the output frame."""
+    """Check every row of `table` and assemble the output frame.
+
+    `previous` says the table is an earlier run's output (see `_carry_previous_states`).
+    """
     default = declared
     if table.file_crs is not None and declared not in (crs_mod.GCJ02, crs_mod.BD09):
         default = table.file_crs
     states = _malformed_states(table)
     tokens = _row_crs_tokens(table, roles, default, states)
     x, y = _read_coordinates(table, roles, states)
+    if previous:
+        _carry_previous_states(table, roles, states)
     lon, lat = _locate(table, roles, (x, y), tokens, bbox, states)
+    _blame_extra_fields(table, states)
     ids = _assign_ids(table, roles, prefix, allow_repeated_ids, states)
     columns = {"id": ids, "lon": lon, "lat": lat, "x": x, "y": y, "crs": tokens}
     return _assemble(table, roles, columns, states)
+
+
+def _row_labels(frame: pd.DataFrame) -> list[str]:
+    """Return where each row of a `read_points`/`valid_points` table comes from (messages)."""
+    source = str(frame.attrs.get(ATTR_SOURCE) or "input")
+    unit = frame.attrs.get(ATTR_UNIT)
+    if unit:
+        return [f"{source} {unit} {row}" for row in frame["row"].tolist()]
+    return [f"{source} {ident}" for ident in frame["id"].astype(str).tolist()]
+
+
+def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """
+    Stack the point tables of several sources, each id belonging to the first source using it.
+
+    A usable row whose id an earlier source already has, in any of its rows and whatever
+    that row's status, becomes `duplicate_id` (not usable, lon/lat kept); its reason names
+    the row, the id and the earlier source's row, e.g. ``OpenStreetMap node/42: id
+    "node/42" already used by pois.csv row 7``. Within a source, ids are checked by
+    `read_points`. So the same place is counted once when an earlier run's pois.csv is read
+    together with the OpenStreetMap POIs it came from.
+
+    Parameters
+    ----------
+    frames
+        Tables in the `read_points` layout, first source first; their ``attrs`` name the
+        source (`ATTR_SOURCE`, `ATTR_UNIT`; OpenStreetMap tables have no unit and are named
+        by id).
+
+    Returns
+    -------
+    pandas.DataFrame
+        All rows of all frames, in order (union of their columns); ``attrs`` holds the
+        joined source names and every frame's `ATTR_FILE_PROBLEMS`.
+    """
+    claims: dict[str, str] = {}  # id -> the earlier row that has it
+    marked = []
+    problems: list[str] = []
+    for frame in frames:
+        frame = frame.copy()
+        problems.extend(frame.attrs.get(ATTR_FILE_PROBLEMS, []))
+        ids = frame["id"].astype(str).tolist()
+        statuses = frame["status"].astype(str).tolist()
+        usable = frame["usable"].to_numpy(dtype=bool)
+        labels = _row_labels(frame)
+        repeats = [i for i in np.flatnonzero(usable) if ids[i] in claims]
+        if repeats:
+            reasons = frame["reason"].astype(object).to_numpy(copy=True)
+            reasons[repeats] = [
+                f"{labels[i]}: id {_show(ids[i])} already used by {claims[ids[i]]}" for i in repeats
+            ]
+            status = frame["status"].astype(object).to_numpy(copy=True)
+            status[repeats] = STATUS_DUPLICATE
+            usable_now = usable.copy()
+            usable_now[repeats] = False
+            frame["reason"] = pd.Series(reasons, index=frame.index, dtype=frame["reason"].dtype)
+            frame["status"] = pd.Series(status, index=frame.index, dtype=frame["status"].dtype)
+            frame["usable"] = usable_now
+        own: dict[str, str] = {}
+        for i in np.argsort(~usable, kind="stable"):  # usable rows first, else file order
+            if ids[i] not in claims and ids[i] not in own:
+                own[ids[i]] = labels[i] + ("" if usable[i] else f" ({statuses[i]})")
+        claims.update(own)
+        marked.append(frame)
+    non_empty = [f for f in marked if len(f)] or marked[:1]
+    if not non_empty:
+        combined = pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+    else:
+        combined = pd.concat(non_empty, ignore_index=True)
+    combined.attrs = {
+        ATTR_SOURCE: " + ".join(str(f.attrs.get(ATTR_SOURCE) or "input") for f in frames),
+        ATTR_FILE_PROBLEMS: problems,
+    }
+    return combined
 
 
 def valid_points(

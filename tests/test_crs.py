@@ -71,6 +71,60 @@ def test_normalize_crs_accepts(name: str, expected: str) -> None:
     assert crs.normalize_crs(name) == expected
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # GCJ-02: Amap/AutoNavi, Tencent/QQ, Google's China maps
+        ("高德", "GCJ02"),
+        ("高德地图", "GCJ02"),
+        ("高德坐标", "GCJ02"),
+        ("Amap", "GCJ02"),
+        ("AutoNavi", "GCJ02"),
+        ("腾讯", "GCJ02"),
+        ("腾讯地图", "GCJ02"),
+        ("Tencent", "GCJ02"),
+        ("QQ", "GCJ02"),
+        ("QQ地图", "GCJ02"),
+        ("谷歌中国", "GCJ02"),
+        ("Google China", "GCJ02"),
+        ("火星坐标", "GCJ02"),
+        ("国测局坐标", "GCJ02"),
+        # BD-09: Baidu
+        ("百度", "BD09"),
+        ("百度地图", "BD09"),
+        ("百度坐标", "BD09"),
+        ("Baidu", "BD09"),
+        ("Baidu Maps", "BD09"),
+        # CGCS2000: Tianditu, official data
+        ("天地图", "EPSG:4490"),
+        ("Tianditu", "EPSG:4490"),
+        ("CGCS2000", "EPSG:4490"),
+        ("国家2000", "EPSG:4490"),
+        ("2000国家大地坐标系", "EPSG:4490"),
+        # WGS-84: GPS, BeiDou
+        ("WGS84", "WGS84"),
+        ("GPS", "WGS84"),
+        ("GPS坐标", "WGS84"),
+        ("北斗", "WGS84"),
+        ("地球坐标系", "WGS84"),
+    ],
+)
+def test_map_service_names_are_accepted(name: str, expected: str) -> None:
+    assert crs.normalize_crs(name) == expected
+
+
+@pytest.mark.parametrize("name", ["地图", "坐标系", "Maps", "谷歌", "BD09MC", "mars"])
+def test_bare_suffixes_and_ambiguous_names_are_rejected(name: str) -> None:
+    with pytest.raises(ValueError, match="accepted values"):
+        crs.normalize_crs(name)
+
+
+def test_tianditu_cgcs2000_is_within_a_metre_of_wgs84() -> None:
+    lon, lat = guangdong_grid()
+    converted = crs.to_wgs84(lon, lat, "天地图")
+    assert distance_m(lon, lat, *converted).max() < 1.0
+
+
 @pytest.mark.parametrize("name", ["", "mercator", "GCJ-03", "EPSG:99999", "EPSG:", "(WGS84)", "42"])
 def test_normalize_crs_rejects(name: str) -> None:
     with pytest.raises(ValueError, match=r"accepted values|not a known EPSG code"):

@@ -502,3 +502,173 @@ def test_geojson_empty_feature_collection(tmp_path: Path) -> None:
     path.write_text(json.dumps({"type": "FeatureCollection", "features": []}))
     df = read_points(path)
     assert_layout(df, 0)
+
+
+# --- over-long rows, neutralised formulas, earlier outputs, sources (issue 8) -------------------
+
+
+def test_unquoted_comma_with_empty_last_field_is_malformed(tmp_path: Path) -> None:
+    text = (
+        "id,name,lon,lat,crs\n"
+        "1,Shop A,116.19,23.29,WGS84\n"
+        "7,Shop, Ltd,116.19,23.29,\n"  # one field too many, the last one empty
+        "8,Shop B,116.19,23.29,\n"
+    )
+    df = read_points(write_csv(tmp_path, text), study_bbox=BBOX)
+    assert df["status"].tolist() == ["ok", "malformed_row", "ok"]
+    reason = df.loc[1, "reason"]
+    assert reason.startswith("facilities.csv row 3: 6 fields but the header has 5")
+    assert 'value "23.29" is not a known CRS' in reason  # what reading it as it stands gave
+    assert "accepted:" not in reason  # one line, not the list of CRS names
+    assert np.isnan(df.loc[1, "lon"])
+    single = read_points(write_csv(tmp_path, "id,name,lon,lat,crs\n7,Shop, Ltd,116.19,23.29,\n"))
+    assert single["status"].tolist() == ["malformed_row"]
+
+
+def test_trailing_delimiter_on_every_row_is_not_a_shift(tmp_path: Path) -> None:
+    # Exports that end every data line with a delimiter (the header without one)
+    text = (
+        "id,name,lon,lat,crs\n"
+        "1,Shop A,116.19,23.29,WGS84,\n"
+        "2,Shop B,116.19,23.29,,\n"
+        "3,bad lon,abc,23.29,,\n"
+        "7,Shop, Ltd,116.19,23.29,,\n"  # one more than every other row: shifted
+        "8,stray delimiters,116.19,23.29,,,,\n"  # reads as a usable point: kept
+    )
+    df = read_points(write_csv(tmp_path, text), study_bbox=BBOX)
+    assert df["status"].tolist() == ["ok", "ok", "invalid_coordinates", "malformed_row", "ok"]
+    assert df.loc[2, "reason"] == 'facilities.csv row 4, field "lon": value "abc" is not a number'
+    shifted = "facilities.csv row 5: 7 fields but the other rows have 6"
+    assert df.loc[3, "reason"].startswith(shifted)
+
+
+def test_neutralised_formulas_lose_their_apostrophe(tmp_path: Path) -> None:
+    text = (
+        "id,name,kind,lon,lat,note\n"
+        "'-12,'=HYPERLINK(\"http://x\"),'@shop,116.19,23.29,'+86 663\n"
+        "B,'plain quote,'\tshop,116.19,23.29,it's\n"
+    )
+    df = read_points(write_csv(tmp_path, text))
+    assert df["id"].tolist() == ["-12", "B"]
+    assert df["name"].tolist() == ['=HYPERLINK("http://x")', "'plain quote"]
+    assert df["kind"].tolist() == ["@shop", "shop"]
+    assert df["note"].tolist() == ["+86 663", "it's"]
+    wb = openpyxl.Workbook()
+    wb.active.append(["name", "lon", "lat"])
+    wb.active.append(["'=1+2", 116.19, 23.29])
+    wb.save(tmp_path / "book.xlsx")
+    assert read_points(tmp_path / "book.xlsx").loc[0, "name"] == "=1+2"
+
+
+def test_header_only_is_a_file_problem(tmp_path: Path) -> None:
+    df = read_points(write_csv(tmp_path, "id,name,lon,lat\n\n,,,\n", name="merchants.csv"))
+    assert df.empty
+    assert df.attrs["file_problems"] == ["merchants.csv: the file has a header but no data rows"]
+    assert df.attrs["source"] == "merchants.csv" and df.attrs["unit"] == "row"
+    assert read_points(status_csv(tmp_path)).attrs["file_problems"] == []
+
+
+def previous_output(tmp_path: Path) -> Path:
+    """A pois.csv as an earlier run writes it (columns of `planner.coverage.nearest_table`)."""
+    text = (
+        "poi_id,name,kind,lon,lat,nearest_facility_id,minutes_to_nearest,status,reason,row,"
+        "x_orig,y_orig,crs_orig,source,access_m\n"
+        "A,ok,shop,116.188201,23.296846,F1,3.5,ok,,2,116.19282,23.29431,GCJ02,,5.0\n"
+        "B,far,shop,113.94,22.54,,,outside_study_area,m.csv row 3: outside,3,113.94,22.54,"
+        "WGS84,,\n"
+        "C,bad,shop,,,,,invalid_coordinates,"
+        '"m.csv row 4, field ""lat"": value ""abc"" is not a number",4,116.19,,WGS84,,\n'
+        "D,no lat,shop,,,,,missing_coordinates,"
+        '"m.csv row 5, field ""lat"": empty",5,116.19,,WGS84,,\n'
+        "E,fixed by hand,shop,116.19,23.29,,,invalid_coordinates,m.csv row 6: bad,6,,,WGS84,,\n"
+        "A,again,shop,116.19,23.29,,,duplicate_id,m.csv row 7: dup,7,116.19,23.29,WGS84,,\n"
+        ",added by hand,shop,116.19,23.29,,,,,,,,,,\n"
+        "poi-9,had a made-up id,shop,116.19,23.29,,,ok,,8,116.19,23.29,WGS84,,\n"
+    )
+    return write_csv(tmp_path, text, name="pois.csv")
+
+
+def test_earlier_pois_csv_reads_lon_lat_and_keeps_its_verdicts(tmp_path: Path) -> None:
+    df = read_points(previous_output(tmp_path), study_bbox=BBOX, id_prefix="poi")
+    by_name = df.set_index("name")
+    # lon/lat (WGS-84) are read, not x_orig/y_orig; the old row/status/reason are kept as *_src
+    assert by_name.loc["ok", "lon"] == pytest.approx(116.188201)
+    assert by_name.loc["ok", "crs_orig"] == "WGS84"
+    assert by_name.loc["ok", "status_src"] == "ok" and by_name.loc["ok", "row_src"] == "2"
+    assert df["row"].tolist() == list(range(2, 10))
+    assert df["status"].tolist() == [
+        "ok",
+        "outside_study_area",  # recomputed from lon/lat
+        "invalid_coordinates",  # lon/lat still empty: the earlier verdict stays
+        "missing_coordinates",
+        "ok",  # lon/lat filled in by hand: read again
+        "duplicate_id",  # recomputed: A is used in row 2
+        "ok",
+        "ok",
+    ]
+    assert by_name.loc["bad", "reason"] == (
+        'pois.csv row 4, fields "lon"/"lat": empty; the run that wrote this file said: '
+        'm.csv row 4, field "lat": value "abc" is not a number'
+    )
+    # a row added without an id does not take an id the file already uses
+    assert by_name.loc["added by hand", "id"] == "poi-8"
+    assert by_name.loc["had a made-up id", "id"] == "poi-9"
+    assert df.attrs["file_problems"] == [
+        "pois.csv: 1 row(s) were already duplicate_id in the run that wrote this file and are "
+        "read again; delete them before the next run so they do not pile up"
+    ]
+
+
+def test_generated_id_never_takes_an_id_in_use(tmp_path: Path) -> None:
+    text = "id,lon,lat\npoi-3,116.19,23.29\n,116.19,23.29\n"  # row 3 would be "poi-3"
+    df = read_points(write_csv(tmp_path, text), id_prefix="poi")
+    assert df["id"].tolist() == ["poi-3", "poi-3-2"]
+    assert df["status"].tolist() == ["ok", "ok"]
+
+
+def test_earlier_output_is_wgs84_whatever_crs_is_declared(tmp_path: Path) -> None:
+    # facilities.csv of an earlier run carries the user's crs column through: not applied
+    text = (
+        "row,id,name,kind,lon,lat,x_orig,y_orig,crs_orig,status,usable,reason,crs\n"
+        f"2,F1,mall,,{MALL_WGS[0]},{MALL_WGS[1]},{MALL_GCJ[0]},{MALL_GCJ[1]},GCJ02,ok,True,,"
+        "GCJ02\n"
+    )
+    df = read_points(write_csv(tmp_path, text), crs="GCJ02")
+    assert df.loc[0, "lon"] == pytest.approx(MALL_WGS[0])
+    assert df.loc[0, "lat"] == pytest.approx(MALL_WGS[1])
+    assert df.attrs["file_problems"] == [
+        "facilities.csv: a table written by the planner, so its lon/lat are WGS-84; the crs "
+        "'GCJ02' given for it is not applied"
+    ]
+    # naming x_orig/y_orig explicitly reads them in the declared CRS
+    again = read_points(
+        write_csv(tmp_path, text), crs="GCJ02", columns={"lon": "x_orig", "lat": "y_orig"}
+    )
+    assert distance_m(again.loc[0, "lon"], again.loc[0, "lat"], *MALL_WGS) < 1.0
+
+
+def test_combine_sources_gives_each_id_to_the_first_source(tmp_path: Path) -> None:
+    from planner.readers import combine_sources, valid_points
+
+    text = "id,name,lon,lat\nnode/1,edited,116.19,23.29\nnode/2,cleared,,\n"
+    mine = read_points(write_csv(tmp_path, text, name="pois.csv"))
+    osm = valid_points(["node/1", "node/2", "node/3"], [116.1] * 3, [23.2] * 3)
+    osm.attrs.update({"source": "OpenStreetMap", "unit": None, "file_problems": ["note"]})
+    both = combine_sources([mine, osm])
+    assert both["status"].tolist() == [
+        "ok",
+        "missing_coordinates",
+        "duplicate_id",
+        "duplicate_id",  # the user's row wins even though it is not usable
+        "ok",
+    ]
+    assert both["usable"].tolist() == [True, False, False, False, True]
+    assert both.loc[2, "reason"] == (
+        'OpenStreetMap node/1: id "node/1" already used by pois.csv row 2'
+    )
+    assert both.loc[3, "reason"] == (
+        'OpenStreetMap node/2: id "node/2" already used by pois.csv row 3 (missing_coordinates)'
+    )
+    assert both.loc[2, "lon"] == pytest.approx(116.1)  # coordinates kept, as for duplicate_id
+    assert both.attrs["file_problems"] == ["note"]
+    assert mine["status"].tolist() == ["ok", "missing_coordinates"]  # inputs not modified
