@@ -207,13 +207,33 @@ def _written_files(run: Path) -> list[str]:
     )
 
 
+def _stamp(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns]
+
+
+def _unchanged(run: Path, name: str, files: Any) -> bool:
+    """True if `name` is a file the planner wrote in `run` and nobody has changed since."""
+    path = run / name
+    if not path.is_file() or path.is_symlink():
+        return False
+    if isinstance(files, dict):  # name -> [size, mtime_ns] as published
+        return name in files and files[name] == _stamp(path)
+    return name in (files or [])  # an earlier version's plain list of names
+
+
 def _remove_run(run: Path, mark: dict[str, Any]) -> list[str]:
-    """Delete what the planner wrote in a run folder; return the names it leaves behind."""
-    ours = set(mark.get("files") or [])
-    if not mark.get("complete"):
-        ours |= set(_written_files(run))  # never published: no one else could add files
-    for p in run.iterdir():
-        if p.is_file() and not p.is_symlink() and (p.name in ours or p.name.endswith(".tmp")):
+    """Delete what the planner wrote in a run folder; return the names it leaves behind.
+
+    Of a published run only the files the planner wrote and nobody changed since are
+    removed: a file a user edited or added in the published folder stays.
+    """
+    published = bool(mark.get("complete"))
+    for p in list(run.iterdir()):
+        if p.name == RUN_MARK:
+            continue
+        never_seen = not published and p.is_file() and not p.is_symlink()
+        if never_seen or p.name.endswith(".tmp") or _unchanged(run, p.name, mark.get("files")):
             p.unlink(missing_ok=True)
     left = [p.name for p in run.iterdir() if p.name != RUN_MARK]
     if left:
@@ -245,7 +265,8 @@ def _clean_runs(runs: Path, keep: Path) -> list[str]:
         left = _remove_run(run, mark)
         if left:
             notes.append(
-                f"kept {run}: it holds files the planner did not write ({', '.join(left[:3])})"
+                f"kept {run}: it holds files the planner did not write or that were changed "
+                f"after it wrote them ({', '.join(left[:3])})"
             )
     return notes
 
@@ -253,9 +274,16 @@ def _clean_runs(runs: Path, keep: Path) -> list[str]:
 def _publish_plain(run: Path, target: Path, files: list[str]) -> None:
     """Fallback without symbolic links: rename the files into a marked real folder."""
     target.mkdir(parents=True, exist_ok=True)
+    before = (_read_mark(target / PLAIN_MARK) or {}).get("files", {})
+    changed = [n for n in files if (target / n).exists() and not _unchanged(target, n, before)]
+    if changed:
+        raise OutputLocationError(
+            f"--out {target}: {', '.join(changed)} changed since the planner wrote it; "
+            "it is left alone: copy it elsewhere or choose another --out"
+        )
     for name in files:
         os.replace(run / name, target / name)
-    _write_mark(target / PLAIN_MARK, {"files": files})
+    _write_mark(target / PLAIN_MARK, {"files": {n: _stamp(target / n) for n in files}})
 
 
 def _publish(run: Path, target: Path) -> list[str]:
@@ -266,12 +294,14 @@ def _publish(run: Path, target: Path) -> list[str]:
         check_output_dir(target)  # again, under the lock: the folder may have changed
         # marked complete only under the lock, so no other run's clean-up can take it
         # for an old published set before it is published
-        _write_mark(run / RUN_MARK, {**mark, "complete": True, "files": files})
+        stamps = {name: _stamp(run / name) for name in files}
+        _write_mark(run / RUN_MARK, {**mark, "complete": True, "files": stamps})
         link_tmp = runs / f".link-{os.getpid()}-{run.name}"
         try:
             os.symlink(os.path.join(runs.name, run.name), link_tmp, target_is_directory=True)
         except (OSError, NotImplementedError):
             _publish_plain(run, target, files)
+            _remove_run(run, {"complete": False})  # its files were moved out: now empty
             return _clean_runs(runs, keep=run)
         try:
             os.replace(link_tmp, target)

@@ -367,3 +367,41 @@ def test_outputs_of_the_earlier_version_are_taken_over(tmp_path):
         _write_set(folder, "new")
     assert (tmp_path / "o" / "pois.csv").read_text(encoding="utf-8") == "new"
     assert not old.exists() and len(_runs(tmp_path / "o")) == 1
+
+
+def test_a_published_file_the_user_edited_is_kept(tmp_path):
+    """Editing out/<name>/pois.csv in place, then running again, loses no edit."""
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder, "planner")
+    old_run = out.resolve()
+    (out / "pois.csv").write_text("edited by hand", encoding="utf-8")
+    notes: list[str] = []
+    with output_set(out, notes=notes) as folder:
+        _write_set(folder, "again")
+    assert (old_run / "pois.csv").read_text(encoding="utf-8") == "edited by hand"
+    assert {p.name for p in old_run.iterdir()} == {"pois.csv", _publish.RUN_MARK}
+    assert "pois.csv" in notes[0]
+
+
+def test_plain_folder_fallback_keeps_edited_files(tmp_path, monkeypatch):
+    """Where symbolic links fail, files are renamed into a marked folder; an edited one
+    stops the publish instead of being replaced."""
+
+    def no_symlink(*args, **kwargs):
+        raise OSError("symbolic links not supported here")
+
+    monkeypatch.setattr(_publish.os, "symlink", no_symlink)
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder, "one")
+    assert not out.is_symlink() and (out / _publish.PLAIN_MARK).is_file()
+    with output_set(out) as folder:
+        _write_set(folder, "two")
+    assert (out / "pois.csv").read_text(encoding="utf-8") == "two"
+    (out / "pois.csv").write_text("edited", encoding="utf-8")
+    with pytest.raises(OutputLocationError, match="changed since"), output_set(out) as f:
+        _write_set(f, "three")
+    assert (out / "pois.csv").read_text(encoding="utf-8") == "edited"
+    assert (out / "coverage.csv").read_text(encoding="utf-8") == "two"
+    assert _runs(out) == []
