@@ -546,6 +546,9 @@ def run(
     progress("reading facilities and POIs")
     facilities = load_facilities(scenario)
     pois = load_pois(scenario)
+    for table in (facilities, pois):
+        for problem in table.attrs.get(readers.ATTR_FILE_PROBLEMS, []):
+            progress(f"warning: {problem}")
     t_read = time.perf_counter() - t0 - t_net
     analysis = analyse(
         network,

@@ -107,6 +107,8 @@ def test_cli_prints_the_header_only_merchants_file(empty_merchants: Path, tmp_pa
     )
     assert result.exit_code == 0, result.output
     assert "  - merchants.csv: the file has a header but no data rows\n" in result.output
+    # and said while loading, before the work (progress goes to stderr)
+    assert "· warning: merchants.csv: the file has a header but no data rows" in result.output
     assert pd.read_csv(out / "pois.csv").empty
 
 
