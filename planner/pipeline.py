@@ -303,9 +303,13 @@ def analyse(
     fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
     bad = fac_rows["usable"] & (fac_rows["snap_status"] != snap.SNAPPED)
     fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
-    fac_rows.loc[bad, "reason"] = "no walkable street within the snapping limit"
+    fac_rows.loc[bad, "reason"] = cov.LIMIT_REASON
+    dropped = network.components.dropped if network.components else None
+    cov.add_skipped_columns(poi_table, poi_snap, dropped)
+    cov.add_skipped_columns(fac_rows, fac_snap, dropped)
     fac_table = facility_summary(facilities, fac_snap)
     summary = cov.summarise(coverage, poi_table, fac_table, bands)
+    summary["disconnected_pieces"] = cov.skipped_summary(poi_table, fac_rows, dropped)
     lap("coverage")
     return Analysis(
         facilities=fac_rows,
