@@ -38,9 +38,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import _cache, pipeline, snap
+from planner import _cache, maps, pipeline, snap
+from planner.network import routable_network
 from planner.scenario import PointSource, Scenario
-from tests.handmade import X0, Y0, make_network, make_routable_network, points
+from tests.handmade import X0, Y0, make_graph, make_network, make_routable_network, points
 
 SPEED = 6.0  # km/h -> 100 m/min
 
@@ -245,3 +246,65 @@ def test_cache_round_trip_keeps_the_pieces(network, tmp_path):
     assert back.dropped_piece.dtype == np.int64
     assert shapely.equals_exact(back.dropped_geometry, network.dropped_geometry, tolerance=0).all()
     pd.testing.assert_frame_equal(back.components.dropped, network.components.dropped)
+
+
+# --------------------------------------------------------------------------- map
+def test_map_data_flags_points_and_draws_pieces(network, analysis):
+    data = maps.piece_data(network, analysis, 300.0)
+    assert [p["i"] for p in data["pieces"]] == [0, 1]
+    # piece 1's one street, decoded, runs between (130, 40) and (170, 40)
+    from pyproj import Transformer
+
+    to_wgs = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = maps.decode_line(data["pieces"][1]["l"][0])
+    elon, elat = to_wgs.transform([130 + X0, 170 + X0], [40 + Y0, 40 + Y0])
+    got = np.array(sorted(zip(lon, lat, strict=True)))
+    np.testing.assert_allclose(got, sorted(zip(elon, elat, strict=True)), atol=2e-5)
+    tip = data["pieces"][1]["t"]
+    assert "Disconnected street piece #1" in tip and "OSM node 20" in tip and "20-21" in tip
+    assert "1 商户 POIs, 1 入口 entrances" in tip
+    # one access leg per routed point that skipped a piece: Q, S and entrance E
+    legs = {leg[4].split("</b>")[0].removeprefix("<b>"): leg for leg in data["legs"]}
+    assert set(legs) == {"name Q", "name S", "name F"}
+    assert "+28 m" in legs["name Q"][4] and "多走 28 米" in legs["name Q"][4]
+    assert "+230 m" in legs["name S"][4] and "+30 m" in legs["name F"][4]
+    # Q's leg ends where Q was snapped: (100, 52) on edge 1-4
+    slon, slat = to_wgs.transform(100 + X0, 52 + Y0)
+    assert legs["name Q"][2:4] == pytest.approx([slon, slat], abs=2e-6)
+    # POI tooltips carry the note; R (not routed) says so
+    rows = {r[3]: r for group in maps.poi_data(analysis, (1, 2, 3)).values() for r in group}
+    assert "nearest street is disconnected: +28 m" in rows["name Q"][8]
+    assert "not routed" in rows["name R"][8]
+    assert rows["name P"][8] == "" and rows["name N"][8] == ""
+    entrances = maps.facility_data(analysis)["entrances"]
+    assert "+30 m" in entrances[1][3] and "disconnected" not in entrances[0][3]
+
+
+def test_map_html_has_the_overlay_and_stays_offline(network, analysis, tmp_path):
+    from planner.offline import external_urls
+
+    path = maps.save_map(_scenario(tmp_path), network, analysis, tmp_path / "pieces.html")
+    html = path.read_text(encoding="utf-8")
+    assert "Disconnected street pieces (2)" in html  # the layer control (folium \u-escapes CJK)
+    assert '"pieceColour":"#c51b7d"' in html
+    assert "nearest street is disconnected: +28 m" in html
+    assert "Disconnected street pieces (not routed): 2" in html  # the legend
+    assert external_urls(html) == []
+
+
+def test_piece_names_are_escaped(analysis):
+    G = make_graph(NODES, EDGES)
+    hostile = "<img src=x onerror=alert(1)>${alert(2)}"
+    for u, v, d in G.edges(data=True):
+        if {u, v} == {20, 21}:
+            d["name"] = hostile
+    net = routable_network(G)
+    a = pipeline.analyse(
+        net, points(FACILITIES), points(POIS), bands_min=(1, 2, 3), speed_kmh=SPEED
+    )
+    data = maps.piece_data(net, a, 300.0)
+    text = json.dumps(data, ensure_ascii=False) + json.dumps(
+        maps.poi_data(a, (1, 2, 3)), ensure_ascii=False
+    )
+    assert hostile not in text and "<img" not in text and "${" not in text
+    assert maps.esc(hostile) in data["pieces"][1]["t"]
