@@ -19,7 +19,7 @@ from planner import network as net
 from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: dropped components' streets and piece ids
 #: Folder (next to the network file) that holds cache files; git-ignored under data/.
 CACHE_DIRNAME = ".graph-cache"
 #: Suffix of a cache file, appended to the network file's name.
@@ -44,6 +44,9 @@ _ARRAYS = (
     "highway_offsets",
     "crs_wkt",
     "components",
+    "dropped_coords",
+    "dropped_offsets",
+    "dropped_piece",
 )
 
 
@@ -102,6 +105,24 @@ def _decode_strings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+def _encode_lines(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pack LineStrings as an (n, 2) float64 coordinate array plus int64 offsets."""
+    geoms = np.asarray(geoms, dtype=object)
+    offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(shapely.get_num_coordinates(geoms).astype(np.int64), out=offsets[1:])
+    coords = shapely.get_coordinates(geoms).astype(np.float64).reshape(-1, 2)
+    return coords, offsets
+
+
+def _decode_lines(coords: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Inverse of `_encode_lines`: an object array of LineStrings."""
+    counts = np.diff(offsets)
+    if not len(counts):
+        return np.empty(0, dtype=object)
+    lines = shapely.linestrings(coords, indices=np.repeat(np.arange(len(counts)), counts))
+    return np.asarray(lines, dtype=object)
+
+
 def _text(value: str) -> np.ndarray:
     return np.frombuffer(value.encode("utf-8"), dtype=np.uint8).copy()
 
@@ -152,10 +173,8 @@ def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[s
     arrays
         Name -> array, including a ``checksum`` over all the others.
     """
-    geoms = network.edge_geometry
-    n_coords = shapely.get_num_coordinates(geoms).astype(np.int64)
-    offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
-    np.cumsum(n_coords, out=offsets[1:])
+    coords, offsets = _encode_lines(network.edge_geometry)
+    dropped_coords, dropped_offsets = _encode_lines(network.dropped_geometry)
     name_bytes, name_offsets = _encode_strings(network.edge_name)
     hw_bytes, hw_offsets = _encode_strings(network.edge_highway)
     arrays = {
@@ -166,7 +185,7 @@ def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[s
         "edge_u": np.asarray(network.edge_u, dtype=np.int64),
         "edge_v": np.asarray(network.edge_v, dtype=np.int64),
         "edge_length": np.asarray(network.edge_length, dtype=np.float64),
-        "geom_coords": shapely.get_coordinates(geoms).astype(np.float64),
+        "geom_coords": coords,
         "geom_offsets": offsets,
         "name_bytes": name_bytes,
         "name_offsets": name_offsets,
@@ -174,6 +193,9 @@ def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[s
         "highway_offsets": hw_offsets,
         "crs_wkt": _text(pyproj.CRS.from_user_input(network.crs).to_wkt()),
         "components": _text(_components_json(network.components)),
+        "dropped_coords": dropped_coords,
+        "dropped_offsets": dropped_offsets,
+        "dropped_piece": np.asarray(network.dropped_piece, dtype=np.int64),
     }
     arrays["checksum"] = _text(checksum(arrays))
     return arrays
@@ -202,11 +224,6 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> net.StreetNetwork:
     network
         An equal network (same arrays, geometries, names, CRS and component report).
     """
-    offsets = arrays["geom_offsets"]
-    counts = np.diff(offsets)
-    geometry = shapely.linestrings(
-        arrays["geom_coords"], indices=np.repeat(np.arange(len(counts)), counts)
-    )
     return net.StreetNetwork(
         crs=pyproj.CRS.from_wkt(_untext(arrays["crs_wkt"])),
         node_ids=arrays["node_ids"],
@@ -215,10 +232,12 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> net.StreetNetwork:
         edge_u=arrays["edge_u"],
         edge_v=arrays["edge_v"],
         edge_length=arrays["edge_length"],
-        edge_geometry=np.asarray(geometry, dtype=object),
+        edge_geometry=_decode_lines(arrays["geom_coords"], arrays["geom_offsets"]),
         edge_name=_decode_strings(arrays["name_bytes"], arrays["name_offsets"]),
         edge_highway=_decode_strings(arrays["highway_bytes"], arrays["highway_offsets"]),
         components=_components_from_json(_untext(arrays["components"])),
+        dropped_geometry=_decode_lines(arrays["dropped_coords"], arrays["dropped_offsets"]),
+        dropped_piece=arrays["dropped_piece"],
     )
 
 

@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner import snap
+
 #: POI status when it is reachable from at least one facility (any distance).
 REACHABLE = "ok"
 #: POI status when it snapped to the network but no facility can reach it.
@@ -16,6 +18,10 @@ UNREACHABLE = "unreachable"
 DUPLICATE = "duplicate_id"
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
 TIE_TOLERANCE_M = 1e-6
+#: Reason of a usable point with no walkable street within the snapping limit.
+LIMIT_REASON = "no walkable street within the snapping limit"
+#: Columns that report a dropped (disconnected) piece skipped when snapping.
+SKIPPED_COLUMNS = ("skipped_piece", "skipped_piece_node", "skipped_piece_name", "skipped_extra_m")
 
 
 def band_of(minutes: np.ndarray, bands_min: list[float] | tuple[float, ...]) -> np.ndarray:
@@ -140,7 +146,7 @@ def nearest_table(
     snapped = usable & (np.asarray(snap_status) == "ok")
     far = usable & (np.asarray(snap_status) != "ok")
     status[far] = np.asarray(snap_status)[far]
-    limit_msg = "no walkable street within the snapping limit"
+    limit_msg = LIMIT_REASON
     reason[far] = [f"{r}; {limit_msg}" if r else limit_msg for r in reason[far]]
     unreachable = snapped & (fac < 0)
     status[unreachable] = UNREACHABLE
@@ -244,6 +250,123 @@ def summarise(
                 total - overall[_band_key(bands[-1])]["pois_within"]
             ),
         },
+    }
+
+
+def add_skipped_columns(
+    table: pd.DataFrame, snapped: pd.DataFrame, dropped: pd.DataFrame | None
+) -> pd.DataFrame:
+    """Add the `SKIPPED_COLUMNS` to a POI or facility table, in place.
+
+    Parameters
+    ----------
+    table
+        Output table, one row per snapped row (same order), with ``status`` and ``reason``.
+    snapped
+        `planner.snap.snap_points` output for its rows.
+    dropped
+        The network's dropped components (``ComponentReport.dropped``; None when unknown);
+        a piece id is a row position in it.
+
+    Returns
+    -------
+    table
+        The same table with ``skipped_piece`` (Int64, empty when the point's nearest street
+        is on the routed network), ``skipped_piece_node`` (Int64, the piece's example OSM
+        node), ``skipped_piece_name`` (its street names, "" when none) and
+        ``skipped_extra_m`` (extra access metres because the piece was skipped; NaN when
+        none, or when the point is not routed). A point beyond the snapping limit that has
+        a dropped piece within it gets a reason naming the piece.
+    """
+    piece = snapped["skipped_piece"].to_numpy(dtype=np.int64)
+    has = piece >= 0
+    dropped = dropped if dropped is not None else pd.DataFrame()
+    node = np.zeros(len(table), dtype=np.int64)
+    name = np.full(len(table), "", dtype=object)
+    node_known = has & ("example_node" in dropped)
+    if node_known.any():
+        node[node_known] = dropped["example_node"].to_numpy(dtype=np.int64)[piece[node_known]]
+    if has.any() and "names" in dropped:
+        names = dropped["names"].to_numpy(dtype=object)[piece[has]]
+        name[has] = [n if isinstance(n, str) else "" for n in names]
+    table["skipped_piece"] = pd.arrays.IntegerArray(np.where(has, piece, 0), ~has)
+    table["skipped_piece_node"] = pd.arrays.IntegerArray(node, ~node_known)
+    table["skipped_piece_name"] = name
+    table["skipped_extra_m"] = snapped["skipped_extra_m"].to_numpy(dtype=float)
+    reason = table["reason"].to_numpy(dtype=object).copy()
+    for i in np.flatnonzero(has & (table["status"].to_numpy() == snap.TOO_FAR)):
+        where = f"OSM node {node[i]}" if node_known[i] else "no OSM node"
+        text = (
+            "no street of the routed network within the snapping limit; the nearest walkable "
+            f"street is in disconnected piece {piece[i]} "
+            f"({name[i] + ', ' if name[i] else ''}{where}), not routed"
+        )
+        old = reason[i] if isinstance(reason[i], str) else ""
+        if LIMIT_REASON in old:
+            reason[i] = old.replace(LIMIT_REASON, text)
+        else:
+            reason[i] = f"{old}; {text}" if old else text
+    table["reason"] = reason
+    return table
+
+
+def skipped_summary(
+    pois: pd.DataFrame, facilities: pd.DataFrame, dropped: pd.DataFrame | None
+) -> dict[str, Any]:
+    """Summarise the points snapped past a dropped (disconnected) piece, for summary.json.
+
+    Parameters
+    ----------
+    pois, facilities
+        POI table and facility rows (entrances) with the `SKIPPED_COLUMNS`.
+    dropped
+        The network's dropped components (None when unknown).
+
+    Returns
+    -------
+    summary
+        ``pieces`` (dropped pieces in the network); for ``pois`` and ``facility_rows``:
+        ``affected`` (routed although their nearest street is in a dropped piece),
+        ``extra_m_max``, ``extra_m_median`` (None when none is affected) and
+        ``not_routed`` (beyond the snapping limit of the routed network, with a dropped
+        piece within it); ``by_piece``: one entry per piece skipped by at least one point
+        (``piece``, ``example_node``, ``names``, ``pois``, ``facility_rows``), by piece id.
+    """
+
+    def group(table: pd.DataFrame) -> dict[str, Any]:
+        extra = table["skipped_extra_m"].to_numpy(dtype=float)
+        extra = extra[np.isfinite(extra)]
+        has = table["skipped_piece"].notna().to_numpy()
+        return {
+            "affected": len(extra),
+            "extra_m_max": round(float(extra.max()), 2) if len(extra) else None,
+            "extra_m_median": round(float(np.median(extra)), 2) if len(extra) else None,
+            "not_routed": int(has.sum()) - len(extra),
+        }
+
+    counts = {
+        key: table["skipped_piece"].dropna().astype(int).value_counts()
+        for key, table in (("pois", pois), ("facility_rows", facilities))
+    }
+    by_piece = []
+    dropped = dropped if dropped is not None else pd.DataFrame()
+    for piece in sorted(set(counts["pois"].index) | set(counts["facility_rows"].index)):
+        row = dropped.iloc[piece] if piece < len(dropped) else {}
+        example = row.get("example_node")
+        by_piece.append(
+            {
+                "piece": int(piece),
+                "example_node": int(example) if example is not None else None,
+                "names": str(row.get("names") or ""),
+                "pois": int(counts["pois"].get(piece, 0)),
+                "facility_rows": int(counts["facility_rows"].get(piece, 0)),
+            }
+        )
+    return {
+        "pieces": len(dropped),
+        "pois": group(pois),
+        "facility_rows": group(facilities),
+        "by_piece": by_piece,
     }
 
 

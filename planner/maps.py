@@ -16,7 +16,9 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
+from pyproj import Transformer
 
+from planner import snap
 from planner.crs import wgs84_to_gcj02
 from planner.network import StreetNetwork
 from planner.scenario import Scenario
@@ -31,6 +33,8 @@ BEYOND_COLOUR = "#d73027"
 NOT_ROUTED_COLOUR = "#7f7f7f"
 FACILITY_COLOUR = "#2c3e91"
 STREET_COLOUR = "#8a8f98"
+#: Streets of dropped (disconnected) pieces and the access legs that skipped them.
+PIECE_COLOUR = "#c51b7d"
 _ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0, "motorway": 3.0}
 
 #: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
@@ -453,7 +457,8 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
     -------
     data
         ``{"facilities": [{"id", "name", "popup"}], "entrances": [[lon, lat, facility index,
-        escaped entrance name], ...]}``; entrances without coordinates are left out.
+        escaped entrance name (and `skip_note`)], ...]}``; entrances without coordinates
+        are left out.
     """
     fac_ids = list(analysis.facility_table["facility_id"])
     facilities = [
@@ -465,7 +470,8 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
         for _, f in analysis.facility_table.iterrows()
     ]
     entrances = []
-    for _, r in analysis.facilities.iterrows():
+    notes = _skip_notes(analysis.facilities)
+    for i, (_, r) in enumerate(analysis.facilities.iterrows()):
         lon, lat = float(r["lon"]), float(r["lat"])
         if not (np.isfinite(lon) and np.isfinite(lat)) or r["id"] not in fac_ids:
             continue
@@ -473,7 +479,8 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
         entrance = r.get("entrance")
         if isinstance(entrance, str) and entrance.strip():
             label = f"{label} · {entrance.strip()}"
-        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), esc(label)])
+        label = esc(label) + (f"<br>{notes[i]}" if notes[i] else "")
+        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), label])
     return {"facilities": facilities, "entrances": entrances}
 
 
@@ -491,7 +498,8 @@ def poi_data(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, list
     -------
     groups
         Group key -> ``[lon, lat, colour index, name, kind, nearest facility, minutes,
-        status]`` rows (text escaped; minutes None when not reached). POIs without
+        status, note]`` rows (text escaped; minutes None when not reached; note: the
+        `skip_note` of a POI snapped past a disconnected piece, else ""). POIs without
         coordinates are left out.
     """
     out: dict[str, list[list[Any]]] = {}
@@ -499,6 +507,7 @@ def poi_data(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, list
     lon = p["lon"].to_numpy(dtype=float)
     lat = p["lat"].to_numpy(dtype=float)
     minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    notes = _skip_notes(p)
     for i, (name, kind, near, status) in enumerate(
         zip(p["name"], p["kind"], p["nearest_facility_id"], p["status"], strict=True)
     ):
@@ -514,9 +523,148 @@ def poi_data(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, list
             esc(near),
             m,
             esc(status),
+            notes[i],
         ]
         out.setdefault(kind_group(kind), []).append(row)
     return {g: out[g] for g in KIND_GROUPS if g in out}
+
+
+def skip_note(extra_m: float, piece: object, name: object = "") -> str:
+    """Tooltip line of a point snapped past a disconnected piece (Chinese first, English second).
+
+    Parameters
+    ----------
+    extra_m
+        Extra metres of access leg (``skipped_extra_m``); NaN when the point is not routed.
+    piece
+        Dropped piece id (``skipped_piece``).
+    name
+        The piece's street names (escaped here).
+
+    Returns
+    -------
+    html
+        Escaped HTML.
+    """
+    label = f"#{esc(piece)}" + (f" {esc(name)}" if esc(name) else "")
+    if extra_m is None or not np.isfinite(extra_m):
+        return (
+            f"<span class='planner-skip'>最近街道不连通（断开的路段 {label}），未计算 "
+            f"nearest street is disconnected (piece {label}): not routed</span>"
+        )
+    return (
+        f"<span class='planner-skip'>最近街道不连通，多走 {extra_m:.0f} 米 "
+        f"nearest street is disconnected: +{extra_m:.0f} m (断开的路段 piece {label})</span>"
+    )
+
+
+def _skip_notes(table: pd.DataFrame) -> list[str]:
+    """`skip_note` per row of a POI or facility table ("" where no piece was skipped)."""
+    if "skipped_piece" not in table:
+        return [""] * len(table)
+    names = table.get("skipped_piece_name", pd.Series("", index=table.index))
+    return [
+        skip_note(float(x), p, n) if pd.notna(p) else ""
+        for p, x, n in zip(table["skipped_piece"], table["skipped_extra_m"], names, strict=True)
+    ]
+
+
+def piece_data(
+    network: StreetNetwork,
+    analysis: Analysis,
+    snap_limit_m: float = 300.0,
+    tolerance_m: float = SIMPLIFY_M,
+) -> dict[str, list[Any]]:
+    """The dropped (disconnected) street pieces and the access legs that skipped them.
+
+    Parameters
+    ----------
+    network
+        The street network, with ``dropped_geometry`` and ``dropped_piece``.
+    analysis
+        The run's results (POI and facility tables with the skipped-piece columns).
+    snap_limit_m
+        The run's snapping limit (to find where a flagged point was snapped).
+    tolerance_m
+        Simplification tolerance in metres.
+
+    Returns
+    -------
+    pieces
+        ``pieces``: ``{"i": piece id, "t": escaped tooltip, "l": [encoded lines]}`` per
+        piece; ``legs``: ``[lon, lat, snapped lon, snapped lat, escaped tooltip]`` per POI
+        or facility entrance routed past a piece (a line from the point to where it joins
+        the routed network).
+    """
+    dropped = network.components.dropped if network.components else pd.DataFrame()
+    skipped = {
+        s["piece"]: s for s in analysis.summary.get("disconnected_pieces", {}).get("by_piece", [])
+    }
+    pieces = []
+    if len(network.dropped_geometry):
+        gdf = network.dropped_gdf()
+        gdf["geometry"] = shapely.simplify(gdf.geometry.to_numpy(), tolerance_m)
+        gdf = gdf.to_crs(4326)
+        for piece, g in gdf.groupby("piece", sort=True):
+            lines = [
+                encode_line(*shapely.get_coordinates(geom).T)
+                for geom in g.geometry
+                if geom is not None and not geom.is_empty
+            ]
+            pieces.append(
+                {"i": int(piece), "t": _piece_tooltip(int(piece), dropped, skipped), "l": lines}
+            )
+    legs = []
+    for table in (analysis.pois, analysis.facilities):
+        if "skipped_extra_m" not in table:
+            continue
+        rows = table[np.isfinite(table["skipped_extra_m"].to_numpy(dtype=float))]
+        if not len(rows):
+            continue
+        lon, lat = rows["lon"].to_numpy(dtype=float), rows["lat"].to_numpy(dtype=float)
+        to_net = Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
+        x, y = to_net.transform(lon, lat)
+        snapped = snap.snap_points(network, np.asarray(x), np.asarray(y), snap_limit_m)
+        back = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+        slon, slat = back.transform(snapped["snap_x"].to_numpy(), snapped["snap_y"].to_numpy())
+        for i, note in enumerate(_skip_notes(rows)):
+            if not np.isfinite(slon[i]):
+                continue
+            tip = f"<b>{esc(rows['name'].iat[i]) or '(无名称 unnamed)'}</b><br>{note}"
+            legs.append(
+                [
+                    round(float(lon[i]), 6),
+                    round(float(lat[i]), 6),
+                    round(float(slon[i]), 6),
+                    round(float(slat[i]), 6),
+                    tip,
+                ]
+            )
+    return {"pieces": pieces, "legs": legs}
+
+
+def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -> str:
+    row = dropped.iloc[piece] if piece < len(dropped) else pd.Series(dtype=object)
+    parts = [f"<b>断开的路段 Disconnected street piece #{piece}</b>"]
+    if isinstance(row.get("names"), str) and row.get("names"):
+        parts.append(esc(row["names"]))
+    facts = []
+    if pd.notna(row.get("example_node")):
+        facts.append(f"OSM node {esc(int(row['example_node']))}")
+    if pd.notna(row.get("edges")):
+        facts.append(f"{esc(int(row['edges']))} 段 segments")
+    if pd.notna(row.get("length_m")):
+        facts.append(f"{float(row['length_m']):.0f} m")
+    if facts:
+        parts.append(" · ".join(facts))
+    parts.append("未连到主路网，不参与计算 not connected to the routed network")
+    s = skipped.get(piece)
+    if s:
+        parts.append(
+            f"最近街道在此的点 points whose nearest street is here: "
+            f"{int(s['pois'])} 商户 POIs, {int(s['facility_rows'])} 入口 entrances"
+        )
+    return "<br>".join(parts)
 
 
 # --------------------------------------------------------------------------- panel
@@ -559,6 +707,26 @@ def _share(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
+def _pieces_legend(analysis: Analysis) -> str:
+    d = analysis.summary.get("disconnected_pieces")
+    if not d or not (d["pieces"] or d["pois"]["affected"] or d["facility_rows"]["affected"]):
+        return ""
+    text = (
+        f"<div><span class='sw piece'></span>断开的路段（未连通，不参与计算） "
+        f"Disconnected street pieces (not routed): {d['pieces']}</div>"
+    )
+    n_poi, n_fac = d["pois"]["affected"], d["facility_rows"]["affected"]
+    if n_poi or n_fac:
+        extra = (d["pois"]["extra_m_max"], d["facility_rows"]["extra_m_max"])
+        worst = max(x for x in extra if x is not None)
+        text += (
+            f"<div><span class='sw leg'></span>最近街道在其中、改接主路网的点 "
+            f"points whose nearest street is in one, snapped to the routed network: "
+            f"{n_poi} 商户 POIs, {n_fac} 入口 entrances，最多多走 up to +{worst:.0f} 米 m</div>"
+        )
+    return text
+
+
 def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> str:
     """The panel: legend, summary, method, sources, CRS notes (Chinese first, English second).
 
@@ -586,6 +754,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
     rows.append(f"<div>{sw.format(pal[-2])}&gt;{bands[-1]:g} 分钟 min 超出 beyond</div>")
     rows.append(f"<div>{sw.format(pal[-1])}不可达/未计算 unreachable / not routed</div>")
     rows.append("<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
+    rows.append(_pieces_legend(analysis))
     num = summary_numbers(analysis, bands)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
     body = "".join(
@@ -640,6 +809,8 @@ _PANEL_CSS = """<style>
  border:1px solid #555;vertical-align:middle}
 .planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;
  box-shadow:0 0 0 1px #2c3e91}
+.planner-panel .sw.piece{height:4px;border:0;background:#c51b7d}
+.planner-panel .sw.leg{height:0;border:0;border-top:2px dashed #c51b7d}
 .planner-sum{border-collapse:collapse;margin-top:2px}
 .planner-sum td,.planner-sum th{border-bottom:1px solid #ddd;padding:1px 4px;text-align:right}
 .planner-sum td:first-child,.planner-sum th:first-child{text-align:left}
@@ -653,9 +824,11 @@ _JS = """
 var map = __MAP__, P = __DATA__, G = __GROUPS__, mode = "wgs";
 map.createPane("plannerStreets").style.zIndex = 350;
 map.createPane("plannerBands").style.zIndex = 400;
+map.createPane("plannerPieces").style.zIndex = 440;
 map.createPane("plannerPois").style.zIndex = 450;
 map.createPane("plannerFacilities").style.zIndex = 460;
 var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
+var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
 var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
 var bandOn = P.bandsMin.map(function () { return true; });
 function shift(lat, lon) {
@@ -686,6 +859,24 @@ function buildStreets() {
     G.streets.addLayer(pl);
   });
 }
+function buildPieces() {
+  if (!G.pieces) { return; }
+  G.pieces.clearLayers();
+  P.pieces.forEach(function (p) {
+    var pl = L.polyline(p.l.map(line), {renderer: pieceRenderer, color: P.pieceColour,
+      weight: 3.5, opacity: 0.95});
+    pl.plannerPiece = p.i;
+    pl.bindTooltip(p.t, {sticky: true});
+    G.pieces.addLayer(pl);
+  });
+  P.legs.forEach(function (g) {
+    var pl = L.polyline([shift(g[1], g[0]), shift(g[3], g[2])], {renderer: pieceRenderer,
+      color: P.pieceColour, weight: 1.5, opacity: 0.9, dashArray: "4 3"});
+    pl.plannerLeg = true;
+    pl.bindTooltip(g[4], {sticky: true});
+    G.pieces.addLayer(pl);
+  });
+}
 function buildBands() {
   G.facilityBands.forEach(function (g) { g.clearLayers(); });
   P.bands.forEach(function (b) {
@@ -712,21 +903,23 @@ function buildFacilities() {
 }
 function poiTip(p) {
   return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " + (p[5] || "–") +
-    " · " + (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min<br>状态 status: " + p[7];
+    " · " + (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min<br>状态 status: " + p[7] +
+    (p[8] ? "<br>" + p[8] : "");
 }
 function buildPois() {
   Object.keys(P.pois).forEach(function (k) {
     var g = G.pois[k];
     g.clearLayers();
     P.pois[k].forEach(function (p) {
-      var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4, color: "#333333",
-        weight: 0.6, fillColor: P.palette[p[2]], fillOpacity: 0.9});
+      var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
+        color: p[8] ? P.pieceColour : "#333333", weight: p[8] ? 2 : 0.6,
+        fillColor: P.palette[p[2]], fillOpacity: 0.9});
       m.bindTooltip(poiTip(p));
       g.addLayer(m);
     });
   });
 }
-function buildAll() { buildStreets(); buildBands(); buildFacilities(); buildPois(); }
+function buildAll() { buildStreets(); buildPieces(); buildBands(); buildFacilities(); buildPois(); }
 map.on("overlayadd overlayremove", function (e) {
   var b = G.bandToggles.indexOf(e.layer);
   if (b >= 0) { bandOn[b] = e.type === "overlayadd"; buildBands(); }
@@ -804,12 +997,15 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
     -------
     m
         The map. Tile layers (OpenStreetMap, Amap, Tianditu with a key) are offered but
-        off; choosing Amap shifts every overlay into GCJ-02.
+        off; choosing Amap shifts every overlay into GCJ-02. Disconnected street pieces
+        (left out of routing) and the access legs of points snapped past them are one
+        overlay, shown when there are any.
     """
     bands = tuple(sorted(scenario.bands_min))
     streets = street_data(network)
     fac = facility_data(analysis)
     pois = poi_data(analysis, bands)
+    pieces = piece_data(network, analysis, scenario.snap_limit_m)
     n_pois = sum(len(v) for v in pois.values())
     w, s, e, n = _data_bounds(analysis, network)
     sw_, ss_, se_, sn_ = network.edges_gdf().to_crs(4326).total_bounds
@@ -840,6 +1036,10 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
     groups: dict[str, Any] = {
         "streets": folium.FeatureGroup(name="街道 Streets (walk network)").add_to(m)
     }
+    if pieces["pieces"] or pieces["legs"]:
+        groups["pieces"] = folium.FeatureGroup(
+            name=f"断开的路段 Disconnected street pieces ({len(pieces['pieces'])})"
+        ).add_to(m)
     groups["facilityBands"] = [
         folium.FeatureGroup(name=f"服务圈 Bands: {f['id']} {f['name']}").add_to(m)
         for f in fac["facilities"]
@@ -870,6 +1070,7 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
         "palette": _palette(bands),
         "streetColour": STREET_COLOUR,
         "facilityColour": FACILITY_COLOUR,
+        "pieceColour": PIECE_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
         "grid": gcj02_grid(grid_bounds),
         "streets": streets,
@@ -877,6 +1078,8 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
+        "pieces": pieces["pieces"],
+        "legs": pieces["legs"],
         "panel": legend_html(scenario, analysis, tianditu=key is not None),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
@@ -887,6 +1090,7 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
                 f'"streets":{groups["streets"].get_name()}',
                 f'"facilities":{groups["facilities"].get_name()}',
                 f'"amap":{amap.get_name()}',
+                *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
                 '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
                 '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
                 '"pois":{'

@@ -81,8 +81,12 @@ class StreetNetwork:
     edge_name: np.ndarray  # str ("" when unnamed)
     edge_highway: np.ndarray  # str
     components: ComponentReport | None = None
+    # streets of the dropped components (not routed), kept to tell which points skip them
+    dropped_geometry: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=object))
+    dropped_piece: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     _csr: sparse.csr_matrix | None = field(default=None, repr=False)
     _tree: shapely.STRtree | None = field(default=None, repr=False)
+    _dropped_tree: shapely.STRtree | None = field(default=None, repr=False)
 
     @property
     def n_nodes(self) -> int:
@@ -107,6 +111,21 @@ class StreetNetwork:
         if self._tree is None:
             self._tree = shapely.STRtree(self.edge_geometry)
         return self._tree
+
+    @property
+    def dropped_tree(self) -> shapely.STRtree:
+        """Spatial index over the dropped components' street geometries."""
+        if self._dropped_tree is None:
+            self._dropped_tree = shapely.STRtree(self.dropped_geometry)
+        return self._dropped_tree
+
+    def dropped_gdf(self) -> gpd.GeoDataFrame:
+        """Return the dropped components' streets (``piece`` id each) in the network CRS."""
+        return gpd.GeoDataFrame(
+            {"piece": np.asarray(self.dropped_piece, dtype=np.int64)},
+            geometry=np.asarray(self.dropped_geometry, dtype=object),
+            crs=self.crs,
+        )
 
     def edges_gdf(self) -> gpd.GeoDataFrame:
         """Return the edges as a GeoDataFrame in the network CRS."""
@@ -303,11 +322,13 @@ def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentRep
     -------
     G, report
         The largest weakly connected component, and a report naming dropped components
-        (their size, total length and street names).
+        (their size, total length and street names). Components are ordered by size, then
+        by smallest node id, so ``piece`` (the row's position in ``report.dropped``) is the
+        same on every load of the same data.
     """
-    components = sorted(nx.weakly_connected_components(G), key=len, reverse=True)
+    components = sorted(nx.weakly_connected_components(G), key=lambda c: (-len(c), min(c)))
     rows = []
-    for nodes in components[1:]:
+    for piece, nodes in enumerate(components[1:]):
         sub = G.subgraph(nodes)
         names: set[str] = set()
         length = 0.0
@@ -316,6 +337,7 @@ def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentRep
             length += float(d.get("length", 0.0))
         rows.append(
             {
+                "piece": piece,
                 "nodes": len(nodes),
                 "edges": sub.number_of_edges() // 2,  # both directions are stored
                 "length_m": round(length / 2, 1),
@@ -327,9 +349,64 @@ def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentRep
     report = ComponentReport(
         kept_nodes=kept.number_of_nodes(),
         kept_edges=kept.number_of_edges() // 2,
-        dropped=pd.DataFrame(rows, columns=["nodes", "edges", "length_m", "names", "example_node"]),
+        dropped=pd.DataFrame(
+            rows, columns=["piece", "nodes", "edges", "length_m", "names", "example_node"]
+        ),
     )
     return kept, report
+
+
+def dropped_edges(
+    G: nx.MultiDiGraph, kept: nx.MultiDiGraph, report: ComponentReport
+) -> tuple[np.ndarray, np.ndarray]:
+    """Street geometries of the components `largest_component` dropped, with their piece id.
+
+    Parameters
+    ----------
+    G
+        The projected walk graph before dropping.
+    kept
+        Its largest component (from `largest_component`).
+    report
+        The matching report; a piece's id is its row position in ``report.dropped``.
+
+    Returns
+    -------
+    geometry, piece
+        One projected LineString per undirected dropped edge (reciprocal directed edges
+        merged, as in `street_network`) and the int64 piece id of each.
+    """
+    if not len(report.dropped):
+        return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
+    rest = G.subgraph([n for n in G.nodes if n not in kept]).copy()
+    piece_of_example = {int(n): i for i, n in enumerate(report.dropped["example_node"])}
+    node_piece = {}
+    for nodes in nx.weakly_connected_components(rest):
+        piece = piece_of_example[int(min(nodes))]
+        node_piece.update(dict.fromkeys(nodes, piece))
+    pieces = street_network(rest)
+    piece = np.array([node_piece[n] for n in pieces.node_ids[pieces.edge_u]], dtype=np.int64)
+    return pieces.edge_geometry, piece
+
+
+def routable_network(G: nx.MultiDiGraph) -> StreetNetwork:
+    """Keep the largest component of a projected walk graph and convert it to arrays.
+
+    Parameters
+    ----------
+    G
+        Projected walk graph, all components.
+
+    Returns
+    -------
+    network
+        The routable network with its component report and the dropped components'
+        streets (``dropped_geometry``, ``dropped_piece``).
+    """
+    kept, report = largest_component(G)
+    network = street_network(kept, report)
+    network.dropped_geometry, network.dropped_piece = dropped_edges(G, kept, report)
+    return network
 
 
 def project(G: nx.MultiDiGraph, to_crs: Any = None) -> nx.MultiDiGraph:
@@ -461,8 +538,6 @@ def build_network(G: nx.MultiDiGraph) -> StreetNetwork:
     Returns
     -------
     network
-        The routable network with its component report.
+        The routable network with its component report and dropped streets.
     """
-    Gp = project(G)
-    Gp, report = largest_component(Gp)
-    return street_network(Gp, report)
+    return routable_network(project(G))

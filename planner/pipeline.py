@@ -177,8 +177,8 @@ def too_far_reasons(
         where = f"{source} {unit} {row}, facility {json.dumps(str(fid), ensure_ascii=False)}"
         if np.isfinite(d):
             text = (
-                f"{where}: the nearest walkable street is {d:.0f} m away, beyond the snapping "
-                f"limit of {limit_m:g} m"
+                f"{where}: the nearest walkable street of the routed network is {d:.0f} m "
+                f"away, beyond the snapping limit of {limit_m:g} m"
             )
         else:
             text = f"{where}: no walkable street within the snapping limit of {limit_m:g} m"
@@ -410,8 +410,12 @@ def analyse(
     bad = fac_rows["usable"] & (fac_rows["snap_status"] != snap.SNAPPED)
     fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
     fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], snap_limit_m)
+    dropped = network.components.dropped if network.components else None
+    cov.add_skipped_columns(poi_table, poi_snap, dropped)
+    cov.add_skipped_columns(fac_rows, fac_snap, dropped)
     fac_table = facility_summary(facilities, fac_snap)
     summary = cov.summarise(coverage, poi_table, fac_table, bands)
+    summary["disconnected_pieces"] = cov.skipped_summary(poi_table, fac_rows, dropped)
     lap("coverage")
     return Analysis(
         facilities=fac_rows,

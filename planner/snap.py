@@ -14,6 +14,8 @@ SNAPPED = "ok"
 TOO_FAR = "too_far_from_network"
 #: Status of a point without usable coordinates.
 NO_COORDINATES = "no_coordinates"
+#: A dropped piece counts as nearer than the routed network only by more than this (metres).
+SKIP_TOLERANCE_M = 1e-6
 
 
 def snap_points(
@@ -23,6 +25,12 @@ def snap_points(
 
     The access leg is the straight-line distance from the point to that on-edge point.
     Ties between equally near edges go to the lowest edge index, so results are repeatable.
+
+    Points are snapped to the routed network only. When a street of a dropped component
+    (``network.dropped_geometry``) is nearer than the routed network, the point is still
+    snapped to the routed network, and the skip is reported: ``skipped_piece`` names the
+    dropped piece and ``skipped_extra_m`` is the access leg's extra length (access leg
+    minus the distance to that piece).
 
     Parameters
     ----------
@@ -38,7 +46,11 @@ def snap_points(
     snapped
         One row per input point, in order: ``edge`` (int, -1 when not snapped), ``offset``
         (metres from the edge geometry's start, i.e. from node ``edge_u``), ``access_m``,
-        ``snap_x``, ``snap_y``, ``status``.
+        ``snap_x``, ``snap_y``, ``status``, ``skipped_piece`` (int, -1 when the nearest
+        street of any component is on the routed network, or none lies within the limit)
+        and ``skipped_extra_m`` (NaN unless the point was snapped past a dropped piece;
+        a point beyond the limit of the routed network but within it of a dropped piece
+        has a ``skipped_piece`` and NaN extra metres).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -76,6 +88,7 @@ def snap_points(
         offset[ok] = off
         snap_x[ok] = shapely.get_x(on_edge)
         snap_y[ok] = shapely.get_y(on_edge)
+    skipped, extra = _skipped_pieces(network, x, y, valid, access, max_distance)
     return pd.DataFrame(
         {
             "edge": edge,
@@ -84,5 +97,46 @@ def snap_points(
             "snap_x": snap_x,
             "snap_y": snap_y,
             "status": status,
+            "skipped_piece": skipped,
+            "skipped_extra_m": extra,
         }
     )
+
+
+def _skipped_pieces(
+    network: StreetNetwork,
+    x: np.ndarray,
+    y: np.ndarray,
+    valid: np.ndarray,
+    access: np.ndarray,
+    max_distance: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Dropped piece nearer than the routed network per point (-1: none) and the extra metres.
+
+    Only points with a dropped street within `max_distance` are compared; ties between
+    equally near pieces go to the lowest piece id.
+    """
+    n = len(x)
+    skipped = np.full(n, -1, dtype=np.int64)
+    extra = np.full(n, np.nan)
+    idx = np.flatnonzero(valid)
+    if not (len(idx) and len(network.dropped_geometry)):
+        return skipped, extra
+    (pi, ei), dist = network.dropped_tree.query_nearest(
+        shapely.points(x[idx], y[idx]),
+        max_distance=max_distance,
+        return_distance=True,
+        all_matches=True,
+    )
+    piece = np.asarray(network.dropped_piece, dtype=np.int64)[ei]
+    order = np.lexsort((piece, pi))
+    pi, piece, dist = pi[order], piece[order], dist[order]
+    first = np.ones(len(pi), dtype=bool)
+    first[1:] = pi[1:] != pi[:-1]
+    pi, piece, dist = pi[first], piece[first], dist[first]
+    main = access[idx[pi]]
+    nearer = ~(main <= dist + SKIP_TOLERANCE_M)  # NaN access: routed network beyond the limit
+    rows = idx[pi[nearer]]
+    skipped[rows] = piece[nearer]
+    extra[rows] = main[nearer] - dist[nearer]
+    return skipped, extra

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner.network import StreetNetwork, street_network
+from planner.network import StreetNetwork, routable_network, street_network
 from planner.readers import valid_points
 
 CRS = "EPSG:32649"  # UTM 49N, metres
@@ -16,11 +16,24 @@ X0, Y0 = 500_000.0, 2_577_000.0
 
 
 def make_network(nodes: dict[int, tuple[float, float]], edges: list[tuple]) -> StreetNetwork:
-    """Build a StreetNetwork from node coordinates and edges.
+    """Build a StreetNetwork from node coordinates and edges, every component kept.
 
     ``edges`` items are ``(u, v)`` for a straight edge or ``(u, v, [(x, y), ...])`` with
     the full geometry from u to v.
     """
+    return street_network(make_graph(nodes, edges))
+
+
+def make_routable_network(
+    nodes: dict[int, tuple[float, float]], edges: list[tuple]
+) -> StreetNetwork:
+    """Like `make_network`, but as the loader builds it: the largest component only, the
+    others dropped (and kept as ``dropped_geometry``/``dropped_piece``)."""
+    return routable_network(make_graph(nodes, edges))
+
+
+def make_graph(nodes: dict[int, tuple[float, float]], edges: list[tuple]) -> nx.MultiDiGraph:
+    """The projected osmnx-style graph of `make_network` (both directions of every edge)."""
     G = nx.MultiDiGraph(crs=CRS)
     for n, (x, y) in nodes.items():
         G.add_node(n, x=x + X0, y=y + Y0)
@@ -31,7 +44,7 @@ def make_network(nodes: dict[int, tuple[float, float]], edges: list[tuple]) -> S
         attrs = {"osmid": osmid, "length": geom.length, "highway": "footway", "name": f"{u}-{v}"}
         G.add_edge(u, v, geometry=geom, **attrs)
         G.add_edge(v, u, geometry=shapely.LineString(coords[::-1]), **attrs)
-    return street_network(G)
+    return G
 
 
 def points(rows: list[tuple]) -> pd.DataFrame:

@@ -168,3 +168,74 @@ def test_hostile_names_show_as_text(xss_map: Path, offline_page) -> None:
     page.wait_for_timeout(200)
     assert op.dialogs == []
     assert op.problems == {}
+
+
+_PIECES = """() => {
+  const g = window.planner.layers.pieces, m = window.planner.map;
+  const layers = g.getLayers();
+  const first = layers.find((l) => l.plannerPiece !== undefined).getLatLngs().flat(2)[0];
+  return {
+    on: m.hasLayer(g),
+    drawn: layers.filter((l) => m.hasLayer(l)).length,
+    pieces: layers.filter((l) => l.plannerPiece !== undefined).length,
+    legs: layers.filter((l) => l.plannerLeg).length,
+    first: [first.lng, first.lat],
+  };
+}"""
+
+_FLAGGED_POI_TIPS = """() => {
+  const out = [];
+  for (const g of Object.values(window.planner.layers.pois)) {
+    for (const m of g.getLayers()) {
+      const tip = m.getTooltip().getContent();
+      if (tip.includes("nearest street is disconnected")) { out.push(tip); }
+    }
+  }
+  return out;
+}"""
+
+
+def test_disconnected_pieces_overlay_shows_and_toggles(
+    sample_map_run: pipeline.RunResult, offline_page
+) -> None:
+    op = offline_page(sample_map_run.files["map"])
+    page = op.page
+    an, network = sample_map_run.analysis, sample_map_run.network
+    d = an.summary["disconnected_pieces"]
+    n_pieces = len(set(network.dropped_piece.tolist()))
+    n_legs = d["pois"]["affected"] + d["facility_rows"]["affected"]
+    assert n_pieces > 0 and n_legs > 0
+    label = page.locator(".leaflet-control-layers-overlays label", has_text="Disconnected street")
+    assert label.count() == 1
+    assert "断开的路段" in label.inner_text() and f"({d['pieces']})" in label.inner_text()
+    state = page.evaluate(_PIECES)
+    assert (state["on"], state["pieces"], state["legs"]) == (True, n_pieces, n_legs)
+    assert state["drawn"] == n_pieces + n_legs
+    label.locator("input").uncheck()
+    state = page.evaluate(_PIECES)
+    assert state["on"] is False and state["drawn"] == 0
+    label.locator("input").check()
+    assert page.evaluate(_PIECES)["drawn"] == n_pieces + n_legs
+    # every POI snapped past a piece says so in its tooltip, with its extra metres
+    tips = page.evaluate(_FLAGGED_POI_TIPS)
+    flagged = an.pois[an.pois["skipped_extra_m"].notna()]
+    assert len(tips) == len(flagged)
+    worst = float(flagged["skipped_extra_m"].max())
+    assert any(f"+{worst:.0f} m" in t and f"多走 {worst:.0f} 米" in t for t in tips)
+    # the pieces follow the overlays into GCJ-02 and back
+    before = state["first"]
+    page.locator(".leaflet-control-layers-base label", has_text="Amap").locator("input").check()
+    moved = page.evaluate(_PIECES)
+    assert moved["drawn"] == n_pieces + n_legs
+    shift = np.hypot(
+        (moved["first"][0] - before[0]) * 111_320 * np.cos(np.radians(before[1])),
+        (moved["first"][1] - before[1]) * 110_574,
+    )
+    assert shift > 100
+    page.locator(".leaflet-control-layers-base label", has_text="No tiles").locator("input").check()
+    assert page.evaluate(_PIECES)["first"] == before
+    assert all("autonavi.com" in u for u in op.blocked_requests)
+    assert all("ERR_BLOCKED_BY_CLIENT" in e for e in op.console_errors)
+    op.blocked_requests.clear()
+    op.console_errors.clear()
+    assert op.problems == {}

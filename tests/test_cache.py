@@ -62,7 +62,7 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch, built: net.StreetNetwork) -> 
 
 
 def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
-    """Every array, geometry, string, the CRS and the component report are equal."""
+    """Every array, geometry, string, the CRS, the component report and dropped streets agree."""
     for name in ("node_ids", "node_x", "node_y", "edge_u", "edge_v", "edge_length"):
         x, y = getattr(a, name), getattr(b, name)
         assert x.dtype == y.dtype, name
@@ -75,9 +75,15 @@ def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
     assert a.components.kept_nodes == b.components.kept_nodes
     assert a.components.kept_edges == b.components.kept_edges
     pd.testing.assert_frame_equal(a.components.dropped, b.components.dropped)
+    assert a.dropped_piece.dtype == b.dropped_piece.dtype == np.int64
+    np.testing.assert_array_equal(a.dropped_piece, b.dropped_piece)
+    assert len(a.dropped_geometry) == len(b.dropped_geometry)
+    assert shapely.equals_exact(a.dropped_geometry, b.dropped_geometry, tolerance=0).all()
 
 
 def test_round_trip_equal(built: net.StreetNetwork, tmp_path: Path) -> None:
+    assert len(built.components.dropped) > 0
+    assert set(built.dropped_piece) == set(range(len(built.components.dropped)))
     key = {"k": 1}
     path = _cache.write_cache(built, key, tmp_path / "n.npz")
     assert_same_network(built, _cache.read_cache(path, key))

@@ -56,7 +56,8 @@ def test_facility_too_far_names_file_row_id_and_distance() -> None:
     x = a.facilities.set_index("id").loc["X"]
     assert x["status"] == "too_far_from_network"
     assert x["reason"] == (
-        'facilities.csv row 3, facility "X": the nearest walkable street is 640 m away, '
+        'facilities.csv row 3, facility "X": the nearest walkable street of the routed network '
+        "is 640 m away, "
         "beyond the snapping limit of 300 m"
     )
     assert a.facilities.set_index("id").loc["F", "reason"] == ""

@@ -62,8 +62,15 @@ def test_outputs_written_with_expected_columns(sample_run):
         "nearest_facility_id",
         "minutes_to_nearest",
         "status",
+        "access_m",
+        "skipped_piece",
+        "skipped_piece_node",
+        "skipped_piece_name",
+        "skipped_extra_m",
     }
     assert need <= set(pois.columns)
+    fac = pd.read_csv(files["facilities"], encoding="utf-8-sig")
+    assert {"access_m", "skipped_piece", "skipped_extra_m"} <= set(fac.columns)
 
 
 def test_every_poi_in_is_out(sample_run):
@@ -125,6 +132,38 @@ def test_summary_matches_tables(sample_run):
         n = int((pois["minutes_to_nearest"] <= float(band) + 1e-9).sum())
         assert s["overall"]["bands"][band]["pois_within"] == n
         assert s["overall"]["bands"][band]["share_of_all_pois"] == pytest.approx(n / len(pois))
+
+
+def test_disconnected_pieces_summary_matches_tables(sample_run):
+    s = json.loads(sample_run.files["summary"].read_text(encoding="utf-8"))
+    d = s["disconnected_pieces"]
+    dropped = s["inputs"]["components"]["dropped"]
+    assert d["pieces"] == len(dropped) > 0
+    assert [r["piece"] for r in dropped] == list(range(len(dropped)))
+    for key, name in (("pois", "pois"), ("facility_rows", "facilities")):
+        t = pd.read_csv(sample_run.files[name], encoding="utf-8-sig")
+        routed = t[t["skipped_extra_m"].notna()]
+        assert d[key]["affected"] == len(routed)
+        assert d[key]["not_routed"] == int(t["skipped_piece"].notna().sum()) - len(routed)
+        assert (t.loc[t["skipped_piece"].isna(), "skipped_extra_m"].isna()).all()
+        if len(routed):
+            assert (routed["skipped_extra_m"] >= 0).all()
+            assert (routed["skipped_extra_m"] <= routed["access_m"] + 1e-6).all()
+            assert d[key]["extra_m_max"] == pytest.approx(routed["skipped_extra_m"].max(), abs=0.01)
+            assert d[key]["extra_m_median"] == pytest.approx(
+                routed["skipped_extra_m"].median(), abs=0.01
+            )
+            assert set(routed["status"]) <= {"ok", "unreachable"}
+        by_piece = {b["piece"]: b[key] for b in d["by_piece"]}
+        counts = t["skipped_piece"].dropna().astype(int).value_counts()
+        assert {p: n for p, n in by_piece.items() if n} == counts.to_dict()
+        nodes = {r["piece"]: r["example_node"] for r in dropped}
+        skipped = t[t["skipped_piece"].notna()]
+        assert [nodes[int(p)] for p in skipped["skipped_piece"]] == list(
+            skipped["skipped_piece_node"].astype(int)
+        )
+    # the bundled extract has merchants whose nearest street is a disconnected piece
+    assert d["pois"]["affected"] > 0
 
 
 def test_rerun_gives_identical_tables(sample_run, tmp_path):
