@@ -14,7 +14,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from pyproj import Transformer
+from pyproj import CRS, Transformer
 
 from planner import _cache, io, reach, readers, snap
 from planner import coverage as cov
@@ -444,7 +444,7 @@ def run_inputs(
         "network_file": scenario.network_path.name if scenario.network_path else None,
         "network_data_date": scenario.network_date,
         "attribution": scenario.attribution,
-        "network_crs": str(network.crs),
+        "network_crs": CRS.from_user_input(network.crs).to_string(),  # EPSG:NNNN when known
         "output_crs": "EPSG:4326 (WGS-84)",
         "network_nodes": network.n_nodes,
         "network_edges": network.n_edges,

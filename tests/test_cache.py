@@ -13,6 +13,7 @@ import shapely
 
 from planner import _cache
 from planner import network as net
+from planner.scenario import DATA_DIR
 
 SAMPLE_OSM = (
     Path(__file__).parent.parent / "data" / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
@@ -200,3 +201,18 @@ def test_unwritable_cache_dir_still_loads(
     blocker.write_text("x")
     _count_parses(monkeypatch, built)
     assert _cache.load_network_cached(source, blocker / "cache") is built
+
+
+def test_cold_and_cached_runs_write_the_same_summary(tmp_path):
+    """A run that parses the OSM file and one that loads the array cache describe the
+    network identically (the CRS used to come back as WKT from the cache)."""
+    from planner import pipeline
+    from planner.scenario import load_scenario
+
+    osm = tmp_path / "net.osm"
+    shutil.copy(DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm", osm)
+    sc = load_scenario("sample").with_overrides(network_path=osm)
+    cold = pipeline.load_network(sc)
+    warm = pipeline.load_network(sc)
+    assert pipeline.run_inputs(sc, cold, 1, 1) == pipeline.run_inputs(sc, warm, 1, 1)
+    assert pipeline.run_inputs(sc, warm, 1, 1)["network_crs"] == "EPSG:32649"
