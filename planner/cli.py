@@ -131,16 +131,18 @@ def run(
     ] = False,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
-    from planner import pipeline
     from planner.scenario import load_scenario, parse_bands
 
     try:
+        speed = _number("--speed-kmh", speed_kmh)
         sc = load_scenario(scenario)
         sc = sc.with_overrides(
             bands_min=parse_bands(minutes) if minutes else None,
-            speed_kmh=_number("--speed-kmh", speed_kmh),
+            speed_kmh=speed,
             network_path=osm,
         )
+        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+
         result = pipeline.run(sc, out_dir=out, maps_dir=maps_dir, strict=strict, progress=_say)
     except PlannerError as exc:
         _fail(exc)
@@ -175,11 +177,12 @@ def fetch(
     ],
 ) -> None:
     """Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass)."""
-    from planner import pipeline
     from planner.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario)
+        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+
         files = pipeline.fetch(sc, progress=_say)
     except PlannerError as exc:
         _fail(exc)
