@@ -507,11 +507,6 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
                     f"[pois] {key} = {_show(doc['pois'][key])}: only used with [pois] path "
                     "(a table of merchants), which is missing"
                 )
-        if not pois.from_osm:
-            issues.append(
-                "[pois] from_osm = false and no [pois] path: no merchants or service points "
-                "to analyse"
-            )
     return issues
 
 

@@ -296,7 +296,6 @@ def assert_sane(sc: Scenario) -> None:
     if sc.network_source != "overpass":
         assert sc.network_path is not None and sc.network_path.is_file()
     assert sc.facilities is not None and sc.facilities.path.is_file()
-    assert sc.pois is not None or sc.pois_from_osm
     for source in (sc.facilities, sc.pois):
         if source is not None:
             assert source.path.is_file()

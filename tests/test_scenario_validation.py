@@ -177,7 +177,6 @@ def test_lat_lon_box_that_is_numerically_valid_is_caught_by_the_overlap_check(tm
         ('name = "sample"', "name = 7", ["[scenario] name = 7"]),
         ('name = "sample"', 'nam = "x"', ["did you mean name?"]),
         ("snap_limit_m = 300", "from_osm = true", ["[analysis] from_osm", "belongs in [pois]"]),
-        ("from_osm = true", "from_osm = false", ["no merchants or service points"]),
         ("from_osm = true", 'crs = "GCJ02"', ["[pois] crs", "only used with [pois] path"]),
         ("[pois]\n", "pois = 1\n[x]\n", ["pois = 1"]),
         ("[analysis]", "[[analysis]]", ["[analysis]"]),
@@ -284,6 +283,14 @@ def test_all_keys_set_and_friendly_forms(tmp_path):
     assert sc.network_date == "2021-03-17" and sc.download_margin_m == 0.0
     assert sc.snap_limit_m == 250.5 and sc.buffer_m == 30.0 and sc.bands_min == (5.5, 15.0)
     assert isinstance(sc.speed_kmh, float)
+
+
+def test_no_pois_is_left_to_the_run(tmp_path):
+    # valid for `planner fetch` and for reading facilities; `run` says "has no POIs"
+    sc = load_scenario(
+        write_scenario(tmp_path / "sc", edited("from_osm = true", "from_osm = false"))
+    )
+    assert sc.pois is None and sc.pois_from_osm is False
 
 
 def test_minimal_scenario_gets_defaults(tmp_path):
