@@ -2,15 +2,76 @@
 
 from __future__ import annotations
 
+import math
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from planner._errors import PlannerError
 
+try:  # typer >= 0.2x bundles its own copy of click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on top of click
+    from click import exceptions as click_exceptions
+
+
+class OneLineErrors(TyperGroup):
+    """The ``planner`` command group: a usage error is one ``error:`` line and exit 1.
+
+    Click would print a usage box and exit 2 for an unknown option, a missing argument or
+    a bad option value; here they are reported like every other user error.
+    """
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; see `click.Command.main`."""
+        if not standalone_mode:
+            return super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        try:
+            code = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click_exceptions.NoArgsIsHelpError as exc:
+            help_text = exc.format_message()  # empty when rich has printed the help already
+            if help_text.strip():
+                typer.echo(help_text)
+            sys.exit(0)
+        except click_exceptions.ClickException as exc:
+            where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+            typer.echo(f"error: {_flat(exc.format_message())}{where}", err=True)
+            sys.exit(1)
+        except typer.Abort:
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     help="15分钟便民服务圈 planner: walking reach of service facilities on real street networks.",
@@ -26,6 +87,19 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(code=1)
 
 
+def _number(option: str, text: str | None) -> float | None:
+    """Parse a numeric option given as text, with a one-line error naming the option."""
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        raise PlannerError(f"{option}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise PlannerError(f"{option}: {text!r} is not a finite number")
+    return value
+
+
 @app.command()
 def run(
     scenario: Annotated[
@@ -36,7 +110,8 @@ def run(
         str | None, typer.Option("--minutes", help="Bands in minutes, e.g. 5,10,15.")
     ] = None,
     speed_kmh: Annotated[
-        float | None, typer.Option("--speed-kmh", help="Walking speed in km/h.")
+        str | None,
+        typer.Option("--speed-kmh", metavar="KMH", help="Walking speed in km/h (0.5-10)."),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", help="Output folder (default out/<scenario>).")
@@ -56,16 +131,18 @@ def run(
     ] = False,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
-    from planner import pipeline
     from planner.scenario import load_scenario, parse_bands
 
     try:
+        speed = _number("--speed-kmh", speed_kmh)
         sc = load_scenario(scenario)
         sc = sc.with_overrides(
             bands_min=parse_bands(minutes) if minutes else None,
-            speed_kmh=speed_kmh,
+            speed_kmh=speed,
             network_path=osm,
         )
+        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+
         result = pipeline.run(sc, out_dir=out, maps_dir=maps_dir, strict=strict, progress=_say)
     except PlannerError as exc:
         _fail(exc)
@@ -100,11 +177,12 @@ def fetch(
     ],
 ) -> None:
     """Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass)."""
-    from planner import pipeline
     from planner.scenario import load_scenario
 
     try:
         sc = load_scenario(scenario)
+        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+
         files = pipeline.fetch(sc, progress=_say)
     except PlannerError as exc:
         _fail(exc)

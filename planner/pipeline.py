@@ -90,6 +90,50 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
     return _cache.load_network_cached(scenario.network_path)
 
 
+def check_study_area(scenario: Scenario, network: net.StreetNetwork) -> None:
+    """Refuse a ``study_bbox`` that does not overlap the street network's extent.
+
+    Parameters
+    ----------
+    scenario
+        The scenario; nothing is checked when it has no ``study_bbox``.
+    network
+        The loaded (projected) street network.
+
+    Raises
+    ------
+    PlannerError
+        One line with both boxes in WGS-84 degrees and both files.
+    """
+    if scenario.study_bbox is None or network.n_nodes == 0:
+        return
+    to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = (
+        np.asarray(a, dtype=float) for a in to_wgs84.transform(network.node_x, network.node_y)
+    )
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return
+    w, s, e, n = scenario.study_bbox
+    nw, ns, ne, nn = lon[ok].min(), lat[ok].min(), lon[ok].max(), lat[ok].max()
+    if w <= ne and e >= nw and s <= nn and n >= ns:
+        return
+
+    def box(values: tuple[float, ...]) -> str:
+        return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+    network_file = (
+        network_cache_paths(scenario)[0]
+        if scenario.network_source == "overpass"
+        else scenario.network_path
+    )
+    raise PlannerError(
+        f"study_bbox {box(scenario.study_bbox)} ({scenario.file or scenario.folder}) does not "
+        f"overlap the street network's extent {box((nw, ns, ne, nn))} ({network_file}): "
+        "wrong area, or lat/lon order?"
+    )
+
+
 def verify_fetch_cache(scenario: Scenario) -> None:
     """Refuse a downloaded cache whose files do not match the checksums written by `fetch`.
 
@@ -545,6 +589,7 @@ def run(
     t0 = time.perf_counter()
     progress(f"loading the street network ({scenario.network_source})")
     network = load_network(scenario)
+    check_study_area(scenario, network)
     t_net = time.perf_counter() - t0
     progress(describe_network(network))
     progress("reading facilities and POIs")

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
+import json
 import math
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import tomllib
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from planner import crs as crs_mod
 from planner._errors import ScenarioError
+from planner.readers import ROLES
 
 #: Folder holding the bundled scenarios (``data/<name>/scenario.toml``).
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -17,6 +24,14 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 DEFAULT_SPEED_KMH = 4.5
 DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0)
 DEFAULT_SNAP_LIMIT_M = 300.0
+DEFAULT_BUFFER_M = 25.0
+DEFAULT_DOWNLOAD_MARGIN_M = 300.0
+DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+SPEED_MIN_KMH, SPEED_MAX_KMH = 0.5, 10.0
+SNAP_LIMIT_MAX_M = 5000.0
+BUFFER_MAX_M = 500.0
+DOWNLOAD_MARGIN_MAX_M = 10_000.0
+NETWORK_SOURCES = ("osm_xml", "overpass", "graphml")
 
 
 @dataclass(frozen=True)
@@ -42,16 +57,17 @@ class Scenario:
     network_source: str = "osm_xml"  # "osm_xml" | "overpass" | "graphml"
     network_path: Path | None = None
     network_date: str = ""
-    attribution: str = "© OpenStreetMap contributors (ODbL)"
-    download_margin_m: float = 300.0
+    attribution: str = DEFAULT_ATTRIBUTION
+    download_margin_m: float = DEFAULT_DOWNLOAD_MARGIN_M
     facilities: PointSource | None = None
     pois: PointSource | None = None
     pois_from_osm: bool = True
     speed_kmh: float = DEFAULT_SPEED_KMH
     bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
-    buffer_m: float = 25.0
+    buffer_m: float = DEFAULT_BUFFER_M
     notes: str = ""
+    file: Path | None = None  # the scenario file it was read from
 
     @property
     def cache_dir(self) -> Path:
@@ -87,15 +103,23 @@ class Scenario:
         return s
 
 
+def _bands_problem(values: tuple[float, ...]) -> str | None:
+    """Return what is wrong with band minutes, or None."""
+    if not values or any(not math.isfinite(b) or b <= 0 for b in values):
+        return "bands must be positive minutes"
+    if len(set(values)) != len(values):
+        return "bands must be distinct"
+    return None
+
+
 def _check_bands(bands: Any, where: str) -> tuple[float, ...]:
     try:
         values = tuple(float(b) for b in bands)
     except (TypeError, ValueError) as exc:
         raise ScenarioError(f"{where}: bands must be numbers of minutes, got {bands!r}") from exc
-    if not values or any(not math.isfinite(b) or b <= 0 for b in values):
-        raise ScenarioError(f"{where}: bands must be positive minutes, got {bands!r}")
-    if len(set(values)) != len(values):
-        raise ScenarioError(f"{where}: bands must be distinct, got {bands!r}")
+    problem = _bands_problem(values)
+    if problem:
+        raise ScenarioError(f"{where}: {problem}, got {bands!r}")
     return tuple(sorted(values))
 
 
@@ -103,8 +127,8 @@ def _check_speed(speed: Any, where: str) -> float:
     try:
         value = float(speed)
     except (TypeError, ValueError) as exc:
-        raise ScenarioError(f"{where}: walking speed must be a number (km/h)") from exc
-    if not math.isfinite(value) or not 0.5 <= value <= 10:
+        raise ScenarioError(f"{where}: {speed!r} is not a number (walking speed in km/h)") from exc
+    if not math.isfinite(value) or not SPEED_MIN_KMH <= value <= SPEED_MAX_KMH:
         raise ScenarioError(f"{where}: walking speed {speed!r} km/h is outside 0.5-10 km/h")
     return value
 
@@ -123,18 +147,6 @@ def parse_bands(text: str) -> tuple[float, ...]:
         Sorted, distinct, positive minutes.
     """
     return _check_bands([t for t in text.replace("，", ",").split(",") if t.strip()], "--minutes")
-
-
-def _point_source(table: dict[str, Any], folder: Path, where: str) -> PointSource:
-    if "path" not in table:
-        raise ScenarioError(f"{where}: missing 'path'")
-    return PointSource(
-        path=(folder / table["path"]).resolve(),
-        crs=str(table.get("crs", "WGS84")),
-        columns=dict(table.get("columns", {})),
-        sheet=table.get("sheet"),
-        layer=table.get("layer"),
-    )
 
 
 def find_scenario(name_or_path: str | Path) -> Path:
@@ -162,8 +174,367 @@ def find_scenario(name_or_path: str | Path) -> Path:
     )
 
 
+# --------------------------------------------------------------------------- schema
+# One pydantic model per TOML table. Types are strict (no "false" -> False, no "300" -> 300;
+# an integer is accepted for a float), unknown keys are errors, NaN/inf are refused. The
+# models only validate: `load_scenario` builds the `Scenario` dataclass from them.
+
+_NAME_FORBIDDEN = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+
+
+def _bbox_problem(w: float, s: float, e: float, n: float) -> str | None:
+    """Return what is wrong with a (west, south, east, north) WGS-84 box, or None."""
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        return "the four values must be finite numbers"
+    if abs(w) > 180 or abs(e) > 180:
+        return "west and east are longitudes, within -180..180"
+    if abs(s) > 90 or abs(n) > 90:
+        return "south and north are latitudes, within -90..90"
+    if not w < e:
+        return f"west {w:.10g} must be less than east {e:.10g}"
+    if not s < n:
+        return f"south {s:.10g} must be less than north {n:.10g}"
+    return None
+
+
+def check_bbox(values: list[float] | tuple[float, ...]) -> tuple[float, float, float, float]:
+    """Check a study box written as ``[west, south, east, north]`` in WGS-84 degrees.
+
+    Parameters
+    ----------
+    values
+        The four numbers as written in the scenario.
+
+    Returns
+    -------
+    bbox
+        ``(west, south, east, north)`` as floats.
+
+    Raises
+    ------
+    ValueError
+        With a one-line explanation; a box written in lat/lon order (``[south, west, north,
+        east]``) is recognised when the values as given are impossible but swapped are not.
+    """
+    if len(values) != 4:
+        raise ValueError(
+            f"expected 4 numbers [west, south, east, north] (WGS-84 degrees), got {len(values)}"
+        )
+    w, s, e, n = (float(v) for v in values)
+    problem = _bbox_problem(w, s, e, n)
+    if problem is None:
+        return (w, s, e, n)
+    if _bbox_problem(s, w, n, e) is None:
+        fixed = ", ".join(f"{v:.10g}" for v in (s, w, n, e))
+        raise ValueError(
+            "looks like [south, west, north, east] (lat/lon order); "
+            f"write [west, south, east, north] = [{fixed}]"
+        )
+    raise ValueError(f"{problem}; expected [west, south, east, north] in WGS-84 degrees")
+
+
+def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
+    """Check that a path (relative to the scenario's folder) names an existing file."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("expected the name of a file, got an empty string")
+    folder = Path((info.context or {}).get("folder", "."))
+    try:
+        resolved = (folder / value).resolve()
+        is_file, is_dir = resolved.is_file(), resolved.is_dir()
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"not a usable file path ({exc})") from exc
+    if is_dir:
+        raise ValueError(f"{resolved} is a folder; expected a file")
+    if not is_file:
+        raise ValueError(f"no such file: {resolved}")
+    return value
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class _ScenarioTable(_Table):
+    name: str | None = None
+    title: str | None = None
+    place: str = ""
+    study_bbox: list[float] | None = None
+    notes: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_file_name(cls, value: str | None) -> str | None:
+        if value is not None and (
+            not value.strip() or value.strip() in {".", ".."} or _NAME_FORBIDDEN.search(value)
+        ):
+            raise ValueError(
+                "expected a non-empty name usable as a file name "
+                '(it names out/<name>/ and maps/<name>.html; no / \\ : * ? " < > |)'
+            )
+        return value
+
+    @field_validator("study_bbox")
+    @classmethod
+    def _bbox(cls, value: list[float] | None) -> list[float] | None:
+        return None if value is None else list(check_bbox(value))
+
+
+class _NetworkTable(_Table):
+    source: Literal["osm_xml", "overpass", "graphml"] = "osm_xml"
+    path: str | None = None
+    data_date: str | dt.datetime | dt.date = ""
+    attribution: str = DEFAULT_ATTRIBUTION
+    download_margin_m: float = Field(DEFAULT_DOWNLOAD_MARGIN_M, ge=0, le=DOWNLOAD_MARGIN_MAX_M)
+
+    _path = field_validator("path")(_existing_file)
+
+
+class _FacilitiesTable(_Table):
+    path: str
+    crs: str = "WGS84"
+    columns: dict[str, str] = Field(default_factory=dict)
+    sheet: str | int | None = None
+    layer: str | None = None
+
+    _path = field_validator("path")(_existing_file)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str) -> str:
+        crs_mod.normalize_crs(value)  # its ValueError names the accepted values
+        return value
+
+    @field_validator("columns")
+    @classmethod
+    def _known_roles(cls, value: dict[str, str]) -> dict[str, str]:
+        for role in value:
+            if role not in ROLES:
+                close = difflib.get_close_matches(role, ROLES, n=1)
+                hint = f"did you mean {close[0]}? " if close else ""
+                raise ValueError(f"unknown role {role!r} ({hint}roles: {', '.join(ROLES)})")
+        return value
+
+    @field_validator("sheet")
+    @classmethod
+    def _sheet_index(cls, value: str | int | None) -> str | int | None:
+        if isinstance(value, int) and value < 0:
+            raise ValueError("a sheet index counts from 0")
+        return value
+
+
+class _PoisTable(_FacilitiesTable):
+    path: str | None = None
+    from_osm: bool = True
+
+
+class _AnalysisTable(_Table):
+    speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_MIN_KMH, le=SPEED_MAX_KMH)
+    bands_min: list[float] = Field(default_factory=lambda: list(DEFAULT_BANDS_MIN), min_length=1)
+    snap_limit_m: float = Field(DEFAULT_SNAP_LIMIT_M, gt=0, le=SNAP_LIMIT_MAX_M)
+    buffer_m: float = Field(DEFAULT_BUFFER_M, gt=0, le=BUFFER_MAX_M)
+
+    @field_validator("bands_min")
+    @classmethod
+    def _bands(cls, value: list[float]) -> list[float]:
+        problem = _bands_problem(tuple(value))
+        if problem:
+            raise ValueError(f"{problem}, e.g. [5, 10, 15]")
+        return sorted(value)
+
+
+class _ScenarioFile(_Table):
+    scenario: _ScenarioTable = Field(default_factory=_ScenarioTable)
+    network: _NetworkTable = Field(default_factory=_NetworkTable)
+    facilities: _FacilitiesTable
+    pois: _PoisTable = Field(default_factory=_PoisTable)
+    analysis: _AnalysisTable = Field(default_factory=_AnalysisTable)
+
+
+#: The tables of a scenario file and the model of each.
+TABLES: dict[str, type[_Table]] = {
+    "scenario": _ScenarioTable,
+    "network": _NetworkTable,
+    "facilities": _FacilitiesTable,
+    "pois": _PoisTable,
+    "analysis": _AnalysisTable,
+}
+
+_POINT_KEYS = {
+    "path": "a string naming the file, relative to the scenario file",
+    "crs": f"a CRS name: {crs_mod.ACCEPTED_CRS_NAMES}",
+    "columns": 'a table of role = "column name" (roles: '
+    + ", ".join(ROLES)
+    + '), e.g. { lon = "经度", lat = "纬度" }',
+    "sheet": "an Excel sheet name (string) or 0-based index (integer)",
+    "layer": "a GeoPackage layer name (string)",
+}
+
+#: What each key expects, as said in error messages (and the README's scenario section).
+EXPECTED: dict[tuple[str, str], str] = {
+    ("scenario", "name"): "a non-empty string usable as a file name",
+    ("scenario", "title"): "a string",
+    ("scenario", "place"): "a string",
+    ("scenario", "study_bbox"): "[west, south, east, north]: 4 finite numbers, WGS-84 degrees",
+    ("scenario", "notes"): "a string",
+    ("network", "source"): "one of " + ", ".join(f'"{s}"' for s in NETWORK_SOURCES),
+    ("network", "path"): "a string naming the OSM XML or GraphML file, relative to the "
+    "scenario file",
+    ("network", "data_date"): 'a string or a TOML date, e.g. "2021-03-17"',
+    ("network", "attribution"): "a string",
+    ("network", "download_margin_m"): f"a number of metres, 0 to {DOWNLOAD_MARGIN_MAX_M:g}",
+    **{("facilities", k): v for k, v in _POINT_KEYS.items()},
+    **{("pois", k): v for k, v in _POINT_KEYS.items()},
+    ("pois", "from_osm"): "true or false (a TOML boolean, unquoted)",
+    ("analysis", "speed_kmh"): f"a number of km/h from {SPEED_MIN_KMH:g} to {SPEED_MAX_KMH:g}",
+    ("analysis", "bands_min"): "a list of distinct positive minutes, e.g. [5, 10, 15]",
+    ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
+    ("analysis", "buffer_m"): f"a number of metres, > 0 and <= {BUFFER_MAX_M:g}",
+}
+
+
+# --------------------------------------------------------------------------- messages
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# characters that end a line for str.splitlines(), and other control characters
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _one_line(text: str) -> str:
+    """Escape line breaks and control characters so a message stays on one line."""
+    return _LINE_BREAKING.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def _key(key: Any) -> str:
+    key = str(key)
+    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _show(value: Any, limit: int = 80) -> str:
+    """Write a TOML value back the way it looks in the file (shortened)."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = json.dumps(value, ensure_ascii=False)
+    elif isinstance(value, float):
+        text = "nan" if math.isnan(value) else repr(value)
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_show(v, limit) for v in value) + "]"
+    elif isinstance(value, dict):
+        inner = ", ".join(f"{_key(k)} = {_show(v, limit)}" for k, v in value.items())
+        text = "{ " + inner + " }" if inner else "{}"
+    elif isinstance(value, dt.date | dt.time):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _unknown_key(table: str, key: str) -> str:
+    known = list(TABLES[table].model_fields)
+    close = difflib.get_close_matches(key, known, n=1)
+    if close:
+        return f"unknown key (did you mean {close[0]}?)"
+    home = [t for t, model in TABLES.items() if key in model.model_fields]
+    if home:
+        return f"unknown key in [{table}] (it belongs in [{home[0]}])"
+    return f"unknown key (known keys of [{table}]: {', '.join(known)})"
+
+
+def _top_level_issue(name: str, kind: str, doc: dict[str, Any]) -> str:
+    value = doc.get(name)
+    tables = ", ".join(f"[{t}]" for t in TABLES)
+    if kind == "missing":
+        return f"missing [{name}] table (it needs at least path = the {name} file)"
+    if kind != "extra_forbidden":
+        return f"{_key(name)} = {_show(value)}: expected a table [{name}]"
+    if isinstance(value, dict):
+        close = difflib.get_close_matches(name, list(TABLES), n=1)
+        hint = f"did you mean [{close[0]}]?" if close else f"known tables: {tables}"
+        return f"[{_key(name)}]: unknown table ({hint})"
+    home = [t for t, model in TABLES.items() if name in model.model_fields]
+    hint = f"it belongs under the [{home[0]}] header" if home else f"known tables: {tables}"
+    return f"{_key(name)} = {_show(value)}: unknown key outside any table ({hint})"
+
+
+def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
+    """One message per bad table or key of a pydantic validation error."""
+    issues: list[str] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors(include_url=False):
+        head = tuple(err["loc"][:2])
+        if head in seen:
+            continue
+        seen.add(head)
+        kind = err["type"]
+        if len(head) == 1:
+            issues.append(_top_level_issue(str(head[0]), kind, doc))
+            continue
+        table, key = str(head[0]), str(head[1])
+        where = f"[{table}] {_key(key)}"
+        expected = EXPECTED.get((table, key), "")
+        if kind == "extra_forbidden":
+            issues.append(f"{where} = {_show(doc[table][key])}: {_unknown_key(table, key)}")
+        elif kind == "missing":
+            issues.append(f"{where} is missing: expected {expected}")
+        elif kind == "value_error":
+            detail = str(err.get("ctx", {}).get("error", err["msg"]))
+            issues.append(f"{where} = {_show(doc[table][key])}: {detail}")
+        else:
+            issues.append(f"{where} = {_show(doc[table][key])}: expected {expected}")
+    return issues
+
+
+def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
+    """Problems between keys that each are valid on their own."""
+    issues = []
+    network, pois = model.network, model.pois
+    if network.source != "overpass" and network.path is None:
+        issues.append(
+            f'[network] path is missing: source = "{network.source}" needs the street '
+            'network file (or use source = "overpass" and `planner fetch`)'
+        )
+    if network.source == "overpass" and network.path is not None:
+        issues.append(
+            f'[network] path = {_show(network.path)}: not used with source = "overpass" '
+            "(`planner fetch` downloads the network); remove it or set source = "
+            '"osm_xml" / "graphml"'
+        )
+    if pois.path is None:
+        for key in ("crs", "columns", "sheet", "layer"):
+            if key in pois.model_fields_set:
+                issues.append(
+                    f"[pois] {key} = {_show(doc['pois'][key])}: only used with [pois] path "
+                    "(a table of merchants), which is missing"
+                )
+    return issues
+
+
+def _error(path: Path, issues: list[str]) -> ScenarioError:
+    shown = "; ".join(issues[:4])
+    if len(issues) > 4:
+        shown += f"; and {len(issues) - 4} more"
+    return ScenarioError(_one_line(f"{path}: {shown}"))
+
+
+def _point_source(table: _FacilitiesTable, folder: Path) -> PointSource | None:
+    if table.path is None:
+        return None
+    return PointSource(
+        path=(folder / table.path).resolve(),
+        crs=table.crs,
+        columns=dict(table.columns),
+        sheet=table.sheet,
+        layer=table.layer,
+    )
+
+
 def load_scenario(name_or_path: str | Path) -> Scenario:
-    """Read a scenario TOML file.
+    """Read and validate a scenario TOML file.
+
+    The whole file is checked before anything else happens, against one schema (see
+    `TABLES` and `EXPECTED`): strict types, no unknown tables or keys, ranges, an existing
+    file for each path, known CRS names, and a sane ``study_bbox``.
 
     Parameters
     ----------
@@ -174,48 +545,47 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     -------
     scenario
         The parsed scenario with absolute paths.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file, and for each bad key (up to four) the key, its value and
+        what is expected.
     """
     path = find_scenario(name_or_path)
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario ({exc})") from exc
+        raise ScenarioError(_one_line(f"{path}: cannot read scenario ({exc})")) from exc
     folder = path.parent
-    meta = doc.get("scenario", {})
-    net = doc.get("network", {})
-    ana = doc.get("analysis", {})
-    name = str(meta.get("name", folder.name))
-    bbox = meta.get("study_bbox")
-    if bbox is not None:
-        if len(bbox) != 4 or not (bbox[0] < bbox[2] and bbox[1] < bbox[3]):
-            raise ScenarioError(f"{path}: study_bbox must be [west, south, east, north]")
-        bbox = tuple(float(b) for b in bbox)
-    source = str(net.get("source", "osm_xml"))
-    if source not in {"osm_xml", "overpass", "graphml"}:
-        raise ScenarioError(f"{path}: [network] source must be osm_xml, overpass or graphml")
-    if source != "overpass" and "path" not in net:
-        raise ScenarioError(f"{path}: [network] needs a 'path' for source {source!r}")
-    network_path = (folder / net["path"]).resolve() if "path" in net else None
-    if "facilities" not in doc:
-        raise ScenarioError(f"{path}: missing [facilities] table")
-    pois = doc.get("pois", {})
+    try:
+        model = _ScenarioFile.model_validate(doc, context={"folder": folder})
+    except ValidationError as exc:
+        raise _error(path, _issues(exc, doc)) from None
+    issues = _consistency_issues(model, doc)
+    if issues:
+        raise _error(path, issues)
+    meta, network, analysis = model.scenario, model.network, model.analysis
+    name = meta.name if meta.name is not None else folder.name
+    date = network.data_date
     return Scenario(
         name=name,
-        title=str(meta.get("title", name)),
+        title=meta.title if meta.title is not None else name,
         folder=folder,
-        place=str(meta.get("place", "")),
-        study_bbox=bbox,
-        network_source=source,
-        network_path=network_path,
-        network_date=str(net.get("data_date", "")),
-        attribution=str(net.get("attribution", "© OpenStreetMap contributors (ODbL)")),
-        download_margin_m=float(net.get("download_margin_m", 300.0)),
-        facilities=_point_source(doc["facilities"], folder, f"{path} [facilities]"),
-        pois=_point_source(pois, folder, f"{path} [pois]") if "path" in pois else None,
-        pois_from_osm=bool(pois.get("from_osm", True)),
-        speed_kmh=_check_speed(ana.get("speed_kmh", DEFAULT_SPEED_KMH), f"{path} speed_kmh"),
-        bands_min=_check_bands(ana.get("bands_min", DEFAULT_BANDS_MIN), f"{path} bands_min"),
-        snap_limit_m=float(ana.get("snap_limit_m", DEFAULT_SNAP_LIMIT_M)),
-        buffer_m=float(ana.get("buffer_m", 25.0)),
-        notes=str(meta.get("notes", "")),
+        place=meta.place,
+        study_bbox=check_bbox(meta.study_bbox) if meta.study_bbox is not None else None,
+        network_source=network.source,
+        network_path=(folder / network.path).resolve() if network.path is not None else None,
+        network_date=date if isinstance(date, str) else date.isoformat(),
+        attribution=network.attribution,
+        download_margin_m=network.download_margin_m,
+        facilities=_point_source(model.facilities, folder),
+        pois=_point_source(model.pois, folder),
+        pois_from_osm=model.pois.from_osm,
+        speed_kmh=analysis.speed_kmh,
+        bands_min=tuple(analysis.bands_min),
+        snap_limit_m=analysis.snap_limit_m,
+        buffer_m=analysis.buffer_m,
+        notes=meta.notes,
+        file=path,
     )

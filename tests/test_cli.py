@@ -191,6 +191,17 @@ def test_network_of_the_wrong_area_is_refused(tmp_path):
     osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
     p = planner("run", "liusha", "--osm", str(osm), "--out", "o", cwd=tmp_path)
     assert p.returncode == 1
+    assert "study_bbox [116.1580, 23.2700, 116.2180, 23.3240]" in p.stderr
+    assert "does not overlap the street network's extent" in p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()
+    # with no study_bbox to compare, the facilities far from every street say it
+    (tmp_path / "scenario.toml").write_text(
+        f'[network]\npath = "{osm.as_posix()}"\n[facilities]\n'
+        f'path = "{(DATA_DIR / "liusha" / "facilities.csv").as_posix()}"\ncrs = "GCJ02"\n',
+        encoding="utf-8",
+    )
+    p = planner("run", str(tmp_path), "--out", "o", cwd=tmp_path)
+    assert p.returncode == 1
     assert "none of the 5 facilities lies within 300 m" in p.stderr
     assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()
 

@@ -1,0 +1,68 @@
+"""Command-line usage errors: exit 1 and one `error:` line naming the option, no usage box."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from planner.cli import app
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(app, list(args), prog_name="planner")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"),
+    [
+        (["run", "sample", "--speed-kmh", "abc"], ["--speed-kmh: 'abc' is not a number"]),
+        (["run", "--speed-kmh", "4,5"], ["--speed-kmh: '4,5' is not a number"]),
+        (["run", "--speed-kmh", "inf"], ["--speed-kmh: 'inf' is not a finite number"]),
+        (["run", "--speed-kmh", "80"], ["--speed-kmh", "outside 0.5-10 km/h"]),
+        (["run", "--speed-kmh"], ["--speed-kmh", "requires an argument"]),
+        (["run", "--minutes", "5,x"], ["--minutes", "'x'"]),
+        (["run", "--speed", "3"], ["No such option: --speed", "planner run --help"]),
+        (["run", "sample", "extra"], ["unexpected extra argument", "extra"]),
+        (["fetch"], ["Missing argument", "scenario"]),
+        (["--bogus"], ["No such option: --bogus"]),
+        (["runn"], ["No such command 'runn'", "Did you mean 'run'?"]),
+        (["run", "nowhere"], ["scenario 'nowhere' not found"]),
+    ],
+)
+def test_usage_errors_are_one_line_exit_1(args, needles):
+    result = invoke(*args)
+    assert result.exit_code == 1, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    assert "Usage:" not in result.output and "╭" not in result.output
+
+
+@pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["fetch", "--help"], []])
+def test_help_still_works(args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.stdout and "error" not in result.stderr
+
+
+def test_real_process_reports_a_bad_number_in_one_line(tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    p = subprocess.run(
+        [sys.executable, "-m", "planner", "run", "sample", "--speed-kmh", "abc"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert p.returncode == 1
+    assert p.stderr == "error: --speed-kmh: 'abc' is not a number\n" and p.stdout == ""
+    assert not any(tmp_path.iterdir())
