@@ -1,8 +1,108 @@
-"""Plan 15-minute walking service circles (15分钟便民服务圈) on real OpenStreetMap streets."""
+"""Plan 15-minute walking service circles (15分钟便民服务圈) on real OpenStreetMap streets.
 
+The public API: load a scenario, analyse it into one `Result`, write or draw the result::
+
+    import planner
+
+    scenario = planner.load_scenario("sample")
+    result = planner.analyse_scenario(scenario)
+    planner.build_map(result)  # a folium map, shown inline in a notebook
+
+Names are imported on first use, so ``import planner`` (and the command line's checks of
+its options) stay fast; osmnx, folium and matplotlib load only when a step needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from planner._errors import NetworkUnavailableError, PlannerError, ScenarioError
+    from planner.fetch import fetch
+    from planner.inputs import load_facilities, load_network, load_pois
+    from planner.maps import build_map, save_map
+    from planner.network import StreetNetwork
+    from planner.outputs import write_outputs
+    from planner.pipeline import analyse, analyse_scenario, reanalyse, run
+    from planner.plot import draw, save_png
+    from planner.readers import InputError, read_points
+    from planner.result import Provenance, Result, Settings, SettingsError
+    from planner.scenario import Scenario, load_scenario
 
 try:
     __version__ = version("liusha-planner")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0+unknown"
+
+#: Public name -> the module that defines it.
+_EXPORTS = {
+    "InputError": "readers",
+    "NetworkUnavailableError": "_errors",
+    "PlannerError": "_errors",
+    "Provenance": "result",
+    "Result": "result",
+    "Scenario": "scenario",
+    "ScenarioError": "_errors",
+    "Settings": "result",
+    "SettingsError": "result",
+    "StreetNetwork": "network",
+    "analyse": "pipeline",
+    "analyse_scenario": "pipeline",
+    "build_map": "maps",
+    "draw": "plot",
+    "fetch": "fetch",
+    "load_facilities": "inputs",
+    "load_network": "inputs",
+    "load_pois": "inputs",
+    "load_scenario": "scenario",
+    "read_points": "readers",
+    "reanalyse": "pipeline",
+    "run": "pipeline",
+    "save_map": "maps",
+    "save_png": "plot",
+    "write_outputs": "outputs",
+}
+
+__all__ = [
+    "InputError",
+    "NetworkUnavailableError",
+    "PlannerError",
+    "Provenance",
+    "Result",
+    "Scenario",
+    "ScenarioError",
+    "Settings",
+    "SettingsError",
+    "StreetNetwork",
+    "__version__",
+    "analyse",
+    "analyse_scenario",
+    "build_map",
+    "draw",
+    "fetch",
+    "load_facilities",
+    "load_network",
+    "load_pois",
+    "load_scenario",
+    "read_points",
+    "reanalyse",
+    "run",
+    "save_map",
+    "save_png",
+    "write_outputs",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'planner' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"planner.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -147,16 +147,16 @@ def run(
     except PlannerError as exc:
         _fail(exc)
         return
-    s = result.analysis.summary["overall"]
-    largest = f"{max(sc.bands_min):g}"
+    s = result.summary["overall"]
+    largest = f"{result.settings.largest_band_min:g}"
     within = s["bands"][largest]
     share = within["share_of_all_pois"]
     typer.echo(
-        f"{sc.name}: {len(result.analysis.facility_table)} facilities, {s['pois_total']} POIs; "
+        f"{sc.name}: {len(result.facilities)} facilities, {s['pois_total']} POIs; "
         f"within {largest} min of a facility: {within['pois_within']} "
         f"({'-' if share is None else f'{100 * share:.1f}%'})"
     )
-    problems = pipeline.input_problems(result.analysis.facilities, result.analysis.pois)
+    problems = result.problems()
     if problems:
         typer.echo(
             f"{len(problems)} input row(s) with problems (each listed with its status "
@@ -181,9 +181,9 @@ def fetch(
 
     try:
         sc = load_scenario(scenario)
-        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+        from planner.fetch import fetch as fetch_scenario  # heavy: once the settings are good
 
-        files = pipeline.fetch(sc, progress=_say)
+        files = fetch_scenario(sc, progress=_say)
     except PlannerError as exc:
         _fail(exc)
         return

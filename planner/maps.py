@@ -7,7 +7,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import folium
 import numpy as np
@@ -21,10 +21,7 @@ from pyproj import Transformer
 from planner import snap
 from planner.crs import wgs84_to_gcj02
 from planner.network import StreetNetwork
-from planner.scenario import Scenario
-
-if TYPE_CHECKING:
-    from planner.pipeline import Analysis
+from planner.result import Result
 
 #: Fill colours of the bands, innermost first.
 BAND_COLOURS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b")
@@ -185,10 +182,9 @@ def kind_group(kind: object) -> str:
     return "other"
 
 
-def tianditu_key(scenario: Scenario) -> str | None:
-    """Tianditu browser key from ``TIANDITU_KEY`` or the scenario; None when absent or malformed."""
-    key = os.environ.get("TIANDITU_KEY") or getattr(scenario, "tianditu_key", "") or ""
-    key = str(key).strip()
+def tianditu_key() -> str | None:
+    """Tianditu browser key from the ``TIANDITU_KEY`` variable; None when absent or malformed."""
+    key = os.environ.get("TIANDITU_KEY", "").strip()
     return key if _KEY_OK.fullmatch(key) else None
 
 
@@ -359,7 +355,7 @@ def _polygon_rings(geom: Any) -> list[list[list[int]]]:
 
 
 def band_data(
-    analysis: Analysis, bands_min: tuple[float, ...], tolerance_deg: float = 2e-5
+    analysis: Result, bands_min: tuple[float, ...], tolerance_deg: float = 2e-5
 ) -> list[dict[str, Any]]:
     """Band polygons for the page: one record per non-empty (facility, band).
 
@@ -378,7 +374,7 @@ def band_data(
         ``{"f": facility index, "b": band index, "p": [polygons of encoded rings]}``, largest
         band first so smaller bands are drawn on top.
     """
-    fac_ids = list(analysis.facility_table["facility_id"])
+    fac_ids = list(analysis.facilities["facility_id"])
     bands = sorted(bands_min)
     out = []
     iso = analysis.isochrones
@@ -394,7 +390,7 @@ def band_data(
     return out
 
 
-def facility_popup(analysis: Analysis, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
+def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
     """Popup HTML of a facility: POIs reached per band and the nearest `cap` of them.
 
     Parameters
@@ -411,7 +407,7 @@ def facility_popup(analysis: Analysis, facility_id: str, cap: int = POPUP_LIST_C
     html
         Escaped HTML.
     """
-    fac = analysis.facility_table.set_index("facility_id").loc[facility_id]
+    fac = analysis.facilities.set_index("facility_id").loc[facility_id]
     entry = next(
         (f for f in analysis.summary["facilities"] if f["facility_id"] == str(facility_id)), None
     )
@@ -445,7 +441,7 @@ def facility_popup(analysis: Analysis, facility_id: str, cap: int = POPUP_LIST_C
     )
 
 
-def facility_data(analysis: Analysis) -> dict[str, Any]:
+def facility_data(analysis: Result) -> dict[str, Any]:
     """Facilities (popup per id) and their entrance points for the page.
 
     Parameters
@@ -460,18 +456,18 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
         escaped entrance name (and `skip_note`)], ...]}``; entrances without coordinates
         are left out.
     """
-    fac_ids = list(analysis.facility_table["facility_id"])
+    fac_ids = list(analysis.facilities["facility_id"])
     facilities = [
         {
             "id": esc(f["facility_id"]),
             "name": esc(f["name"]),
             "popup": facility_popup(analysis, f["facility_id"]),
         }
-        for _, f in analysis.facility_table.iterrows()
+        for _, f in analysis.facilities.iterrows()
     ]
     entrances = []
-    notes = _skip_notes(analysis.facilities)
-    for i, (_, r) in enumerate(analysis.facilities.iterrows()):
+    notes = _skip_notes(analysis.entrances)
+    for i, (_, r) in enumerate(analysis.entrances.iterrows()):
         lon, lat = float(r["lon"]), float(r["lat"])
         if not (np.isfinite(lon) and np.isfinite(lat)) or r["id"] not in fac_ids:
             continue
@@ -484,7 +480,7 @@ def facility_data(analysis: Analysis) -> dict[str, Any]:
     return {"facilities": facilities, "entrances": entrances}
 
 
-def poi_data(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, list[list[Any]]]:
+def poi_data(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, list[list[Any]]]:
     """POIs for the page, by kind group.
 
     Parameters
@@ -571,7 +567,7 @@ def _skip_notes(table: pd.DataFrame) -> list[str]:
 
 def piece_data(
     network: StreetNetwork,
-    analysis: Analysis,
+    analysis: Result,
     snap_limit_m: float = 300.0,
     tolerance_m: float = SIMPLIFY_M,
 ) -> dict[str, list[Any]]:
@@ -615,7 +611,7 @@ def piece_data(
                 {"i": int(piece), "t": _piece_tooltip(int(piece), dropped, skipped), "l": lines}
             )
     legs = []
-    for table in (analysis.pois, analysis.facilities):
+    for table in (analysis.pois, analysis.entrances):
         if "skipped_extra_m" not in table:
             continue
         rows = table[np.isfinite(table["skipped_extra_m"].to_numpy(dtype=float))]
@@ -668,7 +664,7 @@ def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -
 
 
 # --------------------------------------------------------------------------- panel
-def summary_numbers(analysis: Analysis, bands_min: tuple[float, ...]) -> dict[str, Any]:
+def summary_numbers(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, Any]:
     """Numbers shown in the map's summary panel, taken from ``analysis.summary``.
 
     Parameters
@@ -707,7 +703,7 @@ def _share(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
-def _pieces_legend(analysis: Analysis) -> str:
+def _pieces_legend(analysis: Result) -> str:
     d = analysis.summary.get("disconnected_pieces")
     if not d or not (d["pieces"] or d["pois"]["affected"] or d["facility_rows"]["affected"]):
         return ""
@@ -727,15 +723,13 @@ def _pieces_legend(analysis: Analysis) -> str:
     return text
 
 
-def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> str:
+def legend_html(analysis: Result, *, tianditu: bool) -> str:
     """The panel: legend, summary, method, sources, CRS notes (Chinese first, English second).
 
     Parameters
     ----------
-    scenario
-        The scenario.
     analysis
-        The run's results.
+        The result: its settings, provenance and summary.
     tianditu
         Whether a Tianditu base layer is offered.
 
@@ -744,7 +738,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
     html
         Escaped HTML for the map's panel.
     """
-    bands = tuple(sorted(scenario.bands_min))
+    about, bands = analysis.provenance, analysis.settings.bands_min
     pal = _palette(bands)
     sw = "<span class='sw' style='background:{}'></span>"
     rows, lo = [], 0.0
@@ -763,7 +757,7 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
     )
     overall = "".join(f"<td>{n}<br><small>{_share(sh)}</small></td>" for _, n, sh in num["overall"])
     status = ", ".join(f"{esc(k)}: {v}" for k, v in num["by_status"].items())
-    date = f"（{esc(scenario.network_date)}）" if scenario.network_date else ""
+    date = f"（{esc(about.network_date)}）" if about.network_date else ""
     tdt = (
         "天地图底图已提供（CGCS2000≈WGS-84，无需偏移）"
         " Tianditu basemap available (no shift needed)."
@@ -771,11 +765,11 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
         else "天地图底图：设置环境变量 TIANDITU_KEY（天地图浏览器端密钥）后重新生成地图即可启用。"
         " Tianditu basemap: set TIANDITU_KEY to your Tianditu browser key and re-run the planner."
     )
-    return f"""<div class='planner-title'>{esc(scenario.title)}</div>
+    return f"""<div class='planner-title'>{esc(about.title)}</div>
 <details open><summary>图例 Legend</summary>
 <div>步行至最近服务点的时间（商户点颜色与服务圈同色） Walking time to the nearest facility</div>
 {"".join(rows)}
-<div>步行速度 Speed {scenario.speed_kmh:g} km/h · 方法 Method: 沿街道网络步行，非直线距离
+<div>步行速度 Speed {analysis.settings.speed_kmh:g} km/h · 方法 Method: 沿街道网络步行，非直线距离
  network walking along streets, not straight line (access to the nearest street included)</div>
 <div id='planner-crs'>当前叠加图层 Overlays now: WGS-84</div>
 </details>
@@ -786,8 +780,8 @@ def legend_html(scenario: Scenario, analysis: Analysis, *, tianditu: bool) -> st
 </table><div><small>状态 Status: {status}</small></div>
 </details>
 <details><summary>数据与坐标 Data &amp; CRS</summary>
-<div>路网与商户 Streets &amp; POIs: {esc(scenario.attribution)}{date}</div>
-<div>服务点 Facilities: {esc(scenario.facilities.path.name) if scenario.facilities else ""}</div>
+<div>路网与商户 Streets &amp; POIs: {esc(about.attribution)}{date}</div>
+<div>服务点 Facilities: {esc(about.facilities_file or "")}</div>
 <div>坐标 CRS: WGS-84 (EPSG:4326)。</div>
 <div>高德底图使用 GCJ-02：选择高德底图时，所有叠加图层自动偏移到 GCJ-02 以对齐。
  Amap tiles are GCJ-02: when the Amap base layer is on,
@@ -973,7 +967,7 @@ class _PlannerLayers(MacroElement):
 
 
 # --------------------------------------------------------------------------- map
-def _data_bounds(analysis: Analysis, network: StreetNetwork) -> tuple[float, float, float, float]:
+def _data_bounds(analysis: Result, network: StreetNetwork) -> tuple[float, float, float, float]:
     if len(analysis.isochrones) and np.all(np.isfinite(analysis.isochrones.total_bounds)):
         w, s, e, n = analysis.isochrones.total_bounds
     else:
@@ -981,17 +975,15 @@ def _data_bounds(analysis: Analysis, network: StreetNetwork) -> tuple[float, flo
     return float(w), float(s), float(e), float(n)
 
 
-def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> folium.Map:
+def build_map(analysis: Result) -> folium.Map:
     """Build the folium map: streets, bands per facility and per band, POIs by kind, panel.
 
     Parameters
     ----------
-    scenario
-        The scenario (title, bands, speed, attribution).
-    network
-        The street network (drawn as the basemap, so no tiles are needed).
     analysis
-        The run's tables and polygons.
+        The result: its tables and polygons, the settings that made them (bands, speed)
+        and its provenance (title, sources); its street network is drawn as the basemap,
+        so no tiles are needed.
 
     Returns
     -------
@@ -1001,16 +993,16 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
         (left out of routing) and the access legs of points snapped past them are one
         overlay, shown when there are any.
     """
-    bands = tuple(sorted(scenario.bands_min))
+    network, bands = analysis.network, analysis.settings.bands_min
     streets = street_data(network)
     fac = facility_data(analysis)
     pois = poi_data(analysis, bands)
-    pieces = piece_data(network, analysis, scenario.snap_limit_m)
+    pieces = piece_data(network, analysis, analysis.settings.snap_limit_m)
     n_pois = sum(len(v) for v in pois.values())
     w, s, e, n = _data_bounds(analysis, network)
     sw_, ss_, se_, sn_ = network.edges_gdf().to_crs(4326).total_bounds
     grid_bounds = (min(w, sw_), min(s, ss_), max(e, se_), max(n, sn_))
-    key = tianditu_key(scenario)
+    key = tianditu_key()
 
     m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
     folium.FeatureGroup(
@@ -1080,7 +1072,7 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
         "pois": pois,
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
-        "panel": legend_html(scenario, analysis, tianditu=key is not None),
+        "panel": legend_html(analysis, tianditu=key is not None),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
     js_groups = (
@@ -1112,15 +1104,13 @@ def build_map(scenario: Scenario, network: StreetNetwork, analysis: Analysis) ->
     return m
 
 
-def save_map(
-    scenario: Scenario, network: StreetNetwork, analysis: Analysis, path: str | Path
-) -> Path:
+def save_map(analysis: Result, path: str | Path) -> Path:
     """Build the map and write it as one self-contained offline HTML file.
 
     Parameters
     ----------
-    scenario, network, analysis
-        See `build_map`.
+    analysis
+        The result, see `build_map`.
     path
         Destination ``.html``.
 
@@ -1131,10 +1121,10 @@ def save_map(
     """
     from planner.offline import save_offline
 
-    return save_offline(build_map(scenario, network, analysis), Path(path))
+    return save_offline(build_map(analysis), Path(path))
 
 
-def reached_summary(analysis: Analysis, facility_id: str) -> pd.DataFrame:
+def reached_summary(analysis: Result, facility_id: str) -> pd.DataFrame:
     """POIs a facility reaches per band (for popups and notebooks).
 
     Parameters

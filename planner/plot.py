@@ -22,12 +22,11 @@ from planner import maps
 from planner._publish import SIGNATURE
 from planner.io import write_atomic
 from planner.network import StreetNetwork
-from planner.scenario import Scenario
+from planner.result import Result
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from planner.pipeline import Analysis
 
 #: Font families able to draw Chinese, in order of preference.
 CJK_FAMILIES = (
@@ -102,7 +101,7 @@ def _draw_streets(ax: Axes, network: StreetNetwork) -> None:
 
 
 def _draw_bands(
-    ax: Axes, network: StreetNetwork, analysis: Analysis, bands: tuple[float, ...]
+    ax: Axes, network: StreetNetwork, analysis: Result, bands: tuple[float, ...]
 ) -> None:
     iso = analysis.isochrones
     if not len(iso):
@@ -127,14 +126,14 @@ def _draw_bands(
 
 
 def _draw_points(
-    ax: Axes, network: StreetNetwork, analysis: Analysis, bands: tuple[float, ...], cjk: bool
+    ax: Axes, network: StreetNetwork, analysis: Result, bands: tuple[float, ...], cjk: bool
 ) -> None:
     p = analysis.pois
     ok = np.isfinite(p["lon"].to_numpy(float)) & np.isfinite(p["lat"].to_numpy(float))
     x, y = _projected_xy(network, p.loc[ok, "lon"], p.loc[ok, "lat"])
     colours = [maps.poi_colour(m, bands) for m in p.loc[ok, "minutes_to_nearest"].to_numpy(float)]
     ax.scatter(x, y, s=14, c=colours, edgecolors="#333333", linewidths=0.4, zorder=4)
-    f = analysis.facilities
+    f = analysis.entrances
     ok = np.isfinite(f["lon"].to_numpy(float)) & np.isfinite(f["lat"].to_numpy(float))
     fx, fy = _projected_xy(network, f.loc[ok, "lon"], f.loc[ok, "lat"])
     ax.scatter(fx, fy, s=60, c=maps.FACILITY_COLOUR, edgecolors="white", linewidths=1.2, zorder=5)
@@ -155,7 +154,7 @@ def _draw_points(
         )
 
 
-def _legend(ax: Axes, scenario: Scenario, bands: tuple[float, ...], cjk: bool) -> None:
+def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool) -> None:
     handles: list = []
     lo = 0.0
     for b in bands:
@@ -233,7 +232,7 @@ def _crs_name(network: StreetNetwork) -> str:
     return f"CRS {name} (from WGS-84)"
 
 
-def _extent(network: StreetNetwork, analysis: Analysis) -> tuple[float, float, float, float]:
+def _extent(network: StreetNetwork, analysis: Result) -> tuple[float, float, float, float]:
     iso = analysis.isochrones
     if len(iso) and np.all(np.isfinite(iso.total_bounds)):
         x0, y0, x1, y1 = iso.to_crs(network.crs).total_bounds
@@ -250,24 +249,22 @@ def _font_rc() -> dict[str, object]:
     return {"font.family": "sans-serif", "font.sans-serif": fonts}
 
 
-def draw(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> Figure:
+def draw(analysis: Result) -> Figure:
     """Draw the static map (no tiles): streets, band areas, POIs by minutes, facilities.
 
     Parameters
     ----------
-    scenario
-        The scenario (title, bands, speed, attribution).
-    network
-        The projected street network; the figure is drawn in its metric CRS.
     analysis
-        The run's tables and polygons.
+        The result: tables and polygons, the settings that made them (bands, speed) and
+        their provenance (title, sources); drawn in its network's metric CRS.
 
     Returns
     -------
     fig
         A matplotlib figure (not attached to pyplot).
     """
-    bands = tuple(sorted(scenario.bands_min))
+    network, about = analysis.network, analysis.provenance
+    bands, speed = analysis.settings.bands_min, analysis.settings.speed_kmh
     cjk = cjk_font() is not None
     with mpl.rc_context(_font_rc()):
         x0, y0, x1, y1 = _extent(network, analysis)
@@ -282,9 +279,9 @@ def draw(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> Figu
         ax.set_aspect("equal")
         ax.set_xticks([])
         ax.set_yticks([])
-        _legend(ax, scenario, bands, cjk)
+        _legend(ax, bands, cjk)
         _scale_and_north(ax, x1 - x0)
-        title = scenario.title if cjk else english_only(scenario.title)
+        title = about.title if cjk else english_only(about.title)
         overall = analysis.summary["overall"]
         key = f"{bands[-1]:g}"
         share = overall["bands"][key]["share_of_all_pois"]
@@ -296,29 +293,26 @@ def draw(scenario: Scenario, network: StreetNetwork, analysis: Analysis) -> Figu
             cjk,
         )
         ax.set_title(f"{title}\n{sub}", fontsize=11)
-        date = f", {scenario.network_date}" if scenario.network_date else ""
-        osm = "" if "OpenStreetMap" in scenario.attribution else " · © OpenStreetMap contributors"
+        date = f", {about.network_date}" if about.network_date else ""
+        osm = "" if "OpenStreetMap" in about.attribution else " · © OpenStreetMap contributors"
         method = label("沿街道网络步行，非直线距离", "network walking, not straight line", cjk)
         fig.text(
             0.01,
             0.005,
-            f"{scenario.attribution}{date}{osm} · {method} · "
-            f"{scenario.speed_kmh:g} km/h · {_crs_name(network)}",
+            f"{about.attribution}{date}{osm} · {method} · {speed:g} km/h · {_crs_name(network)}",
             fontsize=7,
             color="#444444",
         )
     return fig
 
 
-def save_png(
-    scenario: Scenario, network: StreetNetwork, analysis: Analysis, path: str | Path
-) -> Path:
+def save_png(analysis: Result, path: str | Path) -> Path:
     """Draw the static map and write it as a PNG, atomically.
 
     Parameters
     ----------
-    scenario, network, analysis
-        See `draw`.
+    analysis
+        The result, see `draw`.
     path
         Destination, conventionally ``maps/<scenario>.png``.
 
@@ -327,7 +321,7 @@ def save_png(
     path
         The written file.
     """
-    fig = draw(scenario, network, analysis)
+    fig = draw(analysis)
     with mpl.rc_context(_font_rc()):
         return write_atomic(
             path, lambda p: fig.savefig(p, format="png", metadata={"Software": SIGNATURE})

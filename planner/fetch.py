@@ -1,0 +1,90 @@
+"""Download and cache a scenario's walk network and OSM merchants (Overpass)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from planner import _cache, io
+from planner import network as net
+from planner import pois as osm_pois
+from planner._errors import NetworkUnavailableError, PlannerError
+from planner._types import Progress, quiet
+from planner.inputs import load_facilities, network_cache_paths
+from planner.scenario import Scenario
+
+__all__ = ["download_bbox", "fetch"]
+
+
+def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
+    """Area to download: facilities' extent + the largest band's walk + a margin.
+
+    Parameters
+    ----------
+    scenario
+        A scenario with a facilities file.
+
+    Returns
+    -------
+    bbox
+        (west, south, east, north) WGS-84 degrees.
+    """
+    fac = load_facilities(scenario)
+    ok = fac["usable"].to_numpy(dtype=bool)
+    if not ok.any():
+        raise PlannerError(f"{scenario.facilities.path}: no usable facility coordinates")
+    lon, lat = fac.loc[ok, "lon"].to_numpy(float), fac.loc[ok, "lat"].to_numpy(float)
+    pad = max(scenario.bands_min) * scenario.metres_per_minute + scenario.download_margin_m
+    dlat = pad / 111_320.0
+    dlon = pad / (111_320.0 * np.cos(np.radians(lat.mean())))
+    w, s, e, n = lon.min() - dlon, lat.min() - dlat, lon.max() + dlon, lat.max() + dlat
+    if scenario.study_bbox is not None:
+        sw, ss, se, sn = scenario.study_bbox
+        w, s, e, n = min(w, sw), min(s, ss), max(e, se), max(n, sn)
+    return (float(w), float(s), float(e), float(n))
+
+
+def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
+    """Download and cache a scenario's walk network and POIs with osmnx (Overpass).
+
+    Nothing is written unless both downloads succeed; files are renamed into place.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+    progress
+        Callback receiving step names.
+
+    Returns
+    -------
+    files
+        ``network`` (GraphML), ``pois`` (GeoJSON) and ``meta`` (JSON) paths.
+    """
+    bbox = download_bbox(scenario)
+    graphml, features_path = network_cache_paths(scenario)
+    http_cache = scenario.cache_dir / "http"
+    progress(f"downloading the walk network for bbox {bbox} from Overpass")
+    G = net.graph_from_overpass(bbox, http_cache)
+    if len(G) == 0:
+        raise NetworkUnavailableError(f"Overpass returned no walkable streets in {bbox}")
+    progress("downloading merchants and service points from Overpass")
+    features = osm_pois.pois_from_overpass(bbox, http_cache)
+    scenario.cache_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "network": net.save_graph(G, graphml),
+        "pois": osm_pois.save_features(features, features_path),
+    }
+    meta = {
+        "sha256": {p.name: _cache.file_sha256(p) for p in (files["network"], files["pois"])},
+        "bbox_wgs84": list(bbox),
+        "downloaded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nodes": len(G),
+        "edges": G.number_of_edges(),
+        "features": len(features),
+        "attribution": "© OpenStreetMap contributors, ODbL 1.0",
+    }
+    files["meta"] = io.write_json(meta, scenario.cache_dir / "fetch.json")
+    return files

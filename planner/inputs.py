@@ -1,0 +1,226 @@
+"""Load a scenario's inputs: the street network, facilities and merchants / service points."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pyproj import Transformer
+
+from planner import _cache, readers
+from planner import network as net
+from planner import pois as osm_pois
+from planner._errors import NetworkUnavailableError, PlannerError
+from planner.scenario import Scenario
+
+__all__ = [
+    "check_study_area",
+    "describe_network",
+    "load_facilities",
+    "load_network",
+    "load_pois",
+    "network_cache_paths",
+    "verify_fetch_cache",
+]
+
+
+def network_cache_paths(scenario: Scenario) -> tuple[Path, Path]:
+    """Paths of a downloaded scenario's cached network and POI features."""
+    return scenario.cache_dir / "network.graphml", scenario.cache_dir / "pois.geojson"
+
+
+def load_network(scenario: Scenario) -> net.StreetNetwork:
+    """Load the scenario's walk network (OSM XML, GraphML, or the Overpass cache).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    network
+        Projected, largest-component street network (from the array cache when the file
+        has not changed since the last run; see `planner._cache`).
+    """
+    if scenario.network_source == "overpass":
+        graphml, _ = network_cache_paths(scenario)
+        if not graphml.is_file():
+            raise NetworkUnavailableError(
+                f"scenario {scenario.name!r} has no downloaded street network yet "
+                f"(expected {graphml}). Run `planner fetch {scenario.name}` where Overpass is "
+                f"reachable, or pass an OSM extract: `planner run {scenario.name} --osm FILE.osm`"
+            )
+        verify_fetch_cache(scenario)
+        return _cache.load_network_cached(graphml)
+    if scenario.network_path is None:
+        raise PlannerError(f"scenario {scenario.name!r} names no network file")
+    return _cache.load_network_cached(scenario.network_path)
+
+
+def check_study_area(scenario: Scenario, network: net.StreetNetwork) -> None:
+    """Refuse a ``study_bbox`` that does not overlap the street network's extent.
+
+    Parameters
+    ----------
+    scenario
+        The scenario; nothing is checked when it has no ``study_bbox``.
+    network
+        The loaded (projected) street network.
+
+    Raises
+    ------
+    PlannerError
+        One line with both boxes in WGS-84 degrees and both files.
+    """
+    if scenario.study_bbox is None or network.n_nodes == 0:
+        return
+    to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = (
+        np.asarray(a, dtype=float) for a in to_wgs84.transform(network.node_x, network.node_y)
+    )
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    if not ok.any():
+        return
+    w, s, e, n = scenario.study_bbox
+    nw, ns, ne, nn = lon[ok].min(), lat[ok].min(), lon[ok].max(), lat[ok].max()
+    if w <= ne and e >= nw and s <= nn and n >= ns:
+        return
+
+    def box(values: tuple[float, ...]) -> str:
+        return "[" + ", ".join(f"{v:.4f}" for v in values) + "]"
+
+    network_file = (
+        network_cache_paths(scenario)[0]
+        if scenario.network_source == "overpass"
+        else scenario.network_path
+    )
+    raise PlannerError(
+        f"study_bbox {box(scenario.study_bbox)} ({scenario.file or scenario.folder}) does not "
+        f"overlap the street network's extent {box((nw, ns, ne, nn))} ({network_file}): "
+        "wrong area, or lat/lon order?"
+    )
+
+
+def verify_fetch_cache(scenario: Scenario) -> None:
+    """Refuse a downloaded cache whose files do not match the checksums written by `fetch`.
+
+    Parameters
+    ----------
+    scenario
+        A scenario whose network source is ``overpass``.
+    """
+    meta_path = scenario.cache_dir / "fetch.json"
+    hint = f"delete {scenario.cache_dir} and run `planner fetch {scenario.name}` again"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        expected = meta["sha256"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise PlannerError(f"download cache {meta_path} is missing or unreadable; {hint}") from exc
+    for path in network_cache_paths(scenario):
+        if not path.is_file() or _cache.file_sha256(path) != expected.get(path.name):
+            raise PlannerError(f"download cache file {path} is missing or corrupted; {hint}")
+
+
+def describe_network(network: net.StreetNetwork) -> str:
+    """One line on the routed network and the disconnected pieces left out."""
+    text = f"network: {network.n_nodes:,} nodes, {network.n_edges:,} street segments"
+    dropped = network.components.dropped if network.components else None
+    if dropped is not None and len(dropped):
+        names = "、".join(n for n in dropped["names"] if n)[:120]
+        text += (
+            f"; left out {len(dropped)} disconnected pieces ({int(dropped['nodes'].sum())} "
+            f"nodes{': ' + names if names else ''}; see summary.json)"
+        )
+    return text
+
+
+def load_facilities(scenario: Scenario) -> pd.DataFrame:
+    """Read the facilities table (several rows with one id = several entrances).
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    facilities
+        The `planner.readers.read_points` table; ``attrs`` name the file.
+
+    Raises
+    ------
+    PlannerError
+        If the scenario names no facilities file or the file has no data rows.
+    """
+    src = scenario.facilities
+    if src is None:
+        raise PlannerError(f"scenario {scenario.name!r} names no facilities file")
+    facilities = readers.read_points(
+        src.path,
+        crs=src.crs,
+        columns=src.columns or None,
+        study_bbox=None,
+        id_prefix="facility",
+        sheet=src.sheet,
+        layer=src.layer,
+        allow_repeated_ids=True,
+    )
+    if facilities.empty:
+        raise PlannerError(
+            f"{facilities.attrs[readers.ATTR_SOURCE]}: the file has a header but no data rows, "
+            "so there are no facilities to plan from"
+        )
+    return facilities
+
+
+def load_pois(scenario: Scenario) -> pd.DataFrame:
+    """Read the merchants/service points: the scenario's table and/or OSM features.
+
+    Ids are unique across the sources: the scenario's table is read first, and an OSM POI
+    whose id it already has is `duplicate_id` (`planner.readers.combine_sources`), so an
+    earlier run's pois.csv can be read back together with the OSM POIs it came from.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    pois
+        All rows of all sources; ``attrs`` carry file-level problems (e.g. a POI file with
+        a header but no data rows), see `input_problems`.
+    """
+    frames = []
+    if scenario.pois is not None:
+        src = scenario.pois
+        frames.append(
+            readers.read_points(
+                src.path,
+                crs=src.crs,
+                columns=src.columns or None,
+                study_bbox=scenario.study_bbox,
+                id_prefix="poi",
+                sheet=src.sheet,
+                layer=src.layer,
+            )
+        )
+    if scenario.pois_from_osm:
+        if scenario.network_source == "overpass" or (
+            scenario.network_path is not None and scenario.network_path.suffix == ".graphml"
+        ):
+            _, features_path = network_cache_paths(scenario)
+            if features_path.is_file():
+                frames.append(
+                    osm_pois.features_to_pois(
+                        osm_pois.load_features(features_path), scenario.study_bbox
+                    )
+                )
+        elif scenario.network_path is not None:
+            frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
+    if not frames:
+        raise PlannerError(f"scenario {scenario.name!r} has no POIs (no [pois] path, no OSM POIs)")
+    return readers.combine_sources(frames)

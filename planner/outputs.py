@@ -1,0 +1,75 @@
+"""Write a result's tables, polygons and summary to an output folder as one complete set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from planner import io
+from planner._publish import output_set
+from planner.result import Result
+
+__all__ = ["OUTPUT_FILES", "json_safe", "table", "write_outputs"]
+
+#: Output name -> file written by `write_outputs`.
+OUTPUT_FILES = {
+    "coverage": "coverage.csv",
+    "pois": "pois.csv",
+    "facilities": "facilities.csv",
+    "isochrones": "isochrones.geojson",
+    "summary": "summary.json",
+}
+
+
+def table(frame: pd.DataFrame) -> pd.DataFrame:
+    """A result table as written to CSV: without its point geometry column."""
+    geometry = getattr(frame, "_geometry_column_name", None)
+    if geometry is not None and geometry in frame.columns:
+        frame = frame.drop(columns=geometry)
+    return pd.DataFrame(frame)
+
+
+def json_safe(obj: Any) -> Any:
+    """Make a summary JSON-ready: numpy numbers to Python, NaN and inf to null."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return None if not np.isfinite(obj) else float(obj)
+    return obj
+
+
+def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
+    """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json.
+
+    ``facilities.csv`` has one row per input facility row (the entrances, with their
+    status). The files are written to a new run folder and published together
+    (`planner._publish.output_set`): a run killed at any point, or several runs at once,
+    leave one complete set; nothing the planner did not make is removed or replaced.
+
+    Parameters
+    ----------
+    result
+        The analysis to write.
+    out_dir
+        Output folder: a name that does not exist yet, or one the planner published.
+
+    Returns
+    -------
+    files
+        Output name -> path inside `out_dir` (see `OUTPUT_FILES`).
+    """
+    out_dir = Path(out_dir)
+    with output_set(out_dir) as staging:
+        io.write_csv(result.coverage, staging / OUTPUT_FILES["coverage"])
+        io.write_csv(table(result.pois), staging / OUTPUT_FILES["pois"])
+        io.write_csv(table(result.entrances), staging / OUTPUT_FILES["facilities"])
+        io.write_geojson(result.isochrones, staging / OUTPUT_FILES["isochrones"])
+        io.write_json(json_safe(result.summary), staging / OUTPUT_FILES["summary"])
+    return {key: out_dir / name for key, name in OUTPUT_FILES.items()}

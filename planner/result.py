@@ -1,0 +1,238 @@
+"""The result of one analysis: its settings, where its data came from, tables and polygons."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import pandas as pd
+
+from planner._errors import PlannerError
+
+if TYPE_CHECKING:
+    from planner.network import StreetNetwork
+    from planner.scenario import Scenario
+
+__all__ = [
+    "DEFAULT_BANDS_MIN",
+    "DEFAULT_BUFFER_M",
+    "DEFAULT_SNAP_LIMIT_M",
+    "DEFAULT_SPEED_KMH",
+    "Provenance",
+    "Result",
+    "Settings",
+    "SettingsError",
+]
+
+#: Walking speed in km/h (4.5 km/h = 75 m/min).
+DEFAULT_SPEED_KMH = 4.5
+#: Walking-time bands in minutes.
+DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
+#: Points farther than this from every walkable street are not routed (metres).
+DEFAULT_SNAP_LIMIT_M = 300.0
+#: Half-width of the street corridor drawn as band polygons (metres).
+DEFAULT_BUFFER_M = 25.0
+#: Bounds accepted for the settings (the scenario schema uses the same).
+SPEED_RANGE_KMH = (0.5, 10.0)
+SNAP_LIMIT_MAX_M = 5000.0
+BUFFER_MAX_M = 500.0
+
+
+class SettingsError(PlannerError, ValueError):
+    """An analysis setting (speed, bands, snapping limit, buffer) is out of range."""
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool):
+        raise SettingsError(f"{name}: expected a number, got {value!r}")
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{name}: expected a number, got {value!r}") from exc
+    if not math.isfinite(number):
+        raise SettingsError(f"{name}: expected a finite number, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The analysis settings a result was computed with (checked on creation).
+
+    Parameters
+    ----------
+    speed_kmh
+        Walking speed, 0.5–10 km/h.
+    bands_min
+        Walking-time bands in minutes: positive and distinct; stored sorted.
+    snap_limit_m
+        Points farther than this from every walkable street are not routed.
+    buffer_m
+        Half-width of the street corridor drawn as band polygons.
+    """
+
+    speed_kmh: float = DEFAULT_SPEED_KMH
+    bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
+    snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
+    buffer_m: float = DEFAULT_BUFFER_M
+
+    def __post_init__(self) -> None:
+        speed = _number(self.speed_kmh, "speed_kmh")
+        if not SPEED_RANGE_KMH[0] <= speed <= SPEED_RANGE_KMH[1]:
+            raise SettingsError(f"speed_kmh: {speed:g} km/h is outside 0.5-10 km/h")
+        if isinstance(self.bands_min, str | bytes) or not hasattr(self.bands_min, "__iter__"):
+            raise SettingsError(f"bands_min: expected a list of minutes, got {self.bands_min!r}")
+        bands = tuple(_number(b, "bands_min") for b in self.bands_min)
+        if not bands or min(bands) <= 0:
+            raise SettingsError(f"bands_min: expected positive minutes, got {self.bands_min!r}")
+        if len(set(bands)) != len(bands):
+            raise SettingsError(f"bands_min: bands must be distinct, got {self.bands_min!r}")
+        snap = _number(self.snap_limit_m, "snap_limit_m")
+        if not 0 < snap <= SNAP_LIMIT_MAX_M:
+            raise SettingsError(f"snap_limit_m: {snap:g} m is outside (0, {SNAP_LIMIT_MAX_M:g}]")
+        buffer = _number(self.buffer_m, "buffer_m")
+        if not 0 < buffer <= BUFFER_MAX_M:
+            raise SettingsError(f"buffer_m: {buffer:g} m is outside (0, {BUFFER_MAX_M:g}]")
+        object.__setattr__(self, "speed_kmh", speed)
+        object.__setattr__(self, "bands_min", tuple(sorted(bands)))
+        object.__setattr__(self, "snap_limit_m", snap)
+        object.__setattr__(self, "buffer_m", buffer)
+
+    @property
+    def metres_per_minute(self) -> float:
+        """Walking speed in metres per minute."""
+        return self.speed_kmh * 1000.0 / 60.0
+
+    @property
+    def largest_band_min(self) -> float:
+        """The largest band in minutes."""
+        return self.bands_min[-1]
+
+    def band_label(self, band: float) -> str:
+        """A band as it is written in tables and keys: ``5``, ``7.5``."""
+        return f"{band:g}"
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Settings:
+        """The settings a scenario asks for."""
+        return cls(
+            speed_kmh=scenario.speed_kmh,
+            bands_min=tuple(scenario.bands_min),
+            snap_limit_m=scenario.snap_limit_m,
+            buffer_m=scenario.buffer_m,
+        )
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a result's data came from: shown on maps and written to summary.json."""
+
+    name: str = "analysis"
+    title: str = ""
+    place: str = ""
+    network_source: str = ""
+    network_file: str | None = None
+    network_date: str = ""
+    attribution: str = "© OpenStreetMap contributors (ODbL)"
+    facilities_file: str | None = None
+    pois_file: str | None = None
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Provenance:
+        """The provenance recorded in a scenario."""
+        return cls(
+            name=scenario.name,
+            title=scenario.title,
+            place=scenario.place,
+            network_source=scenario.network_source,
+            network_file=scenario.network_path.name if scenario.network_path else None,
+            network_date=scenario.network_date,
+            attribution=scenario.attribution,
+            facilities_file=scenario.facilities.path.name if scenario.facilities else None,
+            pois_file=scenario.pois.path.name if scenario.pois else None,
+        )
+
+
+@dataclass
+class Result:
+    """One analysis in memory: the single product every writer reads.
+
+    Geographic tables are in EPSG:4326; ``facilities``, ``entrances`` and ``pois`` are
+    GeoDataFrames of points (empty geometry where a row has no usable coordinates).
+
+    Attributes
+    ----------
+    settings
+        Speed, bands (sorted), snapping limit and buffer that made this result.
+    provenance
+        Scenario name, title, data source, date and attribution.
+    network
+        The routed street network (projected), with the disconnected pieces left out.
+    facilities
+        One row per facility id: name, kind, entrances, status.
+    entrances
+        One row per input facility row (an entrance), with status and access leg.
+    pois
+        One row per input merchant / service point, with nearest facility and minutes.
+    coverage
+        Facility–POI pairs within the largest band (a plain table: join ``poi_id`` to
+        ``pois`` for the points).
+    isochrones
+        One polygon per facility and band.
+    summary
+        What summary.json holds: ``inputs``, ``facilities``, ``overall``,
+        ``disconnected_pieces``.
+    facility_rows, poi_rows
+        The input tables as read (`planner.readers.read_points` layout), kept so the
+        analysis can be recomputed with other settings (`planner.reanalyse`).
+    timings
+        Seconds per step.
+    files
+        Files written from this result, by name (filled by `planner.run`).
+    """
+
+    settings: Settings
+    provenance: Provenance
+    network: StreetNetwork
+    facilities: gpd.GeoDataFrame
+    entrances: gpd.GeoDataFrame
+    pois: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    isochrones: gpd.GeoDataFrame
+    summary: dict[str, Any]
+    facility_rows: pd.DataFrame
+    poi_rows: pd.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+    files: dict[str, Path] = field(default_factory=dict)
+
+    def problems(self) -> list[str]:
+        """Every input problem: file-level ones first, then one per row with a problem.
+
+        Returns
+        -------
+        problems
+            Messages naming the file, row and field; routed rows (``ok``, ``unreachable``)
+            and points that only skipped a disconnected piece are not problems.
+        """
+        from planner.readers import ATTR_FILE_PROBLEMS
+
+        found = [
+            str(p)
+            for t in (self.facility_rows, self.poi_rows)
+            for p in t.attrs.get(ATTR_FILE_PROBLEMS, [])
+        ]
+        for table in (self.entrances, self.pois):
+            bad = table[~table["status"].isin(["ok", "unreachable"])]
+            for row, status, reason in zip(bad["row"], bad["status"], bad["reason"], strict=True):
+                found.append(str(reason or f"row {row}: {status}"))
+        return found
+
+    def __repr__(self) -> str:
+        s = self.settings
+        bands = "/".join(f"{b:g}" for b in s.bands_min)
+        return (
+            f"<Result {self.provenance.name!r}: {len(self.facilities)} facilities, "
+            f"{len(self.pois)} POIs, bands {bands} min at {s.speed_kmh:g} km/h>"
+        )
