@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from planner._errors import NetworkUnavailableError, PlannerError, ScenarioError
-    from planner.fetch import fetch
+    from planner.download import fetch
     from planner.inputs import load_facilities, load_network, load_pois
     from planner.maps import build_map, save_map
     from planner.network import StreetNetwork
@@ -52,7 +52,7 @@ _EXPORTS = {
     "analyse_scenario": "pipeline",
     "build_map": "maps",
     "draw": "plot",
-    "fetch": "fetch",
+    "fetch": "download",
     "load_facilities": "inputs",
     "load_network": "inputs",
     "load_pois": "inputs",

@@ -181,7 +181,7 @@ def fetch(
 
     try:
         sc = load_scenario(scenario)
-        from planner.fetch import fetch as fetch_scenario  # heavy: once the settings are good
+        from planner.download import fetch as fetch_scenario  # heavy: once the settings are good
 
         files = fetch_scenario(sc, progress=_say)
     except PlannerError as exc:

@@ -108,8 +108,12 @@ def analyse(
     return _analyse(network, facilities, pois, settings, about or Provenance(), progress)
 
 
+#: Columns `analyse` needs in its input tables (`planner.read_points` layout).
+_REQUIRED_COLUMNS = ("row", "id", "name", "kind", "lon", "lat", "status", "usable", "reason")
+
+
 def _check_table(table: pd.DataFrame, name: str) -> None:
-    missing = [c for c in readers.OUTPUT_COLUMNS if c not in table.columns]
+    missing = [c for c in _REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise PlannerError(
             f"{name}: not a table of points as read by planner.read_points "

@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Request, Route, sync_playwright
 
 from planner import pipeline
+from planner.result import Result
 from planner.scenario import load_scenario
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, OfflinePage
 
@@ -74,7 +75,7 @@ def offline_page(chromium_browser: Browser) -> Iterator[Callable[[Path], Offline
 
 
 @pytest.fixture(scope="session")
-def sample_map_run(tmp_path_factory: pytest.TempPathFactory) -> pipeline.RunResult:
+def sample_map_run(tmp_path_factory: pytest.TempPathFactory) -> Result:
     """Run the offline sample scenario once per session (outputs and map in a temp dir)."""
     tmp: Path = tmp_path_factory.mktemp("sample_map")
     return pipeline.run(load_scenario("sample"), out_dir=tmp / "out", maps_dir=tmp)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from planner import maps, pipeline
+from planner import maps
 from planner.crs import wgs84_to_gcj02
+from planner.result import Result
 from tests.test_browser import _screenshot
 
 pytestmark = pytest.mark.slow
@@ -30,34 +31,34 @@ _COUNT = """() => {
 
 
 @pytest.fixture(scope="session")
-def xss_map(sample_map_run: pipeline.RunResult, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def xss_map(sample_map_run: Result, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample map again, with two reached merchants renamed to hostile text."""
-    an = copy.copy(sample_map_run.analysis)
+    an = copy.copy(sample_map_run)
     an.pois = an.pois.copy()
     reached = an.coverage.drop_duplicates("poi_id")["poi_id"].head(2).tolist()
     for poi_id, name in zip(reached, (XSS_IMG, XSS_TEMPLATE), strict=True):
         an.pois.loc[an.pois["poi_id"] == poi_id, "name"] = name
     path = tmp_path_factory.mktemp("xss") / "sample_xss.html"
-    return maps.save_map(sample_map_run.scenario, sample_map_run.network, an, path)
+    return maps.save_map(an, path)
 
 
-def _expected(an: pipeline.Analysis) -> dict[str, int]:
+def _expected(an: Result) -> dict[str, int]:
     geoms = an.isochrones.geometry
     return {
-        "facilities": int(np.isfinite(an.facilities["lon"].astype(float)).sum()),
+        "facilities": int(np.isfinite(an.entrances["lon"].astype(float)).sum()),
         "bands": int((geoms.notna() & ~geoms.is_empty).sum()),
         "pois": int(np.isfinite(an.pois["lon"].astype(float)).sum()),
     }
 
 
 def test_sample_map_loads_offline_with_every_layer(
-    sample_map_run: pipeline.RunResult, offline_page, tmp_path: Path
+    sample_map_run: Result, offline_page, tmp_path: Path
 ) -> None:
     op = offline_page(sample_map_run.files["map"])
     page = op.page
     assert page.evaluate("typeof window.L") == "object"
     counts = page.evaluate(_COUNT)
-    expected = _expected(sample_map_run.analysis)
+    expected = _expected(sample_map_run)
     assert {k: counts[k] for k in expected} == expected
     assert counts["streets"] > 0
     # under 2,000 POIs each one is an SVG path in the POI pane
@@ -74,7 +75,7 @@ def test_sample_map_loads_offline_with_every_layer(
     assert op.problems == {}
 
 
-def test_toggling_layers_hides_them(sample_map_run: pipeline.RunResult, offline_page) -> None:
+def test_toggling_layers_hides_them(sample_map_run: Result, offline_page) -> None:
     op = offline_page(sample_map_run.files["map"])
     page = op.page
     before = page.locator(".leaflet-plannerPois-pane path").count()
@@ -85,7 +86,7 @@ def test_toggling_layers_hides_them(sample_map_run: pipeline.RunResult, offline_
     group.locator("input").check()
     assert page.locator(".leaflet-plannerPois-pane path").count() == before
 
-    iso = sample_map_run.analysis.isochrones
+    iso = sample_map_run.isochrones
     n15 = int(((iso["band_min"] == 15) & ~iso.geometry.is_empty).sum())
     bands_before = page.evaluate(_COUNT)["bands"]
     band = page.locator(".leaflet-control-layers-overlays label", has_text="Band ≤15 ")
@@ -94,7 +95,7 @@ def test_toggling_layers_hides_them(sample_map_run: pipeline.RunResult, offline_
     band.locator("input").check()
     assert page.evaluate(_COUNT)["bands"] == bands_before
 
-    fac_id = sample_map_run.analysis.facility_table["facility_id"].iloc[0]
+    fac_id = sample_map_run.facilities["facility_id"].iloc[0]
     fac = page.locator(".leaflet-control-layers-overlays label", has_text=f"Bands: {fac_id} ")
     fac.locator("input").uncheck()
     has = "(i) => window.planner.map.hasLayer(window.planner.layers.facilityBands[i])"
@@ -109,9 +110,7 @@ _FIRST_FACILITY = """() => {
 }"""
 
 
-def test_amap_base_layer_shifts_overlays_to_gcj02(
-    sample_map_run: pipeline.RunResult, offline_page
-) -> None:
+def test_amap_base_layer_shifts_overlays_to_gcj02(sample_map_run: Result, offline_page) -> None:
     op = offline_page(sample_map_run.files["map"])
     page = op.page
     lon, lat = page.evaluate(_FIRST_FACILITY)
@@ -125,7 +124,7 @@ def test_amap_base_layer_shifts_overlays_to_gcj02(
     moved = np.hypot((glon - lon) * 111_320, (glat - lat) * 110_574)
     assert moved > 100  # really moved (~500 m here)
     counts = page.evaluate(_COUNT)
-    expected = _expected(sample_map_run.analysis)
+    expected = _expected(sample_map_run)
     assert {k: counts[k] for k in expected} == expected
     assert "GCJ-02" in page.locator("#planner-crs").inner_text()
     page.locator(".leaflet-control-layers-base label", has_text="No tiles").locator("input").check()
@@ -196,11 +195,11 @@ _FLAGGED_POI_TIPS = """() => {
 
 
 def test_disconnected_pieces_overlay_shows_and_toggles(
-    sample_map_run: pipeline.RunResult, offline_page
+    sample_map_run: Result, offline_page
 ) -> None:
     op = offline_page(sample_map_run.files["map"])
     page = op.page
-    an, network = sample_map_run.analysis, sample_map_run.network
+    an, network = sample_map_run, sample_map_run.network
     d = an.summary["disconnected_pieces"]
     n_pieces = len(set(network.dropped_piece.tolist()))
     n_legs = d["pois"]["affected"] + d["facility_rows"]["affected"]

@@ -206,13 +206,17 @@ def test_unwritable_cache_dir_still_loads(
 def test_cold_and_cached_runs_write_the_same_summary(tmp_path):
     """A run that parses the OSM file and one that loads the array cache describe the
     network identically (the CRS used to come back as WKT from the cache)."""
-    from planner import pipeline
+    from planner import inputs
+    from planner.pipeline import summary_inputs
+    from planner.result import Provenance, Settings
     from planner.scenario import load_scenario
 
     osm = tmp_path / "net.osm"
     shutil.copy(DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm", osm)
     sc = load_scenario("sample").with_overrides(network_path=osm)
-    cold = pipeline.load_network(sc)
-    warm = pipeline.load_network(sc)
-    assert pipeline.run_inputs(sc, cold, 1, 1) == pipeline.run_inputs(sc, warm, 1, 1)
-    assert pipeline.run_inputs(sc, warm, 1, 1)["network_crs"] == "EPSG:32649"
+    cold = inputs.load_network(sc)
+    warm = inputs.load_network(sc)
+    rows = pd.DataFrame({"id": [1]})
+    cold_inputs = summary_inputs(Settings(), Provenance(), cold, rows, rows)
+    assert cold_inputs == summary_inputs(Settings(), Provenance(), warm, rows, rows)
+    assert cold_inputs["network_crs"] == "EPSG:32649"

@@ -69,7 +69,7 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, args, needle):
 def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
     import osmnx as ox
 
-    from planner import pipeline
+    from planner import download
 
     def refuse(*a, **k):
         raise ConnectionError("Failed to resolve 'overpass-api.de'")
@@ -80,7 +80,7 @@ def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
 
     sc = replace(sc, folder=tmp_path)
     with pytest.raises(Exception, match="could not download the street network"):
-        pipeline.fetch(sc)
+        download.fetch(sc)
     assert not (tmp_path / "cache" / "network.graphml").exists()
 
 
@@ -90,8 +90,8 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
 
     import osmnx as ox
 
+    from planner import download, pipeline, pois
     from planner import network as net
-    from planner import pipeline, pois
 
     osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
     calls = {}
@@ -108,7 +108,7 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(ox, "features_from_bbox", fake_features)
     sample = load_scenario("sample")
     sc = replace(sample, folder=tmp_path, network_source="overpass", network_path=None)
-    files = pipeline.fetch(sc)
+    files = download.fetch(sc)
     assert calls["graph"][1]["network_type"] == "walk"
     w, _, e, _ = calls["graph"][0]
     # facilities' extent + 15 min at 4.5 km/h (1125 m) + 300 m margin, at least the study box
@@ -116,7 +116,7 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     assert files["network"].is_file() and files["pois"].is_file()
     result = pipeline.run(sc, out_dir=tmp_path / "out", maps_dir=tmp_path / "maps")
     direct = pois.pois_from_osm_xml(osm, sample.study_bbox)
-    assert len(result.analysis.pois) == len(direct)
+    assert len(result.pois) == len(direct)
     # a damaged cache is refused, not half-read
     graphml = files["network"]
     graphml.write_bytes(graphml.read_bytes()[: graphml.stat().st_size // 2])
@@ -141,7 +141,7 @@ def test_fetch_failures_give_one_message_and_no_cache(tmp_path, monkeypatch, fai
 
     import osmnx as ox
 
-    from planner import pipeline
+    from planner import download
 
     def fail(*a, **k):
         if failure == "empty":
@@ -151,7 +151,7 @@ def test_fetch_failures_give_one_message_and_no_cache(tmp_path, monkeypatch, fai
     monkeypatch.setattr(ox, "graph_from_bbox", fail)
     sc = replace(load_scenario("liusha"), folder=tmp_path)
     with pytest.raises(PlannerError, match=message):
-        pipeline.fetch(sc)
+        download.fetch(sc)
     assert not (tmp_path / "cache" / "network.graphml").exists()
 
 
@@ -160,8 +160,8 @@ def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monk
 
     import osmnx as ox
 
+    from planner import download
     from planner import network as net
-    from planner import pipeline
 
     osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
     monkeypatch.setattr(ox, "graph_from_bbox", lambda bbox, **kw: net.graph_from_osm_xml(osm))
@@ -174,7 +174,7 @@ def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monk
         load_scenario("sample"), folder=tmp_path, network_source="overpass", network_path=None
     )
     with pytest.raises(PlannerError, match="could not download POIs"):
-        pipeline.fetch(sc)
+        download.fetch(sc)
     assert not (tmp_path / "cache" / "network.graphml").exists()
 
 

@@ -131,7 +131,7 @@ def test_piece_ids_do_not_depend_on_insertion_order():
 def test_poi_columns(analysis):
     p = analysis.pois.set_index("poi_id")
     cols = ["skipped_piece", "skipped_piece_node", "skipped_piece_name", "skipped_extra_m"]
-    assert list(analysis.pois.columns[-5:]) == ["access_m", *cols]
+    assert list(analysis.pois.columns[-6:]) == ["access_m", *cols, "geometry"]
     assert str(p["skipped_piece"].dtype) == "Int64"
     assert str(p["skipped_piece_node"].dtype) == "Int64"
     for pid, (status, access, piece, node, name, extra) in EXPECTED_POIS.items():
@@ -164,7 +164,7 @@ def test_skipped_points_are_still_routed_to_the_grid(analysis):
 
 
 def test_facility_columns(analysis):
-    f = analysis.facilities
+    f = analysis.entrances
     assert list(f["status"]) == ["ok", "ok"]
     assert f["skipped_piece"].tolist() == [pd.NA, 1]
     assert f["skipped_piece_node"].tolist() == [pd.NA, 20]
@@ -189,7 +189,7 @@ def test_summary_counts(analysis):
 
 
 def test_summary_json_and_csv(network, analysis, tmp_path):
-    files = pipeline.write_outputs(_scenario(tmp_path), network, analysis, tmp_path / "out")
+    files = pipeline.write_outputs(analysis, tmp_path / "out")
     s = json.loads(files["summary"].read_text(encoding="utf-8"))
     assert s["disconnected_pieces"] == EXPECTED_SUMMARY
     assert [d["piece"] for d in s["inputs"]["components"]["dropped"]] == [0, 1]
@@ -283,7 +283,7 @@ def test_map_data_flags_points_and_draws_pieces(network, analysis):
 def test_map_html_has_the_overlay_and_stays_offline(network, analysis, tmp_path):
     from planner.offline import external_urls
 
-    path = maps.save_map(_scenario(tmp_path), network, analysis, tmp_path / "pieces.html")
+    path = maps.save_map(analysis, tmp_path / "pieces.html")
     html = path.read_text(encoding="utf-8")
     assert "Disconnected street pieces (2)" in html  # the layer control (folium \u-escapes CJK)
     assert '"pieceColour":"#c51b7d"' in html

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from benchmarks.synthetic import random_points, synthetic_network
-from planner import _cache, pipeline, reach, snap
+from planner import _cache, inputs, pipeline, reach, snap
 from planner.network import StreetNetwork
 from planner.scenario import load_scenario
 
@@ -175,8 +175,8 @@ def sample_case() -> tuple[Case, pd.DataFrame, pd.DataFrame, StreetNetwork]:
     """The sample scenario, loaded once (through the network cache)."""
     scenario = load_scenario("sample")
     network = _cache.load_network_cached(scenario.network_path)
-    facilities = pipeline.load_facilities(scenario)
-    pois = pipeline.load_pois(scenario)
+    facilities = inputs.load_facilities(scenario)
+    pois = inputs.load_pois(scenario)
 
     def xy(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         ok = table["usable"].to_numpy(dtype=bool)

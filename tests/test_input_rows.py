@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from planner import pipeline
+from planner import inputs, pipeline, readers
 from planner._errors import PlannerError
+from planner.result import Result
 from planner.scenario import DATA_DIR, load_scenario
 from tests.handmade import make_network, points
 
@@ -53,14 +54,14 @@ def test_facility_too_far_names_file_row_id_and_distance() -> None:
     fac = points([("F", 50, 10), ("X", 200, 640)])  # X: 640 m north of node 2
     fac.attrs.update({"source": "facilities.csv", "unit": "row"})
     a = pipeline.analyse(net, fac, points([("P", 20, 5)]), bands_min=(5,), speed_kmh=6.0)
-    x = a.facilities.set_index("id").loc["X"]
+    x = a.entrances.set_index("id").loc["X"]
     assert x["status"] == "too_far_from_network"
     assert x["reason"] == (
         'facilities.csv row 3, facility "X": the nearest walkable street of the routed network '
         "is 640 m away, "
         "beyond the snapping limit of 300 m"
     )
-    assert a.facilities.set_index("id").loc["F", "reason"] == ""
+    assert a.entrances.set_index("id").loc["F", "reason"] == ""
 
 
 # --- files with a header but no data rows ------------------------------------------------------
@@ -80,13 +81,13 @@ def test_header_only_facilities_file_is_fatal(tmp_path: Path) -> None:
         tmp_path / "s", "from_osm = false\n", facilities=tmp_path / "facilities.csv"
     )
     with pytest.raises(PlannerError, match=r"^facilities\.csv: the file has a header but no data"):
-        pipeline.load_facilities(load_scenario(folder))
+        inputs.load_facilities(load_scenario(folder))
 
 
 def test_header_only_merchants_file_is_a_problem(empty_merchants: Path) -> None:
-    pois = pipeline.load_pois(load_scenario(empty_merchants))
+    pois = inputs.load_pois(load_scenario(empty_merchants))
     assert pois.empty
-    assert pipeline.input_problems(pois) == [
+    assert pois.attrs[readers.ATTR_FILE_PROBLEMS] == [
         "merchants.csv: the file has a header but no data rows"
     ]
 
@@ -117,7 +118,7 @@ def test_cli_prints_the_header_only_merchants_file(empty_merchants: Path, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def again(sample_map_run: pipeline.RunResult, tmp_path_factory: pytest.TempPathFactory):
+def again(sample_map_run: Result, tmp_path_factory: pytest.TempPathFactory):
     """The sample run again on its own pois.csv (``[pois] path = "pois.csv"``, from_osm)."""
     folder = tmp_path_factory.mktemp("again") / "again"
     folder.mkdir()
@@ -128,7 +129,7 @@ def again(sample_map_run: pipeline.RunResult, tmp_path_factory: pytest.TempPathF
 
 
 def test_pois_csv_read_back_gives_the_same_answer(sample_map_run, again) -> None:
-    first, second = sample_map_run.analysis, again.analysis
+    first, second = sample_map_run, again
     pairs = ["facility_id", "poi_id"]
     c1, c2 = first.coverage.set_index(pairs), second.coverage.set_index(pairs)
     assert sorted(c1.index) == sorted(c2.index)
@@ -152,8 +153,8 @@ def test_pois_csv_read_back_gives_the_same_answer(sample_map_run, again) -> None
 
 
 def test_osm_pois_already_in_pois_csv_are_duplicates(sample_map_run, again) -> None:
-    n = len(sample_map_run.analysis.pois)
-    pois = again.analysis.pois
+    n = len(sample_map_run.pois)
+    pois = again.pois
     assert len(pois) == 2 * n  # every row of both sources is in the output
     mine, osm = pois.iloc[:n], pois.iloc[n:]
     assert (mine["status"] != "duplicate_id").all()
@@ -163,7 +164,7 @@ def test_osm_pois_already_in_pois_csv_are_duplicates(sample_map_run, again) -> N
         expected = f'OpenStreetMap {pid}: id "{pid}" already used by pois.csv row {row_in_csv[pid]}'
         assert reason == expected
     assert np.isnan(osm["minutes_to_nearest"]).all()
-    assert len(again.analysis.coverage) == len(sample_map_run.analysis.coverage)
+    assert len(again.coverage) == len(sample_map_run.coverage)
     written = pd.read_csv(again.files["pois"], encoding="utf-8-sig")
     assert list(written.columns) == list(
         pd.read_csv(sample_map_run.files["pois"], encoding="utf-8-sig").columns
@@ -171,11 +172,13 @@ def test_osm_pois_already_in_pois_csv_are_duplicates(sample_map_run, again) -> N
 
 
 def test_edited_row_in_pois_csv_moves_only_that_poi(again, tmp_path: Path) -> None:
-    base = again.analysis.pois
+    base = again.pois
     ok = base[(base["status"] == "ok") & (base.index < len(base) // 2)]
     a = ok.iloc[0]
     b = ok[ok["nearest_facility_id"] != a["nearest_facility_id"]].iloc[0]
-    table = pd.read_csv(again.scenario.pois.path, dtype=str, keep_default_na=False)
+    table = pd.read_csv(
+        again.files["pois"].parent.parent / "pois.csv", dtype=str, keep_default_na=False
+    )
     table.loc[table["poi_id"] == a["poi_id"], ["lon", "lat"]] = table.loc[
         table["poi_id"] == b["poi_id"], ["lon", "lat"]
     ].to_numpy()
@@ -186,8 +189,8 @@ def test_edited_row_in_pois_csv_moves_only_that_poi(again, tmp_path: Path) -> No
     scenario = load_scenario(folder)
     edited = pipeline.analyse(
         again.network,
-        pipeline.load_facilities(scenario),
-        pipeline.load_pois(scenario),
+        inputs.load_facilities(scenario),
+        inputs.load_pois(scenario),
         bands_min=scenario.bands_min,
         speed_kmh=scenario.speed_kmh,
         snap_limit_m=scenario.snap_limit_m,

@@ -136,7 +136,7 @@ def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 # --------------------------------------------------------------------------- on the sample
 @pytest.mark.slow
 def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
-    sc, an = sample_map_run.scenario, sample_map_run.analysis
+    sc, an = sample_map_run.settings, sample_map_run
     num = maps.summary_numbers(an, sc.bands_min)
     s = an.summary
     assert num["total"] == s["overall"]["pois_total"] == len(an.pois)
@@ -148,7 +148,7 @@ def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
     for key, within, share in num["overall"]:
         assert within == s["overall"]["bands"][key]["pois_within"]
         assert share == pytest.approx(within / num["total"])
-    panel = maps.legend_html(sc, an, tianditu=False)
+    panel = maps.legend_html(an, tianditu=False)
     for _, within, share in num["overall"]:
         assert f"<td>{within}<br><small>{100 * share:.1f}%</small></td>" in panel
     for fid, _, counts in num["facilities"]:
@@ -160,11 +160,11 @@ def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
 
 @pytest.mark.slow
 def test_page_data_counts(sample_map_run) -> None:
-    an, sc = sample_map_run.analysis, sample_map_run.scenario
+    an, sc = sample_map_run, sample_map_run.settings
     pois = maps.poi_data(an, sc.bands_min)
     assert sum(map(len, pois.values())) == int(np.isfinite(an.pois["lon"]).sum())
     fac = maps.facility_data(an)
-    assert len(fac["entrances"]) == int(np.isfinite(an.facilities["lon"].astype(float)).sum())
+    assert len(fac["entrances"]) == int(np.isfinite(an.entrances["lon"].astype(float)).sum())
     bands = maps.band_data(an, sc.bands_min)
     assert len(bands) == int(
         (~an.isochrones.geometry.is_empty & an.isochrones.geometry.notna()).sum()
@@ -173,7 +173,7 @@ def test_page_data_counts(sample_map_run) -> None:
 
 @pytest.mark.slow
 def test_popup_caps_long_lists(sample_map_run) -> None:
-    an = sample_map_run.analysis
+    an = sample_map_run
     fid = an.coverage["facility_id"].value_counts().index[0]
     n = int((an.coverage["facility_id"] == fid).sum())
     popup = maps.facility_popup(an, fid, cap=10)
@@ -194,7 +194,7 @@ def test_save_png(sample_map_run, tmp_path, monkeypatch: pytest.MonkeyPatch, cjk
     if not cjk:
         monkeypatch.setattr(plot, "cjk_font", lambda: None)
     r = sample_map_run
-    path = plot.save_png(r.scenario, r.network, r.analysis, tmp_path / "maps" / "sample.png")
+    path = plot.save_png(r, tmp_path / "maps" / "sample.png")
     data = path.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 50_000
     assert list(path.parent.iterdir()) == [path]  # no temp file left behind
@@ -218,11 +218,11 @@ def test_png_with_empty_bands_draws_without_warnings(sample_map_run) -> None:
     from planner import plot
 
     r = sample_map_run
-    an = copy.copy(r.analysis)
+    an = copy.copy(r)
     iso = an.isochrones.copy()
     iso.loc[iso.index[0], "geometry"] = shapely.Polygon()
     an.isochrones = iso
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        fig = plot.draw(r.scenario, r.network, an)
+        fig = plot.draw(an)
     assert len(fig.axes[0].patches) > 0

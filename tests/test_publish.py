@@ -46,7 +46,7 @@ WRITER = textwrap.dedent(
     while rounds == "loop" or i < first + int(rounds):
         speed, a = runs[i % 2]
         t = time.perf_counter()
-        pipeline.write_outputs(replace(sc, speed_kmh=speed), net, a, out)
+        pipeline.write_outputs(a, out)
         print("wrote", time.perf_counter() - t, flush=True)
         i += 1
     """
@@ -326,7 +326,6 @@ def test_merchant_names_reach_pois_csv_neutralised(tmp_path):
     import csv
 
     from planner import pipeline
-    from planner.scenario import load_scenario
     from tests.handmade import make_network, points
 
     net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
@@ -336,7 +335,7 @@ def test_merchant_names_reach_pois_csv_neutralised(tmp_path):
     pois["kind"] = ["=1+1", "shop", "shop", "shop"]
     a = pipeline.analyse(net, fac, pois, bands_min=(5,), speed_kmh=4.5)
     out = tmp_path / "o"
-    pipeline.write_outputs(load_scenario("sample"), net, a, out)
+    pipeline.write_outputs(a, out)
     for name in ("pois.csv", "coverage.csv", "facilities.csv"):
         with open(out / name, encoding="utf-8-sig", newline="") as fh:
             cells = [c for row in csv.reader(fh) for c in row]

@@ -110,7 +110,7 @@ def test_multiple_entrances_take_the_minimum(net_h):
     assert p.loc["P2", "minutes_to_nearest"] == pytest.approx(0.45)
     assert p.loc["P3", "nearest_facility_id"] == "G"
     # one facility row per id, entrances counted
-    t = a.facility_table.set_index("facility_id")
+    t = a.facilities.set_index("facility_id")
     assert t.loc["G", "entrances"] == 2 and t.loc["G", "entrances_snapped"] == 2
 
 
@@ -147,10 +147,10 @@ def test_curved_and_parallel_edges():
 def test_facility_off_network_is_kept_with_status(net_h):
     fac = points([("F", 50, 10), ("X", 600, 600)])
     a = _analyse(net_h, fac, points(POIS))
-    t = a.facility_table.set_index("facility_id")
+    t = a.facilities.set_index("facility_id")
     assert t.loc["X", "status"] == "no_usable_entrance"
     assert not (a.coverage["facility_id"] == "X").any()
-    assert list(a.facilities["status"]) == ["ok", "too_far_from_network"]
+    assert list(a.entrances["status"]) == ["ok", "too_far_from_network"]
     iso = a.isochrones[a.isochrones["facility_id"] == "X"]
     assert len(iso) == 3 and iso.geometry.is_empty.all()
 

@@ -94,7 +94,7 @@ def test_gbk_gcj02_merchants_right_minutes_nothing_lost(gbk_scenario, tmp_path):
     assert len(pois) == len(table)  # counts in = counts out
     # the same shops computed straight from the WGS-84 OSM data
     reference = pipeline.run(load_scenario("sample"), out_dir=tmp_path / "ref", maps_dir=tmp_path)
-    ref = reference.analysis.pois.set_index("poi_id")
+    ref = reference.pois.set_index("poi_id")
     ok = pois[pois["poi_id"].isin(good["id"])].drop_duplicates("poi_id").set_index("poi_id")
     assert len(ok) == len(good)
     # GCJ-02 -> WGS-84 is accurate to well under 1 m: under 0.02 min at 75 m/min

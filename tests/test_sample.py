@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner import pipeline
+from planner import inputs, pipeline
 from planner.scenario import DATA_DIR, load_scenario
 
 SAMPLE = DATA_DIR / "sample"
@@ -74,8 +74,8 @@ def test_outputs_written_with_expected_columns(sample_run):
 
 
 def test_every_poi_in_is_out(sample_run):
-    sc = sample_run.scenario
-    n_in = len(pipeline.load_pois(sc))
+    sc = load_scenario("sample")
+    n_in = len(inputs.load_pois(sc))
     pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig")
     assert len(pois) == n_in > 100
     assert pois["poi_id"].is_unique
@@ -167,7 +167,9 @@ def test_disconnected_pieces_summary_matches_tables(sample_run):
 
 
 def test_rerun_gives_identical_tables(sample_run, tmp_path):
-    again = pipeline.run(sample_run.scenario, out_dir=tmp_path / "out", maps_dir=tmp_path / "maps")
+    again = pipeline.run(
+        load_scenario("sample"), out_dir=tmp_path / "out", maps_dir=tmp_path / "maps"
+    )
     for key in ("coverage", "pois", "facilities", "isochrones", "summary"):
         assert again.files[key].read_bytes() == sample_run.files[key].read_bytes(), key
 
@@ -184,7 +186,7 @@ def test_written_minutes_are_the_computed_ones(sample_run):
     """coverage.csv carries the engine's minutes (which test_engine_equality checks against
     an independent networkx calculation) to within the file's 6 decimals."""
     cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
-    mem = sample_run.analysis.coverage
+    mem = sample_run.coverage
     merged = cov.merge(mem, on=["facility_id", "poi_id"], suffixes=("_csv", "_mem"))
     assert len(merged) == len(cov) == len(mem)
     np.testing.assert_allclose(merged["minutes_csv"], merged["minutes_mem"], atol=1e-6)
