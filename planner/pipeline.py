@@ -99,7 +99,7 @@ def analyse(
     """
     settings = Settings(
         speed_kmh=speed_kmh,
-        bands_min=tuple(bands_min),
+        bands_min=bands_min,  # type: ignore[arg-type]  # Settings checks and sorts it
         snap_limit_m=snap_limit_m,
         buffer_m=buffer_m,
     )

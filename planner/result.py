@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
-import pandas as pd
-
 from planner._errors import PlannerError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only: importing this module stays light
+    import geopandas as gpd
+    import pandas as pd
+
     from planner.network import StreetNetwork
     from planner.scenario import Scenario
 
@@ -81,7 +81,8 @@ class Settings:
     def __post_init__(self) -> None:
         speed = _number(self.speed_kmh, "speed_kmh")
         if not SPEED_RANGE_KMH[0] <= speed <= SPEED_RANGE_KMH[1]:
-            raise SettingsError(f"speed_kmh: {speed:g} km/h is outside 0.5-10 km/h")
+            low, high = SPEED_RANGE_KMH
+            raise SettingsError(f"speed_kmh: {speed:g} km/h is outside {low:g}-{high:g} km/h")
         if isinstance(self.bands_min, str | bytes) or not hasattr(self.bands_min, "__iter__"):
             raise SettingsError(f"bands_min: expected a list of minutes, got {self.bands_min!r}")
         bands = tuple(_number(b, "bands_min") for b in self.bands_min)

@@ -17,19 +17,22 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from planner import crs as crs_mod
 from planner._errors import ScenarioError
 from planner.readers import ROLES
+from planner.result import (
+    BUFFER_MAX_M,
+    DEFAULT_BANDS_MIN,
+    DEFAULT_BUFFER_M,
+    DEFAULT_SNAP_LIMIT_M,
+    DEFAULT_SPEED_KMH,
+    SNAP_LIMIT_MAX_M,
+    SPEED_RANGE_KMH,
+)
 
 #: Folder holding the bundled scenarios (``data/<name>/scenario.toml``).
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 
-DEFAULT_SPEED_KMH = 4.5
-DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0)
-DEFAULT_SNAP_LIMIT_M = 300.0
-DEFAULT_BUFFER_M = 25.0
 DEFAULT_DOWNLOAD_MARGIN_M = 300.0
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
-SPEED_MIN_KMH, SPEED_MAX_KMH = 0.5, 10.0
-SNAP_LIMIT_MAX_M = 5000.0
-BUFFER_MAX_M = 500.0
+SPEED_MIN_KMH, SPEED_MAX_KMH = SPEED_RANGE_KMH
 DOWNLOAD_MARGIN_MAX_M = 10_000.0
 NETWORK_SOURCES = ("osm_xml", "overpass", "graphml")
 

@@ -1,13 +1,49 @@
-"""The planners' notebook runs top to bottom on the sample."""
+"""The planners' notebook runs top to bottom on the sample, through the public API only."""
 
 from __future__ import annotations
 
+import ast
+import re
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
+import planner
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_service_circle_sample.ipynb"
+
+
+def _code(nb: nbformat.NotebookNode) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+
+
+def test_notebook_uses_only_the_public_api():
+    tree = ast.parse(_code(nbformat.read(NOTEBOOK, as_version=4)))
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert "planner" in imported and not {m for m in modules if m and m.startswith("planner")}
+    assert not {name for name in imported if name.startswith("planner.")}
+    used = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "planner"
+    }
+    assert used and used <= set(planner.__all__), used - set(planner.__all__)
+    # the sample in three calls
+    first = nbformat.read(NOTEBOOK, as_version=4).cells[1].source
+    assert re.findall(r"planner\.(\w+)\(", first) == [
+        "load_scenario",
+        "analyse_scenario",
+        "build_map",
+    ]
 
 
 def test_notebook_executes(tmp_path):
@@ -20,8 +56,14 @@ def test_notebook_executes(tmp_path):
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     text = "".join(o.get("text", "") for o in outputs)
+    text += "".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert "Shenzhen" in text and "POIs are beyond 15 min" in text
-    # the map is rendered inline
-    html = "".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
-    assert "leaflet" in html.lower()
-    assert (tmp_path / "out" / "sample" / "coverage.csv").is_file()
+    assert "bands 3/6 min at 4 km/h" in text  # the result redrawn with other settings
+    assert re.search(r"within 15 min of a facility: \d+ -> \d+ POIs without F02", text)
+    # both maps are rendered inline; the second one is labelled 3 and 6 minutes
+    html = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
+    maps = [h for h in html if "leaflet" in h.lower()]
+    assert len(maps) == 2
+    assert "3–6 分钟 min" in maps[1].replace("&amp;", "&") or "3\u20136" in maps[1]
+    folder = tmp_path / "out" / "sample-notebook"
+    assert (folder / "tables" / "coverage.csv").is_file() and (folder / "sample.html").is_file()
