@@ -412,8 +412,8 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
         network,
         facilities,
         pois,
-        Settings.from_scenario(scenario),
-        Provenance.from_scenario(scenario),
+        scenario.settings(),
+        scenario.provenance(),
         progress,
     )
     result.timings = {"network": t_net, "inputs": t_read, **result.timings}

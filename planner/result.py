@@ -14,7 +14,6 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
     import pandas as pd
 
     from planner.network import StreetNetwork
-    from planner.scenario import Scenario
 
 __all__ = [
     "DEFAULT_BANDS_MIN",
@@ -115,16 +114,6 @@ class Settings:
         """A band as it is written in tables and keys: ``5``, ``7.5``."""
         return f"{band:g}"
 
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Settings:
-        """The settings a scenario asks for."""
-        return cls(
-            speed_kmh=scenario.speed_kmh,
-            bands_min=tuple(scenario.bands_min),
-            snap_limit_m=scenario.snap_limit_m,
-            buffer_m=scenario.buffer_m,
-        )
-
 
 @dataclass(frozen=True)
 class Provenance:
@@ -139,21 +128,6 @@ class Provenance:
     attribution: str = "© OpenStreetMap contributors (ODbL)"
     facilities_file: str | None = None
     pois_file: str | None = None
-
-    @classmethod
-    def from_scenario(cls, scenario: Scenario) -> Provenance:
-        """The provenance recorded in a scenario."""
-        return cls(
-            name=scenario.name,
-            title=scenario.title,
-            place=scenario.place,
-            network_source=scenario.network_source,
-            network_file=scenario.network_path.name if scenario.network_path else None,
-            network_date=scenario.network_date,
-            attribution=scenario.attribution,
-            facilities_file=scenario.facilities.path.name if scenario.facilities else None,
-            pois_file=scenario.pois.path.name if scenario.pois else None,
-        )
 
 
 @dataclass

@@ -25,6 +25,8 @@ from planner.result import (
     DEFAULT_SPEED_KMH,
     SNAP_LIMIT_MAX_M,
     SPEED_RANGE_KMH,
+    Provenance,
+    Settings,
 )
 
 #: Folder holding the bundled scenarios (``data/<name>/scenario.toml``).
@@ -86,6 +88,29 @@ class Scenario:
     def bands_m(self) -> list[float]:
         """Band limits in metres."""
         return [b * self.metres_per_minute for b in self.bands_min]
+
+    def settings(self) -> Settings:
+        """The analysis settings this scenario asks for."""
+        return Settings(
+            speed_kmh=self.speed_kmh,
+            bands_min=tuple(self.bands_min),
+            snap_limit_m=self.snap_limit_m,
+            buffer_m=self.buffer_m,
+        )
+
+    def provenance(self) -> Provenance:
+        """Where this scenario's data come from (for maps and summary.json)."""
+        return Provenance(
+            name=self.name,
+            title=self.title,
+            place=self.place,
+            network_source=self.network_source,
+            network_file=self.network_path.name if self.network_path else None,
+            network_date=self.network_date,
+            attribution=self.attribution,
+            facilities_file=self.facilities.path.name if self.facilities else None,
+            pois_file=self.pois.path.name if self.pois else None,
+        )
 
     def with_overrides(
         self,
