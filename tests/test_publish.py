@@ -289,6 +289,7 @@ def test_killed_mid_write_leaves_a_complete_set(tmp_path):
             proc.wait()
         hits += _unfinished_runs_of(out, proc.pid) > 0  # killed before a write was finished
         assert _complete_and_consistent(out, n), "a killed run left a partial or mixed set"
+    print(f"{hits} of {kills} kills landed inside a write of {write_s:.3f} s")
     assert hits >= kills * 2 // 3, f"only {hits} of {kills} kills landed inside a write"
     # the next run clears the abandoned folders of the killed processes
     proc = _writer(out, n, "1")
