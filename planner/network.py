@@ -18,6 +18,7 @@ import shapely
 from scipy import sparse
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._osm import osmnx_settings
 from planner.io import write_atomic
 
 # Tags the walk filter needs, on top of osmnx's default useful way tags.
@@ -190,11 +191,8 @@ def adjacency(
 def _walk_tags() -> Iterator[None]:
     """Temporarily make osmnx keep the way tags the walk filter reads."""
     saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = saved + [t for t in _WALK_TAGS if t not in saved]
-    try:
+    with osmnx_settings(useful_tags_way=saved + [t for t in _WALK_TAGS if t not in saved]):
         yield
-    finally:
-        ox.settings.useful_tags_way = saved
 
 
 def _values(value: Any) -> list[str]:
@@ -294,9 +292,7 @@ def graph_from_overpass(
     G
         Simplified, unprojected walk graph, all components kept.
     """
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(cache_folder)
-    with _walk_tags():
+    with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         except (ox._errors.InsufficientResponseError, ValueError) as exc:
