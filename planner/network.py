@@ -24,9 +24,12 @@ from planner.io import write_atomic
 # Tags the walk filter needs, on top of osmnx's default useful way tags.
 _WALK_TAGS = ["foot", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"]
 
-# The same exclusions as osmnx's "walk" network type (osmnx._overpass._get_osm_filter),
-# expressed as (tag, regex) pairs; a way is dropped when re.search(regex, value) matches,
-# exactly as Overpass's `!~` operator does.
+# The same exclusions as osmnx's "walk" network type (the Overpass filter built by the private
+# osmnx._overpass._get_network_filter("walk"), default access setting included), expressed as
+# (tag, regex) pairs in its order; a way is dropped when re.search(regex, value) matches,
+# exactly as Overpass's `!~` operator does. Written out rather than parsed from osmnx at import
+# time, so a change of osmnx's filter is a reviewed change here (tests/test_osmnx_glue.py
+# fails until this copy follows it) and never a silent change of the walk network.
 WALK_EXCLUDE: tuple[tuple[str, str], ...] = (
     ("area", "yes"),
     ("access", "private"),

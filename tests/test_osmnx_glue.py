@@ -1,7 +1,8 @@
-"""The planner's contract with osmnx: settings put back after use."""
+"""The planner's contract with osmnx: settings put back after use, the walk filter in step."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -108,3 +109,80 @@ def test_osmnx_settings_helper(sentinels: dict[str, object]) -> None:
     ):
         pass  # pragma: no cover - never entered
     _assert_restored(sentinels)
+
+
+# ----------------------------------------------------------------- the walk filter
+_CLAUSE = re.compile(r'\["((?:[^"\\]|\\.)*)"(?:(!~|~|!=|=)"((?:[^"\\]|\\.)*)")?\]')
+
+
+def parse_overpass_filter(text: str) -> list[tuple[str, str | None, str | None]]:
+    """Split an Overpass QL tag filter into (tag, operator, value) clauses, all of it.
+
+    Parameters
+    ----------
+    text
+        A filter such as ``["highway"]["area"!~"yes"]``.
+
+    Returns
+    -------
+    clauses
+        One triple per ``[...]``; operator and value are None for a bare ``["tag"]``.
+    """
+    clauses = []
+    pos = 0
+    while pos < len(text):
+        m = _CLAUSE.match(text, pos)
+        if m is None:
+            raise ValueError(f"cannot parse Overpass filter at {text[pos : pos + 40]!r}")
+        clauses.append((m[1], m[2], m[3]))
+        pos = m.end()
+    return clauses
+
+
+def osmnx_walk_filter() -> str:
+    """osmnx's own Overpass filter for ``network_type="walk"`` (a private function)."""
+    get = getattr(ox._overpass, "_get_network_filter", None)
+    if get is None:  # pragma: no cover - tells the maintainer where to look
+        pytest.fail(
+            "osmnx._overpass._get_network_filter is gone: find where this osmnx version builds "
+            "its 'walk' filter and update this test and planner.network.WALK_EXCLUDE"
+        )
+    return get("walk")
+
+
+def test_parser_reads_every_clause() -> None:
+    text = '["highway"]["area"!~"yes"]["name"="a\\"b"]'
+    assert parse_overpass_filter(text) == [
+        ("highway", None, None),
+        ("area", "!~", "yes"),
+        ("name", "=", 'a\\"b'),
+    ]
+    with pytest.raises(ValueError, match="cannot parse"):
+        parse_overpass_filter('["highway"]junk')
+
+
+def test_walk_exclude_matches_osmnx_walk_filter() -> None:
+    """WALK_EXCLUDE is a copy of osmnx's walk filter: this fails when osmnx changes it."""
+    clauses = parse_overpass_filter(osmnx_walk_filter())
+    assert clauses[0] == ("highway", None, None), "the walk network is ways with a highway tag"
+    rest = clauses[1:]
+    assert all(op == "!~" for _, op, _ in rest), f"osmnx's walk filter now uses {rest}"
+    assert [(tag, value) for tag, _, value in rest] == list(net.WALK_EXCLUDE)
+
+
+@pytest.mark.parametrize(
+    ("tags", "walkable"),
+    [
+        ({"highway": "footway"}, True),
+        ({"highway": "residential", "sidewalk": "both"}, True),
+        ({"highway": "cycleway"}, False),
+        ({"highway": "motorway_link"}, False),  # "motor" is a regex search, as in Overpass
+        ({"highway": "footway", "access": "private"}, False),
+        ({"highway": "service", "service": "private"}, False),
+        ({"highway": "primary", "sidewalk:left": "separate"}, False),
+        ({"highway": "path", "foot": "no"}, False),
+        ({"building": "yes"}, False),
+    ],
+)
+def test_is_walkable_follows_overpass_semantics(tags: dict[str, str], walkable: bool) -> None:
+    assert net.is_walkable(tags) is walkable
