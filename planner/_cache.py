@@ -6,11 +6,11 @@ import hashlib
 import itertools
 import json
 import logging
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import pyproj
 import shapely
@@ -58,6 +58,11 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def osmnx_version() -> str:
+    """Return the installed osmnx version from its metadata (without importing osmnx)."""
+    return metadata.version("osmnx")
+
+
 def cache_key(path: Path) -> dict[str, Any]:
     """Describe what a cache file was built from.
 
@@ -77,7 +82,7 @@ def cache_key(path: Path) -> dict[str, Any]:
         "source_sha256": file_sha256(path),
         "source_size": path.stat().st_size,
         "format": CACHE_FORMAT_VERSION,
-        "osmnx": ox.__version__,
+        "osmnx": osmnx_version(),
     }
 
 

@@ -146,7 +146,7 @@ def test_stale_version_rebuilds(
     if field == "format":
         monkeypatch.setattr(_cache, "CACHE_FORMAT_VERSION", _cache.CACHE_FORMAT_VERSION + 1)
     else:
-        monkeypatch.setattr(_cache.ox, "__version__", "0.0.0-other")
+        monkeypatch.setattr(_cache, "osmnx_version", lambda: "0.0.0-other")
     calls = _count_parses(monkeypatch, built)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
@@ -234,6 +234,12 @@ def test_same_named_files_get_separate_caches(source: Path, tmp_path: Path) -> N
     shutil.copyfile(source, other)
     assert _cache.cache_path(source) != _cache.cache_path(other)
     assert _cache.cache_path(source).parent == _cache.cache_path(other).parent
+
+
+def test_osmnx_version_from_metadata() -> None:
+    import osmnx as ox
+
+    assert _cache.osmnx_version() == ox.__version__
 
 
 def test_cold_and_cached_runs_write_the_same_summary(tmp_path):
