@@ -19,8 +19,9 @@ from planner import crs as crs_mod
 from planner._errors import ScenarioError
 from planner.readers import ROLES
 
-#: Folder holding the bundled scenarios (``data/<name>/scenario.toml``).
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: Folder holding the bundled scenarios (``<name>/scenario.toml``): ``planner/_data`` when
+#: installed from a wheel or sdist, else the repository's ``data/`` (checkout, editable install).
+DATA_DIR = _paths.data_dir()
 
 DEFAULT_SPEED_KMH = 4.5
 DEFAULT_BANDS_MIN = (5.0, 10.0, 15.0)

@@ -1,4 +1,4 @@
-"""Where caches go: the user cache, or beside a writable, non-installed scenario."""
+"""Where bundled scenarios are found and where caches go."""
 
 from __future__ import annotations
 
@@ -12,6 +12,21 @@ from planner import _paths
 from planner.scenario import DATA_DIR, load_scenario
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def test_checkout_uses_the_repository_data() -> None:
+    assert (REPO / "data" / "sample" / "scenario.toml").is_file()
+    assert DATA_DIR == REPO / "data"
+    assert not (REPO / "planner" / "_data").exists(), "planner/_data is for built packages only"
+
+
+def test_installed_package_uses_its_bundled_copy(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(_paths, "BUNDLED_DATA_DIR", tmp_path / "_data")
+    assert _paths.data_dir() == _paths.SOURCE_DATA_DIR
+    (tmp_path / "_data").mkdir()
+    assert _paths.data_dir() == tmp_path / "_data"
 
 
 def test_planner_cache_dir_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
