@@ -6,22 +6,21 @@ import hashlib
 import itertools
 import json
 import logging
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import pyproj
 import shapely
 
+from planner import _paths
 from planner import network as net
 from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
 CACHE_FORMAT_VERSION = 2  # 2: dropped components' streets and piece ids
-#: Folder (next to the network file) that holds cache files; git-ignored under data/.
-CACHE_DIRNAME = ".graph-cache"
 #: Suffix of a cache file, appended to the network file's name.
 CACHE_SUFFIX = ".planner-cache.npz"
 
@@ -59,6 +58,11 @@ def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def osmnx_version() -> str:
+    """Return the installed osmnx version from its metadata (without importing osmnx)."""
+    return metadata.version("osmnx")
+
+
 def cache_key(path: Path) -> dict[str, Any]:
     """Describe what a cache file was built from.
 
@@ -78,15 +82,32 @@ def cache_key(path: Path) -> dict[str, Any]:
         "source_sha256": file_sha256(path),
         "source_size": path.stat().st_size,
         "format": CACHE_FORMAT_VERSION,
-        "osmnx": ox.__version__,
+        "osmnx": osmnx_version(),
     }
 
 
 def cache_path(path: Path, cache_dir: Path | None = None) -> Path:
-    """Where the cache of network file `path` lives (default: ``<dir>/.graph-cache/``)."""
+    """Where the cache of network file `path` lives.
+
+    Parameters
+    ----------
+    path
+        The network source file.
+    cache_dir
+        Folder for the cache file. Default: the user cache's ``networks/`` folder
+        (``$PLANNER_CACHE_DIR/networks`` or e.g. ``~/.cache/liusha-planner/networks``), never
+        the source tree or an installed package.
+
+    Returns
+    -------
+    path
+        ``<cache_dir>/<file name>.planner-cache.npz``; in the default folder the name also
+        carries a digest of the file's absolute path, so same-named files never share a cache.
+    """
     path = Path(path)
-    folder = Path(cache_dir) if cache_dir is not None else path.parent / CACHE_DIRNAME
-    return folder / (path.name + CACHE_SUFFIX)
+    if cache_dir is not None:
+        return Path(cache_dir) / (path.name + CACHE_SUFFIX)
+    return _paths.network_cache_dir() / f"{path.name}-{_paths.path_digest(path)}{CACHE_SUFFIX}"
 
 
 def _encode_strings(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,7 +336,7 @@ def load_network_cached(path: Path, cache_dir: Path | None = None) -> net.Street
     path
         OSM XML or GraphML network file.
     cache_dir
-        Folder for the cache file (default: ``.graph-cache/`` next to `path`).
+        Folder for the cache file (default: the user cache, see `cache_path`).
 
     Returns
     -------

@@ -18,14 +18,18 @@ import shapely
 from scipy import sparse
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._osm import osmnx_settings
 from planner.io import write_atomic
 
 # Tags the walk filter needs, on top of osmnx's default useful way tags.
 _WALK_TAGS = ["foot", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"]
 
-# The same exclusions as osmnx's "walk" network type (osmnx._overpass._get_osm_filter),
-# expressed as (tag, regex) pairs; a way is dropped when re.search(regex, value) matches,
-# exactly as Overpass's `!~` operator does.
+# The same exclusions as osmnx's "walk" network type (the Overpass filter built by the private
+# osmnx._overpass._get_network_filter("walk"), default access setting included), expressed as
+# (tag, regex) pairs in its order; a way is dropped when re.search(regex, value) matches,
+# exactly as Overpass's `!~` operator does. Written out rather than parsed from osmnx at import
+# time, so a change of osmnx's filter is a reviewed change here (tests/test_osmnx_glue.py
+# fails until this copy follows it) and never a silent change of the walk network.
 WALK_EXCLUDE: tuple[tuple[str, str], ...] = (
     ("area", "yes"),
     ("access", "private"),
@@ -190,11 +194,8 @@ def adjacency(
 def _walk_tags() -> Iterator[None]:
     """Temporarily make osmnx keep the way tags the walk filter reads."""
     saved = list(ox.settings.useful_tags_way)
-    ox.settings.useful_tags_way = saved + [t for t in _WALK_TAGS if t not in saved]
-    try:
+    with osmnx_settings(useful_tags_way=saved + [t for t in _WALK_TAGS if t not in saved]):
         yield
-    finally:
-        ox.settings.useful_tags_way = saved
 
 
 def _values(value: Any) -> list[str]:
@@ -294,9 +295,7 @@ def graph_from_overpass(
     G
         Simplified, unprojected walk graph, all components kept.
     """
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(cache_folder)
-    with _walk_tags():
+    with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         except (ox._errors.InsufficientResponseError, ValueError) as exc:

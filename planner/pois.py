@@ -10,6 +10,7 @@ import osmnx as ox
 import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._osm import osmnx_settings
 from planner.io import write_atomic
 from planner.readers import ATTR_SOURCE, ATTR_UNIT, OUTPUT_COLUMNS, valid_points
 
@@ -161,16 +162,15 @@ def pois_from_overpass(
     features
         The raw features (save them with `save_features`).
     """
-    ox.settings.use_cache = True
-    ox.settings.cache_folder = str(cache_folder)
-    try:
-        return ox.features_from_bbox(bbox, tags=POI_TAGS)
-    except ox._errors.InsufficientResponseError:
-        return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
-    except Exception as exc:
-        raise NetworkUnavailableError(
-            f"could not download POIs from Overpass ({type(exc).__name__}: {exc})"
-        ) from exc
+    with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)):
+        try:
+            return ox.features_from_bbox(bbox, tags=POI_TAGS)
+        except ox._errors.InsufficientResponseError:
+            return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
+        except Exception as exc:
+            raise NetworkUnavailableError(
+                f"could not download POIs from Overpass ({type(exc).__name__}: {exc})"
+            ) from exc
 
 
 def save_features(features: gpd.GeoDataFrame, path: str | Path) -> Path:

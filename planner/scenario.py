@@ -14,6 +14,7 @@ from typing import Any, Literal
 import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from planner import _paths
 from planner import crs as crs_mod
 from planner._errors import ScenarioError
 from planner.readers import ROLES
@@ -29,8 +30,9 @@ from planner.result import (
     Settings,
 )
 
-#: Folder holding the bundled scenarios (``data/<name>/scenario.toml``).
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+#: Folder holding the bundled scenarios (``<name>/scenario.toml``): ``planner/_data`` when
+#: installed from a wheel or sdist, else the repository's ``data/`` (checkout, editable install).
+DATA_DIR = _paths.data_dir()
 
 DEFAULT_DOWNLOAD_MARGIN_M = 300.0
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
@@ -76,8 +78,12 @@ class Scenario:
 
     @property
     def cache_dir(self) -> Path:
-        """Where downloads for this scenario are cached."""
-        return self.folder / "cache"
+        """Where downloads for this scenario are cached.
+
+        ``<folder>/cache`` when that is writable and not inside an installed package, else a
+        folder under the user cache (see `planner._paths.scenario_cache_dir`).
+        """
+        return _paths.scenario_cache_dir(self.folder, self.name)
 
     @property
     def metres_per_minute(self) -> float:

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import _cache
+from planner import _cache, _paths
 from planner import network as net
 from planner.scenario import DATA_DIR
 
@@ -111,8 +111,10 @@ def test_cold_load_writes_cache_and_warm_load_does_not_parse(
         first = _cache.load_network_cached(source)
         assert calls == [source]
     target = _cache.cache_path(source)
-    assert target == source.parent / ".graph-cache" / (source.name + ".planner-cache.npz")
+    assert target.parent == _paths.user_cache_dir() / "networks"
+    assert target.name.startswith(source.name) and target.name.endswith(".planner-cache.npz")
     assert target.is_file()
+    assert sorted(p.name for p in source.parent.iterdir()) == [source.name]  # nothing beside it
     assert not [p for p in target.parent.iterdir() if p.name.endswith(".tmp")]
     _forbid_parsing(monkeypatch)
     assert_same_network(first, _cache.load_network_cached(source))
@@ -144,7 +146,7 @@ def test_stale_version_rebuilds(
     if field == "format":
         monkeypatch.setattr(_cache, "CACHE_FORMAT_VERSION", _cache.CACHE_FORMAT_VERSION + 1)
     else:
-        monkeypatch.setattr(_cache.ox, "__version__", "0.0.0-other")
+        monkeypatch.setattr(_cache, "osmnx_version", lambda: "0.0.0-other")
     calls = _count_parses(monkeypatch, built)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
@@ -187,7 +189,7 @@ def test_garbage_file_rebuilds(
     source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _cache.cache_path(source)
-    target.parent.mkdir()
+    target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(b"not a zip")
     calls = _count_parses(monkeypatch, built)
     _cache.load_network_cached(source)
@@ -201,6 +203,43 @@ def test_unwritable_cache_dir_still_loads(
     blocker.write_text("x")
     _count_parses(monkeypatch, built)
     assert _cache.load_network_cached(source, blocker / "cache") is built
+
+
+def test_cache_goes_to_planner_cache_dir(
+    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "mine"))
+    _count_parses(monkeypatch, built)
+    _cache.load_network_cached(source)
+    (target,) = (tmp_path / "mine" / "networks").iterdir()
+    assert target == _cache.cache_path(source)
+    assert _cache.read_cache(target, _cache.cache_key(source)) is not None
+
+
+def test_default_cache_is_the_platform_user_cache(
+    source: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import platformdirs
+
+    monkeypatch.delenv("PLANNER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # honoured on Linux
+    expected = Path(platformdirs.user_cache_dir("liusha-planner", appauthor=False))
+    assert _paths.user_cache_dir() == expected
+    assert _cache.cache_path(source).parent == expected / "networks"
+
+
+def test_same_named_files_get_separate_caches(source: Path, tmp_path: Path) -> None:
+    other = tmp_path / "elsewhere" / source.name
+    other.parent.mkdir()
+    shutil.copyfile(source, other)
+    assert _cache.cache_path(source) != _cache.cache_path(other)
+    assert _cache.cache_path(source).parent == _cache.cache_path(other).parent
+
+
+def test_osmnx_version_from_metadata() -> None:
+    import osmnx as ox
+
+    assert _cache.osmnx_version() == ox.__version__
 
 
 def test_cold_and_cached_runs_write_the_same_summary(tmp_path):

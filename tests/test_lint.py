@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = ["planner", "tests", "benchmarks", "scripts"]
+PATHS = ["planner", "tests", "benchmarks", "scripts", "setup.py"]
 
 
 def test_ruff_check():
