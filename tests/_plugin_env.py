@@ -1,4 +1,4 @@
-"""Pytest plugin: point the planner's user cache at a per-session temporary folder."""
+"""Pytest plugin: keep the session's caches (planner, hypothesis) out of the source tree."""
 
 from __future__ import annotations
 
@@ -21,6 +21,11 @@ def pytest_configure(config: pytest.Config) -> None:
     environment and so share its folder (cache writes are atomic). A worker started without
     it (or a plain run) makes its own folder.
     """
+    from hypothesis import settings
+
+    # hypothesis would keep its example database in .hypothesis/ of the working directory
+    settings.register_profile("planner-tests", database=None)
+    settings.load_profile("planner-tests")
     if os.environ.get(_OWNER_ENV) and os.environ.get(_CACHE_ENV):
         return  # an xdist worker of a session that already has its folder
     _saved.update({k: os.environ.get(k) for k in (_CACHE_ENV, _OWNER_ENV)})
