@@ -21,17 +21,24 @@ def pytest_configure(config: pytest.Config) -> None:
     environment and so share its folder (cache writes are atomic). A worker started without
     it (or a plain run) makes its own folder.
     """
-    from hypothesis import settings
-
-    # hypothesis would keep its example database in .hypothesis/ of the working directory
-    settings.register_profile("planner-tests", database=None)
-    settings.load_profile("planner-tests")
     if os.environ.get(_OWNER_ENV) and os.environ.get(_CACHE_ENV):
+        _hypothesis_home(os.environ[_CACHE_ENV])
         return  # an xdist worker of a session that already has its folder
     _saved.update({k: os.environ.get(k) for k in (_CACHE_ENV, _OWNER_ENV)})
     folder = tempfile.mkdtemp(prefix="planner-test-cache-")
     os.environ[_CACHE_ENV] = folder
     os.environ[_OWNER_ENV] = str(os.getpid())
+    _hypothesis_home(folder)
+
+
+def _hypothesis_home(folder: str) -> None:
+    """Hypothesis keeps its database and caches there, not in .hypothesis/ of the checkout."""
+    from hypothesis import settings
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    set_hypothesis_home_dir(os.path.join(folder, "hypothesis"))
+    settings.register_profile("planner-tests", database=None)
+    settings.load_profile("planner-tests")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
