@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner._errors import PlannerError
+from planner.schema import Status
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     import geopandas as gpd
@@ -225,7 +226,7 @@ class Result:
             for p in t.attrs.get(ATTR_FILE_PROBLEMS, [])
         ]
         for table in (self.entrances, self.pois):
-            bad = table[~table["status"].isin(["ok", "unreachable"])]
+            bad = table[~table["status"].isin([Status.OK, Status.UNREACHABLE])]
             for row, status, reason in zip(bad["row"], bad["status"], bad["reason"], strict=True):
                 found.append(str(reason or f"row {row}: {status}"))
         return found
