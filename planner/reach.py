@@ -69,10 +69,6 @@ class Anchors:
     def __len__(self) -> int:
         return len(self.edge)
 
-    def subset(self, mask: np.ndarray) -> Anchors:
-        """Return the anchors where `mask` is True."""
-        return Anchors(self.owner[mask], self.edge[mask], self.offset[mask], self.access[mask])
-
 
 @dataclass(frozen=True)
 class NodeReach:
