@@ -123,7 +123,7 @@ def _check_table(table: pd.DataFrame, name: str) -> None:
 
 
 def _points(table: pd.DataFrame) -> gpd.GeoDataFrame:
-    """A table with lon/lat as a GeoDataFrame of points in EPSG:4326 (empty where unknown)."""
+    """Return a table as a GeoDataFrame of its lon/lat points in EPSG:4326 (empty if unknown)."""
     lon = table["lon"].to_numpy(dtype=float)
     lat = table["lat"].to_numpy(dtype=float)
     geometry = shapely.points(lon, lat)
@@ -220,7 +220,7 @@ def summary_inputs(
     facilities: pd.DataFrame,
     pois: pd.DataFrame,
 ) -> dict[str, Any]:
-    """The ``inputs`` section of summary.json: settings, data sources, network, row counts."""
+    """Return the ``inputs`` section of summary.json: settings, sources, network, row counts."""
     return {
         "scenario": about.name,
         "title": about.title,

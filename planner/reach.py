@@ -67,6 +67,7 @@ class Anchors:
         )
 
     def __len__(self) -> int:
+        """Return the number of anchors."""
         return len(self.edge)
 
 
@@ -198,7 +199,7 @@ def reach_pairs(
     targets: Anchors,
     limit: float,
 ) -> pd.DataFrame:
-    """Walking distance for every facility-target pair within `limit` metres.
+    """Compute the walking distance of every facility-target pair within `limit` metres.
 
     Parameters
     ----------

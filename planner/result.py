@@ -80,6 +80,7 @@ class Settings:
     buffer_m: float = DEFAULT_BUFFER_M
 
     def __post_init__(self) -> None:
+        """Check the settings; store them as floats, bands sorted."""
         speed = _number(self.speed_kmh, "speed_kmh")
         if not SPEED_RANGE_KMH[0] <= speed <= SPEED_RANGE_KMH[1]:
             low, high = SPEED_RANGE_KMH
@@ -113,12 +114,12 @@ class Settings:
         return self.bands_min[-1]
 
     def band_label(self, band: float) -> str:
-        """A band as it is written in tables and keys: ``5``, ``7.5``."""
+        """Return a band as it is written in tables and keys: ``5``, ``7.5``."""
         return f"{band:g}"
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Settings:
-        """The settings a scenario asks for."""
+        """Return the settings a scenario asks for."""
         return cls(
             speed_kmh=scenario.speed_kmh,
             bands_min=tuple(scenario.bands_min),
@@ -143,7 +144,7 @@ class Provenance:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Provenance:
-        """The provenance recorded in a scenario."""
+        """Return the provenance recorded in a scenario."""
         return cls(
             name=scenario.name,
             title=scenario.title,
@@ -232,6 +233,7 @@ class Result:
         return found
 
     def __repr__(self) -> str:
+        """Return one line: name, facility and POI counts, bands and speed."""
         s = self.settings
         bands = "/".join(f"{b:g}" for b in s.bands_min)
         return (

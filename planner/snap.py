@@ -108,7 +108,7 @@ def _skipped_pieces(
     access: np.ndarray,
     max_distance: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dropped piece nearer than the routed network per point (-1: none) and the extra metres.
+    """Find each point's dropped piece nearer than the routed network (-1: none), extra metres.
 
     Only points with a dropped street within `max_distance` are compared; ties between
     equally near pieces go to the lowest piece id.
