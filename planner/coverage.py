@@ -222,7 +222,7 @@ def summarise(
     minutes_all = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
     valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == Status.UNREACHABLE).sum())
     minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
-    overall = {}
+    overall: dict[str, dict[str, Any]] = {}
     for b in bands:
         n = int(np.sum(minutes <= b + 1e-9 * max(b, 1.0)))
         overall[_band_key(b)] = {
