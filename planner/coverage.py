@@ -8,20 +8,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner import snap
+from planner.schema import POI_INPUT_COLUMNS, Status
 
-#: POI status when it is reachable from at least one facility (any distance).
-REACHABLE = "ok"
-#: POI status when it snapped to the network but no facility can reach it.
-UNREACHABLE = "unreachable"
-#: POI status of a repeated id (`planner.readers.STATUS_DUPLICATE`): not counted again.
-DUPLICATE = "duplicate_id"
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
 TIE_TOLERANCE_M = 1e-6
 #: Reason of a usable point with no walkable street within the snapping limit.
 LIMIT_REASON = "no walkable street within the snapping limit"
-#: Columns that report a dropped (disconnected) piece skipped when snapping.
-SKIPPED_COLUMNS = ("skipped_piece", "skipped_piece_node", "skipped_piece_name", "skipped_extra_m")
 
 
 def band_of(minutes: np.ndarray, bands_min: list[float] | tuple[float, ...]) -> np.ndarray:
@@ -75,8 +67,8 @@ def coverage_table(
     Returns
     -------
     coverage
-        ``facility_id, poi_id, poi_kind, distance_m, minutes, band_min``, sorted by facility
-        (input order), then minutes, then POI id.
+        The `planner.schema.COVERAGE_COLUMNS` (``facility_id, poi_id, poi_kind, distance_m,
+        minutes, band_min``), sorted by facility (input order), then minutes, then POI id.
     """
     minutes = pairs["distance_m"].to_numpy() / metres_per_minute
     out = pd.DataFrame(
@@ -127,8 +119,9 @@ def nearest_table(
     Returns
     -------
     table
-        ``poi_id, name, kind, lon, lat, nearest_facility_id, minutes_to_nearest, status,
-        reason`` plus the input's provenance columns.
+        The `planner.schema.POI_COLUMNS` (``poi_id, name, kind, lon, lat,
+        nearest_facility_id, minutes_to_nearest, status, reason``), then those of
+        `planner.schema.POI_INPUT_COLUMNS` the input has.
     """
     fac = nearest_facility.copy()
     dist = nearest_distance.copy()
@@ -143,13 +136,13 @@ def nearest_table(
     status = np.asarray(pois["status"], dtype=object).copy()
     reason = np.asarray(pois["reason"], dtype=object).copy()
     usable = pois["usable"].to_numpy(dtype=bool)
-    snapped = usable & (np.asarray(snap_status) == "ok")
-    far = usable & (np.asarray(snap_status) != "ok")
+    snapped = usable & (np.asarray(snap_status) == Status.OK)
+    far = usable & (np.asarray(snap_status) != Status.OK)
     status[far] = np.asarray(snap_status)[far]
     limit_msg = LIMIT_REASON
     reason[far] = [f"{r}; {limit_msg}" if r else limit_msg for r in reason[far]]
     unreachable = snapped & (fac < 0)
-    status[unreachable] = UNREACHABLE
+    status[unreachable] = Status.UNREACHABLE.value
     reason[unreachable] = "no facility can reach it on the walk network"
     minutes = np.where(fac >= 0, dist / metres_per_minute, np.nan)
     table = pd.DataFrame(
@@ -165,7 +158,7 @@ def nearest_table(
             "reason": reason,
         }
     )
-    for col in ("row", "x_orig", "y_orig", "crs_orig", "source"):
+    for col in POI_INPUT_COLUMNS:
         if col in pois:
             table[col] = pois[col].to_numpy()
     table.attrs = copy.deepcopy(pois.attrs)  # file-level input problems travel with the rows
@@ -225,11 +218,11 @@ def summarise(
                 "bands": by_band,
             }
         )
-    total = int((poi_table["status"] != DUPLICATE).sum())  # a repeated id is one place
+    total = int((poi_table["status"] != Status.DUPLICATE_ID).sum())  # a repeated id is one place
     minutes_all = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
-    valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == UNREACHABLE).sum())
+    valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == Status.UNREACHABLE).sum())
     minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
-    overall = {}
+    overall: dict[str, dict[str, Any]] = {}
     for b in bands:
         n = int(np.sum(minutes <= b + 1e-9 * max(b, 1.0)))
         overall[_band_key(b)] = {
@@ -256,7 +249,7 @@ def summarise(
 def add_skipped_columns(
     table: pd.DataFrame, snapped: pd.DataFrame, dropped: pd.DataFrame | None
 ) -> pd.DataFrame:
-    """Add the `SKIPPED_COLUMNS` to a POI or facility table, in place.
+    """Add the `planner.schema.SKIPPED_COLUMNS` to a POI or facility table, in place.
 
     Parameters
     ----------
@@ -294,7 +287,7 @@ def add_skipped_columns(
     table["skipped_piece_name"] = name
     table["skipped_extra_m"] = snapped["skipped_extra_m"].to_numpy(dtype=float)
     reason = table["reason"].to_numpy(dtype=object).copy()
-    for i in np.flatnonzero(has & (table["status"].to_numpy() == snap.TOO_FAR)):
+    for i in np.flatnonzero(has & (table["status"].to_numpy() == Status.TOO_FAR_FROM_NETWORK)):
         where = f"OSM node {node[i]}" if node_known[i] else "no OSM node"
         text = (
             "no street of the routed network within the snapping limit; the nearest walkable "
@@ -318,7 +311,7 @@ def skipped_summary(
     Parameters
     ----------
     pois, facilities
-        POI table and facility rows (entrances) with the `SKIPPED_COLUMNS`.
+        POI table and facility rows (entrances) with the `planner.schema.SKIPPED_COLUMNS`.
     dropped
         The network's dropped components (None when unknown).
 

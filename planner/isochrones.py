@@ -15,77 +15,6 @@ from planner.network import StreetNetwork
 from planner.reach import Anchors, NodeReach
 
 
-def reached_intervals(
-    network: StreetNetwork,
-    nodes: np.ndarray,
-    dist: np.ndarray,
-    entrances: Anchors,
-    budget: float,
-) -> pd.DataFrame:
-    """Which stretch of each edge lies within `budget` metres of a facility.
-
-    From a reached end node with remaining budget ``r`` the walker covers ``r`` metres
-    into the edge; from an entrance on the edge itself it covers ``budget - access`` metres
-    both ways. Overlapping stretches are merged; an edge reached all along gives [0, L].
-
-    Parameters
-    ----------
-    network
-        The street network.
-    nodes, dist
-        Reached nodes and their distances (one `NodeReach` row).
-    entrances
-        The facility's own anchors.
-    budget
-        Band distance in metres.
-
-    Returns
-    -------
-    intervals
-        Columns ``edge``, ``start``, ``end`` (metres from the edge's u end), one row per
-        disjoint reached stretch.
-    """
-    remaining = np.full(network.n_nodes, -1.0)
-    inside = dist <= budget
-    remaining[nodes[inside]] = budget - dist[inside]
-    ru = remaining[network.edge_u]
-    rv = remaining[network.edge_v]
-    length = network.edge_length
-    parts = []
-    e = np.flatnonzero(ru >= 0)
-    parts.append((e, np.zeros(len(e)), np.minimum(ru[e], length[e])))
-    e = np.flatnonzero(rv >= 0)
-    parts.append((e, np.maximum(length[e] - rv[e], 0.0), length[e]))
-    r = budget - entrances.access
-    ok = r >= 0
-    e = entrances.edge[ok]
-    parts.append(
-        (
-            e,
-            np.maximum(entrances.offset[ok] - r[ok], 0.0),
-            np.minimum(entrances.offset[ok] + r[ok], length[e]),
-        )
-    )
-    df = pd.DataFrame(
-        {
-            "edge": np.concatenate([p[0] for p in parts]),
-            "start": np.concatenate([p[1] for p in parts]),
-            "end": np.concatenate([p[2] for p in parts]),
-        }
-    ).sort_values(["edge", "start", "end"], ignore_index=True)
-    if df.empty:
-        return df
-    # merge overlapping intervals per edge
-    new_run = (df["edge"] != df["edge"].shift()) | (
-        df["start"] > df.groupby("edge")["end"].cummax().shift()
-    )
-    df["run"] = new_run.cumsum()
-    merged = df.groupby("run", sort=True).agg(
-        edge=("edge", "first"), start=("start", "min"), end=("end", "max")
-    )
-    return merged.reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class EdgeCoords:
     """Edge geometries as flat coordinates, for cutting many stretches at once.
@@ -200,30 +129,6 @@ def cut_lines(
     return out
 
 
-def interval_lines(network: StreetNetwork, intervals: pd.DataFrame) -> np.ndarray:
-    """Cut the reached stretches out of the edge geometries.
-
-    Parameters
-    ----------
-    network
-        The street network.
-    intervals
-        Output of `reached_intervals`.
-
-    Returns
-    -------
-    lines
-        Shapely geometries (LineStrings; a zero-length stretch becomes a Point).
-    """
-    return cut_lines(
-        network,
-        EdgeCoords.from_network(network),
-        intervals["edge"].to_numpy(),
-        intervals["start"].to_numpy(),
-        intervals["end"].to_numpy(),
-    )
-
-
 def _incidence(network: StreetNetwork) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Edges touching each node: CSR ``indptr``, edge index, and whether the node is u."""
     node = np.concatenate([network.edge_u, network.edge_v])
@@ -246,8 +151,9 @@ def band_growth(
     ``[L - r, L]``), from an entrance ``[offset - r, offset + r]``. Band ``k``'s linework is
     band ``k-1``'s plus, per stretch, the part that grew; only that part is returned for
     ``k > 0`` (stretches first reached in band ``k`` are returned whole, a zero-length one
-    included). The union of the stretches of bands ``0..k`` is exactly what
-    `reached_intervals` gives for band ``k``.
+    included). The union of the stretches of bands ``0..k`` is all the street within band
+    ``k``'s budget (``r`` = budget - distance at the node; budget - access leg at an
+    entrance).
 
     Parameters
     ----------

@@ -37,6 +37,7 @@ from planner.result import (
     Settings,
 )
 from planner.scenario import Scenario
+from planner.schema import FACILITY_COLUMNS, ISOCHRONE_COLUMNS, READ_COLUMNS, Status
 
 __all__ = ["analyse", "analyse_scenario", "reanalyse", "run", "to_network_xy"]
 
@@ -109,7 +110,7 @@ def analyse(
 
 
 #: Columns `analyse` needs in its input tables (`planner.read_points` layout).
-_REQUIRED_COLUMNS = ("row", "id", "name", "kind", "lon", "lat", "status", "usable", "reason")
+_REQUIRED_COLUMNS = tuple(c for c in READ_COLUMNS if c not in ("x_orig", "y_orig", "crs_orig"))
 
 
 def _check_table(table: pd.DataFrame, name: str) -> None:
@@ -122,7 +123,7 @@ def _check_table(table: pd.DataFrame, name: str) -> None:
 
 
 def _points(table: pd.DataFrame) -> gpd.GeoDataFrame:
-    """A table with lon/lat as a GeoDataFrame of points in EPSG:4326 (empty where unknown)."""
+    """Return a table as a GeoDataFrame of its lon/lat points in EPSG:4326 (empty if unknown)."""
     lon = table["lon"].to_numpy(dtype=float)
     lat = table["lat"].to_numpy(dtype=float)
     geometry = shapely.points(lon, lat)
@@ -155,8 +156,8 @@ def _analyse(
     progress("snapping facilities and POIs to the street network")
     fac_snap = _snap_table(network, facilities, snap_limit_m)
     poi_snap = _snap_table(network, pois, snap_limit_m)
-    fac_ids = pd.unique(facilities["id"])
-    owner = pd.Index(fac_ids).get_indexer(facilities["id"])
+    fac_ids = np.asarray(pd.unique(facilities["id"]), dtype=object)
+    owner = pd.Index(fac_ids).get_indexer(pd.Index(facilities["id"]))
     sources = reach.Anchors.from_snapped(fac_snap, owner)
     targets = reach.Anchors.from_snapped(poi_snap)
     lap("snap")
@@ -173,7 +174,7 @@ def _analyse(
     )
     polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
     polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
-    polys = polys[["facility_id", "band_min", "distance_m", "geometry"]].to_crs(4326)
+    polys = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
     lap("isochrones")
 
     progress("coverage tables")
@@ -185,7 +186,7 @@ def _analyse(
     fac_rows = facilities.copy()
     fac_rows["snap_status"] = fac_snap["status"].to_numpy()
     fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
-    bad = fac_rows["usable"] & (fac_rows["snap_status"] != snap.SNAPPED)
+    bad = fac_rows["usable"] & (fac_rows["snap_status"] != Status.OK)
     fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
     fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], snap_limit_m)
     dropped = network.components.dropped if network.components else None
@@ -219,7 +220,7 @@ def summary_inputs(
     facilities: pd.DataFrame,
     pois: pd.DataFrame,
 ) -> dict[str, Any]:
-    """The ``inputs`` section of summary.json: settings, data sources, network, row counts."""
+    """Return the ``inputs`` section of summary.json: settings, sources, network, row counts."""
     return {
         "scenario": about.name,
         "title": about.title,
@@ -259,8 +260,23 @@ def _snap_table(network: net.StreetNetwork, table: pd.DataFrame, limit: float) -
 
 
 def facility_summary(facilities: pd.DataFrame, snapped: pd.DataFrame) -> pd.DataFrame:
-    """One row per facility id: name, kind, entrances in, entrances snapped, status."""
-    df = facilities.assign(_snapped=(snapped["status"].to_numpy() == snap.SNAPPED))
+    """Summarise the entrances of each facility id (`planner.schema.FACILITY_COLUMNS`).
+
+    Parameters
+    ----------
+    facilities
+        Facility rows (`planner.read_points` layout; repeated ids are entrances).
+    snapped
+        `planner.snap.snap_points` output for those rows.
+
+    Returns
+    -------
+    facilities
+        One row per facility id, in order of first appearance: name and kind of its first
+        row, entrances in and snapped, the mean position of the snapped entrances, and
+        status ``ok`` or ``no_usable_entrance``.
+    """
+    df = facilities.assign(_snapped=(snapped["status"].to_numpy() == Status.OK))
     rows = []
     for fid, g in df.groupby("id", sort=False):
         n_ok = int(g["_snapped"].sum())
@@ -273,10 +289,10 @@ def facility_summary(facilities: pd.DataFrame, snapped: pd.DataFrame) -> pd.Data
                 "entrances_snapped": n_ok,
                 "lon": float(g.loc[g["_snapped"], "lon"].mean()) if n_ok else np.nan,
                 "lat": float(g.loc[g["_snapped"], "lat"].mean()) if n_ok else np.nan,
-                "status": "ok" if n_ok else "no_usable_entrance",
+                "status": (Status.OK if n_ok else Status.NO_USABLE_ENTRANCE).value,
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
 
 
 def too_far_reasons(
@@ -420,7 +436,7 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
     if len(facilities) and not facilities["usable"].any():
         first = "; ".join(str(r) for r in facilities["reason"].head(3))
         raise PlannerError(f"no facility row has usable coordinates: {first}")
-    if len(result.facilities) and (result.facilities["status"] != "ok").all():
+    if len(result.facilities) and (result.facilities["status"] != Status.OK).all():
         raise PlannerError(
             f"none of the {len(result.facilities)} facilities lies within "
             f"{scenario.snap_limit_m:g} m of a walkable street of the network "

@@ -67,11 +67,8 @@ class Anchors:
         )
 
     def __len__(self) -> int:
+        """Return the number of anchors."""
         return len(self.edge)
-
-    def subset(self, mask: np.ndarray) -> Anchors:
-        """Return the anchors where `mask` is True."""
-        return Anchors(self.owner[mask], self.edge[mask], self.offset[mask], self.access[mask])
 
 
 @dataclass(frozen=True)
@@ -202,7 +199,7 @@ def reach_pairs(
     targets: Anchors,
     limit: float,
 ) -> pd.DataFrame:
-    """Walking distance for every facility-target pair within `limit` metres.
+    """Compute the walking distance of every facility-target pair within `limit` metres.
 
     Parameters
     ----------

@@ -22,47 +22,17 @@ import pyproj
 
 from planner import crs as crs_mod
 from planner._errors import PlannerError
+from planner.schema import READ_COLUMNS, READ_STATUSES, Status
+from planner.schema import USABLE_STATUSES as _USABLE
 
-# Status codes, in the order they are checked; the first that applies wins.
-STATUS_OK = "ok"
-STATUS_SWAPPED = "swapped_lat_lon"
-STATUS_MALFORMED = "malformed_row"
-STATUS_INVALID_CRS = "invalid_crs"
-STATUS_MISSING = "missing_coordinates"
-STATUS_INVALID = "invalid_coordinates"
-STATUS_OUTSIDE = "outside_study_area"
-STATUS_DUPLICATE = "duplicate_id"
-
-STATUSES: dict[str, str] = {
-    STATUS_OK: "usable as read (after CRS conversion)",
-    STATUS_SWAPPED: "longitude and latitude were swapped in the file; fixed, usable",
-    STATUS_MALFORMED: (
-        "CSV row has more fields than the header (an unquoted delimiter?); extra empty fields "
-        "are tolerated when the row still reads as a usable point"
-    ),
-    STATUS_INVALID_CRS: "the row's own CRS value is not a known CRS",
-    STATUS_MISSING: "longitude, latitude or geometry is empty",
-    STATUS_INVALID: "coordinate is not a number, not finite, out of range or not projectable",
-    STATUS_OUTSIDE: "valid point, but outside the study area bounding box",
-    STATUS_DUPLICATE: "id already used by an earlier usable row or by an earlier source of the run",
-}
-USABLE_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED})
-_FILLED_STATUSES = frozenset({STATUS_OK, STATUS_SWAPPED, STATUS_OUTSIDE, STATUS_DUPLICATE})
-
-OUTPUT_COLUMNS = (
-    "row",
-    "id",
-    "name",
-    "kind",
-    "lon",
-    "lat",
-    "x_orig",
-    "y_orig",
-    "crs_orig",
-    "status",
-    "usable",
-    "reason",
+# Statuses and the output layout are defined in planner.schema; these names stay for the
+# modules and tests that import them from here.
+STATUSES: dict[str, str] = {s.value: s.meaning for s in READ_STATUSES}
+USABLE_STATUSES = _USABLE
+_FILLED_STATUSES = frozenset(
+    {Status.OK, Status.SWAPPED_LAT_LON, Status.OUTSIDE_STUDY_AREA, Status.DUPLICATE_ID}
 )
+OUTPUT_COLUMNS = READ_COLUMNS
 
 COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "facility_id", "poi_id", "编号", "序号"),
@@ -94,7 +64,12 @@ _FORMULA_TRIGGERS = frozenset("=+-@\t\r")
 _PLANNER_OUTPUT_COLUMNS = frozenset({"x_orig", "y_orig", "crs_orig", "status", "reason"})
 # Previous statuses that leave lon/lat empty; carried over while lon/lat are still empty.
 _CARRIED_STATUSES = frozenset(
-    {"malformed_row", "invalid_crs", "missing_coordinates", "invalid_coordinates"}
+    {
+        Status.MALFORMED_ROW,
+        Status.INVALID_CRS,
+        Status.MISSING_COORDINATES,
+        Status.INVALID_COORDINATES,
+    }
 )
 
 #: ``DataFrame.attrs`` keys set on `read_points` tables: the source's display name, the
@@ -527,7 +502,7 @@ def _convert(
 
 @dataclass
 class _RowState:
-    status: str = STATUS_OK
+    status: Status = Status.OK
     reason: str = ""
 
 
@@ -645,7 +620,7 @@ def read_points(
         these gets the suffix "_src"). `lon`/`lat` are WGS-84 (NaN when not valid);
         `x_orig`/`y_orig` the values as read (NaN if not numbers); `crs_orig` the canonical
         CRS token used for the row; `usable` is True iff `status` is "ok" or
-        "swapped_lat_lon". Status codes, checked in this order (see `STATUSES`):
+        "swapped_lat_lon". Status codes, checked in this order (see `planner.schema.Status`):
 
         - ``malformed_row``: a CSV row with more fields than the header, if an extra field
           is not empty or the row does not read as a usable point (extra empty fields that
@@ -698,10 +673,10 @@ def read_points(
             )
         declared = crs_mod.WGS84
         roles = {**roles, "crs": None}
-        repeated = sum(_cell_to_str(c) == STATUS_DUPLICATE for c in _column(table, "status"))
+        repeated = sum(_cell_to_str(c) == Status.DUPLICATE_ID for c in _column(table, "status"))
         if repeated:
             problems.append(
-                f"{table.name}: {repeated} {table.unit}(s) were already {STATUS_DUPLICATE} in "
+                f"{table.name}: {repeated} {table.unit}(s) were already {Status.DUPLICATE_ID} in "
                 "the run that wrote this file and are read again; delete them before the "
                 "next run so they do not pile up"
             )
@@ -748,7 +723,7 @@ def _malformed_states(table: _Table) -> list[_RowState]:
     width = len(table.header)
     return [
         _RowState(
-            STATUS_MALFORMED,
+            Status.MALFORMED_ROW,
             f"{_where(table, number)}: {count} fields but the header has {width} "
             f"(a value with an unquoted delimiter?)",
         )
@@ -777,7 +752,7 @@ def _blame_extra_fields(table: _Table, states: list[_RowState]) -> None:
             else f"the header has {width}"
         )
         states[i] = _RowState(
-            STATUS_MALFORMED,
+            Status.MALFORMED_ROW,
             f"{where}: {count} fields but {expected} (a value with an unquoted delimiter?); "
             f"the extra fields are empty, but read as it stands: {as_read}",
         )
@@ -798,12 +773,12 @@ def _carry_previous_states(
     lon, lat = _column(table, str(roles["lon"])), _column(table, str(roles["lat"]))
     for i, number in enumerate(table.row_numbers):
         status = _cell_to_str(previous[i])
-        if states[i].status != STATUS_MISSING or status not in _CARRIED_STATUSES:
+        if states[i].status != Status.MISSING_COORDINATES or status not in _CARRIED_STATUSES:
             continue
         if parse_coordinate(lon[i])[1] != "empty" or parse_coordinate(lat[i])[1] != "empty":
             continue
         states[i] = _RowState(
-            status,
+            Status(status),
             f'{_where(table, number)}, fields "lon"/"lat": empty; the run that wrote this file '
             f"said: {_cell_to_str(reasons[i]) or status}",
         )
@@ -821,9 +796,9 @@ def _row_crs_tokens(
             try:
                 token = _normalize_cached(raw)
             except ValueError:
-                if states[i].status == STATUS_OK:
+                if states[i].status == Status.OK:
                     states[i] = _RowState(
-                        STATUS_INVALID_CRS,
+                        Status.INVALID_CRS,
                         f'{_where(table, number)}, field "{roles["crs"]}": value {_show(raw)} '
                         f"is not a known CRS; accepted: {crs_mod.ACCEPTED_CRS_NAMES}",
                     )
@@ -837,17 +812,21 @@ def _coordinate_problem(
     """Return the state for unparsable coordinates of one row (None if both parsed)."""
     empty = [p == "empty" for p in problems]
     if fields[0] == "geometry" and any(empty):
-        return _RowState(STATUS_MISSING, f'{where}, field "geometry": empty')
+        return _RowState(Status.MISSING_COORDINATES, f'{where}, field "geometry": empty')
     if all(empty):
         return _RowState(
-            STATUS_MISSING, f'{where}, fields "{fields[0]}" and "{fields[1]}": both empty'
+            Status.MISSING_COORDINATES,
+            f'{where}, fields "{fields[0]}" and "{fields[1]}": both empty',
         )
     if any(empty):
-        return _RowState(STATUS_MISSING, f'{where}, field "{fields[empty.index(True)]}": empty')
+        return _RowState(
+            Status.MISSING_COORDINATES, f'{where}, field "{fields[empty.index(True)]}": empty'
+        )
     for field_name, value, problem in zip(fields, raw, problems, strict=True):
         if problem:
             return _RowState(
-                STATUS_INVALID, f'{where}, field "{field_name}": value {_show(value)} is {problem}'
+                Status.INVALID_COORDINATES,
+                f'{where}, field "{field_name}": value {_show(value)} is {problem}',
             )
     return None
 
@@ -867,7 +846,7 @@ def _read_coordinates(
             raw = (_cell(table, roles, "lon", i), _cell(table, roles, "lat", i))
         x[i], x_problem = parse_coordinate(raw[0])
         y[i], y_problem = parse_coordinate(raw[1])
-        if states[i].status == STATUS_OK:
+        if states[i].status == Status.OK:
             problem = _coordinate_problem(
                 _where(table, number), fields, raw, (x_problem, y_problem)
             )
@@ -889,7 +868,7 @@ def _locate(
     lon, lat = np.full(n, np.nan), np.full(n, np.nan)
     swapped = np.zeros(n, dtype=bool)
     token_array = np.array(tokens, dtype=object)
-    candidates = np.array([s.status == STATUS_OK for s in states], dtype=bool)
+    candidates = np.array([s.status == Status.OK for s in states], dtype=bool)
     for token in sorted(set(tokens)):
         group = candidates & (token_array == token)
         if group.any():
@@ -901,7 +880,7 @@ def _locate(
         if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
             kind = "longitude/latitude (|lon| <= 180, |lat| <= 90)"
             states[i] = _RowState(
-                STATUS_INVALID,
+                Status.INVALID_COORDINATES,
                 f"{where}: ({x[i]:g}, {y[i]:g}) is not a valid {tokens[i]} "
                 + (kind if geographic else "easting/northing"),
             )
@@ -914,13 +893,13 @@ def _locate(
             )
         if bbox is not None and not _in_bbox(lon[i : i + 1], lat[i : i + 1], bbox)[0]:
             states[i] = _RowState(
-                STATUS_OUTSIDE,
+                Status.OUTSIDE_STUDY_AREA,
                 f"{where}: point lon {lon[i]:.6f}, lat {lat[i]:.6f} (WGS-84) is outside the "
                 f"study area (west, south, east, north) = {_bbox_text(bbox)}"
                 + (f"; {note}" if note else ""),
             )
         elif swapped[i]:
-            states[i] = _RowState(STATUS_SWAPPED, f"{where}: {note}")
+            states[i] = _RowState(Status.SWAPPED_LAT_LON, f"{where}: {note}")
     return lon, lat
 
 
@@ -953,7 +932,7 @@ def _assign_ids(
             continue
         if ident in first_row_of:
             states[i] = _RowState(
-                STATUS_DUPLICATE,
+                Status.DUPLICATE_ID,
                 f'{_where(table, number)}, field "{roles["id"]}": id {_show(ident)} already '
                 f"used in {table.unit} {first_row_of[ident]}",
             )
@@ -970,8 +949,8 @@ def _assemble(
 ) -> pd.DataFrame:
     """Return the output frame: the standard columns, then the file's unused columns."""
     n = len(table.cells)
-    statuses = [s.status for s in states]
-    filled = np.isin(statuses, list(_FILLED_STATUSES))
+    statuses = [s.status.value for s in states]
+    filled = np.array([s.status in _FILLED_STATUSES for s in states], dtype=bool)
 
     def text(role: str) -> pd.Series:
         return pd.Series([_cell_to_str(_cell(table, roles, role, i)) for i in range(n)], dtype=str)
@@ -988,7 +967,7 @@ def _assemble(
             "y_orig": columns["y"],
             "crs_orig": pd.Series(columns["crs"], dtype=str),
             "status": pd.Series(statuses, dtype=str),
-            "usable": np.array([s in USABLE_STATUSES for s in statuses], dtype=bool),
+            "usable": np.array([s.status in USABLE_STATUSES for s in states], dtype=bool),
             "reason": pd.Series([s.reason for s in states], dtype=str),
         }
     )
@@ -1081,7 +1060,7 @@ def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 f"{labels[i]}: id {_show(ids[i])} already used by {claims[ids[i]]}" for i in repeats
             ]
             status = frame["status"].astype(object).to_numpy(copy=True)
-            status[repeats] = STATUS_DUPLICATE
+            status[repeats] = Status.DUPLICATE_ID.value
             usable_now = usable.copy()
             usable_now[repeats] = False
             frame["reason"] = pd.Series(reasons, index=frame.index, dtype=frame["reason"].dtype)
@@ -1095,7 +1074,7 @@ def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         marked.append(frame)
     non_empty = [f for f in marked if len(f)] or marked[:1]
     if not non_empty:
-        combined = pd.DataFrame(columns=list(OUTPUT_COLUMNS))
+        combined = pd.DataFrame(columns=list(READ_COLUMNS))
     else:
         combined = pd.concat(non_empty, ignore_index=True)
     combined.attrs = {
@@ -1135,7 +1114,7 @@ def valid_points(
     Returns
     -------
     points
-        The `OUTPUT_COLUMNS` table.
+        The `planner.schema.READ_COLUMNS` table.
     """
     n = len(ids)
     lon = np.asarray(lon, dtype=float)
@@ -1151,9 +1130,9 @@ def valid_points(
             "x_orig": lon,
             "y_orig": lat,
             "crs_orig": "WGS84",
-            "status": "ok",
+            "status": Status.OK.value,
             "usable": True,
             "reason": "",
         },
-        columns=list(OUTPUT_COLUMNS),
+        columns=list(READ_COLUMNS),
     )

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner._errors import PlannerError
+from planner.schema import Status
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
     import geopandas as gpd
@@ -78,6 +79,7 @@ class Settings:
     buffer_m: float = DEFAULT_BUFFER_M
 
     def __post_init__(self) -> None:
+        """Check the settings; store them as floats, bands sorted."""
         speed = _number(self.speed_kmh, "speed_kmh")
         if not SPEED_RANGE_KMH[0] <= speed <= SPEED_RANGE_KMH[1]:
             low, high = SPEED_RANGE_KMH
@@ -111,7 +113,7 @@ class Settings:
         return self.bands_min[-1]
 
     def band_label(self, band: float) -> str:
-        """A band as it is written in tables and keys: ``5``, ``7.5``."""
+        """Return a band as it is written in tables and keys: ``5``, ``7.5``."""
         return f"{band:g}"
 
 
@@ -199,12 +201,13 @@ class Result:
             for p in t.attrs.get(ATTR_FILE_PROBLEMS, [])
         ]
         for table in (self.entrances, self.pois):
-            bad = table[~table["status"].isin(["ok", "unreachable"])]
+            bad = table[~table["status"].isin([Status.OK, Status.UNREACHABLE])]
             for row, status, reason in zip(bad["row"], bad["status"], bad["reason"], strict=True):
                 found.append(str(reason or f"row {row}: {status}"))
         return found
 
     def __repr__(self) -> str:
+        """Return one line: name, facility and POI counts, bands and speed."""
         s = self.settings
         bands = "/".join(f"{b:g}" for b in s.bands_min)
         return (

@@ -7,13 +7,8 @@ import pandas as pd
 import shapely
 
 from planner.network import StreetNetwork
+from planner.schema import Status
 
-#: Status of a point that snapped within the limit.
-SNAPPED = "ok"
-#: Status of a point farther than the snapping limit from every walkable edge.
-TOO_FAR = "too_far_from_network"
-#: Status of a point without usable coordinates.
-NO_COORDINATES = "no_coordinates"
 #: A dropped piece counts as nearer than the routed network only by more than this (metres).
 SKIP_TOLERANCE_M = 1e-6
 
@@ -39,27 +34,29 @@ def snap_points(
     x, y
         Point coordinates in the network's projected CRS (NaN for missing points).
     max_distance
-        Snapping limit in metres; farther points get status `TOO_FAR` and no edge.
+        Snapping limit in metres; farther points get status ``too_far_from_network`` and
+        no edge.
 
     Returns
     -------
     snapped
-        One row per input point, in order: ``edge`` (int, -1 when not snapped), ``offset``
-        (metres from the edge geometry's start, i.e. from node ``edge_u``), ``access_m``,
-        ``snap_x``, ``snap_y``, ``status``, ``skipped_piece`` (int, -1 when the nearest
-        street of any component is on the routed network, or none lies within the limit)
-        and ``skipped_extra_m`` (NaN unless the point was snapped past a dropped piece;
-        a point beyond the limit of the routed network but within it of a dropped piece
-        has a ``skipped_piece`` and NaN extra metres).
+        One row per input point, in order, with the `planner.schema.SNAP_COLUMNS`:
+        ``edge`` (int, -1 when not snapped), ``offset`` (metres from the edge geometry's
+        start, i.e. from node ``edge_u``), ``access_m``, ``snap_x``, ``snap_y``, ``status``
+        (``ok``, ``too_far_from_network`` or ``no_coordinates``), ``skipped_piece`` (int, -1
+        when the nearest street of any component is on the routed network, or none lies
+        within the limit) and ``skipped_extra_m`` (NaN unless the point was snapped past a
+        dropped piece; a point beyond the limit of the routed network but within it of a
+        dropped piece has a ``skipped_piece`` and NaN extra metres).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     n = len(x)
     edge = np.full(n, -1, dtype=np.int64)
     access = np.full(n, np.nan)
-    status = np.full(n, NO_COORDINATES, dtype=object)
+    status = np.full(n, Status.NO_COORDINATES.value, dtype=object)
     valid = np.isfinite(x) & np.isfinite(y)
-    status[valid] = TOO_FAR
+    status[valid] = Status.TOO_FAR_FROM_NETWORK.value
     idx = np.flatnonzero(valid)
     if len(idx) and network.n_edges:
         points = shapely.points(x[idx], y[idx])
@@ -74,7 +71,7 @@ def snap_points(
         pi, ei, dist = pi[first], ei[first], dist[first]
         edge[idx[pi]] = ei
         access[idx[pi]] = dist
-        status[idx[pi]] = SNAPPED
+        status[idx[pi]] = Status.OK.value
     offset = np.full(n, np.nan)
     snap_x = np.full(n, np.nan)
     snap_y = np.full(n, np.nan)
@@ -111,7 +108,7 @@ def _skipped_pieces(
     access: np.ndarray,
     max_distance: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Dropped piece nearer than the routed network per point (-1: none) and the extra metres.
+    """Find each point's dropped piece nearer than the routed network (-1: none), extra metres.
 
     Only points with a dropped street within `max_distance` are compared; ties between
     equally near pieces go to the lowest piece id.

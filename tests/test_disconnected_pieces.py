@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -40,7 +39,6 @@ import shapely
 
 from planner import _cache, maps, pipeline, snap
 from planner.network import routable_network
-from planner.scenario import PointSource, Scenario
 from tests.handmade import X0, Y0, make_graph, make_network, make_routable_network, points
 
 SPEED = 6.0  # km/h -> 100 m/min
@@ -85,18 +83,6 @@ def analysis(network):
         points(POIS),
         bands_min=(1, 2, 3),
         speed_kmh=SPEED,
-        snap_limit_m=300.0,
-    )
-
-
-def _scenario(folder: Path) -> Scenario:
-    return Scenario(
-        name="pieces",
-        title="断开的路段 Disconnected pieces (hand-made)",
-        folder=folder,
-        facilities=PointSource(path=folder / "facilities.csv"),
-        speed_kmh=SPEED,
-        bands_min=(1.0, 2.0, 3.0),
         snap_limit_m=300.0,
     )
 

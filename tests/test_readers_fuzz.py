@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 from planner import crs
-from planner.readers import OUTPUT_COLUMNS, STATUSES, USABLE_STATUSES, InputError, read_points
+from planner.readers import InputError, read_points
+from planner.schema import READ_COLUMNS, READ_STATUSES, USABLE_STATUSES
 
 # Together these run > 1,000 generated files; keep the whole module well under a minute.
 FUZZ = settings(
@@ -191,11 +192,11 @@ def scratch(factory: pytest.TempPathFactory, name: str) -> Path:
 
 
 def check_contract(df: pd.DataFrame, n_rows: int, bbox: tuple | None, repeated: bool) -> None:
-    assert tuple(df.columns[: len(OUTPUT_COLUMNS)]) == OUTPUT_COLUMNS
+    assert tuple(df.columns[: len(READ_COLUMNS)]) == READ_COLUMNS
     assert len(df) == n_rows
     rows = df["row"].tolist()
     assert rows == sorted(set(rows)) and all(r >= 2 for r in rows)
-    assert set(df["status"]) <= set(STATUSES)
+    assert set(df["status"]) <= set(READ_STATUSES)
     assert (df["usable"] == df["status"].isin(USABLE_STATUSES)).all()
     assert df["id"].map(lambda v: isinstance(v, str) and v != "").all()
     for column in ("name", "kind", "reason", "crs_orig"):
@@ -284,7 +285,7 @@ def test_arbitrary_bytes_only_raise_input_error(
     except InputError as exc:
         assert FILE_NAME in str(exc)
         return
-    assert tuple(df.columns[: len(OUTPUT_COLUMNS)]) == OUTPUT_COLUMNS
+    assert tuple(df.columns[: len(READ_COLUMNS)]) == READ_COLUMNS
     assert len(df) <= (prefix + data).count(b"\n") + (prefix + data).count(b"\r") + 1
 
 

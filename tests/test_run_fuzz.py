@@ -11,6 +11,7 @@ from pyproj import Transformer
 
 from planner import pipeline
 from planner.readers import InputError, read_points
+from planner.schema import Status
 from tests.test_readers_fuzz import count_data_rows, hostile_tables, write
 
 LIUSHA_BBOX = (116.158, 23.270, 116.218, 23.324)
@@ -93,6 +94,9 @@ def test_hostile_merchants_through_the_run(liusha_grid, tmp_path_factory, table,
         *pois["status"].unique(),
     }
     assert set(a.pois["status"]) <= allowed
+    # every status is a Status, and the routed ones are exactly the snapped rows
+    routed = [Status(s).routed for s in a.pois["status"]]
+    assert routed == np.isfinite(a.pois["access_m"].to_numpy(dtype=float)).tolist()
     m = a.pois["minutes_to_nearest"].to_numpy(dtype=float)
     assert np.all(np.isnan(m) | (m >= 0))
     assert not np.isinf(m).any()
