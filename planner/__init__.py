@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from planner.readers import InputError, read_points
     from planner.result import Provenance, Result, Settings, SettingsError
     from planner.scenario import Scenario, load_scenario
+    from planner.schema import Status
 
 try:
     __version__ = version("liusha-planner")
@@ -47,6 +48,7 @@ _EXPORTS = {
     "ScenarioError": "_errors",
     "Settings": "result",
     "SettingsError": "result",
+    "Status": "schema",
     "StreetNetwork": "network",
     "analyse": "pipeline",
     "analyse_scenario": "pipeline",
@@ -75,6 +77,7 @@ __all__ = [
     "ScenarioError",
     "Settings",
     "SettingsError",
+    "Status",
     "StreetNetwork",
     "__version__",
     "analyse",

@@ -1,3 +1,5 @@
+"""Run the command line: ``python -m planner``."""
+
 from planner.cli import main
 
 main()

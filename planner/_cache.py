@@ -20,7 +20,7 @@ from planner import network as net
 from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
-CACHE_FORMAT_VERSION = 2  # 2: dropped components' streets and piece ids
+CACHE_FORMAT_VERSION = 3  # 2: dropped pieces' streets and ids; 3: merged tags sorted
 #: Suffix of a cache file, appended to the network file's name.
 CACHE_SUFFIX = ".planner-cache.npz"
 
@@ -284,7 +284,7 @@ def write_cache(network: net.StreetNetwork, key: dict[str, Any], path: Path) -> 
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
-            np.savez(fh, **arrays)
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
 
     return write_atomic(path, write)
 

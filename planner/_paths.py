@@ -35,7 +35,7 @@ def data_dir() -> Path:
 
 
 def user_cache_dir() -> Path:
-    """Return the planner's user cache folder (not created).
+    r"""Return the planner's user cache folder (not created).
 
     Returns
     -------

@@ -16,7 +16,7 @@ from planner._errors import PlannerError
 try:  # typer >= 0.2x bundles its own copy of click
     from typer._click import exceptions as click_exceptions
 except ImportError:  # pragma: no cover - older typer on top of click
-    from click import exceptions as click_exceptions
+    from click import exceptions as click_exceptions  # type: ignore[no-redef]
 
 
 class OneLineErrors(TyperGroup):
@@ -26,7 +26,7 @@ class OneLineErrors(TyperGroup):
     a bad option value; here they are reported like every other user error.
     """
 
-    def main(
+    def main(  # type: ignore[override]  # click's own signature, minus windows_expand_args
         self,
         args: Sequence[str] | None = None,
         prog_name: str | None = None,
@@ -57,7 +57,8 @@ class OneLineErrors(TyperGroup):
                 typer.echo(help_text)
             sys.exit(0)
         except click_exceptions.ClickException as exc:
-            where = f" (see `{exc.ctx.command_path} --help`)" if getattr(exc, "ctx", None) else ""
+            ctx = getattr(exc, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
             typer.echo(f"error: {_flat(exc.format_message())}{where}", err=True)
             sys.exit(1)
         except typer.Abort:
@@ -197,4 +198,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -34,7 +34,8 @@ def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     fac = load_facilities(scenario)
     ok = fac["usable"].to_numpy(dtype=bool)
     if not ok.any():
-        raise PlannerError(f"{scenario.facilities.path}: no usable facility coordinates")
+        where = scenario.facilities.path if scenario.facilities else scenario.name
+        raise PlannerError(f"{where}: no usable facility coordinates")
     lon, lat = fac.loc[ok, "lon"].to_numpy(float), fac.loc[ok, "lat"].to_numpy(float)
     pad = max(scenario.bands_min) * scenario.metres_per_minute + scenario.download_margin_m
     dlat = pad / 111_320.0

@@ -95,8 +95,11 @@ def spreadsheet_safe_table(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write a table for spreadsheets atomically: UTF-8 with BOM (Excel shows Chinese
-    correctly), text cells neutralised against formula injection (`spreadsheet_safe`)."""
+    """Write a table for spreadsheets atomically.
+
+    UTF-8 with BOM (so Excel shows Chinese correctly); text cells neutralised against
+    formula injection (`spreadsheet_safe`).
+    """
     safe = spreadsheet_safe_table(df)
     return write_atomic(
         path, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.6f")
@@ -106,7 +109,11 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
 def write_json(obj: Any, path: str | Path) -> Path:
     """Write pretty, key-sorted JSON atomically."""
     text = json.dumps(obj, ensure_ascii=False, indent=2, sort_keys=True, allow_nan=False)
-    return write_atomic(path, lambda p: p.write_text(text + "\n", encoding="utf-8"))
+
+    def write(p: Path) -> None:
+        p.write_text(text + "\n", encoding="utf-8")
+
+    return write_atomic(path, write)
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
@@ -137,4 +144,8 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     crs = '{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}'
     body = ",\n".join(features)
     text = f'{{"type":"FeatureCollection","crs":{crs},"features":[\n{body}\n]}}\n'
-    return write_atomic(path, lambda p: p.write_text(text, encoding="utf-8"))
+
+    def write(p: Path) -> None:
+        p.write_text(text, encoding="utf-8")
+
+    return write_atomic(path, write)

@@ -202,7 +202,9 @@ def _values(value: Any) -> list[str]:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, list | tuple | set):
-        return [str(x) for x in value]
+        # osmnx merges the tags of simplified edges through a set: sorted, so the joined text
+        # (and the main road class, the first one) does not depend on PYTHONHASHSEED
+        return sorted(str(x) for x in value)
     return [str(value)]
 
 
@@ -379,13 +381,13 @@ def dropped_edges(
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     rest = G.subgraph([n for n in G.nodes if n not in kept]).copy()
     piece_of_example = {int(n): i for i, n in enumerate(report.dropped["example_node"])}
-    node_piece = {}
+    node_piece: dict[Any, int] = {}
     for nodes in nx.weakly_connected_components(rest):
         piece = piece_of_example[int(min(nodes))]
         node_piece.update(dict.fromkeys(nodes, piece))
     pieces = street_network(rest)
-    piece = np.array([node_piece[n] for n in pieces.node_ids[pieces.edge_u]], dtype=np.int64)
-    return pieces.edge_geometry, piece
+    edge_piece = np.array([node_piece[n] for n in pieces.node_ids[pieces.edge_u]], dtype=np.int64)
+    return pieces.edge_geometry, edge_piece
 
 
 def routable_network(G: nx.MultiDiGraph) -> StreetNetwork:

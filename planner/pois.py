@@ -18,7 +18,7 @@ from planner.readers import ATTR_SOURCE, ATTR_UNIT, OUTPUT_COLUMNS, valid_points
 OSM_SOURCE = "OpenStreetMap"
 
 #: OSM tags whose features count as merchants or service points.
-POI_TAGS: dict[str, bool | list[str]] = {
+POI_TAGS: dict[str, bool | str | list[str]] = {
     "shop": True,
     "amenity": True,
     "office": True,

@@ -7,11 +7,16 @@ import difflib
 import json
 import math
 import re
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-import tomllib
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from planner import _paths
@@ -359,7 +364,7 @@ class _FacilitiesTable(_Table):
 
 
 class _PoisTable(_FacilitiesTable):
-    path: str | None = None
+    path: str | None = None  # type: ignore[assignment]  # optional here, required for facilities
     from_osm: bool = True
 
 
@@ -379,11 +384,11 @@ class _AnalysisTable(_Table):
 
 
 class _ScenarioFile(_Table):
-    scenario: _ScenarioTable = Field(default_factory=_ScenarioTable)
-    network: _NetworkTable = Field(default_factory=_NetworkTable)
+    scenario: _ScenarioTable = Field(default_factory=lambda: _ScenarioTable())
+    network: _NetworkTable = Field(default_factory=lambda: _NetworkTable())
     facilities: _FacilitiesTable
-    pois: _PoisTable = Field(default_factory=_PoisTable)
-    analysis: _AnalysisTable = Field(default_factory=_AnalysisTable)
+    pois: _PoisTable = Field(default_factory=lambda: _PoisTable())
+    analysis: _AnalysisTable = Field(default_factory=lambda: _AnalysisTable())
 
 
 #: The tables of a scenario file and the model of each.
