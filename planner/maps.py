@@ -19,7 +19,7 @@ from folium.template import Template
 from pyproj import Transformer
 
 from planner import snap
-from planner.crs import wgs84_to_gcj02
+from planner.crs import gcj02_grid
 from planner.network import StreetNetwork
 from planner.result import Result
 
@@ -42,8 +42,6 @@ SIMPLIFY_M = 2.0
 CANVAS_THRESHOLD = 2000
 #: Longest list of reached POIs in a facility popup.
 POPUP_LIST_CAP = 50
-#: Spacing of the GCJ-02 offset grid (degrees); bilinear error is below 0.1 m.
-GCJ_GRID_STEP = 0.01
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
@@ -226,87 +224,6 @@ def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, 
     """Inverse of `encode_line`: ``(lon, lat)`` arrays."""
     xy = np.cumsum(np.asarray(ints, dtype=np.int64).reshape(-1, 2), axis=0) / scale
     return xy[:, 0], xy[:, 1]
-
-
-def gcj02_grid(
-    bounds: tuple[float, float, float, float], step: float = GCJ_GRID_STEP
-) -> dict[str, Any]:
-    """GCJ-02 offsets on a regular grid over `bounds`, computed with `planner.crs.wgs84_to_gcj02`.
-
-    The page shifts overlays into GCJ-02 (for Amap tiles) by bilinear interpolation of this
-    grid instead of shipping a second copy of every coordinate; at 0.01° spacing the error
-    is below 0.1 m. `gcj02_shift` is the same interpolation in Python.
-
-    Parameters
-    ----------
-    bounds
-        (west, south, east, north) WGS-84 degrees.
-    step
-        Grid spacing in degrees.
-
-    Returns
-    -------
-    grid
-        ``lon0, lat0, step, nx, ny`` and row-major ``dlon``, ``dlat`` offsets in degrees.
-    """
-    w, s, e, n = (float(b) for b in bounds)
-    lon0 = np.floor(w / step) * step - step
-    lat0 = np.floor(s / step) * step - step
-    nx = max(int(np.ceil((e - lon0) / step)) + 2, 2)
-    ny = max(int(np.ceil((n - lat0) / step)) + 2, 2)
-    glon, glat = np.meshgrid(lon0 + step * np.arange(nx), lat0 + step * np.arange(ny))
-    glon, glat = glon.ravel(), glat.ravel()
-    slon, slat = wgs84_to_gcj02(glon, glat)
-    dlon = np.nan_to_num(np.asarray(slon) - glon)
-    dlat = np.nan_to_num(np.asarray(slat) - glat)
-    return {
-        "lon0": round(float(lon0), 9),
-        "lat0": round(float(lat0), 9),
-        "step": step,
-        "nx": nx,
-        "ny": ny,
-        "dlon": np.round(dlon, 9).tolist(),
-        "dlat": np.round(dlat, 9).tolist(),
-    }
-
-
-def gcj02_shift(
-    lon: np.ndarray, lat: np.ndarray, grid: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shift WGS-84 points into GCJ-02 with a `gcj02_grid` (the map page does the same).
-
-    Parameters
-    ----------
-    lon, lat
-        WGS-84 degrees.
-    grid
-        From `gcj02_grid`; points outside it take the nearest edge's offset.
-
-    Returns
-    -------
-    lon, lat
-        GCJ-02 degrees.
-    """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    nx, ny, step = grid["nx"], grid["ny"], grid["step"]
-    fx = np.clip((lon - grid["lon0"]) / step, 0, nx - 1)
-    fy = np.clip((lat - grid["lat0"]) / step, 0, ny - 1)
-    i = np.minimum(np.floor(fx).astype(int), nx - 2)
-    j = np.minimum(np.floor(fy).astype(int), ny - 2)
-    tx, ty = fx - i, fy - j
-    k = j * nx + i
-
-    def at(values: list[float]) -> np.ndarray:
-        a = np.asarray(values)
-        return (
-            a[k] * (1 - tx) * (1 - ty)
-            + a[k + 1] * tx * (1 - ty)
-            + a[k + nx] * (1 - tx) * ty
-            + a[k + nx + 1] * tx * ty
-        )
-
-    return lon + at(grid["dlon"]), lat + at(grid["dlat"])
 
 
 # --------------------------------------------------------------------------- page data

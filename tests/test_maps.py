@@ -1,4 +1,4 @@
-"""Map helpers: colours, escaping, kind groups, coordinate encoding, GCJ-02 shift, panel numbers."""
+"""Map helpers: colours, escaping, kind groups, coordinate encoding, panel numbers."""
 
 from __future__ import annotations
 
@@ -9,17 +9,8 @@ import numpy as np
 import pytest
 
 from planner import maps
-from planner.crs import wgs84_to_gcj02
 
 BANDS = (5.0, 10.0, 15.0)
-MALL_WGS = (116.188201, 23.296846)  # Puning International Commodity City (lon, lat)
-MALL_GCJ = (116.192820, 23.294310)
-
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    dx = (lon2 - lon1) * 111_320.0 * np.cos(np.radians(lat1))
-    dy = (lat2 - lat1) * 110_574.0
-    return float(np.hypot(dx, dy))
 
 
 @pytest.mark.parametrize(
@@ -103,25 +94,6 @@ def test_encode_line_round_trip_and_size() -> None:
     np.testing.assert_allclose(dlon, lon[[0, 1, 3]], atol=1e-9)
     np.testing.assert_allclose(dlat, lat[[0, 1, 3]], atol=1e-9)
     assert all(abs(v) < 100 for v in ints[2:])
-
-
-def test_gcj02_shift_of_the_mall_within_a_metre() -> None:
-    grid = maps.gcj02_grid((116.158, 23.270, 116.218, 23.324))
-    lon, lat = maps.gcj02_shift(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]), grid)
-    assert _metres(lon[0], lat[0], *MALL_GCJ) < 1.0
-    exact = wgs84_to_gcj02(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]))
-    assert _metres(lon[0], lat[0], exact[0][0], exact[1][0]) < 0.1
-
-
-def test_gcj02_grid_is_accurate_everywhere_in_the_area() -> None:
-    rng = np.random.default_rng(0)
-    lon = rng.uniform(113.92, 113.97, 500)
-    lat = rng.uniform(22.54, 22.56, 500)
-    grid = maps.gcj02_grid((113.92, 22.54, 113.97, 22.56))
-    slon, slat = maps.gcj02_shift(lon, lat, grid)
-    elon, elat = wgs84_to_gcj02(lon, lat)
-    err = [_metres(a, b, c, d) for a, b, c, d in zip(slon, slat, elon, elat, strict=True)]
-    assert max(err) < 0.1
 
 
 def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
