@@ -18,21 +18,9 @@ from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 from pyproj import Transformer
 
-from planner import snap
+from planner import snap, style
 from planner.crs import gcj02_grid
-from planner.network import StreetNetwork
 from planner.result import Result
-
-#: Fill colours of the bands, innermost first.
-BAND_COLOURS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b")
-#: POI colour beyond the largest band / not routed.
-BEYOND_COLOUR = "#d73027"
-NOT_ROUTED_COLOUR = "#7f7f7f"
-FACILITY_COLOUR = "#2c3e91"
-STREET_COLOUR = "#8a8f98"
-#: Streets of dropped (disconnected) pieces and the access legs that skipped them.
-PIECE_COLOUR = "#c51b7d"
-_ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0, "motorway": 3.0}
 
 #: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
 COORD_SCALE = 100_000
@@ -103,62 +91,6 @@ def esc(text: object) -> str:
     return html.escape(str(text)).translate(_JS_TEMPLATE_CHARS)
 
 
-def poi_colour(minutes: float, bands_min: tuple[float, ...]) -> str:
-    """Colour for a POI by its minutes to the nearest facility.
-
-    Parameters
-    ----------
-    minutes
-        Walking minutes (NaN when not routed or unreachable).
-    bands_min
-        Bands, ascending.
-
-    Returns
-    -------
-    colour
-        Hex colour.
-    """
-    return _palette(bands_min)[_colour_index(minutes, bands_min)]
-
-
-def _palette(bands_min: tuple[float, ...]) -> list[str]:
-    n = len(bands_min)
-    return [BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i in range(n)] + [
-        BEYOND_COLOUR,
-        NOT_ROUTED_COLOUR,
-    ]
-
-
-def _colour_index(minutes: float | None, bands_min: tuple[float, ...]) -> int:
-    bands = sorted(bands_min)
-    if minutes is None or not np.isfinite(minutes):
-        return len(bands) + 1
-    for i, b in enumerate(bands):
-        if minutes <= b + 1e-9 * max(b, 1.0):
-            return i
-    return len(bands)
-
-
-def band_colour(band_min: float, bands_min: tuple[float, ...]) -> str:
-    """Fill colour of a band polygon.
-
-    Parameters
-    ----------
-    band_min
-        The band's limit in minutes.
-    bands_min
-        All bands.
-
-    Returns
-    -------
-    colour
-        Hex colour (innermost band darkest green).
-    """
-    bands = sorted(bands_min)
-    i = bands.index(band_min) if band_min in bands else 0
-    return BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-
-
 def kind_group(kind: object) -> str:
     """Main group of a POI kind such as ``amenity:cafe`` (a key of `KIND_GROUPS`).
 
@@ -186,12 +118,19 @@ def tianditu_key() -> str | None:
     return key if _KEY_OK.fullmatch(key) else None
 
 
-def _fmt_minutes(minutes: float) -> str:
-    return "–" if minutes is None or not np.isfinite(minutes) else f"{minutes:.1f}"
+def page_json(obj: Any) -> str:
+    """JSON for the page's data ``<script>``: ``<``, ``>`` and ``&`` never appear literally.
 
+    Parameters
+    ----------
+    obj
+        JSON-ready data (NaN is refused).
 
-def _js_json(obj: Any) -> str:
-    """JSON for a ``<script>`` block: ``<``, ``>`` and ``&`` never appear literally."""
+    Returns
+    -------
+    text
+        Compact JSON, UTF-8 text kept, that cannot close the element it sits in.
+    """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -227,13 +166,13 @@ def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, 
 
 
 # --------------------------------------------------------------------------- page data
-def street_data(network: StreetNetwork, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
+def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
     """Streets for the page: one multi-line per (name, weight), simplified and encoded.
 
     Parameters
     ----------
-    network
-        The street network (projected).
+    analysis
+        The result; its (projected) street network is drawn.
     tolerance_m
         Simplification tolerance in metres.
 
@@ -242,11 +181,10 @@ def street_data(network: StreetNetwork, tolerance_m: float = SIMPLIFY_M) -> list
     streets
         ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
     """
-    edges = network.edges_gdf()
+    edges = analysis.network.edges_gdf()
     edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
     edges = edges.to_crs(4326)
-    main = edges["highway"].astype(str).str.split("/").str[0].str.replace("_link", "", regex=False)
-    edges["w"] = main.map(_ROAD_WEIGHT).fillna(1.2)
+    edges["w"] = edges["highway"].map(style.road_weight)
     edges["n"] = edges["name"].map(esc)
     out = []
     for (name, weight), g in edges.groupby(["n", "w"], sort=True):
@@ -271,17 +209,13 @@ def _polygon_rings(geom: Any) -> list[list[list[int]]]:
     return out
 
 
-def band_data(
-    analysis: Result, bands_min: tuple[float, ...], tolerance_deg: float = 2e-5
-) -> list[dict[str, Any]]:
+def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, Any]]:
     """Band polygons for the page: one record per non-empty (facility, band).
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its isochrones, facilities and bands (``settings.bands_min``).
     tolerance_deg
         Simplification tolerance in degrees (2e-5° ≈ 2 m).
 
@@ -292,7 +226,7 @@ def band_data(
         band first so smaller bands are drawn on top.
     """
     fac_ids = list(analysis.facilities["facility_id"])
-    bands = sorted(bands_min)
+    bands = list(analysis.settings.bands_min)
     out = []
     iso = analysis.isochrones
     for _, p in iso.sort_values("band_min", ascending=False, kind="stable").iterrows():
@@ -397,29 +331,28 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     return {"facilities": facilities, "entrances": entrances}
 
 
-def poi_data(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, list[list[Any]]]:
+def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
     """POIs for the page, by kind group.
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its POI table and bands (``settings.bands_min``).
 
     Returns
     -------
     groups
         Group key -> ``[lon, lat, colour index, name, kind, nearest facility, minutes,
-        status, note]`` rows (text escaped; minutes None when not reached; note: the
-        `skip_note` of a POI snapped past a disconnected piece, else ""). POIs without
-        coordinates are left out.
+        status, note]`` rows (text escaped; colour index by `planner.style.band_index`, into
+        the page's palette; minutes None when not reached; note: the `skip_note` of a POI
+        snapped past a disconnected piece, else ""). POIs without coordinates are left out.
     """
     out: dict[str, list[list[Any]]] = {}
     p = analysis.pois
     lon = p["lon"].to_numpy(dtype=float)
     lat = p["lat"].to_numpy(dtype=float)
     minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    colour = style.band_index(minutes, analysis.settings.bands_min)
     notes = _skip_notes(p)
     for i, (name, kind, near, status) in enumerate(
         zip(p["name"], p["kind"], p["nearest_facility_id"], p["status"], strict=True)
@@ -430,7 +363,7 @@ def poi_data(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, list[l
         row = [
             round(float(lon[i]), 6),
             round(float(lat[i]), 6),
-            _colour_index(minutes[i], bands_min),
+            int(colour[i]),
             esc(name),
             esc(kind),
             esc(near),
@@ -482,22 +415,15 @@ def _skip_notes(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def piece_data(
-    network: StreetNetwork,
-    analysis: Result,
-    snap_limit_m: float = 300.0,
-    tolerance_m: float = SIMPLIFY_M,
-) -> dict[str, list[Any]]:
+def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, list[Any]]:
     """The dropped (disconnected) street pieces and the access legs that skipped them.
 
     Parameters
     ----------
-    network
-        The street network, with ``dropped_geometry`` and ``dropped_piece``.
     analysis
-        The run's results (POI and facility tables with the skipped-piece columns).
-    snap_limit_m
-        The run's snapping limit (to find where a flagged point was snapped).
+        The result: its street network (with ``dropped_geometry`` and ``dropped_piece``),
+        POI and entrance tables (with the skipped-piece columns) and snapping limit
+        (``settings.snap_limit_m``, to find where a flagged point was snapped).
     tolerance_m
         Simplification tolerance in metres.
 
@@ -509,6 +435,7 @@ def piece_data(
         or facility entrance routed past a piece (a line from the point to where it joins
         the routed network).
     """
+    network, snap_limit_m = analysis.network, analysis.settings.snap_limit_m
     dropped = network.components.dropped if network.components else pd.DataFrame()
     skipped = {
         s["piece"]: s for s in analysis.summary.get("disconnected_pieces", {}).get("by_piece", [])
@@ -581,15 +508,13 @@ def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -
 
 
 # --------------------------------------------------------------------------- panel
-def summary_numbers(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, Any]:
+def summary_numbers(analysis: Result) -> dict[str, Any]:
     """Numbers shown in the map's summary panel, taken from ``analysis.summary``.
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its summary and bands (``settings.bands_min``).
 
     Returns
     -------
@@ -597,7 +522,7 @@ def summary_numbers(analysis: Result, bands_min: tuple[float, ...]) -> dict[str,
         ``facilities``: (id, name, [POIs per band]); ``overall``: [(band, within, share of
         all)]; ``total``, ``routable``, ``by_status``.
     """
-    keys = [f"{b:g}" for b in sorted(bands_min)]
+    keys = [f"{b:g}" for b in analysis.settings.bands_min]
     s = analysis.summary
     facilities = [
         (f["facility_id"], f["name"], [f["bands"][k]["pois"] for k in keys])
@@ -625,7 +550,8 @@ def _pieces_legend(analysis: Result) -> str:
     if not d or not (d["pieces"] or d["pois"]["affected"] or d["facility_rows"]["affected"]):
         return ""
     text = (
-        f"<div><span class='sw piece'></span>断开的路段（未连通，不参与计算） "
+        f"<div><span class='sw piece' style='background:{style.PIECE_COLOUR}'></span>"
+        f"断开的路段（未连通，不参与计算） "
         f"Disconnected street pieces (not routed): {d['pieces']}</div>"
     )
     n_poi, n_fac = d["pois"]["affected"], d["facility_rows"]["affected"]
@@ -633,7 +559,8 @@ def _pieces_legend(analysis: Result) -> str:
         extra = (d["pois"]["extra_m_max"], d["facility_rows"]["extra_m_max"])
         worst = max(x for x in extra if x is not None)
         text += (
-            f"<div><span class='sw leg'></span>最近街道在其中、改接主路网的点 "
+            f"<div><span class='sw leg' style='border-top-color:{style.PIECE_COLOUR}'></span>"
+            f"最近街道在其中、改接主路网的点 "
             f"points whose nearest street is in one, snapped to the routed network: "
             f"{n_poi} 商户 POIs, {n_fac} 入口 entrances，最多多走 up to +{worst:.0f} 米 m</div>"
         )
@@ -656,7 +583,7 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         Escaped HTML for the map's panel.
     """
     about, bands = analysis.provenance, analysis.settings.bands_min
-    pal = _palette(bands)
+    pal = style.palette(bands)
     sw = "<span class='sw' style='background:{}'></span>"
     rows, lo = [], 0.0
     for i, b in enumerate(bands):
@@ -664,9 +591,13 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         lo = b
     rows.append(f"<div>{sw.format(pal[-2])}&gt;{bands[-1]:g} 分钟 min 超出 beyond</div>")
     rows.append(f"<div>{sw.format(pal[-1])}不可达/未计算 unreachable / not routed</div>")
-    rows.append("<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
+    fac, edge = style.FACILITY_COLOUR, style.FACILITY_EDGE_COLOUR
+    rows.append(
+        f"<div><span class='sw fac' style='background:{fac};border-color:{edge};"
+        f"box-shadow:0 0 0 1px {fac}'></span>服务点（入口） facility (entrance)</div>"
+    )
     rows.append(_pieces_legend(analysis))
-    num = summary_numbers(analysis, bands)
+    num = summary_numbers(analysis)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
     body = "".join(
         f"<tr><td>{esc(fid)} {esc(name)}</td>{''.join(f'<td>{n}</td>' for n in counts)}</tr>"
@@ -805,7 +736,7 @@ function buildFacilities() {
   P.entrances.forEach(function (e) {
     var f = P.facilities[e[2]];
     var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8,
-      color: "#ffffff", weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
+      color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
     m.plannerFacility = e[2];
     m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
     m.bindPopup(f.popup, {maxWidth: 360});
@@ -823,7 +754,7 @@ function buildPois() {
     g.clearLayers();
     P.pois[k].forEach(function (p) {
       var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
-        color: p[8] ? P.pieceColour : "#333333", weight: p[8] ? 2 : 0.6,
+        color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
         fillColor: P.palette[p[2]], fillOpacity: 0.9});
       m.bindTooltip(poiTip(p));
       g.addLayer(m);
@@ -884,12 +815,17 @@ class _PlannerLayers(MacroElement):
 
 
 # --------------------------------------------------------------------------- map
-def _data_bounds(analysis: Result, network: StreetNetwork) -> tuple[float, float, float, float]:
-    if len(analysis.isochrones) and np.all(np.isfinite(analysis.isochrones.total_bounds)):
-        w, s, e, n = analysis.isochrones.total_bounds
+def _bounds(analysis: Result) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(west, south, east, north) of the bands (else the streets), and of bands and streets."""
+    streets = tuple(float(v) for v in analysis.network.edges_gdf().to_crs(4326).total_bounds)
+    iso = analysis.isochrones
+    if len(iso) and np.all(np.isfinite(iso.total_bounds)):
+        view = tuple(float(v) for v in iso.total_bounds)
     else:
-        w, s, e, n = network.edges_gdf().to_crs(4326).total_bounds
-    return float(w), float(s), float(e), float(n)
+        view = streets
+    w, s, e, n = view
+    both = (min(w, streets[0]), min(s, streets[1]), max(e, streets[2]), max(n, streets[3]))
+    return view, both
 
 
 def build_map(analysis: Result) -> folium.Map:
@@ -910,15 +846,12 @@ def build_map(analysis: Result) -> folium.Map:
         (left out of routing) and the access legs of points snapped past them are one
         overlay, shown when there are any.
     """
-    network, bands = analysis.network, analysis.settings.bands_min
-    streets = street_data(network)
+    bands = analysis.settings.bands_min
     fac = facility_data(analysis)
-    pois = poi_data(analysis, bands)
-    pieces = piece_data(network, analysis, analysis.settings.snap_limit_m)
+    pois = poi_data(analysis)
+    pieces = piece_data(analysis)
     n_pois = sum(len(v) for v in pois.values())
-    w, s, e, n = _data_bounds(analysis, network)
-    sw_, ss_, se_, sn_ = network.edges_gdf().to_crs(4326).total_bounds
-    grid_bounds = (min(w, sw_), min(s, ss_), max(e, se_), max(n, sn_))
+    (w, s, e, n), grid_bounds = _bounds(analysis)
     key = tianditu_key()
 
     m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
@@ -976,14 +909,16 @@ def build_map(analysis: Result) -> folium.Map:
     data = {
         "scale": COORD_SCALE,
         "bandsMin": [float(f"{b:g}") for b in bands],
-        "palette": _palette(bands),
-        "streetColour": STREET_COLOUR,
-        "facilityColour": FACILITY_COLOUR,
-        "pieceColour": PIECE_COLOUR,
+        "palette": style.palette(bands),
+        "streetColour": style.STREET_COLOUR,
+        "facilityColour": style.FACILITY_COLOUR,
+        "facilityEdgeColour": style.FACILITY_EDGE_COLOUR,
+        "poiEdgeColour": style.POI_EDGE_COLOUR,
+        "pieceColour": style.PIECE_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
         "grid": gcj02_grid(grid_bounds),
-        "streets": streets,
-        "bands": band_data(analysis, bands),
+        "streets": street_data(analysis),
+        "bands": band_data(analysis),
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
@@ -1013,7 +948,7 @@ def build_map(analysis: Result) -> folium.Map:
         _JS.replace("__MAP__", m.get_name())
         .replace("__GROUPS__", js_groups)
         .replace("__CONTROL__", control.get_name())
-        .replace("__DATA__", _js_json(data))
+        .replace("__DATA__", page_json(data))
     )
     _PlannerLayers(code).add_to(m)
     m.get_root().header.add_child(Element(_PANEL_CSS))
@@ -1039,22 +974,3 @@ def save_map(analysis: Result, path: str | Path) -> Path:
     from planner.offline import save_offline
 
     return save_offline(build_map(analysis), Path(path))
-
-
-def reached_summary(analysis: Result, facility_id: str) -> pd.DataFrame:
-    """POIs a facility reaches per band (for popups and notebooks).
-
-    Parameters
-    ----------
-    analysis
-        The run's results.
-    facility_id
-        The facility.
-
-    Returns
-    -------
-    table
-        ``band_min, pois``.
-    """
-    rows = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    return rows.groupby("band_min")["poi_id"].count().rename("pois").reset_index()

@@ -1,14 +1,16 @@
-"""Map helpers: colours, escaping, kind groups, coordinate encoding, panel numbers."""
+"""Map helpers: styles and the band rule, escaping, kind groups, coordinate encoding, panel."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from planner import maps
+from planner import maps, style
 
 BANDS = (5.0, 10.0, 15.0)
 
@@ -16,26 +18,85 @@ BANDS = (5.0, 10.0, 15.0)
 @pytest.mark.parametrize(
     ("minutes", "colour"),
     [
-        (0.0, maps.BAND_COLOURS[0]),
-        (5.0, maps.BAND_COLOURS[0]),
-        (5.01, maps.BAND_COLOURS[1]),
-        (10.0, maps.BAND_COLOURS[1]),
-        (14.99, maps.BAND_COLOURS[2]),
-        (15.0, maps.BAND_COLOURS[2]),
-        (15.5, maps.BEYOND_COLOUR),
-        (float("nan"), maps.NOT_ROUTED_COLOUR),
-        (float("inf"), maps.NOT_ROUTED_COLOUR),
-        (None, maps.NOT_ROUTED_COLOUR),
+        (0.0, style.BAND_COLOURS[0]),
+        (5.0, style.BAND_COLOURS[0]),
+        (5.01, style.BAND_COLOURS[1]),
+        (10.0, style.BAND_COLOURS[1]),
+        (14.99, style.BAND_COLOURS[2]),
+        (15.0, style.BAND_COLOURS[2]),
+        (15.5, style.BEYOND_COLOUR),
+        (float("nan"), style.NOT_ROUTED_COLOUR),
+        (float("inf"), style.NOT_ROUTED_COLOUR),
+        (None, style.NOT_ROUTED_COLOUR),
     ],
 )
 def test_poi_colour(minutes: float, colour: str) -> None:
-    assert maps.poi_colour(minutes, BANDS) == colour
+    assert style.poi_colour(minutes, BANDS) == colour
 
 
 def test_poi_colour_unsorted_bands_and_many_bands() -> None:
-    assert maps.poi_colour(7, (15, 5, 10)) == maps.BAND_COLOURS[1]
+    assert style.poi_colour(7, (15, 5, 10)) == style.BAND_COLOURS[1]
     many = tuple(range(1, 9))
-    assert maps.poi_colour(8, many) == maps.BAND_COLOURS[-1]
+    assert style.poi_colour(8, many) == style.BAND_COLOURS[-1]
+
+
+def test_band_rule_tolerance_at_each_edge() -> None:
+    # within 1e-9 * max(b, 1) of a limit is inside; a little more is not
+    for b in (0.5, 1.0, 5.0, 15.0, 1e4):
+        tol = 1e-9 * max(b, 1.0)
+        assert style.within_band(b + 0.5 * tol, b)
+        assert not style.within_band(b + 2 * tol, b)
+    assert style.band_index(15 + 1e-8, BANDS) == 2
+    assert style.band_index(15 + 1e-7, BANDS) == 3
+    assert not style.within_band(float("nan"), 15) and not style.within_band(None, 15)
+
+
+def test_band_rule_on_arrays_matches_scalars() -> None:
+    minutes = np.array([0, 5, 5 + 1e-12, 5.01, 10, 15, 15.5, np.nan, np.inf, -np.inf])
+    idx = style.band_index(minutes, (15, 5, 10))
+    assert idx.tolist() == [style.band_index(m, BANDS) for m in minutes]
+    assert idx.tolist() == [0, 0, 0, 1, 1, 2, 3, 4, 4, 4]
+    inside = style.within_band(minutes, 10)
+    assert inside.tolist() == [True, True, True, True, True, False, False, False, False, False]
+    assert style.band_index(np.array([]), BANDS).shape == (0,)
+    # the palette follows band_index: bands, then beyond, then not routed
+    pal = style.palette(BANDS)
+    assert pal[3] == style.BEYOND_COLOUR and pal[4] == style.NOT_ROUTED_COLOUR
+
+
+@pytest.mark.parametrize(
+    ("highway", "weight"),
+    [
+        ("primary", 3.0),
+        ("primary_link", 3.0),
+        ("secondary/residential", 2.6),
+        ("residential/secondary", style.DEFAULT_ROAD_WEIGHT),
+        ("footway", style.DEFAULT_ROAD_WEIGHT),
+        (float("nan"), style.DEFAULT_ROAD_WEIGHT),
+    ],
+)
+def test_road_weight(highway: object, weight: float) -> None:
+    assert style.road_weight(highway) == weight
+
+
+def test_map_modules_use_no_private_names_of_other_modules() -> None:
+    """maps, plot, style, offline and crs use only public names of other planner modules."""
+    root = Path(maps.__file__).parent
+    for name in ("maps", "plot", "style", "offline", "crs"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("planner"):
+                for a in node.names:
+                    assert not a.name.startswith("_"), f"{name} imports {node.module}.{a.name}"
+                    if node.module == "planner":
+                        modules.add(a.asname or a.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                private = node.attr.startswith("_") and not node.attr.startswith("__")
+                assert not (node.value.id in modules and private), (
+                    f"{name} uses {node.value.id}.{node.attr}"
+                )
 
 
 @pytest.mark.parametrize(
@@ -61,7 +122,7 @@ def test_esc_output_has_no_active_characters() -> None:
 
 
 def test_js_json_never_closes_the_script() -> None:
-    text = maps._js_json({"n": "</script><script>alert(1)</script> & co"})
+    text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text)["n"] == "</script><script>alert(1)</script> & co"
 
@@ -109,7 +170,7 @@ def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
     sc, an = sample_map_run.settings, sample_map_run
-    num = maps.summary_numbers(an, sc.bands_min)
+    num = maps.summary_numbers(an)
     s = an.summary
     assert num["total"] == s["overall"]["pois_total"] == len(an.pois)
     for fid, _, counts in num["facilities"]:
@@ -133,11 +194,16 @@ def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
 @pytest.mark.slow
 def test_page_data_counts(sample_map_run) -> None:
     an, sc = sample_map_run, sample_map_run.settings
-    pois = maps.poi_data(an, sc.bands_min)
+    pois = maps.poi_data(an)
     assert sum(map(len, pois.values())) == int(np.isfinite(an.pois["lon"]).sum())
+    # the colour index is the band rule applied to the POI's minutes
+    rows = {(r[0], r[1], r[3]): r[2] for group in pois.values() for r in group}
+    for _, p in an.pois[np.isfinite(an.pois["lon"])].iterrows():
+        key = (round(p["lon"], 6), round(p["lat"], 6), maps.esc(p["name"]))
+        assert rows[key] == style.band_index(p["minutes_to_nearest"], sc.bands_min)
     fac = maps.facility_data(an)
     assert len(fac["entrances"]) == int(np.isfinite(an.entrances["lon"].astype(float)).sum())
-    bands = maps.band_data(an, sc.bands_min)
+    bands = maps.band_data(an)
     assert len(bands) == int(
         (~an.isochrones.geometry.is_empty & an.isochrones.geometry.notna()).sum()
     )
