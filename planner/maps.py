@@ -20,6 +20,7 @@ from pyproj import Transformer
 
 from planner import snap, style
 from planner.crs import gcj02_grid
+from planner.offline import inline_own
 from planner.result import Result
 
 #: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
@@ -641,177 +642,27 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
 </details>"""
 
 
-_PANEL_CSS = """<style>
-.planner-panel{background:#fff;padding:6px 9px;border:1px solid #999;border-radius:4px;
- font:12px/1.35 "WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
- max-width:340px;max-height:62vh;overflow:auto}
-.planner-panel summary{font-weight:bold;cursor:pointer;margin-top:3px}
-.planner-panel .planner-title{font-weight:bold;font-size:13px}
-.planner-panel .sw{display:inline-block;width:12px;height:12px;margin-right:5px;
- border:1px solid #555;vertical-align:middle}
-.planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;
- box-shadow:0 0 0 1px #2c3e91}
-.planner-panel .sw.piece{height:4px;border:0;background:#c51b7d}
-.planner-panel .sw.leg{height:0;border:0;border-top:2px dashed #c51b7d}
-.planner-sum{border-collapse:collapse;margin-top:2px}
-.planner-sum td,.planner-sum th{border-bottom:1px solid #ddd;padding:1px 4px;text-align:right}
-.planner-sum td:first-child,.planner-sum th:first-child{text-align:left}
-.planner-sum tr.all td{font-weight:bold}
-.leaflet-control-layers-expanded{font-size:12px;max-height:60vh;overflow:auto;padding:4px 8px}
-.planner-popup ol{margin:2px 0;padding-left:20px;max-height:180px;overflow:auto}
-.planner-popup table td{padding:0 6px 0 0}
-</style>"""
-
-_JS = """
-var map = __MAP__, P = __DATA__, G = __GROUPS__, mode = "wgs";
-map.createPane("plannerStreets").style.zIndex = 350;
-map.createPane("plannerBands").style.zIndex = 400;
-map.createPane("plannerPieces").style.zIndex = 440;
-map.createPane("plannerPois").style.zIndex = 450;
-map.createPane("plannerFacilities").style.zIndex = 460;
-var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
-var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
-var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
-var bandOn = P.bandsMin.map(function () { return true; });
-function shift(lat, lon) {
-  if (mode !== "gcj") { return [lat, lon]; }
-  var g = P.grid, fx = (lon - g.lon0) / g.step, fy = (lat - g.lat0) / g.step;
-  fx = Math.min(Math.max(fx, 0), g.nx - 1); fy = Math.min(Math.max(fy, 0), g.ny - 1);
-  var i = Math.min(Math.floor(fx), g.nx - 2), j = Math.min(Math.floor(fy), g.ny - 2);
-  var tx = fx - i, ty = fy - j, k = j * g.nx + i;
-  function at(a) {
-    return a[k] * (1 - tx) * (1 - ty) + a[k + 1] * tx * (1 - ty) +
-      a[k + g.nx] * (1 - tx) * ty + a[k + g.nx + 1] * tx * ty;
-  }
-  return [lat + at(g.dlat), lon + at(g.dlon)];
-}
-function line(a) {
-  var out = [], x = 0, y = 0;
-  for (var i = 0; i < a.length; i += 2) {
-    x += a[i]; y += a[i + 1]; out.push(shift(y / P.scale, x / P.scale));
-  }
-  return out;
-}
-function buildStreets() {
-  G.streets.clearLayers();
-  P.streets.forEach(function (s) {
-    var pl = L.polyline(s.l.map(line), {renderer: streetRenderer, color: P.streetColour,
-      weight: s.w, opacity: 0.85, interactive: s.n !== ""});
-    if (s.n !== "") { pl.bindTooltip(s.n, {sticky: true}); }
-    G.streets.addLayer(pl);
-  });
-}
-function buildPieces() {
-  if (!G.pieces) { return; }
-  G.pieces.clearLayers();
-  P.pieces.forEach(function (p) {
-    var pl = L.polyline(p.l.map(line), {renderer: pieceRenderer, color: P.pieceColour,
-      weight: 3.5, opacity: 0.95});
-    pl.plannerPiece = p.i;
-    pl.bindTooltip(p.t, {sticky: true});
-    G.pieces.addLayer(pl);
-  });
-  P.legs.forEach(function (g) {
-    var pl = L.polyline([shift(g[1], g[0]), shift(g[3], g[2])], {renderer: pieceRenderer,
-      color: P.pieceColour, weight: 1.5, opacity: 0.9, dashArray: "4 3"});
-    pl.plannerLeg = true;
-    pl.bindTooltip(g[4], {sticky: true});
-    G.pieces.addLayer(pl);
-  });
-}
-function buildBands() {
-  G.facilityBands.forEach(function (g) { g.clearLayers(); });
-  P.bands.forEach(function (b) {
-    if (!bandOn[b.b]) { return; }
-    var c = P.palette[b.b], f = P.facilities[b.f];
-    var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
-      {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
-    pg.plannerBand = P.bandsMin[b.b];
-    pg.bindTooltip(f.id + " " + f.name + ": ≤" + P.bandsMin[b.b] + " 分钟 min", {sticky: true});
-    G.facilityBands[b.f].addLayer(pg);
-  });
-}
-function buildFacilities() {
-  G.facilities.clearLayers();
-  P.entrances.forEach(function (e) {
-    var f = P.facilities[e[2]];
-    var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8,
-      color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
-    m.plannerFacility = e[2];
-    m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
-    m.bindPopup(f.popup, {maxWidth: 360});
-    G.facilities.addLayer(m);
-  });
-}
-function poiTip(p) {
-  return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " + (p[5] || "–") +
-    " · " + (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min<br>状态 status: " + p[7] +
-    (p[8] ? "<br>" + p[8] : "");
-}
-function buildPois() {
-  Object.keys(P.pois).forEach(function (k) {
-    var g = G.pois[k];
-    g.clearLayers();
-    P.pois[k].forEach(function (p) {
-      var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
-        color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
-        fillColor: P.palette[p[2]], fillOpacity: 0.9});
-      m.bindTooltip(poiTip(p));
-      g.addLayer(m);
-    });
-  });
-}
-function buildAll() { buildStreets(); buildPieces(); buildBands(); buildFacilities(); buildPois(); }
-map.on("overlayadd overlayremove", function (e) {
-  var b = G.bandToggles.indexOf(e.layer);
-  if (b >= 0) { bandOn[b] = e.type === "overlayadd"; buildBands(); }
-});
-map.on("baselayerchange", function (e) {
-  var next = e.layer === G.amap ? "gcj" : "wgs";
-  if (next === mode) { return; }
-  mode = next;
-  buildAll();
-  var el = document.getElementById("planner-crs");
-  if (el) {
-    el.textContent = mode === "gcj"
-      ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
-      : "当前叠加图层 Overlays now: WGS-84";
-  }
-});
-if (P.tianditu) {
-  var tdt = L.layerGroup(["vec", "cva"].map(function (layer) {
-    return L.tileLayer(P.tianditu.replace(/LAYER_NAME/g, layer),
-      {subdomains: "01234567", maxZoom: 18, attribution: "© 天地图 Tianditu"});
-  }));
-  __CONTROL__.addBaseLayer(tdt, "天地图 Tianditu (CGCS2000, 需联网 needs internet)");
-}
-var panel = L.control({position: "bottomleft"});
-panel.onAdd = function () {
-  var d = L.DomUtil.create("div", "planner-panel");
-  d.innerHTML = P.panel;
-  L.DomEvent.disableClickPropagation(d);
-  L.DomEvent.disableScrollPropagation(d);
-  return d;
-};
-panel.addTo(map);
-L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
-map.attributionControl.addAttribution("© OpenStreetMap contributors");
-buildAll();
-window.planner = {map: map, layers: G, mode: function () { return mode; }};
-"""
-
-
 class _PlannerLayers(MacroElement):
-    """Fill the map's layer groups from compact data (added last, after the LayerControl)."""
+    """The page data (a JSON ``<script>``) and the call of ``plannerInit`` (planner.js) on it.
+
+    Added last, after the LayerControl, so the layer groups and the control exist.
+    """
 
     _template = Template(
-        "{% macro script(this, kwargs) %}(function () {\n{{ this.code }}\n})();{% endmacro %}"
+        """{% macro html(this, kwargs) %}<script type="application/json" id="{{ this.data_id }}">
+{{ this.data }}</script>{% endmacro %}
+{% macro script(this, kwargs) %}plannerInit({{ this.map }}, {{ this.control }}, {{ this.groups }},
+  JSON.parse(document.getElementById("{{ this.data_id }}").textContent));{% endmacro %}"""
     )
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, m: folium.Map, control: folium.LayerControl, groups: str, data: str) -> None:
         super().__init__()
         self._name = "PlannerLayers"
-        self.code = code
+        self.map = m.get_name()
+        self.control = control.get_name()
+        self.data_id = f"planner-data-{m.get_name()}"
+        self.groups = groups
+        self.data = data
 
 
 # --------------------------------------------------------------------------- map
@@ -927,31 +778,20 @@ def build_map(analysis: Result) -> folium.Map:
         "panel": legend_html(analysis, tianditu=key is not None),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
-    js_groups = (
-        "{"
-        + ",".join(
-            [
-                f'"streets":{groups["streets"].get_name()}',
-                f'"facilities":{groups["facilities"].get_name()}',
-                f'"amap":{amap.get_name()}',
-                *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
-                '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
-                '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
-                '"pois":{'
-                + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items())
-                + "}",
-            ]
-        )
-        + "}"
-    )
-    code = (
-        _JS.replace("__MAP__", m.get_name())
-        .replace("__GROUPS__", js_groups)
-        .replace("__CONTROL__", control.get_name())
-        .replace("__DATA__", page_json(data))
-    )
-    _PlannerLayers(code).add_to(m)
-    m.get_root().header.add_child(Element(_PANEL_CSS))
+    # the folium layer groups, by the names of their JavaScript variables
+    names = [
+        f'"streets":{groups["streets"].get_name()}',
+        f'"facilities":{groups["facilities"].get_name()}',
+        f'"amap":{amap.get_name()}',
+        *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
+        '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
+        '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
+        '"pois":{' + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items()) + "}",
+    ]
+    _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
+    header = m.get_root().header
+    header.add_child(Element(inline_own("planner.css")), name="planner_css")
+    header.add_child(Element(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])
     return m
 

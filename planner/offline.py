@@ -19,15 +19,20 @@ from planner.io import write_atomic
 
 __all__ = [
     "OMITTED",
+    "OWN_FILES",
     "STATIC_DIR",
     "OfflineAssetError",
     "external_urls",
     "inline_assets",
+    "inline_own",
     "save_offline",
 ]
 
-#: Directory holding the vendored JS/CSS, ``manifest.json`` and ``LICENSES.md``.
+#: Directory holding the vendored JS/CSS, the planner's own JS/CSS, ``manifest.json`` and
+#: ``LICENSES.md``.
 STATIC_DIR = Path(__file__).with_name("_static")
+#: The planner's own page code in `STATIC_DIR` (not vendored; inlined by `inline_own`).
+OWN_FILES = ("planner.css", "planner.js")
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,6 @@ _AWESOME = Omitted(
     r"L\.AwesomeMarkers\b",
 )
 _CLASS_ATTR = r"""class\s*=\s*\\?["'][^"'\\]*"""
-
 #: CDN URLs that folium (0.20) links by default but that planner maps do not need.
 #: They are dropped from the page; each guard makes sure the page really does not
 #: use the library, so that a map is never shipped silently broken.
@@ -292,6 +296,44 @@ def _inline_block(url: str) -> str:
         msg = f"{asset['path']} cannot be inlined safely inside <style>"
         raise OfflineAssetError(msg)
     return f"<style>/* {label} */\n{body}\n</style>"
+
+
+@cache
+def inline_own(name: str) -> str:
+    """Inline ``<script>`` or ``<style>`` block of one of the planner's own files.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`OWN_FILES`, e.g. ``"planner.js"``.
+
+    Returns
+    -------
+    str
+        The file's text in a ``<script>`` (``.js``) or ``<style>`` (``.css``) element,
+        labelled with its name; images a stylesheet references become ``data:`` URIs.
+
+    Raises
+    ------
+    OfflineAssetError
+        If `name` is not an own file, is missing, or could not be inlined safely (it
+        would close its element early or open an HTML comment).
+    """
+    path = STATIC_DIR / name
+    if name not in OWN_FILES or not path.is_file():
+        msg = f"{name!r} is not one of the planner's static files {OWN_FILES} in {STATIC_DIR}"
+        raise OfflineAssetError(msg)
+    if path.suffix == ".js":
+        body = path.read_text(encoding="utf-8")
+        if re.search(r"</script|<!--", body, re.I):
+            msg = f"{name} cannot be inlined safely inside <script>"
+            raise OfflineAssetError(msg)
+        return f"<script>/* {name} (liusha-planner) */\n{body}</script>"
+    body = _css_with_data_uris(path)
+    if re.search(r"</style", body, re.I):
+        msg = f"{name} cannot be inlined safely inside <style>"
+        raise OfflineAssetError(msg)
+    return f"<style>/* {name} (liusha-planner) */\n{body}</style>"
 
 
 def _check_guards(html: str, omitted_seen: set[str]) -> None:

@@ -221,7 +221,12 @@ def test_popup_caps_long_lists(sample_map_run) -> None:
 
 @pytest.mark.slow
 def test_sample_map_is_small(sample_map_run) -> None:
-    assert sample_map_run.files["map"].stat().st_size < 1_000_000
+    path = sample_map_run.files["map"]
+    assert path.stat().st_size < 1_000_000
+    text = path.read_text(encoding="utf-8")
+    assert text.count("/* planner.js (liusha-planner) */") == 1
+    assert text.count("/* planner.css (liusha-planner) */") == 1
+    assert text.count('<script type="application/json" id="planner-data-') == 1
 
 
 @pytest.mark.slow

@@ -5,6 +5,9 @@ from __future__ import annotations
 import html
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import folium
@@ -13,14 +16,17 @@ from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
 
 from planner.offline import (
     OMITTED,
+    OWN_FILES,
     STATIC_DIR,
     OfflineAssetError,
     external_urls,
     inline_assets,
+    inline_own,
     save_offline,
 )
 
 CENTER = (23.3405, 116.2205)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _map(**kwargs) -> folium.Map:
@@ -167,18 +173,72 @@ def test_external_urls_ignores_non_fetches(snippet: str) -> None:
 def test_manifest_matches_vendored_files() -> None:
     manifest = json.loads((STATIC_DIR / "manifest.json").read_text(encoding="utf-8"))
     files = {f["path"] for lib in manifest["libraries"] for f in lib["files"]}
+    own = {f["path"] for f in manifest["own"]}
+    assert own == set(OWN_FILES)
     on_disk = {
         p.relative_to(STATIC_DIR).as_posix()
         for p in STATIC_DIR.rglob("*")
         if p.is_file() and p.name not in ("manifest.json", "LICENSES.md")
     }
-    assert files == on_disk
+    assert files | own == on_disk
     assert {a["path"] for a in manifest["assets"].values()} <= files
     licenses = (STATIC_DIR / "LICENSES.md").read_text(encoding="utf-8")
     for lib in manifest["libraries"]:
         assert f"## {lib['name']} {lib['version']}" in licenses
     total = sum((STATIC_DIR / f).stat().st_size for f in files)
     assert total < 600_000
+
+
+def test_vendor_static_check_passes_offline() -> None:
+    p = subprocess.run(
+        [sys.executable, "scripts/vendor_static.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "files match the manifest" in p.stdout
+
+
+def test_vendor_static_check_finds_stray_changed_and_missing_files(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import vendor_static
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    static = tmp_path / "_static"
+    shutil.copytree(STATIC_DIR, static)
+    assert vendor_static.check_static(static) == []
+    (static / "stray").mkdir()
+    (static / "stray" / "stray.min.js").write_text("x", encoding="utf-8")
+    (static / "leaflet" / "leaflet.css").write_text("x", encoding="utf-8")
+    (static / "planner.css").unlink()
+    (static / "planner.js").write_text("var s = '</script>';", encoding="utf-8")
+    problems = "\n".join(vendor_static.check_static(static))
+    assert "stray/stray.min.js: not in the manifest" in problems
+    assert "leaflet/leaflet.css: changed" in problems
+    assert "planner.css: missing" in problems
+    assert "planner.js: contains </script" in problems
+
+
+def test_planner_js_passes_node_check() -> None:
+    """planner.js is real JavaScript: ``node --check`` parses it (node is required)."""
+    node = shutil.which("node")
+    assert node, "node is needed to check planner/_static/planner.js (apt-get install nodejs)"
+    p = subprocess.run(
+        [node, "--check", str(STATIC_DIR / "planner.js")], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+
+
+def test_own_files_are_inlined_safely() -> None:
+    js, css = inline_own("planner.js"), inline_own("planner.css")
+    assert js.startswith("<script>/* planner.js (liusha-planner) */") and js.endswith("</script>")
+    assert "function plannerInit(map, control, G, P)" in js
+    assert css.startswith("<style>/* planner.css (liusha-planner) */") and ".planner-panel" in css
+    assert external_urls(f"<html><head>{js}{css}</head></html>") == []
+    with pytest.raises(OfflineAssetError, match="not one of"):
+        inline_own("manifest.json")
 
 
 def test_every_folium_default_url_is_vendored_or_omitted() -> None:
