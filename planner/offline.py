@@ -62,10 +62,24 @@ _AWESOME = Omitted(
     r"L\.AwesomeMarkers\b",
 )
 _CLASS_ATTR = r"""class\s*=\s*\\?["'][^"'\\]*"""
+_MARKERCLUSTER = Omitted(
+    "Leaflet.markercluster 1.1.0",
+    "only used by folium.plugins.MarkerCluster; planner maps draw every POI, since its "
+    "colour is the information a cluster would hide",
+    r"\bL\.markerClusterGroup\b",
+)
+_MARKERCLUSTER_CDN = "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
+
 #: CDN URLs that folium (0.20) links by default but that planner maps do not need.
 #: They are dropped from the page; each guard makes sure the page really does not
 #: use the library, so that a map is never shipped silently broken.
 OMITTED: dict[str, Omitted] = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": Omitted(
+        "jQuery 3.7.1",
+        "only used by folium.Popup, objects_to_stay_in_front and a few plugins; planner "
+        "maps bind their popups with Leaflet in planner.js",
+        r"(?<![\w$.])\$(?:\(|\.[A-Za-z_])|\bjQuery\s*[.(]",
+    ),
     "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": Omitted(
         "Bootstrap 5.2.2 JS",
         "folium's own JavaScript never calls Bootstrap",
@@ -92,6 +106,9 @@ OMITTED: dict[str, Omitted] = {
     "leaflet.awesome-markers.css": _AWESOME,
     "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/"
     "leaflet.awesome.rotate.min.css": _AWESOME,
+    _MARKERCLUSTER_CDN + "leaflet.markercluster.js": _MARKERCLUSTER,
+    _MARKERCLUSTER_CDN + "MarkerCluster.css": _MARKERCLUSTER,
+    _MARKERCLUSTER_CDN + "MarkerCluster.Default.css": _MARKERCLUSTER,
 }
 
 _MIME = {
@@ -354,8 +371,8 @@ def inline_assets(html: str) -> str:
     Every known CDN script or stylesheet is replaced, in place, by an inline
     ``<script>``/``<style>`` built from ``planner/_static``; images referenced by
     the CSS become ``data:`` URIs. Folium defaults that planner maps do not need
-    (Bootstrap, Font Awesome, glyphicons, awesome-markers; see :data:`OMITTED`)
-    are dropped, after checking the page does not actually use them.
+    (jQuery, Bootstrap, Font Awesome, glyphicons, awesome-markers, markercluster; see
+    :data:`OMITTED`) are dropped, after checking the page does not actually use them.
 
     Parameters
     ----------

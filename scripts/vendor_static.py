@@ -83,32 +83,6 @@ LIBRARIES = (
         strip="dist/",
     ),
     Library(
-        "jquery",
-        "3.7.1",
-        "MIT",
-        "https://jquery.com/",
-        "LICENSE.txt",
-        {"https://code.jquery.com/jquery-3.7.1.min.js": "dist/jquery.min.js"},
-        strip="dist/",
-        notes=("Used by folium popups (`$(`...`)[0]`) and `objects_to_stay_in_front`.",),
-    ),
-    Library(
-        "leaflet.markercluster",
-        "1.1.0",
-        "MIT",
-        "https://github.com/Leaflet/Leaflet.markercluster",
-        "MIT-LICENCE.txt",
-        {
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "leaflet.markercluster.js": "dist/leaflet.markercluster.js",
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "MarkerCluster.css": "dist/MarkerCluster.css",
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "MarkerCluster.Default.css": "dist/MarkerCluster.Default.css",
-        },
-        strip="dist/",
-    ),
-    Library(
         "leaflet.fullscreen",
         "3.0.0",
         "MIT",
@@ -152,6 +126,9 @@ LIBRARIES = (
 
 def folium_urls() -> list[str]:
     """Collect the CDN URLs folium and the planner's plugins link by default.
+
+    MarkerCluster is included although planner maps do not use it: its URLs must be
+    accounted for (they are deliberately omitted, with a guard).
 
     Returns
     -------

@@ -220,10 +220,12 @@ def test_popup_caps_long_lists(sample_map_run) -> None:
 
 
 @pytest.mark.slow
-def test_sample_map_is_small(sample_map_run) -> None:
+def test_sample_map_is_small_and_has_no_unused_libraries(sample_map_run) -> None:
     path = sample_map_run.files["map"]
-    assert path.stat().st_size < 1_000_000
+    assert path.stat().st_size < 600_000  # 626,791 bytes with jQuery, 541,159 without
     text = path.read_text(encoding="utf-8")
+    assert "jquery 3.7.1 (" not in text and "jQuery v3" not in text
+    assert "markercluster" not in text.lower()
     assert text.count("/* planner.js (liusha-planner) */") == 1
     assert text.count("/* planner.css (liusha-planner) */") == 1
     assert text.count('<script type="application/json" id="planner-data-') == 1
