@@ -18,21 +18,10 @@ from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 from pyproj import Transformer
 
-from planner import snap
-from planner.crs import wgs84_to_gcj02
-from planner.network import StreetNetwork
+from planner import snap, style
+from planner.crs import gcj02_grid
+from planner.offline import inline_own
 from planner.result import Result
-
-#: Fill colours of the bands, innermost first.
-BAND_COLOURS = ("#1a9850", "#66bd63", "#a6d96a", "#d9ef8b", "#fee08b")
-#: POI colour beyond the largest band / not routed.
-BEYOND_COLOUR = "#d73027"
-NOT_ROUTED_COLOUR = "#7f7f7f"
-FACILITY_COLOUR = "#2c3e91"
-STREET_COLOUR = "#8a8f98"
-#: Streets of dropped (disconnected) pieces and the access legs that skipped them.
-PIECE_COLOUR = "#c51b7d"
-_ROAD_WEIGHT = {"primary": 3.0, "secondary": 2.6, "tertiary": 2.2, "trunk": 3.0, "motorway": 3.0}
 
 #: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
 COORD_SCALE = 100_000
@@ -42,8 +31,6 @@ SIMPLIFY_M = 2.0
 CANVAS_THRESHOLD = 2000
 #: Longest list of reached POIs in a facility popup.
 POPUP_LIST_CAP = 50
-#: Spacing of the GCJ-02 offset grid (degrees); bilinear error is below 0.1 m.
-GCJ_GRID_STEP = 0.01
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
@@ -105,62 +92,6 @@ def esc(text: object) -> str:
     return html.escape(str(text)).translate(_JS_TEMPLATE_CHARS)
 
 
-def poi_colour(minutes: float, bands_min: tuple[float, ...]) -> str:
-    """Colour for a POI by its minutes to the nearest facility.
-
-    Parameters
-    ----------
-    minutes
-        Walking minutes (NaN when not routed or unreachable).
-    bands_min
-        Bands, ascending.
-
-    Returns
-    -------
-    colour
-        Hex colour.
-    """
-    return _palette(bands_min)[_colour_index(minutes, bands_min)]
-
-
-def _palette(bands_min: tuple[float, ...]) -> list[str]:
-    n = len(bands_min)
-    return [BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)] for i in range(n)] + [
-        BEYOND_COLOUR,
-        NOT_ROUTED_COLOUR,
-    ]
-
-
-def _colour_index(minutes: float | None, bands_min: tuple[float, ...]) -> int:
-    bands = sorted(bands_min)
-    if minutes is None or not np.isfinite(minutes):
-        return len(bands) + 1
-    for i, b in enumerate(bands):
-        if minutes <= b + 1e-9 * max(b, 1.0):
-            return i
-    return len(bands)
-
-
-def band_colour(band_min: float, bands_min: tuple[float, ...]) -> str:
-    """Fill colour of a band polygon.
-
-    Parameters
-    ----------
-    band_min
-        The band's limit in minutes.
-    bands_min
-        All bands.
-
-    Returns
-    -------
-    colour
-        Hex colour (innermost band darkest green).
-    """
-    bands = sorted(bands_min)
-    i = bands.index(band_min) if band_min in bands else 0
-    return BAND_COLOURS[min(i, len(BAND_COLOURS) - 1)]
-
-
 def kind_group(kind: object) -> str:
     """Main group of a POI kind such as ``amenity:cafe`` (a key of `KIND_GROUPS`).
 
@@ -188,12 +119,19 @@ def tianditu_key() -> str | None:
     return key if _KEY_OK.fullmatch(key) else None
 
 
-def _fmt_minutes(minutes: float) -> str:
-    return "–" if minutes is None or not np.isfinite(minutes) else f"{minutes:.1f}"
+def page_json(obj: Any) -> str:
+    """JSON for the page's data ``<script>``: ``<``, ``>`` and ``&`` never appear literally.
 
+    Parameters
+    ----------
+    obj
+        JSON-ready data (NaN is refused).
 
-def _js_json(obj: Any) -> str:
-    """JSON for a ``<script>`` block: ``<``, ``>`` and ``&`` never appear literally."""
+    Returns
+    -------
+    text
+        Compact JSON, UTF-8 text kept, that cannot close the element it sits in.
+    """
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
@@ -228,95 +166,14 @@ def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, 
     return xy[:, 0], xy[:, 1]
 
 
-def gcj02_grid(
-    bounds: tuple[float, float, float, float], step: float = GCJ_GRID_STEP
-) -> dict[str, Any]:
-    """GCJ-02 offsets on a regular grid over `bounds`, computed with `planner.crs.wgs84_to_gcj02`.
-
-    The page shifts overlays into GCJ-02 (for Amap tiles) by bilinear interpolation of this
-    grid instead of shipping a second copy of every coordinate; at 0.01° spacing the error
-    is below 0.1 m. `gcj02_shift` is the same interpolation in Python.
-
-    Parameters
-    ----------
-    bounds
-        (west, south, east, north) WGS-84 degrees.
-    step
-        Grid spacing in degrees.
-
-    Returns
-    -------
-    grid
-        ``lon0, lat0, step, nx, ny`` and row-major ``dlon``, ``dlat`` offsets in degrees.
-    """
-    w, s, e, n = (float(b) for b in bounds)
-    lon0 = np.floor(w / step) * step - step
-    lat0 = np.floor(s / step) * step - step
-    nx = max(int(np.ceil((e - lon0) / step)) + 2, 2)
-    ny = max(int(np.ceil((n - lat0) / step)) + 2, 2)
-    glon, glat = np.meshgrid(lon0 + step * np.arange(nx), lat0 + step * np.arange(ny))
-    glon, glat = glon.ravel(), glat.ravel()
-    slon, slat = wgs84_to_gcj02(glon, glat)
-    dlon = np.nan_to_num(np.asarray(slon) - glon)
-    dlat = np.nan_to_num(np.asarray(slat) - glat)
-    return {
-        "lon0": round(float(lon0), 9),
-        "lat0": round(float(lat0), 9),
-        "step": step,
-        "nx": nx,
-        "ny": ny,
-        "dlon": np.round(dlon, 9).tolist(),
-        "dlat": np.round(dlat, 9).tolist(),
-    }
-
-
-def gcj02_shift(
-    lon: np.ndarray, lat: np.ndarray, grid: dict[str, Any]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Shift WGS-84 points into GCJ-02 with a `gcj02_grid` (the map page does the same).
-
-    Parameters
-    ----------
-    lon, lat
-        WGS-84 degrees.
-    grid
-        From `gcj02_grid`; points outside it take the nearest edge's offset.
-
-    Returns
-    -------
-    lon, lat
-        GCJ-02 degrees.
-    """
-    lon = np.asarray(lon, dtype=float)
-    lat = np.asarray(lat, dtype=float)
-    nx, ny, step = grid["nx"], grid["ny"], grid["step"]
-    fx = np.clip((lon - grid["lon0"]) / step, 0, nx - 1)
-    fy = np.clip((lat - grid["lat0"]) / step, 0, ny - 1)
-    i = np.minimum(np.floor(fx).astype(int), nx - 2)
-    j = np.minimum(np.floor(fy).astype(int), ny - 2)
-    tx, ty = fx - i, fy - j
-    k = j * nx + i
-
-    def at(values: list[float]) -> np.ndarray:
-        a = np.asarray(values)
-        return (
-            a[k] * (1 - tx) * (1 - ty)
-            + a[k + 1] * tx * (1 - ty)
-            + a[k + nx] * (1 - tx) * ty
-            + a[k + nx + 1] * tx * ty
-        )
-
-    return lon + at(grid["dlon"]), lat + at(grid["dlat"])
-
-
 # --------------------------------------------------------------------------- page data
-def street_data(network: StreetNetwork, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
+def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
     """Streets for the page: one multi-line per (name, weight), simplified and encoded.
 
     Parameters
     ----------
-    network
-        The street network (projected).
+    analysis
+        The result; its (projected) street network is drawn.
     tolerance_m
         Simplification tolerance in metres.
 
@@ -325,11 +182,10 @@ def street_data(network: StreetNetwork, tolerance_m: float = SIMPLIFY_M) -> list
     streets
         ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
     """
-    edges = network.edges_gdf()
+    edges = analysis.network.edges_gdf()
     edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
     edges = edges.to_crs(4326)
-    main = edges["highway"].astype(str).str.split("/").str[0].str.replace("_link", "", regex=False)
-    edges["w"] = main.map(_ROAD_WEIGHT).fillna(1.2)
+    edges["w"] = edges["highway"].map(style.road_weight)
     edges["n"] = edges["name"].map(esc)
     out = []
     for (name, weight), g in edges.groupby(["n", "w"], sort=True):
@@ -354,17 +210,13 @@ def _polygon_rings(geom: Any) -> list[list[list[int]]]:
     return out
 
 
-def band_data(
-    analysis: Result, bands_min: tuple[float, ...], tolerance_deg: float = 2e-5
-) -> list[dict[str, Any]]:
+def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, Any]]:
     """Band polygons for the page: one record per non-empty (facility, band).
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its isochrones, facilities and bands (``settings.bands_min``).
     tolerance_deg
         Simplification tolerance in degrees (2e-5° ≈ 2 m).
 
@@ -375,7 +227,7 @@ def band_data(
         band first so smaller bands are drawn on top.
     """
     fac_ids = list(analysis.facilities["facility_id"])
-    bands = sorted(bands_min)
+    bands = list(analysis.settings.bands_min)
     out = []
     iso = analysis.isochrones
     for _, p in iso.sort_values("band_min", ascending=False, kind="stable").iterrows():
@@ -480,29 +332,28 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     return {"facilities": facilities, "entrances": entrances}
 
 
-def poi_data(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, list[list[Any]]]:
+def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
     """POIs for the page, by kind group.
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its POI table and bands (``settings.bands_min``).
 
     Returns
     -------
     groups
         Group key -> ``[lon, lat, colour index, name, kind, nearest facility, minutes,
-        status, note]`` rows (text escaped; minutes None when not reached; note: the
-        `skip_note` of a POI snapped past a disconnected piece, else ""). POIs without
-        coordinates are left out.
+        status, note]`` rows (text escaped; colour index by `planner.style.band_index`, into
+        the page's palette; minutes None when not reached; note: the `skip_note` of a POI
+        snapped past a disconnected piece, else ""). POIs without coordinates are left out.
     """
     out: dict[str, list[list[Any]]] = {}
     p = analysis.pois
     lon = p["lon"].to_numpy(dtype=float)
     lat = p["lat"].to_numpy(dtype=float)
     minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    colour = style.band_index(minutes, analysis.settings.bands_min)
     notes = _skip_notes(p)
     for i, (name, kind, near, status) in enumerate(
         zip(p["name"], p["kind"], p["nearest_facility_id"], p["status"], strict=True)
@@ -513,7 +364,7 @@ def poi_data(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, list[l
         row = [
             round(float(lon[i]), 6),
             round(float(lat[i]), 6),
-            _colour_index(minutes[i], bands_min),
+            int(colour[i]),
             esc(name),
             esc(kind),
             esc(near),
@@ -565,22 +416,15 @@ def _skip_notes(table: pd.DataFrame) -> list[str]:
     ]
 
 
-def piece_data(
-    network: StreetNetwork,
-    analysis: Result,
-    snap_limit_m: float = 300.0,
-    tolerance_m: float = SIMPLIFY_M,
-) -> dict[str, list[Any]]:
+def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, list[Any]]:
     """The dropped (disconnected) street pieces and the access legs that skipped them.
 
     Parameters
     ----------
-    network
-        The street network, with ``dropped_geometry`` and ``dropped_piece``.
     analysis
-        The run's results (POI and facility tables with the skipped-piece columns).
-    snap_limit_m
-        The run's snapping limit (to find where a flagged point was snapped).
+        The result: its street network (with ``dropped_geometry`` and ``dropped_piece``),
+        POI and entrance tables (with the skipped-piece columns) and snapping limit
+        (``settings.snap_limit_m``, to find where a flagged point was snapped).
     tolerance_m
         Simplification tolerance in metres.
 
@@ -592,6 +436,7 @@ def piece_data(
         or facility entrance routed past a piece (a line from the point to where it joins
         the routed network).
     """
+    network, snap_limit_m = analysis.network, analysis.settings.snap_limit_m
     dropped = network.components.dropped if network.components else pd.DataFrame()
     skipped = {
         s["piece"]: s for s in analysis.summary.get("disconnected_pieces", {}).get("by_piece", [])
@@ -664,15 +509,13 @@ def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -
 
 
 # --------------------------------------------------------------------------- panel
-def summary_numbers(analysis: Result, bands_min: tuple[float, ...]) -> dict[str, Any]:
+def summary_numbers(analysis: Result) -> dict[str, Any]:
     """Numbers shown in the map's summary panel, taken from ``analysis.summary``.
 
     Parameters
     ----------
     analysis
-        The run's results.
-    bands_min
-        Bands, ascending.
+        The result: its summary and bands (``settings.bands_min``).
 
     Returns
     -------
@@ -680,7 +523,7 @@ def summary_numbers(analysis: Result, bands_min: tuple[float, ...]) -> dict[str,
         ``facilities``: (id, name, [POIs per band]); ``overall``: [(band, within, share of
         all)]; ``total``, ``routable``, ``by_status``.
     """
-    keys = [f"{b:g}" for b in sorted(bands_min)]
+    keys = [f"{b:g}" for b in analysis.settings.bands_min]
     s = analysis.summary
     facilities = [
         (f["facility_id"], f["name"], [f["bands"][k]["pois"] for k in keys])
@@ -708,7 +551,8 @@ def _pieces_legend(analysis: Result) -> str:
     if not d or not (d["pieces"] or d["pois"]["affected"] or d["facility_rows"]["affected"]):
         return ""
     text = (
-        f"<div><span class='sw piece'></span>断开的路段（未连通，不参与计算） "
+        f"<div><span class='sw piece' style='background:{style.PIECE_COLOUR}'></span>"
+        f"断开的路段（未连通，不参与计算） "
         f"Disconnected street pieces (not routed): {d['pieces']}</div>"
     )
     n_poi, n_fac = d["pois"]["affected"], d["facility_rows"]["affected"]
@@ -716,7 +560,8 @@ def _pieces_legend(analysis: Result) -> str:
         extra = (d["pois"]["extra_m_max"], d["facility_rows"]["extra_m_max"])
         worst = max(x for x in extra if x is not None)
         text += (
-            f"<div><span class='sw leg'></span>最近街道在其中、改接主路网的点 "
+            f"<div><span class='sw leg' style='border-top-color:{style.PIECE_COLOUR}'></span>"
+            f"最近街道在其中、改接主路网的点 "
             f"points whose nearest street is in one, snapped to the routed network: "
             f"{n_poi} 商户 POIs, {n_fac} 入口 entrances，最多多走 up to +{worst:.0f} 米 m</div>"
         )
@@ -739,7 +584,7 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         Escaped HTML for the map's panel.
     """
     about, bands = analysis.provenance, analysis.settings.bands_min
-    pal = _palette(bands)
+    pal = style.palette(bands)
     sw = "<span class='sw' style='background:{}'></span>"
     rows, lo = [], 0.0
     for i, b in enumerate(bands):
@@ -747,9 +592,13 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         lo = b
     rows.append(f"<div>{sw.format(pal[-2])}&gt;{bands[-1]:g} 分钟 min 超出 beyond</div>")
     rows.append(f"<div>{sw.format(pal[-1])}不可达/未计算 unreachable / not routed</div>")
-    rows.append("<div><span class='sw fac'></span>服务点（入口） facility (entrance)</div>")
+    fac, edge = style.FACILITY_COLOUR, style.FACILITY_EDGE_COLOUR
+    rows.append(
+        f"<div><span class='sw fac' style='background:{fac};border-color:{edge};"
+        f"box-shadow:0 0 0 1px {fac}'></span>服务点（入口） facility (entrance)</div>"
+    )
     rows.append(_pieces_legend(analysis))
-    num = summary_numbers(analysis, bands)
+    num = summary_numbers(analysis)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
     body = "".join(
         f"<tr><td>{esc(fid)} {esc(name)}</td>{''.join(f'<td>{n}</td>' for n in counts)}</tr>"
@@ -793,186 +642,41 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
 </details>"""
 
 
-_PANEL_CSS = """<style>
-.planner-panel{background:#fff;padding:6px 9px;border:1px solid #999;border-radius:4px;
- font:12px/1.35 "WenQuanYi Micro Hei","Noto Sans CJK SC","Microsoft YaHei",sans-serif;
- max-width:340px;max-height:62vh;overflow:auto}
-.planner-panel summary{font-weight:bold;cursor:pointer;margin-top:3px}
-.planner-panel .planner-title{font-weight:bold;font-size:13px}
-.planner-panel .sw{display:inline-block;width:12px;height:12px;margin-right:5px;
- border:1px solid #555;vertical-align:middle}
-.planner-panel .sw.fac{background:#2c3e91;border:2px solid #fff;border-radius:50%;
- box-shadow:0 0 0 1px #2c3e91}
-.planner-panel .sw.piece{height:4px;border:0;background:#c51b7d}
-.planner-panel .sw.leg{height:0;border:0;border-top:2px dashed #c51b7d}
-.planner-sum{border-collapse:collapse;margin-top:2px}
-.planner-sum td,.planner-sum th{border-bottom:1px solid #ddd;padding:1px 4px;text-align:right}
-.planner-sum td:first-child,.planner-sum th:first-child{text-align:left}
-.planner-sum tr.all td{font-weight:bold}
-.leaflet-control-layers-expanded{font-size:12px;max-height:60vh;overflow:auto;padding:4px 8px}
-.planner-popup ol{margin:2px 0;padding-left:20px;max-height:180px;overflow:auto}
-.planner-popup table td{padding:0 6px 0 0}
-</style>"""
-
-_JS = """
-var map = __MAP__, P = __DATA__, G = __GROUPS__, mode = "wgs";
-map.createPane("plannerStreets").style.zIndex = 350;
-map.createPane("plannerBands").style.zIndex = 400;
-map.createPane("plannerPieces").style.zIndex = 440;
-map.createPane("plannerPois").style.zIndex = 450;
-map.createPane("plannerFacilities").style.zIndex = 460;
-var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
-var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
-var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
-var bandOn = P.bandsMin.map(function () { return true; });
-function shift(lat, lon) {
-  if (mode !== "gcj") { return [lat, lon]; }
-  var g = P.grid, fx = (lon - g.lon0) / g.step, fy = (lat - g.lat0) / g.step;
-  fx = Math.min(Math.max(fx, 0), g.nx - 1); fy = Math.min(Math.max(fy, 0), g.ny - 1);
-  var i = Math.min(Math.floor(fx), g.nx - 2), j = Math.min(Math.floor(fy), g.ny - 2);
-  var tx = fx - i, ty = fy - j, k = j * g.nx + i;
-  function at(a) {
-    return a[k] * (1 - tx) * (1 - ty) + a[k + 1] * tx * (1 - ty) +
-      a[k + g.nx] * (1 - tx) * ty + a[k + g.nx + 1] * tx * ty;
-  }
-  return [lat + at(g.dlat), lon + at(g.dlon)];
-}
-function line(a) {
-  var out = [], x = 0, y = 0;
-  for (var i = 0; i < a.length; i += 2) {
-    x += a[i]; y += a[i + 1]; out.push(shift(y / P.scale, x / P.scale));
-  }
-  return out;
-}
-function buildStreets() {
-  G.streets.clearLayers();
-  P.streets.forEach(function (s) {
-    var pl = L.polyline(s.l.map(line), {renderer: streetRenderer, color: P.streetColour,
-      weight: s.w, opacity: 0.85, interactive: s.n !== ""});
-    if (s.n !== "") { pl.bindTooltip(s.n, {sticky: true}); }
-    G.streets.addLayer(pl);
-  });
-}
-function buildPieces() {
-  if (!G.pieces) { return; }
-  G.pieces.clearLayers();
-  P.pieces.forEach(function (p) {
-    var pl = L.polyline(p.l.map(line), {renderer: pieceRenderer, color: P.pieceColour,
-      weight: 3.5, opacity: 0.95});
-    pl.plannerPiece = p.i;
-    pl.bindTooltip(p.t, {sticky: true});
-    G.pieces.addLayer(pl);
-  });
-  P.legs.forEach(function (g) {
-    var pl = L.polyline([shift(g[1], g[0]), shift(g[3], g[2])], {renderer: pieceRenderer,
-      color: P.pieceColour, weight: 1.5, opacity: 0.9, dashArray: "4 3"});
-    pl.plannerLeg = true;
-    pl.bindTooltip(g[4], {sticky: true});
-    G.pieces.addLayer(pl);
-  });
-}
-function buildBands() {
-  G.facilityBands.forEach(function (g) { g.clearLayers(); });
-  P.bands.forEach(function (b) {
-    if (!bandOn[b.b]) { return; }
-    var c = P.palette[b.b], f = P.facilities[b.f];
-    var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
-      {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
-    pg.plannerBand = P.bandsMin[b.b];
-    pg.bindTooltip(f.id + " " + f.name + ": ≤" + P.bandsMin[b.b] + " 分钟 min", {sticky: true});
-    G.facilityBands[b.f].addLayer(pg);
-  });
-}
-function buildFacilities() {
-  G.facilities.clearLayers();
-  P.entrances.forEach(function (e) {
-    var f = P.facilities[e[2]];
-    var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8,
-      color: "#ffffff", weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
-    m.plannerFacility = e[2];
-    m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
-    m.bindPopup(f.popup, {maxWidth: 360});
-    G.facilities.addLayer(m);
-  });
-}
-function poiTip(p) {
-  return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " + (p[5] || "–") +
-    " · " + (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min<br>状态 status: " + p[7] +
-    (p[8] ? "<br>" + p[8] : "");
-}
-function buildPois() {
-  Object.keys(P.pois).forEach(function (k) {
-    var g = G.pois[k];
-    g.clearLayers();
-    P.pois[k].forEach(function (p) {
-      var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
-        color: p[8] ? P.pieceColour : "#333333", weight: p[8] ? 2 : 0.6,
-        fillColor: P.palette[p[2]], fillOpacity: 0.9});
-      m.bindTooltip(poiTip(p));
-      g.addLayer(m);
-    });
-  });
-}
-function buildAll() { buildStreets(); buildPieces(); buildBands(); buildFacilities(); buildPois(); }
-map.on("overlayadd overlayremove", function (e) {
-  var b = G.bandToggles.indexOf(e.layer);
-  if (b >= 0) { bandOn[b] = e.type === "overlayadd"; buildBands(); }
-});
-map.on("baselayerchange", function (e) {
-  var next = e.layer === G.amap ? "gcj" : "wgs";
-  if (next === mode) { return; }
-  mode = next;
-  buildAll();
-  var el = document.getElementById("planner-crs");
-  if (el) {
-    el.textContent = mode === "gcj"
-      ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
-      : "当前叠加图层 Overlays now: WGS-84";
-  }
-});
-if (P.tianditu) {
-  var tdt = L.layerGroup(["vec", "cva"].map(function (layer) {
-    return L.tileLayer(P.tianditu.replace(/LAYER_NAME/g, layer),
-      {subdomains: "01234567", maxZoom: 18, attribution: "© 天地图 Tianditu"});
-  }));
-  __CONTROL__.addBaseLayer(tdt, "天地图 Tianditu (CGCS2000, 需联网 needs internet)");
-}
-var panel = L.control({position: "bottomleft"});
-panel.onAdd = function () {
-  var d = L.DomUtil.create("div", "planner-panel");
-  d.innerHTML = P.panel;
-  L.DomEvent.disableClickPropagation(d);
-  L.DomEvent.disableScrollPropagation(d);
-  return d;
-};
-panel.addTo(map);
-L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
-map.attributionControl.addAttribution("© OpenStreetMap contributors");
-buildAll();
-window.planner = {map: map, layers: G, mode: function () { return mode; }};
-"""
-
-
 class _PlannerLayers(MacroElement):
-    """Fill the map's layer groups from compact data (added last, after the LayerControl)."""
+    """The page data (a JSON ``<script>``) and the call of ``plannerInit`` (planner.js) on it.
+
+    Added last, after the LayerControl, so the layer groups and the control exist.
+    """
 
     _template = Template(
-        "{% macro script(this, kwargs) %}(function () {\n{{ this.code }}\n})();{% endmacro %}"
+        """{% macro html(this, kwargs) %}<script type="application/json" id="{{ this.data_id }}">
+{{ this.data }}</script>{% endmacro %}
+{% macro script(this, kwargs) %}plannerInit({{ this.map }}, {{ this.control }}, {{ this.groups }},
+  JSON.parse(document.getElementById("{{ this.data_id }}").textContent));{% endmacro %}"""
     )
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, m: folium.Map, control: folium.LayerControl, groups: str, data: str) -> None:
         super().__init__()
         self._name = "PlannerLayers"
-        self.code = code
+        self.map = m.get_name()
+        self.control = control.get_name()
+        self.data_id = f"planner-data-{m.get_name()}"
+        self.groups = groups
+        self.data = data
 
 
 # --------------------------------------------------------------------------- map
-def _data_bounds(analysis: Result, network: StreetNetwork) -> tuple[float, float, float, float]:
-    if len(analysis.isochrones) and np.all(np.isfinite(analysis.isochrones.total_bounds)):
-        w, s, e, n = analysis.isochrones.total_bounds
+def _bounds(analysis: Result) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(west, south, east, north) of the bands (else the streets), and of bands and streets."""
+    streets = tuple(float(v) for v in analysis.network.edges_gdf().to_crs(4326).total_bounds)
+    iso = analysis.isochrones
+    if len(iso) and np.all(np.isfinite(iso.total_bounds)):
+        view = tuple(float(v) for v in iso.total_bounds)
     else:
-        w, s, e, n = network.edges_gdf().to_crs(4326).total_bounds
-    return float(w), float(s), float(e), float(n)
+        view = streets
+    w, s, e, n = view
+    both = (min(w, streets[0]), min(s, streets[1]), max(e, streets[2]), max(n, streets[3]))
+    return view, both
 
 
 def build_map(analysis: Result) -> folium.Map:
@@ -993,15 +697,12 @@ def build_map(analysis: Result) -> folium.Map:
         (left out of routing) and the access legs of points snapped past them are one
         overlay, shown when there are any.
     """
-    network, bands = analysis.network, analysis.settings.bands_min
-    streets = street_data(network)
+    bands = analysis.settings.bands_min
     fac = facility_data(analysis)
-    pois = poi_data(analysis, bands)
-    pieces = piece_data(network, analysis, analysis.settings.snap_limit_m)
+    pois = poi_data(analysis)
+    pieces = piece_data(analysis)
     n_pois = sum(len(v) for v in pois.values())
-    w, s, e, n = _data_bounds(analysis, network)
-    sw_, ss_, se_, sn_ = network.edges_gdf().to_crs(4326).total_bounds
-    grid_bounds = (min(w, sw_), min(s, ss_), max(e, se_), max(n, sn_))
+    (w, s, e, n), grid_bounds = _bounds(analysis)
     key = tianditu_key()
 
     m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
@@ -1059,14 +760,16 @@ def build_map(analysis: Result) -> folium.Map:
     data = {
         "scale": COORD_SCALE,
         "bandsMin": [float(f"{b:g}") for b in bands],
-        "palette": _palette(bands),
-        "streetColour": STREET_COLOUR,
-        "facilityColour": FACILITY_COLOUR,
-        "pieceColour": PIECE_COLOUR,
+        "palette": style.palette(bands),
+        "streetColour": style.STREET_COLOUR,
+        "facilityColour": style.FACILITY_COLOUR,
+        "facilityEdgeColour": style.FACILITY_EDGE_COLOUR,
+        "poiEdgeColour": style.POI_EDGE_COLOUR,
+        "pieceColour": style.PIECE_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
         "grid": gcj02_grid(grid_bounds),
-        "streets": streets,
-        "bands": band_data(analysis, bands),
+        "streets": street_data(analysis),
+        "bands": band_data(analysis),
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
@@ -1075,31 +778,20 @@ def build_map(analysis: Result) -> folium.Map:
         "panel": legend_html(analysis, tianditu=key is not None),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
-    js_groups = (
-        "{"
-        + ",".join(
-            [
-                f'"streets":{groups["streets"].get_name()}',
-                f'"facilities":{groups["facilities"].get_name()}',
-                f'"amap":{amap.get_name()}',
-                *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
-                '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
-                '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
-                '"pois":{'
-                + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items())
-                + "}",
-            ]
-        )
-        + "}"
-    )
-    code = (
-        _JS.replace("__MAP__", m.get_name())
-        .replace("__GROUPS__", js_groups)
-        .replace("__CONTROL__", control.get_name())
-        .replace("__DATA__", _js_json(data))
-    )
-    _PlannerLayers(code).add_to(m)
-    m.get_root().header.add_child(Element(_PANEL_CSS))
+    # the folium layer groups, by the names of their JavaScript variables
+    names = [
+        f'"streets":{groups["streets"].get_name()}',
+        f'"facilities":{groups["facilities"].get_name()}',
+        f'"amap":{amap.get_name()}',
+        *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
+        '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
+        '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
+        '"pois":{' + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items()) + "}",
+    ]
+    _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
+    header = m.get_root().header
+    header.add_child(Element(inline_own("planner.css")), name="planner_css")
+    header.add_child(Element(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])
     return m
 
@@ -1122,22 +814,3 @@ def save_map(analysis: Result, path: str | Path) -> Path:
     from planner.offline import save_offline
 
     return save_offline(build_map(analysis), Path(path))
-
-
-def reached_summary(analysis: Result, facility_id: str) -> pd.DataFrame:
-    """POIs a facility reaches per band (for popups and notebooks).
-
-    Parameters
-    ----------
-    analysis
-        The run's results.
-    facility_id
-        The facility.
-
-    Returns
-    -------
-    table
-        ``band_min, pois``.
-    """
-    rows = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    return rows.groupby("band_min")["poi_id"].count().rename("pois").reset_index()

@@ -19,15 +19,20 @@ from planner.io import write_atomic
 
 __all__ = [
     "OMITTED",
+    "OWN_FILES",
     "STATIC_DIR",
     "OfflineAssetError",
     "external_urls",
     "inline_assets",
+    "inline_own",
     "save_offline",
 ]
 
-#: Directory holding the vendored JS/CSS, ``manifest.json`` and ``LICENSES.md``.
+#: Directory holding the vendored JS/CSS, the planner's own JS/CSS, ``manifest.json`` and
+#: ``LICENSES.md``.
 STATIC_DIR = Path(__file__).with_name("_static")
+#: The planner's own page code in `STATIC_DIR` (not vendored; inlined by `inline_own`).
+OWN_FILES = ("planner.css", "planner.js")
 
 
 @dataclass(frozen=True)
@@ -57,11 +62,24 @@ _AWESOME = Omitted(
     r"L\.AwesomeMarkers\b",
 )
 _CLASS_ATTR = r"""class\s*=\s*\\?["'][^"'\\]*"""
+_MARKERCLUSTER = Omitted(
+    "Leaflet.markercluster 1.1.0",
+    "only used by folium.plugins.MarkerCluster; planner maps draw every POI, since its "
+    "colour is the information a cluster would hide",
+    r"\bL\.markerClusterGroup\b",
+)
+_MARKERCLUSTER_CDN = "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
 
 #: CDN URLs that folium (0.20) links by default but that planner maps do not need.
 #: They are dropped from the page; each guard makes sure the page really does not
 #: use the library, so that a map is never shipped silently broken.
 OMITTED: dict[str, Omitted] = {
+    "https://code.jquery.com/jquery-3.7.1.min.js": Omitted(
+        "jQuery 3.7.1",
+        "only used by folium.Popup, objects_to_stay_in_front and a few plugins; planner "
+        "maps bind their popups with Leaflet in planner.js",
+        r"(?<![\w$.])\$(?:\(|\.[A-Za-z_])|\bjQuery\s*[.(]",
+    ),
     "https://cdn.jsdelivr.net/npm/bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": Omitted(
         "Bootstrap 5.2.2 JS",
         "folium's own JavaScript never calls Bootstrap",
@@ -88,6 +106,9 @@ OMITTED: dict[str, Omitted] = {
     "leaflet.awesome-markers.css": _AWESOME,
     "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/"
     "leaflet.awesome.rotate.min.css": _AWESOME,
+    _MARKERCLUSTER_CDN + "leaflet.markercluster.js": _MARKERCLUSTER,
+    _MARKERCLUSTER_CDN + "MarkerCluster.css": _MARKERCLUSTER,
+    _MARKERCLUSTER_CDN + "MarkerCluster.Default.css": _MARKERCLUSTER,
 }
 
 _MIME = {
@@ -294,6 +315,44 @@ def _inline_block(url: str) -> str:
     return f"<style>/* {label} */\n{body}\n</style>"
 
 
+@cache
+def inline_own(name: str) -> str:
+    """Inline ``<script>`` or ``<style>`` block of one of the planner's own files.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`OWN_FILES`, e.g. ``"planner.js"``.
+
+    Returns
+    -------
+    str
+        The file's text in a ``<script>`` (``.js``) or ``<style>`` (``.css``) element,
+        labelled with its name; images a stylesheet references become ``data:`` URIs.
+
+    Raises
+    ------
+    OfflineAssetError
+        If `name` is not an own file, is missing, or could not be inlined safely (it
+        would close its element early or open an HTML comment).
+    """
+    path = STATIC_DIR / name
+    if name not in OWN_FILES or not path.is_file():
+        msg = f"{name!r} is not one of the planner's static files {OWN_FILES} in {STATIC_DIR}"
+        raise OfflineAssetError(msg)
+    if path.suffix == ".js":
+        body = path.read_text(encoding="utf-8")
+        if re.search(r"</script|<!--", body, re.I):
+            msg = f"{name} cannot be inlined safely inside <script>"
+            raise OfflineAssetError(msg)
+        return f"<script>/* {name} (liusha-planner) */\n{body}</script>"
+    body = _css_with_data_uris(path)
+    if re.search(r"</style", body, re.I):
+        msg = f"{name} cannot be inlined safely inside <style>"
+        raise OfflineAssetError(msg)
+    return f"<style>/* {name} (liusha-planner) */\n{body}</style>"
+
+
 def _check_guards(html: str, omitted_seen: set[str]) -> None:
     for url in sorted(omitted_seen):
         info = OMITTED[url]
@@ -312,8 +371,8 @@ def inline_assets(html: str) -> str:
     Every known CDN script or stylesheet is replaced, in place, by an inline
     ``<script>``/``<style>`` built from ``planner/_static``; images referenced by
     the CSS become ``data:`` URIs. Folium defaults that planner maps do not need
-    (Bootstrap, Font Awesome, glyphicons, awesome-markers; see :data:`OMITTED`)
-    are dropped, after checking the page does not actually use them.
+    (jQuery, Bootstrap, Font Awesome, glyphicons, awesome-markers, markercluster; see
+    :data:`OMITTED`) are dropped, after checking the page does not actually use them.
 
     Parameters
     ----------

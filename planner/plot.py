@@ -18,7 +18,7 @@ from matplotlib.patches import Patch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pyproj import Transformer
 
-from planner import maps
+from planner import style
 from planner._publish import SIGNATURE
 from planner.io import write_atomic
 from planner.network import StreetNetwork
@@ -44,6 +44,8 @@ _CJK_FILE = re.compile(
     r"cjk|wqy|wenquanyi|notosanssc|sourcehansans|droidsansfallback|simhei|msyh", re.I
 )
 _CJK_TEXT = re.compile(r"[\u3000-\u30ff\u3400-\u9fff\uff00-\uffef]+")
+#: Street widths in points per unit of `planner.style.road_weight` (the map's pixels).
+LINE_SCALE = 0.45
 
 
 @cache
@@ -92,17 +94,15 @@ def _projected_xy(
 
 
 def _draw_streets(ax: Axes, network: StreetNetwork) -> None:
-    main = np.array([str(h).split("/")[0].replace("_link", "") for h in network.edge_highway])
-    widths = np.array([maps._ROAD_WEIGHT.get(h, 1.2) for h in main]) * 0.45
+    widths = np.array([style.road_weight(h) for h in network.edge_highway]) * LINE_SCALE
     segs = [np.asarray(g.coords)[:, :2] for g in network.edge_geometry]
     ax.add_collection(
-        LineCollection(segs, colors=maps.STREET_COLOUR, linewidths=widths, alpha=0.9, zorder=1)
+        LineCollection(segs, colors=style.STREET_COLOUR, linewidths=widths, alpha=0.9, zorder=1)
     )
 
 
-def _draw_bands(
-    ax: Axes, network: StreetNetwork, analysis: Result, bands: tuple[float, ...]
-) -> None:
+def _draw_bands(ax: Axes, analysis: Result) -> None:
+    network, bands = analysis.network, analysis.settings.bands_min
     iso = analysis.isochrones
     if not len(iso):
         return
@@ -114,7 +114,7 @@ def _draw_bands(
         if not len(geoms):
             continue
         merged = shapely.union_all(geoms)
-        colour = maps.band_colour(b, bands)
+        colour = style.band_colour(b, bands)
         polys = merged.geoms if hasattr(merged, "geoms") else [merged]
         for p in polys:
             if p.geom_type != "Polygon" or p.is_empty:
@@ -125,18 +125,26 @@ def _draw_bands(
             ax.plot(*p.exterior.xy, color=colour, lw=0.6, zorder=2)
 
 
-def _draw_points(
-    ax: Axes, network: StreetNetwork, analysis: Result, bands: tuple[float, ...], cjk: bool
-) -> None:
+def _draw_points(ax: Axes, analysis: Result) -> None:
+    network, bands = analysis.network, analysis.settings.bands_min
     p = analysis.pois
     ok = np.isfinite(p["lon"].to_numpy(float)) & np.isfinite(p["lat"].to_numpy(float))
     x, y = _projected_xy(network, p.loc[ok, "lon"], p.loc[ok, "lat"])
-    colours = [maps.poi_colour(m, bands) for m in p.loc[ok, "minutes_to_nearest"].to_numpy(float)]
-    ax.scatter(x, y, s=14, c=colours, edgecolors="#333333", linewidths=0.4, zorder=4)
+    index = style.band_index(p.loc[ok, "minutes_to_nearest"].to_numpy(float), bands)
+    colours = np.asarray(style.palette(bands))[index]
+    ax.scatter(x, y, s=14, c=colours, edgecolors=style.POI_EDGE_COLOUR, linewidths=0.4, zorder=4)
     f = analysis.entrances
     ok = np.isfinite(f["lon"].to_numpy(float)) & np.isfinite(f["lat"].to_numpy(float))
     fx, fy = _projected_xy(network, f.loc[ok, "lon"], f.loc[ok, "lat"])
-    ax.scatter(fx, fy, s=60, c=maps.FACILITY_COLOUR, edgecolors="white", linewidths=1.2, zorder=5)
+    ax.scatter(
+        fx,
+        fy,
+        s=60,
+        c=style.FACILITY_COLOUR,
+        edgecolors=style.FACILITY_EDGE_COLOUR,
+        linewidths=1.2,
+        zorder=5,
+    )
     seen: set[str] = set()
     for fid, xi, yi in zip(f.loc[ok, "id"], fx, fy, strict=True):
         if fid in seen:
@@ -148,7 +156,7 @@ def _draw_points(
             xytext=(5, 5),
             textcoords="offset points",
             fontsize=8,
-            color=maps.FACILITY_COLOUR,
+            color=style.FACILITY_COLOUR,
             zorder=6,
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
         )
@@ -160,15 +168,18 @@ def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool) -> None:
     for b in bands:
         handles.append(
             Patch(
-                color=maps.band_colour(b, bands), label=f"{lo:g}–{b:g} {label('分钟', 'min', cjk)}"
+                color=style.band_colour(b, bands),
+                label=f"{lo:g}–{b:g} {label('分钟', 'min', cjk)}",
             )
         )
         lo = b
     for colour, text in (
-        (maps.BEYOND_COLOUR, label(f"超过 {bands[-1]:g} 分钟", f"beyond {bands[-1]:g} min", cjk)),
-        (maps.NOT_ROUTED_COLOUR, label("不可达/未计算", "unreachable / not routed", cjk)),
+        (style.BEYOND_COLOUR, label(f"超过 {bands[-1]:g} 分钟", f"beyond {bands[-1]:g} min", cjk)),
+        (style.NOT_ROUTED_COLOUR, label("不可达/未计算", "unreachable / not routed", cjk)),
     ):
-        handles.append(Line2D([], [], ls="", marker="o", mfc=colour, mec="#333333", label=text))
+        handles.append(
+            Line2D([], [], ls="", marker="o", mfc=colour, mec=style.POI_EDGE_COLOUR, label=text)
+        )
     handles.append(
         Line2D(
             [],
@@ -176,14 +187,14 @@ def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool) -> None:
             ls="",
             marker="o",
             ms=9,
-            mfc=maps.FACILITY_COLOUR,
-            mec="white",
+            mfc=style.FACILITY_COLOUR,
+            mec=style.FACILITY_EDGE_COLOUR,
             label=label("服务点", "facility", cjk),
         )
     )
     handles.append(
         Line2D(
-            [], [], color=maps.STREET_COLOUR, lw=1.5, label=label("步行路网", "walk network", cjk)
+            [], [], color=style.STREET_COLOUR, lw=1.5, label=label("步行路网", "walk network", cjk)
         )
     )
     title = label("步行至最近服务点", "Walk to nearest facility", cjk)
@@ -272,8 +283,8 @@ def draw(analysis: Result) -> Figure:
         fig = Figure(figsize=(10, height), dpi=130, layout="constrained")
         ax = fig.add_subplot()
         _draw_streets(ax, network)
-        _draw_bands(ax, network, analysis, bands)
-        _draw_points(ax, network, analysis, bands, cjk)
+        _draw_bands(ax, analysis)
+        _draw_points(ax, analysis)
         ax.set_xlim(x0, x1)
         ax.set_ylim(y0, y1)
         ax.set_aspect("equal")

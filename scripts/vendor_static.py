@@ -4,8 +4,11 @@ Usage: ``python scripts/vendor_static.py [--check]``. Needs ``npm`` and access t
 the npm registry. For every CDN URL folium (and the plugins planner uses) links,
 the matching file is taken from the npm tarball of the same library and version,
 and recorded in ``_static/manifest.json`` together with the tarball integrity
-hash; ``_static/LICENSES.md`` gets each library's licence text. ``--check`` only
-verifies that folium's URLs are all either vendored or deliberately omitted.
+hash; ``_static/LICENSES.md`` gets each library's licence text. The planner's own
+``planner.js`` and ``planner.css`` (``planner.offline.OWN_FILES``) are kept and listed
+as such. ``--check`` works offline: it verifies that folium's URLs are all either
+vendored or deliberately omitted, and that ``_static`` holds exactly the files of the
+manifest (vendored ones unchanged, own ones present and safe to inline).
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from planner.offline import OMITTED, STATIC_DIR  # noqa: E402
+from planner.offline import OMITTED, OWN_FILES, STATIC_DIR  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -80,32 +83,6 @@ LIBRARIES = (
         strip="dist/",
     ),
     Library(
-        "jquery",
-        "3.7.1",
-        "MIT",
-        "https://jquery.com/",
-        "LICENSE.txt",
-        {"https://code.jquery.com/jquery-3.7.1.min.js": "dist/jquery.min.js"},
-        strip="dist/",
-        notes=("Used by folium popups (`$(`...`)[0]`) and `objects_to_stay_in_front`.",),
-    ),
-    Library(
-        "leaflet.markercluster",
-        "1.1.0",
-        "MIT",
-        "https://github.com/Leaflet/Leaflet.markercluster",
-        "MIT-LICENCE.txt",
-        {
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "leaflet.markercluster.js": "dist/leaflet.markercluster.js",
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "MarkerCluster.css": "dist/MarkerCluster.css",
-            "https://cdnjs.cloudflare.com/ajax/libs/leaflet.markercluster/1.1.0/"
-            "MarkerCluster.Default.css": "dist/MarkerCluster.Default.css",
-        },
-        strip="dist/",
-    ),
-    Library(
         "leaflet.fullscreen",
         "3.0.0",
         "MIT",
@@ -149,6 +126,9 @@ LIBRARIES = (
 
 def folium_urls() -> list[str]:
     """Collect the CDN URLs folium and the planner's plugins link by default.
+
+    MarkerCluster is included although planner maps do not use it: its URLs must be
+    accounted for (they are deliberately omitted, with a guard).
 
     Returns
     -------
@@ -209,23 +189,93 @@ def _extract(tarball: Path, dest: Path) -> Path:
     return dest / "package"
 
 
-def _check_file(path: Path, rel: str) -> None:
+def _inline_problems(path: Path, rel: str) -> list[str]:
+    """Why a JS/CSS file could not be inlined into a page (empty when it can)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".js" and re.search(r"</script|<!--", text, re.I):
-        raise SystemExit(f"{rel}: contains </script or <!--, cannot be inlined")
+        return [f"{rel}: contains </script or <!--, cannot be inlined"]
+    problems = []
     if path.suffix == ".css":
         if re.search(r"</style", text, re.I):
-            raise SystemExit(f"{rel}: contains </style, cannot be inlined")
+            problems.append(f"{rel}: contains </style, cannot be inlined")
         for m in re.finditer(r"""url\(\s*(['"]?)(.*?)\1\s*\)""", text):
             url = m.group(2)
             if url.startswith(("data:", "#")):
                 continue
             if re.match(r"^(?:[a-z]+:)?//", url, re.I) or not (path.parent / url).is_file():
-                raise SystemExit(f"{rel}: url({url}) is not available locally")
+                problems.append(f"{rel}: url({url}) is not available locally")
+    return problems
+
+
+def _check_file(path: Path, rel: str) -> None:
+    problems = _inline_problems(path, rel)
+    if problems:
+        raise SystemExit(problems[0])
 
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def check_static(static: Path = STATIC_DIR) -> list[str]:
+    """Compare ``static`` with its manifest, offline.
+
+    Parameters
+    ----------
+    static : pathlib.Path
+        The static directory (``planner/_static``).
+
+    Returns
+    -------
+    list of str
+        Problems: a vendored file missing or changed (SHA-256), an asset URL without its
+        file, an own file (``OWN_FILES``) missing, unlisted or unsafe to inline, a file on
+        disk that the manifest does not list. Empty when all is well.
+    """
+    path = static / "manifest.json"
+    if not path.is_file():
+        return [f"{path} is missing"]
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    problems = []
+    listed = {"manifest.json", "LICENSES.md"}
+    for lib in manifest["libraries"]:
+        for f in lib["files"]:
+            listed.add(f["path"])
+            target = static / f["path"]
+            if not target.is_file():
+                problems.append(f"{f['path']}: missing ({lib['name']} {lib['version']})")
+            elif _sha256(target) != f["sha256"]:
+                problems.append(f"{f['path']}: changed since it was vendored (SHA-256)")
+    for url, asset in manifest["assets"].items():
+        if asset["path"] not in listed:
+            problems.append(f"{url}: its file {asset['path']} is not in the manifest")
+    own = [f["path"] for f in manifest.get("own", [])]
+    if sorted(own) != sorted(OWN_FILES):
+        problems.append(f"manifest lists own files {own}, planner.offline has {list(OWN_FILES)}")
+    for rel in OWN_FILES:
+        listed.add(rel)
+        if not (static / rel).is_file():
+            problems.append(f"{rel}: missing (the planner's own page code)")
+        else:
+            problems += _inline_problems(static / rel, rel)
+    on_disk = {p.relative_to(static).as_posix() for p in static.rglob("*") if p.is_file()}
+    problems += [f"{rel}: not in the manifest" for rel in sorted(on_disk - listed)]
+    return problems
+
+
+def _clear(static: Path) -> None:
+    """Empty ``static`` except the planner's own files (created when missing)."""
+    static.mkdir(parents=True, exist_ok=True)
+    for p in static.iterdir():
+        if p.name in OWN_FILES and p.is_file():
+            continue
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
+    if static.resolve() != STATIC_DIR.resolve():
+        for rel in OWN_FILES:
+            shutil.copyfile(STATIC_DIR / rel, static / rel)
 
 
 def build(static: Path) -> None:
@@ -234,18 +284,18 @@ def build(static: Path) -> None:
     Parameters
     ----------
     static : pathlib.Path
-        Target directory; it is wiped and recreated.
+        Target directory; everything in it but the planner's own files is replaced (own
+        files are copied from ``planner/_static`` when building elsewhere).
     """
     import folium
 
-    if static.exists():
-        shutil.rmtree(static)
-    static.mkdir(parents=True)
+    _clear(static)
     manifest: dict = {
         "generated_by": "scripts/vendor_static.py",
         "folium_version": folium.__version__,
         "libraries": [],
         "assets": {},
+        "own": [{"path": rel, "kind": "js" if rel.endswith(".js") else "css"} for rel in OWN_FILES],
     }
     licenses = [
         "# Third-party libraries vendored in `planner/_static`",
@@ -319,7 +369,11 @@ def build(static: Path) -> None:
                 f"```text\n{text}\n```\n"
             )
     omitted = "\n".join(f"- {o.library}: {o.reason} ({u})" for u, o in OMITTED.items())
+    own = ", ".join(f"`{rel}`" for rel in OWN_FILES)
     licenses += [
+        "",
+        f"Also here, not vendored: {own}, the planner's own page code (the package's",
+        "licence; inlined by `planner.offline.inline_own`, checked by `--check`).",
         "",
         "Not vendored (folium links them by default; `planner.offline` drops them and",
         "raises if a map actually uses them):",
@@ -337,14 +391,21 @@ def build(static: Path) -> None:
 def main() -> None:
     """Parse arguments, check folium coverage and rebuild the static directory."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only check folium coverage")
+    parser.add_argument(
+        "--check", action="store_true", help="only check folium coverage and the files (offline)"
+    )
     parser.add_argument("--dest", type=Path, default=STATIC_DIR, help="output directory")
     args = parser.parse_args()
     missing = check_coverage()
     if missing:
         raise SystemExit("folium links URLs with no offline plan:\n  " + "\n  ".join(missing))
     if args.check:
-        print("all folium CDN URLs are vendored or deliberately omitted")
+        problems = check_static(args.dest)
+        if problems:
+            raise SystemExit(
+                f"{args.dest} does not match its manifest:\n  " + "\n  ".join(problems)
+            )
+        print("all folium CDN URLs are vendored or deliberately omitted; files match the manifest")
         return
     build(args.dest)
     total = sum(p.stat().st_size for p in args.dest.rglob("*") if p.is_file())

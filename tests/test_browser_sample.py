@@ -75,6 +75,36 @@ def test_sample_map_loads_offline_with_every_layer(
     assert op.problems == {}
 
 
+def test_plugins_and_popups_work_without_jquery(sample_map_run: Result, offline_page) -> None:
+    """No jQuery or markercluster on the page; full screen, measuring and popups still work."""
+    op = offline_page(sample_map_run.files["map"])
+    page = op.page
+    assert page.evaluate("typeof window.jQuery + typeof window.$") == "undefinedundefined"
+    assert page.evaluate("typeof L.markerClusterGroup") == "undefined"
+    assert page.evaluate("typeof plannerInit") == "function"  # planner.js, inlined
+    page.locator(".leaflet-control-zoom-fullscreen").click()
+    page.wait_for_timeout(200)
+    assert page.evaluate("!!document.fullscreenElement") is True
+    page.locator(".leaflet-control-zoom-fullscreen").click()
+    page.wait_for_timeout(200)
+    assert page.evaluate("!!document.fullscreenElement") is False
+    # measure a line across the map: leaflet-measure shows its distance in a popup
+    page.locator(".leaflet-control-measure").hover()
+    page.locator(".leaflet-control-measure .js-start").click()
+    page.mouse.click(700, 650)
+    page.mouse.click(900, 650)
+    assert "Path distance" in page.locator(".leaflet-control-measure .js-results").inner_text()
+    # (at 1200x800 the expanded control runs under the panel: click the link directly)
+    page.locator(".leaflet-control-measure .js-finish").dispatch_event("click")
+    assert "Linear measurement" in page.locator(".leaflet-popup-content").inner_text()
+    page.locator(".leaflet-popup-close-button").click()
+    # a facility's popup opens on click (bound by planner.js with Leaflet, not folium/jQuery)
+    page.evaluate("() => { window.planner.layers.facilities.getLayers()[0].fire('click'); }")
+    popup = page.locator(".leaflet-popup-content", has_text="Reached, nearest first")
+    assert popup.count() == 1 and "分钟 min" in popup.inner_text()
+    assert op.problems == {}
+
+
 def test_toggling_layers_hides_them(sample_map_run: Result, offline_page) -> None:
     op = offline_page(sample_map_run.files["map"])
     page = op.page

@@ -309,3 +309,31 @@ def test_projected_utm_to_wgs84() -> None:
 def test_unknown_crs_raises_in_to_wgs84() -> None:
     with pytest.raises(ValueError, match="unknown CRS"):
         crs.to_wgs84(np.array([1.0]), np.array([1.0]), "mars")
+
+
+# --------------------------------------------------------------------------- GCJ-02 grid
+def test_gcj02_grid_shift_of_the_mall_within_a_metre() -> None:
+    grid = crs.gcj02_grid((116.158, 23.270, 116.218, 23.324))
+    lon, lat = crs.gcj02_shift(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]), grid)
+    assert distance_m(lon, lat, *MALL_GCJ)[0] < 1.0
+    exact = crs.wgs84_to_gcj02(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]))
+    assert distance_m(lon, lat, exact[0], exact[1])[0] < 0.1
+
+
+def test_gcj02_grid_is_accurate_everywhere_in_the_area() -> None:
+    rng = np.random.default_rng(0)
+    lon = rng.uniform(113.92, 113.97, 500)
+    lat = rng.uniform(22.54, 22.56, 500)
+    grid = crs.gcj02_grid((113.92, 22.54, 113.97, 22.56))
+    assert grid["step"] == crs.GCJ_GRID_STEP
+    assert len(grid["dlon"]) == len(grid["dlat"]) == grid["nx"] * grid["ny"]
+    slon, slat = crs.gcj02_shift(lon, lat, grid)
+    elon, elat = crs.wgs84_to_gcj02(lon, lat)
+    assert distance_m(slon, slat, elon, elat).max() < 0.1
+
+
+def test_gcj02_grid_outside_china_is_no_shift() -> None:
+    grid = crs.gcj02_grid((2.30, 48.84, 2.36, 48.88))  # Paris
+    assert not np.any(grid["dlon"]) and not np.any(grid["dlat"])
+    lon, lat = crs.gcj02_shift(np.array([2.33]), np.array([48.86]), grid)
+    assert (lon[0], lat[0]) == (2.33, 48.86)

@@ -236,7 +236,8 @@ def test_cache_round_trip_keeps_the_pieces(network, tmp_path):
 
 # --------------------------------------------------------------------------- map
 def test_map_data_flags_points_and_draws_pieces(network, analysis):
-    data = maps.piece_data(network, analysis, 300.0)
+    assert analysis.network is network and analysis.settings.snap_limit_m == 300.0
+    data = maps.piece_data(analysis)
     assert [p["i"] for p in data["pieces"]] == [0, 1]
     # piece 1's one street, decoded, runs between (130, 40) and (170, 40)
     from pyproj import Transformer
@@ -258,7 +259,7 @@ def test_map_data_flags_points_and_draws_pieces(network, analysis):
     slon, slat = to_wgs.transform(100 + X0, 52 + Y0)
     assert legs["name Q"][2:4] == pytest.approx([slon, slat], abs=2e-6)
     # POI tooltips carry the note; R (not routed) says so
-    rows = {r[3]: r for group in maps.poi_data(analysis, (1, 2, 3)).values() for r in group}
+    rows = {r[3]: r for group in maps.poi_data(analysis).values() for r in group}
     assert "nearest street is disconnected: +28 m" in rows["name Q"][8]
     assert "not routed" in rows["name R"][8]
     assert rows["name P"][8] == "" and rows["name N"][8] == ""
@@ -288,9 +289,7 @@ def test_piece_names_are_escaped(analysis):
     a = pipeline.analyse(
         net, points(FACILITIES), points(POIS), bands_min=(1, 2, 3), speed_kmh=SPEED
     )
-    data = maps.piece_data(net, a, 300.0)
-    text = json.dumps(data, ensure_ascii=False) + json.dumps(
-        maps.poi_data(a, (1, 2, 3)), ensure_ascii=False
-    )
+    data = maps.piece_data(a)
+    text = json.dumps(data, ensure_ascii=False) + json.dumps(maps.poi_data(a), ensure_ascii=False)
     assert hostile not in text and "<img" not in text and "${" not in text
     assert maps.esc(hostile) in data["pieces"][1]["t"]

@@ -1,50 +1,102 @@
-"""Map helpers: colours, escaping, kind groups, coordinate encoding, GCJ-02 shift, panel numbers."""
+"""Map helpers: styles and the band rule, escaping, kind groups, coordinate encoding, panel."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from planner import maps
-from planner.crs import wgs84_to_gcj02
+from planner import maps, style
 
 BANDS = (5.0, 10.0, 15.0)
-MALL_WGS = (116.188201, 23.296846)  # Puning International Commodity City (lon, lat)
-MALL_GCJ = (116.192820, 23.294310)
-
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    dx = (lon2 - lon1) * 111_320.0 * np.cos(np.radians(lat1))
-    dy = (lat2 - lat1) * 110_574.0
-    return float(np.hypot(dx, dy))
 
 
 @pytest.mark.parametrize(
     ("minutes", "colour"),
     [
-        (0.0, maps.BAND_COLOURS[0]),
-        (5.0, maps.BAND_COLOURS[0]),
-        (5.01, maps.BAND_COLOURS[1]),
-        (10.0, maps.BAND_COLOURS[1]),
-        (14.99, maps.BAND_COLOURS[2]),
-        (15.0, maps.BAND_COLOURS[2]),
-        (15.5, maps.BEYOND_COLOUR),
-        (float("nan"), maps.NOT_ROUTED_COLOUR),
-        (float("inf"), maps.NOT_ROUTED_COLOUR),
-        (None, maps.NOT_ROUTED_COLOUR),
+        (0.0, style.BAND_COLOURS[0]),
+        (5.0, style.BAND_COLOURS[0]),
+        (5.01, style.BAND_COLOURS[1]),
+        (10.0, style.BAND_COLOURS[1]),
+        (14.99, style.BAND_COLOURS[2]),
+        (15.0, style.BAND_COLOURS[2]),
+        (15.5, style.BEYOND_COLOUR),
+        (float("nan"), style.NOT_ROUTED_COLOUR),
+        (float("inf"), style.NOT_ROUTED_COLOUR),
+        (None, style.NOT_ROUTED_COLOUR),
     ],
 )
 def test_poi_colour(minutes: float, colour: str) -> None:
-    assert maps.poi_colour(minutes, BANDS) == colour
+    assert style.poi_colour(minutes, BANDS) == colour
 
 
 def test_poi_colour_unsorted_bands_and_many_bands() -> None:
-    assert maps.poi_colour(7, (15, 5, 10)) == maps.BAND_COLOURS[1]
+    assert style.poi_colour(7, (15, 5, 10)) == style.BAND_COLOURS[1]
     many = tuple(range(1, 9))
-    assert maps.poi_colour(8, many) == maps.BAND_COLOURS[-1]
+    assert style.poi_colour(8, many) == style.BAND_COLOURS[-1]
+
+
+def test_band_rule_tolerance_at_each_edge() -> None:
+    # within 1e-9 * max(b, 1) of a limit is inside; a little more is not
+    for b in (0.5, 1.0, 5.0, 15.0, 1e4):
+        tol = 1e-9 * max(b, 1.0)
+        assert style.within_band(b + 0.5 * tol, b)
+        assert not style.within_band(b + 2 * tol, b)
+    assert style.band_index(15 + 1e-8, BANDS) == 2
+    assert style.band_index(15 + 1e-7, BANDS) == 3
+    assert not style.within_band(float("nan"), 15) and not style.within_band(None, 15)
+
+
+def test_band_rule_on_arrays_matches_scalars() -> None:
+    minutes = np.array([0, 5, 5 + 1e-12, 5.01, 10, 15, 15.5, np.nan, np.inf, -np.inf])
+    idx = style.band_index(minutes, (15, 5, 10))
+    assert idx.tolist() == [style.band_index(m, BANDS) for m in minutes]
+    assert idx.tolist() == [0, 0, 0, 1, 1, 2, 3, 4, 4, 4]
+    inside = style.within_band(minutes, 10)
+    assert inside.tolist() == [True, True, True, True, True, False, False, False, False, False]
+    assert style.band_index(np.array([]), BANDS).shape == (0,)
+    # the palette follows band_index: bands, then beyond, then not routed
+    pal = style.palette(BANDS)
+    assert pal[3] == style.BEYOND_COLOUR and pal[4] == style.NOT_ROUTED_COLOUR
+
+
+@pytest.mark.parametrize(
+    ("highway", "weight"),
+    [
+        ("primary", 3.0),
+        ("primary_link", 3.0),
+        ("secondary/residential", 2.6),
+        ("residential/secondary", style.DEFAULT_ROAD_WEIGHT),
+        ("footway", style.DEFAULT_ROAD_WEIGHT),
+        (float("nan"), style.DEFAULT_ROAD_WEIGHT),
+    ],
+)
+def test_road_weight(highway: object, weight: float) -> None:
+    assert style.road_weight(highway) == weight
+
+
+def test_map_modules_use_no_private_names_of_other_modules() -> None:
+    """maps, plot, style, offline and crs use only public names of other planner modules."""
+    root = Path(maps.__file__).parent
+    for name in ("maps", "plot", "style", "offline", "crs"):
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        modules = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("planner"):
+                for a in node.names:
+                    assert not a.name.startswith("_"), f"{name} imports {node.module}.{a.name}"
+                    if node.module == "planner":
+                        modules.add(a.asname or a.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                private = node.attr.startswith("_") and not node.attr.startswith("__")
+                assert not (node.value.id in modules and private), (
+                    f"{name} uses {node.value.id}.{node.attr}"
+                )
 
 
 @pytest.mark.parametrize(
@@ -70,7 +122,7 @@ def test_esc_output_has_no_active_characters() -> None:
 
 
 def test_js_json_never_closes_the_script() -> None:
-    text = maps._js_json({"n": "</script><script>alert(1)</script> & co"})
+    text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text)["n"] == "</script><script>alert(1)</script> & co"
 
@@ -105,25 +157,6 @@ def test_encode_line_round_trip_and_size() -> None:
     assert all(abs(v) < 100 for v in ints[2:])
 
 
-def test_gcj02_shift_of_the_mall_within_a_metre() -> None:
-    grid = maps.gcj02_grid((116.158, 23.270, 116.218, 23.324))
-    lon, lat = maps.gcj02_shift(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]), grid)
-    assert _metres(lon[0], lat[0], *MALL_GCJ) < 1.0
-    exact = wgs84_to_gcj02(np.array([MALL_WGS[0]]), np.array([MALL_WGS[1]]))
-    assert _metres(lon[0], lat[0], exact[0][0], exact[1][0]) < 0.1
-
-
-def test_gcj02_grid_is_accurate_everywhere_in_the_area() -> None:
-    rng = np.random.default_rng(0)
-    lon = rng.uniform(113.92, 113.97, 500)
-    lat = rng.uniform(22.54, 22.56, 500)
-    grid = maps.gcj02_grid((113.92, 22.54, 113.97, 22.56))
-    slon, slat = maps.gcj02_shift(lon, lat, grid)
-    elon, elat = wgs84_to_gcj02(lon, lat)
-    err = [_metres(a, b, c, d) for a, b, c, d in zip(slon, slat, elon, elat, strict=True)]
-    assert max(err) < 0.1
-
-
 def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TIANDITU_KEY", raising=False)
     assert maps.tianditu_key() is None
@@ -137,7 +170,7 @@ def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.slow
 def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
     sc, an = sample_map_run.settings, sample_map_run
-    num = maps.summary_numbers(an, sc.bands_min)
+    num = maps.summary_numbers(an)
     s = an.summary
     assert num["total"] == s["overall"]["pois_total"] == len(an.pois)
     for fid, _, counts in num["facilities"]:
@@ -161,11 +194,16 @@ def test_panel_numbers_agree_with_summary(sample_map_run) -> None:
 @pytest.mark.slow
 def test_page_data_counts(sample_map_run) -> None:
     an, sc = sample_map_run, sample_map_run.settings
-    pois = maps.poi_data(an, sc.bands_min)
+    pois = maps.poi_data(an)
     assert sum(map(len, pois.values())) == int(np.isfinite(an.pois["lon"]).sum())
+    # the colour index is the band rule applied to the POI's minutes
+    rows = {(r[0], r[1], r[3]): r[2] for group in pois.values() for r in group}
+    for _, p in an.pois[np.isfinite(an.pois["lon"])].iterrows():
+        key = (round(p["lon"], 6), round(p["lat"], 6), maps.esc(p["name"]))
+        assert rows[key] == style.band_index(p["minutes_to_nearest"], sc.bands_min)
     fac = maps.facility_data(an)
     assert len(fac["entrances"]) == int(np.isfinite(an.entrances["lon"].astype(float)).sum())
-    bands = maps.band_data(an, sc.bands_min)
+    bands = maps.band_data(an)
     assert len(bands) == int(
         (~an.isochrones.geometry.is_empty & an.isochrones.geometry.notna()).sum()
     )
@@ -182,8 +220,15 @@ def test_popup_caps_long_lists(sample_map_run) -> None:
 
 
 @pytest.mark.slow
-def test_sample_map_is_small(sample_map_run) -> None:
-    assert sample_map_run.files["map"].stat().st_size < 1_000_000
+def test_sample_map_is_small_and_has_no_unused_libraries(sample_map_run) -> None:
+    path = sample_map_run.files["map"]
+    assert path.stat().st_size < 600_000  # 626,791 bytes with jQuery, 541,159 without
+    text = path.read_text(encoding="utf-8")
+    assert "jquery 3.7.1 (" not in text and "jQuery v3" not in text
+    assert "markercluster" not in text.lower()
+    assert text.count("/* planner.js (liusha-planner) */") == 1
+    assert text.count("/* planner.css (liusha-planner) */") == 1
+    assert text.count('<script type="application/json" id="planner-data-') == 1
 
 
 @pytest.mark.slow

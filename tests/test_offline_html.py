@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import folium
@@ -13,22 +15,25 @@ from folium.plugins import Fullscreen, MarkerCluster, MeasureControl
 
 from planner.offline import (
     OMITTED,
+    OWN_FILES,
     STATIC_DIR,
     OfflineAssetError,
     external_urls,
     inline_assets,
+    inline_own,
     save_offline,
 )
 
 CENTER = (23.3405, 116.2205)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _map(**kwargs) -> folium.Map:
+    """A folium map with what planner maps use: markers, tooltips, plugins, layer control."""
     m = folium.Map(location=CENTER, zoom_start=15, tiles=None, maxZoom=19, **kwargs)
-    cluster = MarkerCluster().add_to(m)
     for i in range(5):
-        folium.Marker([CENTER[0] + 1e-4 * i, CENTER[1]], tooltip=f"商铺{i}").add_to(cluster)
-    folium.CircleMarker(CENTER, radius=5, popup=html.escape("<b>设施</b>")).add_to(m)
+        folium.Marker([CENTER[0] + 1e-4 * i, CENTER[1]], tooltip=f"商铺{i}").add_to(m)
+    folium.CircleMarker(CENTER, radius=5, tooltip="<b>设施</b>").add_to(m)
     folium.Marker(CENTER, icon=folium.DivIcon(html="<div>流沙</div>")).add_to(m)
     Fullscreen().add_to(m)
     MeasureControl().add_to(m)
@@ -39,7 +44,7 @@ def _map(**kwargs) -> folium.Map:
 def test_folium_output_is_online_only_before_inlining() -> None:
     urls = external_urls(_map().get_root().render())
     assert any("leaflet@1.9.3/dist/leaflet.js" in u for u in urls)
-    assert any("leaflet.markercluster" in u for u in urls)
+    assert any("jquery" in u for u in urls)
     assert any("leaflet-measure" in u for u in urls)
 
 
@@ -53,7 +58,8 @@ def test_save_offline_has_no_external_resources(tmp_path: Path) -> None:
     assert "cdn.jsdelivr.net" not in text and "cdnjs.cloudflare.com" not in text
     # the vendored libraries and their images are really there
     assert text.count("/* leaflet 1.9.3 (leaflet/leaflet.js") == 1
-    assert "L.MarkerClusterGroup" in text
+    # folium links jQuery by default; nothing here uses it, so it is left out
+    assert "omitted jQuery 3.7.1" in text and "jQuery" not in text.replace("omitted jQuery", "")
     assert "data:image/png;base64," in text
     assert "data:image/svg+xml;base64," in text  # fullscreen icon
     # complete file, atomically written, no temp files left behind
@@ -63,7 +69,7 @@ def test_save_offline_has_no_external_resources(tmp_path: Path) -> None:
     assert "商铺4" in text  # tooltips are written as raw UTF-8
     assert [p.name for p in out.parent.iterdir()] == ["map.html"]
     assert out.stat().st_mode & 0o777 == 0o644
-    assert 300_000 < out.stat().st_size < 800_000
+    assert 250_000 < out.stat().st_size < 400_000
 
 
 def test_each_vendored_asset_inlined_once() -> None:
@@ -118,11 +124,26 @@ def test_omitted_library_in_use_raises() -> None:
     folium.Marker(CENTER, icon=folium.DivIcon(html='<i class="fa fa-home"></i>')).add_to(m)
     with pytest.raises(OfflineAssetError, match="Font Awesome"):
         inline_assets(m.get_root().render())
+    m = _map()
+    folium.Marker(CENTER, popup="设施").add_to(m)  # folium popups are built with $(...)
+    with pytest.raises(OfflineAssetError, match="jQuery"):
+        inline_assets(m.get_root().render())
+    m = _map()
+    cluster = MarkerCluster().add_to(m)
+    folium.Marker(CENTER).add_to(cluster)
+    with pytest.raises(OfflineAssetError, match="markercluster"):
+        inline_assets(m.get_root().render())
+
+
+def test_dollars_in_text_do_not_trip_the_jquery_guard() -> None:
+    m = _map()
+    folium.CircleMarker(CENTER, tooltip="US$5 · 价格 $ 5 · &#36;(escaped) &#36;.x").add_to(m)
+    assert "omitted jQuery" in inline_assets(m.get_root().render())
 
 
 def test_unescaped_markup_that_fetches_is_rejected() -> None:
     m = _map()
-    folium.Marker(CENTER, popup="<img src=x onerror=alert(1)>").add_to(m)
+    folium.Marker(CENTER, tooltip="<img src=x onerror=alert(1)>").add_to(m)
     with pytest.raises(OfflineAssetError, match=r"'x'"):
         inline_assets(m.get_root().render())
 
@@ -167,18 +188,77 @@ def test_external_urls_ignores_non_fetches(snippet: str) -> None:
 def test_manifest_matches_vendored_files() -> None:
     manifest = json.loads((STATIC_DIR / "manifest.json").read_text(encoding="utf-8"))
     files = {f["path"] for lib in manifest["libraries"] for f in lib["files"]}
+    own = {f["path"] for f in manifest["own"]}
+    assert own == set(OWN_FILES)
     on_disk = {
         p.relative_to(STATIC_DIR).as_posix()
         for p in STATIC_DIR.rglob("*")
         if p.is_file() and p.name not in ("manifest.json", "LICENSES.md")
     }
-    assert files == on_disk
+    assert files | own == on_disk
     assert {a["path"] for a in manifest["assets"].values()} <= files
     licenses = (STATIC_DIR / "LICENSES.md").read_text(encoding="utf-8")
     for lib in manifest["libraries"]:
         assert f"## {lib['name']} {lib['version']}" in licenses
+    assert {lib["name"] for lib in manifest["libraries"]} == {
+        "leaflet",
+        "leaflet.fullscreen",
+        "leaflet-measure",
+    }
     total = sum((STATIC_DIR / f).stat().st_size for f in files)
-    assert total < 600_000
+    assert total < 350_000
+
+
+def test_vendor_static_check_passes_offline() -> None:
+    p = subprocess.run(
+        [sys.executable, "scripts/vendor_static.py", "--check"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "files match the manifest" in p.stdout
+
+
+def test_vendor_static_check_finds_stray_changed_and_missing_files(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        import vendor_static
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    static = tmp_path / "_static"
+    shutil.copytree(STATIC_DIR, static)
+    assert vendor_static.check_static(static) == []
+    (static / "jquery").mkdir()
+    (static / "jquery" / "jquery.min.js").write_text("x", encoding="utf-8")
+    (static / "leaflet" / "leaflet.css").write_text("x", encoding="utf-8")
+    (static / "planner.css").unlink()
+    (static / "planner.js").write_text("var s = '</script>';", encoding="utf-8")
+    problems = "\n".join(vendor_static.check_static(static))
+    assert "jquery/jquery.min.js: not in the manifest" in problems
+    assert "leaflet/leaflet.css: changed" in problems
+    assert "planner.css: missing" in problems
+    assert "planner.js: contains </script" in problems
+
+
+def test_planner_js_passes_node_check() -> None:
+    """planner.js is real JavaScript: ``node --check`` parses it (node is required)."""
+    node = shutil.which("node")
+    assert node, "node is needed to check planner/_static/planner.js (apt-get install nodejs)"
+    p = subprocess.run(
+        [node, "--check", str(STATIC_DIR / "planner.js")], capture_output=True, text=True
+    )
+    assert p.returncode == 0, p.stderr
+
+
+def test_own_files_are_inlined_safely() -> None:
+    js, css = inline_own("planner.js"), inline_own("planner.css")
+    assert js.startswith("<script>/* planner.js (liusha-planner) */") and js.endswith("</script>")
+    assert "function plannerInit(map, control, G, P)" in js
+    assert css.startswith("<style>/* planner.css (liusha-planner) */") and ".planner-panel" in css
+    assert external_urls(f"<html><head>{js}{css}</head></html>") == []
+    with pytest.raises(OfflineAssetError, match="not one of"):
+        inline_own("manifest.json")
 
 
 def test_every_folium_default_url_is_vendored_or_omitted() -> None:

@@ -1,0 +1,182 @@
+/*
+ * Liusha service-circle planner: draws a map's overlays from its page data.
+ * Inlined into every map by planner/offline.py; the data is the JSON blob that
+ * planner/maps.py writes (coordinates delta-encoded as integers, text escaped).
+ * Checked with `node --check` (tests/test_offline_html.py).
+ */
+/* exported plannerInit */
+
+/**
+ * Fill the map's layer groups and add the panel, scale bar and Tianditu layer.
+ *
+ * @param {L.Map} map the folium map
+ * @param {L.Control.Layers} control its layer control
+ * @param {Object} G the folium layer groups: streets, pieces, facilityBands, bandToggles,
+ *   pois (by kind group), facilities, and the Amap tile layer
+ * @param {Object} P the page data (see planner.maps.build_map)
+ */
+function plannerInit(map, control, G, P) {
+  "use strict";
+  var mode = "wgs";
+  map.createPane("plannerStreets").style.zIndex = 350;
+  map.createPane("plannerBands").style.zIndex = 400;
+  map.createPane("plannerPieces").style.zIndex = 440;
+  map.createPane("plannerPois").style.zIndex = 450;
+  map.createPane("plannerFacilities").style.zIndex = 460;
+  var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
+  var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
+  var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
+  var bandOn = P.bandsMin.map(function () { return true; });
+
+  // WGS-84 -> GCJ-02 by bilinear interpolation of the offset grid (planner.crs.gcj02_shift)
+  function shift(lat, lon) {
+    if (mode !== "gcj") { return [lat, lon]; }
+    var g = P.grid, fx = (lon - g.lon0) / g.step, fy = (lat - g.lat0) / g.step;
+    fx = Math.min(Math.max(fx, 0), g.nx - 1);
+    fy = Math.min(Math.max(fy, 0), g.ny - 1);
+    var i = Math.min(Math.floor(fx), g.nx - 2), j = Math.min(Math.floor(fy), g.ny - 2);
+    var tx = fx - i, ty = fy - j, k = j * g.nx + i;
+    function at(a) {
+      return a[k] * (1 - tx) * (1 - ty) + a[k + 1] * tx * (1 - ty) +
+        a[k + g.nx] * (1 - tx) * ty + a[k + g.nx + 1] * tx * ty;
+    }
+    return [lat + at(g.dlat), lon + at(g.dlon)];
+  }
+
+  // decode [x0, y0, dx1, dy1, ...] (planner.maps.encode_line) into shifted [lat, lon]s
+  function line(a) {
+    var out = [], x = 0, y = 0;
+    for (var i = 0; i < a.length; i += 2) {
+      x += a[i];
+      y += a[i + 1];
+      out.push(shift(y / P.scale, x / P.scale));
+    }
+    return out;
+  }
+
+  function buildStreets() {
+    G.streets.clearLayers();
+    P.streets.forEach(function (s) {
+      var pl = L.polyline(s.l.map(line), {renderer: streetRenderer, color: P.streetColour,
+        weight: s.w, opacity: 0.85, interactive: s.n !== ""});
+      if (s.n !== "") { pl.bindTooltip(s.n, {sticky: true}); }
+      G.streets.addLayer(pl);
+    });
+  }
+
+  function buildPieces() {
+    if (!G.pieces) { return; }
+    G.pieces.clearLayers();
+    P.pieces.forEach(function (p) {
+      var pl = L.polyline(p.l.map(line), {renderer: pieceRenderer, color: P.pieceColour,
+        weight: 3.5, opacity: 0.95});
+      pl.plannerPiece = p.i;
+      pl.bindTooltip(p.t, {sticky: true});
+      G.pieces.addLayer(pl);
+    });
+    P.legs.forEach(function (g) {
+      var pl = L.polyline([shift(g[1], g[0]), shift(g[3], g[2])], {renderer: pieceRenderer,
+        color: P.pieceColour, weight: 1.5, opacity: 0.9, dashArray: "4 3"});
+      pl.plannerLeg = true;
+      pl.bindTooltip(g[4], {sticky: true});
+      G.pieces.addLayer(pl);
+    });
+  }
+
+  function buildBands() {
+    G.facilityBands.forEach(function (g) { g.clearLayers(); });
+    P.bands.forEach(function (b) {
+      if (!bandOn[b.b]) { return; }
+      var c = P.palette[b.b], f = P.facilities[b.f];
+      var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
+        {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
+      pg.plannerBand = P.bandsMin[b.b];
+      pg.bindTooltip(f.id + " " + f.name + ": ≤" + P.bandsMin[b.b] + " 分钟 min", {sticky: true});
+      G.facilityBands[b.f].addLayer(pg);
+    });
+  }
+
+  function buildFacilities() {
+    G.facilities.clearLayers();
+    P.entrances.forEach(function (e) {
+      var f = P.facilities[e[2]];
+      var m = L.circleMarker(shift(e[1], e[0]), {pane: "plannerFacilities", radius: 8,
+        color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
+      m.plannerFacility = e[2];
+      m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
+      m.bindPopup(f.popup, {maxWidth: 360});
+      G.facilities.addLayer(m);
+    });
+  }
+
+  // p: [lon, lat, colour index, name, kind, nearest facility, minutes, status, note]
+  function poiTip(p) {
+    return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " +
+      (p[5] || "–") + " · " + (p[6] === null ? "–" : p[6].toFixed(1)) +
+      " 分钟 min<br>状态 status: " + p[7] + (p[8] ? "<br>" + p[8] : "");
+  }
+
+  function buildPois() {
+    Object.keys(P.pois).forEach(function (k) {
+      var g = G.pois[k];
+      g.clearLayers();
+      P.pois[k].forEach(function (p) {
+        var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
+          color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
+          fillColor: P.palette[p[2]], fillOpacity: 0.9});
+        m.bindTooltip(poiTip(p));
+        g.addLayer(m);
+      });
+    });
+  }
+
+  function buildAll() {
+    buildStreets();
+    buildPieces();
+    buildBands();
+    buildFacilities();
+    buildPois();
+  }
+
+  map.on("overlayadd overlayremove", function (e) {
+    var b = G.bandToggles.indexOf(e.layer);
+    if (b >= 0) {
+      bandOn[b] = e.type === "overlayadd";
+      buildBands();
+    }
+  });
+  map.on("baselayerchange", function (e) {
+    var next = e.layer === G.amap ? "gcj" : "wgs";
+    if (next === mode) { return; }
+    mode = next;
+    buildAll();
+    var el = document.getElementById("planner-crs");
+    if (el) {
+      el.textContent = mode === "gcj"
+        ? "当前叠加图层已偏移至 GCJ-02（高德） Overlays now: GCJ-02 (Amap)"
+        : "当前叠加图层 Overlays now: WGS-84";
+    }
+  });
+
+  if (P.tianditu) {
+    var tdt = L.layerGroup(["vec", "cva"].map(function (layer) {
+      return L.tileLayer(P.tianditu.replace(/LAYER_NAME/g, layer),
+        {subdomains: "01234567", maxZoom: 18, attribution: "© 天地图 Tianditu"});
+    }));
+    control.addBaseLayer(tdt, "天地图 Tianditu (CGCS2000, 需联网 needs internet)");
+  }
+
+  var panel = L.control({position: "bottomleft"});
+  panel.onAdd = function () {
+    var d = L.DomUtil.create("div", "planner-panel");
+    d.innerHTML = P.panel;
+    L.DomEvent.disableClickPropagation(d);
+    L.DomEvent.disableScrollPropagation(d);
+    return d;
+  };
+  panel.addTo(map);
+  L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
+  map.attributionControl.addAttribution("© OpenStreetMap contributors");
+  buildAll();
+  window.planner = {map: map, layers: G, mode: function () { return mode; }};
+}
