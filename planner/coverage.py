@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from planner.schema import POI_INPUT_COLUMNS, Status
+from planner.style import band_index, within_band
 
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
 TIE_TOLERANCE_M = 1e-6
@@ -32,13 +33,9 @@ def band_of(minutes: np.ndarray, bands_min: list[float] | tuple[float, ...]) -> 
         Band limit per time.
     """
     minutes = np.asarray(minutes, dtype=float)
-    bands = np.asarray(sorted(bands_min), dtype=float)
-    tol = 1e-9 * max(bands.max(), 1.0)
-    pos = np.searchsorted(bands, minutes - tol, side="left")
-    out = np.full(len(minutes), np.nan)
-    ok = np.isfinite(minutes) & (pos < len(bands))
-    out[ok] = bands[pos[ok]]
-    return out
+    bands = np.sort(np.asarray(bands_min, dtype=float))
+    idx = band_index(np.asarray(minutes, dtype=float), bands)  # len(bands) and up: outside
+    return np.where(idx < len(bands), bands[np.minimum(idx, len(bands) - 1)], np.nan)
 
 
 def coverage_table(
@@ -196,7 +193,7 @@ def summarise(
     # counts per (band, facility, kind) in one grouping per band, not one scan per facility
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for b in bands:
-        within = coverage[coverage["minutes"] <= b + 1e-9 * max(b, 1.0)]
+        within = coverage[within_band(coverage["minutes"].to_numpy(dtype=float), b)]
         grouped = within.groupby(["facility_id", "poi_kind"], sort=True).size()
         per: dict[str, dict[str, int]] = {}
         for (fid, kind), n in grouped.items():
@@ -224,7 +221,7 @@ def summarise(
     minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
     overall: dict[str, dict[str, Any]] = {}
     for b in bands:
-        n = int(np.sum(minutes <= b + 1e-9 * max(b, 1.0)))
+        n = int(np.sum(within_band(minutes, b)))
         overall[_band_key(b)] = {
             "pois_within": n,
             "share_of_all_pois": n / total if total else None,
