@@ -241,7 +241,8 @@ def to_wgs84(x: np.ndarray, y: np.ndarray, crs: str) -> tuple[np.ndarray, np.nda
         warnings.simplefilter("ignore")
         lon, lat = _transformer(token, "EPSG:4326").transform(xa, ya, errcheck=False)
     lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    return _nan_where(valid & _valid_lonlat(lon, lat), lon, lat)
+    lon, lat = _nan_where(valid & _valid_lonlat(lon, lat), lon, lat)
+    return lon, lat
 
 
 def wgs84_to_gcj02(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -404,4 +405,5 @@ def from_wgs84(lon: np.ndarray, lat: np.ndarray, crs: str) -> tuple[np.ndarray, 
         warnings.simplefilter("ignore")
         x, y = _transformer("EPSG:4326", token).transform(lon_a, lat_a, errcheck=False)
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    return _nan_where(valid & np.isfinite(x) & np.isfinite(y), x, y)
+    x, y = _nan_where(valid & np.isfinite(x) & np.isfinite(y), x, y)
+    return x, y

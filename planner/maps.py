@@ -666,14 +666,18 @@ class _PlannerLayers(MacroElement):
 
 
 # --------------------------------------------------------------------------- map
-def _bounds(analysis: Result) -> tuple[tuple[float, ...], tuple[float, ...]]:
+Bounds = tuple[float, float, float, float]
+
+
+def _bounds(analysis: Result) -> tuple[Bounds, Bounds]:
     """(west, south, east, north) of the bands (else the streets), and of bands and streets."""
-    streets = tuple(float(v) for v in analysis.network.edges_gdf().to_crs(4326).total_bounds)
+    sw, ss, se, sn = (float(v) for v in analysis.network.edges_gdf().to_crs(4326).total_bounds)
+    streets: Bounds = (sw, ss, se, sn)
     iso = analysis.isochrones
+    view = streets
     if len(iso) and np.all(np.isfinite(iso.total_bounds)):
-        view = tuple(float(v) for v in iso.total_bounds)
-    else:
-        view = streets
+        iw, is_, ie, in_ = (float(v) for v in iso.total_bounds)
+        view = (iw, is_, ie, in_)
     w, s, e, n = view
     both = (min(w, streets[0]), min(s, streets[1]), max(e, streets[2]), max(n, streets[3]))
     return view, both
@@ -747,7 +751,8 @@ def build_map(analysis: Result) -> folium.Map:
     groups["facilities"] = folium.FeatureGroup(
         name=f"服务点 Facilities ({len(fac['entrances'])})"
     ).add_to(m)
-    control = folium.LayerControl(collapsed=False).add_to(m)
+    control = folium.LayerControl(collapsed=False)
+    control.add_to(m)
     Fullscreen(title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
     MeasureControl(
         position="topleft",
@@ -789,7 +794,7 @@ def build_map(analysis: Result) -> folium.Map:
         '"pois":{' + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items()) + "}",
     ]
     _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
-    header = m.get_root().header
+    header = m.get_root().header  # type: ignore[attr-defined]  # a folium Figure
     header.add_child(Element(inline_own("planner.css")), name="planner_css")
     header.add_child(Element(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])

@@ -463,4 +463,8 @@ def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
     """
     html = inline_assets(m.get_root().render())
     html = html.replace("<head>", f'<head>\n<meta name="generator" content="{SIGNATURE}">', 1)
-    return write_atomic(path, lambda p: p.write_text(html, encoding="utf-8", newline="\n"))
+
+    def write(p: Path) -> None:
+        p.write_text(html, encoding="utf-8", newline="\n")
+
+    return write_atomic(Path(path), write)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import matplotlib as mpl
 import numpy as np
@@ -254,7 +254,7 @@ def _extent(network: StreetNetwork, analysis: Result) -> tuple[float, float, flo
     return x0 - pad, y0 - pad, x1 + pad, y1 + pad
 
 
-def _font_rc() -> dict[str, object]:
+def _font_rc() -> dict[Any, Any]:
     family = cjk_font()
     fonts = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
     return {"font.family": "sans-serif", "font.sans-serif": fonts}

@@ -112,7 +112,9 @@ def within_band(minutes: npt.ArrayLike, band_min: float) -> bool | npt.NDArray[n
 def band_index(minutes: float | None, bands_min: Iterable[float]) -> int: ...
 @overload
 def band_index(minutes: npt.ArrayLike, bands_min: Iterable[float]) -> npt.NDArray[np.intp]: ...
-def band_index(minutes: npt.ArrayLike, bands_min: Iterable[float]) -> int | npt.NDArray[np.intp]:
+def band_index(
+    minutes: npt.ArrayLike | None, bands_min: Iterable[float]
+) -> int | npt.NDArray[np.intp]:
     """Which band walking times fall in, by the rule of `within_band`.
 
     Parameters
