@@ -180,12 +180,16 @@ def _new_run(target: Path) -> Path:
             f"{target.name}; the newest complete one is published as {target.name}.\n",
             encoding="utf-8",
         )
-    run = Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%dT%H%M%S-"), dir=runs))
-    os.chmod(run, _DIR_MODE)
+    # made under a hidden name and renamed once its marker is in: another run's clean-up must
+    # never see an unmarked run folder (it would take it for one of an earlier version)
+    new = Path(tempfile.mkdtemp(prefix=".new-", dir=runs))
+    os.chmod(new, _DIR_MODE)
     _write_mark(
-        run / RUN_MARK,
+        new / RUN_MARK,
         {"pid": os.getpid(), "host": socket.gethostname(), "complete": False, "files": []},
     )
+    run = runs / f"{time.strftime('%Y%m%dT%H%M%S')}-{new.name.removeprefix('.new-')}"
+    os.rename(new, run)
     return run
 
 
@@ -249,8 +253,8 @@ def _clean_runs(runs: Path, keep: Path) -> list[str]:
     notes = []
     host = socket.gethostname()
     for run in sorted(runs.iterdir()):
-        if run == keep or not run.is_dir() or run.is_symlink():
-            continue
+        if run == keep or run.name.startswith(".") or not run.is_dir() or run.is_symlink():
+            continue  # the run being published, or one still being created
         mark = _read_mark(run / RUN_MARK)
         if mark is None and _LEGACY_RUN.match(run.name):
             mark = {"complete": True, "files": _LEGACY_FILES}  # from an earlier version

@@ -405,3 +405,18 @@ def test_plain_folder_fallback_keeps_edited_files(tmp_path, monkeypatch):
     assert (out / "pois.csv").read_text(encoding="utf-8") == "edited"
     assert (out / "coverage.csv").read_text(encoding="utf-8") == "two"
     assert _runs(out) == []
+
+
+def test_a_run_folder_being_created_is_never_cleaned(tmp_path):
+    """Run folders are made under a hidden name and renamed once marked; another run's
+    clean-up leaves hidden entries alone (the concurrent-runs test found a run whose folder
+    was taken for an unmarked one of the earlier version and removed)."""
+    out = tmp_path / "o"
+    with output_set(out) as folder:
+        _write_set(folder)
+    being_made = _publish.runs_dir(out) / ".new-abcd1234"
+    being_made.mkdir()
+    with output_set(out) as folder:
+        _write_set(folder, "b")
+        assert _publish._read_mark(folder / _publish.RUN_MARK)["pid"] == os.getpid()
+    assert being_made.is_dir()
