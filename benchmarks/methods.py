@@ -124,7 +124,7 @@ def run_scipy_floor(w: Workload) -> tuple[Stages, dict[str, Any]]:
 # ------------------------------------------------------------------ OSMnx example
 def osmnx_graph(network: net.StreetNetwork) -> nx.MultiDiGraph:
     """The network as an osmnx-style projected MultiDiGraph."""
-    from benchmarks.synthetic import to_multidigraph
+    from tests.synthetic import to_multidigraph
 
     return to_multidigraph(network)
 

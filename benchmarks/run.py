@@ -103,8 +103,8 @@ def child(method: str, workload: str, data_dir: Path, n_sample: int, out: Path) 
 # ------------------------------------------------------------------ parent side
 def prepare_synthetic(size: dict[str, int], data_dir: Path) -> dict[str, Any]:
     """Generate workload (b) once and store it for the children."""
-    from benchmarks.synthetic import random_points, synthetic_network
     from planner import _cache
+    from tests.synthetic import random_points, synthetic_network
 
     t = time.perf_counter()
     network = synthetic_network(size["nodes"], seed=1)

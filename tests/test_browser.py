@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import html
-import os
-import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import folium
 from branca.element import MacroElement
 from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
-from playwright.sync_api import Page
 
 from planner.offline import inline_assets, save_offline
-
-#: Debian's chromium; Playwright never downloads a browser here.
-CHROMIUM = Path(os.environ.get("PLANNER_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: Set to a directory (e.g. ``maps``) to keep the screenshots the tests take.
-SCREENSHOT_DIR = os.environ.get("PLANNER_SCREENSHOT_DIR")
+from tests.browser import screenshot
 
 XSS = "<img src=x onerror=alert(1)>"
 # folium writes tooltip/popup HTML into JS template literals: `${...}` would run and
@@ -42,55 +25,6 @@ def _esc(text: str) -> str:
 
 
 CENTER = (23.3405, 116.2205)  # Puning International Commodity City, Liusha
-
-
-@dataclass
-class OfflinePage:
-    """A page opened with the network blocked, plus everything it tried to do.
-
-    Attributes
-    ----------
-    page : playwright.sync_api.Page
-        The loaded page.
-    console_errors : list of str
-        ``console.error`` messages (including Chromium's resource-load errors).
-    page_errors : list of str
-        Uncaught JavaScript exceptions.
-    failed_requests : list of str
-        Requests that failed, e.g. missing ``file://`` resources.
-    blocked_requests : list of str
-        Non-``file:``/``data:`` requests that were aborted (the page wanted the network).
-    dialogs : list of str
-        ``alert``/``confirm``/``prompt`` dialogs that were opened (and dismissed).
-    """
-
-    page: Page
-    console_errors: list[str] = field(default_factory=list)
-    page_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
-    blocked_requests: list[str] = field(default_factory=list)
-    dialogs: list[str] = field(default_factory=list)
-
-    @property
-    def problems(self) -> dict[str, list[str]]:
-        """Non-empty logs, keyed by name; ``{}`` means the page behaved."""
-        logs = {
-            "console_errors": self.console_errors,
-            "page_errors": self.page_errors,
-            "failed_requests": self.failed_requests,
-            "blocked_requests": self.blocked_requests,
-            "dialogs": self.dialogs,
-        }
-        return {k: v for k, v in logs.items() if v}
-
-
-def _screenshot(page: Page, tmp_path: Path, name: str) -> Path:
-    out = tmp_path / name
-    page.screenshot(path=str(out))
-    if SCREENSHOT_DIR:
-        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
-        shutil.copy(out, Path(SCREENSHOT_DIR) / name)
-    return out
 
 
 def _polygon(lon: float, lat: float, d: float) -> dict:
@@ -186,7 +120,7 @@ def test_offline_map_works_without_network(offline_page, tmp_path: Path) -> None
     marker.hover()
     page.wait_for_timeout(200)
 
-    shot = _screenshot(page, tmp_path, "offline_demo_map.png")
+    shot = screenshot(page, tmp_path, "offline_demo_map.png")
     assert shot.stat().st_size > 5_000
     assert op.problems == {}
 

@@ -11,7 +11,7 @@ import pytest
 from planner import maps
 from planner.crs import wgs84_to_gcj02
 from planner.result import Result
-from tests.test_browser import _screenshot
+from tests.browser import screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,7 @@ def test_sample_map_loads_offline_with_every_layer(
     panel = page.locator(".planner-panel").text_content()
     assert "图例 Legend" in panel and "© OpenStreetMap contributors" in panel
     assert "TIANDITU_KEY" in panel
-    shot = _screenshot(page, tmp_path, "sample_map_screenshot.png")
+    shot = screenshot(page, tmp_path, "sample_map_screenshot.png")
     assert shot.stat().st_size > 20_000
     assert op.problems == {}
 

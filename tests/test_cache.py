@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ import shapely
 from planner import _cache, _paths
 from planner import network as net
 from planner.scenario import DATA_DIR
+from tests.handmade import make_routable_network
 
 SAMPLE_OSM = (
     Path(__file__).parent.parent / "data" / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
@@ -22,8 +24,23 @@ SAMPLE_OSM = (
 
 @pytest.fixture(scope="module")
 def built() -> net.StreetNetwork:
-    """The sample network built the slow way, once."""
+    """The sample network built the slow way (parsing the OSM file), once."""
     return net.build_network(net.load_graph(SAMPLE_OSM))
+
+
+@pytest.fixture(scope="module")
+def small() -> net.StreetNetwork:
+    """A hand-made network with a curved street, a Chinese name and two dropped pieces.
+
+    The cache tests that only need *a* network (stale keys, damaged files) use it, with
+    the parse of the OSM file replaced by returning it.
+    """
+    nodes = {0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (100, 80), 7: (500, 500), 8: (560, 500)}
+    nodes |= {9: (900, 0), 10: (900, 40)}
+    edges = [(0, 1), (1, 2), (1, 3, [(100, 0), (130, 40), (100, 80)]), (2, 3), (7, 8), (9, 10)]
+    network = make_routable_network(nodes, edges)
+    network.edge_name[0] = "深南大道/Shennan Blvd"
+    return network
 
 
 @pytest.fixture
@@ -36,9 +53,9 @@ def source(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cached_source(source: Path, built: net.StreetNetwork) -> Path:
-    """`source` with a valid cache file already written."""
-    _cache.write_cache(built, _cache.cache_key(source), _cache.cache_path(source))
+def cached_source(source: Path, small: net.StreetNetwork) -> Path:
+    """`source` with a valid cache file already written (of the hand-made network)."""
+    _cache.write_cache(small, _cache.cache_key(source), _cache.cache_path(source))
     return source
 
 
@@ -50,7 +67,8 @@ def _forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(net, "graph_from_osm_xml", boom)
 
 
-def _count_parses(monkeypatch: pytest.MonkeyPatch, built: net.StreetNetwork) -> list[Path]:
+def _count_parses(monkeypatch: pytest.MonkeyPatch, network: net.StreetNetwork) -> list[Path]:
+    """Replace parsing by returning `network`; the list records each file "parsed"."""
     calls: list[Path] = []
 
     def fake_load(path: Path) -> str:
@@ -58,7 +76,7 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch, built: net.StreetNetwork) -> 
         return "G"
 
     monkeypatch.setattr(net, "load_graph", fake_load)
-    monkeypatch.setattr(net, "build_network", lambda graph: built)
+    monkeypatch.setattr(net, "build_network", lambda graph: network)
     return calls
 
 
@@ -82,7 +100,16 @@ def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
     assert shapely.equals_exact(a.dropped_geometry, b.dropped_geometry, tolerance=0).all()
 
 
-def test_round_trip_equal(built: net.StreetNetwork, tmp_path: Path) -> None:
+def test_round_trip_equal(small: net.StreetNetwork, tmp_path: Path) -> None:
+    assert len(small.components.dropped) == 2
+    assert set(small.dropped_piece) == {0, 1}
+    key = {"k": 1}
+    path = _cache.write_cache(small, key, tmp_path / "n.npz")
+    assert_same_network(small, _cache.read_cache(path, key))
+
+
+@pytest.mark.slow
+def test_round_trip_equal_on_the_sample(built: net.StreetNetwork, tmp_path: Path) -> None:
     assert len(built.components.dropped) > 0
     assert set(built.dropped_piece) == set(range(len(built.components.dropped)))
     key = {"k": 1}
@@ -90,13 +117,13 @@ def test_round_trip_equal(built: net.StreetNetwork, tmp_path: Path) -> None:
     assert_same_network(built, _cache.read_cache(path, key))
 
 
-def test_round_trip_unicode_and_no_components(built: net.StreetNetwork, tmp_path: Path) -> None:
+def test_round_trip_unicode_and_no_components(small: net.StreetNetwork, tmp_path: Path) -> None:
     from dataclasses import replace
 
-    names = built.edge_name.copy()
+    names = small.edge_name.copy()
     names[0] = "深南大道/Shennan Blvd 🚶"
     names[1] = ""
-    odd = replace(built, edge_name=names, components=None)
+    odd = replace(small, edge_name=names, components=None)
     path = _cache.write_cache(odd, {"k": 1}, tmp_path / "n.npz")
     back = _cache.read_cache(path, {"k": 1})
     assert list(back.edge_name) == list(names)
@@ -104,10 +131,10 @@ def test_round_trip_unicode_and_no_components(built: net.StreetNetwork, tmp_path
 
 
 def test_cold_load_writes_cache_and_warm_load_does_not_parse(
-    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+    source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as m:
-        calls = _count_parses(m, built)
+        calls = _count_parses(m, small)
         first = _cache.load_network_cached(source)
         assert calls == [source]
     target = _cache.cache_path(source)
@@ -120,6 +147,7 @@ def test_cold_load_writes_cache_and_warm_load_does_not_parse(
     assert_same_network(first, _cache.load_network_cached(source))
 
 
+@pytest.mark.slow
 def test_real_cold_then_warm(source: Path, built: net.StreetNetwork, tmp_path: Path) -> None:
     cold = _cache.load_network_cached(source, tmp_path / "cache")
     assert_same_network(built, cold)
@@ -128,11 +156,11 @@ def test_real_cold_then_warm(source: Path, built: net.StreetNetwork, tmp_path: P
 
 
 def test_changed_source_rebuilds(
-    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+    cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with cached_source.open("ab") as fh:
         fh.write(b"\n<!-- edited -->\n")
-    calls = _count_parses(monkeypatch, built)
+    calls = _count_parses(monkeypatch, small)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
     stored = np.load(_cache.cache_path(cached_source))["key"].tobytes().decode()
@@ -141,43 +169,56 @@ def test_changed_source_rebuilds(
 
 @pytest.mark.parametrize("field", ["format", "osmnx"])
 def test_stale_version_rebuilds(
-    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, field: str
+    cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, field: str
 ) -> None:
     if field == "format":
         monkeypatch.setattr(_cache, "CACHE_FORMAT_VERSION", _cache.CACHE_FORMAT_VERSION + 1)
     else:
         monkeypatch.setattr(_cache, "osmnx_version", lambda: "0.0.0-other")
-    calls = _count_parses(monkeypatch, built)
+    calls = _count_parses(monkeypatch, small)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
 
 
 def test_truncated_cache_rebuilds(
-    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+    cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _cache.cache_path(cached_source)
     data = target.read_bytes()
     target.write_bytes(data[: len(data) // 2])
-    calls = _count_parses(monkeypatch, built)
-    assert_same_network(built, _cache.load_network_cached(cached_source))
+    calls = _count_parses(monkeypatch, small)
+    assert_same_network(small, _cache.load_network_cached(cached_source))
     assert calls == [cached_source]
     assert _cache.read_cache(target, _cache.cache_key(cached_source)) is not None
 
 
+def _member_end(path: Path, member: str) -> int:
+    """Offset of the last byte of `member`'s stored data inside the ``.npz`` (zip) file."""
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as z:
+        info = z.getinfo(member)
+    start = info.header_offset
+    name_len = int.from_bytes(data[start + 26 : start + 28], "little")
+    extra_len = int.from_bytes(data[start + 28 : start + 30], "little")
+    return start + 30 + name_len + extra_len + info.compress_size - 1
+
+
+@pytest.mark.parametrize("member", ["edge_length", "geom_coords", "name_bytes", "components"])
 def test_flipped_byte_rebuilds(
-    cached_source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+    cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, member: str
 ) -> None:
+    """A flipped byte in an array's content (not in zip metadata) is caught."""
     target = _cache.cache_path(cached_source)
     data = bytearray(target.read_bytes())
-    data[len(data) // 3] ^= 0xFF
+    data[_member_end(target, f"{member}.npy")] ^= 0xFF
     target.write_bytes(bytes(data))
-    calls = _count_parses(monkeypatch, built)
+    calls = _count_parses(monkeypatch, small)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
 
 
-def test_tampered_array_fails_checksum(built: net.StreetNetwork, tmp_path: Path) -> None:
-    arrays = _cache.network_to_arrays(built, {"k": 1})
+def test_tampered_array_fails_checksum(small: net.StreetNetwork, tmp_path: Path) -> None:
+    arrays = _cache.network_to_arrays(small, {"k": 1})
     arrays["edge_length"] = arrays["edge_length"].copy()
     arrays["edge_length"][0] += 1.0  # a valid zip whose content no longer matches
     path = tmp_path / "n.npz"
@@ -186,30 +227,30 @@ def test_tampered_array_fails_checksum(built: net.StreetNetwork, tmp_path: Path)
 
 
 def test_garbage_file_rebuilds(
-    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
+    source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     target = _cache.cache_path(source)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(b"not a zip")
-    calls = _count_parses(monkeypatch, built)
+    calls = _count_parses(monkeypatch, small)
     _cache.load_network_cached(source)
     assert calls == [source]
 
 
 def test_unwritable_cache_dir_still_loads(
-    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     blocker = tmp_path / "file-not-dir"
     blocker.write_text("x")
-    _count_parses(monkeypatch, built)
-    assert _cache.load_network_cached(source, blocker / "cache") is built
+    _count_parses(monkeypatch, small)
+    assert _cache.load_network_cached(source, blocker / "cache") is small
 
 
 def test_cache_goes_to_planner_cache_dir(
-    source: Path, built: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("PLANNER_CACHE_DIR", str(tmp_path / "mine"))
-    _count_parses(monkeypatch, built)
+    _count_parses(monkeypatch, small)
     _cache.load_network_cached(source)
     (target,) = (tmp_path / "mine" / "networks").iterdir()
     assert target == _cache.cache_path(source)
@@ -242,6 +283,7 @@ def test_osmnx_version_from_metadata() -> None:
     assert _cache.osmnx_version() == ox.__version__
 
 
+@pytest.mark.slow
 def test_cold_and_cached_runs_write_the_same_summary(tmp_path):
     """A run that parses the OSM file and one that loads the array cache describe the
     network identically (the CRS used to come back as WKT from the cache)."""

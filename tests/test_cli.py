@@ -1,8 +1,13 @@
-"""The planner command line: exit codes, messages and files."""
+"""The planner command line: exit codes, messages and files.
+
+The command runs in-process (``cli`` fixture, typer's CliRunner); one test per kind of
+failure also runs it as a real process, where a traceback or a warning would show.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,24 +18,35 @@ import pytest
 from planner._errors import PlannerError, ScenarioError
 from planner.scenario import DATA_DIR, load_scenario, parse_bands
 
-
-def planner(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run(
-        [sys.executable, "-m", "planner", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+SAMPLE_OSM = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
 
 
-def test_run_sample_writes_files_and_reports(tmp_path):
-    p = planner("run", "--minutes", "4,8", "--speed-kmh", "5", "--out", "o", cwd=tmp_path)
-    assert p.returncode == 0, p.stderr
-    assert "sample:" in p.stdout and "within 8 min" in p.stdout
-    assert "loading the street network" in p.stderr  # progress on the slow steps
+def error_line(result) -> str:
+    """The last stderr line, checked to be the command's one ``error:`` line."""
+    assert result.exit_code == 1, result.output
+    lines = result.stderr.strip().splitlines()
+    assert lines and lines[-1].startswith("error: "), result.stderr
+    # everything before it is progress ("· loading ..."), never a second message
+    assert all(line.startswith("· ") for line in lines[:-1]), result.stderr
+    return lines[-1]
+
+
+@pytest.fixture
+def liusha_copy(tmp_path: Path) -> Path:
+    """The liusha scenario without its download cache (whatever this machine has fetched)."""
+    folder = tmp_path / "liusha"
+    folder.mkdir()
+    for name in ("scenario.toml", "facilities.csv"):
+        shutil.copy(DATA_DIR / "liusha" / name, folder / name)
+    return folder
+
+
+@pytest.mark.slow
+def test_run_sample_writes_files_and_reports(cli, tmp_path):
+    r = cli("run", "--minutes", "4,8", "--speed-kmh", "5", "--out", "o")
+    assert r.exit_code == 0, r.output
+    assert "sample:" in r.stdout and "within 8 min" in r.stdout
+    assert "loading the street network" in r.stderr  # progress on the slow steps
     cov = pd.read_csv(tmp_path / "o" / "coverage.csv", encoding="utf-8-sig")
     assert set(cov["band_min"]) <= {4.0, 8.0} and cov["minutes"].max() <= 8 + 1e-6
     # minutes follow the speed given on the command line: 5 km/h = 83.33 m/min
@@ -38,15 +54,28 @@ def test_run_sample_writes_files_and_reports(tmp_path):
     assert (tmp_path / "maps" / "sample.html").is_file()
 
 
-def test_liusha_without_cache_says_how_to_fetch(tmp_path):
-    cache = DATA_DIR / "liusha" / "cache" / "network.graphml"
-    if cache.exists():
-        pytest.fail(f"{cache} exists: this test needs a clean clone")
-    p = planner("run", "liusha", cwd=tmp_path)
-    assert p.returncode == 1
-    last = p.stderr.strip().splitlines()[-1]
-    assert last.startswith("error: ") and "planner fetch liusha" in last and "--osm" in last
-    assert "Traceback" not in p.stderr
+def test_liusha_without_cache_says_how_to_fetch(cli, liusha_copy):
+    last = error_line(cli("run", liusha_copy))
+    assert "planner fetch liusha" in last and "--osm" in last
+    assert not (liusha_copy / "cache").exists()
+
+
+@pytest.mark.slow
+def test_real_process_reports_a_run_error_in_one_line(liusha_copy, tmp_path):
+    """A real process: exit 1, progress then one `error:` line, no traceback, no warning."""
+    p = subprocess.run(
+        [sys.executable, "-m", "planner", "run", str(liusha_copy)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert p.returncode == 1 and p.stdout == "", p.stdout + p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert lines[-1].startswith("error: ") and "planner fetch liusha" in lines[-1], p.stderr
+    assert all(line.startswith("· ") for line in lines[:-1]), p.stderr
+    assert sorted(os.listdir(tmp_path)) == ["liusha"]  # no out/, no maps/
 
 
 @pytest.mark.parametrize(
@@ -59,11 +88,9 @@ def test_liusha_without_cache_says_how_to_fetch(tmp_path):
         (["run", "--osm", "missing.osm"], "OSM file not found"),
     ],
 )
-def test_user_errors_are_one_line_without_traceback(tmp_path, args, needle):
-    p = planner(*args, cwd=tmp_path)
-    assert p.returncode == 1, p.stdout
-    assert needle in p.stderr
-    assert "Traceback" not in p.stderr
+def test_user_errors_are_one_line_without_traceback(cli, tmp_path, args, needle):
+    assert needle in error_line(cli(*args))
+    assert not any(tmp_path.iterdir())
 
 
 def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
@@ -79,11 +106,12 @@ def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
     from dataclasses import replace
 
     sc = replace(sc, folder=tmp_path)
-    with pytest.raises(Exception, match="could not download the street network"):
+    with pytest.raises(PlannerError, match="could not download the street network"):
         download.fetch(sc)
     assert not (tmp_path / "cache" / "network.graphml").exists()
 
 
+@pytest.mark.slow
 def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     """fetch with osmnx replaced by a local OSM file: files land in the cache, run reads them."""
     from dataclasses import replace
@@ -93,7 +121,7 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     from planner import download, pipeline, pois
     from planner import network as net
 
-    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
+    osm = SAMPLE_OSM
     calls = {}
 
     def fake_graph(bbox, **kw):
@@ -161,10 +189,10 @@ def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monk
     import osmnx as ox
 
     from planner import download
-    from planner import network as net
+    from tests.handmade import make_graph
 
-    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
-    monkeypatch.setattr(ox, "graph_from_bbox", lambda bbox, **kw: net.graph_from_osm_xml(osm))
+    street = make_graph({0: (0, 0), 1: (100, 0)}, [(0, 1)])  # any non-empty network
+    monkeypatch.setattr(ox, "graph_from_bbox", lambda bbox, **kw: street)
 
     def fail(*a, **k):
         raise TimeoutError("read timed out")
@@ -187,31 +215,28 @@ def test_parse_bands():
         parse_bands("")
 
 
-def test_network_of_the_wrong_area_is_refused(tmp_path):
-    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
-    p = planner("run", "liusha", "--osm", str(osm), "--out", "o", cwd=tmp_path)
-    assert p.returncode == 1
-    assert "study_bbox [116.1580, 23.2700, 116.2180, 23.3240]" in p.stderr
-    assert "does not overlap the street network's extent" in p.stderr
-    assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()
+def test_network_of_the_wrong_area_is_refused(cli, tmp_path):
+    last = error_line(cli("run", "liusha", "--osm", SAMPLE_OSM, "--out", "o"))
+    assert "study_bbox [116.1580, 23.2700, 116.2180, 23.3240]" in last
+    assert "does not overlap the street network's extent" in last
+    assert not (tmp_path / "o").exists()
     # with no study_bbox to compare, the facilities far from every street say it
     (tmp_path / "scenario.toml").write_text(
-        f'[network]\npath = "{osm.as_posix()}"\n[facilities]\n'
+        f'[network]\npath = "{SAMPLE_OSM.as_posix()}"\n[facilities]\n'
         f'path = "{(DATA_DIR / "liusha" / "facilities.csv").as_posix()}"\ncrs = "GCJ02"\n',
         encoding="utf-8",
     )
-    p = planner("run", str(tmp_path), "--out", "o", cwd=tmp_path)
-    assert p.returncode == 1
-    assert "none of the 5 facilities lies within 300 m" in p.stderr
-    assert "Traceback" not in p.stderr and not (tmp_path / "o").exists()
+    last = error_line(cli("run", tmp_path, "--out", "o"))
+    assert "none of the 5 facilities lies within 300 m" in last
+    assert not (tmp_path / "o").exists()
 
 
-def test_no_usable_facility_is_one_clear_error(tmp_path):
+def test_no_usable_facility_is_one_clear_error(cli, tmp_path):
     (tmp_path / "f.csv").write_text("facility_id,name,lon,lat\nA,x,abc,22.5\nB,y,,\n")
-    osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
     (tmp_path / "scenario.toml").write_text(
-        f'[scenario]\nname = "bad"\n[network]\npath = "{osm}"\n[facilities]\npath = "f.csv"\n'
+        f'[scenario]\nname = "bad"\n[network]\npath = "{SAMPLE_OSM.as_posix()}"\n'
+        '[facilities]\npath = "f.csv"\n'
     )
-    p = planner("run", str(tmp_path), "--out", "o", cwd=tmp_path)
-    assert p.returncode == 1 and "Traceback" not in p.stderr
-    assert 'no facility row has usable coordinates: f.csv row 2, field "lon"' in p.stderr
+    last = error_line(cli("run", tmp_path, "--out", "o"))
+    assert 'no facility row has usable coordinates: f.csv row 2, field "lon"' in last
+    assert not (tmp_path / "o").exists()

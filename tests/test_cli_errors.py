@@ -7,15 +7,6 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
-
-from planner.cli import app
-
-
-def invoke(*args: str):
-    result = CliRunner().invoke(app, list(args), prog_name="planner")
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result
 
 
 @pytest.mark.parametrize(
@@ -35,8 +26,8 @@ def invoke(*args: str):
         (["run", "nowhere"], ["scenario 'nowhere' not found"]),
     ],
 )
-def test_usage_errors_are_one_line_exit_1(args, needles):
-    result = invoke(*args)
+def test_usage_errors_are_one_line_exit_1(cli, tmp_path, args, needles):
+    result = cli(*args)
     assert result.exit_code == 1, result.output
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -44,17 +35,20 @@ def test_usage_errors_are_one_line_exit_1(args, needles):
     for needle in needles:
         assert needle in lines[0], lines[0]
     assert "Usage:" not in result.output and "╭" not in result.output
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("args", [["--help"], ["run", "--help"], ["fetch", "--help"], []])
-def test_help_still_works(args):
-    result = invoke(*args)
+def test_help_still_works(cli, args):
+    result = cli(*args)
     assert result.exit_code == 0, result.output
     assert "Usage" in result.stdout and "error" not in result.stderr
 
 
+@pytest.mark.slow
 def test_real_process_reports_a_bad_number_in_one_line(tmp_path):
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    """A real process: exactly one line on stderr, nothing on stdout, no files."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
     p = subprocess.run(
         [sys.executable, "-m", "planner", "run", "sample", "--speed-kmh", "abc"],
         cwd=tmp_path,

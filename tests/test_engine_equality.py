@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from benchmarks.synthetic import random_points, synthetic_network
 from planner import _cache, inputs, pipeline, reach, snap
 from planner.network import StreetNetwork
 from planner.scenario import load_scenario
+from tests.synthetic import random_points, synthetic_network
 
 TOL_M = 1e-6
 SNAP_LIMIT_M = 300.0
@@ -208,9 +208,13 @@ def test_sample_matches_networkx(sample_case) -> None:
     assert_equal_to_reference(case, LIMIT_M)
 
 
-def test_sample_pipeline_coverage_matches_networkx(sample_case) -> None:
+def test_sample_pipeline_coverage_matches_networkx(sample_case, sample_map_run) -> None:
+    """The session's run of the sample (same bands and speed) against the reference."""
     case, facilities, pois, network = sample_case
-    analysis = pipeline.analyse(network, facilities, pois, bands_min=BANDS_MIN, speed_kmh=SPEED_KMH)
+    analysis = sample_map_run
+    assert analysis.settings.bands_min == BANDS_MIN and analysis.settings.speed_kmh == SPEED_KMH
+    pd.testing.assert_frame_equal(analysis.facility_rows, facilities)
+    pd.testing.assert_frame_equal(analysis.poi_rows, pois)
     ref = reference_reach(network, case.fac_xy, case.fac_owner, case.poi_xy, LIMIT_M)
     fac_ids = np.asarray(pd.unique(facilities["id"]), dtype=object)
     want = {

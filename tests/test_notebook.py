@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ast
+import html
 import re
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 import planner
@@ -46,6 +48,7 @@ def test_notebook_uses_only_the_public_api():
     ]
 
 
+@pytest.mark.slow
 def test_notebook_executes(tmp_path):
     nb = nbformat.read(NOTEBOOK, as_version=4)
     work = tmp_path / "notebooks"
@@ -61,9 +64,10 @@ def test_notebook_executes(tmp_path):
     assert "bands 3/6 min at 4 km/h" in text  # the result redrawn with other settings
     assert re.search(r"within 15 min of a facility: \d+ -> \d+ POIs without F02", text)
     # both maps are rendered inline; the second one is labelled 3 and 6 minutes
-    html = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
-    maps = [h for h in html if "leaflet" in h.lower()]
+    pages = [html.unescape(str(o.get("data", {}).get("text/html", ""))) for o in outputs]
+    maps = [h for h in pages if "leaflet" in h.lower()]
     assert len(maps) == 2
-    assert "3–6 分钟 min" in maps[1].replace("&amp;", "&") or "3\u20136" in maps[1]
+    assert "10–15 分钟 min" in maps[0] and "3–6 分钟 min" not in maps[0]
+    assert "3–6 分钟 min" in maps[1] and "10–15 分钟 min" not in maps[1]
     folder = tmp_path / "out" / "sample-notebook"
     assert (folder / "tables" / "coverage.csv").is_file() and (folder / "sample.html").is_file()

@@ -19,7 +19,7 @@ from planner import _publish, io
 from planner._publish import OutputLocationError, check_output_dir, output_set
 from planner.scenario import DATA_DIR
 
-ROOT = DATA_DIR.parent
+ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_NAMES = {"coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "summary.json"}
 
 # A process that computes two analyses (speeds 3 and 6 km/h) of a hand-made network with
@@ -56,7 +56,7 @@ WRITER = textwrap.dedent(
 def _writer(out: Path, n: int, rounds: str, first: int = 0) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(out), str(n), rounds, str(first)],
-        cwd=ROOT,
+        cwd=out.parent,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -167,8 +167,8 @@ def test_a_failed_write_keeps_the_published_set_and_leaves_nothing(tmp_path):
     assert len(_runs(out)) == 1
 
 
-def test_cli_out_onto_existing_folders_deletes_nothing(tmp_path):
-    """The issue's three cases, through the real command: a report folder, the scenario's
+def test_cli_out_onto_existing_folders_deletes_nothing(cli, tmp_path, monkeypatch):
+    """The issue's three cases, through the command: a report folder, the scenario's
     own folder, and the working directory."""
     user = tmp_path / "u"
     user.mkdir()
@@ -189,16 +189,11 @@ def test_cli_out_onto_existing_folders_deletes_nothing(tmp_path):
         ([str(scen / "scenario.toml"), "--out", str(scen)], tmp_path),
         (["sample", "--out", "."], user),
     ):
-        p = subprocess.run(
-            [sys.executable, "-m", "planner", "run", *args, "--maps-dir", str(tmp_path / "m")],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        assert p.returncode == 1, p.stderr
-        lines = p.stderr.strip().splitlines()
-        assert lines[-1].startswith("error: --out ") and "Traceback" not in p.stderr
+        monkeypatch.chdir(cwd)
+        r = cli("run", *args, "--maps-dir", str(tmp_path / "m"))
+        assert r.exit_code == 1, r.output
+        lines = r.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: --out "), r.stderr
         assert "not made by the planner" in lines[-1]
     assert {p: p.read_bytes() for p in [*user.iterdir(), *scen.iterdir()]} == snapshot
     assert sorted(os.listdir(tmp_path)) == ["s", "u"]  # no map, no runs folder, nothing

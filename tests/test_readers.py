@@ -25,11 +25,8 @@ from planner.readers import (
 )
 
 FIXTURES = Path(__file__).parent / "fixtures" / "inputs"
-REFERENCE_CANDIDATES = [
-    Path(__file__).resolve().parents[1] / "data/liusha/puning_reference_points.csv",
-    Path(__file__).resolve().parents[2] / "shared/data/puning_reference_points.csv",
-]
-SHARED_REFERENCE = next((p for p in REFERENCE_CANDIDATES if p.exists()), REFERENCE_CANDIDATES[0])
+#: Real points around Puning with their WGS-84 coordinates, kept in the repository.
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "liusha" / "puning_reference_points.csv"
 GEOD = Geod(ellps="WGS84")
 
 # (west, south, east, north) around the mall, WGS-84.
@@ -420,9 +417,8 @@ def test_bd09_file(tmp_path: Path) -> None:
     assert distance_m(df.loc[0, "lon"], df.loc[0, "lat"], *MALL_WGS) < 1.0
 
 
-@pytest.mark.skipif(not SHARED_REFERENCE.exists(), reason="shared reference CSV not present")
-def test_shared_reference_points_match_their_wgs84_column() -> None:
-    df = read_points(SHARED_REFERENCE, crs="WGS84")
+def test_reference_points_match_their_wgs84_column() -> None:
+    df = read_points(REFERENCE, crs="WGS84")
     assert_layout(df, 20)
     assert df["usable"].all()
     assert set(df["crs_orig"]) == {"WGS84", "GCJ02"}

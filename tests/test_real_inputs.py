@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -87,14 +85,13 @@ def gbk_scenario(tmp_path_factory):
     return folder, good, table
 
 
-def test_gbk_gcj02_merchants_right_minutes_nothing_lost(gbk_scenario, tmp_path):
+def test_gbk_gcj02_merchants_right_minutes_nothing_lost(gbk_scenario, sample_map_run, tmp_path):
     folder, good, table = gbk_scenario
     result = pipeline.run(load_scenario(folder), out_dir=tmp_path / "out", maps_dir=tmp_path)
     pois = pd.read_csv(result.files["pois"], encoding="utf-8-sig", dtype={"poi_id": str})
     assert len(pois) == len(table)  # counts in = counts out
-    # the same shops computed straight from the WGS-84 OSM data
-    reference = pipeline.run(load_scenario("sample"), out_dir=tmp_path / "ref", maps_dir=tmp_path)
-    ref = reference.pois.set_index("poi_id")
+    # the same shops computed straight from the WGS-84 OSM data (the session's sample run)
+    ref = sample_map_run.pois.set_index("poi_id")
     ok = pois[pois["poi_id"].isin(good["id"])].drop_duplicates("poi_id").set_index("poi_id")
     assert len(ok) == len(good)
     # GCJ-02 -> WGS-84 is accurate to well under 1 m: under 0.02 min at 75 m/min
@@ -121,15 +118,10 @@ def test_gbk_gcj02_merchants_right_minutes_nothing_lost(gbk_scenario, tmp_path):
     assert pois.loc[pois["poi_id"] == "BAD-1", "reason"].iloc[0].count('"') >= 2  # names the field
 
 
-def test_strict_refuses_and_writes_nothing(gbk_scenario, tmp_path):
+def test_strict_refuses_and_writes_nothing(gbk_scenario, cli, tmp_path):
     folder, _, _ = gbk_scenario
-    p = subprocess.run(
-        [sys.executable, "-m", "planner", "run", str(folder), "--strict", "--out", "o"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert p.returncode == 1
-    assert "--strict: 5 input problem(s)" in p.stderr and "Traceback" not in p.stderr
-    assert not (tmp_path / "o").exists()
+    r = cli("run", folder, "--strict", "--out", "o")
+    assert r.exit_code == 1, r.output
+    last = r.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: --strict: 5 input problem(s)"), r.stderr
+    assert not (tmp_path / "o").exists() and not (tmp_path / "maps").exists()

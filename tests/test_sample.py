@@ -1,4 +1,8 @@
-"""The bundled offline sample (real OSM data of Shenzhen) end to end, and its provenance."""
+"""The bundled offline sample (real OSM data of Shenzhen) end to end, and its provenance.
+
+The end-to-end tests read the session's one run of the sample (``sample_map_run`` in
+``conftest.py``); only the rerun test makes a second run, to compare with it.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,6 @@ from planner import inputs, pipeline
 from planner.scenario import DATA_DIR, load_scenario
 
 SAMPLE = DATA_DIR / "sample"
-
-
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sample")
-    result = pipeline.run(load_scenario("sample"), out_dir=out / "out", maps_dir=out / "maps")
-    return result
 
 
 def test_facilities_are_real_osm_nodes_of_the_extract():
@@ -41,17 +38,20 @@ def test_sample_is_labelled_shenzhen_not_puning():
     assert "© OpenStreetMap contributors" in readme and "not** Puning" in readme
 
 
-def test_outputs_written_with_expected_columns(sample_run):
-    files = sample_run.files
+def test_outputs_written_with_expected_columns(sample_map_run):
+    files = sample_map_run.files
     for key in ("coverage", "pois", "facilities", "isochrones", "summary", "map"):
         assert files[key].is_file() and files[key].stat().st_size > 0, key
     cov = pd.read_csv(files["coverage"], encoding="utf-8-sig")
-    assert list(cov.columns[:4]) == ["facility_id", "poi_id", "poi_kind", "minutes"] or {
+    assert list(cov.columns) == [
         "facility_id",
         "poi_id",
         "poi_kind",
+        "distance_m",
         "minutes",
-    } <= set(cov.columns)
+        "band_min",
+    ]
+    assert len(cov) > 0
     pois = pd.read_csv(files["pois"], encoding="utf-8-sig")
     need = {
         "poi_id",
@@ -73,19 +73,19 @@ def test_outputs_written_with_expected_columns(sample_run):
     assert {"access_m", "skipped_piece", "skipped_extra_m"} <= set(fac.columns)
 
 
-def test_every_poi_in_is_out(sample_run):
+def test_every_poi_in_is_out(sample_map_run):
     sc = load_scenario("sample")
     n_in = len(inputs.load_pois(sc))
-    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig")
+    pois = pd.read_csv(sample_map_run.files["pois"], encoding="utf-8-sig")
     assert len(pois) == n_in > 100
     assert pois["poi_id"].is_unique
-    fac = pd.read_csv(sample_run.files["facilities"], encoding="utf-8-sig")
+    fac = pd.read_csv(sample_map_run.files["facilities"], encoding="utf-8-sig")
     assert len(fac) == len(pd.read_csv(SAMPLE / "facilities.csv"))
 
 
-def test_coverage_is_within_largest_band_and_consistent_with_pois(sample_run):
-    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
-    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig").set_index("poi_id")
+def test_coverage_is_within_largest_band_and_consistent_with_pois(sample_map_run):
+    cov = pd.read_csv(sample_map_run.files["coverage"], encoding="utf-8-sig")
+    pois = pd.read_csv(sample_map_run.files["pois"], encoding="utf-8-sig").set_index("poi_id")
     assert (cov["minutes"] <= 15 + 1e-6).all() and (cov["minutes"] >= 0).all()
     assert not cov.duplicated(["facility_id", "poi_id"]).any()
     # minutes_to_nearest equals the smallest coverage minutes of each covered POI
@@ -98,12 +98,12 @@ def test_coverage_is_within_largest_band_and_consistent_with_pois(sample_run):
     np.testing.assert_allclose(cov["minutes"], cov["distance_m"] / 75.0, rtol=1e-6)
 
 
-def test_isochrones_nested_and_polygonal(sample_run):
-    iso = gpd.read_file(sample_run.files["isochrones"])
+def test_isochrones_nested_and_polygonal(sample_map_run):
+    iso = gpd.read_file(sample_map_run.files["isochrones"])
     assert iso.crs.to_epsg() == 4326
     assert len(iso) == 6 * 3
     assert iso.geometry.is_valid.all()
-    metric = iso.to_crs(sample_run.network.crs)
+    metric = iso.to_crs(sample_map_run.network.crs)
     for fid, g in metric.groupby("facility_id"):
         g = g.sort_values("band_min")
         geoms = list(g.geometry)
@@ -115,10 +115,10 @@ def test_isochrones_nested_and_polygonal(sample_run):
         assert geoms[-1].area < 0.8 * geoms[-1].convex_hull.area, fid
 
 
-def test_summary_matches_tables(sample_run):
-    s = json.loads(sample_run.files["summary"].read_text(encoding="utf-8"))
-    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
-    pois = pd.read_csv(sample_run.files["pois"], encoding="utf-8-sig")
+def test_summary_matches_tables(sample_map_run):
+    s = json.loads(sample_map_run.files["summary"].read_text(encoding="utf-8"))
+    cov = pd.read_csv(sample_map_run.files["coverage"], encoding="utf-8-sig")
+    pois = pd.read_csv(sample_map_run.files["pois"], encoding="utf-8-sig")
     assert s["inputs"]["speed_kmh"] == 4.5 and s["inputs"]["bands_min"] == [5, 10, 15]
     assert s["inputs"]["network_data_date"] == "2021-03-17"
     assert s["inputs"]["poi_rows_in"] == len(pois)
@@ -134,14 +134,14 @@ def test_summary_matches_tables(sample_run):
         assert s["overall"]["bands"][band]["share_of_all_pois"] == pytest.approx(n / len(pois))
 
 
-def test_disconnected_pieces_summary_matches_tables(sample_run):
-    s = json.loads(sample_run.files["summary"].read_text(encoding="utf-8"))
+def test_disconnected_pieces_summary_matches_tables(sample_map_run):
+    s = json.loads(sample_map_run.files["summary"].read_text(encoding="utf-8"))
     d = s["disconnected_pieces"]
     dropped = s["inputs"]["components"]["dropped"]
     assert d["pieces"] == len(dropped) > 0
     assert [r["piece"] for r in dropped] == list(range(len(dropped)))
     for key, name in (("pois", "pois"), ("facility_rows", "facilities")):
-        t = pd.read_csv(sample_run.files[name], encoding="utf-8-sig")
+        t = pd.read_csv(sample_map_run.files[name], encoding="utf-8-sig")
         routed = t[t["skipped_extra_m"].notna()]
         assert d[key]["affected"] == len(routed)
         assert d[key]["not_routed"] == int(t["skipped_piece"].notna().sum()) - len(routed)
@@ -166,27 +166,27 @@ def test_disconnected_pieces_summary_matches_tables(sample_run):
     assert d["pois"]["affected"] > 0
 
 
-def test_rerun_gives_identical_tables(sample_run, tmp_path):
+def test_rerun_gives_identical_tables(sample_map_run, tmp_path):
     again = pipeline.run(
         load_scenario("sample"), out_dir=tmp_path / "out", maps_dir=tmp_path / "maps"
     )
     for key in ("coverage", "pois", "facilities", "isochrones", "summary"):
-        assert again.files[key].read_bytes() == sample_run.files[key].read_bytes(), key
+        assert again.files[key].read_bytes() == sample_map_run.files[key].read_bytes(), key
 
 
-def test_map_has_attribution_and_no_external_resources(sample_run):
+def test_map_has_attribution_and_no_external_resources(sample_map_run):
     from planner.offline import external_urls
 
-    html = sample_run.files["map"].read_text(encoding="utf-8")
+    html = sample_map_run.files["map"].read_text(encoding="utf-8")
     assert "© OpenStreetMap contributors" in html
     assert external_urls(html) == []
 
 
-def test_written_minutes_are_the_computed_ones(sample_run):
+def test_written_minutes_are_the_computed_ones(sample_map_run):
     """coverage.csv carries the engine's minutes (which test_engine_equality checks against
     an independent networkx calculation) to within the file's 6 decimals."""
-    cov = pd.read_csv(sample_run.files["coverage"], encoding="utf-8-sig")
-    mem = sample_run.coverage
+    cov = pd.read_csv(sample_map_run.files["coverage"], encoding="utf-8-sig")
+    mem = sample_map_run.coverage
     merged = cov.merge(mem, on=["facility_id", "poi_id"], suffixes=("_csv", "_mem"))
     assert len(merged) == len(cov) == len(mem)
     np.testing.assert_allclose(merged["minutes_csv"], merged["minutes_mem"], atol=1e-6)

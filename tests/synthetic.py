@@ -1,4 +1,8 @@
-"""Seeded city-scale walk networks and point tables for benchmarks and equality tests."""
+"""Seeded city-scale walk networks and point tables for the equality tests and benchmarks.
+
+A test-support module (not a test module): `tests/test_engine_equality.py` and
+`benchmarks/run.py` both import it from here.
+"""
 
 from __future__ import annotations
 
