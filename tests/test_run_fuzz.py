@@ -12,7 +12,7 @@ from pyproj import Transformer
 from planner import pipeline
 from planner.readers import InputError, read_points
 from planner.schema import Status
-from tests.test_readers_fuzz import count_data_rows, hostile_tables, write
+from tests.hostile import count_data_rows, hostile_tables, write
 
 LIUSHA_BBOX = (116.158, 23.270, 116.218, 23.324)
 
