@@ -95,11 +95,6 @@ class Scenario:
         """Walking speed in metres per minute."""
         return self.speed_kmh * 1000.0 / 60.0
 
-    @property
-    def bands_m(self) -> list[float]:
-        """Band limits in metres."""
-        return [b * self.metres_per_minute for b in self.bands_min]
-
     def settings(self) -> Settings:
         """The analysis settings this scenario asks for."""
         return Settings(
