@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any
 
 import numpy as np
@@ -136,8 +137,14 @@ def nearest_table(
     snapped = usable & (np.asarray(snap_status) == Status.OK)
     far = usable & (np.asarray(snap_status) != Status.OK)
     status[far] = np.asarray(snap_status)[far]
-    limit_msg = LIMIT_REASON
-    reason[far] = [f"{r}; {limit_msg}" if r else limit_msg for r in reason[far]]
+    where = [
+        f"row {row}, POI {json.dumps(str(pid), ensure_ascii=False)}"
+        for row, pid in zip(pois["row"].to_numpy()[far], pois["id"].to_numpy()[far], strict=True)
+    ]
+    reason[far] = [
+        f"{r}; {w}: {LIMIT_REASON}" if r else f"{w}: {LIMIT_REASON}"
+        for r, w in zip(reason[far], where, strict=True)
+    ]
     unreachable = snapped & (fac < 0)
     status[unreachable] = Status.UNREACHABLE.value
     reason[unreachable] = "no facility can reach it on the walk network"

@@ -79,7 +79,9 @@ def test_every_poi_is_reported_with_a_status(net_h):
     assert pd.isna(p.loc["P4", "nearest_facility_id"])
     assert p.loc["P5", "status"] == "too_far_from_network"
     assert math.isnan(p.loc["P5", "minutes_to_nearest"])
-    assert "snapping limit" in p.loc["P5", "reason"]
+    assert p.loc["P5", "reason"].endswith(
+        'row 6, POI "P5": no walkable street within the snapping limit'
+    )
     assert p.loc["P1", "status"] == "ok"
     assert p.loc["P1", "access_m"] == pytest.approx(20.0)
 
