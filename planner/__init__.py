@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from planner.network import StreetNetwork
     from planner.outputs import write_outputs
     from planner.pipeline import analyse, analyse_scenario, reanalyse, run
+    from planner.proposals import Proposal, apply_proposal, compare
     from planner.plot import draw, save_png
     from planner.readers import InputError, read_points
     from planner.result import Provenance, Result, Settings, SettingsError
@@ -42,6 +43,7 @@ _EXPORTS = {
     "InputError": "readers",
     "NetworkUnavailableError": "_errors",
     "PlannerError": "_errors",
+    "Proposal": "proposals",
     "Provenance": "result",
     "Result": "result",
     "Scenario": "scenario",
@@ -52,7 +54,9 @@ _EXPORTS = {
     "StreetNetwork": "network",
     "analyse": "pipeline",
     "analyse_scenario": "pipeline",
+    "apply_proposal": "proposals",
     "build_map": "maps",
+    "compare": "proposals",
     "draw": "plot",
     "fetch": "download",
     "load_facilities": "inputs",
@@ -71,6 +75,7 @@ __all__ = [
     "InputError",
     "NetworkUnavailableError",
     "PlannerError",
+    "Proposal",
     "Provenance",
     "Result",
     "Scenario",
@@ -82,7 +87,9 @@ __all__ = [
     "__version__",
     "analyse",
     "analyse_scenario",
+    "apply_proposal",
     "build_map",
+    "compare",
     "draw",
     "fetch",
     "load_facilities",

@@ -1,0 +1,304 @@
+"""What a proposal changes: add, move or close facilities, open new walkable links; compare."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.ops import substring
+
+from planner._errors import PlannerError
+from planner.network import StreetNetwork
+from planner.result import Result
+from planner.style import within_band
+
+__all__ = ["MAX_LINK_GAP_M", "Proposal", "add_links", "apply_proposal", "compare"]
+
+#: A proposed link must end within this distance of a walkable street (metres).
+MAX_LINK_GAP_M = 30.0
+#: Ends closer than this to a street node join that node instead of splitting the edge.
+_NODE_SNAP_M = 0.01
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A planning proposal: facilities added, moved or closed, and new walkable links.
+
+    Parameters
+    ----------
+    name
+        Short id of the proposal (used in file names).
+    add
+        New facility rows (`planner.read_points` layout), or None.
+    move
+        Facility id -> new (lon, lat) in WGS-84; every entrance of the facility moves there.
+    close
+        Ids of facilities that close.
+    links
+        New walkable links (a mall gate, a crossing): name -> LineString in WGS-84 whose
+        two ends lie within `MAX_LINK_GAP_M` of a walkable street.
+    """
+
+    name: str
+    add: pd.DataFrame | None = None
+    move: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    close: Sequence[str] = ()
+    links: Mapping[str, shapely.LineString] = field(default_factory=dict)
+
+
+def _split_at(net: dict[str, list], edge: int, offset: float, node_index: int) -> None:
+    """Split edge `edge` at `offset` metres from its start; the new node is `node_index`."""
+    geom = net["edge_geometry"][edge]
+    first, second = substring(geom, 0, offset), substring(geom, offset, geom.length)
+    v = net["edge_v"][edge]
+    net["edge_v"][edge] = node_index
+    net["edge_geometry"][edge] = first
+    net["edge_length"][edge] = first.length
+    for key, value in (
+        ("edge_u", node_index),
+        ("edge_v", v),
+        ("edge_geometry", second),
+        ("edge_length", second.length),
+        ("edge_name", net["edge_name"][edge]),
+        ("edge_highway", net["edge_highway"][edge]),
+    ):
+        net[key].append(value)
+
+
+def add_links(
+    network: StreetNetwork,
+    links: Mapping[str, shapely.LineString],
+    max_gap_m: float = MAX_LINK_GAP_M,
+) -> StreetNetwork:
+    """Return a copy of `network` with new walkable links joined to it.
+
+    Each end of a link joins the nearest point of the nearest street (splitting that street
+    there, or at a node when it is within 1 cm of one); the link's geometry runs from that
+    point through the link's inner vertices to the other end's point.
+
+    Parameters
+    ----------
+    network
+        The routed street network (projected).
+    links
+        Name -> LineString in WGS-84 (lon, lat).
+    max_gap_m
+        How far an end may lie from a street.
+
+    Returns
+    -------
+    network
+        A new network; `network` is unchanged. New nodes get negative ids.
+
+    Raises
+    ------
+    PlannerError
+        A link is not a line of two or more points, or an end is too far from any street.
+    """
+    if not links:
+        return network
+    to_net = Transformer.from_crs("EPSG:4326", network.crs, always_xy=True)
+    net: dict[str, list] = {
+        key: list(getattr(network, key))
+        for key in (
+            "node_ids",
+            "node_x",
+            "node_y",
+            "edge_u",
+            "edge_v",
+            "edge_length",
+            "edge_geometry",
+            "edge_name",
+            "edge_highway",
+        )
+    }
+    next_id = min(-1, int(np.min(network.node_ids)) - 1) if network.n_nodes else -1
+    for name, line in links.items():
+        if not isinstance(line, shapely.LineString) or len(line.coords) < 2:
+            raise PlannerError(f"proposal link {name!r}: expected a line of two or more points")
+        xs, ys = to_net.transform(*np.asarray(line.coords, dtype=float)[:, :2].T)
+        coords = list(zip(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), strict=True))
+        ends = []
+        for which, (x, y) in (("start", coords[0]), ("end", coords[-1])):
+            point = shapely.Point(x, y)
+            tree = shapely.STRtree(np.asarray(net["edge_geometry"], dtype=object))
+            hits = np.atleast_1d(tree.query_nearest(point, max_distance=max_gap_m))
+            if not len(hits):
+                raise PlannerError(
+                    f"proposal link {name!r}: its {which} is more than {max_gap_m:g} m from "
+                    "any walkable street of the network"
+                )
+            edge = int(np.min(hits))
+            geom = net["edge_geometry"][edge]
+            offset = float(shapely.line_locate_point(geom, point))
+            if offset <= _NODE_SNAP_M:
+                node = net["edge_u"][edge]
+            elif offset >= geom.length - _NODE_SNAP_M:
+                node = net["edge_v"][edge]
+            else:
+                node = len(net["node_ids"])
+                on_edge = shapely.line_interpolate_point(geom, offset)
+                net["node_ids"].append(next_id)
+                net["node_x"].append(on_edge.x)
+                net["node_y"].append(on_edge.y)
+                next_id -= 1
+                _split_at(net, edge, offset, node)
+            ends.append(node)
+        a, b = ends
+        path = [
+            (net["node_x"][a], net["node_y"][a]),
+            *coords[1:-1],
+            (net["node_x"][b], net["node_y"][b]),
+        ]
+        geom = shapely.LineString(path)
+        for key, value in (
+            ("edge_u", a),
+            ("edge_v", b),
+            ("edge_geometry", geom),
+            ("edge_length", geom.length),
+            ("edge_name", str(name)),
+            ("edge_highway", "proposed"),
+        ):
+            net[key].append(value)
+    return replace(
+        network,
+        node_ids=np.asarray(net["node_ids"], dtype=np.int64),
+        node_x=np.asarray(net["node_x"], dtype=float),
+        node_y=np.asarray(net["node_y"], dtype=float),
+        edge_u=np.asarray(net["edge_u"], dtype=np.int64),
+        edge_v=np.asarray(net["edge_v"], dtype=np.int64),
+        edge_length=np.asarray(net["edge_length"], dtype=float),
+        edge_geometry=np.asarray(net["edge_geometry"], dtype=object),
+        edge_name=np.asarray(net["edge_name"], dtype=object),
+        edge_highway=np.asarray(net["edge_highway"], dtype=object),
+        _csr=None,
+        _tree=None,
+    )
+
+
+def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
+    rows = result.facility_rows.copy()
+    ids = set(rows["id"].astype(str))
+    unknown = [f for f in [*proposal.close, *proposal.move] if str(f) not in ids]
+    if unknown:
+        raise PlannerError(
+            f"proposal {proposal.name!r}: no facility with id {', '.join(map(repr, unknown))}"
+        )
+    for fid, (lon, lat) in proposal.move.items():
+        at = rows["id"].astype(str) == str(fid)
+        rows.loc[at, ["lon", "lat"]] = [float(lon), float(lat)]
+    rows = rows[~rows["id"].astype(str).isin([str(f) for f in proposal.close])]
+    if proposal.add is not None and len(proposal.add):
+        clash = sorted(set(proposal.add["id"].astype(str)) & set(rows["id"].astype(str)))
+        if clash:
+            raise PlannerError(
+                f"proposal {proposal.name!r}: added facility id {clash[0]!r} already exists"
+            )
+        rows = pd.concat([rows, proposal.add], ignore_index=True)
+    rows.attrs = dict(result.facility_rows.attrs)
+    return rows.reset_index(drop=True)
+
+
+def apply_proposal(result: Result, proposal: Proposal) -> Result:
+    """Analyse a proposal on top of a result.
+
+    The same merchants and settings; the facilities and the network as the proposal says.
+
+    Parameters
+    ----------
+    result
+        The baseline.
+    proposal
+        What changes.
+
+    Returns
+    -------
+    result
+        The proposal's result (its provenance names the proposal).
+    """
+    from planner.pipeline import analyse  # the pipeline imports this module's users lazily
+
+    s = result.settings
+    about = replace(result.provenance, name=f"{result.provenance.name}-{proposal.name}")
+    return analyse(
+        add_links(result.network, proposal.links),
+        _facility_rows(result, proposal),
+        result.poi_rows,
+        speed_kmh=s.speed_kmh,
+        bands_min=s.bands_min,
+        snap_limit_m=s.snap_limit_m,
+        buffer_m=s.buffer_m,
+        about=about,
+    )
+
+
+def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Merchants gained and lost, per facility and band and per merchant.
+
+    Parameters
+    ----------
+    base, other
+        Two results of the same merchants with the same bands (e.g. a baseline and
+        `apply_proposal`'s result).
+
+    Returns
+    -------
+    by_facility
+        ``facility_id, band_min, base, proposal, gained, lost``: merchants within the band
+        of that facility in each result (a facility absent from one counts 0 there).
+    by_poi
+        ``poi_id, name, kind, base_minutes, proposal_minutes, base_band, proposal_band,
+        change`` (``gained``: within the largest band of some facility only in the
+        proposal; ``lost``: only in the baseline; ``faster``/``slower``/``same``).
+    """
+    if base.settings.bands_min != other.settings.bands_min:
+        raise PlannerError("compare: the two results have different bands")
+    bands = base.settings.bands_min
+    rows = []
+    fac_ids = list(
+        dict.fromkeys([*base.facilities["facility_id"], *other.facilities["facility_id"]])
+    )
+    for fid in fac_ids:
+        a = base.coverage[base.coverage["facility_id"] == fid]
+        b = other.coverage[other.coverage["facility_id"] == fid]
+        for band in bands:
+            sa = set(a.loc[within_band(a["minutes"].to_numpy(float), band), "poi_id"])
+            sb = set(b.loc[within_band(b["minutes"].to_numpy(float), band), "poi_id"])
+            rows.append(
+                {
+                    "facility_id": fid,
+                    "band_min": band,
+                    "base": len(sa),
+                    "proposal": len(sb),
+                    "gained": len(sb - sa),
+                    "lost": len(sa - sb),
+                }
+            )
+    by_facility = pd.DataFrame(rows)
+    cols = ["poi_id", "name", "kind", "minutes_to_nearest"]
+    left = base.pois[cols].rename(columns={"minutes_to_nearest": "base_minutes"})
+    right = other.pois[["poi_id", "minutes_to_nearest"]].rename(
+        columns={"minutes_to_nearest": "proposal_minutes"}
+    )
+    by_poi = left.merge(right.drop_duplicates("poi_id"), on="poi_id", how="left")
+    by_poi = pd.DataFrame(by_poi)
+    largest = bands[-1]
+    for side in ("base", "proposal"):
+        minutes = by_poi[f"{side}_minutes"].to_numpy(float)
+        band = np.full(len(minutes), np.nan)
+        for b in reversed(bands):
+            band[within_band(minutes, b)] = b
+        by_poi[f"{side}_band"] = band
+    inside_a = within_band(by_poi["base_minutes"].to_numpy(float), largest)
+    inside_b = within_band(by_poi["proposal_minutes"].to_numpy(float), largest)
+    delta = by_poi["proposal_minutes"].to_numpy(float) - by_poi["base_minutes"].to_numpy(float)
+    change = np.where(delta < -1e-9, "faster", np.where(delta > 1e-9, "slower", "same"))
+    change = np.where(
+        inside_b & ~inside_a, "gained", np.where(inside_a & ~inside_b, "lost", change)
+    )
+    by_poi["change"] = change
+    return by_facility, by_poi

@@ -1,0 +1,114 @@
+"""Proposals: a new link, a closed, moved or added facility — gains and losses worked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+from pyproj import Transformer
+
+import planner
+from planner.proposals import Proposal, add_links, apply_proposal, compare
+from tests.handmade import CRS, X0, Y0, make_network, points
+
+# Two streets 100 m apart with a river between them, joined only at the east end:
+#   B: 2 (0,100) ---------------------------- 3 (400,100)
+#                                              |
+#   A: 0 (0,0)   ---------------------------- 1 (400,0)
+NET = make_network({0: (0, 0), 1: (400, 0), 2: (0, 100), 3: (400, 100)}, [(0, 1), (2, 3), (1, 3)])
+TO_WGS84 = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+MPM = 75.0  # 4.5 km/h
+
+
+def line(*xy: tuple[float, float]) -> shapely.LineString:
+    """A line given in the hand-made metres, as WGS-84."""
+    lon, lat = TO_WGS84.transform([x + X0 for x, _ in xy], [y + Y0 for _, y in xy])
+    return shapely.LineString(zip(lon, lat, strict=True))
+
+
+def test_a_new_link_shortens_the_walk():
+    # F on A at x=50, P on B at x=50: 350 m east + 100 m north + 350 m west = 800 m.
+    base = planner.analyse(NET, points([("F", 50, 0)]), points([("P", 50, 100)]), bands_min=(5, 15))
+    np.testing.assert_allclose(base.pois["minutes_to_nearest"], [800 / MPM])
+    # a footbridge from x=60 on A to x=60 on B: 10 + 100 + 10 = 120 m
+    bridge = Proposal("bridge", links={"人行桥 footbridge": line((60, 0), (60, 100))})
+    new = apply_proposal(base, bridge)
+    np.testing.assert_allclose(new.pois["minutes_to_nearest"], [120 / MPM], atol=1e-9)
+    by_facility, by_poi = compare(base, new)
+    band5 = by_facility[by_facility["band_min"] == 5].iloc[0]
+    assert (band5["base"], band5["proposal"], band5["gained"], band5["lost"]) == (0, 1, 1, 0)
+    band15 = by_facility[by_facility["band_min"] == 15].iloc[0]
+    assert (band15["base"], band15["proposal"], band15["gained"]) == (1, 1, 0)
+    assert list(by_poi["change"]) == ["faster"]
+    assert list(by_poi["base_band"]) == [15] and list(by_poi["proposal_band"]) == [5]
+    assert new.provenance.name == "analysis-bridge"
+    assert base.network.n_edges == 3  # the baseline is not changed
+
+
+def test_link_splits_streets_and_joins_nodes():
+    joined = add_links(NET, {"gate": line((0, 0), (0, 100))})  # node to node: no split
+    assert joined.n_nodes == 4 and joined.n_edges == 4
+    split = add_links(NET, {"crossing": line((200, 3), (250, 97))})  # 3 m off A and B
+    assert split.n_nodes == 6 and split.n_edges == 3 + 2 + 1
+    assert np.isclose(split.edge_length.sum(), 400 + 400 + 100 + np.hypot(50, 100))
+    assert set(split.edge_highway) == {"footway", "proposed"}
+
+
+def test_a_link_far_from_any_street_is_refused():
+    with pytest.raises(planner.PlannerError, match=r"link 'pier': its end is more than 30 m"):
+        add_links(NET, {"pier": line((200, 0), (200, 60))})
+
+
+# F on A at x=50; G on B at x=350. P on B at x=50, Q on A at x=250.
+#   P: from G 300 m (4.0 min); from F 800 m (10.67 min)
+#   Q: from F 200 m (2.67 min); from G 50 + 100 + 150 = 300 m (4.0 min)
+FACS = points([("F", 50, 0), ("G", 350, 100)])
+POIS = points([("P", 50, 100), ("Q", 250, 0)])
+
+
+@pytest.fixture(scope="module")
+def two() -> planner.Result:
+    return planner.analyse(NET, FACS, POIS, bands_min=(5, 15))
+
+
+def test_closing_a_facility_loses_what_only_it_reached(two):
+    closed = apply_proposal(two, Proposal("close-G", close=["G"]))
+    minutes = closed.pois.set_index("poi_id")["minutes_to_nearest"]
+    np.testing.assert_allclose(minutes[["P", "Q"]], [800 / MPM, 200 / MPM])
+    by_facility, by_poi = compare(two, closed)
+    g5 = by_facility.query("facility_id == 'G' and band_min == 5").iloc[0]
+    assert (g5["base"], g5["proposal"], g5["lost"]) == (2, 0, 2)
+    f15 = by_facility.query("facility_id == 'F' and band_min == 15").iloc[0]
+    assert (f15["base"], f15["proposal"], f15["gained"], f15["lost"]) == (2, 2, 0, 0)
+    assert dict(zip(by_poi["poi_id"], by_poi["change"], strict=True)) == {
+        "P": "slower",  # still within 15 min, but from F now
+        "Q": "same",
+    }
+
+
+def test_moving_and_adding_facilities(two):
+    moved = apply_proposal(two, Proposal("move-G", move={"G": tuple(FACS.loc[1, ["lon", "lat"]])}))
+    assert moved.summary["overall"] == two.summary["overall"]  # moved onto itself: same
+    lon, lat = TO_WGS84.transform(X0 + 50, Y0 + 100)
+    add = points([("H", 50, 100)])
+    added = apply_proposal(two, Proposal("add-H", add=add))
+    assert added.pois.set_index("poi_id").loc["P", "nearest_facility_id"] == "H"
+    assert added.pois.set_index("poi_id").loc["P", "minutes_to_nearest"] == pytest.approx(0.0)
+    assert np.isclose(added.entrances.set_index("id").loc["H", "lon"], lon)
+    assert np.isclose(added.entrances.set_index("id").loc["H", "lat"], lat)
+
+
+def test_bad_proposals_say_what_is_wrong(two):
+    with pytest.raises(planner.PlannerError, match="no facility with id 'X'"):
+        apply_proposal(two, Proposal("x", close=["X"]))
+    with pytest.raises(planner.PlannerError, match="added facility id 'F' already exists"):
+        apply_proposal(two, Proposal("dup", add=points([("F", 10, 0)])))
+
+
+def test_same_inputs_same_tables(two, tmp_path):
+    a = apply_proposal(two, Proposal("bridge", links={"b": line((60, 0), (60, 100))}))
+    b = apply_proposal(two, Proposal("bridge", links={"b": line((60, 0), (60, 100))}))
+    fa = planner.write_outputs(a, tmp_path / "a")
+    fb = planner.write_outputs(b, tmp_path / "b")
+    for key in ("coverage", "pois", "facilities", "isochrones"):
+        assert fa[key].read_bytes() == fb[key].read_bytes(), key
