@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from planner.network import StreetNetwork
     from planner.outputs import write_outputs
     from planner.pipeline import analyse, analyse_scenario, reanalyse, run
-    from planner.proposals import Proposal, apply_proposal, compare
     from planner.plot import draw, save_png
+    from planner.proposals import Proposal, apply_proposal, compare
     from planner.readers import InputError, read_points
     from planner.result import Provenance, Result, Settings, SettingsError
     from planner.scenario import Scenario, load_scenario

@@ -289,10 +289,10 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     largest = bands[-1]
     for side in ("base", "proposal"):
         minutes = by_poi[f"{side}_minutes"].to_numpy(float)
-        band = np.full(len(minutes), np.nan)
-        for b in reversed(bands):
-            band[within_band(minutes, b)] = b
-        by_poi[f"{side}_band"] = band
+        smallest = np.full(len(minutes), np.nan)
+        for limit in reversed(bands):
+            smallest[within_band(minutes, limit)] = limit
+        by_poi[f"{side}_band"] = smallest
     inside_a = within_band(by_poi["base_minutes"].to_numpy(float), largest)
     inside_b = within_band(by_poi["proposal_minutes"].to_numpy(float), largest)
     delta = by_poi["proposal_minutes"].to_numpy(float) - by_poi["base_minutes"].to_numpy(float)
