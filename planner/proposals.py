@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,7 +17,7 @@ from planner.network import StreetNetwork
 from planner.result import Result
 from planner.style import within_band
 
-__all__ = ["MAX_LINK_GAP_M", "Proposal", "add_links", "apply_proposal", "compare"]
+__all__ = ["MAX_LINK_GAP_M", "Proposal", "add_links", "apply_proposal", "compare", "compare_map"]
 
 #: A proposed link must end within this distance of a walkable street (metres).
 MAX_LINK_GAP_M = 30.0
@@ -302,3 +303,56 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     by_poi["change"] = change
     return by_facility, by_poi
+
+
+#: Colours of merchants a proposal gains or loses (within the largest band).
+GAINED_COLOUR = "#1a9850"
+LOST_COLOUR = "#d73027"
+
+
+def compare_map(base: Result, other: Result) -> Any:
+    """The proposal's map with the merchants it gains (green) and loses (red) marked.
+
+    Parameters
+    ----------
+    base, other
+        The baseline and the proposal's result (see `compare`).
+
+    Returns
+    -------
+    folium.Map
+        `planner.build_map` of `other` plus an overlay "变化 Changes" of gained and lost
+        merchants (with their walking minutes before and after); the changed bands are the
+        proposal's own band layers. Save it with `planner.offline.save_offline`.
+    """
+    import folium
+
+    from planner.maps import build_map, esc
+
+    _, by_poi = compare(base, other)
+    changed = by_poi[by_poi["change"].isin(["gained", "lost"])]
+    points = base.pois.drop_duplicates("poi_id").set_index("poi_id")[["lon", "lat"]]
+    m = build_map(other)
+    n_gained = int((changed["change"] == "gained").sum())
+    n_lost = int((changed["change"] == "lost").sum())
+    group = folium.FeatureGroup(
+        name=f"变化 Changes: 新覆盖 gained {n_gained} / 失去 lost {n_lost}", show=True
+    )
+    for row in changed.itertuples(index=False):
+        lon, lat = points.loc[row.poi_id, ["lon", "lat"]]
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        gained = row.change == "gained"
+        before = "–" if np.isnan(row.base_minutes) else f"{row.base_minutes:.1f}"
+        after = "–" if np.isnan(row.proposal_minutes) else f"{row.proposal_minutes:.1f}"
+        label = "新覆盖 gained" if gained else "失去 lost"
+        folium.CircleMarker(
+            location=(float(lat), float(lon)),
+            radius=7,
+            color=GAINED_COLOUR if gained else LOST_COLOUR,
+            weight=3,
+            fill=False,
+            tooltip=esc(f"{label}: {row.name} ({row.poi_id}) · 分钟 min {before} → {after}"),
+        ).add_to(group)
+    group.add_to(m)
+    return m

@@ -112,3 +112,23 @@ def test_same_inputs_same_tables(two, tmp_path):
     fb = planner.write_outputs(b, tmp_path / "b")
     for key in ("coverage", "pois", "facilities", "isochrones"):
         assert fa[key].read_bytes() == fb[key].read_bytes(), key
+
+
+def test_compare_map_marks_gained_and_lost_offline(two, tmp_path):
+    from planner.offline import external_urls, save_offline
+    from planner.proposals import compare_map
+
+    closed = apply_proposal(two, Proposal("close-F", close=["F"]))
+    # without F, Q (2.7 min from F) is 4.0 min from G: same band 5; P unchanged: nothing lost
+    # within 15 min. Close G instead: P goes 4.0 -> 10.7 (kept within 15).
+    m = compare_map(two, closed)
+    html = save_offline(m, tmp_path / "c.html").read_text(encoding="utf-8")
+    # layer names are written as JSON (\u escapes) in folium's layer control
+    assert "Changes: \\u65b0\\u8986\\u76d6 gained 0 / \\u5931\\u53bb lost 0" in html
+    lonely = planner.analyse(NET, FACS, points([("P", 50, 100), ("R", 390, 40)]), bands_min=(5,))
+    # R on the 1-3 link, 40 m north of node 1: from G 50 + 60 = 110 m (1.5 min); from F 390 m
+    # (5.2 min): closing G loses R within 5 min
+    gone = apply_proposal(lonely, Proposal("close-G", close=["G"]))
+    html = save_offline(compare_map(lonely, gone), tmp_path / "d.html").read_text(encoding="utf-8")
+    assert "\\u5931\\u53bb lost 2" in html  # P (4.0 -> 10.7), R (1.5 -> 5.2) leave 5 min
+    assert "失去 lost: name R (R)" in html and external_urls(html) == []
