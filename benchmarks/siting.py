@@ -110,13 +110,13 @@ def child(case: str) -> dict[str, Any]:
     out["open_nnz"] = int(A.nnz)
     out["open_groups"] = int(A.shape[1])
     t0 = time.perf_counter()
-    gs, gv, gb = st.greedy_mclp(A, w, spec["n"])
+    _gs, gv, gb = st.greedy_mclp(A, w, spec["n"])
     out["greedy_swap_s"] = time.perf_counter() - t0
     out["greedy_value"] = gv
     out["greedy_bound"] = gb
     if case == "small":
         t0 = time.perf_counter()
-        _, mv, mb, finished = st._milp_mclp(A, w, spec["n"], 120.0)
+        _, mv, _mb, finished = st._milp_mclp(A, w, spec["n"], 120.0)
         out["milp_s"] = time.perf_counter() - t0
         out["milp_value"] = mv
         out["milp_finished"] = finished
@@ -155,7 +155,7 @@ def crosscheck(seed: int = 7) -> dict[str, Any]:
     from scipy import sparse
 
     spopt_value = float(w[A[spopt_sites].sum(axis=0) > 0].sum())
-    ms, mv, _, finished = st._milp_mclp(sparse.csr_matrix(A), w, n, 30.0)
+    _ms, mv, _, finished = st._milp_mclp(sparse.csr_matrix(A), w, n, 30.0)
     return {"spopt_value": spopt_value, "planner_value": mv, "planner_finished": finished}
 
 
