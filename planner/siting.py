@@ -360,7 +360,8 @@ def street_candidates(network: StreetNetwork, spacing_m: float = 50.0) -> pd.Dat
     steps = np.maximum(1, np.ceil(length / spacing_m)).astype(np.int64)
     edge = np.repeat(np.arange(network.n_edges), steps + 1)
     k = np.arange(len(edge)) - np.repeat(np.cumsum(np.r_[0, steps[:-1] + 1]), steps + 1)
-    offset = k * np.repeat(length / steps, steps + 1)
+    # clipped: k * (length / steps) may pass the end by a rounding error (a negative leg)
+    offset = np.minimum(k * np.repeat(length / steps, steps + 1), length[edge])
     geoms = np.asarray(network.edge_geometry, dtype=object)[edge]
     pts = shapely.line_interpolate_point(geoms, offset)
     x, y = shapely.get_x(pts), shapely.get_y(pts)

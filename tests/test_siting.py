@@ -172,6 +172,8 @@ def test_street_candidates_lie_on_edges_every_spacing(grid):
     pts = shapely.points(cand["x"], cand["y"])
     on_own = shapely.distance(network.edge_geometry[cand["edge"].to_numpy()], pts)
     assert on_own.max() < 1e-6
+    length = network.edge_length[cand["edge"].to_numpy()]
+    assert (cand["offset"] >= 0).all() and (cand["offset"] <= length).all()  # no negative leg
     xy = cand[["x", "y"]].to_numpy()
     gaps = np.sqrt(((xy[:, None] - xy[None]) ** 2).sum(-1)) + np.eye(len(xy)) * 1e9
     assert gaps.min() >= 25.0 - 1e-9  # near-duplicates (shared nodes) dropped
@@ -184,6 +186,7 @@ def test_street_candidates_lie_on_edges_every_spacing(grid):
         st.street_candidates(network, 0)
 
 
+@pytest.mark.filterwarnings("error")  # e.g. scipy's "negative weights" from a leg past an end
 def test_street_candidate_distances_equal_the_engine(grid):
     s = st.Siting.from_result(grid, band_min=3)
     some = [0, 7, len(s.candidates) // 2, len(s.candidates) - 1]
