@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from planner.result import Provenance, Result, Settings, SettingsError
     from planner.scenario import Scenario, load_scenario
     from planner.schema import Status
+    from planner.siting import Siting
 
 try:
     __version__ = version("liusha-planner")
@@ -49,6 +50,7 @@ _EXPORTS = {
     "Scenario": "scenario",
     "ScenarioError": "_errors",
     "Settings": "result",
+    "Siting": "siting",
     "SettingsError": "result",
     "Status": "schema",
     "StreetNetwork": "network",
@@ -82,6 +84,7 @@ __all__ = [
     "ScenarioError",
     "Settings",
     "SettingsError",
+    "Siting",
     "Status",
     "StreetNetwork",
     "__version__",

@@ -1,4 +1,4 @@
-"""Command-line interface: ``planner run`` and ``planner fetch``."""
+"""Command-line interface: ``planner run``, ``planner fetch`` and ``planner site``."""
 
 from __future__ import annotations
 
@@ -190,6 +190,98 @@ def fetch(
         return
     for key, path in files.items():
         typer.echo(f"  {key}: {path}")
+
+
+@app.command()
+def site(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or path to a scenario.toml.")],
+    add: Annotated[
+        str | None,
+        typer.Option("--add", metavar="N", help="Choose N new sites (maximal covering)."),
+    ] = None,
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", metavar="SHARE", help="Fewest new sites to cover this share, in (0, 1]."
+        ),
+    ] = None,
+    minutes: Annotated[
+        str | None,
+        typer.Option("--minutes", help="Walking band in minutes (default: the largest band)."),
+    ] = None,
+    candidates: Annotated[
+        Path | None,
+        typer.Option(
+            "--candidates", help="Table of candidate sites (default: street points every 50 m)."
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<scenario>-sites).")
+    ] = None,
+    time_limit: Annotated[
+        str, typer.Option("--time-limit", metavar="S", help="Seconds for the exact solver.")
+    ] = "10",
+) -> None:
+    """Choose where new service points go: writes sites.csv and prints coverage before/after."""
+    from planner.scenario import load_scenario
+
+    try:
+        if (add is None) == (target is None):
+            raise PlannerError("give either --add N or --target SHARE")
+        n = _number("--add", add)
+        if n is not None and (n != int(n) or n < 1):
+            raise PlannerError(f"--add: expected a whole number of sites >= 1, got {add!r}")
+        share = _number("--target", target)
+        if share is not None and not 0 < share <= 1:
+            raise PlannerError(f"--target: {target!r} is outside (0, 1]")
+        band = _number("--minutes", minutes)
+        if band is not None and band <= 0:
+            raise PlannerError(f"--minutes: expected a positive number of minutes, got {minutes!r}")
+        limit = _number("--time-limit", time_limit)
+        if limit is None or limit <= 0:
+            raise PlannerError(f"--time-limit: expected positive seconds, got {time_limit!r}")
+        sc = load_scenario(scenario)
+        out_dir = out if out is not None else Path("out") / f"{sc.name}-sites"
+        from planner._publish import check_output_dir
+
+        check_output_dir(out_dir)  # before any work
+        from planner import pipeline, readers, siting  # heavy: once the options are good
+
+        table = None
+        if candidates is not None:
+            table = readers.read_points(candidates, study_bbox=sc.study_bbox)
+        result = pipeline.analyse_scenario(sc, progress=_say)
+        _say("walking reach of the candidate sites")
+        problem = siting.Siting.from_result(result, table, band_min=band)
+        for problem_row in problem.excluded["reason"].head(10):
+            _say(f"warning: candidate left out: {problem_row}")
+        if len(problem.excluded) > 10:
+            _say(f"warning: … and {len(problem.excluded) - 10} more candidates left out")
+        if not len(problem.candidates):
+            raise PlannerError("no usable candidate site (every row has a problem)")
+        if n is not None:
+            problem.solve_mclp(int(n), time_limit=limit)
+        else:
+            assert share is not None
+            problem.solve_lscp(share, time_limit=limit)
+        from planner._publish import output_set
+
+        with output_set(out_dir) as folder:
+            problem.to_csv(folder / "sites.csv")
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    assert problem.before is not None and problem.after is not None
+    assert problem.solution is not None
+    within = f"within {problem.band_min:g} min"
+    for label, c in (("before", problem.before), ("after ", problem.after)):
+        typer.echo(
+            f"{label}: {c.covered} of {c.total} routed merchants {within} ({100 * c.share:.1f}%)"
+        )
+    sol = problem.solution
+    note = f"; {sol.note}" if sol.note else ""
+    typer.echo(f"{len(sol.sites)} new site(s) by {sol.method}, gap {100 * sol.gap:.2f}%{note}")
+    typer.echo(f"  sites: {out_dir / 'sites.csv'}")
 
 
 def main() -> None:
