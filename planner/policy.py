@@ -17,6 +17,7 @@ from planner.style import within_band
 
 if TYPE_CHECKING:
     from planner.result import Result
+    from planner.scenario import Scenario
 
 __all__ = [
     "CLASSES",
@@ -24,8 +25,10 @@ __all__ = [
     "POLICY_COLUMNS",
     "TYPE_COLUMNS",
     "PolicyTypes",
+    "add_policy",
     "analyse_origins",
     "classify",
+    "load_origins",
     "load_types",
     "missing_by_origin",
     "policy_summary",
@@ -173,9 +176,8 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         rec["required_band_min"] = band
         records.append(rec)
     if problems:
-        shown = "; ".join(problems[:4]) + (
-            f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
-        )
+        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+        shown = "; ".join(problems[:4]) + more
         raise PlannerError(f"{path}: policy types table: {shown}".replace("\n", " "))
     if not records:
         raise PlannerError(f"{path}: policy types table has a header but no types")
@@ -377,9 +379,9 @@ def policy_table(
     bands = result.settings.bands_min
     parts = [_rows(list(result.facilities["facility_id"]), "facility", result.coverage, bands, t)]
     if origins is not None:
-        walked = (
-            origins if not isinstance(origins, pd.DataFrame) else analyse_origins(result, origins)
-        )
+        walked = origins
+        if isinstance(origins, pd.DataFrame):
+            walked = analyse_origins(result, origins)
         parts.append(
             _rows(list(walked.facilities["facility_id"]), "origin", walked.coverage, bands, t)
         )
@@ -457,3 +459,60 @@ def policy_summary(
         "unmapped_kinds": unmapped_kinds(result, types).to_dict("records"),
         "origins": rows,
     }
+
+
+def load_origins(scenario: Scenario) -> pd.DataFrame | None:
+    """Read a scenario's ``[origins]`` table (`planner.read_points`), or None without one.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    origins
+        Every row with its status (rows outside the study area are ``outside_study_area``).
+    """
+    from planner.readers import read_points
+
+    src = scenario.origins
+    if src is None:
+        return None
+    return read_points(
+        src.path,
+        crs=src.crs,
+        columns=src.columns or None,
+        study_bbox=scenario.study_bbox,
+        id_prefix="origin",
+        sheet=src.sheet,
+        layer=src.layer,
+    )
+
+
+def add_policy(
+    result: Result,
+    types: PolicyTypes | str | Path | None = None,
+    origins: pd.DataFrame | None = None,
+) -> Result:
+    """Fill ``result.policy`` and the ``policy`` section of ``result.summary``.
+
+    Parameters
+    ----------
+    result
+        The analysis (changed in place).
+    types
+        The types table or its file (default: the shipped one).
+    origins
+        Origin rows (`planner.read_points` layout), or None.
+
+    Returns
+    -------
+    result
+        The same result.
+    """
+    t = _types(types)
+    walked = analyse_origins(result, origins) if origins is not None else None
+    result.policy = policy_table(result, t, walked)
+    result.summary["policy"] = policy_summary(result, t, result.policy, walked)
+    return result
