@@ -144,7 +144,7 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         if len(raw) != len(header):
             problems.append(f"row {n}: {len(raw)} fields, the header has {len(header)}")
             continue
-        rec = {h: cell.strip() for h, cell in zip(header, raw, strict=True)}
+        rec: dict[str, Any] = {h: cell.strip() for h, cell in zip(header, raw, strict=True)}
 
         def bad(column: str, expected: str, row: int = n, rec: dict[str, Any] = rec) -> None:
             problems.append(f"row {row}, {column} = {rec[column]!r}: expected {expected}")
@@ -379,9 +379,7 @@ def policy_table(
     bands = result.settings.bands_min
     parts = [_rows(list(result.facilities["facility_id"]), "facility", result.coverage, bands, t)]
     if origins is not None:
-        walked = origins
-        if isinstance(origins, pd.DataFrame):
-            walked = analyse_origins(result, origins)
+        walked = analyse_origins(result, origins) if isinstance(origins, pd.DataFrame) else origins
         parts.append(
             _rows(list(walked.facilities["facility_id"]), "origin", walked.coverage, bands, t)
         )
