@@ -568,6 +568,41 @@ def _pieces_legend(analysis: Result) -> str:
     return text
 
 
+def policy_html(analysis: Result) -> str:
+    """The panel's 政策业态 section: required types each facility / origin lacks.
+
+    Parameters
+    ----------
+    analysis
+        The result; nothing is shown when it has no ``policy`` table.
+
+    Returns
+    -------
+    html
+        Escaped HTML (a closed ``<details>``), or ``""``.
+    """
+    policy = analysis.policy
+    if policy is None or policy.empty:
+        return ""
+    largest = float(policy["band_min"].max())
+    top = policy[policy["band_min"] == largest]
+    names = dict(zip(analysis.facilities["facility_id"], analysis.facilities["name"], strict=True))
+    for o in analysis.summary.get("policy", {}).get("origins", []):
+        names.setdefault(o["origin_id"], o["name"])
+    rows = []
+    for oid, g in top.groupby("origin_id", sort=False):
+        lacks = "、".join(esc(t) for t in g.loc[g["missing"], "type_zh"]) or "—"
+        where = "" if g["origin_kind"].iat[0] == "facility" else "（起点 origin）"
+        rows.append(f"<div><b>{esc(oid)}</b> {esc(names.get(oid, ''))}{where}: {lacks}</div>")
+    return (
+        f"<details><summary>政策业态 Required services（≤{largest:g} 分钟 min 内缺少 missing）"
+        "</summary><div><small>商务部《城市一刻钟便民生活圈建设指南》业态"
+        "（默认表：基本保障类 10 分钟、品质提升类 15 分钟内应有）"
+        " · MOFCOM guide types (shipped table: basic within 10 min, "
+        f"quality within 15 min); details in policy.csv</small></div>{''.join(rows)}</details>"
+    )
+
+
 def legend_html(analysis: Result, *, tianditu: bool) -> str:
     """The panel: legend, summary, method, sources, CRS notes (Chinese first, English second).
 
@@ -628,6 +663,7 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
 <small>共 total {num["total"]}</small></td>{overall}</tr>
 </table><div><small>状态 Status: {status}</small></div>
 </details>
+{policy_html(analysis)}
 <details><summary>数据与坐标 Data &amp; CRS</summary>
 <div>路网与商户 Streets &amp; POIs: {esc(about.attribution)}{date}</div>
 <div>服务点 Facilities: {esc(about.facilities_file or "")}</div>

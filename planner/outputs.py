@@ -21,6 +21,7 @@ OUTPUT_FILES = {
     "facilities": "facilities.csv",
     "isochrones": "isochrones.geojson",
     "summary": "summary.json",
+    "policy": "policy.csv",
 }
 
 
@@ -48,6 +49,8 @@ def json_safe(obj: Any) -> Any:
 def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json.
 
+    ``policy.csv`` (`planner.policy.policy_table`) is written too when the result has one.
+
     ``facilities.csv`` has one row per input facility row (the entrances, with their
     status). The files are written to a new run folder and published together
     (`planner._publish.output_set`): a run killed at any point, or several runs at once,
@@ -63,7 +66,8 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
     Returns
     -------
     files
-        Output name -> path inside `out_dir` (see `OUTPUT_FILES`).
+        Output name -> path inside `out_dir` (see `OUTPUT_FILES`; ``policy`` only when
+        written).
     """
     out_dir = Path(out_dir)
     with output_set(out_dir) as staging:
@@ -72,4 +76,7 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
         io.write_csv(table(result.entrances), staging / OUTPUT_FILES["facilities"])
         io.write_geojson(result.isochrones, staging / OUTPUT_FILES["isochrones"])
         io.write_json(json_safe(result.summary), staging / OUTPUT_FILES["summary"])
-    return {key: out_dir / name for key, name in OUTPUT_FILES.items()}
+        if result.policy is not None:
+            io.write_csv(result.policy, staging / OUTPUT_FILES["policy"])
+    skip = set() if result.policy is not None else {"policy"}
+    return {key: out_dir / name for key, name in OUTPUT_FILES.items() if key not in skip}

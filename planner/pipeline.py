@@ -442,6 +442,13 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
             f"{scenario.snap_limit_m:g} m of a walkable street of the network "
             f"({scenario.network_path or scenario.network_source}): is it the right area?"
         )
+    if len(pois):
+        from planner import policy
+
+        progress("policy business types per circle")
+        t1 = time.perf_counter()
+        policy.add_policy(result, scenario.policy, policy.load_origins(scenario))
+        result.timings["policy"] = time.perf_counter() - t1
     return result
 
 

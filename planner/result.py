@@ -168,6 +168,9 @@ class Result:
         Seconds per step.
     files
         Files written from this result, by name (filled by `planner.run`).
+    policy
+        Policy business types per facility (and origin) × band × type
+        (`planner.policy.policy_table`), or None; filled by `planner.analyse_scenario`.
     """
 
     settings: Settings
@@ -183,6 +186,7 @@ class Result:
     poi_rows: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    policy: pd.DataFrame | None = None
 
     def problems(self) -> list[str]:
         """Every input problem: file-level ones first, then one per row with a problem.

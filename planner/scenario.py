@@ -74,6 +74,8 @@ class Scenario:
     facilities: PointSource | None = None
     pois: PointSource | None = None
     pois_from_osm: bool = True
+    origins: PointSource | None = None  # [origins]: points walked from, e.g. 社区居委会
+    policy: Path | None = None  # [policy] types: the policy business types table (CSV)
     speed_kmh: float = DEFAULT_SPEED_KMH
     bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
@@ -363,6 +365,16 @@ class _PoisTable(_FacilitiesTable):
     from_osm: bool = True
 
 
+class _OriginsTable(_FacilitiesTable):
+    """[origins]: a table of points walked from (e.g. community committees), like [facilities]."""
+
+
+class _PolicyTable(_Table):
+    types: str | None = None
+
+    _types = field_validator("types")(_existing_file)
+
+
 class _AnalysisTable(_Table):
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_MIN_KMH, le=SPEED_MAX_KMH)
     bands_min: list[float] = Field(default_factory=lambda: list(DEFAULT_BANDS_MIN), min_length=1)
@@ -383,6 +395,8 @@ class _ScenarioFile(_Table):
     network: _NetworkTable = Field(default_factory=lambda: _NetworkTable())
     facilities: _FacilitiesTable
     pois: _PoisTable = Field(default_factory=lambda: _PoisTable())
+    origins: _OriginsTable | None = None
+    policy: _PolicyTable = Field(default_factory=lambda: _PolicyTable())
     analysis: _AnalysisTable = Field(default_factory=lambda: _AnalysisTable())
 
 
@@ -392,6 +406,8 @@ TABLES: dict[str, type[_Table]] = {
     "network": _NetworkTable,
     "facilities": _FacilitiesTable,
     "pois": _PoisTable,
+    "origins": _OriginsTable,
+    "policy": _PolicyTable,
     "analysis": _AnalysisTable,
 }
 
@@ -421,6 +437,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     **{("facilities", k): v for k, v in _POINT_KEYS.items()},
     **{("pois", k): v for k, v in _POINT_KEYS.items()},
     ("pois", "from_osm"): "true or false (a TOML boolean, unquoted)",
+    **{("origins", k): v for k, v in _POINT_KEYS.items()},
+    ("policy", "types"): "a string naming the policy business types CSV, relative to the "
+    "scenario file (default: the shipped planner/policy_types.csv)",
     ("analysis", "speed_kmh"): f"a number of km/h from {SPEED_MIN_KMH:g} to {SPEED_MAX_KMH:g}",
     ("analysis", "bands_min"): "a list of distinct positive minutes, e.g. [5, 10, 15]",
     ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
@@ -616,6 +635,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         facilities=_point_source(model.facilities, folder),
         pois=_point_source(model.pois, folder),
         pois_from_osm=model.pois.from_osm,
+        origins=_point_source(model.origins, folder) if model.origins is not None else None,
+        policy=(folder / model.policy.types).resolve() if model.policy.types else None,
         speed_kmh=analysis.speed_kmh,
         bands_min=tuple(analysis.bands_min),
         snap_limit_m=analysis.snap_limit_m,

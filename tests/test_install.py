@@ -18,6 +18,7 @@ SCENARIO_FILES = {
     "README.md",
     "sample/README.md",
     "sample/facilities.csv",
+    "sample/origins.csv",
     "sample/scenario.toml",
     "sample/shenzhen_nanshan_science_park_2021-03.osm",
     "liusha/README.md",

@@ -175,7 +175,7 @@ def test_cli_out_onto_existing_folders_deletes_nothing(cli, tmp_path, monkeypatc
     (user / "报告.docx").write_bytes(b"report")
     scen = tmp_path / "s"
     scen.mkdir()
-    for name in ("scenario.toml", "facilities.csv", "README.md"):
+    for name in ("scenario.toml", "facilities.csv", "origins.csv", "README.md"):
         (scen / name).write_bytes((DATA_DIR / "sample" / name).read_bytes())
     text = (scen / "scenario.toml").read_text(encoding="utf-8")
     osm = DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"

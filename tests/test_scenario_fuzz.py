@@ -55,6 +55,7 @@ def base_doc() -> dict[str, Any]:
     """The sample scenario as a dict, its network file referenced by absolute path."""
     doc = tomllib.loads((SAMPLE / "scenario.toml").read_text(encoding="utf-8"))
     doc["network"]["path"] = OSM.as_posix()
+    doc["origins"]["path"] = (SAMPLE / "origins.csv").as_posix()
     return doc
 
 

@@ -29,6 +29,7 @@ def write_scenario(folder: Path, text: str) -> Path:
     """Write `text` as folder/scenario.toml beside a copy of the sample facilities."""
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SAMPLE / "facilities.csv", folder / "facilities.csv")
+    shutil.copy(SAMPLE / "origins.csv", folder / "origins.csv")
     path = folder / "scenario.toml"
     path.write_text(text, encoding="utf-8")
     return path

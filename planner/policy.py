@@ -1,0 +1,516 @@
+"""Business types required by policy (一刻钟便民生活圈 业态) and which ones each circle holds."""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from planner._errors import PlannerError
+from planner.style import within_band
+
+if TYPE_CHECKING:
+    from planner.result import Result
+    from planner.scenario import Scenario
+
+__all__ = [
+    "CLASSES",
+    "DEFAULT_TYPES_FILE",
+    "POLICY_COLUMNS",
+    "TYPE_COLUMNS",
+    "PolicyTypes",
+    "add_policy",
+    "analyse_origins",
+    "classify",
+    "load_origins",
+    "load_types",
+    "missing_by_origin",
+    "policy_summary",
+    "policy_table",
+    "unmapped_kinds",
+]
+
+#: The shipped table: MOFCOM's 城市一刻钟便民生活圈建设指南 (2021) types, basic and quality.
+DEFAULT_TYPES_FILE = Path(__file__).with_name("policy_types.csv")
+#: Columns every types table must have (others, such as ``note``, are kept but not read).
+TYPE_COLUMNS = (
+    "type_code",
+    "class",
+    "type_zh",
+    "type_en",
+    "osm_tags",
+    "words_zh",
+    "required_band_min",
+    "source",
+)
+#: Accepted values of ``class``.
+CLASSES = ("basic", "quality")
+#: Columns of policy.csv (`policy_table`).
+POLICY_COLUMNS = (
+    "origin_id",
+    "origin_kind",
+    "band_min",
+    "type_code",
+    "type_zh",
+    "type_en",
+    "class",
+    "required",
+    "count",
+    "nearest_minutes",
+    "missing",
+)
+
+_CODE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_TAG = re.compile(r"^[a-z][a-z0-9_:]*=[^\s=;]+$")
+
+
+@dataclass(frozen=True)
+class PolicyTypes:
+    """A checked table of policy business types and the indexes `classify` uses.
+
+    Attributes
+    ----------
+    table
+        One row per type, in file order (`TYPE_COLUMNS` first; ``required_band_min`` float).
+    path
+        The file it was read from.
+    tags
+        ``key=value`` -> type_code.
+    words
+        ``(word, type_code)`` pairs, longest word first, ties in table order.
+    """
+
+    table: pd.DataFrame
+    path: Path
+    tags: dict[str, str] = field(default_factory=dict)
+    words: tuple[tuple[str, str], ...] = ()
+
+    def __len__(self) -> int:
+        """The number of types."""
+        return len(self.table)
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("；", ";").split(";") if part.strip()]
+
+
+def load_types(path: str | Path | None = None) -> PolicyTypes:
+    """Read and check a table of policy business types.
+
+    Parameters
+    ----------
+    path
+        A UTF-8 CSV with `TYPE_COLUMNS` (default: the shipped `DEFAULT_TYPES_FILE`).
+
+    Returns
+    -------
+    types
+        The checked table with its tag and word indexes.
+
+    Raises
+    ------
+    planner.PlannerError
+        One line naming the file, and the row (header = row 1) and field of each problem
+        (up to four): a missing column, an empty or repeated ``type_code``, a ``class`` other
+        than basic/quality, an empty ``type_zh``, an OSM tag not written ``key=value`` or
+        given to two types, a ``required_band_min`` that is not a positive number.
+    """
+    path = Path(path) if path is not None else DEFAULT_TYPES_FILE
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as f:
+            rows = list(csv.reader(f))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise PlannerError(f"{path}: cannot read the policy types table ({exc})") from exc
+    if not rows:
+        raise PlannerError(f"{path}: empty file; expected columns {', '.join(TYPE_COLUMNS)}")
+    header = [h.strip() for h in rows[0]]
+    absent = [c for c in TYPE_COLUMNS if c not in header]
+    if absent:
+        raise PlannerError(f"{path}: missing column(s) {', '.join(absent)} (row 1, the header)")
+    problems: list[str] = []
+    records: list[dict[str, Any]] = []
+    tags: dict[str, str] = {}
+    words: list[tuple[str, str, int]] = []
+    codes: set[str] = set()
+    for n, raw in enumerate(rows[1:], start=2):
+        if not any(cell.strip() for cell in raw):
+            continue
+        if len(raw) != len(header):
+            problems.append(f"row {n}: {len(raw)} fields, the header has {len(header)}")
+            continue
+        rec: dict[str, Any] = {h: cell.strip() for h, cell in zip(header, raw, strict=True)}
+
+        def bad(column: str, expected: str, row: int = n, rec: dict[str, Any] = rec) -> None:
+            problems.append(f"row {row}, {column} = {rec[column]!r}: expected {expected}")
+
+        code = rec["type_code"]
+        if not _CODE.match(code):
+            bad("type_code", "an English id of letters, digits and _ (e.g. B01_convenience_store)")
+        elif code in codes:
+            bad("type_code", "a code not used by an earlier row")
+        codes.add(code)
+        if rec["class"] not in CLASSES:
+            bad("class", " or ".join(CLASSES))
+        if not rec["type_zh"]:
+            bad("type_zh", "the type's Chinese name")
+        for tag in _split(rec["osm_tags"]):
+            if not _TAG.match(tag):
+                bad("osm_tags", f"OSM tags key=value separated by ';' (not {tag!r})")
+            elif tag in tags and tags[tag] != code:
+                bad("osm_tags", f"tags of one type only ({tag} is already {tags[tag]})")
+            else:
+                tags[tag] = code
+        words += [(w, code, len(records)) for w in _split(rec["words_zh"])]
+        try:
+            band = float(rec["required_band_min"])
+        except ValueError:
+            band = math.nan
+        if not (math.isfinite(band) and band > 0):
+            bad("required_band_min", "a positive number of minutes (e.g. 10)")
+        rec["required_band_min"] = band
+        records.append(rec)
+    if problems:
+        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
+        shown = "; ".join(problems[:4]) + more
+        raise PlannerError(f"{path}: policy types table: {shown}".replace("\n", " "))
+    if not records:
+        raise PlannerError(f"{path}: policy types table has a header but no types")
+    seen: dict[str, str] = {}
+    ordered = []
+    for word, code, order in sorted(words, key=lambda t: (-len(t[0]), t[2])):
+        if word not in seen:  # a word given to two types belongs to the first of them
+            seen[word] = code
+            ordered.append((word, code))
+        del order
+    table = pd.DataFrame(records, columns=header)
+    return PolicyTypes(table=table, path=path, tags=tags, words=tuple(ordered))
+
+
+def _types(types: PolicyTypes | str | Path | None) -> PolicyTypes:
+    return types if isinstance(types, PolicyTypes) else load_types(types)
+
+
+def classify(kind: object, types: PolicyTypes | str | Path | None = None) -> str | None:
+    """The policy type of a POI kind, or None: by exact OSM tag, else by Chinese word.
+
+    Rules, in order:
+
+    1. OSM tag: a kind written ``key:value`` (as `planner.pois` writes OSM POIs, e.g.
+       ``shop:convenience``) or ``key=value`` is matched exactly, key lower-cased, against
+       the ``osm_tags`` of the table; ``shop:convenience`` is ``shop=convenience``.
+    2. Chinese word: otherwise, the type one of whose ``words_zh`` the kind text contains
+       (e.g. 业态 ``24小时便利店`` contains 便利店); when several words are contained, the
+       longest wins (``生鲜超市`` is 生鲜超市/菜店, not 综合超市); between equally long words,
+       the type first in the table wins.
+
+    Nothing else is guessed: a kind matching no tag and containing no word is None.
+
+    Parameters
+    ----------
+    kind
+        A POI's kind (None / NaN give None).
+    types
+        The types table (default: the shipped one).
+
+    Returns
+    -------
+    type_code
+        The ``type_code`` or None.
+    """
+    t = _types(types)
+    if not isinstance(kind, str) or not kind.strip():
+        return None
+    text = kind.strip()
+    for sep in ("=", ":"):
+        if sep in text:
+            key, value = text.split(sep, 1)
+            code = t.tags.get(f"{key.strip().lower()}={value.strip()}")
+            if code is not None:
+                return code
+            break
+    for word, code in t.words:
+        if word in text:
+            return code
+    return None
+
+
+def _classify_all(kinds: pd.Series, types: PolicyTypes) -> pd.Series:
+    unique = pd.unique(kinds)
+    lookup = {k: classify(k, types) for k in unique if isinstance(k, str)}
+    return kinds.map(lambda k: lookup.get(k) if isinstance(k, str) else None)
+
+
+def unmapped_kinds(result: Result, types: PolicyTypes | str | Path | None = None) -> pd.DataFrame:
+    """The POI kinds that map to no policy type, with how many POIs have each.
+
+    Parameters
+    ----------
+    result
+        The analysis (its ``pois``: every input POI row).
+    types
+        The types table (default: the shipped one).
+
+    Returns
+    -------
+    unmapped
+        Columns ``kind, count``, most frequent first (ties by kind); an empty kind is ``""``.
+    """
+    t = _types(types)
+    kinds = result.pois["kind"].astype(object).where(result.pois["kind"].notna(), "")
+    codes = _classify_all(kinds.astype(str), t)
+    left = kinds[codes.isna()].astype(str)
+    out = left.value_counts().rename_axis("kind").reset_index(name="count")
+    out["count"] = out["count"].astype(int)
+    return out.sort_values(["count", "kind"], ascending=[False, True], ignore_index=True)
+
+
+def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
+    """Walk from origin points (e.g. 社区居委会) to the result's POIs with the same engine.
+
+    Parameters
+    ----------
+    result
+        The analysis whose network, POIs and settings are used.
+    origins
+        Origin rows in the `planner.read_points` layout (each row one origin).
+
+    Returns
+    -------
+    origins_result
+        `planner.analyse` of the origins as facilities: its ``coverage`` is exact network
+        walking, its ``entrances`` keep every origin row with its status.
+    """
+    from planner.pipeline import analyse
+
+    s = result.settings
+    return analyse(
+        result.network,
+        origins,
+        result.poi_rows,
+        speed_kmh=s.speed_kmh,
+        bands_min=s.bands_min,
+        snap_limit_m=s.snap_limit_m,
+        buffer_m=s.buffer_m,
+        about=result.provenance,
+    )
+
+
+def _rows(
+    ids: list[Any],
+    origin_kind: str,
+    coverage: pd.DataFrame,
+    bands: tuple[float, ...],
+    t: PolicyTypes,
+) -> pd.DataFrame:
+    cov = coverage.assign(type_code=_classify_all(coverage["poi_kind"], t))
+    cov = cov[cov["type_code"].notna()]
+    nearest = cov.groupby(["facility_id", "type_code"])["minutes"].min()
+    table = t.table
+    codes = table["type_code"].to_numpy(dtype=object)
+    frames = []
+    for oid in ids:
+        mine = cov[cov["facility_id"] == oid]
+        for band in bands:
+            inside = mine[within_band(mine["minutes"].to_numpy(dtype=float), band)]
+            counts = inside["type_code"].value_counts()
+            required = np.array(
+                [within_band(float(r), band) for r in table["required_band_min"]], dtype=bool
+            )
+            count = np.array([int(counts.get(c, 0)) for c in codes], dtype=int)
+            near = np.array([float(nearest.get((oid, c), np.nan)) for c in codes], dtype=float)
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "origin_id": oid,
+                        "origin_kind": origin_kind,
+                        "band_min": float(band),
+                        "type_code": codes,
+                        "type_zh": table["type_zh"].to_numpy(dtype=object),
+                        "type_en": table["type_en"].to_numpy(dtype=object),
+                        "class": table["class"].to_numpy(dtype=object),
+                        "required": required,
+                        "count": count,
+                        "nearest_minutes": near,
+                        "missing": required & (count == 0),
+                    }
+                )
+            )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def policy_table(
+    result: Result,
+    types: PolicyTypes | str | Path | None = None,
+    origins: pd.DataFrame | Result | None = None,
+) -> pd.DataFrame:
+    """One row per origin × band × policy type: is the type within the band, and how near.
+
+    Rows: the result's facilities (``origin_kind`` ``"facility"``, from ``result.coverage``),
+    then the origins (``"origin"``, from their own exact walk, `analyse_origins`); for each,
+    the bands ascending; for each band the types in table order. A type is ``required`` in a
+    band when its ``required_band_min`` is within that band (`planner.style.within_band`):
+    basic types (10 min) in the 10- and 15-minute bands, not the 5-minute one. ``count`` is
+    the POIs of the type within the band (the band rule); ``nearest_minutes`` the walking
+    minutes to the nearest one (NaN if none within the largest band, the same in every band);
+    ``missing`` = required and count 0. A facility or origin that is not routed reaches
+    nothing: its counts are 0 and its required types missing (its status says why).
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    types
+        The types table (default: the shipped one).
+    origins
+        Origin rows (`planner.read_points` layout), or the `analyse_origins` result of them.
+
+    Returns
+    -------
+    policy
+        The `POLICY_COLUMNS` table.
+    """
+    t = _types(types)
+    bands = result.settings.bands_min
+    parts = [_rows(list(result.facilities["facility_id"]), "facility", result.coverage, bands, t)]
+    if origins is not None:
+        walked = analyse_origins(result, origins) if isinstance(origins, pd.DataFrame) else origins
+        parts.append(
+            _rows(list(walked.facilities["facility_id"]), "origin", walked.coverage, bands, t)
+        )
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=list(POLICY_COLUMNS))
+    out = pd.concat(parts, ignore_index=True)[list(POLICY_COLUMNS)]
+    return out.astype({"required": bool, "missing": bool, "count": int})
+
+
+def missing_by_origin(policy: pd.DataFrame) -> dict[str, list[str]]:
+    """The required types each facility / origin lacks in the largest band.
+
+    Parameters
+    ----------
+    policy
+        A `policy_table`.
+
+    Returns
+    -------
+    missing
+        origin_id -> type_codes (table order), for every origin in the table (empty list
+        when nothing is missing).
+    """
+    if policy.empty:
+        return {}
+    largest = policy["band_min"].max()
+    top = policy[policy["band_min"] == largest]
+    return {
+        str(oid): list(g.loc[g["missing"], "type_code"])
+        for oid, g in top.groupby("origin_id", sort=False)
+    }
+
+
+def policy_summary(
+    result: Result,
+    types: PolicyTypes,
+    policy: pd.DataFrame,
+    origins: Result | None = None,
+) -> dict[str, Any]:
+    """The ``policy`` section of summary.json.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    types
+        The types table used.
+    policy
+        Its `policy_table`.
+    origins
+        The `analyse_origins` result, if there were origins.
+
+    Returns
+    -------
+    summary
+        ``types_file``, ``types``, ``rule`` (how kinds map), ``missing`` (per facility /
+        origin, largest band), ``unmapped_kinds`` (kind, count) and ``origins`` (every origin
+        row with its status and reason).
+    """
+    rows: list[dict[str, Any]] = []
+    if origins is not None:
+        e = origins.entrances
+        rows = [
+            {"origin_id": i, "name": n, "status": s, "reason": r if isinstance(r, str) else ""}
+            for i, n, s, r in zip(e["id"], e["name"], e["status"], e["reason"], strict=True)
+        ]
+    return {
+        "types_file": types.path.name,
+        "types": len(types),
+        "rule": "exact OSM key=value tag of the POI kind, else the longest Chinese word "
+        "contained in the kind (ties: first in the table); required in a band when the "
+        "type's required_band_min is within it (basic 10 min, quality 15 min)",
+        "missing": missing_by_origin(policy),
+        "unmapped_kinds": unmapped_kinds(result, types).to_dict("records"),
+        "origins": rows,
+    }
+
+
+def load_origins(scenario: Scenario) -> pd.DataFrame | None:
+    """Read a scenario's ``[origins]`` table (`planner.read_points`), or None without one.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    origins
+        Every row with its status (rows outside the study area are ``outside_study_area``).
+    """
+    from planner.readers import read_points
+
+    src = scenario.origins
+    if src is None:
+        return None
+    return read_points(
+        src.path,
+        crs=src.crs,
+        columns=src.columns or None,
+        study_bbox=scenario.study_bbox,
+        id_prefix="origin",
+        sheet=src.sheet,
+        layer=src.layer,
+    )
+
+
+def add_policy(
+    result: Result,
+    types: PolicyTypes | str | Path | None = None,
+    origins: pd.DataFrame | None = None,
+) -> Result:
+    """Fill ``result.policy`` and the ``policy`` section of ``result.summary``.
+
+    Parameters
+    ----------
+    result
+        The analysis (changed in place).
+    types
+        The types table or its file (default: the shipped one).
+    origins
+        Origin rows (`planner.read_points` layout), or None.
+
+    Returns
+    -------
+    result
+        The same result.
+    """
+    t = _types(types)
+    walked = analyse_origins(result, origins) if origins is not None else None
+    result.policy = policy_table(result, t, walked)
+    result.summary["policy"] = policy_summary(result, t, result.policy, walked)
+    return result
