@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
     import geopandas as gpd
     import pandas as pd
 
+    from planner.gaps import Gaps
     from planner.network import StreetNetwork
 
 __all__ = [
@@ -168,6 +169,9 @@ class Result:
         Seconds per step.
     files
         Files written from this result, by name (filled by `planner.run`).
+    gaps
+        Uncovered merchants per 100 m cell and the crow-fly vs walking table
+        (`planner.gaps.Gaps`; None: the writers compute it from the result).
     """
 
     settings: Settings
@@ -183,6 +187,7 @@ class Result:
     poi_rows: pd.DataFrame
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
+    gaps: Gaps | None = None
 
     def problems(self) -> list[str]:
         """Every input problem: file-level ones first, then one per row with a problem.
