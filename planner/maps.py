@@ -18,7 +18,7 @@ from folium.plugins import Fullscreen, MeasureControl
 from folium.template import Template
 from pyproj import Transformer
 
-from planner import snap, style
+from planner import gaps, snap, style
 from planner.crs import gcj02_grid
 from planner.offline import inline_own
 from planner.result import Result
@@ -508,6 +508,82 @@ def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -
     return "<br>".join(parts)
 
 
+def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
+    """Gap cells and crow-fly radii for the page (`planner.gaps`).
+
+    Parameters
+    ----------
+    analysis
+        The result: its gaps (``analysis.gaps``, else computed from the result) and bands.
+    tolerance_deg
+        Simplification tolerance of the cell outlines in degrees.
+
+    Returns
+    -------
+    data
+        ``cells``: ``[[encoded ring], [uncovered per band], unreached street m, escaped
+        cell id]``; ``cellMax``: most uncovered merchants (largest band) in one cell;
+        ``radii``: crow-fly radius in metres per band.
+    """
+    found = gaps.gaps_of(analysis)
+    keys = [f"{b:g}" for b in analysis.settings.bands_min]
+    cells: list[list[Any]] = []
+    for _, c in found.cells.iterrows():
+        ring = shapely.simplify(c.geometry, tolerance_deg).exterior.coords
+        xy = np.asarray(ring)
+        counts = [int(c[f"uncovered_{k}"]) for k in keys]
+        cells.append(
+            [
+                encode_line(xy[:, 0], xy[:, 1]),
+                counts,
+                round(float(c["unreached_street_m"]), 1),
+                esc(c["cell_id"]),
+            ]
+        )
+    most = max((c[1][-1] for c in cells), default=0)
+    mpm = analysis.settings.metres_per_minute
+    return {
+        "cells": cells,
+        "cellMax": most,
+        "radii": [round(b * mpm, 2) for b in analysis.settings.bands_min],
+    }
+
+
+def _crowfly_panel(analysis: Result) -> str:
+    """Panel table: per facility and band, merchants within the crow-fly radius vs on foot."""
+    rows = analysis.summary.get("crowfly")
+    if rows is None:
+        rows = gaps.summary_sections(gaps.gaps_of(analysis))["crowfly"]
+    if not rows:
+        return ""
+    bands = [f"{b:g}" for b in analysis.settings.bands_min]
+    by_fac: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        by_fac.setdefault(str(r["facility_id"]), {})[f"{float(r['band_min']):g}"] = r
+    head = "".join(f"<th>≤{esc(b)}</th>" for b in bands)
+    body = ""
+    for fid, per in by_fac.items():
+        cells = ""
+        for b in bands:
+            r = per.get(b)
+            if r is None:
+                cells += "<td>–</td>"
+                continue
+            ratio = "–" if r["ratio"] is None else f"{100 * float(r['ratio']):.0f}%"
+            cells += (
+                f"<td>{int(r['walking_count'])}/{int(r['crowfly_count'])}"
+                f"<br><small>{ratio}</small></td>"
+            )
+        body += f"<tr><td>{esc(fid)}</td>{cells}</tr>"
+    return (
+        "<details><summary>直线距离 vs 步行 Crow-fly vs walking</summary>"
+        "<div><small>步行可达/直线半径内商户数（比例） merchants reached on foot / within "
+        "the straight-line radius (share)</small></div>"
+        f"<table class='planner-sum'><tr><th>服务点 Facility</th>{head}</tr>{body}</table>"
+        "</details>"
+    )
+
+
 # --------------------------------------------------------------------------- panel
 def summary_numbers(analysis: Result) -> dict[str, Any]:
     """Numbers shown in the map's summary panel, taken from ``analysis.summary``.
@@ -664,6 +740,7 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
 </table><div><small>状态 Status: {status}</small></div>
 </details>
 {policy_html(analysis)}
+{_crowfly_panel(analysis)}
 <details><summary>数据与坐标 Data &amp; CRS</summary>
 <div>路网与商户 Streets &amp; POIs: {esc(about.attribution)}{date}</div>
 <div>服务点 Facilities: {esc(about.facilities_file or "")}</div>
@@ -787,6 +864,11 @@ def build_map(analysis: Result) -> folium.Map:
     groups["facilities"] = folium.FeatureGroup(
         name=f"服务点 Facilities ({len(fac['entrances'])})"
     ).add_to(m)
+    gap = gap_data(analysis)
+    groups["gaps"] = folium.FeatureGroup(
+        name="服务缺口 Gaps (uncovered merchants, 100 m cells)", show=False
+    ).add_to(m)
+    groups["crowfly"] = folium.FeatureGroup(name="直线半径 Crow-fly radius", show=False).add_to(m)
     control = folium.LayerControl(collapsed=False)
     control.add_to(m)
     Fullscreen(title="全屏 Full screen", title_cancel="退出全屏 Exit full screen").add_to(m)
@@ -807,6 +889,7 @@ def build_map(analysis: Result) -> folium.Map:
         "facilityEdgeColour": style.FACILITY_EDGE_COLOUR,
         "poiEdgeColour": style.POI_EDGE_COLOUR,
         "pieceColour": style.PIECE_COLOUR,
+        "gapColour": style.BEYOND_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
         "grid": gcj02_grid(grid_bounds),
         "streets": street_data(analysis),
@@ -816,6 +899,7 @@ def build_map(analysis: Result) -> folium.Map:
         "pois": pois,
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
+        "gaps": gap,
         "panel": legend_html(analysis, tianditu=key is not None),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
@@ -824,6 +908,8 @@ def build_map(analysis: Result) -> folium.Map:
         f'"streets":{groups["streets"].get_name()}',
         f'"facilities":{groups["facilities"].get_name()}',
         f'"amap":{amap.get_name()}',
+        f'"gaps":{groups["gaps"].get_name()}',
+        f'"crowfly":{groups["crowfly"].get_name()}',
         *([f'"pieces":{groups["pieces"].get_name()}'] if "pieces" in groups else []),
         '"facilityBands":[' + ",".join(g.get_name() for g in groups["facilityBands"]) + "]",
         '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner import io
+from planner import gaps, io
 from planner._publish import output_set
 from planner.result import Result
 
@@ -20,6 +20,7 @@ OUTPUT_FILES = {
     "pois": "pois.csv",
     "facilities": "facilities.csv",
     "isochrones": "isochrones.geojson",
+    "gaps": "gaps.geojson",
     "summary": "summary.json",
     "policy": "policy.csv",
 }
@@ -47,7 +48,7 @@ def json_safe(obj: Any) -> Any:
 
 
 def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
-    """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson and summary.json.
+    """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
     ``policy.csv`` (`planner.policy.policy_table`) is written too when the result has one.
 
@@ -75,6 +76,7 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
         io.write_csv(table(result.pois), staging / OUTPUT_FILES["pois"])
         io.write_csv(table(result.entrances), staging / OUTPUT_FILES["facilities"])
         io.write_geojson(result.isochrones, staging / OUTPUT_FILES["isochrones"])
+        io.write_geojson(gaps.gaps_of(result).cells, staging / OUTPUT_FILES["gaps"])
         io.write_json(json_safe(result.summary), staging / OUTPUT_FILES["summary"])
         if result.policy is not None:
             io.write_csv(result.policy, staging / OUTPUT_FILES["policy"])

@@ -14,8 +14,8 @@ import shapely
 from pyproj import CRS, Transformer
 
 from planner import coverage as cov
+from planner import gaps, reach, readers, snap
 from planner import network as net
-from planner import reach, readers, snap
 from planner._errors import PlannerError
 from planner._publish import check_output_dir, check_replaceable
 from planner._types import Progress, quiet
@@ -197,7 +197,7 @@ def _analyse(
     summary["disconnected_pieces"] = cov.skipped_summary(poi_table, fac_rows, dropped)
     lap("coverage")
     summary = {"inputs": summary_inputs(settings, about, network, facilities, pois), **summary}
-    return Result(
+    result = Result(
         settings=settings,
         provenance=about,
         network=network,
@@ -211,6 +211,11 @@ def _analyse(
         poi_rows=pois,
         timings=timings,
     )
+    progress("service gaps and crow-fly versus walking")
+    result.gaps = gaps.compute(result)
+    result.summary.update(gaps.summary_sections(result.gaps))
+    lap("gaps")
+    return result
 
 
 def summary_inputs(

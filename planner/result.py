@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
     import geopandas as gpd
     import pandas as pd
 
+    from planner.gaps import Gaps
     from planner.network import StreetNetwork
 
 __all__ = [
@@ -171,6 +172,9 @@ class Result:
     policy
         Policy business types per facility (and origin) × band × type
         (`planner.policy.policy_table`), or None; filled by `planner.analyse_scenario`.
+    gaps
+        Uncovered merchants per 100 m cell and the crow-fly vs walking table
+        (`planner.gaps.Gaps`; None: the writers compute it from the result).
     """
 
     settings: Settings
@@ -187,6 +191,7 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
     files: dict[str, Path] = field(default_factory=dict)
     policy: pd.DataFrame | None = None
+    gaps: Gaps | None = None
 
     def problems(self) -> list[str]:
         """Every input problem: file-level ones first, then one per row with a problem.

@@ -17,10 +17,11 @@ import pytest
 
 from planner import _publish, io
 from planner._publish import OutputLocationError, check_output_dir, output_set
+from planner.outputs import OUTPUT_FILES
 from planner.scenario import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-OUTPUT_NAMES = {"coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "summary.json"}
+OUTPUT_NAMES = set(OUTPUT_FILES.values())
 
 # A process that computes two analyses (speeds 3 and 6 km/h) of a hand-made network with
 # N POIs, says "ready", then writes them into OUT alternately: "loop" forever, or "ROUNDS"
@@ -356,7 +357,8 @@ def test_outputs_of_the_earlier_version_are_taken_over(tmp_path):
     runs = tmp_path / ".o.runs"
     old = runs / "20261001T101010-abcd1234"
     old.mkdir(parents=True)
-    _write_set(old, "old")
+    for name in _publish._LEGACY_FILES:  # the five files of that version (no gaps.geojson)
+        (old / name).write_text("old", encoding="utf-8")
     (tmp_path / "o").symlink_to(os.path.join(".o.runs", old.name))
     with output_set(tmp_path / "o") as folder:
         _write_set(folder, "new")

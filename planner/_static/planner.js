@@ -12,7 +12,7 @@
  * @param {L.Map} map the folium map
  * @param {L.Control.Layers} control its layer control
  * @param {Object} G the folium layer groups: streets, pieces, facilityBands, bandToggles,
- *   pois (by kind group), facilities, and the Amap tile layer
+ *   pois (by kind group), facilities, gaps, crowfly, and the Amap tile layer
  * @param {Object} P the page data (see planner.maps.build_map)
  */
 function plannerInit(map, control, G, P) {
@@ -96,6 +96,45 @@ function plannerInit(map, control, G, P) {
     });
   }
 
+  // gap cells: [encoded ring, [uncovered per band], unreached street m, cell id]
+  function buildGaps() {
+    if (!G.gaps || !P.gaps) { return; }
+    G.gaps.clearLayers();
+    var last = P.bandsMin.length - 1;
+    P.gaps.cells.forEach(function (c) {
+      var n = c[1][last], k = P.gaps.cellMax ? n / P.gaps.cellMax : 0;
+      var tip = "<b>服务缺口 Gap cell " + c[3] + "</b>";
+      P.bandsMin.forEach(function (b, i) {
+        tip += "<br>≤" + b + " 分钟 min 未覆盖商户 uncovered merchants: " + c[1][i];
+      });
+      tip += "<br>超出 " + P.bandsMin[last] + " 分钟的街道 street beyond the largest band: " +
+        Math.round(c[2]) + " m";
+      var pg = L.polygon(line(c[0]), {pane: "plannerBands", color: n ? P.gapColour : "#999999",
+        weight: 0.6, fillColor: n ? P.gapColour : "#bbbbbb",
+        fillOpacity: n ? 0.15 + 0.6 * k : 0.12});
+      pg.plannerGap = n;
+      pg.bindTooltip(tip, {sticky: true});
+      G.gaps.addLayer(pg);
+    });
+  }
+
+  // one dashed circle per entrance and band: the straight-line radius (speed x minutes)
+  function buildCrowfly() {
+    if (!G.crowfly || !P.gaps) { return; }
+    G.crowfly.clearLayers();
+    P.entrances.forEach(function (e) {
+      var f = P.facilities[e[2]];
+      P.gaps.radii.forEach(function (r, i) {
+        var c = L.circle(shift(e[1], e[0]), {pane: "plannerBands", radius: r,
+          color: P.palette[i], weight: 2, dashArray: "6 6", fill: false});
+        c.plannerCrowfly = P.bandsMin[i];
+        c.bindTooltip(f.id + " " + f.name + ": 直线半径 crow-fly ≤" + P.bandsMin[i] +
+          " 分钟 min (" + Math.round(r) + " m)", {sticky: true});
+        G.crowfly.addLayer(c);
+      });
+    });
+  }
+
   function buildFacilities() {
     G.facilities.clearLayers();
     P.entrances.forEach(function (e) {
@@ -134,6 +173,8 @@ function plannerInit(map, control, G, P) {
     buildStreets();
     buildPieces();
     buildBands();
+    buildGaps();
+    buildCrowfly();
     buildFacilities();
     buildPois();
   }
