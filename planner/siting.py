@@ -811,6 +811,33 @@ class Siting:
 
     # ----------------------------------------------------------------------- writing
 
+    def as_facilities(self, kind: str = "proposed") -> pd.DataFrame:
+        """The selected sites as facility rows, to try them as a proposal.
+
+        Parameters
+        ----------
+        kind
+            The kind given to every new site.
+
+        Returns
+        -------
+        facilities
+            A `planner.read_points`-layout table (ids ``site_id``), e.g. for
+            ``planner.Proposal("new-sites", add=siting.as_facilities())``.
+        """
+        from planner.readers import valid_points
+
+        if self.selected is None:
+            raise SitingError("no sites selected yet: call solve_mclp or solve_lscp first")
+        sites = self.selected
+        return valid_points(
+            [str(s) for s in sites["site_id"]],
+            sites["lon"].to_numpy(float),
+            sites["lat"].to_numpy(float),
+            names=[f"新服务点 new site {r}" for r in sites["rank"]],
+            kinds=kind,
+        )
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the chosen sites as sites.csv (`SITES_COLUMNS`), spreadsheet-safe.
 

@@ -13,15 +13,18 @@ from nbclient import NotebookClient
 
 import planner
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "01_service_circle_sample.ipynb"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOK = NOTEBOOKS / "01_service_circle_sample.ipynb"
+PLANNING = NOTEBOOKS / "02_planning.ipynb"
 
 
 def _code(nb: nbformat.NotebookNode) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "code")
 
 
-def test_notebook_uses_only_the_public_api():
-    tree = ast.parse(_code(nbformat.read(NOTEBOOK, as_version=4)))
+@pytest.mark.parametrize("path", [NOTEBOOK, PLANNING], ids=["sample", "planning"])
+def test_notebook_uses_only_the_public_api(path):
+    tree = ast.parse(_code(nbformat.read(path, as_version=4)))
     imported = {
         alias.name
         for node in ast.walk(tree)
@@ -71,3 +74,20 @@ def test_notebook_executes(tmp_path):
     assert "3–6 分钟 min" in maps[1] and "10–15 分钟 min" not in maps[1]
     folder = tmp_path / "out" / "sample-notebook"
     assert (folder / "tables" / "coverage.csv").is_file() and (folder / "sample.html").is_file()
+
+
+@pytest.mark.slow
+def test_planning_notebook_goes_from_gaps_to_a_compared_proposal(tmp_path):
+    nb = nbformat.read(PLANNING, as_version=4)
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    text = "".join(o.get("text", "") for o in outputs)
+    text += "".join(str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    assert "beyond 15 min: 19 of 180 merchants" in text  # the sample's gaps
+    assert "crowfly_count" in text and "缺少 missing within 10 min" in text
+    assert "newly_covered" in text and "'gained':" in text  # sites chosen, then compared
+    pages = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
+    assert any("leaflet" in h.lower() for h in pages)
