@@ -284,6 +284,68 @@ def site(
     typer.echo(f"  sites: {out_dir / 'sites.csv'}")
 
 
+@app.command()
+def compare(
+    scenario: Annotated[str, typer.Argument(help="Scenario name or path to a scenario.toml.")],
+    proposals: Annotated[
+        list[Path], typer.Argument(help="Proposal files (TOML): add, move, close, new links.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default out/<scenario>-compare)."),
+    ] = None,
+    maps_dir: Annotated[
+        Path, typer.Option("--maps-dir", help="Folder for the comparison maps.")
+    ] = Path("maps"),
+) -> None:
+    """Compare proposals with today: merchants gained and lost per facility and band, a map."""
+    from planner.scenario import load_scenario
+
+    try:
+        sc = load_scenario(scenario)
+        out_dir = out if out is not None else Path("out") / f"{sc.name}-compare"
+        from planner._publish import check_output_dir, check_replaceable, output_set
+
+        check_output_dir(out_dir)  # before any work
+        from planner import io, pipeline  # heavy: once the options are good
+        from planner import proposals as prop
+
+        loaded = [prop.load_proposal(p) for p in proposals]
+        map_paths = [maps_dir / f"{sc.name}-{p.name}.html" for p in loaded]
+        for path in map_paths:
+            check_replaceable(path)
+        base = pipeline.analyse_scenario(sc, progress=_say)
+        results = []
+        for proposal in loaded:
+            _say(f"proposal {proposal.name}")
+            results.append(prop.apply_proposal(base, proposal))
+        with output_set(out_dir) as folder:
+            for proposal, after in zip(loaded, results, strict=True):
+                by_facility, by_poi = prop.compare(base, after)
+                io.write_csv(by_facility, folder / f"{proposal.name}_facilities.csv")
+                io.write_csv(by_poi, folder / f"{proposal.name}_pois.csv")
+        from planner.offline import save_offline
+
+        for path, after in zip(map_paths, results, strict=True):
+            save_offline(prop.compare_map(base, after), path)
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    largest = f"{base.settings.largest_band_min:g}"
+    before = base.summary["overall"]["bands"][largest]["pois_within"]
+    typer.echo(f"{sc.name}: today {before} POIs within {largest} min of a facility")
+    for proposal, after, path in zip(loaded, results, map_paths, strict=True):
+        _, by_poi = prop.compare(base, after)
+        counts = by_poi["change"].value_counts()
+        now = after.summary["overall"]["bands"][largest]["pois_within"]
+        typer.echo(
+            f"  {proposal.name}: {now} within {largest} min "
+            f"(gained {int(counts.get('gained', 0))}, lost {int(counts.get('lost', 0))}, "
+            f"faster {int(counts.get('faster', 0))}); map: {path}"
+        )
+    typer.echo(f"  tables: {out_dir}")
+
+
 def main() -> None:
     """Entry point for ``python -m planner``."""
     app(prog_name="planner")

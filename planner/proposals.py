@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
 
 import numpy as np
 import pandas as pd
@@ -17,7 +24,15 @@ from planner.network import StreetNetwork
 from planner.result import Result
 from planner.style import within_band
 
-__all__ = ["MAX_LINK_GAP_M", "Proposal", "add_links", "apply_proposal", "compare", "compare_map"]
+__all__ = [
+    "MAX_LINK_GAP_M",
+    "Proposal",
+    "add_links",
+    "apply_proposal",
+    "compare",
+    "compare_map",
+    "load_proposal",
+]
 
 #: A proposed link must end within this distance of a walkable street (metres).
 MAX_LINK_GAP_M = 30.0
@@ -356,3 +371,115 @@ def compare_map(base: Result, other: Result) -> Any:
         ).add_to(group)
     group.add_to(m)
     return m
+
+
+# --------------------------------------------------------------------------- proposal files
+_PROPOSAL_KEYS = {"name", "title", "close", "move", "crs", "add", "links"}
+_ADD_KEYS = {"path", "crs", "columns", "sheet", "layer"}
+_LINK_KEYS = {"name", "coords", "crs"}
+
+
+def _points_to_wgs84(coords: Any, crs: str, where: str) -> np.ndarray:
+    from planner.crs import to_wgs84
+
+    try:
+        xy = np.asarray(coords, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise PlannerError(f"{where}: expected [lon, lat] pairs of numbers") from exc
+    if xy.ndim != 2 or xy.shape[1] != 2 or not np.isfinite(xy).all():
+        raise PlannerError(f"{where}: expected [lon, lat] pairs of finite numbers")
+    try:
+        lon, lat = to_wgs84(xy[:, 0], xy[:, 1], crs)
+    except ValueError as exc:
+        raise PlannerError(f"{where}: {exc}") from exc
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise PlannerError(f"{where}: coordinates outside the range of {crs}")
+    return np.column_stack([lon, lat])
+
+
+def load_proposal(path: str | Path) -> Proposal:
+    """Read a proposal file (TOML).
+
+    The file has a ``[proposal]`` table (``name``, ``title``, ``close = ["F05"]``,
+    ``move = { F02 = [lon, lat] }``, ``crs`` of the moved positions, default WGS84), an
+    optional ``[add]`` table naming a facilities file like a scenario's ``[facilities]``
+    (``path``, ``crs``, ``columns``, ``sheet``, ``layer``), and ``[[links]]`` tables
+    (``name``, ``coords = [[lon, lat], ...]``, ``crs``). Coordinates in GCJ-02 or BD-09
+    are converted to WGS-84 like every input.
+
+    Parameters
+    ----------
+    path
+        The proposal file.
+
+    Returns
+    -------
+    proposal
+        The proposal, with WGS-84 coordinates.
+
+    Raises
+    ------
+    PlannerError
+        One line naming the file and the key for anything missing, unknown or malformed.
+    """
+    from planner.readers import read_points
+
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PlannerError(f"{path}: cannot read the proposal ({exc})") from exc
+    unknown = sorted(set(doc) - {"proposal", "add", "links"})
+    if unknown:
+        raise PlannerError(f"{path}: unknown table [{unknown[0]}] (tables: proposal, add, links)")
+    meta = doc.get("proposal")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
+        raise PlannerError(f'{path}: [proposal] name is missing (a short text, e.g. "east-gate")')
+    bad = sorted(set(meta) - _PROPOSAL_KEYS)
+    if bad:
+        raise PlannerError(f"{path}: [proposal] {bad[0]}: unknown key")
+    close = meta.get("close", [])
+    if not isinstance(close, list) or not all(isinstance(c, str) for c in close):
+        raise PlannerError(f'{path}: [proposal] close: expected a list of facility ids, ["F05"]')
+    move_crs = str(meta.get("crs", "WGS84"))
+    move: dict[str, tuple[float, float]] = {}
+    moves = meta.get("move", {})
+    if not isinstance(moves, dict):
+        raise PlannerError(f"{path}: [proposal] move: expected a table of id = [lon, lat]")
+    for fid, xy in moves.items():
+        ((lon, lat),) = _points_to_wgs84([xy], move_crs, f"{path}: [proposal] move.{fid}")
+        move[str(fid)] = (float(lon), float(lat))
+    add = None
+    if "add" in doc:
+        table = doc["add"]
+        if not isinstance(table, dict) or not isinstance(table.get("path"), str):
+            raise PlannerError(f"{path}: [add] path: expected the facilities file to add")
+        extra = sorted(set(table) - _ADD_KEYS)
+        if extra:
+            raise PlannerError(f"{path}: [add] {extra[0]}: unknown key")
+        add = read_points(
+            (path.parent / table["path"]).resolve(),
+            crs=str(table.get("crs", "WGS84")),
+            columns=table.get("columns") or None,
+            study_bbox=None,
+            id_prefix="proposed",
+            sheet=table.get("sheet"),
+            layer=table.get("layer"),
+            allow_repeated_ids=True,
+        )
+    links: dict[str, shapely.LineString] = {}
+    raw_links = doc.get("links", [])
+    if not isinstance(raw_links, list):
+        raise PlannerError(f"{path}: links: expected [[links]] tables")
+    for i, link in enumerate(raw_links, start=1):
+        where = f"{path}: [[links]] #{i}"
+        if not isinstance(link, dict) or not isinstance(link.get("name"), str):
+            raise PlannerError(f"{where}: name is missing")
+        extra = sorted(set(link) - _LINK_KEYS)
+        if extra:
+            raise PlannerError(f"{where}: {extra[0]}: unknown key")
+        coords = _points_to_wgs84(link.get("coords"), str(link.get("crs", "WGS84")), where)
+        if len(coords) < 2:
+            raise PlannerError(f"{where}: coords: a link needs two or more points")
+        links[link["name"]] = shapely.LineString(coords)
+    return Proposal(name=meta["name"], add=add, move=move, close=close, links=links)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from pyproj import Transformer
@@ -132,3 +133,108 @@ def test_compare_map_marks_gained_and_lost_offline(two, tmp_path):
     html = save_offline(compare_map(lonely, gone), tmp_path / "d.html").read_text(encoding="utf-8")
     assert "\\u5931\\u53bb lost 2" in html  # P (4.0 -> 10.7), R (1.5 -> 5.2) leave 5 min
     assert "失去 lost: name R (R)" in html and external_urls(html) == []
+
+
+# --------------------------------------------------------------------------- proposal files
+def _write(tmp_path, text: str):
+    path = tmp_path / "proposal.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_proposal_file_round_trip_with_gcj02(tmp_path):
+    from planner.crs import wgs84_to_gcj02
+    from planner.proposals import load_proposal
+
+    glon, glat = wgs84_to_gcj02(np.array([113.95, 113.951]), np.array([22.54, 22.541]))
+    (tmp_path / "new.csv").write_text("id,name,lon,lat\nN1,新站,113.952,22.542\n", encoding="utf-8")
+    path = _write(
+        tmp_path,
+        f"""
+[proposal]
+name = "gate"
+close = ["F05"]
+move = {{ F02 = [{glon[0]}, {glat[0]}] }}
+crs = "GCJ02"
+
+[add]
+path = "new.csv"
+
+[[links]]
+name = "商城东门 east gate"
+coords = [[{glon[0]}, {glat[0]}], [{glon[1]}, {glat[1]}]]
+crs = "高德"
+""",
+    )
+    p = load_proposal(path)
+    assert p.name == "gate" and list(p.close) == ["F05"]
+    np.testing.assert_allclose(p.move["F02"], (113.95, 22.54), atol=1e-6)  # < 0.1 m
+    np.testing.assert_allclose(
+        np.asarray(p.links["商城东门 east gate"].coords),
+        [[113.95, 22.54], [113.951, 22.541]],
+        atol=1e-6,
+    )
+    assert list(p.add["id"]) == ["N1"] and p.add["status"].iloc[0] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[proposal]\nclose = []\n", "name is missing"),
+        ('[proposal]\nname = "a"\nclsoe = []\n', "clsoe: unknown key"),
+        ('[proposal]\nname = "a"\n[extra]\n', "unknown table"),
+        ('[proposal]\nname = "a"\nclose = "F05"\n', "close: expected a list"),
+        ('[proposal]\nname = "a"\n[[links]]\nname = "x"\ncoords = [[1, 2]]\n', "two or more"),
+        ('[proposal]\nname = "a"\n[[links]]\nname = "x"\ncoords = [["a", 2], [1, 2]]\n', "pairs"),
+        ('[proposal]\nname = "a"\nmove = { F1 = [1] }\n', "move.F1"),
+        ("not toml [", "cannot read"),
+    ],
+)
+def test_bad_proposal_files_are_one_line_errors(tmp_path, text, message):
+    from planner.proposals import load_proposal
+
+    with pytest.raises(planner.PlannerError, match=message) as info:
+        load_proposal(_write(tmp_path, text))
+    assert "\n" not in str(info.value) and "proposal.toml" in str(info.value)
+
+
+@pytest.mark.slow
+def test_cli_compare_on_the_sample(sample_map_run, cli, tmp_path):
+    """Close the public toilets (F05) and open a link between two real street nodes."""
+    from pyproj import Transformer
+
+    net = sample_map_run.network
+    back = Transformer.from_crs(net.crs, "EPSG:4326", always_xy=True)
+    a, b = net.edge_u[0], net.edge_v[10]
+    lon, lat = back.transform(net.node_x[[a, b]], net.node_y[[a, b]])
+    path = _write(
+        tmp_path,
+        f"""
+[proposal]
+name = "no-toilets"
+close = ["F05"]
+
+[[links]]
+name = "test link"
+coords = [[{lon[0]}, {lat[0]}], [{lon[1]}, {lat[1]}]]
+""",
+    )
+    r = cli("compare", "sample", path, "--out", tmp_path / "cmp", "--maps-dir", tmp_path / "m")
+    assert r.exit_code == 0, r.stderr
+    assert "today 161 POIs within 15 min" in r.stdout and "no-toilets:" in r.stdout
+    fac = pd.read_csv(tmp_path / "cmp" / "no-toilets_facilities.csv", encoding="utf-8-sig")
+    f05 = fac[fac["facility_id"] == "F05"]
+    assert (f05["proposal"] == 0).all() and (f05["lost"] == f05["base"]).all()
+    pois = pd.read_csv(tmp_path / "cmp" / "no-toilets_pois.csv", encoding="utf-8-sig")
+    assert len(pois) == 180 and set(pois["change"]) <= {
+        "gained",
+        "lost",
+        "faster",
+        "slower",
+        "same",
+    }
+    assert (tmp_path / "m" / "sample-no-toilets.html").is_file()
+    bad = _write(tmp_path, '[proposal]\nname = "x"\nclose = ["F99"]\n')
+    r = cli("compare", "sample", bad, "--out", tmp_path / "cmp2", "--maps-dir", tmp_path / "m")
+    assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "no facility with id 'F99'" in r.stderr and not (tmp_path / "cmp2").exists()
