@@ -33,6 +33,8 @@ KNOWN: dict[str, set[str]] = {
     "network": {"source", "path", "data_date", "attribution", "download_margin_m"},
     "facilities": {"path", "crs", "columns", "sheet", "layer"},
     "pois": {"from_osm", "path", "crs", "columns", "sheet", "layer"},
+    "origins": {"path", "crs", "columns", "sheet", "layer"},
+    "policy": {"types"},
     "analysis": {"speed_kmh", "bands_min", "snap_limit_m", "buffer_m"},
 }
 NUMBERS = {
@@ -274,8 +276,8 @@ def must_fail(doc: dict[str, Any]) -> str | None:
                 return f"unknown key [{name}] {key!r}"
             if (name, key) in NUMBERS and not is_number(value):
                 return f"[{name}] {key} is not a finite number"
-            if key == "path" and not isinstance(value, str):
-                return f"[{name}] path is not a string"
+            if key in ("path", "types") and not isinstance(value, str):
+                return f"[{name}] {key} is not a string"
             if key == "from_osm" and not isinstance(value, bool):
                 return "[pois] from_osm is not a boolean"
     box = doc.get("scenario", {}).get("study_bbox")
@@ -297,7 +299,9 @@ def assert_sane(sc: Scenario) -> None:
     if sc.network_source != "overpass":
         assert sc.network_path is not None and sc.network_path.is_file()
     assert sc.facilities is not None and sc.facilities.path.is_file()
-    for source in (sc.facilities, sc.pois):
+    if sc.policy is not None:
+        assert sc.policy.is_file()
+    for source in (sc.facilities, sc.pois, sc.origins):
         if source is not None:
             assert source.path.is_file()
             crs_mod.normalize_crs(source.crs)
