@@ -508,45 +508,94 @@ def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -
     return "<br>".join(parts)
 
 
+#: Largest error (metres) accepted for drawing gap cells from an affine map of the lattice.
+GRID_AFFINE_MAX_ERROR_M = 0.5
+
+
+def _lattice_affine(
+    analysis: Result, x0: np.ndarray, y0: np.ndarray, size: float
+) -> tuple[list[float], float]:
+    """Fit lattice kilometres -> (lon, lat) with a quadratic on every cell corner.
+
+    Returns the coefficients (six for lon, six for lat: 1, x, y, x², xy, y² with x, y in km
+    from the lattice origin) and the largest error of that fit in metres.
+    """
+    dx = np.array([0.0, size, size, 0.0])
+    dy = np.array([0.0, 0.0, size, size])
+    cx = (x0[:, None] + dx).ravel()
+    cy = (y0[:, None] + dy).ravel()
+    to_wgs = Transformer.from_crs(analysis.network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = (np.asarray(v, dtype=float) for v in to_wgs.transform(cx, cy))
+    x, y = (cx - float(x0.min())) / 1000.0, (cy - float(y0.min())) / 1000.0
+    design = np.column_stack([np.ones_like(x), x, y, x * x, x * y, y * y])
+    coef_lon = np.linalg.lstsq(design, lon, rcond=None)[0]
+    coef_lat = np.linalg.lstsq(design, lat, rcond=None)[0]
+    err_lon = np.abs(design @ coef_lon - lon) * 111_320.0 * np.cos(np.radians(lat))
+    err_lat = np.abs(design @ coef_lat - lat) * 110_574.0
+    err = float(max(err_lon.max(initial=0.0), err_lat.max(initial=0.0)))
+    return [*map(float, coef_lon), *map(float, coef_lat)], err
+
+
 def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
     """Gap cells and crow-fly radii for the page (`planner.gaps`).
+
+    The cells lie on a square lattice of the network's metric CRS; where a quadratic map of
+    the lattice to WGS-84 is within `GRID_AFFINE_MAX_ERROR_M` of the projection at every
+    corner (on the sample: 3 mm), a cell is written as its lattice position only
+    (``affine`` mode, about a fifth of the size), else as an encoded ring.
 
     Parameters
     ----------
     analysis
         The result: its gaps (``analysis.gaps``, else computed from the result) and bands.
     tolerance_deg
-        Simplification tolerance of the cell outlines in degrees.
+        Simplification tolerance of the cell outlines in degrees (ring mode).
 
     Returns
     -------
     data
-        ``cells``: ``[[encoded ring], [uncovered per band], unreached street m, escaped
-        cell id]``; ``cellMax``: most uncovered merchants (largest band) in one cell;
+        ``cells``: ``[i, j, [uncovered per band], unreached street m]`` (affine mode, with
+        ``affine``: the twelve coefficients of `_lattice_affine`, ``origin``: the lattice
+        origin in metres and ``size``) or ``[[encoded ring], [uncovered per band],
+        unreached street m, escaped cell id]``; ``cellMax``: most uncovered merchants
+        (largest band) in one cell;
         ``radii``: crow-fly radius in metres per band.
     """
     found = gaps.gaps_of(analysis)
     keys = [f"{b:g}" for b in analysis.settings.bands_min]
+    table = found.cells
+    size = gaps.CELL_M
+    counts = [[int(c) for c in row] for row in table[[f"uncovered_{k}" for k in keys]].to_numpy()]
+    street = [round(float(v)) for v in table["unreached_street_m"]]
+    out: dict[str, Any] = {}
     cells: list[list[Any]] = []
-    for _, c in found.cells.iterrows():
-        ring = shapely.simplify(c.geometry, tolerance_deg).exterior.coords
-        xy = np.asarray(ring)
-        counts = [int(c[f"uncovered_{k}"]) for k in keys]
-        cells.append(
-            [
-                encode_line(xy[:, 0], xy[:, 1]),
-                counts,
-                round(float(c["unreached_street_m"]), 1),
-                esc(c["cell_id"]),
-            ]
+    affine, error = (
+        _lattice_affine(analysis, table["x0"].to_numpy(float), table["y0"].to_numpy(float), size)
+        if len(table)
+        else ([], np.inf)
+    )
+    if len(table) and error <= GRID_AFFINE_MAX_ERROR_M:
+        ox, oy = float(table["x0"].min()), float(table["y0"].min())
+        ii = np.rint((table["x0"].to_numpy(float) - ox) / size).astype(int)
+        jj = np.rint((table["y0"].to_numpy(float) - oy) / size).astype(int)
+        cells = [[int(i), int(j), c, m] for i, j, c, m in zip(ii, jj, counts, street, strict=True)]
+        out.update(
+            {"affine": [float(f"{a:.15g}") for a in affine], "origin": [ox, oy], "size": size}
         )
-    most = max((c[1][-1] for c in cells), default=0)
+    else:
+        for (_, c), n, m in zip(table.iterrows(), counts, street, strict=True):
+            xy = np.asarray(shapely.simplify(c.geometry, tolerance_deg).exterior.coords)
+            cells.append([encode_line(xy[:, 0], xy[:, 1]), n, m, esc(c["cell_id"])])
+    most = max((c[-2][-1] if "affine" in out else c[1][-1] for c in cells), default=0)
     mpm = analysis.settings.metres_per_minute
-    return {
-        "cells": cells,
-        "cellMax": most,
-        "radii": [round(b * mpm, 2) for b in analysis.settings.bands_min],
-    }
+    out.update(
+        {
+            "cells": cells,
+            "cellMax": most,
+            "radii": [round(b * mpm, 2) for b in analysis.settings.bands_min],
+        }
+    )
+    return out
 
 
 def _crowfly_panel(analysis: Result) -> str:

@@ -268,3 +268,28 @@ def test_disconnected_pieces_overlay_shows_and_toggles(
     op.blocked_requests.clear()
     op.console_errors.clear()
     assert op.problems == {}
+
+
+def test_gap_cells_drawn_where_gaps_geojson_has_them(sample_map_run, offline_page) -> None:
+    """Gap cells are sent as lattice positions and drawn through a fitted quadratic: every
+    drawn corner lies within 0.2 m of a corner of the same cell in gaps.geojson."""
+    import geopandas as gpd
+    import numpy as np
+
+    op = offline_page(sample_map_run.files["map"])
+    drawn = op.page.evaluate(
+        """() => { var g = window.planner.layers.gaps; window.planner.map.addLayer(g);
+        var out = []; g.eachLayer(function (l) {
+          var id = l.getTooltip().getContent().match(/Gap cell (E\\d+N\\d+)/)[1];
+          l.getLatLngs()[0].forEach(function (p) { out.push([id, p.lng, p.lat]); }); });
+        return out; }"""
+    )
+    cells = gpd.read_file(sample_map_run.files["gaps"]).set_index("cell_id")
+    assert len({d[0] for d in drawn}) == len(cells) > 0
+    worst = 0.0
+    for cid, lon, lat in drawn:
+        xy = np.asarray(cells.loc[cid].geometry.exterior.coords)[:, :2]
+        near = np.hypot((xy[:, 0] - lon) * 102_000, (xy[:, 1] - lat) * 110_600).min()
+        worst = max(worst, float(near))
+    assert worst < 0.2, worst
+    assert not op.console_errors and not op.blocked_requests

@@ -96,20 +96,36 @@ function plannerInit(map, control, G, P) {
     });
   }
 
-  // gap cells: [encoded ring, [uncovered per band], unreached street m, cell id]
+  // gap cells: [i, j, [uncovered per band], unreached street m] on the metric lattice, drawn
+  // through the quadratic map in P.gaps.affine; or [encoded ring, [...], m, cell id]
+  function gapCell(c) {
+    var g = P.gaps, a = g.affine;
+    if (!a) { return {ring: line(c[0]), counts: c[1], street: c[2], id: c[3]}; }
+    var x0 = c[0] * g.size, y0 = c[1] * g.size;
+    var ring = [[0, 0], [g.size, 0], [g.size, g.size], [0, g.size]].map(function (d) {
+      var x = (x0 + d[0]) / 1000, y = (y0 + d[1]) / 1000;  // km from the lattice origin
+      var t = [1, x, y, x * x, x * y, y * y], lon = 0, lat = 0;
+      for (var i = 0; i < 6; i++) { lon += a[i] * t[i]; lat += a[6 + i] * t[i]; }
+      return shift(lat, lon);
+    });
+    var id = "E" + Math.round(g.origin[0] + x0) + "N" + Math.round(g.origin[1] + y0);
+    return {ring: ring, counts: c[2], street: c[3], id: id};
+  }
+
   function buildGaps() {
     if (!G.gaps || !P.gaps) { return; }
     G.gaps.clearLayers();
     var last = P.bandsMin.length - 1;
-    P.gaps.cells.forEach(function (c) {
-      var n = c[1][last], k = P.gaps.cellMax ? n / P.gaps.cellMax : 0;
-      var tip = "<b>服务缺口 Gap cell " + c[3] + "</b>";
+    P.gaps.cells.forEach(function (raw) {
+      var c = gapCell(raw);
+      var n = c.counts[last], k = P.gaps.cellMax ? n / P.gaps.cellMax : 0;
+      var tip = "<b>服务缺口 Gap cell " + c.id + "</b>";
       P.bandsMin.forEach(function (b, i) {
-        tip += "<br>≤" + b + " 分钟 min 未覆盖商户 uncovered merchants: " + c[1][i];
+        tip += "<br>≤" + b + " 分钟 min 未覆盖商户 uncovered merchants: " + c.counts[i];
       });
       tip += "<br>超出 " + P.bandsMin[last] + " 分钟的街道 street beyond the largest band: " +
-        Math.round(c[2]) + " m";
-      var pg = L.polygon(line(c[0]), {pane: "plannerBands", color: n ? P.gapColour : "#999999",
+        Math.round(c.street) + " m";
+      var pg = L.polygon(c.ring, {pane: "plannerBands", color: n ? P.gapColour : "#999999",
         weight: 0.6, fillColor: n ? P.gapColour : "#bbbbbb",
         fillOpacity: n ? 0.15 + 0.6 * k : 0.12});
       pg.plannerGap = n;
