@@ -318,12 +318,20 @@ def compare(
         results = []
         for proposal in loaded:
             _say(f"proposal {proposal.name}")
-            results.append(prop.apply_proposal(base, proposal))
+            after = prop.apply_proposal(base, proposal)
+            if base.policy is not None:
+                from planner import policy
+
+                policy.add_policy(after, sc.policy, policy.load_origins(sc))
+            results.append(after)
         with output_set(out_dir) as folder:
             for proposal, after in zip(loaded, results, strict=True):
                 by_facility, by_poi = prop.compare(base, after)
                 io.write_csv(by_facility, folder / f"{proposal.name}_facilities.csv")
                 io.write_csv(by_poi, folder / f"{proposal.name}_pois.csv")
+                if base.policy is not None:
+                    changes = prop.compare_policy(base, after)
+                    io.write_csv(changes, folder / f"{proposal.name}_policy.csv")
         from planner.offline import save_offline
 
         for path, after in zip(map_paths, results, strict=True):

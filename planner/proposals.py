@@ -31,6 +31,7 @@ __all__ = [
     "apply_proposal",
     "compare",
     "compare_map",
+    "compare_policy",
     "load_proposal",
 ]
 
@@ -318,6 +319,45 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
     by_poi["change"] = change
     return by_facility, by_poi
+
+
+def compare_policy(base: Result, other: Result) -> pd.DataFrame:
+    """How the required services per circle change (the two results' policy tables).
+
+    Parameters
+    ----------
+    base, other
+        Results with a policy table (``result.policy``, see `planner.policy.add_policy`).
+
+    Returns
+    -------
+    changes
+        One row per origin × band × type whose count or missing flag differs:
+        ``origin_id, origin_kind, band_min, type_code, type_zh, class, required, count_base,
+        count_proposal, missing_base, missing_proposal`` (a closed facility's circle counts
+        0 in the proposal; a new one's 0 in the baseline).
+    """
+    if base.policy is None or other.policy is None:
+        raise PlannerError("compare_policy: both results need a policy table (add_policy)")
+    keys = ["origin_id", "origin_kind", "band_min", "type_code"]
+    info = ["type_zh", "class", "required"]
+    a = base.policy[keys + info + ["count", "missing"]]
+    b = other.policy[keys + info + ["count", "missing"]]
+    merged = a.merge(b, on=keys, how="outer", suffixes=("_base", "_proposal"))
+    for col in info:
+        merged[col] = merged[f"{col}_base"].combine_first(merged[f"{col}_proposal"])
+    for side in ("base", "proposal"):
+        merged[f"count_{side}"] = merged[f"count_{side}"].fillna(0).astype(int)
+        required = merged["required"].astype(bool)
+        missing = merged[f"missing_{side}"].astype("boolean").fillna(required)
+        merged[f"missing_{side}"] = missing.astype(bool)
+    changed = (merged["count_base"] != merged["count_proposal"]) | (
+        merged["missing_base"] != merged["missing_proposal"]
+    )
+    columns = [*keys[:3], "type_code", *info, "count_base", "count_proposal"]
+    columns += ["missing_base", "missing_proposal"]
+    out = merged.loc[changed, columns]
+    return out.sort_values(keys, kind="stable").reset_index(drop=True)
 
 
 #: Colours of merchants a proposal gains or loses (within the largest band).

@@ -234,7 +234,29 @@ coords = [[{lon[0]}, {lat[0]}], [{lon[1]}, {lat[1]}]]
         "same",
     }
     assert (tmp_path / "m" / "sample-no-toilets.html").is_file()
+    policy = pd.read_csv(tmp_path / "cmp" / "no-toilets_policy.csv", encoding="utf-8-sig")
+    f05_policy = policy[policy["origin_id"] == "F05"]
+    assert len(f05_policy) and (f05_policy["count_proposal"] == 0).all()
+    assert (f05_policy["count_base"] > 0).all()  # only types F05's circle had are listed
     bad = _write(tmp_path, '[proposal]\nname = "x"\nclose = ["F99"]\n')
     r = cli("compare", "sample", bad, "--out", tmp_path / "cmp2", "--maps-dir", tmp_path / "m")
     assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "no facility with id 'F99'" in r.stderr and not (tmp_path / "cmp2").exists()
+
+
+def test_policy_changes_of_a_closed_facility():
+    """P is a convenience store (B01), Q a pharmacy: G reaches both within 5 min (4.0 min);
+    F reaches Q in 2.7 min and P in 10.7 min. Closing G changes only G's circle."""
+    from planner import policy
+    from planner.proposals import compare_policy
+
+    pois = points([("P", 50, 100, "shop:convenience"), ("Q", 250, 0, "amenity:pharmacy")])
+    base = policy.add_policy(planner.analyse(NET, FACS, pois, bands_min=(5, 10, 15)))
+    after = policy.add_policy(apply_proposal(base, Proposal("close-G", close=["G"])))
+    changes = compare_policy(base, after)
+    assert set(changes["origin_id"]) == {"G"}
+    g = changes.set_index(["band_min", "type_zh"])
+    assert g.loc[(5, "便利店"), "count_base"] == 1 and g.loc[(5, "便利店"), "count_proposal"] == 0
+    assert g.loc[(10, "药店"), "missing_base"] == False  # noqa: E712 - required at 10 min
+    assert g.loc[(10, "药店"), "missing_proposal"] == True  # noqa: E712
+    assert len(changes) == 2 * 3  # two types x three bands, all in G's circle
