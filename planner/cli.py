@@ -288,8 +288,12 @@ def site(
 def compare(
     scenario: Annotated[str, typer.Argument(help="Scenario name or path to a scenario.toml.")],
     proposals: Annotated[
-        list[Path], typer.Argument(help="Proposal files (TOML): add, move, close, new links.")
-    ],
+        list[Path] | None,
+        typer.Argument(
+            help="Proposal files (TOML): add, move, close, new links (default: the "
+            "scenario's [proposals] files)."
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (default out/<scenario>-compare)."),
@@ -310,7 +314,13 @@ def compare(
         from planner import io, pipeline  # heavy: once the options are good
         from planner import proposals as prop
 
-        loaded = [prop.load_proposal(p) for p in proposals]
+        files = list(proposals or sc.proposals)
+        if not files:
+            raise PlannerError(
+                f"no proposal to compare: name proposal files after the scenario, or list them "
+                f'in {sc.file or sc.folder} as [proposals] files = ["east-gate.toml"]'
+            )
+        loaded = [prop.load_proposal(p) for p in files]
         map_paths = [maps_dir / f"{sc.name}-{p.name}.html" for p in loaded]
         for path in map_paths:
             check_replaceable(path)

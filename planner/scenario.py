@@ -76,6 +76,7 @@ class Scenario:
     pois_from_osm: bool = True
     origins: PointSource | None = None  # [origins]: points walked from, e.g. 社区居委会
     policy: Path | None = None  # [policy] types: the policy business types table (CSV)
+    proposals: tuple[Path, ...] = ()  # [proposals] files: proposal TOML files to compare
     speed_kmh: float = DEFAULT_SPEED_KMH
     bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
@@ -375,6 +376,17 @@ class _PolicyTable(_Table):
     _types = field_validator("types")(_existing_file)
 
 
+class _ProposalsTable(_Table):
+    files: list[str] = Field(default_factory=list)
+
+    @field_validator("files")
+    @classmethod
+    def _existing(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            _existing_file(name, info)
+        return value
+
+
 class _AnalysisTable(_Table):
     speed_kmh: float = Field(DEFAULT_SPEED_KMH, ge=SPEED_MIN_KMH, le=SPEED_MAX_KMH)
     bands_min: list[float] = Field(default_factory=lambda: list(DEFAULT_BANDS_MIN), min_length=1)
@@ -397,6 +409,7 @@ class _ScenarioFile(_Table):
     pois: _PoisTable = Field(default_factory=lambda: _PoisTable())
     origins: _OriginsTable | None = None
     policy: _PolicyTable = Field(default_factory=lambda: _PolicyTable())
+    proposals: _ProposalsTable = Field(default_factory=lambda: _ProposalsTable())
     analysis: _AnalysisTable = Field(default_factory=lambda: _AnalysisTable())
 
 
@@ -408,6 +421,7 @@ TABLES: dict[str, type[_Table]] = {
     "pois": _PoisTable,
     "origins": _OriginsTable,
     "policy": _PolicyTable,
+    "proposals": _ProposalsTable,
     "analysis": _AnalysisTable,
 }
 
@@ -440,6 +454,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     **{("origins", k): v for k, v in _POINT_KEYS.items()},
     ("policy", "types"): "a string naming the policy business types CSV, relative to the "
     "scenario file (default: the shipped planner/policy_types.csv)",
+    ("proposals", "files"): "a list of proposal TOML files, relative to the scenario file, "
+    'e.g. ["east-gate.toml"] (see planner compare)',
     ("analysis", "speed_kmh"): f"a number of km/h from {SPEED_MIN_KMH:g} to {SPEED_MAX_KMH:g}",
     ("analysis", "bands_min"): "a list of distinct positive minutes, e.g. [5, 10, 15]",
     ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
@@ -637,6 +653,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         pois_from_osm=model.pois.from_osm,
         origins=_point_source(model.origins, folder) if model.origins is not None else None,
         policy=(folder / model.policy.types).resolve() if model.policy.types else None,
+        proposals=tuple((folder / f).resolve() for f in model.proposals.files),
         speed_kmh=analysis.speed_kmh,
         bands_min=tuple(analysis.bands_min),
         snap_limit_m=analysis.snap_limit_m,

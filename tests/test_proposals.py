@@ -238,6 +238,22 @@ coords = [[{lon[0]}, {lat[0]}], [{lon[1]}, {lat[1]}]]
     f05_policy = policy[policy["origin_id"] == "F05"]
     assert len(f05_policy) and (f05_policy["count_proposal"] == 0).all()
     assert (f05_policy["count_base"] > 0).all()  # only types F05's circle had are listed
+    # the same proposal declared in a copy of the scenario: byte-identical tables
+    from planner.scenario import DATA_DIR
+
+    text = (DATA_DIR / "sample" / "scenario.toml").read_text(encoding="utf-8")
+    for name in ("shenzhen_nanshan_science_park_2021-03.osm", "facilities.csv", "origins.csv"):
+        text = text.replace(f'"{name}"', f'"{(DATA_DIR / "sample" / name).as_posix()}"')
+    folder = tmp_path / "declared"
+    folder.mkdir()
+    (folder / "scenario.toml").write_text(
+        text + f'\n[proposals]\nfiles = ["{path.as_posix()}"]\n', encoding="utf-8"
+    )
+    r = cli("compare", folder, "--out", tmp_path / "cmp3", "--maps-dir", tmp_path / "m3")
+    assert r.exit_code == 0, r.stderr
+    for name in ("facilities", "pois", "policy"):
+        first = (tmp_path / "cmp" / f"no-toilets_{name}.csv").read_bytes()
+        assert (tmp_path / "cmp3" / f"no-toilets_{name}.csv").read_bytes() == first, name
     bad = _write(tmp_path, '[proposal]\nname = "x"\nclose = ["F99"]\n')
     r = cli("compare", "sample", bad, "--out", tmp_path / "cmp2", "--maps-dir", tmp_path / "m")
     assert r.exit_code == 1 and r.stderr.strip().splitlines()[-1].startswith("error: ")

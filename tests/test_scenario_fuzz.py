@@ -35,6 +35,7 @@ KNOWN: dict[str, set[str]] = {
     "pois": {"from_osm", "path", "crs", "columns", "sheet", "layer"},
     "origins": {"path", "crs", "columns", "sheet", "layer"},
     "policy": {"types"},
+    "proposals": {"files"},
     "analysis": {"speed_kmh", "bands_min", "snap_limit_m", "buffer_m"},
 }
 NUMBERS = {
