@@ -13,7 +13,7 @@ from planner import _cache, readers
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
-from planner.scenario import Scenario
+from planner.scenario import PointSource, Scenario
 
 __all__ = [
     "check_study_area",
@@ -22,6 +22,7 @@ __all__ = [
     "load_network",
     "load_pois",
     "network_cache_paths",
+    "read_source",
     "verify_fetch_cache",
 ]
 
@@ -137,6 +138,43 @@ def describe_network(network: net.StreetNetwork) -> str:
     return text
 
 
+def read_source(
+    src: PointSource,
+    *,
+    id_prefix: str,
+    study_bbox: tuple[float, float, float, float] | None = None,
+    allow_repeated_ids: bool = False,
+) -> pd.DataFrame:
+    """Read a scenario's table of points (facilities, merchants, origins) with row statuses.
+
+    Parameters
+    ----------
+    src
+        The table and how to read it (path, CRS, columns, sheet, layer).
+    id_prefix
+        Prefix of the ids made up for rows without one.
+    study_bbox
+        Rows outside it get ``outside_study_area``.
+    allow_repeated_ids
+        Repeated ids are entrances of one facility (facilities only).
+
+    Returns
+    -------
+    table
+        The `planner.read_points` table; ``attrs`` name the file.
+    """
+    return readers.read_points(
+        src.path,
+        crs=src.crs,
+        columns=src.columns or None,
+        study_bbox=study_bbox,
+        id_prefix=id_prefix,
+        sheet=src.sheet,
+        layer=src.layer,
+        allow_repeated_ids=allow_repeated_ids,
+    )
+
+
 def load_facilities(scenario: Scenario) -> pd.DataFrame:
     """Read the facilities table (several rows with one id = several entrances).
 
@@ -158,16 +196,7 @@ def load_facilities(scenario: Scenario) -> pd.DataFrame:
     src = scenario.facilities
     if src is None:
         raise PlannerError(f"scenario {scenario.name!r} names no facilities file")
-    facilities = readers.read_points(
-        src.path,
-        crs=src.crs,
-        columns=src.columns or None,
-        study_bbox=None,
-        id_prefix="facility",
-        sheet=src.sheet,
-        layer=src.layer,
-        allow_repeated_ids=True,
-    )
+    facilities = read_source(src, id_prefix="facility", allow_repeated_ids=True)
     if facilities.empty:
         raise PlannerError(
             f"{facilities.attrs[readers.ATTR_SOURCE]}: the file has a header but no data rows, "
@@ -197,17 +226,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
     frames = []
     if scenario.pois is not None:
         src = scenario.pois
-        frames.append(
-            readers.read_points(
-                src.path,
-                crs=src.crs,
-                columns=src.columns or None,
-                study_bbox=scenario.study_bbox,
-                id_prefix="poi",
-                sheet=src.sheet,
-                layer=src.layer,
-            )
-        )
+        frames.append(read_source(src, id_prefix="poi", study_bbox=scenario.study_bbox))
     if scenario.pois_from_osm:
         if scenario.network_source == "overpass" or (
             scenario.network_path is not None and scenario.network_path.suffix == ".graphml"

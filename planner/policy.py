@@ -472,20 +472,11 @@ def load_origins(scenario: Scenario) -> pd.DataFrame | None:
     origins
         Every row with its status (rows outside the study area are ``outside_study_area``).
     """
-    from planner.readers import read_points
+    from planner.inputs import read_source
 
-    src = scenario.origins
-    if src is None:
+    if scenario.origins is None:
         return None
-    return read_points(
-        src.path,
-        crs=src.crs,
-        columns=src.columns or None,
-        study_bbox=scenario.study_bbox,
-        id_prefix="origin",
-        sheet=src.sheet,
-        layer=src.layer,
-    )
+    return read_source(scenario.origins, id_prefix="origin", study_bbox=scenario.study_bbox)
 
 
 def add_policy(
