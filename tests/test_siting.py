@@ -297,6 +297,7 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     assert len(r.stderr.splitlines()) == 1 or r.stderr.splitlines()[-1].startswith("error: ")
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning:pulp")  # PuLP 4 API changes
 @pytest.mark.parametrize("seed", [3, 7, 11])
 def test_mclp_optimum_equals_an_independent_cbc_model(seed):
     """An independent solver and formulation: the maximal covering model written here in
