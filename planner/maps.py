@@ -29,13 +29,15 @@ COORD_SCALE = 100_000
 SIMPLIFY_M = 2.0
 #: Above this many POIs they are drawn on a canvas instead of as SVG elements.
 CANVAS_THRESHOLD = 2000
+#: Screens at most this wide (CSS px) start with the layer list and panel collapsed.
+PHONE_WIDTH = 600
 #: Longest list of reached POIs in a facility popup.
 POPUP_LIST_CAP = 50
 
 OSM_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 AMAP_TILES = "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8&x={x}&y={y}&z={z}"
 TIANDITU_TILES = (
-    "https://t{s}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+    "https://t{{s}}.tianditu.gov.cn/{layer}_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
     "&LAYER={layer}&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
     "&TILEMATRIX={{z}}&TILEROW={{y}}&TILECOL={{x}}&tk={key}"
 )
@@ -332,6 +334,37 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     return {"facilities": facilities, "entrances": entrances}
 
 
+def reach_data(analysis: Result) -> list[list[int]]:
+    """What each facility reaches, for the page's "focus on a facility" view.
+
+    Parameters
+    ----------
+    analysis
+        The result: its coverage, POI table and bands (``settings.bands_min``).
+
+    Returns
+    -------
+    reach
+        One flat list per facility (in facility order): ``[poi row, band index, ...]``,
+        the POI row being its position in ``analysis.pois`` (the page's ``poi[9]``) and the
+        band index that of the facility's own minutes (``coverage.band_min``).
+    """
+    fac_ids = list(analysis.facilities["facility_id"])
+    bands = [float(b) for b in analysis.settings.bands_min]
+    rows: dict[object, list[int]] = {}
+    for i, pid in enumerate(analysis.pois["poi_id"]):
+        rows.setdefault(pid, []).append(i)
+    out: list[list[int]] = [[] for _ in fac_ids]
+    cov = analysis.coverage
+    for fid, pid, band in zip(cov["facility_id"], cov["poi_id"], cov["band_min"], strict=True):
+        if fid not in fac_ids or float(band) not in bands:
+            continue
+        b = bands.index(float(band))
+        for i in rows.get(pid, []):
+            out[fac_ids.index(fid)] += [i, b]
+    return out
+
+
 def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
     """POIs for the page, by kind group.
 
@@ -344,9 +377,10 @@ def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
     -------
     groups
         Group key -> ``[lon, lat, colour index, name, kind, nearest facility, minutes,
-        status, note]`` rows (text escaped; colour index by `planner.style.band_index`, into
-        the page's palette; minutes None when not reached; note: the `skip_note` of a POI
-        snapped past a disconnected piece, else ""). POIs without coordinates are left out.
+        status, note, row]`` rows (text escaped; colour index by `planner.style.band_index`,
+        into the page's palette; minutes None when not reached; note: the `skip_note` of a
+        POI snapped past a disconnected piece, else ""; row: position in
+        ``analysis.pois``). POIs without coordinates are left out.
     """
     out: dict[str, list[list[Any]]] = {}
     p = analysis.pois
@@ -371,6 +405,7 @@ def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
             m,
             esc(status),
             notes[i],
+            i,
         ]
         out.setdefault(kind_group(kind), []).append(row)
     return {g: out[g] for g in KIND_GROUPS if g in out}
@@ -946,6 +981,8 @@ def build_map(analysis: Result) -> folium.Map:
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
+        "reach": reach_data(analysis),
+        "phoneWidth": PHONE_WIDTH,
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
         "gaps": gap,
@@ -966,6 +1003,10 @@ def build_map(analysis: Result) -> folium.Map:
     ]
     _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
     header = m.get_root().header  # type: ignore[attr-defined]  # a folium Figure
+    header.add_child(
+        Element('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        name="planner_viewport",
+    )
     header.add_child(Element(inline_own("planner.css")), name="planner_css")
     header.add_child(Element(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])

@@ -27,6 +27,9 @@ function plannerInit(map, control, G, P) {
   var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
   var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
   var bandOn = P.bandsMin.map(function () { return true; });
+  var focus = null;  // facility index shown alone, or null
+  var focusBand = {};  // POI row -> band index of the focused facility
+  var poiMarkers = [];  // every POI marker, with plannerPoi (its row) and plannerGroup
 
   // WGS-84 -> GCJ-02 by bilinear interpolation of the offset grid (planner.crs.gcj02_shift)
   function shift(lat, lon) {
@@ -86,7 +89,7 @@ function plannerInit(map, control, G, P) {
   function buildBands() {
     G.facilityBands.forEach(function (g) { g.clearLayers(); });
     P.bands.forEach(function (b) {
-      if (!bandOn[b.b]) { return; }
+      if (!bandOn[b.b] || (focus !== null && b.f !== focus)) { return; }
       var c = P.palette[b.b], f = P.facilities[b.f];
       var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
         {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
@@ -160,6 +163,7 @@ function plannerInit(map, control, G, P) {
       m.plannerFacility = e[2];
       m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
       m.bindPopup(f.popup, {maxWidth: 360});
+      m.on("click", function () { setFocus(focus === e[2] ? null : e[2]); });
       G.facilities.addLayer(m);
     });
   }
@@ -171,18 +175,93 @@ function plannerInit(map, control, G, P) {
       " 分钟 min<br>状态 status: " + p[7] + (p[8] ? "<br>" + p[8] : "");
   }
 
+  // in focus: only the POIs the focused facility reaches, coloured by its own band
   function buildPois() {
+    poiMarkers = [];
     Object.keys(P.pois).forEach(function (k) {
       var g = G.pois[k];
       g.clearLayers();
       P.pois[k].forEach(function (p) {
+        var c = p[2];
+        if (focus !== null) {
+          if (!(p[9] in focusBand)) { return; }
+          c = focusBand[p[9]];
+        }
         var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
           color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
-          fillColor: P.palette[p[2]], fillOpacity: 0.9});
+          fillColor: P.palette[c], fillOpacity: 0.9});
         m.bindTooltip(poiTip(p));
+        m.plannerPoi = p[9];
+        m.plannerGroup = k;
+        m.plannerName = p[3];
         g.addLayer(m);
+        poiMarkers.push(m);
       });
     });
+  }
+
+  // focus on facility i (null: all): its bands, the POIs it reaches, counts per band
+  function setFocus(i) {
+    focus = i === null || i === "" ? null : Number(i);
+    focusBand = {};
+    var counts = P.bandsMin.map(function () { return 0; });
+    if (focus !== null) {
+      var r = P.reach[focus];
+      for (var j = 0; j < r.length; j += 2) {
+        if (!(r[j] in focusBand)) { counts[r[j + 1]] += 1; }
+        focusBand[r[j]] = r[j + 1];
+      }
+    }
+    buildBands();
+    buildPois();
+    var sel = document.getElementById("planner-focus");
+    if (sel) { sel.value = focus === null ? "" : String(focus); }
+    var out = document.getElementById("planner-focus-counts");
+    if (out) {
+      var lo = 0, html = "";
+      if (focus !== null) {
+        P.bandsMin.forEach(function (b, k) {
+          html += "<div class='planner-count' data-band='" + b + "'><span class='sw' " +
+            "style='background:" + P.palette[k] + "'></span>" + lo + "–" + b +
+            " 分钟 min: <b>" + counts[k] + "</b></div>";
+          lo = b;
+        });
+      }
+      out.innerHTML = html;
+    }
+  }
+
+  // text of an escaped name (the page data holds HTML-escaped text)
+  function plain(s) {
+    var d = document.createElement("div");
+    d.innerHTML = s || "";
+    return d.textContent;
+  }
+
+  // facilities and merchants whose name contains q (case-insensitive)
+  function search(q) {
+    q = q.trim().toLowerCase();
+    var hits = [];
+    if (!q) { return hits; }
+    G.facilities.getLayers().forEach(function (m) {
+      var f = P.facilities[m.plannerFacility];
+      var name = plain(f.id + " " + f.name);
+      if (name.toLowerCase().indexOf(q) >= 0 &&
+          !hits.some(function (h) { return h.facility === m.plannerFacility; })) {
+        hits.push({marker: m, facility: m.plannerFacility, label: name});
+      }
+    });
+    poiMarkers.forEach(function (m) {
+      var name = plain(m.plannerName);
+      if (name.toLowerCase().indexOf(q) >= 0) { hits.push({marker: m, label: name}); }
+    });
+    return hits;
+  }
+
+  function goTo(hit) {
+    var m = hit.marker;
+    map.setView(m.getLatLng(), Math.max(map.getZoom(), 18), {animate: false});
+    if (hit.facility !== undefined) { m.openPopup(); } else if (map.hasLayer(m)) { m.openTooltip(); }
   }
 
   function buildAll() {
@@ -223,10 +302,70 @@ function plannerInit(map, control, G, P) {
     control.addBaseLayer(tdt, "天地图 Tianditu (CGCS2000, 需联网 needs internet)");
   }
 
+  var phone = window.innerWidth <= P.phoneWidth;
+  if (phone) {
+    // the layer list starts collapsed behind its button (Leaflet's `collapsed` option)
+    control.remove();
+    control.options.collapsed = true;
+    control.addTo(map);
+    // a tap opens it (its button), a tap on the map or "Close" shuts it; no hover on phones
+    L.DomEvent.off(control.getContainer(), {mouseenter: control._expandSafely,
+      mouseleave: control.collapse}, control);
+  }
+  var close = L.DomUtil.create("button", "planner-close", control.getContainer()
+    .querySelector(".leaflet-control-layers-list"));
+  close.type = "button";
+  close.textContent = "收起 Close";
+  L.DomEvent.on(close, "click", function (ev) {
+    L.DomEvent.stop(ev);
+    control.collapse();
+  });
+  if (!phone) { close.style.display = "none"; }
+
   var panel = L.control({position: "bottomleft"});
   panel.onAdd = function () {
-    var d = L.DomUtil.create("div", "planner-panel");
-    d.innerHTML = P.panel;
+    var d = L.DomUtil.create("div", "planner-panel-box");
+    var btn = L.DomUtil.create("button", "planner-toggle", d);
+    btn.type = "button";
+    btn.textContent = "图例 Legend";
+    var body = L.DomUtil.create("div", "planner-panel", d);
+    var opts = "<option value=''>全部 All</option>" + P.facilities.map(function (f, i) {
+      return "<option value='" + i + "'>" + f.id + " " + f.name + "</option>";
+    }).join("");
+    body.innerHTML = "<div class='planner-tools'><label>聚焦服务点 Focus on a facility " +
+      "<select id='planner-focus'>" + opts + "</select></label>" +
+      "<div id='planner-focus-counts'></div>" +
+      "<label>搜索 Search <input id='planner-search' type='search' " +
+      "placeholder='名称 name'></label><div id='planner-hits'></div></div>" + P.panel;
+    function show(on) {
+      body.style.display = on ? "" : "none";
+      btn.setAttribute("aria-expanded", on ? "true" : "false");
+      L.DomUtil[on ? "addClass" : "removeClass"](d, "planner-open");
+    }
+    show(!phone);
+    L.DomEvent.on(btn, "click", function () { show(body.style.display === "none"); });
+    L.DomEvent.on(body.querySelector("#planner-focus"), "change", function (ev) {
+      setFocus(ev.target.value);
+    });
+    var input = body.querySelector("#planner-search"), list = body.querySelector("#planner-hits");
+    var hits = [];
+    L.DomEvent.on(input, "input", function () {
+      hits = search(input.value);
+      list.innerHTML = "";
+      hits.slice(0, 20).forEach(function (h) {
+        var b = L.DomUtil.create("button", "planner-hit", list);
+        b.type = "button";
+        b.textContent = h.label;
+        L.DomEvent.on(b, "click", function () { goTo(h); });
+      });
+      if (hits.length > 20) {
+        L.DomUtil.create("div", "", list).textContent = "…共 " + hits.length + " 个 " +
+          hits.length + " found";
+      }
+    });
+    L.DomEvent.on(input, "keydown", function (ev) {
+      if (ev.key === "Enter" && hits.length) { goTo(hits[0]); }
+    });
     L.DomEvent.disableClickPropagation(d);
     L.DomEvent.disableScrollPropagation(d);
     return d;
@@ -235,5 +374,6 @@ function plannerInit(map, control, G, P) {
   L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   buildAll();
-  window.planner = {map: map, layers: G, mode: function () { return mode; }};
+  window.planner = {map: map, layers: G, mode: function () { return mode; },
+    focus: setFocus, focused: function () { return focus; }, search: search};
 }
