@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from planner._errors import NetworkUnavailableError, PlannerError, ScenarioError
     from planner.download import fetch
+    from planner.export import write_geopackage, write_workbook
     from planner.inputs import load_facilities, load_network, load_pois
     from planner.maps import build_map, save_map
     from planner.network import StreetNetwork
@@ -70,7 +71,9 @@ _EXPORTS = {
     "run": "pipeline",
     "save_map": "maps",
     "save_png": "plot",
+    "write_geopackage": "export",
     "write_outputs": "outputs",
+    "write_workbook": "export",
 }
 
 __all__ = [
@@ -104,7 +107,9 @@ __all__ = [
     "run",
     "save_map",
     "save_png",
+    "write_geopackage",
     "write_outputs",
+    "write_workbook",
 ]
 
 

@@ -8,13 +8,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from planner import gaps, io
+from planner import export, gaps, io
 from planner._publish import output_set
 from planner.result import Result
 
-__all__ = ["OUTPUT_FILES", "json_safe", "table", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "json_safe", "output_files", "table", "write_outputs"]
 
-#: Output name -> file written by `write_outputs`.
+#: Output name -> file written by `write_outputs`; ``{name}`` is the scenario name
+#: (`output_files` fills it in).
 OUTPUT_FILES = {
     "coverage": "coverage.csv",
     "pois": "pois.csv",
@@ -23,7 +24,15 @@ OUTPUT_FILES = {
     "gaps": "gaps.geojson",
     "summary": "summary.json",
     "policy": "policy.csv",
+    "workbook": "{name}.xlsx",
+    "geopackage": "{name}.gpkg",
 }
+
+
+def output_files(name: str) -> dict[str, str]:
+    """`OUTPUT_FILES` for a scenario name: ``{name}`` filled in (`planner.export.file_stem`)."""
+    stem = export.file_stem(name)
+    return {key: file.replace("{name}", stem) for key, file in OUTPUT_FILES.items()}
 
 
 def table(frame: pd.DataFrame) -> pd.DataFrame:
@@ -50,7 +59,10 @@ def json_safe(obj: Any) -> Any:
 def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
-    ``policy.csv`` (`planner.policy.policy_table`) is written too when the result has one.
+    Also ``<name>.xlsx`` (`planner.export.write_workbook`, for spreadsheets) and
+    ``<name>.gpkg`` (`planner.export.write_geopackage`, for GIS), named after the scenario
+    (``result.provenance.name``). ``policy.csv`` (`planner.policy.policy_table`) is written
+    too when the result has one.
 
     ``facilities.csv`` has one row per input facility row (the entrances, with their
     status). The files are written to a new run folder and published together
@@ -67,10 +79,11 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
     Returns
     -------
     files
-        Output name -> path inside `out_dir` (see `OUTPUT_FILES`; ``policy`` only when
+        Output name -> path inside `out_dir` (see `output_files`; ``policy`` only when
         written).
     """
     out_dir = Path(out_dir)
+    files = output_files(result.provenance.name)
     with output_set(out_dir) as staging:
         io.write_csv(result.coverage, staging / OUTPUT_FILES["coverage"])
         io.write_csv(table(result.pois), staging / OUTPUT_FILES["pois"])
@@ -80,5 +93,7 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
         io.write_json(json_safe(result.summary), staging / OUTPUT_FILES["summary"])
         if result.policy is not None:
             io.write_csv(result.policy, staging / OUTPUT_FILES["policy"])
+        export.write_workbook(result, staging / files["workbook"])
+        export.write_geopackage(result, staging / files["geopackage"])
     skip = set() if result.policy is not None else {"policy"}
-    return {key: out_dir / name for key, name in OUTPUT_FILES.items() if key not in skip}
+    return {key: out_dir / name for key, name in files.items() if key not in skip}

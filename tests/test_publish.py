@@ -17,12 +17,12 @@ import pytest
 
 from planner import _publish, io
 from planner._publish import OutputLocationError, check_output_dir, output_set
-from planner.outputs import OUTPUT_FILES
+from planner.outputs import OUTPUT_FILES, output_files
 from planner.scenario import DATA_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-# a result of plain `analyse` has no policy table, so no policy.csv
-OUTPUT_NAMES = set(OUTPUT_FILES.values()) - {OUTPUT_FILES["policy"]}
+# a result of plain `analyse` (scenario name "analysis") has no policy table, so no policy.csv
+OUTPUT_NAMES = set(output_files("analysis").values()) - {OUTPUT_FILES["policy"]}
 
 # A process that computes two analyses (speeds 3 and 6 km/h) of a hand-made network with
 # N POIs, says "ready", then writes them into OUT alternately: "loop" forever, or "ROUNDS"

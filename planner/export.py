@@ -1,0 +1,344 @@
+"""Write a result as an Excel workbook (for officials) and a GeoPackage (for GIS staff).
+
+The workbook (`write_workbook`) holds the summary and the tables, one sheet each, with
+bilingual headers: one header row whose cells read ``中文 english`` (``最近服务点
+nearest_facility_id``), so the filter, sort and frozen row act on a single row and the
+English half is the exact column name of the CSV and GeoPackage files. The GeoPackage
+(`write_geopackage`) holds the points, polygons, routed streets and gap cells in EPSG:4326
+with the raw text (nothing neutralised: GIS tools do not evaluate formulas).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner import gaps, io
+from planner.result import Result
+
+__all__ = [
+    "GEOPACKAGE_LAYERS",
+    "HEADERS_ZH",
+    "WORKBOOK_SHEETS",
+    "file_stem",
+    "header",
+    "write_geopackage",
+    "write_workbook",
+]
+
+#: Sheet names of the workbook, in order (policy and gaps only when the result has them).
+WORKBOOK_SHEETS = ("汇总", "服务点", "商户", "覆盖明细", "政策业态", "服务缺口")
+#: Layers of the GeoPackage, in order.
+GEOPACKAGE_LAYERS = ("facilities", "entrances", "pois", "isochrones", "network", "gaps")
+#: Chinese name of each column (`planner.schema` layouts, policy and gap tables).
+HEADERS_ZH = {
+    "row": "行号",
+    "id": "编号",
+    "name": "名称",
+    "kind": "类别",
+    "lon": "经度",
+    "lat": "纬度",
+    "x_orig": "原始X",
+    "y_orig": "原始Y",
+    "crs_orig": "原始坐标系",
+    "status": "状态",
+    "usable": "可用",
+    "reason": "问题说明",
+    "snap_status": "路网匹配",
+    "access_m": "接入距离(米)",
+    "skipped_piece": "跳过的路网片段",
+    "skipped_piece_node": "片段节点",
+    "skipped_piece_name": "片段街道",
+    "skipped_extra_m": "多走距离(米)",
+    "poi_id": "商户编号",
+    "nearest_facility_id": "最近服务点",
+    "minutes_to_nearest": "步行分钟",
+    "source": "数据来源",
+    "facility_id": "服务点编号",
+    "poi_kind": "商户类别",
+    "distance_m": "步行距离(米)",
+    "minutes": "步行分钟",
+    "band_min": "时间圈(分钟)",
+    "entrances": "出入口数",
+    "entrances_snapped": "已匹配出入口",
+    "origin_id": "起点编号",
+    "origin_kind": "起点类别",
+    "type_code": "业态代码",
+    "type_zh": "业态",
+    "type_en": "业态(英文)",
+    "class": "级别",
+    "required": "必需",
+    "count": "数量",
+    "nearest_minutes": "最近步行分钟",
+    "missing": "缺失",
+    "cell_id": "网格编号",
+    "x0": "网格西南角X",
+    "y0": "网格西南角Y",
+    "unreached_street_m": "未达街道(米)",
+}
+_UNCOVERED = re.compile(r"^uncovered_(.+)$")
+#: Column widths in characters (by content, capped).
+MIN_WIDTH, MAX_WIDTH = 6, 40
+_UNSAFE_NAME = re.compile(r'[/\\:*?"<>|\x00-\x1f]')
+
+
+def file_stem(name: str) -> str:
+    """A scenario name usable as a file name (``out/<name>/<name>.xlsx``).
+
+    Scenario files already forbid ``/``, backslash, ``: * ? " < > |``; names made in
+    Python are cleaned the same way (each such character becomes ``_``; an empty name
+    becomes ``analysis``).
+    """
+    stem = _UNSAFE_NAME.sub("_", str(name)).strip().lstrip(".")
+    return stem or "analysis"
+
+
+def header(column: str) -> str:
+    """The workbook header of a column: ``中文 english`` (just the English when unknown)."""
+    zh = HEADERS_ZH.get(column)
+    match = _UNCOVERED.match(column)
+    if zh is None and match:
+        zh = f"{match.group(1)}分钟未覆盖商户"
+    return f"{zh} {column}" if zh else column
+
+
+def _cell_value(value: Any) -> Any:
+    """A Python value openpyxl stores with the right type; NaN, inf and None stay empty."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return str(io.spreadsheet_safe(value))
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return str(io.spreadsheet_safe(str(value)))
+
+
+def _width(values: Iterable[Any]) -> int:
+    longest = 0
+    for v in values:
+        if v is None:
+            continue
+        text = f"{v:.6g}" if isinstance(v, float) else str(v)
+        # CJK characters take two columns
+        n = sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+        longest = max(longest, n)
+    return max(MIN_WIDTH, min(MAX_WIDTH, longest + 2))
+
+
+def _write_rows(ws: Any, rows: Sequence[Sequence[Any]], bold_rows: Iterable[int] = ()) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    bold = Font(bold=True)
+    bold_set = set(bold_rows)
+    for i, row in enumerate(rows):
+        cells = []
+        for value in row:
+            cell = WriteOnlyCell(ws, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never a formula, whatever the text
+            if i in bold_set:
+                cell.font = bold
+            cells.append(cell)
+        ws.append(cells)
+
+
+def _table_sheet(book: Any, title: str, frame: pd.DataFrame) -> None:
+    """One table as a sheet: header row frozen, auto-filter over the table."""
+    from openpyxl.utils import get_column_letter
+
+    frame = pd.DataFrame(frame)
+    geometry = getattr(frame, "_geometry_column_name", None)
+    frame = frame.drop(columns=[c for c in frame.columns if c == geometry or c == "geometry"])
+    columns = [str(c) for c in frame.columns]
+    heads = [str(io.spreadsheet_safe(header(c))) for c in columns]
+    body = [[_cell_value(v) for v in rec] for rec in frame.itertuples(index=False, name=None)]
+    ws = book.create_sheet(title)
+    for j, head in enumerate(heads):
+        values = [head] + [r[j] for r in body[:2000]]  # widths from the first rows suffice
+        ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
+    ws.freeze_panes = "A2"
+    if columns:
+        last = get_column_letter(len(columns))
+        ws.auto_filter.ref = f"A1:{last}{len(body) + 1}"
+    _write_rows(ws, [heads, *body], bold_rows=[0])
+
+
+def _summary_rows(result: Result) -> list[list[Any]]:
+    p, s = result.provenance, result.settings
+    summary = result.summary
+    overall = summary.get("overall", {})
+    bands = [s.band_label(b) for b in s.bands_min]
+    rows: list[list[Any]] = [
+        ["标题 title", p.title or p.name],
+        ["场景 scenario", p.name],
+        ["地点 place", p.place],
+        ["路网来源 network_source", p.network_source],
+        ["路网文件 network_file", p.network_file],
+        ["数据日期 network_date", p.network_date],
+        ["版权 attribution", p.attribution],
+        ["服务点文件 facilities_file", p.facilities_file],
+        ["商户文件 pois_file", p.pois_file],
+        ["步行速度(公里/小时) speed_kmh", s.speed_kmh],
+        ["时间圈(分钟) bands_min", " / ".join(bands)],
+        ["服务点数 facilities", len(result.facilities)],
+        ["商户总数 pois_total", overall.get("pois_total")],
+        ["可达商户 pois_routable", overall.get("pois_routable")],
+        [],
+        [header("band_min"), "覆盖商户 pois_within", "占全部商户 share_of_all_pois",
+         "占可达商户 share_of_routable_pois"],
+    ]  # fmt: skip
+    for key in bands:
+        band = overall.get("bands", {}).get(key, {})
+        rows.append(
+            [
+                float(key),
+                band.get("pois_within"),
+                band.get("share_of_all_pois"),
+                band.get("share_of_routable_pois"),
+            ]
+        )
+    rows += [[], [header("facility_id"), header("name"), header("kind"), header("status")]]
+    rows[-1] += [f"{b}分钟商户 pois_{b}min" for b in bands]
+    for f in summary.get("facilities", []):
+        counts = [f.get("bands", {}).get(b, {}).get("pois") for b in bands]
+        rows.append([f.get("facility_id"), f.get("name"), f.get("kind"), f.get("status"), *counts])
+    return [[_cell_value(v) for v in row] for row in rows]
+
+
+def _summary_sheet(book: Any, result: Result) -> None:
+    from openpyxl.utils import get_column_letter
+
+    rows = _summary_rows(result)
+    ws = book.create_sheet(WORKBOOK_SHEETS[0])
+    n_cols = max(len(r) for r in rows)
+    for j in range(n_cols):
+        values = [r[j] for r in rows if len(r) > j]
+        ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
+    bold = [i for i, r in enumerate(rows) if r and isinstance(r[0], str) and " " in r[0]]
+    heads = [i for i, r in enumerate(rows) if len(r) > 2 and all(isinstance(v, str) for v in r)]
+    _write_rows(ws, rows, bold_rows=[i for i in bold if i in heads])
+
+
+def workbook_tables(result: Result) -> dict[str, pd.DataFrame]:
+    """The table sheets of the workbook, by sheet name (summary excluded)."""
+    tables = {
+        WORKBOOK_SHEETS[1]: pd.DataFrame(result.facilities),
+        WORKBOOK_SHEETS[2]: pd.DataFrame(result.pois),
+        WORKBOOK_SHEETS[3]: pd.DataFrame(result.coverage),
+    }
+    if result.policy is not None:
+        tables[WORKBOOK_SHEETS[4]] = pd.DataFrame(result.policy)
+    cells = gaps.gaps_of(result).cells
+    tables[WORKBOOK_SHEETS[5]] = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+    return tables
+
+
+def write_workbook(result: Result, path: str | Path) -> Path:
+    """Write the result as an ``.xlsx`` workbook atomically.
+
+    Sheets: 汇总 (title, data source and date, speed, bands, per-band totals and shares,
+    per-facility counts per band), 服务点 (facilities), 商户 (merchants, with nearest
+    facility and minutes), 覆盖明细 (coverage pairs), 政策业态 (policy, when the result has
+    one) and 服务缺口 (gap cells, without geometry). Table sheets have a frozen header row,
+    an auto-filter and widths by content (capped); numbers are stored as numbers and text
+    cells are neutralised against formulas (`planner.io.spreadsheet_safe`) and always
+    stored as text.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    path
+        Destination ``.xlsx``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    from openpyxl import Workbook
+
+    book = Workbook(write_only=True)
+    _summary_sheet(book, result)
+    for title, frame in workbook_tables(result).items():
+        _table_sheet(book, title, frame)
+    return io.write_atomic(path, lambda p: book.save(p))
+
+
+def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A layer GDAL can store: EPSG:4326, lists and other objects as text."""
+    out = gdf.to_crs(4326) if gdf.crs is not None else gdf.set_crs(4326)
+    out = out.copy()
+    for col in out.columns:
+        if col == out.geometry.name or not pd.api.types.is_object_dtype(out[col]):
+            continue
+        out[col] = out[col].map(
+            lambda v: (
+                v
+                if v is None or isinstance(v, str | bool | int | float)
+                else (None if v is pd.NA else str(v))
+            )
+        )
+    return out
+
+
+def geopackage_layers(result: Result) -> dict[str, gpd.GeoDataFrame]:
+    """The layers of the GeoPackage, by name, in EPSG:4326."""
+    return {
+        "facilities": _plain(result.facilities),
+        "entrances": _plain(result.entrances),
+        "pois": _plain(result.pois),
+        "isochrones": _plain(result.isochrones),
+        "network": _plain(result.network.edges_gdf()),
+        "gaps": _plain(gaps.gaps_of(result).cells),
+    }
+
+
+def write_geopackage(result: Result, path: str | Path) -> Path:
+    """Write the result as a GeoPackage atomically: one layer each of `GEOPACKAGE_LAYERS`.
+
+    Points (facilities, entrances, pois), isochrone polygons, the routed streets as lines
+    (network) and the gap cells, all in EPSG:4326, text as is.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    path
+        Destination ``.gpkg``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    import pyogrio
+
+    layers = geopackage_layers(result)
+
+    def write(p: Path) -> None:
+        # GDAL wants the .gpkg extension: write beside the temporary name, then move it there
+        gpkg = p.with_name(p.name + ".gpkg")
+        try:
+            for name, layer in layers.items():
+                pyogrio.write_dataframe(layer, gpkg, layer=name, driver="GPKG")
+            os.replace(gpkg, p)
+        finally:
+            gpkg.unlink(missing_ok=True)
+
+    return io.write_atomic(path, write)

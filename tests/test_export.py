@@ -1,0 +1,153 @@
+"""The workbook (<name>.xlsx) and GeoPackage (<name>.gpkg) written with the other outputs."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pyogrio
+import pytest
+
+from planner import export, gaps, pipeline
+from planner.outputs import output_files
+from tests.handmade import make_network, points
+
+HOSTILE = '=HYPERLINK("http://x","点我")'
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory):
+    """A hand-made analysis with a hostile merchant name and a policy table, written out."""
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (900, 0)}, [(0, 1), (1, 2), (2, 3)])
+    fac = points([("F1", 50, 10), ("F2", 150, 10)])
+    pois = points([(f"P{i}", 20 * i, 5) for i in range(8)] + [("far", 900, 400)])
+    pois["name"] = [HOSTILE, "普宁商品城", "+cmd", "a", "b", "c", "d", "e", "far"]
+    a = pipeline.analyse(net, fac, pois, bands_min=(1, 2), speed_kmh=4.5)
+    policy = pd.DataFrame(
+        {
+            "origin_id": ["F1", "F2"],
+            "band_min": [1.0, 2.0],
+            "count": [3, 0],
+            "type_zh": ["菜场"] * 2,
+        }
+    )
+    a = replace(a, provenance=replace(a.provenance, name="测试区", title="测试"), policy=policy)
+    out = tmp_path_factory.mktemp("export") / "o"
+    files = pipeline.write_outputs(a, out)
+    return a, files
+
+
+def test_files_are_named_after_the_scenario_and_published(written):
+    _, files = written
+    assert files["workbook"].name == "测试区.xlsx" and files["workbook"].is_file()
+    assert files["geopackage"].name == "测试区.gpkg" and files["geopackage"].is_file()
+    names = {p.name for p in files["workbook"].parent.iterdir() if not p.name.startswith(".")}
+    assert names == set(output_files("测试区").values())
+
+
+def test_file_stem_cleans_names():
+    assert export.file_stem("a/b:c") == "a_b_c"
+    assert export.file_stem("") == "analysis"
+    assert export.file_stem("..x") == "x"
+
+
+def test_workbook_sheets_headers_filters_and_counts(written):
+    a, files = written
+    book = openpyxl.load_workbook(files["workbook"])
+    assert book.sheetnames == ["汇总", "服务点", "商户", "覆盖明细", "政策业态", "服务缺口"]
+    cells = gaps.gaps_of(a).cells
+    tables = {
+        "服务点": a.facilities.drop(columns="geometry"),
+        "商户": a.pois.drop(columns="geometry"),
+        "覆盖明细": a.coverage,
+        "政策业态": a.policy,
+        "服务缺口": pd.DataFrame(cells.drop(columns="geometry")),
+    }
+    for sheet, frame in tables.items():
+        ws = book[sheet]
+        heads = [c.value for c in ws[1]]
+        assert heads == [export.header(c) for c in frame.columns], sheet
+        assert ws.freeze_panes == "A2"
+        last = openpyxl.utils.get_column_letter(len(frame.columns))
+        assert ws.auto_filter.ref == f"A1:{last}{len(frame) + 1}"
+        assert ws.max_row == len(frame) + 1, sheet
+        for j in range(1, len(frame.columns) + 1):
+            width = ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
+            assert export.MIN_WIDTH <= width <= export.MAX_WIDTH
+    assert "最近服务点 nearest_facility_id" in [c.value for c in book["商户"][1]]
+    assert "1分钟未覆盖商户 uncovered_1" in [c.value for c in book["服务缺口"][1]]
+
+
+def test_workbook_numbers_are_numbers_and_text_is_never_a_formula(written):
+    a, files = written
+    ws = openpyxl.load_workbook(files["workbook"])["商户"]
+    heads = [c.value.split(" ")[-1] for c in ws[1]]
+    rows = list(ws.iter_rows(min_row=2))
+    minutes = [r[heads.index("minutes_to_nearest")] for r in rows]
+    expected = a.pois["minutes_to_nearest"].to_numpy(dtype=float)
+    for cell, want in zip(minutes, expected, strict=True):
+        if np.isfinite(want):
+            assert cell.data_type == "n" and cell.value == pytest.approx(want)
+        else:
+            assert cell.value is None
+    names = [r[heads.index("name")] for r in rows]
+    hostile = names[0]
+    assert hostile.data_type == "s" and hostile.value == "'" + HOSTILE
+    assert names[1].value == "普宁商品城" and names[2].value == "'+cmd"
+    for ws in openpyxl.load_workbook(files["workbook"]):
+        assert all(c.data_type != "f" for row in ws.iter_rows() for c in row)
+
+
+def test_workbook_summary_sheet(written):
+    a, files = written
+    ws = openpyxl.load_workbook(files["workbook"])["汇总"]
+    rows = [[c.value for c in r] for r in ws.iter_rows()]
+    by_key = {r[0]: r[1] for r in rows if r and r[0]}
+    assert by_key["标题 title"] == "测试"
+    assert by_key["步行速度(公里/小时) speed_kmh"] == 4.5
+    bands = a.summary["overall"]["bands"]
+    band_rows = {r[0]: r for r in rows if isinstance(r[0], int | float)}
+    assert band_rows[1.0][1] == bands["1"]["pois_within"]
+    assert band_rows[2.0][2] == pytest.approx(bands["2"]["share_of_all_pois"])
+    fac = {r[0]: r for r in rows if r[0] in ("F1", "F2")}
+    for f in a.summary["facilities"]:
+        assert fac[f["facility_id"]][4:6] == [f["bands"]["1"]["pois"], f["bands"]["2"]["pois"]]
+
+
+def test_workbook_without_policy_has_no_policy_sheet(tmp_path):
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F", 50, 10)]), points([("P", 10, 5)]), bands_min=(5,))
+    path = export.write_workbook(a, tmp_path / "x.xlsx")
+    assert "政策业态" not in openpyxl.load_workbook(path).sheetnames
+
+
+def test_geopackage_layers_crs_counts_and_values(written):
+    a, files = written
+    path = files["geopackage"]
+    assert [name for name, _ in pyogrio.list_layers(path)] == list(export.GEOPACKAGE_LAYERS)
+    expected = {
+        "facilities": a.facilities,
+        "entrances": a.entrances,
+        "pois": a.pois,
+        "isochrones": a.isochrones,
+        "network": a.network.edges_gdf(),
+        "gaps": gaps.gaps_of(a).cells,
+    }
+    for layer, frame in expected.items():
+        back = pyogrio.read_dataframe(path, layer=layer)
+        assert back.crs.to_epsg() == 4326, layer
+        assert len(back) == len(frame), layer
+    pois = pyogrio.read_dataframe(path, layer="pois")
+    assert pois["name"].iloc[0] == HOSTILE  # raw text in GIS files
+    assert list(pois["poi_id"]) == list(a.pois["poi_id"])
+    np.testing.assert_allclose(
+        pois["minutes_to_nearest"].to_numpy(dtype=float),
+        a.pois["minutes_to_nearest"].to_numpy(dtype=float),
+    )
+    net = pyogrio.read_dataframe(path, layer="network")
+    assert set(net.geom_type) == {"LineString"}
+    np.testing.assert_allclose(net["length"], a.network.edges_gdf()["length"])
+    iso = pyogrio.read_dataframe(path, layer="isochrones")
+    assert list(iso["facility_id"]) == list(a.isochrones["facility_id"])
