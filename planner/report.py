@@ -51,14 +51,14 @@ def _band_label(b: float) -> str:
     return f"≤{b:g} min"
 
 
-def _table_rows(analysis: Result) -> tuple[list[str], list[list[str]], str]:
+def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]], str]:
     bands = analysis.settings.bands_min
     keys = [f"{b:g}" for b in bands]
     cjk = plot.cjk_font() is not None
     header = [plot.label("服务点", "Facility", cjk)] + [_band_label(b) for b in bands]
     rows = []
     facilities = analysis.summary["facilities"]
-    for f in facilities[:MAX_TABLE_ROWS]:
+    for f in facilities[:limit]:
         name = str(f.get("name") or "")
         name = name if cjk else plot.english_only(name) if name else ""
         if len(name) > 12:
@@ -73,7 +73,7 @@ def _table_rows(analysis: Result) -> tuple[list[str], list[list[str]], str]:
         share = band["share_of_all_pois"]
         cells.append(f"{band['pois_within']} ({'–' if share is None else f'{100 * share:.1f}%'})")
     rows.append([plot.label(f"合计 {total} 个", f"All {total} POIs", cjk), *cells])
-    more = len(facilities) - MAX_TABLE_ROWS
+    more = len(facilities) - limit
     note = (
         plot.label(f"另有 {more} 个服务点见 summary.json", f"{more} more in summary.json", cjk)
         if more > 0
@@ -82,14 +82,14 @@ def _table_rows(analysis: Result) -> tuple[list[str], list[list[str]], str]:
     return header, rows, note
 
 
-def _summary_table(ax: Axes, analysis: Result) -> None:
+def _summary_table(ax: Axes, analysis: Result, limit: int = MAX_TABLE_ROWS) -> None:
     ax.set_axis_off()
     cjk = plot.cjk_font() is not None
-    header, rows, note = _table_rows(analysis)
+    header, rows, note = _table_rows(analysis, limit)
     ax.set_title(
         plot.label(
             "步行可达商户与服务点数（累计）",
-            "POIs reached on foot (cumulative)",
+            "POIs reached (cumulative)",
             cjk,
         ),
         fontsize=9,
@@ -112,10 +112,15 @@ def _summary_table(ax: Axes, analysis: Result) -> None:
             cell.set_text_props(ha="left")
             cell.PAD = 0.03
         if r == 0 or r == len(rows):
-            cell.set_text_props(weight="bold")
             cell.set_facecolor("#eeeeee")
     if note:
         ax.text(0, -0.02, note, fontsize=7, color=_GREY, transform=ax.transAxes, va="top")
+
+
+def _crs_text(analysis: Result) -> str:
+    crs = analysis.network.crs
+    name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+    return f"{name} (" + plot.label("米", "metres", plot.cjk_font() is not None) + ")"
 
 
 def _notes(analysis: Result) -> str:
@@ -124,14 +129,11 @@ def _notes(analysis: Result) -> str:
     date = about.network_date or plot.label("日期未注明", "date not given", cjk)
     lines = [
         plot.label("数据来源", "Data:", cjk) + f" {about.attribution}, {date}",
-        plot.label("坐标系", "CRS:", cjk)
-        + " WGS-84 (EPSG:4326); "
-        + plot.label("GCJ-02（高德）输入已转换", "GCJ-02 inputs converted to WGS-84", cjk)
-        + f"; {plot._crs_name(analysis.network)}",
-        plot.label("方法", "Method:", cjk)
-        + " "
-        + plot.label("沿街道网络步行，非直线距离", "network walking, not straight line", cjk)
-        + f", {settings.speed_kmh:g} km/h",
+        plot.label("坐标系", "CRS:", cjk) + " WGS-84 (EPSG:4326)",
+        plot.label("GCJ-02（高德）输入已转换", "GCJ-02 inputs converted to WGS-84", cjk),
+        plot.label("制图投影", "Drawn in:", cjk) + f" {_crs_text(analysis)}",
+        plot.label("方法：沿街道网络步行，非直线距离", "Method: walking along streets,", cjk),
+        plot.label("", "not straight line,", False) + f" {settings.speed_kmh:g} km/h",
     ]
     if about.facilities_file:
         lines.append(plot.label("服务点", "Facilities:", cjk) + f" {about.facilities_file}")
@@ -141,6 +143,9 @@ def _notes(analysis: Result) -> str:
 
 def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = "") -> Figure:
     """Lay out the printable page: title, map, legend, summary table, sources, review line.
+
+    A wide study area gets the map across the page with legend, table and sources below
+    it; a tall one gets them in a column to the right of the map.
 
     Parameters
     ----------
@@ -157,16 +162,36 @@ def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = 
     with mpl.rc_context(plot._font_rc()):
         fig = Figure(figsize=A4_LANDSCAPE_IN)
         title, sub = plot.headline(analysis)
-        fig.text(0.03, 0.955, title, fontsize=13, weight="bold", va="baseline")
+        fig.text(0.03, 0.955, title, fontsize=14, va="baseline")  # no bold: one font subset
         fig.text(0.03, 0.925, sub, fontsize=9.5, color=_GREY, va="baseline")
-        ax = fig.add_axes((0.03, 0.075, 0.60, 0.83))
-        ax.set_anchor("NW")
+        x0, y0, x1, y1 = plot._extent(analysis.network, analysis)
+        wide = (x1 - x0) / (y1 - y0) > 1.6
+        if wide:  # map across the page, the rest in a row below it
+            map_box = (0.03, 0.35, 0.94, 0.555)
+            legend_box = (0.03, 0.07, 0.22, 0.25)
+            table_box, rows = (0.27, 0.07, 0.38, 0.225), 9
+            notes_xy = (0.68, 0.295)
+        else:  # map on the left, the rest in a column to its right
+            map_box = (0.03, 0.075, 0.60, 0.83)
+            legend_box = (0.655, 0.64, 0.32, 0.265)
+            table_box, rows = (0.655, 0.27, 0.32, 0.33), MAX_TABLE_ROWS
+            notes_xy = (0.655, 0.20)
+        ax = fig.add_axes(map_box)
+        ax.set_anchor("N" if wide else "NW")
         plot.draw_map(ax, analysis, legend=False)
-        legend_ax = fig.add_axes((0.655, 0.64, 0.32, 0.265))
+        legend_ax = fig.add_axes(legend_box)
         legend_ax.set_axis_off()
         plot.legend(legend_ax, analysis, loc="upper left", borderaxespad=0, frameon=False)
-        _summary_table(fig.add_axes((0.655, 0.27, 0.32, 0.33)), analysis)
-        fig.text(0.655, 0.075, _notes(analysis), fontsize=7, color=_GREY, va="bottom", wrap=True)
+        _summary_table(fig.add_axes(table_box), analysis, rows)
+        fig.text(
+            *notes_xy,
+            _notes(analysis),
+            fontsize=7,
+            color=_GREY,
+            va="top",
+            linespacing=1.5,
+            wrap=True,
+        )
         fig.text(0.03, 0.03, review_line(review_number, issuing_unit), fontsize=8.5, va="baseline")
     return fig
 
