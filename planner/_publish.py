@@ -28,7 +28,7 @@ RUNS_MARK = ".planner-runs"
 PLAIN_MARK = ".planner-output.json"
 
 
-#: Signature inside every map file (HTML, PNG) the planner writes: it replaces only those.
+#: Signature inside every map file (HTML, PNG, PDF) the planner writes: it replaces only those.
 SIGNATURE = "liusha-planner"
 _LEGACY_HTML = b"window.planner = {map: map"  # maps written before the signature existed
 # run folders of planner versions before the markers: a time stamp name, five known files
@@ -360,8 +360,26 @@ def output_set(target: str | Path, notes: list[str] | None = None) -> Iterator[P
         notes.extend(kept)
 
 
+#: How far from its end a PDF's document information (Creator, Producer) is looked for.
+_PDF_TAIL = 64 * 1024
+_PDF_INFO = re.compile(rb"/(?:Creator|Producer)\s*\(([^)]*)\)")
+
+
+def _pdf_signed(path: Path, head: bytes) -> bool:
+    """True if `path` is a PDF whose document information names the planner as its Creator."""
+    if not head.startswith(b"%PDF-"):
+        return False
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _PDF_TAIL))
+            tail = fh.read()
+    except OSError:
+        return False
+    return any(SIGNATURE.encode() in m for m in _PDF_INFO.findall(head + tail))
+
+
 def is_planner_file(path: str | Path) -> bool:
-    """True if `path` is a map file (HTML or PNG) the planner wrote.
+    """True if `path` is a map file (HTML, PNG or PDF) the planner wrote.
 
     Parameters
     ----------
@@ -372,7 +390,8 @@ def is_planner_file(path: str | Path) -> bool:
     -------
     ours
         The file carries `SIGNATURE` near its start (an HTML ``generator`` meta tag, a PNG
-        ``Software`` text chunk), or is a map of an earlier planner version (an HTML page
+        ``Software`` text chunk) or, for a PDF, in the Creator or Producer of its document
+        information near its end; or is a map of an earlier planner version (an HTML page
         with the planner's script, or a PNG beside such a page with the same name).
     """
     path = Path(path)
@@ -381,6 +400,8 @@ def is_planner_file(path: str | Path) -> bool:
             head = fh.read(4096)
     except OSError:
         return False
+    if head.startswith(b"%PDF-"):  # only its document information counts, not page text
+        return _pdf_signed(path, head)
     if SIGNATURE.encode() in head:
         return True
     if path.suffix.lower() == ".html":
@@ -403,7 +424,7 @@ def check_replaceable(path: str | Path) -> None:
     Parameters
     ----------
     path
-        Where a map file (HTML or PNG) is about to be written.
+        Where a map file (HTML, PNG or PDF) is about to be written.
 
     Raises
     ------

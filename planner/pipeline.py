@@ -490,7 +490,7 @@ def run(
     """
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / scenario.name
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")
-    map_paths = {ext: maps_dir / f"{scenario.name}.{ext}" for ext in ("html", "png")}
+    map_paths = {ext: maps_dir / f"{scenario.name}.{ext}" for ext in ("html", "png", "pdf")}
     check_output_dir(out_dir)  # before any work: refuse a folder the planner did not make
     for path in map_paths.values():
         check_replaceable(path)
@@ -508,9 +508,15 @@ def run(
     result.timings["write"] = time.perf_counter() - t1
     progress("drawing the map")
     t1 = time.perf_counter()
-    from planner import maps, plot  # imported here: only the map step needs folium/matplotlib
+    from planner import maps, plot, report  # imported here: only maps need folium/matplotlib
 
     result.files["map"] = maps.save_map(result, map_paths["html"])
     result.files["png"] = plot.save_png(result, map_paths["png"])
+    result.files["pdf"] = report.save_pdf(
+        result,
+        map_paths["pdf"],
+        review_number=scenario.review_number,
+        issuing_unit=scenario.issuing_unit,
+    )
     result.timings["map"] = time.perf_counter() - t1
     return result

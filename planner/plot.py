@@ -162,7 +162,7 @@ def _draw_points(ax: Axes, analysis: Result) -> None:
         )
 
 
-def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool) -> None:
+def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool, **where: Any) -> None:
     handles: list = []
     lo = 0.0
     for b in bands:
@@ -200,11 +200,14 @@ def _legend(ax: Axes, bands: tuple[float, ...], cjk: bool) -> None:
     title = label("步行至最近服务点", "Walk to nearest facility", cjk)
     ax.legend(
         handles=handles,
-        loc="upper left",
-        fontsize=8,
-        title=title,
-        title_fontsize=8,
-        framealpha=0.92,
+        **{
+            "loc": "upper left",
+            "fontsize": 8,
+            "title": title,
+            "title_fontsize": 8,
+            "framealpha": 0.92,
+            **where,
+        },
     )
 
 
@@ -260,6 +263,75 @@ def _font_rc() -> dict[Any, Any]:
     return {"font.family": "sans-serif", "font.sans-serif": fonts}
 
 
+def draw_map(ax: Axes, analysis: Result, *, legend: bool = True) -> tuple[float, ...]:
+    """Draw the map itself on `ax`: streets, bands, POIs, facilities, scale bar, north arrow.
+
+    Parameters
+    ----------
+    ax
+        The axes to draw on (its limits, aspect and ticks are set here).
+    analysis
+        The result, see `draw`.
+    legend
+        Draw the legend in the map's upper left corner (see `legend` to place it elsewhere).
+
+    Returns
+    -------
+    extent
+        ``(x0, y0, x1, y1)`` shown, in the network's metric CRS.
+    """
+    network, bands = analysis.network, analysis.settings.bands_min
+    x0, y0, x1, y1 = _extent(network, analysis)
+    _draw_streets(ax, network)
+    _draw_bands(ax, analysis)
+    _draw_points(ax, analysis)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if legend:
+        _legend(ax, bands, cjk_font() is not None)
+    _scale_and_north(ax, x1 - x0)
+    return x0, y0, x1, y1
+
+
+def legend(ax: Axes, analysis: Result, **where: Any) -> None:
+    """Draw the map's legend on `ax`; `where` overrides `Axes.legend` options (e.g. ``loc``)."""
+    _legend(ax, analysis.settings.bands_min, cjk_font() is not None, **where)
+
+
+def headline(analysis: Result) -> tuple[str, str]:
+    """The map's title and its one-line result (share of POIs within the largest band)."""
+    about, bands = analysis.provenance, analysis.settings.bands_min
+    cjk = cjk_font() is not None
+    title = about.title if cjk else english_only(about.title)
+    overall = analysis.summary["overall"]
+    key = f"{bands[-1]:g}"
+    share = overall["bands"][key]["share_of_all_pois"]
+    share_txt = "–" if share is None else f"{100 * share:.1f}%"
+    within, total = overall["bands"][key]["pois_within"], overall["pois_total"]
+    sub = label(
+        f"{bands[-1]:g} 分钟步行可达商户与服务点 {within}/{total}（{share_txt}）",
+        f"within {bands[-1]:g} min walk: {within}/{total} POIs ({share_txt})",
+        cjk,
+    )
+    return title, sub
+
+
+def source_line(analysis: Result) -> str:
+    """The map's footer: data source and date, method, speed and CRS."""
+    about, speed = analysis.provenance, analysis.settings.speed_kmh
+    cjk = cjk_font() is not None
+    date = f", {about.network_date}" if about.network_date else ""
+    osm = "" if "OpenStreetMap" in about.attribution else " · © OpenStreetMap contributors"
+    method = label("沿街道网络步行，非直线距离", "network walking, not straight line", cjk)
+    return (
+        f"{about.attribution}{date}{osm} · {method} · {speed:g} km/h · "
+        f"{_crs_name(analysis.network)}"
+    )
+
+
 def draw(analysis: Result) -> Figure:
     """Draw the static map (no tiles): streets, band areas, POIs by minutes, facilities.
 
@@ -274,46 +346,15 @@ def draw(analysis: Result) -> Figure:
     fig
         A matplotlib figure (not attached to pyplot).
     """
-    network, about = analysis.network, analysis.provenance
-    bands, speed = analysis.settings.bands_min, analysis.settings.speed_kmh
-    cjk = cjk_font() is not None
     with mpl.rc_context(_font_rc()):
-        x0, y0, x1, y1 = _extent(network, analysis)
+        x0, y0, x1, y1 = _extent(analysis.network, analysis)
         height = float(np.clip(10 * (y1 - y0) / (x1 - x0) + 1.4, 5.0, 14.0))
         fig = Figure(figsize=(10, height), dpi=130, layout="constrained")
         ax = fig.add_subplot()
-        _draw_streets(ax, network)
-        _draw_bands(ax, analysis)
-        _draw_points(ax, analysis)
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y0, y1)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        _legend(ax, bands, cjk)
-        _scale_and_north(ax, x1 - x0)
-        title = about.title if cjk else english_only(about.title)
-        overall = analysis.summary["overall"]
-        key = f"{bands[-1]:g}"
-        share = overall["bands"][key]["share_of_all_pois"]
-        share_txt = "–" if share is None else f"{100 * share:.1f}%"
-        within, total = overall["bands"][key]["pois_within"], overall["pois_total"]
-        sub = label(
-            f"{bands[-1]:g} 分钟步行可达商户与服务点 {within}/{total}（{share_txt}）",
-            f"within {bands[-1]:g} min walk: {within}/{total} POIs ({share_txt})",
-            cjk,
-        )
+        draw_map(ax, analysis)
+        title, sub = headline(analysis)
         ax.set_title(f"{title}\n{sub}", fontsize=11)
-        date = f", {about.network_date}" if about.network_date else ""
-        osm = "" if "OpenStreetMap" in about.attribution else " · © OpenStreetMap contributors"
-        method = label("沿街道网络步行，非直线距离", "network walking, not straight line", cjk)
-        fig.text(
-            0.01,
-            0.005,
-            f"{about.attribution}{date}{osm} · {method} · {speed:g} km/h · {_crs_name(network)}",
-            fontsize=7,
-            color="#444444",
-        )
+        fig.text(0.01, 0.005, source_line(analysis), fontsize=7, color="#444444")
     return fig
 
 

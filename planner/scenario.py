@@ -82,6 +82,8 @@ class Scenario:
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     buffer_m: float = DEFAULT_BUFFER_M
     notes: str = ""
+    review_number: str = ""  # [report]: 审图号 (map review number) printed on the PDF page
+    issuing_unit: str = ""  # [report]: 编制单位 (issuing unit) printed on the PDF page
     file: Path | None = None  # the scenario file it was read from
 
     @property
@@ -402,6 +404,20 @@ class _AnalysisTable(_Table):
         return sorted(value)
 
 
+class _ReportTable(_Table):
+    """[report]: the footer of the printable page (maps/<name>.pdf)."""
+
+    review_number: str = ""
+    issuing_unit: str = ""
+
+    @field_validator("review_number", "issuing_unit")
+    @classmethod
+    def _one_line_text(cls, value: str) -> str:
+        if _LINE_BREAKING.search(value):
+            raise ValueError("expected one line of text (no line breaks or control characters)")
+        return value.strip()
+
+
 class _ScenarioFile(_Table):
     scenario: _ScenarioTable = Field(default_factory=lambda: _ScenarioTable())
     network: _NetworkTable = Field(default_factory=lambda: _NetworkTable())
@@ -411,6 +427,7 @@ class _ScenarioFile(_Table):
     policy: _PolicyTable = Field(default_factory=lambda: _PolicyTable())
     proposals: _ProposalsTable = Field(default_factory=lambda: _ProposalsTable())
     analysis: _AnalysisTable = Field(default_factory=lambda: _AnalysisTable())
+    report: _ReportTable = Field(default_factory=lambda: _ReportTable())
 
 
 #: The tables of a scenario file and the model of each.
@@ -423,6 +440,7 @@ TABLES: dict[str, type[_Table]] = {
     "policy": _PolicyTable,
     "proposals": _ProposalsTable,
     "analysis": _AnalysisTable,
+    "report": _ReportTable,
 }
 
 _POINT_KEYS = {
@@ -460,6 +478,11 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("analysis", "bands_min"): "a list of distinct positive minutes, e.g. [5, 10, 15]",
     ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
     ("analysis", "buffer_m"): f"a number of metres, > 0 and <= {BUFFER_MAX_M:g}",
+    (
+        "report",
+        "review_number",
+    ): 'a string, the map review number (审图号), e.g. "粤S(2024)01-02号"',
+    ("report", "issuing_unit"): "a string, the unit issuing the map (编制单位)",
 }
 
 
@@ -659,5 +682,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         snap_limit_m=analysis.snap_limit_m,
         buffer_m=analysis.buffer_m,
         notes=meta.notes,
+        review_number=model.report.review_number,
+        issuing_unit=model.report.issuing_unit,
         file=path,
     )

@@ -37,6 +37,7 @@ KNOWN: dict[str, set[str]] = {
     "policy": {"types"},
     "proposals": {"files"},
     "analysis": {"speed_kmh", "bands_min", "snap_limit_m", "buffer_m"},
+    "report": {"review_number", "issuing_unit"},
 }
 NUMBERS = {
     ("network", "download_margin_m"),
@@ -281,6 +282,8 @@ def must_fail(doc: dict[str, Any]) -> str | None:
                 return f"[{name}] {key} is not a string"
             if key == "from_osm" and not isinstance(value, bool):
                 return "[pois] from_osm is not a boolean"
+            if name == "report" and not isinstance(value, str):
+                return f"[report] {key} is not a string"
     box = doc.get("scenario", {}).get("study_bbox")
     if box is not None and not good_box(box):
         return "bad study_bbox"
@@ -297,6 +300,8 @@ def assert_sane(sc: Scenario) -> None:
     assert sc.bands_min and list(sc.bands_min) == sorted(set(sc.bands_min))
     assert all(is_number(b) and b > 0 for b in sc.bands_min)
     assert sc.network_source in {"osm_xml", "overpass", "graphml"}
+    assert isinstance(sc.review_number, str) and isinstance(sc.issuing_unit, str)
+    assert "\n" not in sc.review_number + sc.issuing_unit
     if sc.network_source != "overpass":
         assert sc.network_path is not None and sc.network_path.is_file()
     assert sc.facilities is not None and sc.facilities.path.is_file()

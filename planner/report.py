@@ -1,0 +1,224 @@
+"""A printable page: one A4 landscape PDF with the map, legend, summary table and sources."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import matplotlib as mpl
+from matplotlib.figure import Figure
+
+from planner import plot
+from planner._publish import SIGNATURE
+from planner.io import write_atomic
+from planner.result import Result
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+#: A4 landscape, in inches (297 × 210 mm).
+A4_LANDSCAPE_IN = (297 / 25.4, 210 / 25.4)
+#: Facilities listed in the summary table; more are counted in one line below it.
+MAX_TABLE_ROWS = 14
+_GREY = "#444444"
+
+
+def review_line(review_number: str = "", issuing_unit: str = "") -> str:
+    """The page's footer: the map review number (审图号) and the issuing unit, or their absence.
+
+    Without a review number the page says so, as a map without one may only be used
+    internally (it must not be published or printed for the public).
+    """
+    cjk = plot.cjk_font() is not None
+    unit = (
+        plot.label("编制单位", "Issued by:", cjk) + f" {issuing_unit}"
+        if issuing_unit
+        else plot.label("编制单位：未填写", "Issued by: not given", cjk)
+    )
+    if review_number:
+        number = plot.label("审图号", "Map review no.:", cjk) + f" {review_number}"
+    else:
+        number = plot.label(
+            "审图号：无（内部使用，不得公开）",
+            "Map review no.: none (internal use only, not for publication)",
+            cjk,
+        )
+    text = f"{number}    {unit}"
+    return text if cjk else plot.english_only(text)
+
+
+def _band_label(b: float) -> str:
+    return f"≤{b:g} min"
+
+
+def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]], str]:
+    bands = analysis.settings.bands_min
+    keys = [f"{b:g}" for b in bands]
+    cjk = plot.cjk_font() is not None
+    header = [plot.label("服务点", "Facility", cjk)] + [_band_label(b) for b in bands]
+    rows = []
+    facilities = analysis.summary["facilities"]
+    for f in facilities[:limit]:
+        name = str(f.get("name") or "")
+        name = name if cjk else plot.english_only(name) if name else ""
+        if len(name) > 12:
+            name = name[:11] + "…"
+        first = f"{f['facility_id']} {name}".strip()
+        rows.append([first, *[str(f["bands"].get(k, {}).get("pois", 0)) for k in keys]])
+    overall = analysis.summary["overall"]
+    total = overall["pois_total"]
+    cells = []
+    for k in keys:
+        band = overall["bands"][k]
+        share = band["share_of_all_pois"]
+        cells.append(f"{band['pois_within']} ({'–' if share is None else f'{100 * share:.1f}%'})")
+    rows.append([plot.label(f"合计 {total} 个", f"All {total} POIs", cjk), *cells])
+    more = len(facilities) - limit
+    note = (
+        plot.label(f"另有 {more} 个服务点见 summary.json", f"{more} more in summary.json", cjk)
+        if more > 0
+        else ""
+    )
+    return header, rows, note
+
+
+def _summary_table(ax: Axes, analysis: Result, limit: int = MAX_TABLE_ROWS) -> None:
+    ax.set_axis_off()
+    cjk = plot.cjk_font() is not None
+    header, rows, note = _table_rows(analysis, limit)
+    ax.set_title(
+        plot.label(
+            "步行可达商户与服务点数（累计）",
+            "POIs reached (cumulative)",
+            cjk,
+        ),
+        fontsize=9,
+        loc="left",
+    )
+    table = ax.table(
+        cellText=rows,
+        colLabels=header,
+        loc="upper left",
+        cellLoc="right",
+        colLoc="right",
+        colWidths=[0.40] + [0.60 / (len(header) - 1)] * (len(header) - 1),
+    )
+    table.auto_set_font_size(False)
+    table.set_fontsize(7.5)
+    for (r, c), cell in table.get_celld().items():
+        cell.set_linewidth(0.3)
+        cell.set_edgecolor("#bbbbbb")
+        if c == 0:
+            cell.set_text_props(ha="left")
+            cell.PAD = 0.03
+        if r == 0 or r == len(rows):
+            cell.set_facecolor("#eeeeee")
+    if note:
+        ax.text(0, -0.02, note, fontsize=7, color=_GREY, transform=ax.transAxes, va="top")
+
+
+def _crs_text(analysis: Result) -> str:
+    crs = analysis.network.crs
+    name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+    return f"{name} (" + plot.label("米", "metres", plot.cjk_font() is not None) + ")"
+
+
+def _notes(analysis: Result) -> str:
+    about, settings = analysis.provenance, analysis.settings
+    cjk = plot.cjk_font() is not None
+    date = about.network_date or plot.label("日期未注明", "date not given", cjk)
+    lines = [
+        plot.label("数据来源", "Data:", cjk) + f" {about.attribution}, {date}",
+        plot.label("坐标系", "CRS:", cjk) + " WGS-84 (EPSG:4326)",
+        plot.label("GCJ-02（高德）输入已转换", "GCJ-02 inputs converted to WGS-84", cjk),
+        plot.label("制图投影", "Drawn in:", cjk) + f" {_crs_text(analysis)}",
+        plot.label("方法：沿街道网络步行，非直线距离", "Method: walking along streets,", cjk),
+        plot.label("", "not straight line,", False) + f" {settings.speed_kmh:g} km/h",
+    ]
+    if about.facilities_file:
+        lines.append(plot.label("服务点", "Facilities:", cjk) + f" {about.facilities_file}")
+    text = "\n".join(lines)
+    return text if cjk else "\n".join(plot.english_only(x) for x in lines)
+
+
+def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = "") -> Figure:
+    """Lay out the printable page: title, map, legend, summary table, sources, review line.
+
+    A wide study area gets the map across the page with legend, table and sources below
+    it; a tall one gets them in a column to the right of the map.
+
+    Parameters
+    ----------
+    analysis
+        The result, see `planner.plot.draw`.
+    review_number, issuing_unit
+        The scenario's ``[report]`` footer; see `review_line`.
+
+    Returns
+    -------
+    fig
+        An A4 landscape matplotlib figure (not attached to pyplot).
+    """
+    with mpl.rc_context(plot._font_rc()):
+        fig = Figure(figsize=A4_LANDSCAPE_IN)
+        title, sub = plot.headline(analysis)
+        fig.text(0.03, 0.955, title, fontsize=14, va="baseline")  # no bold: one font subset
+        fig.text(0.03, 0.925, sub, fontsize=9.5, color=_GREY, va="baseline")
+        x0, y0, x1, y1 = plot._extent(analysis.network, analysis)
+        wide = (x1 - x0) / (y1 - y0) > 1.6
+        if wide:  # map across the page, the rest in a row below it
+            map_box = (0.03, 0.35, 0.94, 0.555)
+            legend_box = (0.03, 0.07, 0.22, 0.25)
+            table_box, rows = (0.27, 0.07, 0.38, 0.225), 9
+            notes_xy = (0.68, 0.295)
+        else:  # map on the left, the rest in a column to its right
+            map_box = (0.03, 0.075, 0.60, 0.83)
+            legend_box = (0.655, 0.64, 0.32, 0.265)
+            table_box, rows = (0.655, 0.27, 0.32, 0.33), MAX_TABLE_ROWS
+            notes_xy = (0.655, 0.20)
+        ax = fig.add_axes(map_box)
+        ax.set_anchor("N" if wide else "NW")
+        plot.draw_map(ax, analysis, legend=False)
+        legend_ax = fig.add_axes(legend_box)
+        legend_ax.set_axis_off()
+        plot.legend(legend_ax, analysis, loc="upper left", borderaxespad=0, frameon=False)
+        _summary_table(fig.add_axes(table_box), analysis, rows)
+        fig.text(
+            *notes_xy,
+            _notes(analysis),
+            fontsize=7,
+            color=_GREY,
+            va="top",
+            linespacing=1.5,
+            wrap=True,
+        )
+        fig.text(0.03, 0.03, review_line(review_number, issuing_unit), fontsize=8.5, va="baseline")
+    return fig
+
+
+def save_pdf(
+    analysis: Result, path: str | Path, *, review_number: str = "", issuing_unit: str = ""
+) -> Path:
+    """Draw the printable page and write it as a one-page PDF, atomically.
+
+    Text is kept as text (TrueType fonts embedded, ``pdf.fonttype = 42``) so it can be
+    searched and copied; the PDF's Creator names the planner (`SIGNATURE`).
+
+    Parameters
+    ----------
+    analysis
+        The result, see `draw_page`.
+    path
+        Destination, conventionally ``maps/<scenario>.pdf``.
+    review_number, issuing_unit
+        The scenario's ``[report]`` footer.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    fig = draw_page(analysis, review_number=review_number, issuing_unit=issuing_unit)
+    meta: dict[str, Any] = {"Creator": SIGNATURE, "Title": analysis.provenance.title}
+    with mpl.rc_context({**plot._font_rc(), "pdf.fonttype": 42}):
+        return write_atomic(path, lambda p: fig.savefig(p, format="pdf", metadata=meta))
