@@ -18,8 +18,7 @@ from planner._errors import ScenarioError
 from planner._publish import OutputLocationError, check_replaceable, is_planner_file
 from planner.result import Result
 from planner.scenario import load_scenario
-
-from .test_scenario_validation import edited, write_scenario
+from tests.scenarios import edited, write_scenario
 
 
 def tool(name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,32 +12,9 @@ from planner import scenario as scenario_mod
 from planner._errors import ScenarioError
 from planner.cli import app
 from planner.scenario import DATA_DIR, load_scenario, parse_bands
+from tests.scenarios import OSM, edited, sample_text, write_scenario
 
-SAMPLE = DATA_DIR / "sample"
-OSM = SAMPLE / "shenzhen_nanshan_science_park_2021-03.osm"
 BBOX = "[113.9232, 22.5408, 113.9676, 22.5590]"
-
-
-def sample_text() -> str:
-    """The sample scenario with its (large) network file referenced by absolute path."""
-    text = (SAMPLE / "scenario.toml").read_text(encoding="utf-8")
-    return text.replace(f'path = "{OSM.name}"', f'path = "{OSM.as_posix()}"')
-
-
-def write_scenario(folder: Path, text: str) -> Path:
-    """Write `text` as folder/scenario.toml beside a copy of the sample facilities."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SAMPLE / "facilities.csv", folder / "facilities.csv")
-    shutil.copy(SAMPLE / "origins.csv", folder / "origins.csv")
-    path = folder / "scenario.toml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def edited(old: str, new: str) -> str:
-    text = sample_text()
-    assert old in text, old
-    return text.replace(old, new, 1)
 
 
 def run_cli(tmp_path: Path, scenario: Path):
