@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner import _cache, io, pipeline, reach
+from planner import _cache, io, outputs, pipeline, reach
 from planner import network as net
 from planner.scenario import load_scenario
 
@@ -73,7 +73,7 @@ def run_planner(w: Workload, out_dir: Path) -> tuple[Stages, dict[str, Any]]:
         st[k] = v
     with st.stage("write"):
         io.write_csv(a.coverage, out_dir / "coverage.csv")
-        io.write_csv(a.pois, out_dir / "pois.csv")
+        io.write_csv(outputs.table(a.pois), out_dir / "pois.csv")
         io.write_geojson(a.isochrones, out_dir / "isochrones.geojson")
     del st["analyse"]
     # the node search on its own, for the comparison with scipy's bounded Dijkstra

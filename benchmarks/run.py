@@ -38,7 +38,7 @@ def load_workload(name: str, data_dir: Path) -> tuple[Any, dict[str, float]]:
     import pandas as pd
 
     from benchmarks import methods
-    from planner import _cache, pipeline
+    from planner import _cache, inputs
     from planner.scenario import load_scenario
 
     t = time.perf_counter()
@@ -46,8 +46,8 @@ def load_workload(name: str, data_dir: Path) -> tuple[Any, dict[str, float]]:
         scenario = load_scenario("sample")
         network = _cache.load_network_cached(scenario.network_path, data_dir / "cache")
         t_net = time.perf_counter() - t
-        facilities = pipeline.load_facilities(scenario)
-        pois = pipeline.load_pois(scenario)
+        facilities = inputs.load_facilities(scenario)
+        pois = inputs.load_pois(scenario)
     else:
         network = _cache.read_cache(data_dir / "network.npz", {"synthetic": name})
         t_net = time.perf_counter() - t

@@ -221,7 +221,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
     -------
     pois
         All rows of all sources; ``attrs`` carry file-level problems (e.g. a POI file with
-        a header but no data rows), see `input_problems`.
+        a header but no data rows), see `planner.Result.problems`.
     """
     frames = []
     if scenario.pois is not None:

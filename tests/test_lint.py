@@ -115,3 +115,27 @@ def test_mypy_clean(tmp_path):
         text=True,
     )
     assert p.returncode == 0, p.stdout + p.stderr
+
+
+@pytest.mark.slow
+def test_benchmark_runs_the_planner_on_the_sample(tmp_path):
+    """The benchmark uses the library's API too: a refactor that breaks it must fail here."""
+    p = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/run.py",
+            "--quick",
+            "--methods",
+            "planner",
+            "--workloads",
+            "sample",
+            "--out",
+            str(tmp_path / "bench.json"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "| sample | planner |" in p.stdout
