@@ -12,6 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from planner._errors import PlannerError
+from planner._i18n import LANGUAGES, N_, _, set_language
 
 try:  # typer >= 0.2x bundles its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -35,6 +36,8 @@ class OneLineErrors(TyperGroup):
         **extra: Any,
     ) -> Any:
         """Run the command line; see `click.Command.main`."""
+        set_language(_lang_option(sys.argv[1:] if args is None else list(args)))
+        _translate_help(self)
         if not standalone_mode:
             return super().main(
                 args=args,
@@ -58,11 +61,15 @@ class OneLineErrors(TyperGroup):
             sys.exit(0)
         except click_exceptions.ClickException as exc:
             ctx = getattr(exc, "ctx", None)
-            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            where = (
+                _(" (see `{command} --help`)").format(command=ctx.command_path)
+                if ctx is not None
+                else ""
+            )
             typer.echo(f"error: {_flat(exc.format_message())}{where}", err=True)
             sys.exit(1)
         except typer.Abort:
-            typer.echo("error: aborted", err=True)
+            typer.echo(f"error: {_('aborted')}", err=True)
             sys.exit(1)
         sys.exit(code if isinstance(code, int) else 0)
 
@@ -71,12 +78,64 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def _lang_option(args: list[str]) -> str | None:
+    """The value of ``--lang`` among the options before the command name, if it is valid.
+
+    The language must be known before click formats any help or error, so it is read here
+    ahead of click's own parsing (which then checks the value and reports a bad one).
+    """
+    for i, arg in enumerate(args):
+        if arg == "--lang":
+            value = args[i + 1] if i + 1 < len(args) else None
+        elif arg.startswith("--lang="):
+            value = arg.partition("=")[2]
+        elif arg.startswith("-"):
+            continue
+        else:
+            return None  # the command name: options after it belong to the command
+        return value if value in LANGUAGES else None
+    return None
+
+
+def _translate_help(group: Any) -> None:
+    """Translate the help texts of `group`, its commands and their parameters in place.
+
+    Typer builds the click commands from the English texts (marked with `N_` for
+    extraction) before `OneLineErrors.main` runs; the English original is kept on each
+    object so a second run in another language translates from it again.
+    """
+    commands = [group, *getattr(group, "commands", {}).values()]
+    for obj in [*commands, *(p for c in commands for p in c.params)]:
+        original = obj.__dict__.setdefault("_planner_help", getattr(obj, "help", None))
+        if original:
+            obj.help = _(original)
+
+
 app = typer.Typer(
     cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
-    help="15分钟便民服务圈 planner: walking reach of service facilities on real street networks.",
+    help=N_(
+        "15分钟便民服务圈 planner: walking reach of service facilities on real street networks."
+    ),
 )
+
+
+@app.callback()
+def _root(
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            metavar="zh|en",
+            help=N_("Language of help and messages: zh or en (default: from LANG)."),
+        ),
+    ] = None,
+) -> None:
+    if lang is not None and lang not in LANGUAGES:
+        raise typer.BadParameter(
+            _("{value!r} is not one of zh, en").format(value=lang), param_hint="'--lang'"
+        )
 
 
 def _say(message: str) -> None:
@@ -95,39 +154,45 @@ def _number(option: str, text: str | None) -> float | None:
     try:
         value = float(text.strip())
     except ValueError:
-        raise PlannerError(f"{option}: {text!r} is not a number") from None
+        raise PlannerError(
+            _("{option}: {text!r} is not a number").format(option=option, text=text)
+        ) from None
     if not math.isfinite(value):
-        raise PlannerError(f"{option}: {text!r} is not a finite number")
+        raise PlannerError(
+            _("{option}: {text!r} is not a finite number").format(option=option, text=text)
+        )
     return value
 
 
-@app.command()
+@app.command(help=N_("Compute coverage for a scenario and write tables, polygons and the map."))
 def run(
     scenario: Annotated[
         str,
-        typer.Argument(help="Scenario name (sample, liusha) or path to a scenario.toml / folder."),
+        typer.Argument(
+            help=N_("Scenario name (sample, liusha) or path to a scenario.toml / folder.")
+        ),
     ] = "sample",
     minutes: Annotated[
-        str | None, typer.Option("--minutes", help="Bands in minutes, e.g. 5,10,15.")
+        str | None, typer.Option("--minutes", help=N_("Bands in minutes, e.g. 5,10,15."))
     ] = None,
     speed_kmh: Annotated[
         str | None,
-        typer.Option("--speed-kmh", metavar="KMH", help="Walking speed in km/h (0.5-10)."),
+        typer.Option("--speed-kmh", metavar="KMH", help=N_("Walking speed in km/h (0.5-10).")),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default out/<scenario>).")
+        Path | None, typer.Option("--out", help=N_("Output folder (default out/<scenario>)."))
     ] = None,
-    maps_dir: Annotated[Path, typer.Option("--maps-dir", help="Folder for the HTML map.")] = Path(
-        "maps"
-    ),
+    maps_dir: Annotated[
+        Path, typer.Option("--maps-dir", help=N_("Folder for the HTML map."))
+    ] = Path("maps"),
     osm: Annotated[
         Path | None,
-        typer.Option("--osm", help="Use this OSM XML (or .graphml) file as the network."),
+        typer.Option("--osm", help=N_("Use this OSM XML (or .graphml) file as the network.")),
     ] = None,
     strict: Annotated[
         bool,
         typer.Option(
-            "--strict", help="Fail on any input row with a problem instead of reporting it."
+            "--strict", help=N_("Fail on any input row with a problem instead of reporting it.")
         ),
     ] = False,
 ) -> None:
@@ -153,28 +218,40 @@ def run(
     within = s["bands"][largest]
     share = within["share_of_all_pois"]
     typer.echo(
-        f"{sc.name}: {len(result.facilities)} facilities, {s['pois_total']} POIs; "
-        f"within {largest} min of a facility: {within['pois_within']} "
-        f"({'-' if share is None else f'{100 * share:.1f}%'})"
+        _(
+            "{scenario}: {facilities} facilities, {pois} POIs; "
+            "within {minutes} min of a facility: {within} ({share})"
+        ).format(
+            scenario=sc.name,
+            facilities=len(result.facilities),
+            pois=s["pois_total"],
+            minutes=largest,
+            within=within["pois_within"],
+            share="-" if share is None else f"{100 * share:.1f}%",
+        )
     )
     problems = result.problems()
     if problems:
         typer.echo(
-            f"{len(problems)} input row(s) with problems (each listed with its status "
-            "in pois.csv / facilities.csv):"
+            _(
+                "{count} input row(s) with problems (each listed with its status "
+                "in pois.csv / facilities.csv):"
+            ).format(count=len(problems))
         )
         for p in problems[:10]:
             typer.echo(f"  - {p}")
         if len(problems) > 10:
-            typer.echo(f"  … and {len(problems) - 10} more")
+            typer.echo("  " + _("… and {count} more").format(count=len(problems) - 10))
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")
 
 
-@app.command()
+@app.command(
+    help=N_("Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass).")
+)
 def fetch(
     scenario: Annotated[
-        str, typer.Argument(help="Scenario name or path whose network source is overpass.")
+        str, typer.Argument(help=N_("Scenario name or path whose network source is overpass."))
     ],
 ) -> None:
     """Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass)."""
@@ -192,34 +269,38 @@ def fetch(
         typer.echo(f"  {key}: {path}")
 
 
-@app.command()
+@app.command(
+    help=N_(
+        "Choose where new service points go: writes sites.csv and prints coverage before/after."
+    )
+)
 def site(
-    scenario: Annotated[str, typer.Argument(help="Scenario name or path to a scenario.toml.")],
+    scenario: Annotated[str, typer.Argument(help=N_("Scenario name or path to a scenario.toml."))],
     add: Annotated[
         str | None,
-        typer.Option("--add", metavar="N", help="Choose N new sites (maximal covering)."),
+        typer.Option("--add", metavar="N", help=N_("Choose N new sites (maximal covering).")),
     ] = None,
     target: Annotated[
         str | None,
         typer.Option(
-            "--target", metavar="SHARE", help="Fewest new sites to cover this share, in (0, 1]."
+            "--target", metavar="SHARE", help=N_("Fewest new sites to cover this share, in (0, 1].")
         ),
     ] = None,
     minutes: Annotated[
         str | None,
-        typer.Option("--minutes", help="Walking band in minutes (default: the largest band)."),
+        typer.Option("--minutes", help=N_("Walking band in minutes (default: the largest band).")),
     ] = None,
     candidates: Annotated[
         Path | None,
         typer.Option(
-            "--candidates", help="Table of candidate sites (default: street points every 50 m)."
+            "--candidates", help=N_("Table of candidate sites (default: street points every 50 m).")
         ),
     ] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default out/<scenario>-sites).")
+        Path | None, typer.Option("--out", help=N_("Output folder (default out/<scenario>-sites)."))
     ] = None,
     time_limit: Annotated[
-        str, typer.Option("--time-limit", metavar="S", help="Seconds for the exact solver.")
+        str, typer.Option("--time-limit", metavar="S", help=N_("Seconds for the exact solver."))
     ] = "10",
 ) -> None:
     """Choose where new service points go: writes sites.csv and prints coverage before/after."""
@@ -227,19 +308,27 @@ def site(
 
     try:
         if (add is None) == (target is None):
-            raise PlannerError("give either --add N or --target SHARE")
+            raise PlannerError(_("give either --add N or --target SHARE"))
         n = _number("--add", add)
         if n is not None and (n != int(n) or n < 1):
-            raise PlannerError(f"--add: expected a whole number of sites >= 1, got {add!r}")
+            raise PlannerError(
+                _("--add: expected a whole number of sites >= 1, got {value!r}").format(value=add)
+            )
         share = _number("--target", target)
         if share is not None and not 0 < share <= 1:
-            raise PlannerError(f"--target: {target!r} is outside (0, 1]")
+            raise PlannerError(_("--target: {value!r} is outside (0, 1]").format(value=target))
         band = _number("--minutes", minutes)
         if band is not None and band <= 0:
-            raise PlannerError(f"--minutes: expected a positive number of minutes, got {minutes!r}")
+            raise PlannerError(
+                _("--minutes: expected a positive number of minutes, got {value!r}").format(
+                    value=minutes
+                )
+            )
         limit = _number("--time-limit", time_limit)
         if limit is None or limit <= 0:
-            raise PlannerError(f"--time-limit: expected positive seconds, got {time_limit!r}")
+            raise PlannerError(
+                _("--time-limit: expected positive seconds, got {value!r}").format(value=time_limit)
+            )
         sc = load_scenario(scenario)
         out_dir = out if out is not None else Path("out") / f"{sc.name}-sites"
         from planner._publish import check_output_dir
@@ -251,14 +340,18 @@ def site(
         if candidates is not None:
             table = readers.read_points(candidates, study_bbox=sc.study_bbox)
         result = pipeline.analyse_scenario(sc, progress=_say)
-        _say("walking reach of the candidate sites")
+        _say(_("walking reach of the candidate sites"))
         problem = siting.Siting.from_result(result, table, band_min=band)
         for problem_row in problem.excluded["reason"].head(10):
-            _say(f"warning: candidate left out: {problem_row}")
+            _say(_("warning: candidate left out: {reason}").format(reason=problem_row))
         if len(problem.excluded) > 10:
-            _say(f"warning: … and {len(problem.excluded) - 10} more candidates left out")
+            _say(
+                _("warning: … and {count} more candidates left out").format(
+                    count=len(problem.excluded) - 10
+                )
+            )
         if not len(problem.candidates):
-            raise PlannerError("no usable candidate site (every row has a problem)")
+            raise PlannerError(_("no usable candidate site (every row has a problem)"))
         if n is not None:
             problem.solve_mclp(int(n), time_limit=limit)
         else:
@@ -273,33 +366,49 @@ def site(
         return
     assert problem.before is not None and problem.after is not None
     assert problem.solution is not None
-    within = f"within {problem.band_min:g} min"
-    for label, c in (("before", problem.before), ("after ", problem.after)):
+    for label, c in ((_("before"), problem.before), (_("after "), problem.after)):
         typer.echo(
-            f"{label}: {c.covered} of {c.total} routed merchants {within} ({100 * c.share:.1f}%)"
+            _(
+                "{label}: {covered} of {total} routed merchants within {minutes} min ({share})"
+            ).format(
+                label=label,
+                covered=c.covered,
+                total=c.total,
+                minutes=f"{problem.band_min:g}",
+                share=f"{100 * c.share:.1f}%",
+            )
         )
     sol = problem.solution
     note = f"; {sol.note}" if sol.note else ""
-    typer.echo(f"{len(sol.sites)} new site(s) by {sol.method}, gap {100 * sol.gap:.2f}%{note}")
+    typer.echo(
+        _("{count} new site(s) by {method}, gap {gap}").format(
+            count=len(sol.sites), method=sol.method, gap=f"{100 * sol.gap:.2f}%"
+        )
+        + note
+    )
     typer.echo(f"  sites: {out_dir / 'sites.csv'}")
 
 
-@app.command()
+@app.command(
+    help=N_("Compare proposals with today: merchants gained and lost per facility and band, a map.")
+)
 def compare(
-    scenario: Annotated[str, typer.Argument(help="Scenario name or path to a scenario.toml.")],
+    scenario: Annotated[str, typer.Argument(help=N_("Scenario name or path to a scenario.toml."))],
     proposals: Annotated[
         list[Path] | None,
         typer.Argument(
-            help="Proposal files (TOML): add, move, close, new links (default: the "
-            "scenario's [proposals] files)."
+            help=N_(
+                "Proposal files (TOML): add, move, close, new links (default: the "
+                "scenario's [proposals] files)."
+            )
         ),
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Output folder (default out/<scenario>-compare)."),
+        typer.Option("--out", help=N_("Output folder (default out/<scenario>-compare).")),
     ] = None,
     maps_dir: Annotated[
-        Path, typer.Option("--maps-dir", help="Folder for the comparison maps.")
+        Path, typer.Option("--maps-dir", help=N_("Folder for the comparison maps."))
     ] = Path("maps"),
 ) -> None:
     """Compare proposals with today: merchants gained and lost per facility and band, a map."""
@@ -317,8 +426,10 @@ def compare(
         files = list(proposals or sc.proposals)
         if not files:
             raise PlannerError(
-                f"no proposal to compare: name proposal files after the scenario, or list them "
-                f'in {sc.file or sc.folder} as [proposals] files = ["east-gate.toml"]'
+                _(
+                    "no proposal to compare: name proposal files after the scenario, or list "
+                    'them in {file} as [proposals] files = ["east-gate.toml"]'
+                ).format(file=sc.file or sc.folder)
             )
         loaded = [prop.load_proposal(p) for p in files]
         map_paths = [maps_dir / f"{sc.name}-{p.name}.html" for p in loaded]
@@ -327,7 +438,7 @@ def compare(
         base = pipeline.analyse_scenario(sc, progress=_say)
         results = []
         for proposal in loaded:
-            _say(f"proposal {proposal.name}")
+            _say(_("proposal {name}").format(name=proposal.name))
             after = prop.apply_proposal(base, proposal)
             if base.policy is not None:
                 from planner import policy
@@ -351,15 +462,29 @@ def compare(
         return
     largest = f"{base.settings.largest_band_min:g}"
     before = base.summary["overall"]["bands"][largest]["pois_within"]
-    typer.echo(f"{sc.name}: today {before} POIs within {largest} min of a facility")
+    typer.echo(
+        _("{scenario}: today {count} POIs within {minutes} min of a facility").format(
+            scenario=sc.name, count=before, minutes=largest
+        )
+    )
     for proposal, after, path in zip(loaded, results, map_paths, strict=True):
-        _, by_poi = prop.compare(base, after)
+        by_poi = prop.compare(base, after)[1]
         counts = by_poi["change"].value_counts()
         now = after.summary["overall"]["bands"][largest]["pois_within"]
         typer.echo(
-            f"  {proposal.name}: {now} within {largest} min "
-            f"(gained {int(counts.get('gained', 0))}, lost {int(counts.get('lost', 0))}, "
-            f"faster {int(counts.get('faster', 0))}); map: {path}"
+            "  "
+            + _(
+                "{proposal}: {count} within {minutes} min "
+                "(gained {gained}, lost {lost}, faster {faster}); map: {path}"
+            ).format(
+                proposal=proposal.name,
+                count=now,
+                minutes=largest,
+                gained=int(counts.get("gained", 0)),
+                lost=int(counts.get("lost", 0)),
+                faster=int(counts.get("faster", 0)),
+                path=path,
+            )
         )
     typer.echo(f"  tables: {out_dir}")
 

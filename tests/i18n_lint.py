@@ -1,0 +1,167 @@
+"""Find user-visible English text in planner/ that is not wrapped in ``_()`` (for test_i18n)."""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+PLANNER = Path(__file__).resolve().parent.parent / "planner"
+
+#: Calls that mark a string for translation.
+MARKERS = {"_", "N_", "ngettext"}
+#: Calls whose text arguments reach the user: echo lines, progress lines, warnings.
+SHOWN_CALLS = {"echo", "secho", "_say", "progress", "warn", "BadParameter"}
+#: Keywords whose text reaches the user (row reasons, help texts).
+SHOWN_KEYWORDS = {"reason", "help"}
+#: Built-in exceptions whose messages reach the user (pydantic validators of the scenario
+#: file turn a ValueError into the scenario's `error:` line).
+SHOWN_BUILTINS = {"ValueError"}
+#: Two letters in a row: text, not formatting such as ``"  - {p}"`` or ``"; "``.
+_WORDS = re.compile(r"[A-Za-z]{2}")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One unwrapped user-visible text."""
+
+    path: str
+    line: int
+    where: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.where}: {self.text}"
+
+
+def _name(func: ast.expr) -> str:
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def is_marked(node: ast.expr) -> bool:
+    """``_("...")``, ``N_("...")``, ``ngettext(...)`` or ``_("...").format(...)``."""
+    if not isinstance(node, ast.Call):
+        return False
+    if isinstance(node.func, ast.Name) and node.func.id in MARKERS:
+        return True
+    return (
+        isinstance(node.func, ast.Attribute)
+        and node.func.attr == "format"
+        and is_marked(node.func.value)
+    )
+
+
+def has_text(node: ast.expr | None) -> bool:
+    """Whether `node` builds text from an English literal that no `_()` wraps."""
+    if node is None or is_marked(node):
+        return False
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and bool(_WORDS.search(node.value))
+    if isinstance(node, ast.JoinedStr):
+        return any(
+            isinstance(v, ast.Constant) and bool(_WORDS.search(str(v.value))) for v in node.values
+        )
+    if isinstance(node, ast.BinOp):
+        return has_text(node.left) or has_text(node.right)
+    if isinstance(node, ast.IfExp):
+        return has_text(node.body) or has_text(node.orelse)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr in ("format", "join"):
+            return has_text(node.func.value)
+    return False
+
+
+def error_classes(files: list[Path]) -> set[str]:
+    """Names of `PlannerError` and every class in `files` that derives from it."""
+    bases: dict[str, set[str]] = {}
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ClassDef):
+                bases[node.name] = {_name(b) for b in node.bases}
+    found = {"PlannerError"}
+    while True:
+        more = {name for name, parents in bases.items() if parents & found} - found
+        if not more:
+            return found | SHOWN_BUILTINS
+        found |= more
+
+
+def _source(node: ast.AST, text: str) -> str:
+    return (ast.get_source_segment(text, node) or "").splitlines()[0][:90]
+
+
+def scan(root: Path = PLANNER) -> list[Finding]:
+    """Every user-visible text literal under `root` not wrapped in ``_()``."""
+    files = sorted(root.rglob("*.py"))
+    errors = error_classes(files)
+    found: list[Finding] = []
+    for path in files:
+        text = path.read_text(encoding="utf-8")
+        rel = str(path.relative_to(root.parent))
+        for node in ast.walk(ast.parse(text)):
+            checks: list[tuple[str, ast.expr]] = []
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+                if _name(node.exc.func) in errors:
+                    checks += [(f"raise {_name(node.exc.func)}", a) for a in node.exc.args]
+            elif isinstance(node, ast.Call):
+                if _name(node.func) in SHOWN_CALLS:
+                    checks += [(f"{_name(node.func)}()", a) for a in node.args]
+                checks += [
+                    (f"{k.arg}=", k.value) for k in node.keywords if k.arg in SHOWN_KEYWORDS
+                ]
+            elif isinstance(node, ast.Dict):
+                checks += [
+                    ('"reason":', v)
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value == "reason"
+                ]
+            found += [
+                Finding(rel, arg.lineno, where, _source(arg, text))
+                for where, arg in checks
+                if has_text(arg)
+            ]
+    return found
+
+
+def commands_without_help(path: Path = PLANNER / "cli.py") -> list[str]:
+    """CLI commands (``@app.command``) whose help is not given as ``help=N_(...)``."""
+    missing = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.FunctionDef):
+            continue
+        for dec in node.decorator_list:
+            if isinstance(dec, ast.Call) and _name(dec.func) == "command":
+                helps = [k.value for k in dec.keywords if k.arg == "help"]
+                if not helps or not is_marked(helps[0]):
+                    missing.append(f"{path.name}:{node.lineno}: {node.name}")
+            elif isinstance(dec, ast.Attribute) and dec.attr == "command":
+                missing.append(f"{path.name}:{node.lineno}: {node.name}")
+    return missing
+
+
+def underscore_rebound(root: Path = PLANNER) -> list[str]:
+    """Modules that use ``_()`` for translation and also assign to ``_`` somewhere.
+
+    An assignment such as ``_, x = f()`` inside a function makes ``_`` local there, so a
+    ``_("...")`` in the same function fails with UnboundLocalError.
+    """
+    bad = []
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        imports = any(
+            isinstance(n, ast.ImportFrom)
+            and n.module == "planner._i18n"
+            and any(a.name == "_" and a.asname is None for a in n.names)
+            for n in ast.walk(tree)
+        )
+        if not imports:
+            continue
+        for n in ast.walk(tree):
+            if isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store):
+                bad.append(f"{path.relative_to(root.parent)}:{n.lineno}")
+    return bad
