@@ -9,13 +9,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from planner._i18n import N_, _
 from planner.schema import POI_INPUT_COLUMNS, Status
 from planner.style import band_index, within_band
 
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
 TIE_TOLERANCE_M = 1e-6
 #: Reason of a usable point with no walkable street within the snapping limit.
-LIMIT_REASON = "no walkable street within the snapping limit"
+LIMIT_REASON = N_("no walkable street within the snapping limit")
 
 
 def band_of(minutes: np.ndarray, bands_min: list[float] | tuple[float, ...]) -> np.ndarray:
@@ -138,16 +139,16 @@ def nearest_table(
     far = usable & (np.asarray(snap_status) != Status.OK)
     status[far] = np.asarray(snap_status)[far]
     where = [
-        f"row {row}, POI {json.dumps(str(pid), ensure_ascii=False)}"
+        _("row {row}, POI {id}").format(row=row, id=json.dumps(str(pid), ensure_ascii=False))
         for row, pid in zip(pois["row"].to_numpy()[far], pois["id"].to_numpy()[far], strict=True)
     ]
     reason[far] = [
-        f"{r}; {w}: {LIMIT_REASON}" if r else f"{w}: {LIMIT_REASON}"
+        f"{r}; {w}: {_(LIMIT_REASON)}" if r else f"{w}: {_(LIMIT_REASON)}"
         for r, w in zip(reason[far], where, strict=True)
     ]
     unreachable = snapped & (fac < 0)
     status[unreachable] = Status.UNREACHABLE.value
-    reason[unreachable] = "no facility can reach it on the walk network"
+    reason[unreachable] = _("no facility can reach it on the walk network")
     minutes = np.where(fac >= 0, dist / metres_per_minute, np.nan)
     table = pd.DataFrame(
         {
@@ -292,15 +293,14 @@ def add_skipped_columns(
     table["skipped_extra_m"] = snapped["skipped_extra_m"].to_numpy(dtype=float)
     reason = table["reason"].to_numpy(dtype=object).copy()
     for i in np.flatnonzero(has & (table["status"].to_numpy() == Status.TOO_FAR_FROM_NETWORK)):
-        where = f"OSM node {node[i]}" if node_known[i] else "no OSM node"
-        text = (
+        where = _("OSM node {node}").format(node=node[i]) if node_known[i] else _("no OSM node")
+        text = _(
             "no street of the routed network within the snapping limit; the nearest walkable "
-            f"street is in disconnected piece {piece[i]} "
-            f"({name[i] + ', ' if name[i] else ''}{where}), not routed"
-        )
+            "street is in disconnected piece {piece} ({name}{where}), not routed"
+        ).format(piece=piece[i], name=name[i] + ", " if name[i] else "", where=where)
         old = reason[i] if isinstance(reason[i], str) else ""
-        if LIMIT_REASON in old:
-            reason[i] = old.replace(LIMIT_REASON, text)
+        if _(LIMIT_REASON) in old:
+            reason[i] = old.replace(_(LIMIT_REASON), text)
         else:
             reason[i] = f"{old}; {text}" if old else text
     table["reason"] = reason

@@ -13,6 +13,8 @@ import prcoords
 import pyproj
 from pyproj.exceptions import CRSError
 
+from planner._i18n import _
+
 WGS84 = "WGS84"
 GCJ02 = "GCJ02"
 BD09 = "BD09"
@@ -107,7 +109,9 @@ def normalize_crs(name: str) -> str:
         If `name` is not a string or is not a recognised CRS name.
     """
     if not isinstance(name, str):
-        msg = f"CRS must be a string, got {name!r}; accepted values: {ACCEPTED_CRS_NAMES}"
+        msg = _("CRS must be a string, got {name!r}; accepted values: {accepted_crs_names}").format(
+            name=name, accepted_crs_names=ACCEPTED_CRS_NAMES
+        )
         raise ValueError(msg)
     stripped = _PARENTHESES.sub("", name).strip()
     key = re.sub(r"[\s\-_]+", "", stripped).upper()
@@ -118,7 +122,9 @@ def normalize_crs(name: str) -> str:
             return _ALIASES[key[: -len(suffix)]]
     match = _EPSG.match(key)
     if match is None:
-        msg = f"unknown CRS {name!r}; accepted values: {ACCEPTED_CRS_NAMES}"
+        msg = _("unknown CRS {name!r}; accepted values: {accepted_crs_names}").format(
+            name=name, accepted_crs_names=ACCEPTED_CRS_NAMES
+        )
         raise ValueError(msg)
     code = f"EPSG:{int(match.group(1))}"
     if code in ("EPSG:4326", CGCS2000):
@@ -126,7 +132,9 @@ def normalize_crs(name: str) -> str:
     try:
         pyproj.CRS.from_user_input(code)
     except CRSError as exc:
-        msg = f"unknown CRS {name!r}: {code} is not a known EPSG code"
+        msg = _("unknown CRS {name!r}: {code} is not a known EPSG code").format(
+            name=name, code=code
+        )
         raise ValueError(msg) from exc
     return code
 

@@ -15,11 +15,18 @@ MARKERS = {"_", "N_", "ngettext"}
 SHOWN_CALLS = {"echo", "secho", "_say", "progress", "warn", "BadParameter"}
 #: Keywords whose text reaches the user (row reasons, help texts).
 SHOWN_KEYWORDS = {"reason", "help"}
+#: Variables (plain or indexed, ``reason[far] = ...``) that hold a message or a row reason.
+SHOWN_VARIABLES = {"msg", "message", "reason", "reasons", "note", "hint", "detail"}
+#: Lists of messages that end up in an `error:` line (``issues.append(f"...")``).
+SHOWN_LISTS = {"issues", "problems", "reasons"}
+#: Row-state constructors whose positional text is the row's reason.
+SHOWN_CALLS_ALL_ARGS = {"_RowState"}
+#: Literal words that stay English in every language: the ``error:`` prefix scripts look
+#: for, and the file labels printed next to paths.
+STABLE_WORDS = {"error", "sites", "tables"}
 #: Built-in exceptions whose messages reach the user (pydantic validators of the scenario
 #: file turn a ValueError into the scenario's `error:` line).
 SHOWN_BUILTINS = {"ValueError"}
-#: Two letters in a row: text, not formatting such as ``"  - {p}"`` or ``"; "``.
-_WORDS = re.compile(r"[A-Za-z]{2}")
 
 
 @dataclass(frozen=True)
@@ -56,24 +63,39 @@ def is_marked(node: ast.expr) -> bool:
     )
 
 
+def _words(text: str) -> bool:
+    return any(w.lower() not in STABLE_WORDS for w in re.findall(r"[A-Za-z]{2,}", text))
+
+
+def text_nodes(node: ast.expr | None) -> list[ast.expr]:
+    """The English literals (str constants, f-strings) in `node` that no `_()` wraps."""
+    if node is None or is_marked(node):
+        return []
+    if isinstance(node, ast.Constant):
+        return [node] if isinstance(node.value, str) and _words(node.value) else []
+    if isinstance(node, ast.JoinedStr):
+        shown = any(isinstance(v, ast.Constant) and _words(str(v.value)) for v in node.values)
+        return [node] if shown else []
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return text_nodes(node.elt)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [t for e in node.elts for t in text_nodes(e)]
+    if isinstance(node, ast.BinOp):
+        return text_nodes(node.left) + text_nodes(node.right)
+    if isinstance(node, ast.IfExp):
+        return text_nodes(node.body) + text_nodes(node.orelse)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("format", "join")
+    ):
+        return text_nodes(node.func.value)
+    return []
+
+
 def has_text(node: ast.expr | None) -> bool:
     """Whether `node` builds text from an English literal that no `_()` wraps."""
-    if node is None or is_marked(node):
-        return False
-    if isinstance(node, ast.Constant):
-        return isinstance(node.value, str) and bool(_WORDS.search(node.value))
-    if isinstance(node, ast.JoinedStr):
-        return any(
-            isinstance(v, ast.Constant) and bool(_WORDS.search(str(v.value))) for v in node.values
-        )
-    if isinstance(node, ast.BinOp):
-        return has_text(node.left) or has_text(node.right)
-    if isinstance(node, ast.IfExp):
-        return has_text(node.body) or has_text(node.orelse)
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in ("format", "join"):
-            return has_text(node.func.value)
-    return False
+    return bool(text_nodes(node))
 
 
 def error_classes(files: list[Path]) -> set[str]:
@@ -95,6 +117,40 @@ def _source(node: ast.AST, text: str) -> str:
     return (ast.get_source_segment(text, node) or "").splitlines()[0][:90]
 
 
+def unwrapped(tree: ast.AST, errors: set[str]) -> list[tuple[str, ast.expr]]:
+    """``(where, node)`` for every user-visible text node of `tree` not wrapped in ``_()``."""
+    found: list[tuple[str, ast.expr]] = []
+    for node in ast.walk(tree):
+        checks: list[tuple[str, ast.expr]] = []
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
+            if _name(node.exc.func) in errors:
+                checks += [(f"raise {_name(node.exc.func)}", a) for a in node.exc.args]
+        elif isinstance(node, ast.Call):
+            if _name(node.func) in SHOWN_CALLS | SHOWN_CALLS_ALL_ARGS:
+                checks += [(f"{_name(node.func)}()", a) for a in node.args]
+            if (
+                isinstance(node.func, ast.Attribute)
+                and node.func.attr == "append"
+                and _name(node.func.value) in SHOWN_LISTS
+            ):
+                checks += [(f"{_name(node.func.value)}.append()", a) for a in node.args]
+            checks += [(f"{k.arg}=", k.value) for k in node.keywords if k.arg in SHOWN_KEYWORDS]
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                base = target.value if isinstance(target, ast.Subscript) else target
+                if isinstance(base, ast.Name) and base.id in SHOWN_VARIABLES:
+                    checks.append((f"{base.id} =", node.value))
+        elif isinstance(node, ast.Dict):
+            checks += [
+                ('"reason":', v)
+                for k, v in zip(node.keys, node.values, strict=True)
+                if isinstance(k, ast.Constant) and k.value == "reason"
+            ]
+        found += [(where, t) for where, arg in checks for t in text_nodes(arg)]
+    return found
+
+
 def scan(root: Path = PLANNER) -> list[Finding]:
     """Every user-visible text literal under `root` not wrapped in ``_()``."""
     files = sorted(root.rglob("*.py"))
@@ -103,29 +159,11 @@ def scan(root: Path = PLANNER) -> list[Finding]:
     for path in files:
         text = path.read_text(encoding="utf-8")
         rel = str(path.relative_to(root.parent))
-        for node in ast.walk(ast.parse(text)):
-            checks: list[tuple[str, ast.expr]] = []
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-                if _name(node.exc.func) in errors:
-                    checks += [(f"raise {_name(node.exc.func)}", a) for a in node.exc.args]
-            elif isinstance(node, ast.Call):
-                if _name(node.func) in SHOWN_CALLS:
-                    checks += [(f"{_name(node.func)}()", a) for a in node.args]
-                checks += [
-                    (f"{k.arg}=", k.value) for k in node.keywords if k.arg in SHOWN_KEYWORDS
-                ]
-            elif isinstance(node, ast.Dict):
-                checks += [
-                    ('"reason":', v)
-                    for k, v in zip(node.keys, node.values, strict=True)
-                    if isinstance(k, ast.Constant) and k.value == "reason"
-                ]
-            found += [
-                Finding(rel, arg.lineno, where, _source(arg, text))
-                for where, arg in checks
-                if has_text(arg)
-            ]
-    return found
+        found += [
+            Finding(rel, node.lineno, where, _source(node, text))
+            for where, node in unwrapped(ast.parse(text), errors)
+        ]
+    return sorted(set(found), key=lambda f: (f.path, f.line))
 
 
 def commands_without_help(path: Path = PLANNER / "cli.py") -> list[str]:
