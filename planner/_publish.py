@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from planner._errors import PlannerError
+from planner._i18n import _
 
 try:  # POSIX advisory locks; without them (Windows) runs into one folder are not serialised
     import fcntl
@@ -125,16 +126,22 @@ def check_output_dir(target: str | Path) -> None:
     """
     target = _abs(target)
     runs = runs_dir(target)
-    hint = (
-        "the planner never writes into, moves or replaces a folder it did not create; "
-        f"give --out a name that does not exist yet (for example {target / 'planner-out'})"
-    )
+    hint = _(
+        "the planner never writes into, moves or replaces a folder it did not "
+        "create; give --out a name that does not exist yet (for example {path})"
+    ).format(path=target / "planner-out")
     if runs.exists() and not (runs.is_dir() and _runs_ours(runs)):
-        raise OutputLocationError(f"--out {target}: {runs} exists and was not made by the planner")
+        raise OutputLocationError(
+            _("--out {target}: {runs} exists and was not made by the planner").format(
+                target=target, runs=runs
+            )
+        )
     if target.is_symlink():
         if not _is_our_link(target):
             raise OutputLocationError(
-                f"--out {target} is a link the planner did not make (to {os.readlink(target)}); "
+                _("--out {target} is a link the planner did not make (to {link}); ").format(
+                    target=target, link=os.readlink(target)
+                )
                 + hint
             )
         return
@@ -143,10 +150,12 @@ def check_output_dir(target: str | Path) -> None:
     if target.is_dir() and (target / PLAIN_MARK).is_file():
         return
     kind = "folder" if target.is_dir() else "file"
-    detail = _describe(target) if target.is_dir() else "it is not a folder"
+    detail = _describe(target) if target.is_dir() else _("it is not a folder")
     raise OutputLocationError(
-        f"--out {target}: this {kind} already exists and was not made by the planner "
-        f"({detail}); {hint}"
+        _(
+            "--out {target}: this {kind} already exists and was not made by the "
+            "planner ({detail}); {hint}"
+        ).format(target=target, kind=kind, detail=detail, hint=hint)
     )
 
 
@@ -282,8 +291,10 @@ def _publish_plain(run: Path, target: Path, files: list[str]) -> None:
     changed = [n for n in files if (target / n).exists() and not _unchanged(target, n, before)]
     if changed:
         raise OutputLocationError(
-            f"--out {target}: {', '.join(changed)} changed since the planner wrote it; "
-            "it is left alone: copy it elsewhere or choose another --out"
+            _(
+                "--out {target}: {changed} changed since the planner wrote it; it is "
+                "left alone: copy it elsewhere or choose another --out"
+            ).format(target=target, changed=", ".join(changed))
         )
     for name in files:
         os.replace(run / name, target / name)
@@ -437,6 +448,9 @@ def check_replaceable(path: str | Path) -> None:
     if path.is_file() and not path.is_symlink() and is_planner_file(path):
         return
     raise OutputLocationError(
-        f"{path} already exists and was not written by the planner; it is left alone. "
-        "Choose another folder with --maps-dir, or move that file yourself"
+        _(
+            "{path} already exists and was not written by the planner; it is left "
+            "alone. Choose another folder with --maps-dir, or move that file "
+            "yourself"
+        ).format(path=path)
     )

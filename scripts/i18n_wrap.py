@@ -41,7 +41,9 @@ def _field_name(expr: ast.expr) -> str:
         if expr.args:
             return _field_name(expr.args[0])
     if isinstance(expr, ast.BinOp):
-        return "count"
+        return "path" if isinstance(expr.op, ast.Div) else "count"
+    if isinstance(expr, ast.BoolOp):
+        return _field_name(expr.values[0])
     return "value"
 
 
@@ -119,7 +121,7 @@ def wrap(path: Path, errors: set[str]) -> int:
         end = offsets[node.end_lineno - 1] + node.end_col_offset  # type: ignore[operator]
         spans[(start, end)] = replacement(node, text).encode("utf-8")
     for (start, end), new in sorted(spans.items(), reverse=True):
-        raw = raw[:start] + b"(" + new + b")" + raw[end:]
+        raw = raw[:start] + new + raw[end:]
     out = raw.decode("utf-8")
     if spans and not re.search(r"^from planner\._i18n import .*\b_\b", out, re.M):
         out = re.sub(
