@@ -11,6 +11,7 @@ from planner import _cache, io
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._i18n import _
 from planner._types import Progress, quiet
 from planner.inputs import load_facilities, network_cache_paths
 from planner.scenario import Scenario
@@ -35,7 +36,7 @@ def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     ok = fac["usable"].to_numpy(dtype=bool)
     if not ok.any():
         where = scenario.facilities.path if scenario.facilities else scenario.name
-        raise PlannerError(f"{where}: no usable facility coordinates")
+        raise PlannerError(_("{where}: no usable facility coordinates").format(where=where))
     lon, lat = fac.loc[ok, "lon"].to_numpy(float), fac.loc[ok, "lat"].to_numpy(float)
     pad = max(scenario.bands_min) * scenario.metres_per_minute + scenario.download_margin_m
     dlat = pad / 111_320.0
@@ -67,11 +68,13 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
     bbox = download_bbox(scenario)
     graphml, features_path = network_cache_paths(scenario)
     http_cache = scenario.cache_dir / "http"
-    progress(f"downloading the walk network for bbox {bbox} from Overpass")
+    progress(_("downloading the walk network for bbox {bbox} from Overpass").format(bbox=bbox))
     G = net.graph_from_overpass(bbox, http_cache)
     if len(G) == 0:
-        raise NetworkUnavailableError(f"Overpass returned no walkable streets in {bbox}")
-    progress("downloading merchants and service points from Overpass")
+        raise NetworkUnavailableError(
+            _("Overpass returned no walkable streets in {bbox}").format(bbox=bbox)
+        )
+    progress(_("downloading merchants and service points from Overpass"))
     features = osm_pois.pois_from_overpass(bbox, http_cache)
     scenario.cache_dir.mkdir(parents=True, exist_ok=True)
     files = {
