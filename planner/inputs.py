@@ -13,6 +13,7 @@ from planner import _cache, readers
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._i18n import _
 from planner.scenario import PointSource, Scenario
 
 __all__ = [
@@ -50,14 +51,21 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
         graphml, _ = network_cache_paths(scenario)
         if not graphml.is_file():
             raise NetworkUnavailableError(
-                f"scenario {scenario.name!r} has no downloaded street network yet "
-                f"(expected {graphml}). Run `planner fetch {scenario.name}` where Overpass is "
-                f"reachable, or pass an OSM extract: `planner run {scenario.name} --osm FILE.osm`"
+                _(
+                    "scenario {scenario_name!r} has no downloaded street network yet "
+                    "(expected {graphml}). Run `planner fetch {scenario_name}` where "
+                    "Overpass is reachable, or pass an OSM extract: `planner run "
+                    "{scenario_name} --osm FILE.osm`"
+                ).format(scenario_name=scenario.name, graphml=graphml)
             )
         verify_fetch_cache(scenario)
         return _cache.load_network_cached(graphml)
     if scenario.network_path is None:
-        raise PlannerError(f"scenario {scenario.name!r} names no network file")
+        raise PlannerError(
+            _("scenario {scenario_name!r} names no network file").format(
+                scenario_name=scenario.name
+            )
+        )
     return _cache.load_network_cached(scenario.network_path)
 
 
@@ -99,9 +107,16 @@ def check_study_area(scenario: Scenario, network: net.StreetNetwork) -> None:
         else scenario.network_path
     )
     raise PlannerError(
-        f"study_bbox {box(scenario.study_bbox)} ({scenario.file or scenario.folder}) does not "
-        f"overlap the street network's extent {box((nw, ns, ne, nn))} ({network_file}): "
-        "wrong area, or lat/lon order?"
+        _(
+            "study_bbox {study_bbox} ({scenario_file}) does not overlap the street "
+            "network's extent {value} ({network_file}): wrong area, or lat/lon "
+            "order?"
+        ).format(
+            study_bbox=box(scenario.study_bbox),
+            scenario_file=scenario.file or scenario.folder,
+            value=box((nw, ns, ne, nn)),
+            network_file=network_file,
+        )
     )
 
 
@@ -114,15 +129,25 @@ def verify_fetch_cache(scenario: Scenario) -> None:
         A scenario whose network source is ``overpass``.
     """
     meta_path = scenario.cache_dir / "fetch.json"
-    hint = f"delete {scenario.cache_dir} and run `planner fetch {scenario.name}` again"
+    hint = _("delete {cache_dir} and run `planner fetch {scenario_name}` again").format(
+        cache_dir=scenario.cache_dir, scenario_name=scenario.name
+    )
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         expected = meta["sha256"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise PlannerError(f"download cache {meta_path} is missing or unreadable; {hint}") from exc
+        raise PlannerError(
+            _("download cache {meta_path} is missing or unreadable; {hint}").format(
+                meta_path=meta_path, hint=hint
+            )
+        ) from exc
     for path in network_cache_paths(scenario):
         if not path.is_file() or _cache.file_sha256(path) != expected.get(path.name):
-            raise PlannerError(f"download cache file {path} is missing or corrupted; {hint}")
+            raise PlannerError(
+                _("download cache file {path} is missing or corrupted; {hint}").format(
+                    path=path, hint=hint
+                )
+            )
 
 
 def describe_network(network: net.StreetNetwork) -> str:
@@ -195,12 +220,18 @@ def load_facilities(scenario: Scenario) -> pd.DataFrame:
     """
     src = scenario.facilities
     if src is None:
-        raise PlannerError(f"scenario {scenario.name!r} names no facilities file")
+        raise PlannerError(
+            _("scenario {scenario_name!r} names no facilities file").format(
+                scenario_name=scenario.name
+            )
+        )
     facilities = read_source(src, id_prefix="facility", allow_repeated_ids=True)
     if facilities.empty:
         raise PlannerError(
-            f"{facilities.attrs[readers.ATTR_SOURCE]}: the file has a header but no data rows, "
-            "so there are no facilities to plan from"
+            _(
+                "{attrs}: the file has a header but no data rows, so there are no "
+                "facilities to plan from"
+            ).format(attrs=facilities.attrs[readers.ATTR_SOURCE])
         )
     return facilities
 
@@ -241,5 +272,9 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
         elif scenario.network_path is not None:
             frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
     if not frames:
-        raise PlannerError(f"scenario {scenario.name!r} has no POIs (no [pois] path, no OSM POIs)")
+        raise PlannerError(
+            _("scenario {scenario_name!r} has no POIs (no [pois] path, no OSM POIs)").format(
+                scenario_name=scenario.name
+            )
+        )
     return readers.combine_sources(frames)
