@@ -18,6 +18,7 @@ import shapely
 from scipy import sparse
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._i18n import _
 from planner._osm import osmnx_settings
 from planner.io import write_atomic
 
@@ -268,15 +269,17 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
     """
     path = Path(path)
     if not path.is_file():
-        raise PlannerError(f"OSM file not found: {path}")
+        raise PlannerError(_("OSM file not found: {path}").format(path=path))
     with _walk_tags():
         try:
             G = ox.graph_from_xml(path, bidirectional=True, simplify=False, retain_all=True)
         except Exception as exc:
-            raise PlannerError(f"cannot read OSM XML {path}: {exc}") from exc
+            raise PlannerError(
+                _("cannot read OSM XML {path}: {exc}").format(path=path, exc=exc)
+            ) from exc
     G = filter_walkable(G)
     if len(G) == 0:
-        raise PlannerError(f"{path} contains no walkable highway ways")
+        raise PlannerError(_("{path} contains no walkable highway ways").format(path=path))
     return ox.simplify_graph(G)
 
 
@@ -302,11 +305,15 @@ def graph_from_overpass(
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         except (ox._errors.InsufficientResponseError, ValueError) as exc:
             raise NetworkUnavailableError(
-                f"Overpass returned no walkable streets for bbox {bbox} ({exc})"
+                _("Overpass returned no walkable streets for bbox {bbox} ({exc})").format(
+                    bbox=bbox, exc=exc
+                )
             ) from exc
         except Exception as exc:
             raise NetworkUnavailableError(
-                f"could not download the street network from Overpass ({type(exc).__name__}: {exc})"
+                _("could not download the street network from Overpass ({kind}: {exc})").format(
+                    kind=type(exc).__name__, exc=exc
+                )
             ) from exc
     return G
 
@@ -333,7 +340,7 @@ def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentRep
         sub = G.subgraph(nodes)
         names: set[str] = set()
         length = 0.0
-        for _, _, d in sub.edges(data=True):
+        for _u, _v, d in sub.edges(data=True):
             names.update(_values(d.get("name")))
             length += float(d.get("length", 0.0))
         rows.append(
@@ -447,7 +454,9 @@ def street_network(G: nx.MultiDiGraph, components: ComponentReport | None = None
         The arrays.
     """
     if G.graph.get("crs") is None or gpd.GeoSeries([], crs=G.graph["crs"]).crs.is_geographic:
-        raise PlannerError("street_network needs a projected graph (metres); call project() first")
+        raise PlannerError(
+            _("street_network needs a projected graph (metres); call project() first")
+        )
     Gu = ox.convert.to_undirected(G) if G.is_directed() else G
     node_ids = np.fromiter(Gu.nodes, dtype=np.int64, count=len(Gu))
     index = pd.Index(node_ids)
@@ -502,11 +511,15 @@ def load_graph(path: str | Path) -> nx.MultiDiGraph:
     path = Path(path)
     if path.suffix.lower() == ".graphml":
         if not path.is_file():
-            raise NetworkUnavailableError(f"network cache not found: {path}")
+            raise NetworkUnavailableError(_("network cache not found: {path}").format(path=path))
         try:
             return ox.load_graphml(path)
         except Exception as exc:
-            raise PlannerError(f"network cache {path} is unreadable ({exc}); fetch again") from exc
+            raise PlannerError(
+                _("network cache {path} is unreadable ({exc}); fetch again").format(
+                    path=path, exc=exc
+                )
+            ) from exc
     return graph_from_osm_xml(path)
 
 
