@@ -10,6 +10,7 @@ import osmnx as ox
 import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
+from planner._i18n import _
 from planner._osm import osmnx_settings
 from planner.io import write_atomic
 from planner.readers import ATTR_SOURCE, ATTR_UNIT, OUTPUT_COLUMNS, valid_points
@@ -141,7 +142,9 @@ def pois_from_osm_xml(
     except ox._errors.InsufficientResponseError:
         features = None
     except Exception as exc:
-        raise PlannerError(f"cannot read POIs from {path}: {exc}") from exc
+        raise PlannerError(
+            _("cannot read POIs from {path}: {exc}").format(path=path, exc=exc)
+        ) from exc
     return features_to_pois(features, bbox)
 
 
@@ -169,7 +172,9 @@ def pois_from_overpass(
             return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
         except Exception as exc:
             raise NetworkUnavailableError(
-                f"could not download POIs from Overpass ({type(exc).__name__}: {exc})"
+                _("could not download POIs from Overpass ({kind}: {exc})").format(
+                    kind=type(exc).__name__, exc=exc
+                )
             ) from exc
 
 
