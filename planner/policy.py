@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner.style import within_band
 
 if TYPE_CHECKING:
@@ -126,13 +127,23 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         with path.open(encoding="utf-8-sig", newline="") as f:
             rows = list(csv.reader(f))
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise PlannerError(f"{path}: cannot read the policy types table ({exc})") from exc
+        raise PlannerError(
+            _("{path}: cannot read the policy types table ({exc})").format(path=path, exc=exc)
+        ) from exc
     if not rows:
-        raise PlannerError(f"{path}: empty file; expected columns {', '.join(TYPE_COLUMNS)}")
+        raise PlannerError(
+            _("{path}: empty file; expected columns {type_columns}").format(
+                path=path, type_columns=", ".join(TYPE_COLUMNS)
+            )
+        )
     header = [h.strip() for h in rows[0]]
     absent = [c for c in TYPE_COLUMNS if c not in header]
     if absent:
-        raise PlannerError(f"{path}: missing column(s) {', '.join(absent)} (row 1, the header)")
+        raise PlannerError(
+            _("{path}: missing column(s) {absent} (row 1, the header)").format(
+                path=path, absent=", ".join(absent)
+            )
+        )
     problems: list[str] = []
     records: list[dict[str, Any]] = []
     tags: dict[str, str] = {}
@@ -142,12 +153,20 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         if not any(cell.strip() for cell in raw):
             continue
         if len(raw) != len(header):
-            problems.append(f"row {n}: {len(raw)} fields, the header has {len(header)}")
+            problems.append(
+                _("row {n}: {count} fields, the header has {count2}").format(
+                    n=n, count=len(raw), count2=len(header)
+                )
+            )
             continue
         rec: dict[str, Any] = {h: cell.strip() for h, cell in zip(header, raw, strict=True)}
 
         def bad(column: str, expected: str, row: int = n, rec: dict[str, Any] = rec) -> None:
-            problems.append(f"row {row}, {column} = {rec[column]!r}: expected {expected}")
+            problems.append(
+                _("row {row}, {column} = {rec!r}: expected {expected}").format(
+                    row=row, column=column, rec=rec[column], expected=expected
+                )
+            )
 
         code = rec["type_code"]
         if not _CODE.match(code):
@@ -180,7 +199,9 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         shown = "; ".join(problems[:4]) + more
         raise PlannerError(f"{path}: policy types table: {shown}".replace("\n", " "))
     if not records:
-        raise PlannerError(f"{path}: policy types table has a header but no types")
+        raise PlannerError(
+            _("{path}: policy types table has a header but no types").format(path=path)
+        )
     seen: dict[str, str] = {}
     ordered = []
     for word, code, order in sorted(words, key=lambda t: (-len(t[0]), t[2])):
