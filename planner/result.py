@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner.schema import Status
 
 if TYPE_CHECKING:  # annotations only: importing this module stays light
@@ -48,13 +49,19 @@ class SettingsError(PlannerError, ValueError):
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool):
-        raise SettingsError(f"{name}: expected a number, got {value!r}")
+        raise SettingsError(
+            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
+        )
     try:
         number = float(value)
     except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{name}: expected a number, got {value!r}") from exc
+        raise SettingsError(
+            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
+        ) from exc
     if not math.isfinite(number):
-        raise SettingsError(f"{name}: expected a finite number, got {value!r}")
+        raise SettingsError(
+            _("{name}: expected a finite number, got {value!r}").format(name=name, value=value)
+        )
     return number
 
 
@@ -84,20 +91,44 @@ class Settings:
         speed = _number(self.speed_kmh, "speed_kmh")
         if not SPEED_RANGE_KMH[0] <= speed <= SPEED_RANGE_KMH[1]:
             low, high = SPEED_RANGE_KMH
-            raise SettingsError(f"speed_kmh: {speed:g} km/h is outside {low:g}-{high:g} km/h")
+            raise SettingsError(
+                _("speed_kmh: {speed:g} km/h is outside {low:g}-{high:g} km/h").format(
+                    speed=speed, low=low, high=high
+                )
+            )
         if isinstance(self.bands_min, str | bytes) or not hasattr(self.bands_min, "__iter__"):
-            raise SettingsError(f"bands_min: expected a list of minutes, got {self.bands_min!r}")
+            raise SettingsError(
+                _("bands_min: expected a list of minutes, got {bands_min!r}").format(
+                    bands_min=self.bands_min
+                )
+            )
         bands = tuple(_number(b, "bands_min") for b in self.bands_min)
         if not bands or min(bands) <= 0:
-            raise SettingsError(f"bands_min: expected positive minutes, got {self.bands_min!r}")
+            raise SettingsError(
+                _("bands_min: expected positive minutes, got {bands_min!r}").format(
+                    bands_min=self.bands_min
+                )
+            )
         if len(set(bands)) != len(bands):
-            raise SettingsError(f"bands_min: bands must be distinct, got {self.bands_min!r}")
+            raise SettingsError(
+                _("bands_min: bands must be distinct, got {bands_min!r}").format(
+                    bands_min=self.bands_min
+                )
+            )
         snap = _number(self.snap_limit_m, "snap_limit_m")
         if not 0 < snap <= SNAP_LIMIT_MAX_M:
-            raise SettingsError(f"snap_limit_m: {snap:g} m is outside (0, {SNAP_LIMIT_MAX_M:g}]")
+            raise SettingsError(
+                _("snap_limit_m: {snap:g} m is outside (0, {snap_limit_max_m:g}]").format(
+                    snap=snap, snap_limit_max_m=SNAP_LIMIT_MAX_M
+                )
+            )
         buffer = _number(self.buffer_m, "buffer_m")
         if not 0 < buffer <= BUFFER_MAX_M:
-            raise SettingsError(f"buffer_m: {buffer:g} m is outside (0, {BUFFER_MAX_M:g}]")
+            raise SettingsError(
+                _("buffer_m: {buffer:g} m is outside (0, {buffer_max_m:g}]").format(
+                    buffer=buffer, buffer_max_m=BUFFER_MAX_M
+                )
+            )
         object.__setattr__(self, "speed_kmh", speed)
         object.__setattr__(self, "bands_min", tuple(sorted(bands)))
         object.__setattr__(self, "snap_limit_m", snap)
