@@ -17,6 +17,7 @@ from planner import coverage as cov
 from planner import gaps, reach, readers, snap
 from planner import network as net
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner._publish import check_output_dir, check_replaceable
 from planner._types import Progress, quiet
 from planner.inputs import (
@@ -117,8 +118,10 @@ def _check_table(table: pd.DataFrame, name: str) -> None:
     missing = [c for c in _REQUIRED_COLUMNS if c not in table.columns]
     if missing:
         raise PlannerError(
-            f"{name}: not a table of points as read by planner.read_points "
-            f"(missing columns {', '.join(missing)})"
+            _(
+                "{name}: not a table of points as read by planner.read_points (missing "
+                "columns {missing})"
+            ).format(name=name, missing=", ".join(missing))
         )
 
 
@@ -153,7 +156,7 @@ def _analyse(
     limit = settings.largest_band_min * mpm
     snap_limit_m = settings.snap_limit_m
 
-    progress("snapping facilities and POIs to the street network")
+    progress(_("snapping facilities and POIs to the street network"))
     fac_snap = _snap_table(network, facilities, snap_limit_m)
     poi_snap = _snap_table(network, pois, snap_limit_m)
     fac_ids = np.asarray(pd.unique(facilities["id"]), dtype=object)
@@ -162,13 +165,15 @@ def _analyse(
     targets = reach.Anchors.from_snapped(poi_snap)
     lap("snap")
 
-    progress(f"walking reach of {len(fac_ids)} facilities (exact network Dijkstra)")
+    progress(
+        _("walking reach of {count} facilities (exact network Dijkstra)").format(count=len(fac_ids))
+    )
     node_reach = reach.node_reach(network, sources, len(fac_ids), limit)
     pairs = reach.reach_pairs(network, node_reach, sources, targets, limit)
     near_f, near_d = reach.nearest_facility(network, sources, len(fac_ids), targets, len(pois))
     lap("reach")
 
-    progress("growing band polygons from the reached streets")
+    progress(_("growing band polygons from the reached streets"))
     polys = isochrones(
         network, node_reach, sources, [b * mpm for b in bands], buffer_m=settings.buffer_m
     )
@@ -177,7 +182,7 @@ def _analyse(
     polys = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
     lap("isochrones")
 
-    progress("coverage tables")
+    progress(_("coverage tables"))
     coverage = cov.coverage_table(pairs, fac_ids, pois, mpm, bands)
     poi_table = cov.nearest_table(
         pois, poi_snap["status"].to_numpy(), near_f, near_d, pairs, fac_ids, mpm
@@ -211,7 +216,7 @@ def _analyse(
         poi_rows=pois,
         timings=timings,
     )
-    progress("service gaps and crow-fly versus walking")
+    progress(_("service gaps and crow-fly versus walking"))
     result.gaps = gaps.compute(result)
     result.summary.update(gaps.summary_sections(result.gaps))
     lap("gaps")
@@ -330,7 +335,7 @@ def too_far_reasons(
     distance = np.full(len(x), np.nan)
     placed = np.isfinite(x) & np.isfinite(y)
     if placed.any() and network.n_edges:
-        (points, _), found = network.tree.query_nearest(
+        (points, _nearest), found = network.tree.query_nearest(
             shapely.points(x[placed], y[placed]), return_distance=True, all_matches=False
         )
         distance[np.flatnonzero(placed)[points]] = found
@@ -417,17 +422,21 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
         The network is missing or of the wrong area, or no facility can be used.
     """
     t0 = time.perf_counter()
-    progress(f"loading the street network ({scenario.network_source})")
+    progress(
+        _("loading the street network ({network_source})").format(
+            network_source=scenario.network_source
+        )
+    )
     network = load_network(scenario)
     check_study_area(scenario, network)
     t_net = time.perf_counter() - t0
     progress(describe_network(network))
-    progress("reading facilities and POIs")
+    progress(_("reading facilities and POIs"))
     facilities = load_facilities(scenario)
     pois = load_pois(scenario)
     for table in (facilities, pois):
         for problem in table.attrs.get(readers.ATTR_FILE_PROBLEMS, []):
-            progress(f"warning: {problem}")
+            progress(_("warning: {problem}").format(problem=problem))
     t_read = time.perf_counter() - t0 - t_net
     result = _analyse(
         network,
@@ -440,17 +449,22 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
     result.timings = {"network": t_net, "inputs": t_read, **result.timings}
     if len(facilities) and not facilities["usable"].any():
         first = "; ".join(str(r) for r in facilities["reason"].head(3))
-        raise PlannerError(f"no facility row has usable coordinates: {first}")
+        raise PlannerError(_("no facility row has usable coordinates: {first}").format(first=first))
     if len(result.facilities) and (result.facilities["status"] != Status.OK).all():
         raise PlannerError(
-            f"none of the {len(result.facilities)} facilities lies within "
-            f"{scenario.snap_limit_m:g} m of a walkable street of the network "
-            f"({scenario.network_path or scenario.network_source}): is it the right area?"
+            _(
+                "none of the {count} facilities lies within {snap_limit_m:g} m of a "
+                "walkable street of the network ({network_path}): is it the right area?"
+            ).format(
+                count=len(result.facilities),
+                snap_limit_m=scenario.snap_limit_m,
+                network_path=scenario.network_path or scenario.network_source,
+            )
         )
     if len(pois):
         from planner import policy
 
-        progress("policy business types per circle")
+        progress(_("policy business types per circle"))
         t1 = time.perf_counter()
         policy.add_policy(result, scenario.policy, policy.load_origins(scenario))
         result.timings["policy"] = time.perf_counter() - t1
@@ -500,13 +514,15 @@ def run(
         if problems:
             more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
             raise PlannerError(
-                f"--strict: {len(problems)} input problem(s): " + " | ".join(problems[:5]) + more
+                _("--strict: {count} input problem(s): ").format(count=len(problems))
+                + " | ".join(problems[:5])
+                + more
             )
-    progress(f"writing outputs to {out_dir}")
+    progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
     t1 = time.perf_counter()
     result.files = write_outputs(result, out_dir)
     result.timings["write"] = time.perf_counter() - t1
-    progress("drawing the map")
+    progress(_("drawing the map"))
     t1 = time.perf_counter()
     from planner import maps, plot, report  # imported here: only maps need folium/matplotlib
 
