@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from planner._i18n import _
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
@@ -136,7 +138,9 @@ def add_links(
     next_id = min(-1, int(np.min(network.node_ids)) - 1) if network.n_nodes else -1
     for name, line in links.items():
         if not isinstance(line, shapely.LineString) or len(line.coords) < 2:
-            raise PlannerError(f"proposal link {name!r}: expected a line of two or more points")
+            raise PlannerError(
+                _("proposal link {name!r}: expected a line of two or more points").format(name=name)
+            )
         xs, ys = to_net.transform(*np.asarray(line.coords, dtype=float)[:, :2].T)
         coords = list(zip(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), strict=True))
         ends = []
@@ -146,8 +150,10 @@ def add_links(
             hits = np.atleast_1d(tree.query_nearest(point, max_distance=max_gap_m))
             if not len(hits):
                 raise PlannerError(
-                    f"proposal link {name!r}: its {which} is more than {max_gap_m:g} m from "
-                    "any walkable street of the network"
+                    _(
+                        "proposal link {name!r}: its {which} is more than {max_gap_m:g} m from "
+                        "any walkable street of the network"
+                    ).format(name=name, which=which, max_gap_m=max_gap_m)
                 )
             edge = int(np.min(hits))
             geom = net["edge_geometry"][edge]
@@ -203,7 +209,9 @@ def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
     unknown = [f for f in [*proposal.close, *proposal.move] if str(f) not in ids]
     if unknown:
         raise PlannerError(
-            f"proposal {proposal.name!r}: no facility with id {', '.join(map(repr, unknown))}"
+            _("proposal {proposal_name!r}: no facility with id {repr}").format(
+                proposal_name=proposal.name, repr=", ".join(map(repr, unknown))
+            )
         )
     for fid, (lon, lat) in proposal.move.items():
         at = rows["id"].astype(str) == str(fid)
@@ -213,7 +221,9 @@ def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
         clash = sorted(set(proposal.add["id"].astype(str)) & set(rows["id"].astype(str)))
         if clash:
             raise PlannerError(
-                f"proposal {proposal.name!r}: added facility id {clash[0]!r} already exists"
+                _("proposal {proposal_name!r}: added facility id {clash!r} already exists").format(
+                    proposal_name=proposal.name, clash=clash[0]
+                )
             )
         rows = pd.concat([rows, proposal.add], ignore_index=True)
     rows.attrs = dict(result.facility_rows.attrs)
@@ -273,7 +283,7 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
         proposal; ``lost``: only in the baseline; ``faster``/``slower``/``same``).
     """
     if base.settings.bands_min != other.settings.bands_min:
-        raise PlannerError("compare: the two results have different bands")
+        raise PlannerError(_("compare: the two results have different bands"))
     bands = base.settings.bands_min
     rows = []
     fac_ids = list(
@@ -338,7 +348,7 @@ def compare_policy(base: Result, other: Result) -> pd.DataFrame:
         0 in the proposal; a new one's 0 in the baseline).
     """
     if base.policy is None or other.policy is None:
-        raise PlannerError("compare_policy: both results need a policy table (add_policy)")
+        raise PlannerError(_("compare_policy: both results need a policy table (add_policy)"))
     keys = ["origin_id", "origin_kind", "band_min", "type_code"]
     info = ["type_zh", "class", "required"]
     a = base.policy[keys + info + ["count", "missing"]]
@@ -384,7 +394,7 @@ def compare_map(base: Result, other: Result) -> Any:
 
     from planner.maps import build_map, esc
 
-    _, by_poi = compare(base, other)
+    by_poi = compare(base, other)[1]
     changed = by_poi[by_poi["change"].isin(["gained", "lost"])]
     points = base.pois.drop_duplicates("poi_id").set_index("poi_id")[["lon", "lat"]]
     m = build_map(other)
@@ -425,15 +435,21 @@ def _points_to_wgs84(coords: Any, crs: str, where: str) -> np.ndarray:
     try:
         xy = np.asarray(coords, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise PlannerError(f"{where}: expected [lon, lat] pairs of numbers") from exc
+        raise PlannerError(
+            _("{where}: expected [lon, lat] pairs of numbers").format(where=where)
+        ) from exc
     if xy.ndim != 2 or xy.shape[1] != 2 or not np.isfinite(xy).all():
-        raise PlannerError(f"{where}: expected [lon, lat] pairs of finite numbers")
+        raise PlannerError(
+            _("{where}: expected [lon, lat] pairs of finite numbers").format(where=where)
+        )
     try:
         lon, lat = to_wgs84(xy[:, 0], xy[:, 1], crs)
     except ValueError as exc:
         raise PlannerError(f"{where}: {exc}") from exc
     if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
-        raise PlannerError(f"{where}: coordinates outside the range of {crs}")
+        raise PlannerError(
+            _("{where}: coordinates outside the range of {crs}").format(where=where, crs=crs)
+        )
     return np.column_stack([lon, lat])
 
 
@@ -468,24 +484,40 @@ def load_proposal(path: str | Path) -> Proposal:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise PlannerError(f"{path}: cannot read the proposal ({exc})") from exc
+        raise PlannerError(
+            _("{path}: cannot read the proposal ({exc})").format(path=path, exc=exc)
+        ) from exc
     unknown = sorted(set(doc) - {"proposal", "add", "links"})
     if unknown:
-        raise PlannerError(f"{path}: unknown table [{unknown[0]}] (tables: proposal, add, links)")
+        raise PlannerError(
+            _("{path}: unknown table [{unknown}] (tables: proposal, add, links)").format(
+                path=path, unknown=unknown[0]
+            )
+        )
     meta = doc.get("proposal")
     if not isinstance(meta, dict) or not isinstance(meta.get("name"), str) or not meta["name"]:
-        raise PlannerError(f'{path}: [proposal] name is missing (a short text, e.g. "east-gate")')
+        raise PlannerError(
+            _('{path}: [proposal] name is missing (a short text, e.g. "east-gate")').format(
+                path=path
+            )
+        )
     bad = sorted(set(meta) - _PROPOSAL_KEYS)
     if bad:
-        raise PlannerError(f"{path}: [proposal] {bad[0]}: unknown key")
+        raise PlannerError(_("{path}: [proposal] {bad}: unknown key").format(path=path, bad=bad[0]))
     close = meta.get("close", [])
     if not isinstance(close, list) or not all(isinstance(c, str) for c in close):
-        raise PlannerError(f'{path}: [proposal] close: expected a list of facility ids, ["F05"]')
+        raise PlannerError(
+            _('{path}: [proposal] close: expected a list of facility ids, ["F05"]').format(
+                path=path
+            )
+        )
     move_crs = str(meta.get("crs", "WGS84"))
     move: dict[str, tuple[float, float]] = {}
     moves = meta.get("move", {})
     if not isinstance(moves, dict):
-        raise PlannerError(f"{path}: [proposal] move: expected a table of id = [lon, lat]")
+        raise PlannerError(
+            _("{path}: [proposal] move: expected a table of id = [lon, lat]").format(path=path)
+        )
     for fid, xy in moves.items():
         ((lon, lat),) = _points_to_wgs84([xy], move_crs, f"{path}: [proposal] move.{fid}")
         move[str(fid)] = (float(lon), float(lat))
@@ -493,10 +525,14 @@ def load_proposal(path: str | Path) -> Proposal:
     if "add" in doc:
         table = doc["add"]
         if not isinstance(table, dict) or not isinstance(table.get("path"), str):
-            raise PlannerError(f"{path}: [add] path: expected the facilities file to add")
+            raise PlannerError(
+                _("{path}: [add] path: expected the facilities file to add").format(path=path)
+            )
         extra = sorted(set(table) - _ADD_KEYS)
         if extra:
-            raise PlannerError(f"{path}: [add] {extra[0]}: unknown key")
+            raise PlannerError(
+                _("{path}: [add] {extra}: unknown key").format(path=path, extra=extra[0])
+            )
         add = read_points(
             (path.parent / table["path"]).resolve(),
             crs=str(table.get("crs", "WGS84")),
@@ -510,16 +546,20 @@ def load_proposal(path: str | Path) -> Proposal:
     links: dict[str, shapely.LineString] = {}
     raw_links = doc.get("links", [])
     if not isinstance(raw_links, list):
-        raise PlannerError(f"{path}: links: expected [[links]] tables")
+        raise PlannerError(_("{path}: links: expected [[links]] tables").format(path=path))
     for i, link in enumerate(raw_links, start=1):
         where = f"{path}: [[links]] #{i}"
         if not isinstance(link, dict) or not isinstance(link.get("name"), str):
-            raise PlannerError(f"{where}: name is missing")
+            raise PlannerError(_("{where}: name is missing").format(where=where))
         extra = sorted(set(link) - _LINK_KEYS)
         if extra:
-            raise PlannerError(f"{where}: {extra[0]}: unknown key")
+            raise PlannerError(
+                _("{where}: {extra}: unknown key").format(where=where, extra=extra[0])
+            )
         coords = _points_to_wgs84(link.get("coords"), str(link.get("crs", "WGS84")), where)
         if len(coords) < 2:
-            raise PlannerError(f"{where}: coords: a link needs two or more points")
+            raise PlannerError(
+                _("{where}: coords: a link needs two or more points").format(where=where)
+            )
         links[link["name"]] = shapely.LineString(coords)
     return Proposal(name=meta["name"], add=add, move=move, close=close, links=links)
