@@ -13,6 +13,7 @@ import pandas as pd
 from scipy import sparse
 
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner.schema import Status
 
 if TYPE_CHECKING:
@@ -165,7 +166,7 @@ def greedy_mclp(
     chosen: list[int] = []
     value = 0.0
     bound = math.inf
-    for _ in range(n):
+    for _step in range(n):
         g = gains.copy()
         g[chosen] = -np.inf
         bound = min(bound, value + _top_sum(g, n))
@@ -355,7 +356,11 @@ def street_candidates(network: StreetNetwork, spacing_m: float = 50.0) -> pd.Dat
     from scipy.spatial import cKDTree
 
     if not spacing_m > 0:
-        raise SitingError(f"spacing_m: expected a positive number of metres, got {spacing_m!r}")
+        raise SitingError(
+            _("spacing_m: expected a positive number of metres, got {spacing_m!r}").format(
+                spacing_m=spacing_m
+            )
+        )
     length = np.asarray(network.edge_length, dtype=float)
     steps = np.maximum(1, np.ceil(length / spacing_m)).astype(np.int64)
     edge = np.repeat(np.arange(network.n_edges), steps + 1)
@@ -486,14 +491,18 @@ class Siting:
         weights = np.ones(len(pois))
         if weight is not None:
             if weight not in pois.columns:
-                raise SitingError(f"weight: result.pois has no column {weight!r}")
+                raise SitingError(
+                    _("weight: result.pois has no column {weight!r}").format(weight=weight)
+                )
             weights = pd.to_numeric(pois[weight], errors="coerce").to_numpy(dtype=float)
             bad = routed & ~(np.isfinite(weights) & (weights >= 0))
             if bad.any():
                 ids = ", ".join(map(str, pois.loc[bad, "poi_id"].head(3)))
                 raise SitingError(
-                    f"weight: column {weight!r} must be a non-negative number for every "
-                    f"routed merchant ({int(bad.sum())} are not, e.g. {ids})"
+                    _(
+                        "weight: column {weight!r} must be a non-negative number for every "
+                        "routed merchant ({value} are not, e.g. {ids})"
+                    ).format(weight=weight, value=int(bad.sum()), ids=ids)
                 )
         tol = 1e-9 * max(band_m, 1.0)
         nearest_m = pois["minutes_to_nearest"].to_numpy(dtype=float) * settings.metres_per_minute
@@ -542,8 +551,10 @@ class Siting:
             source = candidates.attrs.get(ATTR_SOURCE) or "candidates"
             unit = candidates.attrs.get(ATTR_UNIT) or "row"
             reason[far] = [
-                f"{source} {unit} {r}: no walkable street within the snapping limit of "
-                f"{settings.snap_limit_m:g} m"
+                _(
+                    "{source} {unit} {r}: no walkable street within the snapping limit of "
+                    "{snap_limit_m:g} m"
+                ).format(source=source, unit=unit, r=r, snap_limit_m=settings.snap_limit_m)
                 for r in candidates["row"].to_numpy()[far]
             ]
             excluded = pd.DataFrame(
@@ -687,18 +698,24 @@ class Siting:
         """
         n_cand = len(self.candidates)
         if isinstance(n, bool) or int(n) != n or n < 1:
-            raise SitingError(f"--add: expected a whole number of sites >= 1, got {n!r}")
+            raise SitingError(
+                _("--add: expected a whole number of sites >= 1, got {n!r}").format(n=n)
+            )
         n = int(n)
         if n > n_cand:
             raise SitingError(
-                f"--add: {n} sites asked for, but there are only {n_cand} usable candidate(s)"
+                _(
+                    "--add: {n} sites asked for, but there are only {n_cand} usable candidate(s)"
+                ).format(n=n, n_cand=n_cand)
             )
         t0 = time.perf_counter()
         A, w = self._open_problem()
         sites, value, bound = greedy_mclp(A, w, n, time_limit=time_limit)
         method, note = METHOD_GREEDY, ""
         if A.nnz > exact_max_nnz:
-            note = f"{A.nnz} coverage pairs > {exact_max_nnz}: too big for the exact solve"
+            note = _("{nnz} coverage pairs > {exact_max_nnz}: too big for the exact solve").format(
+                nnz=A.nnz, exact_max_nnz=exact_max_nnz
+            )
             if value < bound - 1e-9 * max(1.0, bound):
                 lp = _lp_bound_mclp(A, w, n, max(0.1, time_limit - (time.perf_counter() - t0)))
                 if np.isfinite(lp):
@@ -715,7 +732,9 @@ class Siting:
             if finished:
                 bound = value
             else:
-                note = f"HiGHS did not finish within {time_limit:g} s"
+                note = _("HiGHS did not finish within {time_limit:g} s").format(
+                    time_limit=time_limit
+                )
         else:
             method, note = METHOD_GREEDY, "greedy meets its upper bound: optimal"
         sites = _pad(sites, n, A)
@@ -764,7 +783,9 @@ class Siting:
         """
         share = _number(target_share, "--target")
         if not 0 < share <= 1:
-            raise SitingError(f"--target: {target_share!r} is outside (0, 1]")
+            raise SitingError(
+                _("--target: {target_share!r} is outside (0, 1]").format(target_share=target_share)
+            )
         t0 = time.perf_counter()
         before = self._coverage_of(np.zeros(0, dtype=np.int64))
         A, w = self._open_problem()
@@ -776,16 +797,19 @@ class Siting:
             return self.selected  # type: ignore[return-value]
         if best < share * total - 1e-9 * max(total, 1.0):
             raise SitingError(
-                f"--target: a covered share of {share:.1%} cannot be reached: with all "
-                f"{A.shape[0]} candidates the best is {best / total:.1%} "
-                f"(today {before.share:.1%})"
+                _(
+                    "--target: a covered share of {share:.1%} cannot be reached: with all "
+                    "{shape} candidates the best is {path:.1%} (today {share2:.1%})"
+                ).format(share=share, shape=A.shape[0], path=best / total, share2=before.share)
             )
         sites = _greedy_lscp(A, w, need)
         gains = np.sort(np.asarray(A @ w).ravel())[::-1]
         lower = int(np.searchsorted(np.cumsum(gains), need - 1e-9) + 1)
         method, note = METHOD_GREEDY, ""
         if A.nnz > exact_max_nnz:
-            note = f"{A.nnz} coverage pairs > {exact_max_nnz}: too big for the exact solve"
+            note = _("{nnz} coverage pairs > {exact_max_nnz}: too big for the exact solve").format(
+                nnz=A.nnz, exact_max_nnz=exact_max_nnz
+            )
         elif len(sites) > lower:
             ms, mb, finished = _milp_lscp(A, w, need, time_limit)
             lower = max(lower, mb)
@@ -794,7 +818,9 @@ class Siting:
             if finished:
                 lower = len(sites)
             else:
-                note = f"HiGHS did not finish within {time_limit:g} s"
+                note = _("HiGHS did not finish within {time_limit:g} s").format(
+                    time_limit=time_limit
+                )
         self._finish(
             Solution(
                 sites=np.asarray(sites, dtype=np.int64),
@@ -828,7 +854,7 @@ class Siting:
         from planner.readers import valid_points
 
         if self.selected is None:
-            raise SitingError("no sites selected yet: call solve_mclp or solve_lscp first")
+            raise SitingError(_("no sites selected yet: call solve_mclp or solve_lscp first"))
         sites = self.selected
         return valid_points(
             [str(s) for s in sites["site_id"]],
@@ -854,7 +880,7 @@ class Siting:
         from planner import io
 
         if self.selected is None:
-            raise SitingError("nothing to write: call solve_mclp or solve_lscp first")
+            raise SitingError(_("nothing to write: call solve_mclp or solve_lscp first"))
         path = Path(path)
         if path.is_dir():
             path = path / "sites.csv"
@@ -896,20 +922,30 @@ def _pad(sites: np.ndarray, n: int, A: sparse.csr_matrix) -> np.ndarray:
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool):
-        raise SitingError(f"{name}: expected a number, got {value!r}")
+        raise SitingError(
+            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
+        )
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise SitingError(f"{name}: expected a number, got {value!r}") from None
+        raise SitingError(
+            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
+        ) from None
     if not math.isfinite(number):
-        raise SitingError(f"{name}: expected a finite number, got {value!r}")
+        raise SitingError(
+            _("{name}: expected a finite number, got {value!r}").format(name=name, value=value)
+        )
     return number
 
 
 def _positive(value: Any, name: str) -> float:
     number = _number(value, name)
     if number <= 0:
-        raise SitingError(f"{name}: expected a positive number of minutes, got {value!r}")
+        raise SitingError(
+            _("{name}: expected a positive number of minutes, got {value!r}").format(
+                name=name, value=value
+            )
+        )
     return number
 
 
