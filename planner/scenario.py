@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from planner._i18n import N_, _
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
@@ -145,9 +147,9 @@ class Scenario:
 def _bands_problem(values: tuple[float, ...]) -> str | None:
     """Return what is wrong with band minutes, or None."""
     if not values or any(not math.isfinite(b) or b <= 0 for b in values):
-        return "bands must be positive minutes"
+        return _("bands must be positive minutes")
     if len(set(values)) != len(values):
-        return "bands must be distinct"
+        return _("bands must be distinct")
     return None
 
 
@@ -155,10 +157,16 @@ def _check_bands(bands: Any, where: str) -> tuple[float, ...]:
     try:
         values = tuple(float(b) for b in bands)
     except (TypeError, ValueError) as exc:
-        raise ScenarioError(f"{where}: bands must be numbers of minutes, got {bands!r}") from exc
+        raise ScenarioError(
+            _("{where}: bands must be numbers of minutes, got {bands!r}").format(
+                where=where, bands=bands
+            )
+        ) from exc
     problem = _bands_problem(values)
     if problem:
-        raise ScenarioError(f"{where}: {problem}, got {bands!r}")
+        raise ScenarioError(
+            _("{where}: {problem}, got {bands!r}").format(where=where, problem=problem, bands=bands)
+        )
     return tuple(sorted(values))
 
 
@@ -166,9 +174,17 @@ def _check_speed(speed: Any, where: str) -> float:
     try:
         value = float(speed)
     except (TypeError, ValueError) as exc:
-        raise ScenarioError(f"{where}: {speed!r} is not a number (walking speed in km/h)") from exc
+        raise ScenarioError(
+            _("{where}: {speed!r} is not a number (walking speed in km/h)").format(
+                where=where, speed=speed
+            )
+        ) from exc
     if not math.isfinite(value) or not SPEED_MIN_KMH <= value <= SPEED_MAX_KMH:
-        raise ScenarioError(f"{where}: walking speed {speed!r} km/h is outside 0.5-10 km/h")
+        raise ScenarioError(
+            _("{where}: walking speed {speed!r} km/h is outside 0.5-10 km/h").format(
+                where=where, speed=speed
+            )
+        )
     return value
 
 
@@ -208,8 +224,10 @@ def find_scenario(name_or_path: str | Path) -> Path:
             return c.resolve()
     known = sorted(d.name for d in DATA_DIR.glob("*") if (d / "scenario.toml").is_file())
     raise ScenarioError(
-        f"scenario {str(name_or_path)!r} not found (bundled scenarios: {', '.join(known)}; "
-        "or pass a path to a scenario.toml)"
+        _(
+            "scenario {name_or_path!r} not found (bundled scenarios: {known}; or "
+            "pass a path to a scenario.toml)"
+        ).format(name_or_path=str(name_or_path), known=", ".join(known))
     )
 
 
@@ -224,15 +242,15 @@ _NAME_FORBIDDEN = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 def _bbox_problem(w: float, s: float, e: float, n: float) -> str | None:
     """Return what is wrong with a (west, south, east, north) WGS-84 box, or None."""
     if not all(math.isfinite(v) for v in (w, s, e, n)):
-        return "the four values must be finite numbers"
+        return _("the four values must be finite numbers")
     if abs(w) > 180 or abs(e) > 180:
-        return "west and east are longitudes, within -180..180"
+        return _("west and east are longitudes, within -180..180")
     if abs(s) > 90 or abs(n) > 90:
-        return "south and north are latitudes, within -90..90"
+        return _("south and north are latitudes, within -90..90")
     if not w < e:
-        return f"west {w:.10g} must be less than east {e:.10g}"
+        return _("west {w:.10g} must be less than east {e:.10g}").format(w=w, e=e)
     if not s < n:
-        return f"south {s:.10g} must be less than north {n:.10g}"
+        return _("south {s:.10g} must be less than north {n:.10g}").format(s=s, n=n)
     return None
 
 
@@ -257,7 +275,9 @@ def check_bbox(values: list[float] | tuple[float, ...]) -> tuple[float, float, f
     """
     if len(values) != 4:
         raise ValueError(
-            f"expected 4 numbers [west, south, east, north] (WGS-84 degrees), got {len(values)}"
+            _("expected 4 numbers [west, south, east, north] (WGS-84 degrees), got {count}").format(
+                count=len(values)
+            )
         )
     w, s, e, n = (float(v) for v in values)
     problem = _bbox_problem(w, s, e, n)
@@ -266,10 +286,16 @@ def check_bbox(values: list[float] | tuple[float, ...]) -> tuple[float, float, f
     if _bbox_problem(s, w, n, e) is None:
         fixed = ", ".join(f"{v:.10g}" for v in (s, w, n, e))
         raise ValueError(
-            "looks like [south, west, north, east] (lat/lon order); "
-            f"write [west, south, east, north] = [{fixed}]"
+            _(
+                "looks like [south, west, north, east] (lat/lon order); write [west, "
+                "south, east, north] = [{fixed}]"
+            ).format(fixed=fixed)
         )
-    raise ValueError(f"{problem}; expected [west, south, east, north] in WGS-84 degrees")
+    raise ValueError(
+        _("{problem}; expected [west, south, east, north] in WGS-84 degrees").format(
+            problem=problem
+        )
+    )
 
 
 def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
@@ -277,17 +303,17 @@ def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
     if value is None:
         return None
     if not value.strip():
-        raise ValueError("expected the name of a file, got an empty string")
+        raise ValueError(_("expected the name of a file, got an empty string"))
     folder = Path((info.context or {}).get("folder", "."))
     try:
         resolved = (folder / value).resolve()
         is_file, is_dir = resolved.is_file(), resolved.is_dir()
     except (OSError, ValueError) as exc:
-        raise ValueError(f"not a usable file path ({exc})") from exc
+        raise ValueError(_("not a usable file path ({exc})").format(exc=exc)) from exc
     if is_dir:
-        raise ValueError(f"{resolved} is a folder; expected a file")
+        raise ValueError(_("{resolved} is a folder; expected a file").format(resolved=resolved))
     if not is_file:
-        raise ValueError(f"no such file: {resolved}")
+        raise ValueError(_("no such file: {resolved}").format(resolved=resolved))
     return value
 
 
@@ -309,8 +335,10 @@ class _ScenarioTable(_Table):
             not value.strip() or value.strip() in {".", ".."} or _NAME_FORBIDDEN.search(value)
         ):
             raise ValueError(
-                "expected a non-empty name usable as a file name "
-                '(it names out/<name>/ and maps/<name>.html; no / \\ : * ? " < > |)'
+                _(
+                    "expected a non-empty name usable as a file name (it names out/<name>/ "
+                    'and maps/<name>.html; no / \\ : * ? " < > |)'
+                )
             )
         return value
 
@@ -351,15 +379,19 @@ class _FacilitiesTable(_Table):
         for role in value:
             if role not in ROLES:
                 close = difflib.get_close_matches(role, ROLES, n=1)
-                hint = f"did you mean {close[0]}? " if close else ""
-                raise ValueError(f"unknown role {role!r} ({hint}roles: {', '.join(ROLES)})")
+                hint = _("did you mean {close}? ").format(close=close[0]) if close else ""
+                raise ValueError(
+                    _("unknown role {role!r} ({hint}roles: {roles})").format(
+                        role=role, hint=hint, roles=", ".join(ROLES)
+                    )
+                )
         return value
 
     @field_validator("sheet")
     @classmethod
     def _sheet_index(cls, value: str | int | None) -> str | int | None:
         if isinstance(value, int) and value < 0:
-            raise ValueError("a sheet index counts from 0")
+            raise ValueError(_("a sheet index counts from 0"))
         return value
 
 
@@ -400,7 +432,7 @@ class _AnalysisTable(_Table):
     def _bands(cls, value: list[float]) -> list[float]:
         problem = _bands_problem(tuple(value))
         if problem:
-            raise ValueError(f"{problem}, e.g. [5, 10, 15]")
+            raise ValueError(_("{problem}, e.g. [5, 10, 15]").format(problem=problem))
         return sorted(value)
 
 
@@ -414,7 +446,7 @@ class _ReportTable(_Table):
     @classmethod
     def _one_line_text(cls, value: str) -> str:
         if _LINE_BREAKING.search(value):
-            raise ValueError("expected one line of text (no line breaks or control characters)")
+            raise ValueError(_("expected one line of text (no line breaks or control characters)"))
         return value.strip()
 
 
@@ -444,45 +476,50 @@ TABLES: dict[str, type[_Table]] = {
 }
 
 _POINT_KEYS = {
-    "path": "a string naming the file, relative to the scenario file",
+    "path": N_("a string naming the file, relative to the scenario file"),
     "crs": f"a CRS name: {crs_mod.ACCEPTED_CRS_NAMES}",
     "columns": 'a table of role = "column name" (roles: '
     + ", ".join(ROLES)
     + '), e.g. { lon = "经度", lat = "纬度" }',
-    "sheet": "an Excel sheet name (string) or 0-based index (integer)",
-    "layer": "a GeoPackage layer name (string)",
+    "sheet": N_("an Excel sheet name (string) or 0-based index (integer)"),
+    "layer": N_("a GeoPackage layer name (string)"),
 }
 
 #: What each key expects, as said in error messages (and the README's scenario section).
 EXPECTED: dict[tuple[str, str], str] = {
-    ("scenario", "name"): "a non-empty string usable as a file name",
-    ("scenario", "title"): "a string",
-    ("scenario", "place"): "a string",
-    ("scenario", "study_bbox"): "[west, south, east, north]: 4 finite numbers, WGS-84 degrees",
-    ("scenario", "notes"): "a string",
+    ("scenario", "name"): N_("a non-empty string usable as a file name"),
+    ("scenario", "title"): N_("a string"),
+    ("scenario", "place"): N_("a string"),
+    ("scenario", "study_bbox"): N_("[west, south, east, north]: 4 finite numbers, WGS-84 degrees"),
+    ("scenario", "notes"): N_("a string"),
     ("network", "source"): "one of " + ", ".join(f'"{s}"' for s in NETWORK_SOURCES),
-    ("network", "path"): "a string naming the OSM XML or GraphML file, relative to the "
-    "scenario file",
-    ("network", "data_date"): 'a string or a TOML date, e.g. "2021-03-17"',
-    ("network", "attribution"): "a string",
+    ("network", "path"): N_(
+        "a string naming the OSM XML or GraphML file, relative to the scenario file"
+    ),
+    ("network", "data_date"): N_('a string or a TOML date, e.g. "2021-03-17"'),
+    ("network", "attribution"): N_("a string"),
     ("network", "download_margin_m"): f"a number of metres, 0 to {DOWNLOAD_MARGIN_MAX_M:g}",
     **{("facilities", k): v for k, v in _POINT_KEYS.items()},
     **{("pois", k): v for k, v in _POINT_KEYS.items()},
-    ("pois", "from_osm"): "true or false (a TOML boolean, unquoted)",
+    ("pois", "from_osm"): N_("true or false (a TOML boolean, unquoted)"),
     **{("origins", k): v for k, v in _POINT_KEYS.items()},
-    ("policy", "types"): "a string naming the policy business types CSV, relative to the "
-    "scenario file (default: the shipped planner/policy_types.csv)",
-    ("proposals", "files"): "a list of proposal TOML files, relative to the scenario file, "
-    'e.g. ["east-gate.toml"] (see planner compare)',
+    ("policy", "types"): N_(
+        "a string naming the policy business types CSV, relative to the "
+        "scenario file (default: the shipped planner/policy_types.csv)"
+    ),
+    ("proposals", "files"): N_(
+        "a list of proposal TOML files, relative to the scenario file, "
+        'e.g. ["east-gate.toml"] (see planner compare)'
+    ),
     ("analysis", "speed_kmh"): f"a number of km/h from {SPEED_MIN_KMH:g} to {SPEED_MAX_KMH:g}",
-    ("analysis", "bands_min"): "a list of distinct positive minutes, e.g. [5, 10, 15]",
+    ("analysis", "bands_min"): N_("a list of distinct positive minutes, e.g. [5, 10, 15]"),
     ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
     ("analysis", "buffer_m"): f"a number of metres, > 0 and <= {BUFFER_MAX_M:g}",
     (
         "report",
         "review_number",
-    ): 'a string, the map review number (审图号), e.g. "粤S(2024)01-02号"',
-    ("report", "issuing_unit"): "a string, the unit issuing the map (编制单位)",
+    ): N_('a string, the map review number (审图号), e.g. "粤S(2024)01-02号"'),
+    ("report", "issuing_unit"): N_("a string, the unit issuing the map (编制单位)"),
 }
 
 
@@ -526,27 +563,45 @@ def _unknown_key(table: str, key: str) -> str:
     known = list(TABLES[table].model_fields)
     close = difflib.get_close_matches(key, known, n=1)
     if close:
-        return f"unknown key (did you mean {close[0]}?)"
+        return _("unknown key (did you mean {close}?)").format(close=close[0])
     home = [t for t, model in TABLES.items() if key in model.model_fields]
     if home:
-        return f"unknown key in [{table}] (it belongs in [{home[0]}])"
-    return f"unknown key (known keys of [{table}]: {', '.join(known)})"
+        return _("unknown key in [{table}] (it belongs in [{home}])").format(
+            table=table, home=home[0]
+        )
+    return _("unknown key (known keys of [{table}]: {known})").format(
+        table=table, known=", ".join(known)
+    )
 
 
 def _top_level_issue(name: str, kind: str, doc: dict[str, Any]) -> str:
     value = doc.get(name)
     tables = ", ".join(f"[{t}]" for t in TABLES)
     if kind == "missing":
-        return f"missing [{name}] table (it needs at least path = the {name} file)"
+        return _("missing [{name}] table (it needs at least path = the {name} file)").format(
+            name=name
+        )
     if kind != "extra_forbidden":
-        return f"{_key(name)} = {_show(value)}: expected a table [{name}]"
+        return _("{key} = {value}: expected a table [{name}]").format(
+            key=_key(name), value=_show(value), name=name
+        )
     if isinstance(value, dict):
         close = difflib.get_close_matches(name, list(TABLES), n=1)
-        hint = f"did you mean [{close[0]}]?" if close else f"known tables: {tables}"
-        return f"[{_key(name)}]: unknown table ({hint})"
+        hint = (
+            _("did you mean [{close}]?").format(close=close[0])
+            if close
+            else _("known tables: {tables}").format(tables=tables)
+        )
+        return _("[{key}]: unknown table ({hint})").format(key=_key(name), hint=hint)
     home = [t for t, model in TABLES.items() if name in model.model_fields]
-    hint = f"it belongs under the [{home[0]}] header" if home else f"known tables: {tables}"
-    return f"{_key(name)} = {_show(value)}: unknown key outside any table ({hint})"
+    hint = (
+        _("it belongs under the [{home}] header").format(home=home[0])
+        if home
+        else _("known tables: {tables}").format(tables=tables)
+    )
+    return _("{key} = {value}: unknown key outside any table ({hint})").format(
+        key=_key(name), value=_show(value), hint=hint
+    )
 
 
 def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
@@ -565,15 +620,22 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         table, key = str(head[0]), str(head[1])
         where = f"[{table}] {_key(key)}"
         expected = EXPECTED.get((table, key), "")
+        expected = _(expected) if expected else ""
         if kind == "extra_forbidden":
             issues.append(f"{where} = {_show(doc[table][key])}: {_unknown_key(table, key)}")
         elif kind == "missing":
-            issues.append(f"{where} is missing: expected {expected}")
+            issues.append(
+                _("{where} is missing: expected {expected}").format(where=where, expected=expected)
+            )
         elif kind == "value_error":
             detail = str(err.get("ctx", {}).get("error", err["msg"]))
             issues.append(f"{where} = {_show(doc[table][key])}: {detail}")
         else:
-            issues.append(f"{where} = {_show(doc[table][key])}: expected {expected}")
+            issues.append(
+                _("{where} = {value}: expected {expected}").format(
+                    where=where, value=_show(doc[table][key]), expected=expected
+                )
+            )
     return issues
 
 
@@ -583,21 +645,27 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
     network, pois = model.network, model.pois
     if network.source != "overpass" and network.path is None:
         issues.append(
-            f'[network] path is missing: source = "{network.source}" needs the street '
-            'network file (or use source = "overpass" and `planner fetch`)'
+            _(
+                '[network] path is missing: source = "{source}" needs the street '
+                'network file (or use source = "overpass" and `planner fetch`)'
+            ).format(source=network.source)
         )
     if network.source == "overpass" and network.path is not None:
         issues.append(
-            f'[network] path = {_show(network.path)}: not used with source = "overpass" '
-            "(`planner fetch` downloads the network); remove it or set source = "
-            '"osm_xml" / "graphml"'
+            _(
+                '[network] path = {path}: not used with source = "overpass" (`planner '
+                'fetch` downloads the network); remove it or set source = "osm_xml" / '
+                '"graphml"'
+            ).format(path=_show(network.path))
         )
     if pois.path is None:
         for key in ("crs", "columns", "sheet", "layer"):
             if key in pois.model_fields_set:
                 issues.append(
-                    f"[pois] {key} = {_show(doc['pois'][key])}: only used with [pois] path "
-                    "(a table of merchants), which is missing"
+                    _(
+                        "[pois] {key} = {value}: only used with [pois] path (a table of "
+                        "merchants), which is missing"
+                    ).format(key=key, value=_show(doc["pois"][key]))
                 )
     return issues
 
@@ -605,7 +673,7 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
 def _error(path: Path, issues: list[str]) -> ScenarioError:
     shown = "; ".join(issues[:4])
     if len(issues) > 4:
-        shown += f"; and {len(issues) - 4} more"
+        shown += _("; and {count} more").format(count=len(issues) - 4)
     return ScenarioError(_one_line(f"{path}: {shown}"))
 
 
@@ -648,7 +716,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ScenarioError(_one_line(f"{path}: cannot read scenario ({exc})")) from exc
+        raise ScenarioError(
+            _one_line(_("{path}: cannot read scenario ({exc})").format(path=path, exc=exc))
+        ) from exc
     folder = path.parent
     try:
         model = _ScenarioFile.model_validate(doc, context={"folder": folder})
