@@ -22,6 +22,7 @@ import pyproj
 
 from planner import crs as crs_mod
 from planner._errors import PlannerError
+from planner._i18n import N_, _
 from planner.schema import READ_COLUMNS, READ_STATUSES, Status
 from planner.schema import USABLE_STATUSES as _USABLE
 
@@ -159,25 +160,25 @@ def parse_coordinate(value: Any) -> tuple[float, str | None]:
         "not a finite number".
     """
     if value is None or value is pd.NA:
-        return math.nan, "empty"
+        return math.nan, N_("empty")
     if isinstance(value, bool) or not isinstance(value, numbers.Real | str):
-        return math.nan, "not a number"
+        return math.nan, N_("not a number")
     if isinstance(value, numbers.Real):
         number = float(value)
     else:
         text = unicodedata.normalize("NFKC", value).strip().rstrip("°").strip()
         if text.lower() in _MISSING_TOKENS:
-            return math.nan, "empty"
+            return math.nan, N_("empty")
         if _DECIMAL_COMMA.match(text):
             text = text.replace(",", ".")
         try:
             number = float(text)
         except ValueError:
-            return math.nan, "not a number"
+            return math.nan, N_("not a number")
     if math.isnan(number):
-        return math.nan, "empty"
+        return math.nan, N_("empty")
     if math.isinf(number):
-        return math.nan, "not a finite number"
+        return math.nan, N_("not a finite number")
     return number, None
 
 
@@ -197,7 +198,9 @@ def _decode(data: bytes, name: str) -> str:
         except UnicodeDecodeError:
             continue
     warnings.warn(
-        f"{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced",
+        _("{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced").format(
+            name=name
+        ),
         stacklevel=3,
     )
     return data.decode("utf-8", errors="replace")
@@ -248,7 +251,9 @@ def _split_records(
     """
     start = next((i for i, rec in enumerate(records) if not _is_blank(rec)), None)
     if start is None:
-        msg = f"{name}: the file has no header line and no data (it is empty or blank)"
+        msg = _("{name}: the file has no header line and no data (it is empty or blank)").format(
+            name=name
+        )
         raise InputError(msg)
     header = _header_names([_unescape_formula(c) for c in records[start]])
     width = len(header)
@@ -273,7 +278,7 @@ def _read_csv(path: Path) -> _Table:
     """Read a delimited text file into a _Table (all cells are strings)."""
     data = path.read_bytes()
     if not data.strip():
-        msg = f"{path.name}: the file is empty"
+        msg = _("{path_name}: the file is empty").format(path_name=path.name)
         raise InputError(msg)
     text = _decode(data, path.name).replace("\x00", "")
     delimiter = _sniff_delimiter(text, path.suffix.lower())
@@ -281,7 +286,7 @@ def _read_csv(path: Path) -> _Table:
     try:
         records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
     except csv.Error as exc:
-        msg = f"{path.name}: not a readable CSV file ({exc})"
+        msg = _("{path_name}: not a readable CSV file ({exc})").format(path_name=path.name, exc=exc)
         raise InputError(msg) from exc
     finally:
         csv.field_size_limit(previous_limit)
@@ -298,10 +303,14 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Table:
     try:
         workbook = openpyxl.load_workbook(path, data_only=True)
     except (InvalidFileException, OSError, KeyError, ValueError) as exc:
-        msg = f"{path.name}: not a readable .xlsx workbook ({exc})"
+        msg = _("{path_name}: not a readable .xlsx workbook ({exc})").format(
+            path_name=path.name, exc=exc
+        )
         raise InputError(msg) from exc
     except Exception as exc:  # zipfile.BadZipFile and other parser errors
-        msg = f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__}: {exc})"
+        msg = _("{path_name}: not a readable .xlsx workbook ({kind}: {exc})").format(
+            path_name=path.name, kind=type(exc).__name__, exc=exc
+        )
         raise InputError(msg) from exc
     try:
         if sheet is None:
@@ -311,12 +320,16 @@ def _read_excel(path: Path, sheet: str | int | None) -> _Table:
         else:
             worksheet = workbook[sheet]
     except (IndexError, KeyError) as exc:
-        msg = f"{path.name}: no sheet {sheet!r}; sheets are {workbook.sheetnames}"
+        msg = _("{path_name}: no sheet {sheet!r}; sheets are {sheetnames}").format(
+            path_name=path.name, sheet=sheet, sheetnames=workbook.sheetnames
+        )
         raise InputError(msg) from exc
     records = [list(r) for r in worksheet.iter_rows(min_row=1, values_only=True)]
     workbook.close()
     if not records:
-        msg = f"{path.name}: sheet {worksheet.title!r} is empty"
+        msg = _("{path_name}: sheet {title!r} is empty").format(
+            path_name=path.name, title=worksheet.title
+        )
         raise InputError(msg)
     return _split_records(records, first_number=1, name=f"{path.name} [{worksheet.title}]")
 
@@ -327,7 +340,9 @@ def _file_crs_token(gdf_crs: Any, name: str) -> str | None:
         return None
     epsg = pyproj.CRS.from_user_input(gdf_crs).to_epsg(min_confidence=20)
     if epsg is None:
-        msg = f"{name}: its CRS has no EPSG code ({gdf_crs}); reproject it or save as EPSG"
+        msg = _(
+            "{name}: its CRS has no EPSG code ({gdf_crs}); reproject it or save as EPSG"
+        ).format(name=name, gdf_crs=gdf_crs)
         raise InputError(msg)
     return crs_mod.normalize_crs(f"EPSG:{epsg}")
 
@@ -337,14 +352,16 @@ def _read_geo(path: Path, layer: str | None) -> _Table:
     import geopandas as gpd
 
     if path.stat().st_size == 0:
-        msg = f"{path.name}: the file is empty"
+        msg = _("{path_name}: the file is empty").format(path_name=path.name)
         raise InputError(msg)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             frame = gpd.read_file(path, layer=layer) if layer else gpd.read_file(path)
     except Exception as exc:  # pyogrio/fiona raise many driver-specific errors
-        msg = f"{path.name}: not a readable vector file ({type(exc).__name__}: {exc})"
+        msg = _("{path_name}: not a readable vector file ({kind}: {exc})").format(
+            path_name=path.name, kind=type(exc).__name__, exc=exc
+        )
         raise InputError(msg) from exc
     name = f"{path.name} [{layer}]" if layer else path.name
     geometry = None
@@ -371,10 +388,10 @@ def _read_geo(path: Path, layer: str | None) -> _Table:
 def _read_table(path: Path, sheet: str | int | None, layer: str | None) -> _Table:
     """Dispatch on the file suffix."""
     if not path.exists():
-        msg = f"{path}: file not found"
+        msg = _("{path}: file not found").format(path=path)
         raise InputError(msg)
     if not path.is_file():
-        msg = f"{path}: not a file"
+        msg = _("{path}: not a file").format(path=path)
         raise InputError(msg)
     suffix = path.suffix.lower()
     try:
@@ -385,10 +402,12 @@ def _read_table(path: Path, sheet: str | int | None, layer: str | None) -> _Tabl
         if suffix in GEO_SUFFIXES:
             return _read_geo(path, layer)
     except OSError as exc:
-        msg = f"{path.name}: cannot be read ({exc})"
+        msg = _("{path_name}: cannot be read ({exc})").format(path_name=path.name, exc=exc)
         raise InputError(msg) from exc
     accepted = sorted(CSV_SUFFIXES | EXCEL_SUFFIXES | GEO_SUFFIXES)
-    msg = f"{path.name}: unsupported file type {suffix!r}; accepted: {', '.join(accepted)}"
+    msg = _("{path_name}: unsupported file type {suffix!r}; accepted: {accepted}").format(
+        path_name=path.name, suffix=suffix, accepted=", ".join(accepted)
+    )
     raise InputError(msg)
 
 
@@ -406,10 +425,9 @@ def _resolve_columns(table: _Table, columns: Mapping[str, str] | None) -> dict[s
     columns = dict(columns or {})
     unknown_roles = sorted(set(columns) - set(ROLES))
     if unknown_roles:
-        msg = (
-            f"{table.name}: unknown key(s) {unknown_roles} in `columns`; "
-            f"accepted keys: {list(ROLES)}"
-        )
+        msg = _(
+            "{table_name}: unknown key(s) {unknown_roles} in `columns`; accepted keys: {roles}"
+        ).format(table_name=table.name, unknown_roles=unknown_roles, roles=list(ROLES))
         raise InputError(msg)
     by_key: dict[str, str] = {}
     for name in table.header:
@@ -423,21 +441,26 @@ def _resolve_columns(table: _Table, columns: Mapping[str, str] | None) -> dict[s
             elif isinstance(wanted, str) and _match_key(wanted) in by_key:
                 resolved[role] = by_key[_match_key(wanted)]
             else:
-                msg = (
-                    f"{table.name}: column {wanted!r} given for {role!r} in `columns` is not "
-                    f"in the file; columns found: {table.header}"
-                )
+                msg = _(
+                    "{table_name}: column {wanted!r} given for {role!r} in `columns` is "
+                    "not in the file; columns found: {header}"
+                ).format(table_name=table.name, wanted=wanted, role=role, header=table.header)
                 raise InputError(msg)
         else:
             resolved[role] = next((by_key[a] for a in COLUMN_ALIASES[role] if a in by_key), None)
     if table.geometry is None:
         for role in ("lon", "lat"):
             if resolved[role] is None:
-                msg = (
-                    f"{table.name}: no {'longitude' if role == 'lon' else 'latitude'} column; "
-                    f"columns found: {table.header}; expected one of "
-                    f"{list(COLUMN_ALIASES[role])} (any case) or an explicit "
-                    f"`columns={{'{role}': ...}}`"
+                msg = _(
+                    "{table_name}: no {value} column; columns found: {header}; expected "
+                    "one of {column_aliases} (any case) or an explicit "
+                    "`columns={{'{role}': ...}}`"
+                ).format(
+                    table_name=table.name,
+                    value="longitude" if role == "lon" else "latitude",
+                    header=table.header,
+                    column_aliases=list(COLUMN_ALIASES[role]),
+                    role=role,
                 )
                 raise InputError(msg)
     return resolved
@@ -506,8 +529,12 @@ class _RowState:
     reason: str = ""
 
 
+#: Units of row numbers, for extraction: "row" (tables) or "feature" (GIS layers).
+_UNITS = (N_("row"), N_("feature"))
+
+
 def _where(table: _Table, number: int) -> str:
-    return f"{table.name} {table.unit} {number}"
+    return _("{file} {unit} {number}").format(file=table.name, unit=_(table.unit), number=number)
 
 
 def _coordinate_fields(table: _Table, roles: Mapping[str, str | None]) -> tuple[str, str]:
@@ -535,11 +562,15 @@ def _check_bbox(study_bbox: tuple[float, float, float, float] | None) -> tuple[f
         return None
     values = tuple(float(v) for v in study_bbox)
     if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        msg = f"study_bbox must be 4 finite numbers (west, south, east, north), got {study_bbox}"
+        msg = _(
+            "study_bbox must be 4 finite numbers (west, south, east, north), got {study_bbox}"
+        ).format(study_bbox=study_bbox)
         raise ValueError(msg)
     west, south, east, north = values
     if not (west < east and south < north):
-        msg = f"study_bbox must be (west, south, east, north) with west < east, got {study_bbox}"
+        msg = _(
+            "study_bbox must be (west, south, east, north) with west < east, got {study_bbox}"
+        ).format(study_bbox=study_bbox)
         raise ValueError(msg)
     return values
 
@@ -663,22 +694,33 @@ def read_points(
     roles = _resolve_columns(table, columns)
     problems = []
     if not table.cells:
-        problems.append(f"{table.name}: the file has a header but no data rows")
+        problems.append(
+            _("{table_name}: the file has a header but no data rows").format(table_name=table.name)
+        )
     previous = _is_planner_output(table, roles)
     if previous:
         if declared != crs_mod.WGS84:
             problems.append(
-                f"{table.name}: a table written by the planner, so its lon/lat are WGS-84; "
-                f"the crs {crs!r} given for it is not applied"
+                _(
+                    "{table_name}: a table written by the planner, so its lon/lat are "
+                    "WGS-84; the crs {crs!r} given for it is not applied"
+                ).format(table_name=table.name, crs=crs)
             )
         declared = crs_mod.WGS84
         roles = {**roles, "crs": None}
         repeated = sum(_cell_to_str(c) == Status.DUPLICATE_ID for c in _column(table, "status"))
         if repeated:
             problems.append(
-                f"{table.name}: {repeated} {table.unit}(s) were already {Status.DUPLICATE_ID} in "
-                "the run that wrote this file and are read again; delete them before the "
-                "next run so they do not pile up"
+                _(
+                    "{table_name}: {repeated} {unit}(s) were already {duplicate_id} in the "
+                    "run that wrote this file and are read again; delete them before the "
+                    "next run so they do not pile up"
+                ).format(
+                    table_name=table.name,
+                    repeated=repeated,
+                    unit=_(table.unit),
+                    duplicate_id=Status.DUPLICATE_ID.value,
+                )
             )
     frame = _build_frame(
         table, roles, declared, bbox, id_prefix or path.stem, allow_repeated_ids, previous
@@ -724,8 +766,10 @@ def _malformed_states(table: _Table) -> list[_RowState]:
     return [
         _RowState(
             Status.MALFORMED_ROW,
-            f"{_where(table, number)}: {count} fields but the header has {width} "
-            f"(a value with an unquoted delimiter?)",
+            _(
+                "{where}: {count} fields but the header has {width} (a value with an "
+                "unquoted delimiter?)"
+            ).format(where=_where(table, number), count=count, width=width),
         )
         if count
         else _RowState()
@@ -745,16 +789,22 @@ def _blame_extra_fields(table: _Table, states: list[_RowState]) -> None:
         if not count or states[i].status in USABLE_STATUSES:
             continue
         where = _where(table, number)
-        as_read = states[i].reason.removeprefix(where).lstrip(",: ").split("; accepted:")[0]
+        accepted = _("; accepted: {names}").split("{")[0]
+        as_read = states[i].reason.removeprefix(where).lstrip(",: ").split(accepted)[0]
         expected = (
-            f"the other {table.unit}s have {width + table.padding}"
+            _("the other {unit}s have {count}").format(
+                unit=_(table.unit), count=width + table.padding
+            )
             if table.padding
-            else f"the header has {width}"
+            else _("the header has {count}").format(count=width)
         )
         states[i] = _RowState(
             Status.MALFORMED_ROW,
-            f"{where}: {count} fields but {expected} (a value with an unquoted delimiter?); "
-            f"the extra fields are empty, but read as it stands: {as_read}",
+            _(
+                "{where}: {count} fields but {expected} (a value with an unquoted "
+                "delimiter?); the extra fields are empty, but read as it stands: "
+                "{as_read}"
+            ).format(where=where, count=count, expected=expected, as_read=as_read),
         )
 
 
@@ -779,8 +829,9 @@ def _carry_previous_states(
             continue
         states[i] = _RowState(
             Status(status),
-            f'{_where(table, number)}, fields "lon"/"lat": empty; the run that wrote this file '
-            f"said: {_cell_to_str(reasons[i]) or status}",
+            _(
+                '{where}, fields "lon"/"lat": empty; the run that wrote this file said: {said}'
+            ).format(where=_where(table, number), said=_cell_to_str(reasons[i]) or status),
         )
 
 
@@ -799,8 +850,10 @@ def _row_crs_tokens(
                 if states[i].status == Status.OK:
                     states[i] = _RowState(
                         Status.INVALID_CRS,
-                        f'{_where(table, number)}, field "{roles["crs"]}": value {_show(raw)} '
-                        f"is not a known CRS; accepted: {crs_mod.ACCEPTED_CRS_NAMES}",
+                        _('{where}, field "{field}": value {value} is not a known CRS').format(
+                            where=_where(table, number), field=roles["crs"], value=_show(raw)
+                        )
+                        + _("; accepted: {names}").format(names=crs_mod.ACCEPTED_CRS_NAMES),
                     )
         tokens.append(token)
     return tokens
@@ -812,21 +865,30 @@ def _coordinate_problem(
     """Return the state for unparsable coordinates of one row (None if both parsed)."""
     empty = [p == "empty" for p in problems]
     if fields[0] == "geometry" and any(empty):
-        return _RowState(Status.MISSING_COORDINATES, f'{where}, field "geometry": empty')
+        return _RowState(
+            Status.MISSING_COORDINATES, _('{where}, field "geometry": empty').format(where=where)
+        )
     if all(empty):
         return _RowState(
             Status.MISSING_COORDINATES,
-            f'{where}, fields "{fields[0]}" and "{fields[1]}": both empty',
+            _('{where}, fields "{field}" and "{field2}": both empty').format(
+                where=where, field=fields[0], field2=fields[1]
+            ),
         )
     if any(empty):
         return _RowState(
-            Status.MISSING_COORDINATES, f'{where}, field "{fields[empty.index(True)]}": empty'
+            Status.MISSING_COORDINATES,
+            _('{where}, field "{field}": empty').format(
+                where=where, field=fields[empty.index(True)]
+            ),
         )
     for field_name, value, problem in zip(fields, raw, problems, strict=True):
         if problem:
             return _RowState(
                 Status.INVALID_COORDINATES,
-                f'{where}, field "{field_name}": value {_show(value)} is {problem}',
+                _('{where}, field "{field}": value {value} is {problem}').format(
+                    where=where, field=field_name, value=_show(value), problem=_(problem)
+                ),
             )
     return None
 
@@ -875,27 +937,32 @@ def _locate(
             lon[group], lat[group], swapped[group] = _convert(x[group], y[group], token, bbox)
     lon_field, lat_field = _coordinate_fields(table, roles)
     for i in np.flatnonzero(candidates):
-        where = f'{_where(table, table.row_numbers[i])}, fields "{lon_field}"/"{lat_field}"'
+        where = _('{where}, fields "{lon}"/"{lat}"').format(
+            where=_where(table, table.row_numbers[i]), lon=lon_field, lat=lat_field
+        )
         geographic = _is_geographic(tokens[i])
         if not (math.isfinite(lon[i]) and math.isfinite(lat[i])):
-            kind = "longitude/latitude (|lon| <= 180, |lat| <= 90)"
+            kind = _("longitude/latitude (|lon| <= 180, |lat| <= 90)")
             states[i] = _RowState(
                 Status.INVALID_COORDINATES,
-                f"{where}: ({x[i]:g}, {y[i]:g}) is not a valid {tokens[i]} "
-                + (kind if geographic else "easting/northing"),
+                _("{where}: ({x:g}, {y:g}) is not a valid {crs} ").format(
+                    where=where, x=x[i], y=y[i], crs=tokens[i]
+                )
+                + (kind if geographic else _("easting/northing")),
             )
             continue
         note = ""
         if swapped[i]:
-            note = (
-                f"values look swapped (x {x[i]:g}, y {y[i]:g}); "
-                f"used lon {lon[i]:.6f}, lat {lat[i]:.6f}"
-            )
+            note = _(
+                "values look swapped (x {x:g}, y {y:g}); used lon {lon:.6f}, lat {lat:.6f}"
+            ).format(x=x[i], y=y[i], lon=lon[i], lat=lat[i])
         if bbox is not None and not _in_bbox(lon[i : i + 1], lat[i : i + 1], bbox)[0]:
             states[i] = _RowState(
                 Status.OUTSIDE_STUDY_AREA,
-                f"{where}: point lon {lon[i]:.6f}, lat {lat[i]:.6f} (WGS-84) is outside the "
-                f"study area (west, south, east, north) = {_bbox_text(bbox)}"
+                _(
+                    "{where}: point lon {lon:.6f}, lat {lat:.6f} (WGS-84) is outside the "
+                    "study area (west, south, east, north) = {bbox}"
+                ).format(where=where, lon=lon[i], lat=lat[i], bbox=_bbox_text(bbox))
                 + (f"; {note}" if note else ""),
             )
         elif swapped[i]:
@@ -933,8 +1000,13 @@ def _assign_ids(
         if ident in first_row_of:
             states[i] = _RowState(
                 Status.DUPLICATE_ID,
-                f'{_where(table, number)}, field "{roles["id"]}": id {_show(ident)} already '
-                f"used in {table.unit} {first_row_of[ident]}",
+                _('{where}, field "{field}": id {id} already used in {unit} {number}').format(
+                    where=_where(table, number),
+                    field=roles["id"],
+                    id=_show(ident),
+                    unit=_(table.unit),
+                    number=first_row_of[ident],
+                ),
             )
         else:
             first_row_of[ident] = number
@@ -1015,7 +1087,10 @@ def _row_labels(frame: pd.DataFrame) -> list[str]:
     source = str(frame.attrs.get(ATTR_SOURCE) or "input")
     unit = frame.attrs.get(ATTR_UNIT)
     if unit:
-        return [f"{source} {unit} {row}" for row in frame["row"].tolist()]
+        return [
+            _("{file} {unit} {number}").format(file=source, unit=_(unit), number=row)
+            for row in frame["row"].tolist()
+        ]
     return [f"{source} {ident}" for ident in frame["id"].astype(str).tolist()]
 
 
@@ -1057,7 +1132,10 @@ def combine_sources(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
         if repeats:
             reasons = frame["reason"].astype(object).to_numpy(copy=True)
             reasons[repeats] = [
-                f"{labels[i]}: id {_show(ids[i])} already used by {claims[ids[i]]}" for i in repeats
+                _("{where}: id {id} already used by {other}").format(
+                    where=labels[i], id=_show(ids[i]), other=claims[ids[i]]
+                )
+                for i in repeats
             ]
             status = frame["status"].astype(object).to_numpy(copy=True)
             status[repeats] = Status.DUPLICATE_ID.value
