@@ -55,7 +55,11 @@ def set_language(language: str | None) -> None:
         One of `LANGUAGES`, or None.
     """
     if language is not None and language not in LANGUAGES:
-        raise ValueError(f"language must be one of {LANGUAGES}, got {language!r}")
+        raise ValueError(
+            _("language must be one of {languages}, got {language!r}").format(
+                languages=LANGUAGES, language=language
+            )
+        )
     global _chosen
     _chosen = language
 

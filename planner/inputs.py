@@ -48,7 +48,7 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
         has not changed since the last run; see `planner._cache`).
     """
     if scenario.network_source == "overpass":
-        graphml, _ = network_cache_paths(scenario)
+        graphml = network_cache_paths(scenario)[0]
         if not graphml.is_file():
             raise NetworkUnavailableError(
                 _(
@@ -262,7 +262,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
         if scenario.network_source == "overpass" or (
             scenario.network_path is not None and scenario.network_path.suffix == ".graphml"
         ):
-            _, features_path = network_cache_paths(scenario)
+            features_path = network_cache_paths(scenario)[1]
             if features_path.is_file():
                 frames.append(
                     osm_pois.features_to_pois(
