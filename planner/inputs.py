@@ -152,13 +152,18 @@ def verify_fetch_cache(scenario: Scenario) -> None:
 
 def describe_network(network: net.StreetNetwork) -> str:
     """One line on the routed network and the disconnected pieces left out."""
-    text = f"network: {network.n_nodes:,} nodes, {network.n_edges:,} street segments"
+    text = _("network: {nodes:,} nodes, {edges:,} street segments").format(
+        nodes=network.n_nodes, edges=network.n_edges
+    )
     dropped = network.components.dropped if network.components else None
     if dropped is not None and len(dropped):
         names = "、".join(n for n in dropped["names"] if n)[:120]
-        text += (
-            f"; left out {len(dropped)} disconnected pieces ({int(dropped['nodes'].sum())} "
-            f"nodes{': ' + names if names else ''}; see summary.json)"
+        text += _(
+            "; left out {count} disconnected pieces ({nodes} nodes{names}; see summary.json)"
+        ).format(
+            count=len(dropped),
+            nodes=int(dropped["nodes"].sum()),
+            names=": " + names if names else "",
         )
     return text
 

@@ -345,14 +345,18 @@ def too_far_reasons(
         distance,
         strict=True,
     ):
-        where = f"{source} {unit} {row}, facility {json.dumps(str(fid), ensure_ascii=False)}"
+        where = _("{file} {unit} {number}, facility {id}").format(
+            file=source, unit=_(unit), number=row, id=json.dumps(str(fid), ensure_ascii=False)
+        )
         if np.isfinite(d):
-            text = (
-                f"{where}: the nearest walkable street of the routed network is {d:.0f} m "
-                f"away, beyond the snapping limit of {limit_m:g} m"
-            )
+            text = _(
+                "{where}: the nearest walkable street of the routed network is {metres:.0f} m "
+                "away, beyond the snapping limit of {limit:g} m"
+            ).format(where=where, metres=d, limit=limit_m)
         else:
-            text = f"{where}: no walkable street within the snapping limit of {limit_m:g} m"
+            text = _("{where}: no walkable street within the snapping limit of {limit:g} m").format(
+                where=where, limit=limit_m
+            )
         reasons.append(f"{earlier}; {text}" if isinstance(earlier, str) and earlier else text)
     return reasons
 

@@ -243,7 +243,7 @@ class Result:
         for table in (self.entrances, self.pois):
             bad = table[~table["status"].isin([Status.OK, Status.UNREACHABLE])]
             for row, status, reason in zip(bad["row"], bad["status"], bad["reason"], strict=True):
-                found.append(str(reason or f"row {row}: {status}"))
+                found.append(str(reason or _("row {row}: {status}").format(row=row, status=status)))
         return found
 
     def __repr__(self) -> str:

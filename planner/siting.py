@@ -552,9 +552,9 @@ class Siting:
             unit = candidates.attrs.get(ATTR_UNIT) or "row"
             reason[far] = [
                 _(
-                    "{source} {unit} {r}: no walkable street within the snapping limit of "
-                    "{snap_limit_m:g} m"
-                ).format(source=source, unit=unit, r=r, snap_limit_m=settings.snap_limit_m)
+                    "{file} {unit} {number}: no walkable street within the snapping limit "
+                    "of {limit:g} m"
+                ).format(file=source, unit=_(unit), number=r, limit=settings.snap_limit_m)
                 for r in candidates["row"].to_numpy()[far]
             ]
             excluded = pd.DataFrame(
