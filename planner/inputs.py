@@ -109,12 +109,12 @@ def check_study_area(scenario: Scenario, network: net.StreetNetwork) -> None:
     raise PlannerError(
         _(
             "study_bbox {study_bbox} ({scenario_file}) does not overlap the street "
-            "network's extent {value} ({network_file}): wrong area, or lat/lon "
+            "network's extent {extent} ({network_file}): wrong area, or lat/lon "
             "order?"
         ).format(
             study_bbox=box(scenario.study_bbox),
             scenario_file=scenario.file or scenario.folder,
-            value=box((nw, ns, ne, nn)),
+            extent=box((nw, ns, ne, nn)),
             network_file=network_file,
         )
     )
@@ -234,9 +234,9 @@ def load_facilities(scenario: Scenario) -> pd.DataFrame:
     if facilities.empty:
         raise PlannerError(
             _(
-                "{attrs}: the file has a header but no data rows, so there are no "
+                "{file}: the file has a header but no data rows, so there are no "
                 "facilities to plan from"
-            ).format(attrs=facilities.attrs[readers.ATTR_SOURCE])
+            ).format(file=facilities.attrs[readers.ATTR_SOURCE])
         )
     return facilities
 

@@ -209,8 +209,8 @@ def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
     unknown = [f for f in [*proposal.close, *proposal.move] if str(f) not in ids]
     if unknown:
         raise PlannerError(
-            _("proposal {proposal_name!r}: no facility with id {repr}").format(
-                proposal_name=proposal.name, repr=", ".join(map(repr, unknown))
+            _("proposal {proposal_name!r}: no facility with id {ids}").format(
+                proposal_name=proposal.name, ids=", ".join(map(repr, unknown))
             )
         )
     for fid, (lon, lat) in proposal.move.items():

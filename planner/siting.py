@@ -799,8 +799,8 @@ class Siting:
             raise SitingError(
                 _(
                     "--target: a covered share of {share:.1%} cannot be reached: with all "
-                    "{shape} candidates the best is {path:.1%} (today {share2:.1%})"
-                ).format(share=share, shape=A.shape[0], path=best / total, share2=before.share)
+                    "{count} candidates the best is {best:.1%} (today {today:.1%})"
+                ).format(share=share, count=A.shape[0], best=best / total, today=before.share)
             )
         sites = _greedy_lscp(A, w, need)
         gains = np.sort(np.asarray(A @ w).ravel())[::-1]
