@@ -109,6 +109,10 @@ def _translate_help(group: Any) -> None:
         original = obj.__dict__.setdefault("_planner_help", getattr(obj, "help", None))
         if original:
             obj.help = _(original)
+    for command in commands:  # click's --help option: made once per command, then cached
+        option = command.get_help_option(command.context_class(command))
+        if option is not None:
+            option.help = _("Show this message and exit.")
 
 
 app = typer.Typer(
