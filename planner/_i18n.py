@@ -64,6 +64,11 @@ def set_language(language: str | None) -> None:
     _chosen = language
 
 
+def chosen_language() -> str | None:
+    """The language set by `set_language`, or None when the environment decides."""
+    return _chosen
+
+
 def current_language() -> str:
     """The language messages are in now: the one set by `set_language`, else the environment's."""
     return _chosen if _chosen is not None else language_from_env()

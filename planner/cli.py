@@ -12,7 +12,7 @@ import typer
 from typer.core import TyperGroup
 
 from planner._errors import PlannerError
-from planner._i18n import LANGUAGES, N_, _, set_language
+from planner._i18n import LANGUAGES, N_, _, chosen_language, set_language
 
 try:  # typer >= 0.2x bundles its own copy of click
     from typer._click import exceptions as click_exceptions
@@ -35,9 +35,27 @@ class OneLineErrors(TyperGroup):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        """Run the command line; see `click.Command.main`."""
+        """Run the command line in the language of ``--lang`` or the locale.
+
+        See `click.Command.main`. The language is the process's only while the command
+        runs (the caller's choice, if any, is restored after it).
+        """
+        previous = chosen_language()
         set_language(_lang_option(sys.argv[1:] if args is None else list(args)))
-        _translate_help(self)
+        try:
+            _translate_help(self)
+            return self._main(args, prog_name, complete_var, standalone_mode, **extra)
+        finally:
+            set_language(previous)
+
+    def _main(
+        self,
+        args: Sequence[str] | None,
+        prog_name: str | None,
+        complete_var: str | None,
+        standalone_mode: bool,
+        **extra: Any,
+    ) -> Any:
         if not standalone_mode:
             return super().main(
                 args=args,

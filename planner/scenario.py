@@ -622,14 +622,22 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         expected = EXPECTED.get((table, key), "")
         expected = _(expected) if expected else ""
         if kind == "extra_forbidden":
-            issues.append(f"{where} = {_show(doc[table][key])}: {_unknown_key(table, key)}")
+            issues.append(
+                _("{where} = {value}: {problem}").format(
+                    where=where, value=_show(doc[table][key]), problem=_unknown_key(table, key)
+                )
+            )
         elif kind == "missing":
             issues.append(
                 _("{where} is missing: expected {expected}").format(where=where, expected=expected)
             )
         elif kind == "value_error":
             detail = str(err.get("ctx", {}).get("error", err["msg"]))
-            issues.append(f"{where} = {_show(doc[table][key])}: {detail}")
+            issues.append(
+                _("{where} = {value}: {problem}").format(
+                    where=where, value=_show(doc[table][key]), problem=detail
+                )
+            )
         else:
             issues.append(
                 _("{where} = {value}: expected {expected}").format(
@@ -671,10 +679,10 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
 
 
 def _error(path: Path, issues: list[str]) -> ScenarioError:
-    shown = "; ".join(issues[:4])
+    shown = _("; ").join(issues[:4])
     if len(issues) > 4:
         shown += _("; and {count} more").format(count=len(issues) - 4)
-    return ScenarioError(_one_line(f"{path}: {shown}"))
+    return ScenarioError(_one_line(_("{path}: {problem}").format(path=path, problem=shown)))
 
 
 def _point_source(table: _FacilitiesTable, folder: Path) -> PointSource | None:

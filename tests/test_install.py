@@ -99,6 +99,9 @@ def test_wheel_install_runs_the_sample_from_another_folder(tmp_path: Path) -> No
     (tree_wheel,) = (tmp_path / "from-tree").glob("*.whl")
     (wheel,) = (tmp_path / "from-sdist").glob("*.whl")
     assert _bundled(wheel) == _bundled(tree_wheel) == SCENARIO_FILES
+    for built in (wheel, tree_wheel):  # the compiled Chinese catalogue ships in the package
+        with zipfile.ZipFile(built) as zf:
+            assert "planner/locale/zh_CN/LC_MESSAGES/planner.mo" in zf.namelist()
 
     venv = tmp_path / "venv"
     _run([py, "-m", "venv", "--without-pip", venv])
@@ -133,6 +136,8 @@ def test_wheel_install_runs_the_sample_from_another_folder(tmp_path: Path) -> No
     assert Path(where[2]) == tmp_path / "user-cache" / "scenarios" / "liusha"
 
     script = venv / ("Scripts/planner.exe" if os.name == "nt" else "bin/planner")
+    zh = {**env, "LANG": "zh_CN.UTF-8", "LC_ALL": "", "LC_MESSAGES": "", "LANGUAGE": ""}
+    assert "便民生活圈规划工具" in _run([script, "--help"], cwd=elsewhere, env=zh).stdout
     run = _run([script, "run", "sample", "--out", "o", "--maps-dir", "m"], cwd=elsewhere, env=env)
     assert "sample:" in run.stdout
     assert (elsewhere / "o" / "coverage.csv").is_file()
