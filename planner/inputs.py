@@ -163,7 +163,7 @@ def describe_network(network: net.StreetNetwork) -> str:
         ).format(
             count=len(dropped),
             nodes=int(dropped["nodes"].sum()),
-            names=": " + names if names else "",
+            names=_(": {names}").format(names=names) if names else "",
         )
     return text
 
