@@ -278,8 +278,10 @@ def _clean_runs(runs: Path, keep: Path) -> list[str]:
         left = _remove_run(run, mark)
         if left:
             notes.append(
-                f"kept {run}: it holds files the planner did not write or that were changed "
-                f"after it wrote them ({', '.join(left[:3])})"
+                _(
+                    "kept {run}: it holds files the planner did not write or that were "
+                    "changed after it wrote them ({files})"
+                ).format(run=run, files=", ".join(left[:3]))
             )
     return notes
 

@@ -170,19 +170,30 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
 
         code = rec["type_code"]
         if not _CODE.match(code):
-            bad("type_code", "an English id of letters, digits and _ (e.g. B01_convenience_store)")
+            bad(
+                "type_code",
+                _("an English id of letters, digits and _ (e.g. B01_convenience_store)"),
+            )
         elif code in codes:
-            bad("type_code", "a code not used by an earlier row")
+            bad("type_code", _("a code not used by an earlier row"))
         codes.add(code)
         if rec["class"] not in CLASSES:
-            bad("class", " or ".join(CLASSES))
+            bad("class", _(" or ").join(CLASSES))
         if not rec["type_zh"]:
-            bad("type_zh", "the type's Chinese name")
+            bad("type_zh", _("the type's Chinese name"))
         for tag in _split(rec["osm_tags"]):
             if not _TAG.match(tag):
-                bad("osm_tags", f"OSM tags key=value separated by ';' (not {tag!r})")
+                bad(
+                    "osm_tags",
+                    _("OSM tags key=value separated by ';' (not {tag!r})").format(tag=tag),
+                )
             elif tag in tags and tags[tag] != code:
-                bad("osm_tags", f"tags of one type only ({tag} is already {tags[tag]})")
+                bad(
+                    "osm_tags",
+                    _("tags of one type only ({tag} is already {code})").format(
+                        tag=tag, code=tags[tag]
+                    ),
+                )
             else:
                 tags[tag] = code
         words += [(w, code, len(records)) for w in _split(rec["words_zh"])]
@@ -191,13 +202,17 @@ def load_types(path: str | Path | None = None) -> PolicyTypes:
         except ValueError:
             band = math.nan
         if not (math.isfinite(band) and band > 0):
-            bad("required_band_min", "a positive number of minutes (e.g. 10)")
+            bad("required_band_min", _("a positive number of minutes (e.g. 10)"))
         rec["required_band_min"] = band
         records.append(rec)
     if problems:
-        more = f"; and {len(problems) - 4} more" if len(problems) > 4 else ""
-        shown = "; ".join(problems[:4]) + more
-        raise PlannerError(f"{path}: policy types table: {shown}".replace("\n", " "))
+        more = _("; and {count} more").format(count=len(problems) - 4) if len(problems) > 4 else ""
+        shown = _("; ").join(problems[:4]) + more
+        raise PlannerError(
+            _("{path}: policy types table: {problems}")
+            .format(path=path, problems=shown)
+            .replace("\n", " ")
+        )
     if not records:
         raise PlannerError(
             _("{path}: policy types table has a header but no types").format(path=path)

@@ -18,7 +18,7 @@ SHOWN_KEYWORDS = {"reason", "help"}
 #: Variables (plain or indexed, ``reason[far] = ...``) that hold a message or a row reason.
 SHOWN_VARIABLES = {"msg", "message", "reason", "reasons", "note", "hint", "detail"}
 #: Lists of messages that end up in an `error:` line (``issues.append(f"...")``).
-SHOWN_LISTS = {"issues", "problems", "reasons"}
+SHOWN_LISTS = {"issues", "problems", "reasons", "notes", "warnings"}
 #: Row-state constructors whose positional text is the row's reason.
 SHOWN_CALLS_ALL_ARGS = {"_RowState"}
 #: Literal words that stay English in every language: the ``error:`` prefix scripts look
@@ -88,12 +88,8 @@ def text_nodes(node: ast.expr | None) -> list[ast.expr]:
         return text_nodes(node.left) + text_nodes(node.right)
     if isinstance(node, ast.IfExp):
         return text_nodes(node.body) + text_nodes(node.orelse)
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr in ("format", "join")
-    ):
-        return text_nodes(node.func.value)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return text_nodes(node.func.value)  # "...".format(), .join(), .replace(), ...
     return []
 
 
