@@ -477,28 +477,41 @@ TABLES: dict[str, type[_Table]] = {
 
 _POINT_KEYS = {
     "path": N_("a string naming the file, relative to the scenario file"),
-    "crs": f"a CRS name: {crs_mod.ACCEPTED_CRS_NAMES}",
-    "columns": 'a table of role = "column name" (roles: '
-    + ", ".join(ROLES)
-    + '), e.g. { lon = "经度", lat = "纬度" }',
+    "crs": N_("a CRS name: {crs_names}"),
+    "columns": N_(
+        'a table of role = "column name" (roles: {roles}), e.g. {{ lon = "经度", lat = "纬度" }}'
+    ),
     "sheet": N_("an Excel sheet name (string) or 0-based index (integer)"),
     "layer": N_("a GeoPackage layer name (string)"),
 }
 
-#: What each key expects, as said in error messages (and the README's scenario section).
+#: The values of the placeholders in `EXPECTED` (filled in after translation).
+_EXPECTED_ARGS = {
+    "crs_names": crs_mod.ACCEPTED_CRS_NAMES,
+    "roles": ", ".join(ROLES),
+    "sources": ", ".join(f'"{s}"' for s in NETWORK_SOURCES),
+    "download_margin_max_m": DOWNLOAD_MARGIN_MAX_M,
+    "speed_min_kmh": SPEED_MIN_KMH,
+    "speed_max_kmh": SPEED_MAX_KMH,
+    "snap_limit_max_m": SNAP_LIMIT_MAX_M,
+    "buffer_max_m": BUFFER_MAX_M,
+}
+
+#: What each key expects, as said in error messages (and the README's scenario section):
+#: English templates, translated and filled with `_EXPECTED_ARGS` where they are shown.
 EXPECTED: dict[tuple[str, str], str] = {
     ("scenario", "name"): N_("a non-empty string usable as a file name"),
     ("scenario", "title"): N_("a string"),
     ("scenario", "place"): N_("a string"),
     ("scenario", "study_bbox"): N_("[west, south, east, north]: 4 finite numbers, WGS-84 degrees"),
     ("scenario", "notes"): N_("a string"),
-    ("network", "source"): "one of " + ", ".join(f'"{s}"' for s in NETWORK_SOURCES),
+    ("network", "source"): N_("one of {sources}"),
     ("network", "path"): N_(
         "a string naming the OSM XML or GraphML file, relative to the scenario file"
     ),
     ("network", "data_date"): N_('a string or a TOML date, e.g. "2021-03-17"'),
     ("network", "attribution"): N_("a string"),
-    ("network", "download_margin_m"): f"a number of metres, 0 to {DOWNLOAD_MARGIN_MAX_M:g}",
+    ("network", "download_margin_m"): N_("a number of metres, 0 to {download_margin_max_m:g}"),
     **{("facilities", k): v for k, v in _POINT_KEYS.items()},
     **{("pois", k): v for k, v in _POINT_KEYS.items()},
     ("pois", "from_osm"): N_("true or false (a TOML boolean, unquoted)"),
@@ -511,10 +524,10 @@ EXPECTED: dict[tuple[str, str], str] = {
         "a list of proposal TOML files, relative to the scenario file, "
         'e.g. ["east-gate.toml"] (see planner compare)'
     ),
-    ("analysis", "speed_kmh"): f"a number of km/h from {SPEED_MIN_KMH:g} to {SPEED_MAX_KMH:g}",
+    ("analysis", "speed_kmh"): N_("a number of km/h from {speed_min_kmh:g} to {speed_max_kmh:g}"),
     ("analysis", "bands_min"): N_("a list of distinct positive minutes, e.g. [5, 10, 15]"),
-    ("analysis", "snap_limit_m"): f"a number of metres, > 0 and <= {SNAP_LIMIT_MAX_M:g}",
-    ("analysis", "buffer_m"): f"a number of metres, > 0 and <= {BUFFER_MAX_M:g}",
+    ("analysis", "snap_limit_m"): N_("a number of metres, > 0 and <= {snap_limit_max_m:g}"),
+    ("analysis", "buffer_m"): N_("a number of metres, > 0 and <= {buffer_max_m:g}"),
     (
         "report",
         "review_number",
@@ -620,7 +633,7 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         table, key = str(head[0]), str(head[1])
         where = f"[{table}] {_key(key)}"
         expected = EXPECTED.get((table, key), "")
-        expected = _(expected) if expected else ""
+        expected = _(expected).format(**_EXPECTED_ARGS) if expected else ""
         if kind == "extra_forbidden":
             issues.append(
                 _("{where} = {value}: {problem}").format(
