@@ -122,7 +122,11 @@ def _translate_help(group: Any) -> None:
     extraction) before `OneLineErrors.main` runs; the English original is kept on each
     object so a second run in another language translates from it again.
     """
-    commands = [group, *getattr(group, "commands", {}).values()]
+    commands, todo = [], [group]
+    while todo:  # the group, its commands, and those of any sub-group
+        command = todo.pop()
+        commands.append(command)
+        todo += getattr(command, "commands", {}).values()
     for obj in [*commands, *(p for c in commands for p in c.params)]:
         original = obj.__dict__.setdefault("_planner_help", getattr(obj, "help", None))
         if original:
