@@ -165,7 +165,9 @@ def _analyse(
     progress(f"walking reach of {len(fac_ids)} facilities (exact network Dijkstra)")
     node_reach = reach.node_reach(network, sources, len(fac_ids), limit)
     pairs = reach.reach_pairs(network, node_reach, sources, targets, limit)
-    near_f, near_d = reach.nearest_facility(network, sources, len(fac_ids), targets, len(pois))
+    near_f, near_d = reach.nearest_facility(
+        network, sources, len(fac_ids), targets, len(pois), reach=node_reach
+    )
     lap("reach")
 
     progress("growing band polygons from the reached streets")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from planner._memo import memo
 from planner.network import StreetNetwork
 from planner.schema import Status
 
@@ -122,22 +122,13 @@ def _starts(item: np.ndarray, seg_len: np.ndarray) -> np.ndarray:
     return start
 
 
-_GRIDS: dict[tuple[int, str], tuple[weakref.ref, SegmentGrid]] = {}
-
-
 def segment_grid(network: StreetNetwork, which: str = "edges") -> SegmentGrid:
     """The network's `SegmentGrid` of routed edges (``edges``) or dropped streets (``dropped``).
 
     Built on first use and kept while the network lives.
     """
-    key = (id(network), which)
-    hit = _GRIDS.get(key)
-    if hit is not None and hit[0]() is network:
-        return hit[1]
     lines = network.edge_geometry if which == "edges" else network.dropped_geometry
-    grid = SegmentGrid.from_lines(lines)
-    _GRIDS[key] = (weakref.ref(network, lambda _: _GRIDS.pop(key, None)), grid)
-    return grid
+    return memo(network, f"segment_grid:{which}", lambda: SegmentGrid.from_lines(lines))
 
 
 def _distance(
