@@ -79,10 +79,17 @@ def coverage_table(
             "band_min": band_of(minutes, bands_min),
         }
     )
-    out = out[out["band_min"].notna()]
-    out["_f"] = pairs["facility"].to_numpy()[out.index]
-    out = out.sort_values(["_f", "minutes", "poi_id"], kind="stable").drop(columns="_f")
-    return out.reset_index(drop=True)
+    keep = out["band_min"].notna().to_numpy()
+    fac = pairs["facility"].to_numpy()[keep]
+    out = out[keep]
+    try:  # POI ids as ranks: one numeric sort instead of comparing strings row by row
+        _, rank = np.unique(pois["id"].to_numpy(), return_inverse=True)
+    except TypeError:  # ids of mixed types: let pandas order them as before
+        out = out.assign(_f=fac).sort_values(["_f", "minutes", "poi_id"], kind="stable")
+        return out.drop(columns="_f").reset_index(drop=True)
+    poi_rank = rank.ravel()[pairs["poi"].to_numpy()[keep]]
+    order = np.lexsort((poi_rank, out["minutes"].to_numpy(), fac))  # stable on full ties
+    return out.iloc[order].reset_index(drop=True)
 
 
 def nearest_table(

@@ -355,13 +355,15 @@ def _same_edge(sources: Anchors, targets: Anchors) -> pd.DataFrame:
     """Source/target anchor pairs that lie on the same edge, with their direct distance."""
     if not len(sources) or not len(targets):
         return pd.DataFrame({"source": [], "target": [], "dist": []})
-    s = pd.DataFrame({"edge": sources.edge, "source": sources.owner, "a": sources.offset})
-    s["alpha"] = sources.access
-    t = pd.DataFrame({"edge": targets.edge, "target": targets.owner, "b": targets.offset})
-    t["beta"] = targets.access
-    m = s.merge(t, on="edge")
-    m["dist"] = m["alpha"] + (m["a"] - m["b"]).abs() + m["beta"]
-    return m[["source", "target", "dist"]]
+    order = np.argsort(targets.edge, kind="stable")
+    t_edge = targets.edge[order]
+    lo = np.searchsorted(t_edge, sources.edge, side="left")
+    hi = np.searchsorted(t_edge, sources.edge, side="right")
+    cnt = hi - lo
+    s = np.repeat(np.arange(len(sources)), cnt)
+    t = order[np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))]
+    dist = sources.access[s] + np.abs(sources.offset[s] - targets.offset[t]) + targets.access[t]
+    return pd.DataFrame({"source": sources.owner[s], "target": targets.owner[t], "dist": dist})
 
 
 def reach_pairs(
