@@ -12,9 +12,10 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
+from planner.coverage import band_of
 from planner.network import StreetNetwork, adjacency
 from planner.reach import Anchors, NodeReach, _same_edge
-from planner.schema import Status
+from planner.schema import FACILITY_COLUMNS, Status
 from planner.snap import SKIP_TOLERANCE_M
 
 
@@ -359,3 +360,85 @@ def nearest_facility_old(
     facility[cand["poi"].to_numpy()] = cand["facility"].to_numpy()
     distance[cand["poi"].to_numpy()] = cand["dist"].to_numpy()
     return facility, distance
+
+
+def coverage_table_old(
+    pairs: pd.DataFrame,
+    facility_ids: np.ndarray,
+    pois: pd.DataFrame,
+    metres_per_minute: float,
+    bands_min: list[float] | tuple[float, ...],
+) -> pd.DataFrame:
+    """One row per facility-POI pair within the largest band.
+
+    Parameters
+    ----------
+    pairs
+        ``facility`` (index into `facility_ids`), ``poi`` (row position in `pois`),
+        ``distance_m``.
+    facility_ids
+        Facility id per facility index.
+    pois
+        POI table with ``id`` and ``kind``.
+    metres_per_minute
+        Walking speed.
+    bands_min
+        Bands, ascending.
+
+    Returns
+    -------
+    coverage
+        The `planner.schema.COVERAGE_COLUMNS` (``facility_id, poi_id, poi_kind, distance_m,
+        minutes, band_min``), sorted by facility (input order), then minutes, then POI id.
+    """
+    minutes = pairs["distance_m"].to_numpy() / metres_per_minute
+    out = pd.DataFrame(
+        {
+            "facility_id": np.asarray(facility_ids, dtype=object)[pairs["facility"].to_numpy()],
+            "poi_id": pois["id"].to_numpy()[pairs["poi"].to_numpy()],
+            "poi_kind": pois["kind"].to_numpy()[pairs["poi"].to_numpy()],
+            "distance_m": pairs["distance_m"].to_numpy(),
+            "minutes": minutes,
+            "band_min": band_of(minutes, bands_min),
+        }
+    )
+    out = out[out["band_min"].notna()]
+    out["_f"] = pairs["facility"].to_numpy()[out.index]
+    out = out.sort_values(["_f", "minutes", "poi_id"], kind="stable").drop(columns="_f")
+    return out.reset_index(drop=True)
+
+
+def facility_summary_old(facilities: pd.DataFrame, snapped: pd.DataFrame) -> pd.DataFrame:
+    """Summarise the entrances of each facility id (`planner.schema.FACILITY_COLUMNS`).
+
+    Parameters
+    ----------
+    facilities
+        Facility rows (`planner.read_points` layout; repeated ids are entrances).
+    snapped
+        `planner.snap.snap_points` output for those rows.
+
+    Returns
+    -------
+    facilities
+        One row per facility id, in order of first appearance: name and kind of its first
+        row, entrances in and snapped, the mean position of the snapped entrances, and
+        status ``ok`` or ``no_usable_entrance``.
+    """
+    df = facilities.assign(_snapped=(snapped["status"].to_numpy() == Status.OK))
+    rows = []
+    for fid, g in df.groupby("id", sort=False):
+        n_ok = int(g["_snapped"].sum())
+        rows.append(
+            {
+                "facility_id": fid,
+                "name": g["name"].iloc[0],
+                "kind": g["kind"].iloc[0],
+                "entrances": len(g),
+                "entrances_snapped": n_ok,
+                "lon": float(g.loc[g["_snapped"], "lon"].mean()) if n_ok else np.nan,
+                "lat": float(g.loc[g["_snapped"], "lat"].mean()) if n_ok else np.nan,
+                "status": (Status.OK if n_ok else Status.NO_USABLE_ENTRANCE).value,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
