@@ -69,10 +69,13 @@ def test_snap_matches_the_per_point_geos_path(town, town_points, limit):
 
 
 def test_snap_on_the_dropped_pieces_network_matches():
-    from tests.test_disconnected_pieces import EDGES, FACILITIES, NODES, POIS
-
-    network = make_routable_network(NODES, EDGES)
-    xy = np.array([(px, py) for _, px, py in POIS + FACILITIES], dtype=float) + np.array([X0, Y0])
+    # the network of tests/test_disconnected_pieces.py: a grid and two dropped pieces
+    nodes = {0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (0, 100), 4: (100, 100), 5: (200, 100)}
+    nodes |= {20: (130, 40), 21: (170, 40), 30: (400, 0), 31: (450, 0), 32: (500, 0)}
+    edges = [(0, 1), (1, 2), (3, 4), (4, 5), (0, 3), (1, 4), (2, 5), (20, 21), (30, 31), (31, 32)]
+    network = make_routable_network(nodes, edges)
+    pts = [(50, 10), (140, 52), (185, 45), (430, 0), (500, 60), (10, 70), (160, 35)]
+    xy = np.array(pts, dtype=float) + np.array([X0, Y0])
     for limit in (10.0, 60.0, 300.0):
         assert_same_snap(
             snap.snap_points(network, xy[:, 0], xy[:, 1], limit),
