@@ -107,9 +107,11 @@ def section_snap(size: dict[str, Any]) -> dict[str, Any]:
     y = rng.uniform(network.node_y.min(), network.node_y.max(), n)
     lon, lat = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True).transform(x, y)
     stages: dict[str, float] = {}
+    cpu = time.process_time()
     stages["project"], (px, py) = timed(lambda: pipeline.to_network_xy(network, lon, lat))
     stages["segment_grid"], _ = timed(lambda: snap.segment_grid(network))
     stages["snap_points"], got = timed(lambda: snap.snap_points(network, px, py, 300.0))
+    cpu = time.process_time() - cpu
     m = size["snap_baseline_points"]
     base_s, old = timed(lambda: reference.snap_points_geos(network, px[:m], py[:m], 300.0))
     network.tree  # noqa: B018  (built inside the timing above on first use)
@@ -128,6 +130,7 @@ def section_snap(size: dict[str, Any]) -> dict[str, Any]:
             "points": n,
             "snapped": int((got["status"] == "ok").sum()),
             "us_per_point": 1e6 * total / n,
+            "cpu_s": cpu,
             "earlier_us_per_point": 1e6 * base_s / m,
             "same_answers_on_subsample": same,
         },
@@ -200,7 +203,9 @@ def section_coverage(size: dict[str, Any]) -> dict[str, Any]:
     network = city(size)
     fac = random_points(network, size["cov_facilities"], seed=7, prefix="F", entrances=2)
     pois = random_points(network, size["pois"], seed=3, prefix="P")
+    cpu = time.process_time()
     new = _coverage_answer(network, fac, pois, old=False)
+    cpu = time.process_time() - cpu
     old = _coverage_answer(network, fac, pois, old=True)
     pairs = new.pop("_pairs")
     assert pairs == old.pop("_pairs"), "the earlier and current coverage tables differ in size"
@@ -208,7 +213,12 @@ def section_coverage(size: dict[str, Any]) -> dict[str, Any]:
     return {
         "stages": new,
         "baseline": {f"earlier {k}": v for k, v in old.items()},
-        "info": {"facilities": size["cov_facilities"], "pois": size["pois"], "pairs": pairs},
+        "info": {
+            "facilities": size["cov_facilities"],
+            "pois": size["pois"],
+            "pairs": pairs,
+            "cpu_s": cpu,
+        },
         "ratios": {"earlier_over_now": sum(old.values()) / total},
         "targets": {"coverage for 5,000 facilities <= 10 s": [total, total <= 10.0]},
     }
