@@ -362,6 +362,7 @@ def _edits(result: Any, repeats: int) -> tuple[dict[str, float], dict[str, float
     victim = pd.unique(rows["id"])[1]
     edits: dict[str, list[float]] = {"add": [], "move": [], "remove": []}
     full: dict[str, list[float]] = {"add": [], "move": [], "remove": []}
+    cpu: dict[str, list[float]] = {"add": [], "move": [], "remove": []}
     for i in range(repeats):
         step = 0.0005 * (i + 1)  # a new place each time: nothing cached for the edited one
         for op, args in (
@@ -369,8 +370,10 @@ def _edits(result: Any, repeats: int) -> tuple[dict[str, float], dict[str, float
             ("move", ("NEW", lon, lat + step)),
             ("remove", (victim,)),
         ):
+            c = time.process_time()
             t, got = timed(lambda op=op, args=args: getattr(live, op)(*args))
             edits[op].append(t)
+            cpu[op].append(time.process_time() - c)
             tf, want = timed(lambda: pipeline.reanalyse(result, facilities=live.facility_rows))
             full[op].append(tf)
             pd.testing.assert_frame_equal(
@@ -384,6 +387,7 @@ def _edits(result: Any, repeats: int) -> tuple[dict[str, float], dict[str, float
         live.remove("NEW")
         live.update(rows)  # back to the start (cached: the facility's reach is kept)
     stages = {f"live {k}": statistics.median(v) for k, v in edits.items()}
+    stages |= {f"live {k} (CPU s)": statistics.median(v) for k, v in cpu.items()}
     stages["LiveCoverage(result) once"] = build
     return stages, {f"reanalyse after {k}": statistics.median(v) for k, v in full.items()}
 

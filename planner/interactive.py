@@ -247,9 +247,13 @@ class LiveCoverage:
             fresh = pipeline._snap_table(self.network, rows.iloc[new], self.settings.snap_limit_m)
             for i, values in zip(new, fresh.itertuples(index=False, name=None), strict=True):
                 self._row_snaps[keys[i]] = values
-        columns = list(SNAP_COLUMNS)
-        table = pd.DataFrame([self._row_snaps[k] for k in keys], columns=columns)
-        return table.astype(_SNAP_DTYPES)
+        snaps = [self._row_snaps[k] for k in keys]
+        return pd.DataFrame(
+            {
+                c: np.asarray([r[i] for r in snaps], dtype=_SNAP_DTYPES[c])
+                for i, c in enumerate(SNAP_COLUMNS)
+            }
+        )
 
     def _facility_reach(self, anchors: reach.Anchors) -> _Reach:
         """One facility's reach, from the cache when its snapped entrances were seen before."""

@@ -6,6 +6,8 @@ A test-support module (not a test module): the equality tests compare `planner.s
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import shapely
@@ -17,6 +19,7 @@ from planner.network import StreetNetwork, adjacency
 from planner.reach import Anchors, NodeReach, _same_edge
 from planner.schema import FACILITY_COLUMNS, Status
 from planner.snap import SKIP_TOLERANCE_M
+from planner.style import within_band
 
 
 def snap_points_geos(
@@ -442,3 +445,88 @@ def facility_summary_old(facilities: pd.DataFrame, snapped: pd.DataFrame) -> pd.
             }
         )
     return pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
+
+
+def summarise_old(
+    coverage: pd.DataFrame,
+    poi_table: pd.DataFrame,
+    facilities: pd.DataFrame,
+    bands_min: list[float] | tuple[float, ...],
+) -> dict[str, Any]:
+    """Per facility and band: POIs reached, by kind; overall shares within each band.
+
+    Parameters
+    ----------
+    coverage
+        Output of `coverage_table`.
+    poi_table
+        Output of `nearest_table`.
+    facilities
+        Facility table with ``facility_id``, ``name``, ``kind``, ``status`` (one row per
+        facility).
+    bands_min
+        Bands, ascending.
+
+    Returns
+    -------
+    summary
+        JSON-ready dict with ``facilities`` and ``overall`` sections. ``pois_total`` and
+        the shares count places: rows with status ``duplicate_id`` (an id already used) are
+        not counted again; ``pois_by_status`` still lists them.
+    """
+    bands = sorted(float(b) for b in bands_min)
+    # counts per (band, facility, kind) in one grouping per band, not one scan per facility
+    counts: dict[str, dict[str, dict[str, int]]] = {}
+    for b in bands:
+        within = coverage[within_band(coverage["minutes"].to_numpy(dtype=float), b)]
+        grouped = within.groupby(["facility_id", "poi_kind"], sort=True).size()
+        per: dict[str, dict[str, int]] = {}
+        for (fid, kind), n in grouped.items():
+            per.setdefault(str(fid), {})[str(kind)] = int(n)
+        counts[_band_key_old(b)] = per
+    per_facility = []
+    for f in facilities.itertuples(index=False):
+        fid = str(f.facility_id)
+        by_band = {}
+        for key, per in counts.items():
+            kinds = per.get(fid, {})
+            by_band[key] = {"pois": sum(kinds.values()), "by_kind": kinds}
+        per_facility.append(
+            {
+                "facility_id": fid,
+                "name": str(f.name),
+                "kind": str(f.kind),
+                "status": str(f.status),
+                "bands": by_band,
+            }
+        )
+    total = int((poi_table["status"] != Status.DUPLICATE_ID).sum())  # a repeated id is one place
+    minutes_all = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
+    valid = int(np.isfinite(minutes_all).sum() + (poi_table["status"] == Status.UNREACHABLE).sum())
+    minutes = poi_table["minutes_to_nearest"].to_numpy(dtype=float)
+    overall: dict[str, dict[str, Any]] = {}
+    for b in bands:
+        n = int(np.sum(within_band(minutes, b)))
+        overall[_band_key_old(b)] = {
+            "pois_within": n,
+            "share_of_all_pois": n / total if total else None,
+            "share_of_routable_pois": n / valid if valid else None,
+        }
+    return {
+        "facilities": per_facility,
+        "overall": {
+            "pois_total": total,
+            "pois_routable": valid,
+            "pois_by_status": {
+                str(k): int(v) for k, v in poi_table["status"].value_counts().sort_index().items()
+            },
+            "bands": overall,
+            "left_out_beyond_largest_band": int(
+                total - overall[_band_key_old(bands[-1])]["pois_within"]
+            ),
+        },
+    }
+
+
+def _band_key_old(band: float) -> str:
+    return f"{band:g}"

@@ -11,6 +11,7 @@ beyond the snapping limit, zero-length segments, and networks in disconnected pi
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -269,6 +270,13 @@ def test_coverage_table_and_facility_summary_match(town):
     old = ref.coverage_table_old(pairs, ids, pois, mpm, (5.0, 10.0, 15.0))
     pd.testing.assert_frame_equal(new, old)
     assert len(new) > 100
+    # the summary's counts per facility, band and kind, with a kind missing on some rows
+    new.loc[new.index[::7], "poi_kind"] = None
+    poi_table = pd.DataFrame({"status": ["ok"] * 3, "minutes_to_nearest": [1.0, 7.0, np.nan]})
+    facilities = pipeline.facility_summary(fac, fac_snap)
+    got = cov.summarise(new, poi_table, facilities, (5.0, 10.0, 15.0))
+    want = ref.summarise_old(new, poi_table, facilities, (5.0, 10.0, 15.0))
+    assert json.dumps(got) == json.dumps(want)  # the same counts, keys in the same order
 
 
 def test_coverage_table_with_mixed_id_types_falls_back():
