@@ -21,6 +21,8 @@ BLOCK = 65_536
 MAX_CELLS = 20_000_000
 #: Cell width over the mean spacing of segments (area / segments) ** 0.5.
 CELL_FACTOR = 0.5
+#: Widest block searched cell by cell (2 * MAX_RING + 1 cells a side); farther, GEOS.
+MAX_RING = 4
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,7 @@ def nearest(
     y: np.ndarray,
     max_distance: float,
     tie_key: np.ndarray | None = None,
+    tree: shapely.STRtree | None = None,
 ) -> Nearest:
     """Nearest line within `max_distance` of each point, ties to the lowest line index.
 
@@ -197,6 +200,10 @@ def nearest(
     tie_key
         Non-negative int per line: of equally near lines the one with the lowest key wins
         (then the lowest index); default the line index.
+    tree
+        STRtree over the same lines: points with no line within `MAX_RING` cells (far
+        from every street) are finished with one GEOS nearest search each, instead of
+        ever wider blocks of cells.
 
     Returns
     -------
@@ -236,7 +243,10 @@ def nearest(
     k = 0
     while len(todo):
         final = k * cell >= max_distance
-        block = max(1024, BLOCK * 9 // (2 * k + 1) ** 2)
+        if not final and k > MAX_RING and tree is not None:
+            _search_geos(grid, tree, x, y, todo, max_distance, rank, out)
+            break
+        block = max(64, BLOCK * 9 // (2 * k + 1) ** 2)
         for s in range(0, len(todo), block):
             idx = todo[s : s + block]
             accept = np.full(len(idx), max_distance) if final else k * cell + border[idx]
@@ -246,6 +256,51 @@ def nearest(
         todo = todo[out.item[todo] < 0]
         k = 1 if k == 0 else 2 * k
     return out
+
+
+def _search_geos(
+    grid: SegmentGrid,
+    tree: shapely.STRtree,
+    x: np.ndarray,
+    y: np.ndarray,
+    idx: np.ndarray,
+    max_distance: float,
+    rank: np.ndarray,
+    out: Nearest,
+) -> None:
+    """Nearest line of points `idx` by GEOS (``STRtree.query_nearest``), same tie rule."""
+    (pi, li), dist = tree.query_nearest(
+        shapely.points(x[idx], y[idx]),
+        max_distance=max_distance,
+        return_distance=True,
+        all_matches=True,
+    )
+    if not len(pi):
+        return
+    line_rank = np.full(int(grid.item.max()) + 1, np.iinfo(np.int64).max)
+    line_rank[grid.item] = rank
+    o = np.lexsort((line_rank[li], pi))
+    pi, li, dist = pi[o], li[o], dist[o]
+    first = np.r_[True, pi[1:] != pi[:-1]]
+    pi, li, dist = pi[first], li[first], dist[first]
+    rows = idx[pi]
+    # the first segment of that line at the smallest distance
+    seg_ptr = np.searchsorted(grid.item, np.arange(len(line_rank) + 1))
+    lo, hi = seg_ptr[li], seg_ptr[li + 1]
+    cnt = hi - lo
+    seg = np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    p = np.repeat(rows, cnt)
+    d = _distance(x[p], y[p], grid.ax[seg], grid.ay[seg], grid.bx[seg], grid.by[seg])
+    starts = np.cumsum(cnt) - cnt
+    dmin = np.minimum.reduceat(d, starts)
+    big = np.iinfo(np.int64).max
+    bseg = np.minimum.reduceat(np.where(d == np.repeat(dmin, cnt), seg, big), starts)
+    out.item[rows] = li
+    out.distance[rows] = dmin
+    out.segment[rows] = bseg
+    out.factor[rows] = _factor(
+        x[rows], y[rows], grid.ax[bseg], grid.ay[bseg], grid.bx[bseg], grid.by[bseg]
+    )
 
 
 def _search(
@@ -385,7 +440,7 @@ def snap_points(
     idx = np.flatnonzero(valid)
     if len(idx) and network.n_edges:
         grid = segment_grid(network, "edges")
-        found = nearest(grid, x[idx], y[idx], max_distance)
+        found = nearest(grid, x[idx], y[idx], max_distance, tree=network.tree)
         hit = found.item >= 0
         rows = idx[hit]
         seg = found.segment[hit]
@@ -468,7 +523,14 @@ def _skipped_pieces(
     if not (len(idx) and len(network.dropped_geometry)):
         return skipped, extra
     pieces = np.asarray(network.dropped_piece, dtype=np.int64)
-    found = nearest(segment_grid(network, "dropped"), x[idx], y[idx], max_distance, pieces)
+    found = nearest(
+        segment_grid(network, "dropped"),
+        x[idx],
+        y[idx],
+        max_distance,
+        pieces,
+        tree=network.dropped_tree,
+    )
     hit = found.item >= 0
     # the nearest dropped street; ties to the lowest piece id among equally near streets
     rows, dist = idx[hit], found.distance[hit]

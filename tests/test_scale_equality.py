@@ -59,7 +59,7 @@ def town_points(town):
 
 
 # ------------------------------------------------------------------ snap
-@pytest.mark.parametrize("limit", [25.0, 60.0, 300.0, 2000.0])
+@pytest.mark.parametrize("limit", [25.0, 60.0, 300.0, 2000.0, 5000.0])
 def test_snap_matches_the_per_point_geos_path(town, town_points, limit):
     x, y = town_points
     new = snap.snap_points(town, x, y, limit)
@@ -67,6 +67,31 @@ def test_snap_matches_the_per_point_geos_path(town, town_points, limit):
     assert_same_snap(new, old)
     assert (new["status"] == "ok").sum() > 1000
     assert (new["status"] == "too_far_from_network").sum() > (10 if limit <= 300 else 1)
+
+
+def test_far_points_finish_with_geos_and_match(town):
+    """Points hundreds of metres from any street leave the cell search for GEOS."""
+    x0, y0 = town.node_x.min(), town.node_y.min()
+    rng = np.random.default_rng(3)
+    x = np.concatenate([x0 - rng.uniform(200, 4000, 300), town.node_x[:50]])
+    y = np.concatenate([y0 - rng.uniform(200, 4000, 300), town.node_y[:50]])
+    grid = snap.segment_grid(town)
+    assert (snap.MAX_RING + 1) * grid.cell < 200  # so these points do reach the GEOS step
+    calls = []
+    real = snap._search_geos
+
+    def spy(*args, **kw):
+        calls.append(len(args[4]))
+        return real(*args, **kw)
+
+    snap._search_geos = spy
+    try:
+        new = snap.snap_points(town, x, y, 5000.0)
+    finally:
+        snap._search_geos = real
+    assert calls and calls[0] >= 250
+    assert_same_snap(new, ref.snap_points_geos(town, x, y, 5000.0))
+    assert (new["status"] == "ok").sum() > 250
 
 
 def test_snap_on_the_dropped_pieces_network_matches():
