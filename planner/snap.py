@@ -84,7 +84,9 @@ class SegmentGrid:
         cnt = nrow * ncol
         seg = np.repeat(np.arange(n, dtype=np.int64), cnt)
         k = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        key = (i0[seg] + k // ncol[seg]) * nj + (j0[seg] + k % ncol[seg])
+        width = ncol[seg]
+        row = (k / width).astype(np.int64)  # exact: k and width are small integers
+        key = (i0[seg] + row) * nj + (j0[seg] + (k - row * width))
         order = np.argsort(key, kind="stable")
         seg = seg[order]
         ptr = np.zeros(ni * nj + 1, dtype=np.int64)
