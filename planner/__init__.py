@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from planner.download import fetch
     from planner.export import write_geopackage, write_workbook
     from planner.inputs import load_facilities, load_network, load_pois
+    from planner.interactive import Coverage, LiveCoverage
     from planner.maps import build_map, save_map
     from planner.network import StreetNetwork
     from planner.outputs import write_outputs
@@ -42,7 +43,9 @@ except PackageNotFoundError:  # running from a source tree without installation
 
 #: Public name -> the module that defines it.
 _EXPORTS = {
+    "Coverage": "interactive",
     "InputError": "readers",
+    "LiveCoverage": "interactive",
     "NetworkUnavailableError": "_errors",
     "PlannerError": "_errors",
     "Proposal": "proposals",
@@ -77,7 +80,9 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Coverage",
     "InputError",
+    "LiveCoverage",
     "NetworkUnavailableError",
     "PlannerError",
     "Proposal",

@@ -80,10 +80,17 @@ def coverage_table(
             "band_min": band_of(minutes, bands_min),
         }
     )
-    out = out[out["band_min"].notna()]
-    out["_f"] = pairs["facility"].to_numpy()[out.index]
-    out = out.sort_values(["_f", "minutes", "poi_id"], kind="stable").drop(columns="_f")
-    return out.reset_index(drop=True)
+    keep = out["band_min"].notna().to_numpy()
+    fac = pairs["facility"].to_numpy()[keep]
+    out = out[keep]
+    try:  # POI ids as ranks: one numeric sort instead of comparing strings row by row
+        _, rank = np.unique(pois["id"].to_numpy(), return_inverse=True)
+    except TypeError:  # ids of mixed types: let pandas order them as before
+        out = out.assign(_f=fac).sort_values(["_f", "minutes", "poi_id"], kind="stable")
+        return out.drop(columns="_f").reset_index(drop=True)
+    poi_rank = rank.ravel()[pairs["poi"].to_numpy()[keep]]
+    order = np.lexsort((poi_rank, out["minutes"].to_numpy(), fac))  # stable on full ties
+    return out.iloc[order].reset_index(drop=True)
 
 
 def nearest_table(
@@ -198,14 +205,20 @@ def summarise(
         not counted again; ``pois_by_status`` still lists them.
     """
     bands = sorted(float(b) for b in bands_min)
-    # counts per (band, facility, kind) in one grouping per band, not one scan per facility
+    # counts per (band, facility, kind): facilities and kinds coded once, one bincount a band
+    f_code, f_names = _codes(coverage["facility_id"].to_numpy())
+    k_code, k_names = _codes(coverage["poi_kind"].to_numpy())
+    n_k = max(len(k_names), 1)
+    minutes_cov = coverage["minutes"].to_numpy(dtype=float)
     counts: dict[str, dict[str, dict[str, int]]] = {}
     for b in bands:
-        within = coverage[within_band(coverage["minutes"].to_numpy(dtype=float), b)]
-        grouped = within.groupby(["facility_id", "poi_kind"], sort=True).size()
+        within = within_band(minutes_cov, b) & (f_code >= 0) & (k_code >= 0)
+        grid = np.bincount(
+            f_code[within] * n_k + k_code[within], minlength=len(f_names) * n_k
+        ).reshape(len(f_names), n_k)
         per: dict[str, dict[str, int]] = {}
-        for (fid, kind), n in grouped.items():
-            per.setdefault(str(fid), {})[str(kind)] = int(n)
+        for i, j in zip(*np.nonzero(grid), strict=True):  # row-major: kinds in sorted order
+            per.setdefault(f_names[i], {})[k_names[j]] = int(grid[i, j])
         counts[_band_key(b)] = per
     per_facility = []
     for f in facilities.itertuples(index=False):
@@ -365,6 +378,15 @@ def skipped_summary(
         "facility_rows": group(facilities),
         "by_piece": by_piece,
     }
+
+
+def _codes(values: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Code each value by its text (``str``), texts in sorted order; -1 for missing values."""
+    codes, uniques = pd.factorize(values)
+    names = np.asarray([str(u) for u in uniques], dtype=object)
+    text, inverse = np.unique(names, return_inverse=True) if len(names) else (names, codes[:0])
+    coded = np.where(codes >= 0, np.asarray(inverse, dtype=np.int64).ravel()[codes], -1)
+    return coded, [str(t) for t in text]
 
 
 def _band_key(band: float) -> str:

@@ -170,7 +170,9 @@ def _analyse(
     )
     node_reach = reach.node_reach(network, sources, len(fac_ids), limit)
     pairs = reach.reach_pairs(network, node_reach, sources, targets, limit)
-    near_f, near_d = reach.nearest_facility(network, sources, len(fac_ids), targets, len(pois))
+    near_f, near_d = reach.nearest_facility(
+        network, sources, len(fac_ids), targets, len(pois), reach=node_reach
+    )
     lap("reach")
 
     progress(_("growing band polygons from the reached streets"))
@@ -183,23 +185,9 @@ def _analyse(
     lap("isochrones")
 
     progress(_("coverage tables"))
-    coverage = cov.coverage_table(pairs, fac_ids, pois, mpm, bands)
-    poi_table = cov.nearest_table(
-        pois, poi_snap["status"].to_numpy(), near_f, near_d, pairs, fac_ids, mpm
+    coverage, poi_table, fac_rows, fac_table, summary = coverage_tables(
+        network, facilities, pois, settings, fac_snap, poi_snap, fac_ids, pairs, near_f, near_d
     )
-    poi_table["access_m"] = poi_snap["access_m"].to_numpy()
-    fac_rows = facilities.copy()
-    fac_rows["snap_status"] = fac_snap["status"].to_numpy()
-    fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
-    bad = fac_rows["usable"] & (fac_rows["snap_status"] != Status.OK)
-    fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
-    fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], snap_limit_m)
-    dropped = network.components.dropped if network.components else None
-    cov.add_skipped_columns(poi_table, poi_snap, dropped)
-    cov.add_skipped_columns(fac_rows, fac_snap, dropped)
-    fac_table = facility_summary(facilities, fac_snap)
-    summary = cov.summarise(coverage, poi_table, fac_table, bands)
-    summary["disconnected_pieces"] = cov.skipped_summary(poi_table, fac_rows, dropped)
     lap("coverage")
     summary = {"inputs": summary_inputs(settings, about, network, facilities, pois), **summary}
     result = Result(
@@ -221,6 +209,50 @@ def _analyse(
     result.summary.update(gaps.summary_sections(result.gaps))
     lap("gaps")
     return result
+
+
+def coverage_tables(
+    network: net.StreetNetwork,
+    facilities: pd.DataFrame,
+    pois: pd.DataFrame,
+    settings: Settings,
+    fac_snap: pd.DataFrame,
+    poi_snap: pd.DataFrame,
+    fac_ids: np.ndarray,
+    pairs: pd.DataFrame,
+    near_f: np.ndarray,
+    near_d: np.ndarray,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Build the coverage, POI, entrance and facility tables and the summary from the reach.
+
+    Shared by `analyse` and `planner.interactive`, so both give the same tables.
+
+    Returns
+    -------
+    coverage, pois, entrances, facilities, summary
+        As in `planner.Result` (plain tables, no geometry); the summary without its
+        ``inputs`` and gap sections.
+    """
+    bands = settings.bands_min
+    mpm = settings.metres_per_minute
+    coverage = cov.coverage_table(pairs, fac_ids, pois, mpm, bands)
+    poi_table = cov.nearest_table(
+        pois, poi_snap["status"].to_numpy(), near_f, near_d, pairs, fac_ids, mpm
+    )
+    poi_table["access_m"] = poi_snap["access_m"].to_numpy()
+    fac_rows = facilities.copy()
+    fac_rows["snap_status"] = fac_snap["status"].to_numpy()
+    fac_rows["access_m"] = fac_snap["access_m"].to_numpy()
+    bad = fac_rows["usable"] & (fac_rows["snap_status"] != Status.OK)
+    fac_rows.loc[bad, "status"] = fac_rows.loc[bad, "snap_status"]
+    fac_rows.loc[bad, "reason"] = too_far_reasons(network, fac_rows[bad], settings.snap_limit_m)
+    dropped = network.components.dropped if network.components else None
+    cov.add_skipped_columns(poi_table, poi_snap, dropped)
+    cov.add_skipped_columns(fac_rows, fac_snap, dropped)
+    fac_table = facility_summary(facilities, fac_snap)
+    summary = cov.summarise(coverage, poi_table, fac_table, bands)
+    summary["disconnected_pieces"] = cov.skipped_summary(poi_table, fac_rows, dropped)
+    return coverage, poi_table, fac_rows, fac_table, summary
 
 
 def summary_inputs(
@@ -286,23 +318,38 @@ def facility_summary(facilities: pd.DataFrame, snapped: pd.DataFrame) -> pd.Data
         row, entrances in and snapped, the mean position of the snapped entrances, and
         status ``ok`` or ``no_usable_entrance``.
     """
-    df = facilities.assign(_snapped=(snapped["status"].to_numpy() == Status.OK))
-    rows = []
-    for fid, g in df.groupby("id", sort=False):
-        n_ok = int(g["_snapped"].sum())
-        rows.append(
-            {
-                "facility_id": fid,
-                "name": g["name"].iloc[0],
-                "kind": g["kind"].iloc[0],
-                "entrances": len(g),
-                "entrances_snapped": n_ok,
-                "lon": float(g.loc[g["_snapped"], "lon"].mean()) if n_ok else np.nan,
-                "lat": float(g.loc[g["_snapped"], "lat"].mean()) if n_ok else np.nan,
-                "status": (Status.OK if n_ok else Status.NO_USABLE_ENTRANCE).value,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(FACILITY_COLUMNS))
+    ok = snapped["status"].to_numpy() == Status.OK
+    codes, ids = pd.factorize(facilities["id"], sort=False)  # order of first appearance
+    if not len(ids):
+        return pd.DataFrame(columns=list(FACILITY_COLUMNS))
+    first = np.unique(codes, return_index=True)[1]
+    n_ok = np.bincount(codes, weights=ok, minlength=len(ids)).astype(int)
+    lon = np.bincount(
+        codes,
+        weights=np.where(ok, facilities["lon"].to_numpy(dtype=float), 0.0),
+        minlength=len(ids),
+    )
+    lat = np.bincount(
+        codes,
+        weights=np.where(ok, facilities["lat"].to_numpy(dtype=float), 0.0),
+        minlength=len(ids),
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_lon = np.where(n_ok > 0, lon / n_ok, np.nan)
+        mean_lat = np.where(n_ok > 0, lat / n_ok, np.nan)
+    table = pd.DataFrame(
+        {
+            "facility_id": facilities["id"].to_numpy()[first],
+            "name": facilities["name"].to_numpy()[first],
+            "kind": facilities["kind"].to_numpy()[first],
+            "entrances": np.bincount(codes, minlength=len(ids)),
+            "entrances_snapped": n_ok,
+            "lon": mean_lon,
+            "lat": mean_lat,
+            "status": np.where(n_ok > 0, Status.OK.value, Status.NO_USABLE_ENTRANCE.value),
+        }
+    )
+    return table[list(FACILITY_COLUMNS)]
 
 
 def too_far_reasons(

@@ -138,7 +138,9 @@ def planner_reach(case: Case, limit: float):
     targets = reach.Anchors.from_snapped(ps)
     nr = reach.node_reach(case.network, sources, n_owners, limit)
     pairs = reach.reach_pairs(case.network, nr, sources, targets, limit)
-    near_f, near_d = reach.nearest_facility(case.network, sources, n_owners, targets, len(ps))
+    near_f, near_d = reach.nearest_facility(
+        case.network, sources, n_owners, targets, len(ps), reach=nr
+    )
     return nr, pairs, near_f, near_d
 
 
