@@ -130,11 +130,26 @@ def run(
             "--strict", help="Fail on any input row with a problem instead of reporting it."
         ),
     ] = False,
+    formats: Annotated[
+        str | None,
+        typer.Option(
+            "--formats",
+            metavar="LIST",
+            help="Also write these, comma-separated: png (static map), pdf (printable page), "
+            "xlsx (workbook), gpkg (GeoPackage); or all. Without it, the ones written before "
+            "are kept when nothing changed.",
+        ),
+    ] = None,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
+    from planner._carry import parse_formats
     from planner.scenario import load_scenario, parse_bands
 
     try:
+        try:
+            chosen = parse_formats(formats)
+        except ValueError as exc:
+            raise PlannerError(f"--formats: {exc}") from None
         speed = _number("--speed-kmh", speed_kmh)
         sc = load_scenario(scenario)
         sc = sc.with_overrides(
@@ -144,7 +159,9 @@ def run(
         )
         from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
 
-        result = pipeline.run(sc, out_dir=out, maps_dir=maps_dir, strict=strict, progress=_say)
+        result = pipeline.run(
+            sc, out_dir=out, maps_dir=maps_dir, strict=strict, formats=chosen, progress=_say
+        )
     except PlannerError as exc:
         _fail(exc)
         return
