@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -162,6 +163,39 @@ def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> l
     return d.ravel().tolist()
 
 
+def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[list[int]]:
+    """`encode_line` of many lines at once (vectorised): one list per non-empty geometry.
+
+    Parameters
+    ----------
+    geoms
+        LineStrings (lon/lat degrees); None and empty ones are skipped.
+    scale
+        Integer units per degree.
+
+    Returns
+    -------
+    lines
+        ``encode_line`` of each non-empty geometry's coordinates, in order.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[keep]
+    if not len(geoms):
+        return []
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    xy = np.round(coords * scale).astype(np.int64)
+    first = np.r_[True, index[1:] != index[:-1]]
+    moved = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+    xy, index, first = xy[first | moved], index[first | moved], first[first | moved]
+    d = xy.copy()
+    d[1:] -= xy[:-1]
+    d[first] = xy[first]
+    bounds = np.flatnonzero(np.r_[True, index[1:] != index[:-1], True])
+    flat = d.ravel().tolist()
+    return [flat[2 * a : 2 * b] for a, b in itertools.pairwise(bounds)]
+
+
 def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of `encode_line`: ``(lon, lat)`` arrays."""
     xy = np.cumsum(np.asarray(ints, dtype=np.int64).reshape(-1, 2), axis=0) / scale
@@ -191,13 +225,7 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
     edges["n"] = edges["name"].map(esc)
     out = []
     for (name, weight), g in edges.groupby(["n", "w"], sort=True):
-        lines = []
-        for geom in g.geometry:
-            if geom is None or geom.is_empty:
-                continue
-            xy = shapely.get_coordinates(geom)
-            lines.append(encode_line(xy[:, 0], xy[:, 1]))
-        out.append({"n": name, "w": float(weight), "l": lines})
+        out.append({"n": name, "w": float(weight), "l": encode_lines(g.geometry.to_numpy())})
     return out
 
 
