@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -140,6 +142,10 @@ def run(
             "are kept when nothing changed.",
         ),
     ] = None,
+    timings: Annotated[
+        Path | None,
+        typer.Option("--timings", hidden=True, help="Write the stage times as JSON (benchmarks)."),
+    ] = None,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
     from planner._carry import parse_formats
@@ -157,11 +163,16 @@ def run(
             speed_kmh=speed,
             network_path=osm,
         )
-        from planner import pipeline  # heavy (osmnx, geopandas): once the settings are good
+        t_import = time.perf_counter()
+        from planner import pipeline  # heavy (pandas, geopandas): once the settings are good
 
+        t_import = time.perf_counter() - t_import
         result = pipeline.run(
             sc, out_dir=out, maps_dir=maps_dir, strict=strict, formats=chosen, progress=_say
         )
+        if timings is not None:
+            stages = {"import_pipeline": t_import, **result.timings}
+            timings.write_text(json.dumps(stages), encoding="utf-8")
     except PlannerError as exc:
         _fail(exc)
         return
