@@ -333,3 +333,29 @@ def test_warm_benchmark_smoke(tmp_path):
     assert {"network", "inputs", "map", "startup"} <= set(methods["planner warm"]["stages"])
     assert {"load", "reach", "polygons", "write"} <= set(methods["osmnx method"]["stages"])
     assert "| sample | OSMnx method ÷ planner warm" in done.stdout
+
+
+@pytest.mark.slow
+def test_the_planner_command_ends_quickly_with_everything_written(tmp_path):
+    """`main` ends a finished run with os._exit: output flushed, files complete, exit code 0."""
+    done = subprocess.run(
+        [sys.executable, "-m", "planner", "run", "sample", "--out", "o", "--maps-dir", "m"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith(f"map: {Path('m') / 'sample.html'}")
+    assert json.loads((tmp_path / "o" / "summary.json").read_text(encoding="utf-8"))["overall"]
+    assert (tmp_path / "m" / "sample.html").read_text(encoding="utf-8").rstrip().endswith("</html>")
+    failed = subprocess.run(
+        [sys.executable, "-m", "planner", "run", "nowhere"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+    )
+    assert failed.returncode == 1 and failed.stderr.startswith("error: ")
