@@ -231,13 +231,13 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
 
 def _polygon_rings(geom: Any) -> list[list[list[int]]]:
     polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    out = []
-    for p in polys:
-        if p.is_empty or p.geom_type != "Polygon":
-            continue
-        rings = [p.exterior, *p.interiors]
-        out.append([encode_line(*np.asarray(r.coords).T[:2]) for r in rings])
-    return out
+    polys = [p for p in polys if not p.is_empty and p.geom_type == "Polygon"]
+    counts = [1 + len(p.interiors) for p in polys]
+    rings = np.empty(sum(counts), dtype=object)
+    rings[:] = [r for p in polys for r in (p.exterior, *p.interiors)]
+    encoded = encode_lines(rings)  # every ring of a non-empty polygon has coordinates
+    bounds = np.cumsum([0, *counts])
+    return [encoded[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, Any]]:
@@ -272,7 +272,12 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     return out
 
 
-def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
+def facility_popup(
+    analysis: Result,
+    facility_id: str,
+    cap: int = POPUP_LIST_CAP,
+    names: pd.Series | None = None,
+) -> str:
     """Popup HTML of a facility: POIs reached per band and the nearest `cap` of them.
 
     Parameters
@@ -283,6 +288,8 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
         The facility.
     cap
         Longest list shown; the rest is summarised as "…and N more".
+    names
+        POI id -> name (default: from ``analysis.pois``; pass it when drawing many popups).
 
     Returns
     -------
@@ -298,13 +305,14 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
         for k, v in (entry["bands"].items() if entry else [])
     )
     cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    names = analysis.pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+    if names is None:
+        names = poi_names(analysis)
     items = []
-    for _, c in cov.head(cap).iterrows():
-        name = esc(names.get(c["poi_id"])) or "(无名称 unnamed)"
-        items.append(
-            f"<li>{name} <small>{esc(c['poi_kind'])} · {c['minutes']:.1f} 分钟 min</small></li>"
-        )
+    for poi_id, kind, minutes in cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(
+        index=False, name=None
+    ):
+        name = esc(names.get(poi_id)) or "(无名称 unnamed)"
+        items.append(f"<li>{name} <small>{esc(kind)} · {minutes:.1f} 分钟 min</small></li>")
     more = ""
     if len(cov) > cap:
         more = f"<div>…另有 {len(cov) - cap} 个 and {len(cov) - cap} more</div>"
@@ -323,6 +331,12 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
     )
 
 
+def poi_names(analysis: Result) -> pd.Series:
+    """POI id -> name of a result's POIs (first row of a repeated id)."""
+    pois = pd.DataFrame(analysis.pois[["poi_id", "name"]])
+    return pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+
+
 def facility_data(analysis: Result) -> dict[str, Any]:
     """Facilities (popup per id) and their entrance points for the page.
 
@@ -338,12 +352,13 @@ def facility_data(analysis: Result) -> dict[str, Any]:
         escaped entrance name (and `skip_note`)], ...]}``; entrances without coordinates
         are left out.
     """
+    names = poi_names(analysis)
     fac_ids = list(analysis.facilities["facility_id"])
     facilities = [
         {
             "id": esc(f["facility_id"]),
             "name": esc(f["name"]),
-            "popup": facility_popup(analysis, f["facility_id"]),
+            "popup": facility_popup(analysis, f["facility_id"], names=names),
         }
         for _, f in analysis.facilities.iterrows()
     ]
