@@ -59,10 +59,24 @@ def test_encode_lines_equals_encode_line_one_by_one():
 
 
 # --------------------------------------------------------------------------- POI cache
+@pytest.fixture(scope="module")
+def osm_nodes(tmp_path_factory):
+    """A small OSM XML of the sample's own tagged nodes (real data, cut from the sample file)."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("osm", version="0.6", generator="cut from the sample (tests)")
+    for _, el in ET.iterparse(OSM):
+        if el.tag == "node" and any(t.get("k") in ("amenity", "shop") for t in el):
+            root.append(el)
+    path = tmp_path_factory.mktemp("osm") / "nodes.osm"
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    return path
+
+
 @pytest.fixture
-def osm_copy(tmp_path):
+def osm_copy(tmp_path, osm_nodes):
     path = tmp_path / "area.osm"
-    shutil.copy(OSM, path)
+    shutil.copy(osm_nodes, path)
     return path
 
 
