@@ -373,3 +373,36 @@ def test_the_planner_command_ends_quickly_with_everything_written(tmp_path):
         timeout=600,
     )
     assert failed.returncode == 1 and failed.stderr.startswith("error: ")
+
+
+def test_nanjing_benchmark_facilities_are_real_nodes_of_its_osm_file():
+    """Every facility of the benchmark scenario is an OSM node of the file, copied as it is."""
+    import csv
+    import re
+    import xml.etree.ElementTree as ET
+
+    folder = ROOT / "benchmarks" / "scenarios" / "nanjing_xinjiekou"
+    with open(folder / "facilities.csv", encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20 and len({r["facility_id"] for r in rows}) == 20
+    wanted = {int(re.search(r"OpenStreetMap node (\d+) ", r["source"]).group(1)): r for r in rows}
+    found = {}
+    for _, el in ET.iterparse(folder / "nanjing_xinjiekou_2021-06.osm"):
+        if el.tag == "node" and int(el.get("id")) in wanted:
+            found[int(el.get("id"))] = (
+                el.get("lon"),
+                el.get("lat"),
+                {t.get("k"): t.get("v") for t in el},
+            )
+    assert set(found) == set(wanted)
+    for node, row in wanted.items():
+        lon, lat, tags = found[node]
+        assert (row["lon"], row["lat"]) == (lon, lat)
+        assert row["kind"] in (tags.get("amenity"), tags.get("shop"))
+        names = {tags.get(k) for k in ("name", "name:zh", "name:en")}
+        assert row["name"] in names or (
+            row["name"] == f"(unnamed {row['kind']})" and names == {None}
+        )
+        assert "© OpenStreetMap contributors, ODbL" in row["source"]
+    scenario = load_scenario(folder)
+    assert scenario.attribution.startswith("© OpenStreetMap contributors")
