@@ -1,4 +1,4 @@
-"""Cache a built StreetNetwork as one checksummed ``.npz`` so reruns skip parsing OSM XML."""
+"""Cache a built StreetNetwork and an OSM file's POIs as checksummed ``.npz`` files (no reparse)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import shapely
 
 from planner import _paths
 from planner import network as net
+from planner import pois as osm_pois
 from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
@@ -357,3 +358,195 @@ def load_network_cached(path: Path, cache_dir: Path | None = None) -> net.Street
     except OSError as exc:
         _log.warning("cannot write network cache %s (%s); continuing without it", target, exc)
     return network
+
+
+#: Bump when the stored POI layout or the POI rules' meaning changes.
+POI_CACHE_FORMAT_VERSION = 1
+#: Suffix of a POI cache file, appended to the OSM file's name.
+POI_CACHE_SUFFIX = ".planner-pois.npz"
+
+_POI_ARRAYS = (
+    "key",
+    "id_bytes",
+    "id_offsets",
+    "name_bytes",
+    "name_offsets",
+    "kind_bytes",
+    "kind_offsets",
+    "lon",
+    "lat",
+)
+
+
+def planner_version() -> str:
+    """Return the installed planner's version from its metadata (``0+unknown`` without one)."""
+    try:
+        return metadata.version("liusha-planner")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def poi_rules_digest() -> str:
+    """sha256 of the rules that pick and name OSM POIs (`planner.pois` tags, exclusions, kinds)."""
+    rules = {
+        "tags": osm_pois.POI_TAGS,
+        "excluded": sorted(osm_pois.EXCLUDED_AMENITIES),
+        "kinds": list(osm_pois._KIND_KEYS),
+    }
+    return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
+
+
+def poi_cache_key(path: Path) -> dict[str, Any]:
+    """Describe what a POI cache was built from.
+
+    Parameters
+    ----------
+    path
+        The OSM XML file.
+
+    Returns
+    -------
+    key
+        Source sha256 and size, POI cache-format version, the POI rules' digest, and the
+        planner and osmnx versions; a cache is valid only for an identical key.
+    """
+    path = Path(path)
+    return {
+        "source_sha256": file_sha256(path),
+        "source_size": path.stat().st_size,
+        "format": POI_CACHE_FORMAT_VERSION,
+        "rules": poi_rules_digest(),
+        "planner": planner_version(),
+        "osmnx": osmnx_version(),
+    }
+
+
+def poi_cache_path(path: Path, cache_dir: Path | None = None) -> Path:
+    """Where the POI cache of OSM file `path` lives (see `cache_path`; ``<user cache>/pois``)."""
+    path = Path(path)
+    if cache_dir is not None:
+        return Path(cache_dir) / (path.name + POI_CACHE_SUFFIX)
+    folder = _paths.user_cache_dir() / "pois"
+    return folder / f"{path.name}-{_paths.path_digest(path)}{POI_CACHE_SUFFIX}"
+
+
+def _poi_checksum(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for name in _POI_ARRAYS:
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def write_poi_cache(records: pd.DataFrame, key: dict[str, Any], path: Path) -> Path:
+    """Write POI records (`planner.pois.poi_records`) atomically as a checksummed ``.npz``.
+
+    Parameters
+    ----------
+    records
+        The records.
+    key
+        Output of `poi_cache_key` for their source file.
+    path
+        Destination ``.npz``.
+
+    Returns
+    -------
+    path
+        The written file.
+    """
+    arrays: dict[str, np.ndarray] = {"key": _text(json.dumps(key, sort_keys=True))}
+    for column in ("id", "name", "kind"):
+        data, offsets = _encode_strings(records[column].to_numpy(dtype=object))
+        arrays[f"{column}_bytes"], arrays[f"{column}_offsets"] = data, offsets
+    arrays["lon"] = records["lon"].to_numpy(dtype=np.float64)
+    arrays["lat"] = records["lat"].to_numpy(dtype=np.float64)
+    arrays["checksum"] = _text(_poi_checksum(arrays))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+
+    return write_atomic(Path(path), write)
+
+
+def read_poi_cache(path: Path, key: dict[str, Any]) -> pd.DataFrame | None:
+    """Read POI records if the cache is complete, intact and built from the same key.
+
+    Parameters
+    ----------
+    path
+        The ``.npz`` POI cache.
+    key
+        Output of `poi_cache_key` for the current OSM file.
+
+    Returns
+    -------
+    records
+        The cached `planner.pois.poi_records`, or None when the file is missing,
+        unreadable, fails its checksum or was built from another file, rules or version.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in (*_POI_ARRAYS, "checksum")}
+        if json.loads(_untext(arrays["key"])) != key:
+            _log.info("POI cache %s is stale; parsing again", path)
+            return None
+        if _untext(arrays["checksum"]) != _poi_checksum(arrays):
+            _log.warning("POI cache %s fails its checksum; parsing again", path)
+            return None
+        columns: dict[str, Any] = {
+            c: _decode_strings(arrays[f"{c}_bytes"], arrays[f"{c}_offsets"])
+            for c in ("id", "name", "kind")
+        }
+        columns["lon"], columns["lat"] = arrays["lon"], arrays["lat"]
+        return pd.DataFrame(columns, columns=list(osm_pois.RECORD_COLUMNS))
+    except Exception as exc:  # any damage to the file means "parse again"
+        _log.warning("POI cache %s is unreadable (%s); parsing again", path, exc)
+        return None
+
+
+def load_pois_cached(
+    path: Path,
+    bbox: tuple[float, float, float, float] | None = None,
+    cache_dir: Path | None = None,
+) -> pd.DataFrame:
+    """Merchants and service points of an OSM XML file, through the POI cache.
+
+    The first load parses the file (`planner.pois.records_from_osm_xml`) and stores the
+    records; later loads of an unchanged file (same bytes, POI rules, planner and osmnx
+    versions) read the cache. The result equals `planner.pois.pois_from_osm_xml`.
+
+    Parameters
+    ----------
+    path
+        OSM XML file.
+    bbox
+        Study area (west, south, east, north) to keep.
+    cache_dir
+        Folder for the cache file (default: the user cache, see `poi_cache_path`).
+
+    Returns
+    -------
+    pois
+        See `planner.pois.features_to_pois`.
+    """
+    path = Path(path)
+    if not path.is_file():  # let the parser raise its own, user-facing error
+        return osm_pois.pois_from_osm_xml(path, bbox)
+    key = poi_cache_key(path)
+    target = poi_cache_path(path, cache_dir)
+    records = read_poi_cache(target, key)
+    if records is None:
+        records = osm_pois.records_from_osm_xml(path)
+        try:
+            write_poi_cache(records, key, target)
+        except OSError as exc:
+            _log.warning("cannot write POI cache %s (%s); continuing without it", target, exc)
+    out = osm_pois.records_to_pois(records, bbox)
+    out.attrs.update({osm_pois.ATTR_SOURCE: osm_pois.OSM_SOURCE, osm_pois.ATTR_UNIT: None})
+    return out

@@ -6,8 +6,6 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-import osmnx as ox
-
 
 @contextlib.contextmanager
 def osmnx_settings(**values: Any) -> Iterator[None]:
@@ -29,6 +27,8 @@ def osmnx_settings(**values: Any) -> Iterator[None]:
     AttributeError
         When a name is not an osmnx setting (nothing is changed then).
     """
+    import osmnx as ox  # here: importing planner._osm stays light
+
     unknown = sorted(k for k in values if not hasattr(ox.settings, k))
     if unknown:
         raise AttributeError(f"not osmnx settings: {', '.join(unknown)}")

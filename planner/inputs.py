@@ -275,7 +275,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
                     )
                 )
         elif scenario.network_path is not None:
-            frames.append(osm_pois.pois_from_osm_xml(scenario.network_path, scenario.study_bbox))
+            frames.append(_cache.load_pois_cached(scenario.network_path, scenario.study_bbox))
     if not frames:
         raise PlannerError(
             _("scenario {scenario_name!r} has no POIs (no [pois] path, no OSM POIs)").format(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import os
 import re
@@ -162,6 +163,39 @@ def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> l
     return d.ravel().tolist()
 
 
+def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[list[int]]:
+    """`encode_line` of many lines at once (vectorised): one list per non-empty geometry.
+
+    Parameters
+    ----------
+    geoms
+        LineStrings (lon/lat degrees); None and empty ones are skipped.
+    scale
+        Integer units per degree.
+
+    Returns
+    -------
+    lines
+        ``encode_line`` of each non-empty geometry's coordinates, in order.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms = geoms[keep]
+    if not len(geoms):
+        return []
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    xy = np.round(coords * scale).astype(np.int64)
+    first = np.r_[True, index[1:] != index[:-1]]
+    moved = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+    xy, index, first = xy[first | moved], index[first | moved], first[first | moved]
+    d = xy.copy()
+    d[1:] -= xy[:-1]
+    d[first] = xy[first]
+    bounds = np.flatnonzero(np.r_[True, index[1:] != index[:-1], True])
+    flat = d.ravel().tolist()
+    return [flat[2 * a : 2 * b] for a, b in itertools.pairwise(bounds)]
+
+
 def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, np.ndarray]:
     """Inverse of `encode_line`: ``(lon, lat)`` arrays."""
     xy = np.cumsum(np.asarray(ints, dtype=np.int64).reshape(-1, 2), axis=0) / scale
@@ -191,25 +225,19 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
     edges["n"] = edges["name"].map(esc)
     out = []
     for (name, weight), g in edges.groupby(["n", "w"], sort=True):
-        lines = []
-        for geom in g.geometry:
-            if geom is None or geom.is_empty:
-                continue
-            xy = shapely.get_coordinates(geom)
-            lines.append(encode_line(xy[:, 0], xy[:, 1]))
-        out.append({"n": name, "w": float(weight), "l": lines})
+        out.append({"n": name, "w": float(weight), "l": encode_lines(g.geometry.to_numpy())})
     return out
 
 
 def _polygon_rings(geom: Any) -> list[list[list[int]]]:
     polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    out = []
-    for p in polys:
-        if p.is_empty or p.geom_type != "Polygon":
-            continue
-        rings = [p.exterior, *p.interiors]
-        out.append([encode_line(*np.asarray(r.coords).T[:2]) for r in rings])
-    return out
+    polys = [p for p in polys if not p.is_empty and p.geom_type == "Polygon"]
+    counts = [1 + len(p.interiors) for p in polys]
+    rings = np.empty(sum(counts), dtype=object)
+    rings[:] = [r for p in polys for r in (p.exterior, *p.interiors)]
+    encoded = encode_lines(rings)  # every ring of a non-empty polygon has coordinates
+    bounds = np.cumsum([0, *counts])
+    return [encoded[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, Any]]:
@@ -244,7 +272,12 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     return out
 
 
-def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
+def facility_popup(
+    analysis: Result,
+    facility_id: str,
+    cap: int = POPUP_LIST_CAP,
+    names: pd.Series | None = None,
+) -> str:
     """Popup HTML of a facility: POIs reached per band and the nearest `cap` of them.
 
     Parameters
@@ -255,6 +288,8 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
         The facility.
     cap
         Longest list shown; the rest is summarised as "…and N more".
+    names
+        POI id -> name (default: from ``analysis.pois``; pass it when drawing many popups).
 
     Returns
     -------
@@ -270,13 +305,14 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
         for k, v in (entry["bands"].items() if entry else [])
     )
     cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    names = analysis.pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+    if names is None:
+        names = poi_names(analysis)
     items = []
-    for _, c in cov.head(cap).iterrows():
-        name = esc(names.get(c["poi_id"])) or "(无名称 unnamed)"
-        items.append(
-            f"<li>{name} <small>{esc(c['poi_kind'])} · {c['minutes']:.1f} 分钟 min</small></li>"
-        )
+    for poi_id, kind, minutes in cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(
+        index=False, name=None
+    ):
+        name = esc(names.get(poi_id)) or "(无名称 unnamed)"
+        items.append(f"<li>{name} <small>{esc(kind)} · {minutes:.1f} 分钟 min</small></li>")
     more = ""
     if len(cov) > cap:
         more = f"<div>…另有 {len(cov) - cap} 个 and {len(cov) - cap} more</div>"
@@ -295,6 +331,12 @@ def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP
     )
 
 
+def poi_names(analysis: Result) -> pd.Series:
+    """POI id -> name of a result's POIs (first row of a repeated id)."""
+    pois = pd.DataFrame(analysis.pois[["poi_id", "name"]])
+    return pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+
+
 def facility_data(analysis: Result) -> dict[str, Any]:
     """Facilities (popup per id) and their entrance points for the page.
 
@@ -310,12 +352,13 @@ def facility_data(analysis: Result) -> dict[str, Any]:
         escaped entrance name (and `skip_note`)], ...]}``; entrances without coordinates
         are left out.
     """
+    names = poi_names(analysis)
     fac_ids = list(analysis.facilities["facility_id"])
     facilities = [
         {
             "id": esc(f["facility_id"]),
             "name": esc(f["name"]),
-            "popup": facility_popup(analysis, f["facility_id"]),
+            "popup": facility_popup(analysis, f["facility_id"], names=names),
         }
         for _, f in analysis.facilities.iterrows()
     ]

@@ -7,12 +7,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
-import osmnx as ox
 import pandas as pd
 import shapely
 from scipy import sparse
@@ -21,6 +19,9 @@ from planner._errors import NetworkUnavailableError, PlannerError
 from planner._i18n import _
 from planner._osm import osmnx_settings
 from planner.io import write_atomic
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 # Tags the walk filter needs, on top of osmnx's default useful way tags.
 _WALK_TAGS = ["foot", "sidewalk", "sidewalk:both", "sidewalk:left", "sidewalk:right"]
@@ -194,6 +195,8 @@ def adjacency(
 @contextlib.contextmanager
 def _walk_tags() -> Iterator[None]:
     """Temporarily make osmnx keep the way tags the walk filter reads."""
+    import osmnx as ox
+
     saved = list(ox.settings.useful_tags_way)
     with osmnx_settings(useful_tags_way=saved + [t for t in _WALK_TAGS if t not in saved]):
         yield
@@ -267,6 +270,8 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
     G
         Simplified, unprojected (EPSG:4326) walk graph, all components kept.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     path = Path(path)
     if not path.is_file():
         raise PlannerError(_("OSM file not found: {path}").format(path=path))
@@ -300,6 +305,8 @@ def graph_from_overpass(
     G
         Simplified, unprojected walk graph, all components kept.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
@@ -334,6 +341,8 @@ def largest_component(G: nx.MultiDiGraph) -> tuple[nx.MultiDiGraph, ComponentRep
         by smallest node id, so ``piece`` (the row's position in ``report.dropped``) is the
         same on every load of the same data.
     """
+    import networkx as nx
+
     components = sorted(nx.weakly_connected_components(G), key=lambda c: (-len(c), min(c)))
     rows = []
     for piece, nodes in enumerate(components[1:]):
@@ -384,6 +393,8 @@ def dropped_edges(
         One projected LineString per undirected dropped edge (reciprocal directed edges
         merged, as in `street_network`) and the int64 piece id of each.
     """
+    import networkx as nx
+
     if not len(report.dropped):
         return np.empty(0, dtype=object), np.empty(0, dtype=np.int64)
     rest = G.subgraph([n for n in G.nodes if n not in kept]).copy()
@@ -432,6 +443,8 @@ def project(G: nx.MultiDiGraph, to_crs: Any = None) -> nx.MultiDiGraph:
     G
         Projected graph.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     return ox.project_graph(G, to_crs=to_crs)
 
 
@@ -453,6 +466,8 @@ def street_network(G: nx.MultiDiGraph, components: ComponentReport | None = None
     network
         The arrays.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     if G.graph.get("crs") is None or gpd.GeoSeries([], crs=G.graph["crs"]).crs.is_geographic:
         raise PlannerError(
             _("street_network needs a projected graph (metres); call project() first")
@@ -508,6 +523,8 @@ def load_graph(path: str | Path) -> nx.MultiDiGraph:
     G
         The walk graph.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     path = Path(path)
     if path.suffix.lower() == ".graphml":
         if not path.is_file():
@@ -538,6 +555,8 @@ def save_graph(G: nx.MultiDiGraph, path: str | Path) -> Path:
     path
         The written file.
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     return write_atomic(path, lambda p: ox.save_graphml(G, p))
 
 

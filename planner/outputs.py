@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,19 @@ def json_safe(obj: Any) -> Any:
     return obj
 
 
-def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
+def write_outputs(
+    result: Result,
+    out_dir: str | Path,
+    *,
+    formats: Iterable[str] = ("xlsx", "gpkg"),
+    fingerprint: str | None = None,
+) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
-    Also ``<name>.xlsx`` (`planner.export.write_workbook`, for spreadsheets) and
-    ``<name>.gpkg`` (`planner.export.write_geopackage`, for GIS), named after the scenario
-    (``result.provenance.name``). ``policy.csv`` (`planner.policy.policy_table`) is written
-    too when the result has one.
+    With `formats` also ``<name>.xlsx`` (``"xlsx"``, `planner.export.write_workbook`, for
+    spreadsheets) and ``<name>.gpkg`` (``"gpkg"``, `planner.export.write_geopackage`, for
+    GIS), named after the scenario (``result.provenance.name``). ``policy.csv``
+    (`planner.policy.policy_table`) is written too when the result has one.
 
     ``facilities.csv`` has one row per input facility row (the entrances, with their
     status). The files are written to a new run folder and published together
@@ -75,15 +82,25 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
         The analysis to write.
     out_dir
         Output folder: a name that does not exist yet, or one the planner published.
+    formats
+        Optional files to write: ``"xlsx"`` and/or ``"gpkg"`` (other names are ignored).
+    fingerprint
+        The run's content fingerprint (`planner._carry.fingerprint`), kept with the set.
+        An optional file not in `formats` is then carried over from the published set when
+        that set has the same fingerprint and the planner's file in it is unchanged.
 
     Returns
     -------
     files
-        Output name -> path inside `out_dir` (see `output_files`; ``policy`` only when
-        written).
+        Output name -> path inside `out_dir` (see `output_files`; ``policy``, ``workbook``
+        and ``geopackage`` only when written or carried over).
     """
+    from planner import _carry
+
     out_dir = Path(out_dir)
+    formats = set(formats)
     files = output_files(result.provenance.name)
+    skip = set() if result.policy is not None else {"policy"}
     with output_set(out_dir) as staging:
         io.write_csv(result.coverage, staging / OUTPUT_FILES["coverage"])
         io.write_csv(table(result.pois), staging / OUTPUT_FILES["pois"])
@@ -93,7 +110,15 @@ def write_outputs(result: Result, out_dir: str | Path) -> dict[str, Path]:
         io.write_json(json_safe(result.summary), staging / OUTPUT_FILES["summary"])
         if result.policy is not None:
             io.write_csv(result.policy, staging / OUTPUT_FILES["policy"])
-        export.write_workbook(result, staging / files["workbook"])
-        export.write_geopackage(result, staging / files["geopackage"])
-    skip = set() if result.policy is not None else {"policy"}
+        writers = {"xlsx": export.write_workbook, "gpkg": export.write_geopackage}
+        for fmt, write in writers.items():
+            key = _carry.FILE_KEYS[fmt]
+            if fmt in formats:
+                write(result, staging / files[key])
+            elif fingerprint is None or not _carry.carry_file(
+                out_dir, files[key], fingerprint, staging
+            ):
+                skip.add(key)
+        if fingerprint is not None:
+            _carry.mark_fingerprint(staging, fingerprint)
     return {key: out_dir / name for key, name in files.items() if key not in skip}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ def analyse(
     buffer_m: float = DEFAULT_BUFFER_M,
     about: Provenance | None = None,
     progress: Progress = quiet,
+    polygons: bool = True,
 ) -> Result:
     """Compute reach, isochrones and coverage for facilities and POIs on a network.
 
@@ -85,6 +87,9 @@ def analyse(
         Where the data came from (title, source, date), carried to maps and summary.json.
     progress
         Callback receiving step names.
+    polygons
+        False leaves out what only maps need: the band polygons (``isochrones`` is then an
+        empty table) and the service gaps (``gaps``); the tables are the same.
 
     Returns
     -------
@@ -107,7 +112,9 @@ def analyse(
     )
     _check_table(facilities, "facilities")
     _check_table(pois, "pois")
-    return _analyse(network, facilities, pois, settings, about or Provenance(), progress)
+    return _analyse(
+        network, facilities, pois, settings, about or Provenance(), progress, polygons=polygons
+    )
 
 
 #: Columns `analyse` needs in its input tables (`planner.read_points` layout).
@@ -141,6 +148,7 @@ def _analyse(
     settings: Settings,
     about: Provenance,
     progress: Progress,
+    polygons: bool = True,
 ) -> Result:
     timings: dict[str, float] = {}
     clock = time.perf_counter()
@@ -175,13 +183,18 @@ def _analyse(
     )
     lap("reach")
 
-    progress(_("growing band polygons from the reached streets"))
-    polys = isochrones(
-        network, node_reach, sources, [b * mpm for b in bands], buffer_m=settings.buffer_m
-    )
-    polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
-    polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
-    polys = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
+    if polygons:
+        progress(_("growing band polygons from the reached streets"))
+        polys = isochrones(
+            network, node_reach, sources, [b * mpm for b in bands], buffer_m=settings.buffer_m
+        )
+        polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
+        polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
+        polys = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
+    else:
+        polys = gpd.GeoDataFrame(
+            {c: pd.Series(dtype=object) for c in ISOCHRONE_COLUMNS}, geometry=[], crs=4326
+        )
     lap("isochrones")
 
     progress(_("coverage tables"))
@@ -204,9 +217,10 @@ def _analyse(
         poi_rows=pois,
         timings=timings,
     )
-    progress(_("service gaps and crow-fly versus walking"))
-    result.gaps = gaps.compute(result)
-    result.summary.update(gaps.summary_sections(result.gaps))
+    if polygons:
+        progress(_("service gaps and crow-fly versus walking"))
+        result.gaps = gaps.compute(result)
+        result.summary.update(gaps.summary_sections(result.gaps))
     lap("gaps")
     return result
 
@@ -528,9 +542,17 @@ def run(
     out_dir: str | Path | None = None,
     maps_dir: str | Path | None = None,
     strict: bool = False,
+    formats: Iterable[str] = (),
     progress: Progress = quiet,
 ) -> Result:
-    """Run a scenario end to end: analyse it, write its outputs and its maps.
+    """Run a scenario end to end: analyse it, write its tables and its HTML map.
+
+    Optional outputs are written when asked for in `formats`. One not asked for is kept
+    from the last run when nothing that made it has changed: the content fingerprint
+    (`planner._carry.fingerprint`: the bytes of every input file, the settings, the
+    planner's version and code) is the one it was made with, and the planner's file is
+    unchanged since. A planner map left from other inputs is removed; a file the planner
+    did not write (or that was changed after it wrote it) is never touched.
 
     Parameters
     ----------
@@ -545,21 +567,37 @@ def run(
         If True, any input problem (bad or missing coordinates, duplicate id, outside the
         study area, beyond the snapping limit, even a fixed lat/lon swap, a file without
         data rows) stops the run before anything is written.
+    formats
+        Optional outputs (`planner._carry.FORMATS`): ``"png"`` (static map),
+        ``"pdf"`` (printable page), ``"xlsx"`` (workbook), ``"gpkg"`` (GeoPackage).
     progress
         Callback receiving step names.
 
     Returns
     -------
     result
-        The analysis; ``result.files`` names the files written.
+        The analysis; ``result.files`` names the files written or kept.
     """
+    from planner import _carry
+
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in _carry.FORMATS]
+    if unknown:
+        raise PlannerError(
+            f"unknown output format {unknown[0]!r}: choose from {', '.join(_carry.FORMATS)}"
+        )
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / scenario.name
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")
     map_paths = {ext: maps_dir / f"{scenario.name}.{ext}" for ext in ("html", "png", "pdf")}
     check_output_dir(out_dir)  # before any work: refuse a folder the planner did not make
-    for path in map_paths.values():
-        check_replaceable(path)
+    for ext, path in map_paths.items():
+        if ext == "html" or ext in formats:
+            check_replaceable(path)
+    t0 = time.perf_counter()
+    fingerprint = _carry.fingerprint(scenario)
+    t_fp = time.perf_counter() - t0
     result = analyse_scenario(scenario, progress)
+    result.timings["fingerprint"] = t_fp
     if strict:
         problems = result.problems()
         if problems:
@@ -571,19 +609,41 @@ def run(
             )
     progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
     t1 = time.perf_counter()
-    result.files = write_outputs(result, out_dir)
+    result.files = write_outputs(result, out_dir, formats=formats, fingerprint=fingerprint)
     result.timings["write"] = time.perf_counter() - t1
     progress(_("drawing the map"))
     t1 = time.perf_counter()
-    from planner import maps, plot, report  # imported here: only maps need folium/matplotlib
+    from planner import maps  # imported here: only maps need folium
 
     result.files["map"] = maps.save_map(result, map_paths["html"])
-    result.files["png"] = plot.save_png(result, map_paths["png"])
-    result.files["pdf"] = report.save_pdf(
-        result,
-        map_paths["pdf"],
-        review_number=scenario.review_number,
-        issuing_unit=scenario.issuing_unit,
-    )
     result.timings["map"] = time.perf_counter() - t1
+    t1 = time.perf_counter()
+    manifest = _carry.read_manifest(map_paths["html"])
+
+    def png(path: Path) -> Path:
+        from planner import plot  # matplotlib: only for the static map
+
+        return plot.save_png(result, path)
+
+    def pdf(path: Path) -> Path:
+        from planner import report  # matplotlib: only for the printable page
+
+        return report.save_pdf(
+            result,
+            path,
+            review_number=scenario.review_number,
+            issuing_unit=scenario.issuing_unit,
+        )
+
+    kept = []
+    for ext, draw in (("png", png), ("pdf", pdf)):
+        done = _carry.draw_or_carry(
+            map_paths[ext], ext in formats, draw, manifest, fingerprint, progress
+        )
+        if done is not None:
+            result.files[ext] = done
+            kept.append(done)
+    if kept or manifest:
+        _carry.write_manifest(map_paths["html"], fingerprint, kept)
+    result.timings["static_maps"] = time.perf_counter() - t1
     return result

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
-import osmnx as ox
 import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
@@ -90,9 +89,31 @@ def features_to_pois(
 def _features_to_pois(
     features: gpd.GeoDataFrame, bbox: tuple[float, float, float, float] | None
 ) -> pd.DataFrame:
-    columns = [*OUTPUT_COLUMNS, "source"]
+    return records_to_pois(poi_records(features), bbox)
+
+
+#: Columns of `poi_records`: what a POI table is built from (and what the POI cache keeps).
+RECORD_COLUMNS = ("id", "name", "kind", "lon", "lat")
+
+
+def poi_records(features: gpd.GeoDataFrame | None) -> pd.DataFrame:
+    """Reduce osmnx features to the merchants' records, before any study-area filter.
+
+    Parameters
+    ----------
+    features
+        Output of ``osmnx.features_from_*`` (EPSG:4326, indexed by element type and id),
+        or None for none.
+
+    Returns
+    -------
+    records
+        Columns `RECORD_COLUMNS`, one row per kept feature (street furniture and unnamed
+        buildings left out), sorted by element type and OSM id; ``lon``/``lat`` are a
+        point inside the feature.
+    """
     if features is None or features.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS})
     f = features.copy()
     for key in (*_KIND_KEYS, "name"):
         if key not in f:
@@ -101,23 +122,78 @@ def _features_to_pois(
     drop = f["amenity"].isin(EXCLUDED_AMENITIES) & f[["shop", "office", "craft"]].isna().all(axis=1)
     drop |= building_only & f["name"].isna()
     f = f[~drop]
-    pts = f.geometry.representative_point()
-    f = f.assign(lon=pts.x, lat=pts.y)
-    if bbox is not None:
-        w, s, e, n = bbox
-        f = f[(f["lon"] >= w) & (f["lon"] <= e) & (f["lat"] >= s) & (f["lat"] <= n)]
     if f.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in RECORD_COLUMNS})
+    pts = f.geometry.representative_point()
+    f = f.assign(lon=pts.x, lat=pts.y).sort_index()
+    return pd.DataFrame(
+        {
+            "id": [f"{el}/{osm_id}" for el, osm_id in f.index],
+            "name": f["name"].fillna("").astype(str).tolist(),
+            "kind": f.apply(_kind, axis=1).tolist(),
+            "lon": f["lon"].to_numpy(dtype=float),
+            "lat": f["lat"].to_numpy(dtype=float),
+        }
+    )
+
+
+def records_to_pois(
+    records: pd.DataFrame, bbox: tuple[float, float, float, float] | None = None
+) -> pd.DataFrame:
+    """Turn `poi_records` into a POI table, keeping those inside `bbox` (west, south, east, north).
+
+    Parameters
+    ----------
+    records
+        Output of `poi_records` (or of the POI cache, `planner._cache.load_pois_cached`).
+    bbox
+        Study area to keep, WGS-84; None keeps all.
+
+    Returns
+    -------
+    pois
+        See `features_to_pois` (without its ``attrs``).
+    """
+    columns = [*OUTPUT_COLUMNS, "source"]
+    if bbox is not None and len(records):
+        w, s, e, n = bbox
+        lon, lat = records["lon"], records["lat"]
+        records = records[(lon >= w) & (lon <= e) & (lat >= s) & (lat <= n)]
+    if records.empty:
         return pd.DataFrame(columns=columns)
-    f = f.sort_index()
     out = valid_points(
-        [f"{el}/{osm_id}" for el, osm_id in f.index],
-        f["lon"],
-        f["lat"],
-        names=f["name"].fillna("").astype(str).tolist(),
-        kinds=f.apply(_kind, axis=1).tolist(),
+        records["id"].tolist(),
+        records["lon"],
+        records["lat"],
+        names=records["name"].tolist(),
+        kinds=records["kind"].tolist(),
     )
     out["source"] = f"{OSM_SOURCE} " + out["id"]
     return out
+
+
+def records_from_osm_xml(path: str | Path) -> pd.DataFrame:
+    """Parse an OSM XML file's merchants and service points into `poi_records`.
+
+    Parameters
+    ----------
+    path
+        OSM XML file.
+
+    Returns
+    -------
+    records
+        See `poi_records`.
+    """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
+    try:
+        features = ox.features_from_xml(Path(path), tags=POI_TAGS)
+    except ox._errors.InsufficientResponseError:
+        features = None
+    except Exception as exc:
+        raise PlannerError(f"cannot read POIs from {path}: {exc}") from exc
+    return poi_records(features)
 
 
 def pois_from_osm_xml(
@@ -137,15 +213,9 @@ def pois_from_osm_xml(
     pois
         See `features_to_pois`.
     """
-    try:
-        features = ox.features_from_xml(Path(path), tags=POI_TAGS)
-    except ox._errors.InsufficientResponseError:
-        features = None
-    except Exception as exc:
-        raise PlannerError(
-            _("cannot read POIs from {path}: {exc}").format(path=path, exc=exc)
-        ) from exc
-    return features_to_pois(features, bbox)
+    out = records_to_pois(records_from_osm_xml(path), bbox)
+    out.attrs.update({ATTR_SOURCE: OSM_SOURCE, ATTR_UNIT: None})
+    return out
 
 
 def pois_from_overpass(
@@ -165,6 +235,8 @@ def pois_from_overpass(
     features
         The raw features (save them with `save_features`).
     """
+    import osmnx as ox  # here: only a first parse or a download needs osmnx
+
     with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)):
         try:
             return ox.features_from_bbox(bbox, tags=POI_TAGS)

@@ -334,6 +334,7 @@ def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
         snap_limit_m=s.snap_limit_m,
         buffer_m=s.buffer_m,
         about=result.provenance,
+        polygons=False,  # only its tables are used
     )
 
 

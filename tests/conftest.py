@@ -106,15 +106,21 @@ def offline_page(chromium_browser: Browser) -> Iterator[Callable[[Path], Offline
 # --------------------------------------------------------------------------- the sample run
 @pytest.fixture(scope="session")
 def sample_map_run(tmp_path_factory: pytest.TempPathFactory) -> Result:
-    """Run the offline sample scenario once per session (outputs and map in a temp dir).
+    """Run the offline sample scenario once per session (outputs and maps in a temp dir).
 
-    Shared by every test that reads the sample's results: do not modify it (copy first).
+    Every optional output is drawn (``formats="all"``: PNG, PDF, xlsx, gpkg). Shared by every
+    test that reads the sample's results: do not modify it (copy first).
     """
     from planner import pipeline
     from planner.scenario import load_scenario
 
     tmp: Path = tmp_path_factory.mktemp("sample_map")
-    return pipeline.run(load_scenario("sample"), out_dir=tmp / "out", maps_dir=tmp)
+    return pipeline.run(
+        load_scenario("sample"),
+        out_dir=tmp / "out",
+        maps_dir=tmp,
+        formats=("png", "pdf", "xlsx", "gpkg"),
+    )
 
 
 # --------------------------------------------------------------------------- command line
