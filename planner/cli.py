@@ -122,7 +122,11 @@ def run(
     ),
     osm: Annotated[
         Path | None,
-        typer.Option("--osm", help="Use this OSM XML (or .graphml) file as the network."),
+        typer.Option(
+            "--osm",
+            help="Use this OSM XML, .graphml, or regional OSM PBF (.osm.pbf, cut to the study "
+            "area) file as the network.",
+        ),
     ] = None,
     strict: Annotated[
         bool,

@@ -43,7 +43,7 @@ DEFAULT_DOWNLOAD_MARGIN_M = 300.0
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 SPEED_MIN_KMH, SPEED_MAX_KMH = SPEED_RANGE_KMH
 DOWNLOAD_MARGIN_MAX_M = 10_000.0
-NETWORK_SOURCES = ("osm_xml", "overpass", "graphml")
+NETWORK_SOURCES = ("osm_xml", "overpass", "graphml", "pbf")
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ class Scenario:
     folder: Path
     place: str = ""
     study_bbox: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS-84)
-    network_source: str = "osm_xml"  # "osm_xml" | "overpass" | "graphml"
+    network_source: str = "osm_xml"  # "osm_xml" | "overpass" | "graphml" | "pbf"
     network_path: Path | None = None
     network_date: str = ""
     attribution: str = DEFAULT_ATTRIBUTION
@@ -138,6 +138,8 @@ class Scenario:
             s = replace(s, speed_kmh=_check_speed(speed_kmh, "--speed-kmh"))
         if network_path is not None:
             source = "graphml" if network_path.suffix.lower() == ".graphml" else "osm_xml"
+            if network_path.name.lower().endswith(".pbf"):
+                source = "pbf"  # a regional extract, cut to the study area on load
             s = replace(s, network_source=source, network_path=network_path.resolve())
         return s
 
@@ -321,7 +323,7 @@ class _ScenarioTable(_Table):
 
 
 class _NetworkTable(_Table):
-    source: Literal["osm_xml", "overpass", "graphml"] = "osm_xml"
+    source: Literal["osm_xml", "overpass", "graphml", "pbf"] = "osm_xml"
     path: str | None = None
     data_date: str | dt.datetime | dt.date = ""
     attribution: str = DEFAULT_ATTRIBUTION
@@ -461,8 +463,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("scenario", "study_bbox"): "[west, south, east, north]: 4 finite numbers, WGS-84 degrees",
     ("scenario", "notes"): "a string",
     ("network", "source"): "one of " + ", ".join(f'"{s}"' for s in NETWORK_SOURCES),
-    ("network", "path"): "a string naming the OSM XML or GraphML file, relative to the "
-    "scenario file",
+    ("network", "path"): "a string naming the OSM XML, OSM PBF or GraphML file, relative to "
+    "the scenario file",
     ("network", "data_date"): 'a string or a TOML date, e.g. "2021-03-17"',
     ("network", "attribution"): "a string",
     ("network", "download_margin_m"): f"a number of metres, 0 to {DOWNLOAD_MARGIN_MAX_M:g}",
@@ -590,7 +592,17 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
         issues.append(
             f'[network] path = {_show(network.path)}: not used with source = "overpass" '
             "(`planner fetch` downloads the network); remove it or set source = "
-            '"osm_xml" / "graphml"'
+            '"osm_xml" / "graphml" / "pbf"'
+        )
+    if (
+        network.source == "pbf"
+        and network.path is not None
+        and not network.path.lower().endswith(".pbf")
+    ):
+        issues.append(
+            f'[network] path = {_show(network.path)}: source = "pbf" needs an OSM PBF file '
+            '(name ending in .pbf, e.g. "guangdong-latest.osm.pbf"); for an OSM XML file use '
+            'source = "osm_xml"'
         )
     if pois.path is None:
         for key in ("crs", "columns", "sheet", "layer"):
