@@ -438,12 +438,14 @@ def _job_key(
     h.update(str(region.policy).encode())
     h.update(str(region.pois_from_osm).encode())
     h.update(
-        pd.util.hash_pandas_object(areas.drop(columns="geometry"), index=False).values.tobytes()
+        pd.util.hash_pandas_object(areas.drop(columns="geometry"), index=False).to_numpy().tobytes()
     )
     h.update(b"".join(g.wkb for g in areas.geometry if g is not None))
     for table in (facilities, pois):
         if table is not None:
-            h.update(pd.util.hash_pandas_object(table.astype(str), index=False).values.tobytes())
+            h.update(
+                pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy().tobytes()
+            )
     return h.hexdigest()[:16]
 
 
