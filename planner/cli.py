@@ -1,4 +1,4 @@
-"""Command-line interface: ``planner run``, ``planner fetch`` and ``planner site``."""
+"""Command-line interface: ``planner run``, ``fetch``, ``site``, ``compare`` and ``region``."""
 
 from __future__ import annotations
 
@@ -366,6 +366,76 @@ def compare(
             f"faster {int(counts.get('faster', 0))}); map: {path}"
         )
     typer.echo(f"  tables: {out_dir}")
+
+
+@app.command()
+def region(
+    region_file: Annotated[
+        Path, typer.Argument(metavar="REGION", help="Region file (region.toml) or its folder.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<region>).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Dask scheduler tcp://HOST:PORT (default: a local cluster, one process per "
+            "core); 'serial' computes in this process without Dask.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes of the local cluster (default: cores)."),
+    ] = None,
+    work: Annotated[
+        Path | None,
+        typer.Option(
+            "--work",
+            help="Folder for per-area results (default: the user cache); on a cluster, a "
+            "folder every worker can read and write.",
+        ),
+    ] = None,
+) -> None:
+    """Compute every study area of a region as one task each (Dask) and merge the circles."""
+    from planner.region import load_region
+
+    if scheduler is not None and scheduler != "serial" and "://" not in scheduler:
+        _fail(PlannerError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT or serial"))
+        return
+    if scheduler is not None and workers is not None:
+        _fail(PlannerError("--workers sets the local cluster's size; not used with --scheduler"))
+        return
+    try:
+        reg = load_region(region_file)
+        from planner.region import run_region  # heavy: once the file is good
+
+        out_dir = out if out is not None else Path("out") / reg.name
+        result = run_region(
+            reg,
+            out_dir=out_dir,
+            work_dir=work,
+            scheduler=scheduler,
+            workers=workers,
+            progress=_say,
+        )
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    c = result.circles
+    ok = int((c["status"] == "ok").sum())
+    failed = int((c["status"] == "failed").sum())
+    largest = f"{result.region.settings.largest_band_min:g}"
+    typer.echo(
+        f"{reg.name}: {ok} of {len(c)} areas computed, {failed} failed, "
+        f"{len(c) - ok - failed} with input problems; merchants within {largest} min: "
+        f"{int(c.get(f'covered_{largest}min', 0).sum())} of {int(c.get('pois', 0).sum())}"
+    )
+    for key, path in result.files.items():
+        typer.echo(f"  {key}: {path}")
+    if failed:
+        raise typer.Exit(code=1)
 
 
 def main() -> None:
