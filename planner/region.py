@@ -893,6 +893,9 @@ def run_region(
     """
     reg = region if isinstance(region, Region) else load_region(region)
     areas, tasks, facilities, pois = area_tasks(reg, work_dir)
+    if tasks:  # markers of tasks running in an earlier run that was stopped
+        for stale in (Path(tasks[0].work) / "running").glob("*"):
+            stale.unlink(missing_ok=True)
     if out_dir is not None:
         from planner._publish import check_output_dir
 
@@ -1047,12 +1050,9 @@ def analyse_whole(region: Region | str | Path) -> tuple[pd.DataFrame, pd.DataFra
     reg = region if isinstance(region, Region) else load_region(region)
     areas = read_areas(reg)
     ok = areas[areas["status"] == "ok"]
-    if reg.network_source == "pbf":
-        source = _pbf.cut_cached(
-            reg.network_path, _pbf.pad_bbox(tuple(ok.total_bounds), reg.halo_m)
-        )
-    else:
-        source = reg.network_path
+    source = reg.network_path
+    if reg.network_source == "pbf":  # the whole file, as OSM XML
+        source = _pbf.cut_cached(reg.network_path, (-180.0, -90.0, 180.0, 90.0))
     network = _cache.load_network_cached(source)
     facilities = inputs.read_source(reg.facilities, id_prefix="facility", allow_repeated_ids=True)
     frames = [inputs.read_source(reg.pois, id_prefix="poi")] if reg.pois is not None else []
