@@ -1,4 +1,4 @@
-"""planner region on a Dask LocalCluster: a worker killed during a task loses and doubles nothing."""
+"""planner region on a Dask LocalCluster: a worker killed mid-task loses and doubles nothing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import pickle
 import signal
 import threading
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
