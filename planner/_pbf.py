@@ -8,7 +8,7 @@ import json
 import math
 from pathlib import Path
 
-from planner import _cache, _paths
+from planner import _paths
 from planner._errors import PlannerError
 from planner.io import write_atomic
 
@@ -119,6 +119,8 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
 
 @functools.lru_cache(maxsize=64)
 def _source_sha256(path: str, size: int, mtime_ns: int) -> str:
+    from planner import _cache  # imports osmnx: only when a file is cut
+
     return _cache.file_sha256(Path(path))
 
 

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
-TASK_FORMAT_VERSION = 1
+TASK_FORMAT_VERSION = 2  # 2: split_pieces
 
 #: Status of a row of the areas file in circles.csv.
 AREA_STATUSES = {
@@ -558,6 +558,30 @@ def _peak_rss_mb() -> float:
     return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
 
 
+def _pieces_at_cut_edge(network: Any, bbox: tuple[float, float, float, float]) -> int:
+    """Disconnected pieces left out of a cut that reach its edge (they may join outside)."""
+    import shapely
+    from pyproj import Transformer
+
+    if not len(network.dropped_geometry):
+        return 0
+    coords = shapely.get_coordinates(network.dropped_geometry)
+    owner = np.repeat(
+        np.asarray(network.dropped_piece),
+        shapely.get_num_coordinates(network.dropped_geometry),
+    )
+    to_wgs = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(coords[:, 0], coords[:, 1])
+    w, s, e, n = bbox
+    out = (
+        (np.asarray(lon) < w)
+        | (np.asarray(lon) > e)
+        | (np.asarray(lat) < s)
+        | (np.asarray(lat) > n)
+    )
+    return len(np.unique(owner[out]))
+
+
 def _read_result(path: Path, job: str) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as fh:
@@ -659,6 +683,7 @@ def run_area(task: AreaTask) -> dict[str, Any]:
             "policy": policy,
             "facilities_in_halo": sorted(map(str, pd.unique(task.facilities["id"]))),
             "network_nodes": network.n_nodes,
+            "split_pieces": _pieces_at_cut_edge(network, task.cut_bbox),
             "status": status,
         }
 
@@ -845,6 +870,13 @@ def merge(
             )
             row["policy_missing_count"] = int(missing["type_code"].nunique()) if len(missing) else 0
             row["network_nodes"] = data["network_nodes"]
+            row["split_pieces"] = data["split_pieces"]
+            if data["split_pieces"]:
+                row["reason"] = (
+                    f"{data['split_pieces']} street piece(s) left out of this area's cut cross its "
+                    "edge: they may join the network outside the halo (compare with one run "
+                    "over a larger area)"
+                )
         rows.append(row)
     import geopandas as gpd
 

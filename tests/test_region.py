@@ -214,3 +214,24 @@ def test_100_generated_areas_equal_one_run_on_the_whole(tmp_path):
     assert len(pairs) > 500
     facilities = pd.read_csv(region_file.parent / "facilities.csv")
     assert outside_reaching_in(result, facilities) > 50
+
+
+def test_pieces_left_out_at_the_cut_edge_are_counted():
+    from pyproj import Transformer
+
+    from tests.handmade import X0, Y0, make_routable_network
+
+    # main piece: a 3-edge path; piece 0: a line crossing x = 500 (the cut's east edge);
+    # piece 1: a short line well inside the cut
+    net = make_routable_network(
+        {1: (0, 0), 2: (100, 0), 3: (200, 0), 4: (300, 0), 5: (450, 50), 6: (550, 50),
+         7: (100, 100), 8: (120, 100)},
+        [(1, 2), (2, 3), (3, 4), (5, 6), (7, 8)],
+    )  # fmt: skip
+    assert len(net.components.dropped) == 2
+    to_wgs = Transformer.from_crs("EPSG:32649", "EPSG:4326", always_xy=True)
+    w, s = to_wgs.transform(X0 - 50, Y0 - 50)
+    e, n = to_wgs.transform(X0 + 500, Y0 + 150)
+    assert rg._pieces_at_cut_edge(net, (w, s, e, n)) == 1
+    e_far, _ = to_wgs.transform(X0 + 600, Y0 + 150)
+    assert rg._pieces_at_cut_edge(net, (w, s, e_far, n)) == 0
