@@ -51,7 +51,7 @@ def pad_bbox(bbox: Bbox, pad_m: float) -> Bbox:
 
 
 def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
-    """Write the part of an OSM file inside a box to an OSM XML file, with complete ways.
+    """Write the part of an OSM file inside a box to an OSM file, with complete ways.
 
     Kept, as ``osmium extract --strategy complete_ways`` does: every node inside the box,
     every way with at least one node inside the box together with all of its nodes (so a
@@ -67,7 +67,8 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
     bbox
         (west, south, east, north) in WGS-84 degrees.
     dest
-        OSM XML file to write.
+        OSM file to write: PBF when its name ends in ``.pbf``, else OSM XML (what the
+        network and POI readers take).
 
     Returns
     -------
@@ -87,7 +88,7 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
     def write(tmp: Path) -> None:
         nodes: set[int] = set()
         ways: set[int] = set()
-        out = osmium.io.File(str(tmp), "osm")
+        out = osmium.io.File(str(tmp), "pbf" if is_pbf(dest) else "osm")
         with osmium.BackReferenceWriter(out, str(source), overwrite=True, remove_tags=False) as wr:
             for obj in osmium.FileProcessor(str(source)).with_locations():
                 if isinstance(obj, osmium.osm.Node):
@@ -124,7 +125,9 @@ def _source_sha256(path: str, size: int, mtime_ns: int) -> str:
     return _cache.file_sha256(Path(path))
 
 
-def cut_cached(source: str | Path, bbox: Bbox, cache_dir: Path | None = None) -> Path:
+def cut_cached(
+    source: str | Path, bbox: Bbox, cache_dir: Path | None = None, *, pbf: bool = False
+) -> Path:
     """Cut a regional OSM file to a box once and reuse the cut while the file is unchanged.
 
     Parameters
@@ -135,12 +138,14 @@ def cut_cached(source: str | Path, bbox: Bbox, cache_dir: Path | None = None) ->
         (west, south, east, north) in WGS-84 degrees.
     cache_dir
         Folder for the cut (default: the user cache's ``networks/`` folder).
+    pbf
+        Write the cut as PBF (a tile to cut areas from) instead of OSM XML.
 
     Returns
     -------
     path
-        An OSM XML file named by a digest of the source's sha256, the box and the cut format;
-        a network or POIs read from it are cached as for any OSM XML file
+        An OSM XML (or PBF) file named by a digest of the source's sha256, the box and the
+        cut format; a network or POIs read from it are cached as for any OSM XML file
         (`planner._cache.load_network_cached`).
     """
     source = Path(source).resolve()
@@ -155,7 +160,7 @@ def cut_cached(source: str | Path, bbox: Bbox, cache_dir: Path | None = None) ->
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir) if cache_dir is not None else _paths.network_cache_dir()
     stem = source.name[: -len(".pbf")] if is_pbf(source) else source.name
-    target = folder / f"{Path(stem).stem}-cut-{digest}.osm"
+    target = folder / f"{Path(stem).stem}-cut-{digest}.osm{'.pbf' if pbf else ''}"
     if not target.is_file():
         cut(source, bbox, target)
     return target

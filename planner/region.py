@@ -44,6 +44,11 @@ __all__ = [
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
 TASK_FORMAT_VERSION = 2  # 2: split_pieces
 
+#: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
+#: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
+#: is cut from the tile. A cut of a cut is the same cut (complete ways of the smaller box).
+TILE_DEG = 0.25
+
 #: Status of a row of the areas file in circles.csv.
 AREA_STATUSES = {
     "ok": "computed",
@@ -411,6 +416,7 @@ class AreaTask:
     earlier: list[bytes]  # WKB of earlier areas overlapping this one (they own shared POIs)
     origin: tuple[float, float]  # lon, lat: the area's representative point (policy checks)
     cut_bbox: tuple[float, float, float, float]
+    tile_bbox: tuple[float, float, float, float]  # the union of its tile's cut boxes
     source: str
     facilities: pd.DataFrame
     pois: pd.DataFrame | None
@@ -537,6 +543,7 @@ def area_tasks(
                 earlier=earlier,
                 origin=(float(rep.x), float(rep.y)),
                 cut_bbox=_pbf.pad_bbox(tuple(area.geometry.bounds), region.halo_m),
+                tile_bbox=(0.0, 0.0, 0.0, 0.0),  # set below
                 source=str(region.network_path),
                 facilities=facilities.iloc[near_f].copy(),
                 pois=task_pois,
@@ -548,7 +555,27 @@ def area_tasks(
                 job=job,
             )
         )
+    tiles: dict[tuple[int, int], list[AreaTask]] = {}
+    for task in tasks:
+        w, s, e, n = task.cut_bbox
+        key = (int(np.floor((w + e) / 2 / TILE_DEG)), int(np.floor((s + n) / 2 / TILE_DEG)))
+        tiles.setdefault(key, []).append(task)
+    for members in tiles.values():
+        boxes = np.array([t.cut_bbox for t in members])
+        tile = (
+            float(boxes[:, 0].min()),
+            float(boxes[:, 1].min()),
+            float(boxes[:, 2].max()),
+            float(boxes[:, 3].max()),
+        )
+        for t in members:
+            t.tile_bbox = tile
     return areas, tasks, facilities, pois
+
+
+def cut_tile(source: str, bbox: tuple[float, float, float, float], work: str) -> str:
+    """Cut a tile of the regional file once (PBF, in the work folder); its path."""
+    return str(_pbf.cut_cached(source, bbox, Path(work) / "cuts", pbf=True))
 
 
 def _peak_rss_mb() -> float:
@@ -598,7 +625,7 @@ def _origin_rows(task: AreaTask) -> pd.DataFrame:
     return valid_points([task.area_id], [lon], [lat], names=[task.name], kinds="area")
 
 
-def run_area(task: AreaTask) -> dict[str, Any]:
+def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
     """Compute one area: cut its network, analyse with `planner.analyse`, keep its own POIs.
 
     The result is written atomically to ``task.result_path`` (so a task that is killed
@@ -609,6 +636,8 @@ def run_area(task: AreaTask) -> dict[str, Any]:
     ----------
     task
         The area's task (`area_tasks`).
+    tile
+        Its tile, already cut (`cut_tile`); None: cut here (or reuse the work folder's).
 
     Returns
     -------
@@ -634,7 +663,9 @@ def run_area(task: AreaTask) -> dict[str, Any]:
     running.write_text(json.dumps({"area_id": task.area_id, "pid": os.getpid()}))
     try:
         cuts = Path(task.work) / "cuts"
-        cut = _pbf.cut_cached(task.source, task.cut_bbox, cache_dir=cuts)
+        if tile is None:
+            tile = cut_tile(task.source, task.tile_bbox, task.work)
+        cut = _pbf.cut_cached(tile, task.cut_bbox, cache_dir=cuts)
         network = _cache.load_network_cached(cut, cache_dir=cuts)
         frames = [task.pois] if task.pois is not None else []
         if task.pois_from_osm:
@@ -707,15 +738,42 @@ def run_area(task: AreaTask) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- execution
+def _failed(task: AreaTask, exc: BaseException) -> dict[str, Any]:
+    return {
+        "area_id": task.area_id,
+        "index": task.index,
+        "status": "failed",
+        "reason": sc._one_line(f"{type(exc).__name__}: {exc}"),
+        "seconds": float("nan"),
+        "peak_rss_mb": float("nan"),
+        "pid": None,
+        "reused": False,
+    }
+
+
 def _execute(
     tasks: list[AreaTask],
     scheduler: str | None,
     workers: int | None,
 ) -> Iterator[dict[str, Any]]:
     """Run the tasks and yield their statuses as they finish."""
+    todo = []
+    for task in tasks:  # an earlier run's results of the same job: reused, no tile cut
+        done = _read_result(task.result_path, task.job)
+        if done is None:
+            todo.append(task)
+        else:
+            yield {"area_id": task.area_id, "index": task.index, "pid": done["pid"],
+                   **done["status"], "reused": True}  # fmt: skip
+    tasks = todo
+    if not tasks:
+        return
     if scheduler == "serial":
         for task in tasks:
-            yield run_area(task)
+            try:
+                yield run_area(task)
+            except Exception as exc:  # as a Dask task's error: the area fails, not the run
+                yield _failed(task, exc)
         return
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -736,24 +794,36 @@ def _execute(
         )
         client = Client(cluster)
     try:
-        keys = [f"area-{t.job}-{t.index}" for t in tasks]
-        futures = client.map(run_area, tasks, key=keys, retries=2, pure=False)
+        tile_futures: dict[tuple[float, float, float, float], Any] = {}
+        for t in tasks:
+            if t.tile_bbox not in tile_futures:
+                tile_futures[t.tile_bbox] = client.submit(
+                    cut_tile,
+                    t.source,
+                    t.tile_bbox,
+                    t.work,
+                    key=f"tile-{t.job}-{len(tile_futures)}",
+                    retries=2,
+                    pure=False,
+                )
+        futures = [
+            client.submit(
+                run_area,
+                t,
+                tile_futures[t.tile_bbox],
+                key=f"area-{t.job}-{t.index}",
+                retries=2,
+                pure=False,
+            )
+            for t in tasks
+        ]
         by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
         for fut in as_completed(futures):
             task = by_key[fut.key]
             try:
                 yield fut.result()
             except Exception as exc:  # KilledWorker after the retries, an unexpected error
-                yield {
-                    "area_id": task.area_id,
-                    "index": task.index,
-                    "status": "failed",
-                    "reason": sc._one_line(f"{type(exc).__name__}: {exc}"),
-                    "seconds": float("nan"),
-                    "peak_rss_mb": float("nan"),
-                    "pid": None,
-                    "reused": False,
-                }
+                yield _failed(task, exc)
     finally:
         client.close()
         if cluster is not None:
