@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--area-m", type=float, default=500.0, help="side of a square area")
     parser.add_argument("--nodes", type=int, default=12_000, help="nodes of the city")
     parser.add_argument("--big-pbf-nodes", type=int, default=200_000)
+    parser.add_argument("--big-area-m", type=float, default=4000.0, help="one large area")
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="region-bench-") as tmp:
@@ -104,6 +105,18 @@ def main() -> None:
         rg.analyse_whole(region_file)
         whole = time.perf_counter() - start
         cut = cut_throughput(folder, args.big_pbf_nodes)
+        # one large area (a town rather than a community): per-area cost against cut size
+        big_file = write_region(
+            folder / "big",
+            side=1,
+            area_m=args.big_area_m,
+            n_nodes=40_000,
+            n_facilities=40,
+            n_pois=3000,
+            bands="[5, 10, 15]",
+            snap_limit_m=300.0,
+        )
+        big = timed_run(big_file, folder / "wb", None, "serial")
     out = {
         "date": time.strftime("%Y-%m-%d"),
         "cores": os.cpu_count(),
@@ -117,6 +130,7 @@ def main() -> None:
         "runs": runs,
         "whole_region_one_process_s": round(whole, 2),
         "cut": cut,
+        "large_area": {"area_m": args.big_area_m, **big},
         "ratio_dask2_over_dask1_areas_per_minute": round(
             runs["dask_2"]["areas_per_minute"] / runs["dask_1"]["areas_per_minute"], 2
         ),

@@ -220,7 +220,7 @@ def load_region(path: str | Path) -> Region:
     Parameters
     ----------
     path
-        The region file.
+        The region file, its folder, or the name of a bundled region (``sample_region``).
 
     Returns
     -------
@@ -236,6 +236,8 @@ def load_region(path: str | Path) -> Region:
     path = Path(path)
     if path.is_dir():
         path = path / "region.toml"
+    if not path.is_file() and (sc.DATA_DIR / str(path) / "region.toml").is_file():
+        path = sc.DATA_DIR / str(path) / "region.toml"  # a bundled region by name
     if not path.is_file():
         raise ScenarioError(f"region file not found: {path}")
     path = path.resolve()
