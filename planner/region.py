@@ -996,14 +996,14 @@ def run_region(
         The merged result; ``files`` names what was written.
     """
     reg = region if isinstance(region, Region) else load_region(region)
+    if out_dir is not None:  # before any work: never replace what the planner did not write
+        from planner._publish import check_output_dir
+
+        check_output_dir(out_dir)
     areas, tasks, facilities, pois = area_tasks(reg, work_dir)
     if tasks:  # markers of tasks running in an earlier run that was stopped
         for stale in (Path(tasks[0].work) / "running").glob("*"):
             stale.unlink(missing_ok=True)
-    if out_dir is not None:
-        from planner._publish import check_output_dir
-
-        check_output_dir(out_dir)
     skipped = int((areas["status"] != "ok").sum())
     progress(
         f"region {reg.name}: {len(areas)} areas ({len(tasks)} to compute, {skipped} with "

@@ -235,3 +235,14 @@ def test_pieces_left_out_at_the_cut_edge_are_counted():
     assert rg._pieces_at_cut_edge(net, (w, s, e, n)) == 1
     e_far, _ = to_wgs.transform(X0 + 600, Y0 + 150)
     assert rg._pieces_at_cut_edge(net, (w, s, e_far, n)) == 0
+
+
+def test_region_never_writes_over_a_folder_the_planner_did_not_make(cli, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes", encoding="utf-8")
+    result = cli("region", SAMPLE_REGION, "--scheduler", "serial", "--out", out)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error:") and str(out) in result.stderr
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
