@@ -1,7 +1,7 @@
 """planner region: areas per minute with 1 and 2 Dask workers, peak memory per worker, and
 what one area costs (its network cut from the regional file, the analysis), measured in one run.
 
-    .venv/bin/python -m benchmarks.region            # 36 generated areas, ~5-10 min on 2 cores
+    .venv/bin/python -m benchmarks.region            # 25 generated areas, ~10 min on 2 cores
     .venv/bin/python -m benchmarks.region --side 4   # 16 areas
 
 Writes benchmarks/results/region.json (git-ignored) and prints the figures. The region is
@@ -76,7 +76,7 @@ def cut_throughput(folder: Path, n_nodes: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--side", type=int, default=6, help="side x side areas")
+    parser.add_argument("--side", type=int, default=5, help="side x side areas")
     parser.add_argument("--area-m", type=float, default=500.0, help="side of a square area")
     parser.add_argument("--nodes", type=int, default=12_000, help="nodes of the city")
     parser.add_argument("--big-pbf-nodes", type=int, default=200_000)

@@ -206,7 +206,13 @@ def test_sample_in_4_areas_equals_one_run_on_the_whole(cli, tmp_path):
 @pytest.mark.slow
 def test_100_generated_areas_equal_one_run_on_the_whole(tmp_path):
     region_file = write_region(tmp_path / "r", side=10, area_m=250, n_nodes=2500, n_facilities=150)
-    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    # on the local Dask cluster, 2 worker processes
+    lines: list[str] = []
+    result = rg.run_region(
+        region_file, work_dir=tmp_path / "work", workers=2, progress=lines.append
+    )
+    assert lines[-1] == "areas: 100/100 done, 0 failed"
+    assert result.tasks["pid"].nunique() == 2  # both workers computed areas
     assert len(result.circles) == 100
     assert (result.circles["status"] == "ok").all()
     assert (result.circles.geometry.geom_type == "Polygon").all()
