@@ -46,6 +46,7 @@ def timed_run(region_file: Path, work: Path, workers: int | None, scheduler: str
         "areas_per_minute": round(len(tasks) / seconds * 60, 2),
         "task_seconds_mean": round(float(tasks["seconds"].mean()), 3),
         "task_seconds_sum": round(float(tasks["seconds"].sum()), 2),
+        "task_cpu_seconds_mean": round(float(tasks["cpu_seconds"].mean()), 3),
         "worker_processes": len(per_pid),
         "peak_rss_mb_per_worker": [round(float(v), 1) for v in per_pid],
         "network_nodes_mean": round(float(result.circles["network_nodes"].mean()), 1),

@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
-TASK_FORMAT_VERSION = 2  # 2: split_pieces
+TASK_FORMAT_VERSION = 3  # 2: split_pieces; 3: cpu_seconds
 
 #: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
 #: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
@@ -646,8 +646,8 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
     Returns
     -------
     status
-        ``area_id``, ``status`` (``ok`` or ``failed``), ``reason``, ``seconds``, ``pid``,
-        ``peak_rss_mb`` and ``reused``.
+        ``area_id``, ``status`` (``ok`` or ``failed``), ``reason``, ``seconds`` (wall),
+        ``cpu_seconds`` (this process's CPU time), ``pid``, ``peak_rss_mb`` and ``reused``.
     """
     import shapely
 
@@ -658,6 +658,7 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
     from planner.policy import policy_table
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     base = {"area_id": task.area_id, "index": task.index, "pid": os.getpid()}
     existing = _read_result(task.result_path, task.job)
     if existing is not None:
@@ -706,7 +707,12 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
         poi_out.insert(0, "area_id", task.area_id)
         policy = policy_table(result, task.policy, _origin_rows(task))
         policy = policy[policy["origin_kind"] == "origin"].reset_index(drop=True)
-        status = {"status": "ok", "reason": "", "seconds": time.perf_counter() - started}
+        status = {
+            "status": "ok",
+            "reason": "",
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+        }
         status["peak_rss_mb"] = _peak_rss_mb()
         data = {
             "job": task.job,
@@ -734,6 +740,7 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
             "status": "failed",
             "reason": sc._one_line(str(exc)),
             "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
             "peak_rss_mb": _peak_rss_mb(),
             "reused": False,
         }
@@ -749,6 +756,7 @@ def _failed(task: AreaTask, exc: BaseException) -> dict[str, Any]:
         "status": "failed",
         "reason": sc._one_line(f"{type(exc).__name__}: {exc}"),
         "seconds": float("nan"),
+        "cpu_seconds": float("nan"),
         "peak_rss_mb": float("nan"),
         "pid": None,
         "reused": False,
