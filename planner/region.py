@@ -6,6 +6,7 @@ import dataclasses
 import difflib
 import hashlib
 import json
+import logging
 import os
 import pickle
 import sys
@@ -803,6 +804,7 @@ def _execute(
             processes=True,
             dashboard_address=None,
             memory_limit=0,
+            silence_logs=logging.ERROR,  # not the workers' shutdown warnings on the terminal
         )
         client = Client(cluster)
     try:
