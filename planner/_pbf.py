@@ -109,6 +109,12 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
                     and any(m.type == "w" and m.ref in ways for m in obj.members)
                 ):
                     wr.add_relation(obj)
+            if not ways:
+                box = ", ".join(f"{v:.5f}" for v in bbox)
+                raise PlannerError(
+                    f"{source}: no way inside the box [{box}] (west, south, east, north): "
+                    "wrong area, or an extract of another region?"
+                )
 
     try:
         return write_atomic(dest, write)

@@ -427,10 +427,13 @@ def region(
     ok = int((c["status"] == "ok").sum())
     failed = int((c["status"] == "failed").sum())
     largest = f"{result.region.settings.largest_band_min:g}"
+    covered_col = f"covered_{largest}min"
+    covered = int(c[covered_col].fillna(0).sum()) if covered_col in c.columns else 0
+    merchants = int(c["pois"].fillna(0).sum()) if "pois" in c.columns else 0
     typer.echo(
         f"{reg.name}: {ok} of {len(c)} areas computed, {failed} failed, "
         f"{len(c) - ok - failed} with input problems; merchants within {largest} min: "
-        f"{int(c.get(f'covered_{largest}min', 0).sum())} of {int(c.get('pois', 0).sum())}"
+        f"{covered} of {merchants}"
     )
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")

@@ -171,3 +171,10 @@ def test_pad_bbox_is_never_short():
             assert min(west, east) >= 1425.0
         assert geod.inv(116.0, s, 116.0, box[1])[2] >= 1425.0
         assert geod.inv(116.0, box[3], 116.0, n)[2] >= 1425.0
+
+
+def test_a_box_outside_the_file_is_one_planner_error(tmp_path):
+    with pytest.raises(PlannerError, match="no way inside the box") as info:
+        _pbf.cut(OSM, (100.0, 20.0, 100.01, 20.01), tmp_path / "cut.osm")
+    assert str(OSM) in str(info.value) and "\n" not in str(info.value)
+    assert not (tmp_path / "cut.osm").exists()

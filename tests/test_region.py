@@ -252,3 +252,29 @@ def test_region_never_writes_over_a_folder_the_planner_did_not_make(cli, tmp_pat
     assert result.stderr.startswith("error:") and str(out) in result.stderr
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
     assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
+
+
+def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_path):
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=10)
+    areas = json.loads((tmp_path / "r" / "areas.geojson").read_text(encoding="utf-8"))
+    far = {
+        "type": "Feature",
+        "properties": {"id": "FAR", "name": "no streets here"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[100.0, 20.0], [100.01, 20.0], [100.01, 20.01], [100.0, 20.0]]],
+        },
+    }
+    bad = {"type": "Feature", "properties": {"id": "BAD"}, "geometry": None}
+    areas["features"] += [far, bad]  # fmt: skip
+    (tmp_path / "r" / "areas.geojson").write_text(json.dumps(areas), encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w",
+                 "--out", out)  # fmt: skip
+    assert result.exit_code == 1
+    assert "1 of 3 areas computed, 1 failed, 1 with input problems" in result.stdout
+    assert "areas: 1/2 done, 1 failed" in result.stderr
+    circles = pd.read_csv(out / "circles.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert list(circles["status"]) == ["ok", "failed", "bad_geometry"]
+    assert "no way inside the box" in circles["reason"][1]
+    assert "no geometry" in circles["reason"][2]
