@@ -955,12 +955,6 @@ def merge(
             row["policy_missing_count"] = int(missing["type_code"].nunique()) if len(missing) else 0
             row["network_nodes"] = data["network_nodes"]
             row["split_pieces"] = data["split_pieces"]
-            if data["split_pieces"]:
-                row["reason"] = (
-                    f"{data['split_pieces']} street piece(s) left out of this area's cut cross its "
-                    "edge: they may join the network outside the halo (compare with one run "
-                    "over a larger area)"
-                )
         rows.append(row)
     import geopandas as gpd
 
