@@ -33,9 +33,10 @@ def scenario_files(data: Path) -> list[Path]:
     """List the files of the bundled scenarios, relative to `data`.
 
     ``data/README.md`` and every file under a ``data/<name>/`` that holds a
-    ``scenario.toml``; hidden files and folders (``.graph-cache/``…) and ``cache/`` folders
-    (downloads of ``planner fetch``) are left out. In a git checkout only tracked files count;
-    an sdist (no ``.git``) holds only what ``MANIFEST.in`` let in, by the same rules.
+    ``scenario.toml`` (or a ``region.toml``: a region for ``planner region``); hidden files
+    and folders (``.graph-cache/``…) and ``cache/`` folders (downloads of ``planner fetch``)
+    are left out. In a git checkout only tracked files count; an sdist (no ``.git``) holds
+    only what ``MANIFEST.in`` let in, by the same rules.
 
     Parameters
     ----------
@@ -51,7 +52,8 @@ def scenario_files(data: Path) -> list[Path]:
         return []
     found = [Path(p.name) for p in data.iterdir() if p.is_file() and not p.name.startswith(".")]
     for scenario in sorted(data.iterdir()):
-        if not (scenario / "scenario.toml").is_file() or scenario.name.startswith("."):
+        bundled = (scenario / "scenario.toml").is_file() or (scenario / "region.toml").is_file()
+        if not bundled or scenario.name.startswith("."):
             continue
         for path in scenario.rglob("*"):
             rel = path.relative_to(data)

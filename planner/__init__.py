@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from planner.plot import draw, save_png
     from planner.proposals import Proposal, apply_proposal, compare
     from planner.readers import InputError, read_points
+    from planner.region import Region, RegionResult, load_region, run_region
     from planner.result import Provenance, Result, Settings, SettingsError
     from planner.scenario import Scenario, load_scenario
     from planner.schema import Status
@@ -49,6 +50,8 @@ _EXPORTS = {
     "NetworkUnavailableError": "_errors",
     "PlannerError": "_errors",
     "Proposal": "proposals",
+    "Region": "region",
+    "RegionResult": "region",
     "Provenance": "result",
     "Result": "result",
     "Scenario": "scenario",
@@ -68,10 +71,12 @@ _EXPORTS = {
     "load_facilities": "inputs",
     "load_network": "inputs",
     "load_pois": "inputs",
+    "load_region": "region",
     "load_scenario": "scenario",
     "read_points": "readers",
     "reanalyse": "pipeline",
     "run": "pipeline",
+    "run_region": "region",
     "save_map": "maps",
     "save_png": "plot",
     "write_geopackage": "export",
@@ -87,6 +92,8 @@ __all__ = [
     "PlannerError",
     "Proposal",
     "Provenance",
+    "Region",
+    "RegionResult",
     "Result",
     "Scenario",
     "ScenarioError",
@@ -106,10 +113,12 @@ __all__ = [
     "load_facilities",
     "load_network",
     "load_pois",
+    "load_region",
     "load_scenario",
     "read_points",
     "reanalyse",
     "run",
+    "run_region",
     "save_map",
     "save_png",
     "write_geopackage",

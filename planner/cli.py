@@ -1,4 +1,4 @@
-"""Command-line interface: ``planner run``, ``planner fetch`` and ``planner site``."""
+"""Command-line interface: ``planner run``, ``fetch``, ``site``, ``compare`` and ``region``."""
 
 from __future__ import annotations
 
@@ -218,7 +218,13 @@ def run(
     ] = Path("maps"),
     osm: Annotated[
         Path | None,
-        typer.Option("--osm", help=N_("Use this OSM XML (or .graphml) file as the network.")),
+        typer.Option(
+            "--osm",
+            help=N_(
+                "Use this OSM XML, .graphml, or regional OSM PBF (.osm.pbf, cut to the study "
+                "area) file as the network."
+            ),
+        ),
     ] = None,
     strict: Annotated[
         bool,
@@ -545,6 +551,79 @@ def compare(
             )
         )
     typer.echo(f"  tables: {out_dir}")
+
+
+@app.command()
+def region(
+    region_file: Annotated[
+        Path, typer.Argument(metavar="REGION", help="Region file (region.toml) or its folder.")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output folder (default out/<region>).")
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="Dask scheduler tcp://HOST:PORT (default: a local cluster, one process per "
+            "core); 'serial' computes in this process without Dask.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Processes of the local cluster (default: cores)."),
+    ] = None,
+    work: Annotated[
+        Path | None,
+        typer.Option(
+            "--work",
+            help="Folder for per-area results (default: the user cache); on a cluster, a "
+            "folder every worker can read and write.",
+        ),
+    ] = None,
+) -> None:
+    """Compute every study area of a region as one task each (Dask) and merge the circles."""
+    from planner.region import load_region
+
+    if scheduler is not None and scheduler != "serial" and "://" not in scheduler:
+        _fail(PlannerError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT or serial"))
+        return
+    if scheduler is not None and workers is not None:
+        _fail(PlannerError("--workers sets the local cluster's size; not used with --scheduler"))
+        return
+    try:
+        reg = load_region(region_file)
+        from planner.region import run_region  # heavy: once the file is good
+
+        out_dir = out if out is not None else Path("out") / reg.name
+        result = run_region(
+            reg,
+            out_dir=out_dir,
+            work_dir=work,
+            scheduler=scheduler,
+            workers=workers,
+            progress=_say,
+        )
+    except PlannerError as exc:
+        _fail(exc)
+        return
+    c = result.circles
+    ok = int((c["status"] == "ok").sum())
+    failed = int((c["status"] == "failed").sum())
+    largest = f"{result.region.settings.largest_band_min:g}"
+    covered_col = f"covered_{largest}min"
+    covered = int(c[covered_col].fillna(0).sum()) if covered_col in c.columns else 0
+    merchants = int(c["pois"].fillna(0).sum()) if "pois" in c.columns else 0
+    typer.echo(
+        f"{reg.name}: {ok} of {len(c)} areas computed, {failed} failed, "
+        f"{len(c) - ok - failed} with input problems; merchants within {largest} min: "
+        f"{covered} of {merchants}"
+    )
+    for key, path in result.files.items():
+        typer.echo(f"  {key}: {path}")
+    if failed:
+        raise typer.Exit(code=1)
 
 
 #: Set by a `run` that finished: `main` then ends the process without tearing it down.

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pyproj import Transformer
 
-from planner import _cache, readers
+from planner import _cache, _pbf, readers
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
@@ -23,6 +23,8 @@ __all__ = [
     "load_network",
     "load_pois",
     "network_cache_paths",
+    "pbf_bbox",
+    "pbf_cut",
     "read_source",
     "verify_fetch_cache",
 ]
@@ -34,7 +36,7 @@ def network_cache_paths(scenario: Scenario) -> tuple[Path, Path]:
 
 
 def load_network(scenario: Scenario) -> net.StreetNetwork:
-    """Load the scenario's walk network (OSM XML, GraphML, or the Overpass cache).
+    """Load the scenario's walk network (OSM XML, OSM PBF, GraphML, or the Overpass cache).
 
     Parameters
     ----------
@@ -66,7 +68,67 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
                 scenario_name=scenario.name
             )
         )
+    if scenario.network_source == "pbf":
+        return _cache.load_network_cached(pbf_cut(scenario))
     return _cache.load_network_cached(scenario.network_path)
+
+
+def pbf_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
+    """The box a regional OSM file is cut to for this scenario.
+
+    The study area (``study_bbox`` together with the facilities' extent) grown by the largest
+    band's walking distance plus the snapping limit. A walk is never shorter than the
+    straight line, so every street a facility's largest band can reach, and every street a
+    point in the study area can snap to, lies inside.
+
+    Parameters
+    ----------
+    scenario
+        The scenario.
+
+    Returns
+    -------
+    bbox
+        (west, south, east, north) WGS-84 degrees.
+    """
+    boxes = [scenario.study_bbox] if scenario.study_bbox is not None else []
+    if scenario.facilities is not None:
+        fac = load_facilities(scenario)
+        ok = fac["usable"].to_numpy(dtype=bool)
+        if ok.any():
+            lon, lat = fac.loc[ok, "lon"].to_numpy(float), fac.loc[ok, "lat"].to_numpy(float)
+            boxes.append((lon.min(), lat.min(), lon.max(), lat.max()))
+    if not boxes:
+        raise PlannerError(
+            f"scenario {scenario.name!r}: a PBF network needs a study_bbox or usable facility "
+            "coordinates to know which part of the file to read"
+        )
+    w, s, e, n = (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+    pad = max(scenario.bands_min) * scenario.metres_per_minute + scenario.snap_limit_m
+    return _pbf.pad_bbox((float(w), float(s), float(e), float(n)), pad)
+
+
+def pbf_cut(scenario: Scenario) -> Path:
+    """The scenario's regional OSM PBF cut to `pbf_bbox`, as a cached OSM XML file.
+
+    Parameters
+    ----------
+    scenario
+        A scenario whose network source is ``pbf``.
+
+    Returns
+    -------
+    path
+        The cut (see `planner._pbf.cut_cached`).
+    """
+    if scenario.network_path is None:
+        raise PlannerError(f"scenario {scenario.name!r} names no network file")
+    return _pbf.cut_cached(scenario.network_path, pbf_bbox(scenario))
 
 
 def check_study_area(scenario: Scenario, network: net.StreetNetwork) -> None:
@@ -274,6 +336,8 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
                         osm_pois.load_features(features_path), scenario.study_bbox
                     )
                 )
+        elif scenario.network_source == "pbf":
+            frames.append(osm_pois.pois_from_osm_xml(pbf_cut(scenario), scenario.study_bbox))
         elif scenario.network_path is not None:
             frames.append(_cache.load_pois_cached(scenario.network_path, scenario.study_bbox))
     if not frames:

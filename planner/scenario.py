@@ -45,7 +45,7 @@ DEFAULT_DOWNLOAD_MARGIN_M = 300.0
 DEFAULT_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 SPEED_MIN_KMH, SPEED_MAX_KMH = SPEED_RANGE_KMH
 DOWNLOAD_MARGIN_MAX_M = 10_000.0
-NETWORK_SOURCES = ("osm_xml", "overpass", "graphml")
+NETWORK_SOURCES = ("osm_xml", "overpass", "graphml", "pbf")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Scenario:
     folder: Path
     place: str = ""
     study_bbox: tuple[float, float, float, float] | None = None  # W, S, E, N (WGS-84)
-    network_source: str = "osm_xml"  # "osm_xml" | "overpass" | "graphml"
+    network_source: str = "osm_xml"  # "osm_xml" | "overpass" | "graphml" | "pbf"
     network_path: Path | None = None
     network_date: str = ""
     attribution: str = DEFAULT_ATTRIBUTION
@@ -140,6 +140,8 @@ class Scenario:
             s = replace(s, speed_kmh=_check_speed(speed_kmh, "--speed-kmh"))
         if network_path is not None:
             source = "graphml" if network_path.suffix.lower() == ".graphml" else "osm_xml"
+            if network_path.name.lower().endswith(".pbf"):
+                source = "pbf"  # a regional extract, cut to the study area on load
             s = replace(s, network_source=source, network_path=network_path.resolve())
         return s
 
@@ -349,7 +351,7 @@ class _ScenarioTable(_Table):
 
 
 class _NetworkTable(_Table):
-    source: Literal["osm_xml", "overpass", "graphml"] = "osm_xml"
+    source: Literal["osm_xml", "overpass", "graphml", "pbf"] = "osm_xml"
     path: str | None = None
     data_date: str | dt.datetime | dt.date = ""
     attribution: str = DEFAULT_ATTRIBUTION
@@ -507,7 +509,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("scenario", "notes"): N_("a string"),
     ("network", "source"): N_("one of {sources}"),
     ("network", "path"): N_(
-        "a string naming the OSM XML or GraphML file, relative to the scenario file"
+        "a string naming the OSM XML, OSM PBF or GraphML file, relative to the "
+        "scenario file"
     ),
     ("network", "data_date"): N_('a string or a TOML date, e.g. "2021-03-17"'),
     ("network", "attribution"): N_("a string"),
@@ -676,7 +679,19 @@ def _consistency_issues(model: _ScenarioFile, doc: dict[str, Any]) -> list[str]:
             _(
                 '[network] path = {path}: not used with source = "overpass" (`planner '
                 'fetch` downloads the network); remove it or set source = "osm_xml" / '
-                '"graphml"'
+                '"graphml" / "pbf"'
+            ).format(path=_show(network.path))
+        )
+    if (
+        network.source == "pbf"
+        and network.path is not None
+        and not network.path.lower().endswith(".pbf")
+    ):
+        issues.append(
+            _(
+                '[network] path = {path}: source = "pbf" needs an OSM PBF file '
+                '(name ending in .pbf, e.g. "guangdong-latest.osm.pbf"); for an OSM XML file use '
+                'source = "osm_xml"'
             ).format(path=_show(network.path))
         )
     if pois.path is None:

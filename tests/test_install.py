@@ -25,6 +25,8 @@ SCENARIO_FILES = {
     "liusha/facilities.csv",
     "liusha/puning_reference_points.csv",
     "liusha/scenario.toml",
+    "sample_region/areas.geojson",
+    "sample_region/region.toml",
 }
 _SKIP = (".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", "cache", ".graph-cache")
 

@@ -1,0 +1,1201 @@
+"""Many study areas in one job: cut the region by area with a halo, one task per area, merge."""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import logging
+import os
+import pickle
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10
+    import tomli as tomllib
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from planner import _paths, _pbf
+from planner import scenario as sc
+from planner._errors import PlannerError, ScenarioError
+from planner._types import Progress, quiet
+from planner.result import Provenance, Settings
+from planner.scenario import PointSource
+
+__all__ = [
+    "AREA_STATUSES",
+    "Region",
+    "RegionResult",
+    "analyse_whole",
+    "area_tasks",
+    "load_region",
+    "run_region",
+]
+
+#: Bump when a per-area result file changes meaning (old files are then recomputed).
+TASK_FORMAT_VERSION = 3  # 2: split_pieces; 3: cpu_seconds
+
+#: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
+#: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
+#: is cut from the tile. A cut of a cut is the same cut (complete ways of the smaller box).
+TILE_DEG = 0.25
+
+#: Status of a row of the areas file in circles.csv.
+AREA_STATUSES = {
+    "ok": "computed",
+    "failed": "the task failed (reason says why); run the command again to retry it",
+    "bad_geometry": "no usable polygon or point (empty, invalid, or of another type)",
+    "duplicate_id": "an earlier row has the same area id",
+    "missing_id": "the area id is empty",
+}
+
+
+# --------------------------------------------------------------------------- region file
+class _RegionTable(sc._Table):
+    name: str | None = None
+    title: str | None = None
+    notes: str = ""
+
+    _name = field_validator("name")(sc._ScenarioTable._name_is_a_file_name.__func__)  # type: ignore[attr-defined]
+
+
+class _AreasTable(sc._Table):
+    path: str
+    id: str = "id"
+    name: str = "name"
+    radius_m: float | None = Field(None, gt=0, le=10_000)
+    layer: str | None = None
+
+    _path = field_validator("path")(sc._existing_file)
+
+
+class _RegionNetworkTable(sc._Table):
+    source: Literal["osm_xml", "pbf"] = "pbf"
+    path: str
+    data_date: Any = ""
+    attribution: str = sc.DEFAULT_ATTRIBUTION
+
+    _path = field_validator("path")(sc._existing_file)
+
+
+class _RegionFile(sc._Table):
+    region: _RegionTable = Field(default_factory=lambda: _RegionTable())
+    areas: _AreasTable
+    network: _RegionNetworkTable
+    facilities: sc._FacilitiesTable
+    pois: sc._PoisTable = Field(default_factory=lambda: sc._PoisTable())
+    policy: sc._PolicyTable = Field(default_factory=lambda: sc._PolicyTable())
+    analysis: sc._AnalysisTable = Field(default_factory=lambda: sc._AnalysisTable())
+
+
+_TABLES: dict[str, type[BaseModel]] = {
+    "region": _RegionTable,
+    "areas": _AreasTable,
+    "network": _RegionNetworkTable,
+    "facilities": sc._FacilitiesTable,
+    "pois": sc._PoisTable,
+    "policy": sc._PolicyTable,
+    "analysis": sc._AnalysisTable,
+}
+
+_EXPECTED: dict[tuple[str, str], str] = {
+    **{k: v for k, v in sc.EXPECTED.items() if k[0] in _TABLES},
+    ("region", "name"): "a non-empty string usable as a file name",
+    ("region", "title"): "a string",
+    ("region", "notes"): "a string",
+    ("areas", "path"): "a string naming a GeoJSON or GeoPackage file of study areas "
+    "(polygons, or points with radius_m), relative to the region file",
+    ("areas", "id"): "the name of the column holding each area's id",
+    ("areas", "name"): "the name of the column holding each area's name",
+    ("areas", "radius_m"): "a number of metres, > 0 and <= 10000 (the radius of point areas)",
+    ("areas", "layer"): "a GeoPackage layer name (string)",
+    ("network", "source"): 'one of "pbf", "osm_xml"',
+    ("network", "path"): "a string naming the regional OSM PBF (or OSM XML) file, relative "
+    "to the region file",
+}
+
+
+def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
+    issues: list[str] = []
+    seen: set[tuple[Any, ...]] = set()
+    for err in exc.errors(include_url=False):
+        head = tuple(err["loc"][:2])
+        if head in seen:
+            continue
+        seen.add(head)
+        kind = err["type"]
+        if len(head) == 1:
+            name = str(head[0])
+            if kind == "missing":
+                issues.append(f"missing [{name}] table")
+            elif kind == "extra_forbidden":
+                close = difflib.get_close_matches(name, list(_TABLES), n=1)
+                hint = f"did you mean [{close[0]}]?" if close else "known: " + ", ".join(_TABLES)
+                issues.append(f"[{sc._key(name)}]: unknown table ({hint})")
+            else:
+                issues.append(f"{sc._key(name)} = {sc._show(doc.get(name))}: expected a table")
+            continue
+        table, key = str(head[0]), str(head[1])
+        where = f"[{table}] {sc._key(key)}"
+        expected = _EXPECTED.get((table, key), "")
+        value = doc.get(table, {}).get(key) if isinstance(doc.get(table), dict) else None
+        if kind == "extra_forbidden":
+            known = list(_TABLES[table].model_fields)
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]}?" if close else "known keys: " + ", ".join(known)
+            issues.append(f"{where} = {sc._show(value)}: unknown key ({hint})")
+        elif kind == "missing":
+            issues.append(f"{where} is missing: expected {expected}")
+        elif kind == "value_error":
+            detail = str(err.get("ctx", {}).get("error", err["msg"]))
+            issues.append(f"{where} = {sc._show(value)}: {detail}")
+        else:
+            issues.append(f"{where} = {sc._show(value)}: expected {expected}")
+    return issues
+
+
+@dataclass(frozen=True)
+class Region:
+    """A region file: study areas, one regional network file, inputs and settings."""
+
+    name: str
+    title: str
+    folder: Path
+    file: Path
+    areas_path: Path
+    areas_id: str
+    areas_name: str
+    areas_radius_m: float | None
+    areas_layer: str | None
+    network_source: str
+    network_path: Path
+    network_date: str
+    attribution: str
+    facilities: PointSource
+    pois: PointSource | None
+    pois_from_osm: bool
+    policy: Path | None
+    settings: Settings
+    notes: str = ""
+
+    @property
+    def reach_m(self) -> float:
+        """The largest band's walking distance in metres."""
+        return self.settings.largest_band_min * self.settings.metres_per_minute
+
+    @property
+    def halo_m(self) -> float:
+        """How far around an area its task reads streets and inputs: reach + snap limit."""
+        return self.reach_m + self.settings.snap_limit_m
+
+    def provenance(self) -> Provenance:
+        """Where the region's data come from."""
+        return Provenance(
+            name=self.name,
+            title=self.title,
+            network_source=self.network_source,
+            network_file=self.network_path.name,
+            network_date=self.network_date,
+            attribution=self.attribution,
+            facilities_file=self.facilities.path.name,
+            pois_file=self.pois.path.name if self.pois else None,
+        )
+
+
+def load_region(path: str | Path) -> Region:
+    """Read and validate a region TOML file.
+
+    The whole file is checked first, like a scenario file (`planner.load_scenario`): strict
+    types, no unknown tables or keys, ranges, existing files.
+
+    Parameters
+    ----------
+    path
+        The region file, its folder, or the name of a bundled region (``sample_region``).
+
+    Returns
+    -------
+    region
+        The region with absolute paths.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file, and for each bad key (up to four) the key, its value and
+        what is expected.
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "region.toml"
+    if not path.is_file() and (sc.DATA_DIR / str(path) / "region.toml").is_file():
+        path = sc.DATA_DIR / str(path) / "region.toml"  # a bundled region by name
+    if not path.is_file():
+        raise ScenarioError(f"region file not found: {path}")
+    path = path.resolve()
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ScenarioError(sc._one_line(f"{path}: cannot read region file ({exc})")) from exc
+    folder = path.parent
+    try:
+        model = _RegionFile.model_validate(doc, context={"folder": folder})
+    except ValidationError as exc:
+        raise sc._error(path, _issues(exc, doc)) from None
+    network = model.network
+    if network.source == "pbf" and not network.path.lower().endswith(".pbf"):
+        raise sc._error(
+            path,
+            [
+                f'[network] path = {sc._show(network.path)}: source = "pbf" needs an OSM PBF '
+                'file (name ending in .pbf); for an OSM XML file use source = "osm_xml"'
+            ],
+        )
+    if model.pois.path is None and not model.pois.from_osm:
+        raise sc._error(path, ["[pois]: no merchants (no path, and from_osm = false)"])
+    analysis = model.analysis
+    name = model.region.name if model.region.name is not None else folder.name
+    date = network.data_date
+    pois = sc._point_source(model.pois, folder)
+    facilities = sc._point_source(model.facilities, folder)
+    assert facilities is not None
+    return Region(
+        name=name,
+        title=model.region.title if model.region.title is not None else name,
+        folder=folder,
+        file=path,
+        areas_path=(folder / model.areas.path).resolve(),
+        areas_id=model.areas.id,
+        areas_name=model.areas.name,
+        areas_radius_m=model.areas.radius_m,
+        areas_layer=model.areas.layer,
+        network_source=network.source,
+        network_path=(folder / network.path).resolve(),
+        network_date=date if isinstance(date, str) else str(date),
+        attribution=network.attribution,
+        facilities=facilities,
+        pois=pois,
+        pois_from_osm=model.pois.from_osm,
+        policy=(folder / model.policy.types).resolve() if model.policy.types else None,
+        settings=Settings(
+            speed_kmh=analysis.speed_kmh,
+            bands_min=tuple(analysis.bands_min),
+            snap_limit_m=analysis.snap_limit_m,
+            buffer_m=analysis.buffer_m,
+        ),
+        notes=model.region.notes,
+    )
+
+
+# --------------------------------------------------------------------------- areas
+def read_areas(region: Region) -> Any:
+    """Read the study areas as polygons in EPSG:4326, one row per input row, with a status.
+
+    Parameters
+    ----------
+    region
+        The region.
+
+    Returns
+    -------
+    areas
+        GeoDataFrame with ``row`` (1-based), ``area_id``, ``name``, ``status``, ``reason``
+        and the polygon (points grown by their radius: a ``radius_m`` column, else
+        ``[areas] radius_m``); rows with a status other than ``ok`` have no geometry.
+    """
+    import geopandas as gpd
+    import shapely
+
+    path = region.areas_path
+    try:
+        gdf = gpd.read_file(path, layer=region.areas_layer) if region.areas_layer else None
+        if gdf is None:
+            gdf = gpd.read_file(path)
+    except Exception as exc:
+        raise PlannerError(sc._one_line(f"{path}: cannot read study areas ({exc})")) from exc
+    if region.areas_id not in gdf.columns:
+        raise PlannerError(
+            f"{path}: no column {region.areas_id!r} for the area id ([areas] id in "
+            f"{region.file}); columns: {', '.join(map(str, gdf.columns))}"
+        )
+    if gdf.crs is None:
+        gdf = gdf.set_crs(4326)
+    gdf = gdf.to_crs(4326)
+    metric = _metric_crs(gdf)
+    ids = gdf[region.areas_id].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    names = (
+        gdf[region.areas_name].map(lambda v: "" if pd.isna(v) else str(v))
+        if region.areas_name in gdf.columns
+        else ids
+    )
+    radius = (
+        pd.to_numeric(gdf["radius_m"], errors="coerce")
+        if "radius_m" in gdf.columns
+        else pd.Series(region.areas_radius_m, index=gdf.index, dtype=float)
+    )
+    geoms: list[Any] = []
+    status: list[str] = []
+    reasons: list[str] = []
+    seen: dict[str, int] = {}
+    for i, (aid, geom, r) in enumerate(zip(ids, gdf.geometry, radius, strict=True)):
+        row = i + 1
+        where = f"{path.name} row {row}"
+        poly = None
+        if not aid:
+            status.append("missing_id")
+            reasons.append(f"{where}: column {region.areas_id!r} is empty")
+        elif aid in seen:
+            status.append("duplicate_id")
+            reasons.append(f"{where}: area id {aid!r} already used by row {seen[aid]}")
+        elif geom is None or geom.is_empty:
+            status.append("bad_geometry")
+            reasons.append(f"{where}: no geometry")
+        elif geom.geom_type in ("Polygon", "MultiPolygon"):
+            poly = geom if geom.is_valid else shapely.make_valid(geom)
+            if poly.area <= 0:
+                poly = None
+                status.append("bad_geometry")
+                reasons.append(f"{where}: the polygon has no area")
+            else:
+                status.append("ok")
+                reasons.append("")
+        elif geom.geom_type == "Point":
+            if r is None or not np.isfinite(r) or r <= 0:
+                status.append("bad_geometry")
+                reasons.append(
+                    f"{where}: a point area needs a radius (a radius_m column or "
+                    f"[areas] radius_m in {region.file.name})"
+                )
+            else:
+                pt = gpd.GeoSeries([geom], crs=4326).to_crs(metric).buffer(float(r), 64)
+                poly = pt.to_crs(4326).iloc[0]
+                status.append("ok")
+                reasons.append("")
+        else:
+            status.append("bad_geometry")
+            reasons.append(f"{where}: a {geom.geom_type} is not an area (polygon or point)")
+        if aid and aid not in seen:
+            seen[aid] = row
+        geoms.append(poly)
+    return gpd.GeoDataFrame(
+        {
+            "row": np.arange(1, len(gdf) + 1),
+            "area_id": ids.to_numpy(dtype=object),
+            "name": names.to_numpy(dtype=object),
+            "status": status,
+            "reason": reasons,
+        },
+        geometry=gpd.GeoSeries(geoms, crs=4326),
+    )
+
+
+def _metric_crs(gdf: Any) -> Any:
+    """A local metric CRS (UTM) for a GeoDataFrame in EPSG:4326."""
+    try:
+        crs = gdf.estimate_utm_crs()
+    except Exception:
+        crs = None
+    return crs if crs is not None else "EPSG:3857"
+
+
+# --------------------------------------------------------------------------- tasks
+@dataclass
+class AreaTask:
+    """What one area's task needs; picklable, sent to a worker."""
+
+    index: int
+    area_id: str
+    name: str
+    polygon: bytes  # WKB, EPSG:4326
+    earlier: list[bytes]  # WKB of earlier areas overlapping this one (they own shared POIs)
+    origin: tuple[float, float]  # lon, lat: the area's representative point (policy checks)
+    cut_bbox: tuple[float, float, float, float]
+    tile_bbox: tuple[float, float, float, float]  # the union of its tile's cut boxes
+    source: str
+    facilities: pd.DataFrame
+    pois: pd.DataFrame | None
+    pois_from_osm: bool
+    settings: Settings
+    policy: str | None
+    provenance: Provenance
+    work: str
+    job: str
+
+    @property
+    def result_path(self) -> Path:
+        """The area's result file in the work folder (written atomically)."""
+        return Path(self.work) / "areas" / f"{self.index:06d}.pkl"
+
+
+def _job_key(
+    region: Region, areas: Any, facilities: pd.DataFrame, pois: pd.DataFrame | None
+) -> str:
+    """A digest of everything that decides the per-area results."""
+    h = hashlib.sha256()
+    st = region.network_path.stat()
+    h.update(f"{TASK_FORMAT_VERSION}|{region.network_path}|{st.st_size}|{st.st_mtime_ns}|".encode())
+    h.update(json.dumps(dataclasses.asdict(region.settings), sort_keys=True).encode())
+    h.update(str(region.policy).encode())
+    h.update(str(region.pois_from_osm).encode())
+    h.update(
+        pd.util.hash_pandas_object(areas.drop(columns="geometry"), index=False).to_numpy().tobytes()
+    )
+    h.update(b"".join(g.wkb for g in areas.geometry if g is not None))
+    for table in (facilities, pois):
+        if table is not None:
+            h.update(
+                pd.util.hash_pandas_object(table.astype(str), index=False).to_numpy().tobytes()
+            )
+    return h.hexdigest()[:16]
+
+
+def default_work_dir(region: Region) -> Path:
+    """Where a region's per-area results are kept: the user cache, by region file."""
+    return _paths.user_cache_dir() / "regions" / f"{region.name}-{_paths.path_digest(region.file)}"
+
+
+def area_tasks(
+    region: Region,
+    work: str | Path | None = None,
+) -> tuple[Any, list[AreaTask], pd.DataFrame, pd.DataFrame | None]:
+    """Cut the region's work by area: one task per usable area.
+
+    Each task gets its area, the box its network is cut to (the area's bounds grown by the
+    largest band's distance plus the snapping limit: a walk is never shorter than the
+    straight line, so every walk of the largest band that ends in the area, and every
+    street a point in the area snaps to, lies inside), the facility entrances within the
+    largest band's distance of the area (only those can reach inside), and the table POIs
+    within the halo.
+
+    Parameters
+    ----------
+    region
+        The region.
+    work
+        Work folder for per-area results (default: `default_work_dir`).
+
+    Returns
+    -------
+    areas, tasks, facilities, pois
+        The areas table (`read_areas`), the tasks, and the region's facilities and table
+        POIs as read (`planner.read_points` layout; POIs None without a table).
+    """
+    import geopandas as gpd
+    import shapely
+
+    from planner import inputs
+
+    areas = read_areas(region)
+    facilities = inputs.read_source(
+        region.facilities, id_prefix="facility", allow_repeated_ids=True
+    )
+    if facilities.empty:
+        raise PlannerError(f"{region.facilities.path}: no facility rows")
+    pois = inputs.read_source(region.pois, id_prefix="poi") if region.pois is not None else None
+    work_dir = Path(work) if work is not None else default_work_dir(region)
+    job = _job_key(region, areas, facilities, pois)
+    ok = areas[areas["status"] == "ok"]
+    metric = _metric_crs(ok if len(ok) else areas)
+    ok_m = ok.to_crs(metric)
+    # slack for the scale error of one UTM zone across a province (about 0.5% 6 degrees from
+    # its central meridian at 23 N). Taking a point that cannot reach in changes nothing: its
+    # straight line to the area is longer than the largest band, and so is any walk in the
+    # cut. Leaving out one that can would lose pairs.
+    reach = region.reach_m * 1.02 + 1.0
+    halo = region.halo_m * 1.02 + 1.0
+
+    def points_m(table: pd.DataFrame) -> Any:
+        usable = table["usable"].to_numpy(dtype=bool)
+        lon = table["lon"].to_numpy(dtype=float)
+        lat = table["lat"].to_numpy(dtype=float)
+        pts = shapely.points(lon, lat)
+        pts[~usable | ~np.isfinite(lon) | ~np.isfinite(lat)] = None
+        return gpd.GeoSeries(pts, crs=4326).to_crs(metric), usable
+
+    fac_m, fac_ok = points_m(facilities)
+    fac_tree = shapely.STRtree(fac_m.to_numpy())
+    if pois is not None:
+        poi_m, _ = points_m(pois)
+        poi_tree = shapely.STRtree(poi_m.to_numpy())
+    area_tree = shapely.STRtree(ok.geometry.to_numpy())
+    tasks = []
+    for pos, (idx, area) in enumerate(ok.iterrows()):
+        geom_m = ok_m.geometry.iloc[pos]
+        near_f = fac_tree.query(geom_m, predicate="dwithin", distance=reach)
+        near_f = np.sort(near_f[fac_ok[near_f]])
+        task_pois = None
+        if pois is not None:
+            near_p = np.sort(poi_tree.query(geom_m, predicate="dwithin", distance=halo))
+            task_pois = pois.iloc[near_p].copy()
+        overl = area_tree.query(area.geometry, predicate="intersects")
+        earlier = [ok.geometry.iloc[j].wkb for j in sorted(overl) if j < pos]
+        rep = area.geometry.representative_point()
+        tasks.append(
+            AreaTask(
+                index=int(idx),
+                area_id=str(area["area_id"]),
+                name=str(area["name"]),
+                polygon=area.geometry.wkb,
+                earlier=earlier,
+                origin=(float(rep.x), float(rep.y)),
+                cut_bbox=_pbf.pad_bbox(tuple(area.geometry.bounds), region.halo_m),
+                tile_bbox=(0.0, 0.0, 0.0, 0.0),  # set below
+                source=str(region.network_path),
+                facilities=facilities.iloc[near_f].copy(),
+                pois=task_pois,
+                pois_from_osm=region.pois_from_osm,
+                settings=region.settings,
+                policy=str(region.policy) if region.policy else None,
+                provenance=region.provenance(),
+                work=str(work_dir),
+                job=job,
+            )
+        )
+    tiles: dict[tuple[int, int], list[AreaTask]] = {}
+    for task in tasks:
+        w, s, e, n = task.cut_bbox
+        key = (int(np.floor((w + e) / 2 / TILE_DEG)), int(np.floor((s + n) / 2 / TILE_DEG)))
+        tiles.setdefault(key, []).append(task)
+    for members in tiles.values():
+        boxes = np.array([t.cut_bbox for t in members])
+        tile = (
+            float(boxes[:, 0].min()),
+            float(boxes[:, 1].min()),
+            float(boxes[:, 2].max()),
+            float(boxes[:, 3].max()),
+        )
+        for t in members:
+            t.tile_bbox = tile
+    return areas, tasks, facilities, pois
+
+
+def cut_tile(source: str, bbox: tuple[float, float, float, float], work: str) -> str:
+    """Cut a tile of the regional file once (PBF, in the work folder); its path."""
+    return str(_pbf.cut_cached(source, bbox, Path(work) / "cuts", pbf=True))
+
+
+def _peak_rss_mb() -> float:
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
+
+
+def _pieces_at_cut_edge(network: Any, bbox: tuple[float, float, float, float]) -> int:
+    """Disconnected pieces left out of a cut that reach its edge (they may join outside)."""
+    import shapely
+    from pyproj import Transformer
+
+    if not len(network.dropped_geometry):
+        return 0
+    coords = shapely.get_coordinates(network.dropped_geometry)
+    owner = np.repeat(
+        np.asarray(network.dropped_piece),
+        shapely.get_num_coordinates(network.dropped_geometry),
+    )
+    to_wgs = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(coords[:, 0], coords[:, 1])
+    w, s, e, n = bbox
+    out = (
+        (np.asarray(lon) < w)
+        | (np.asarray(lon) > e)
+        | (np.asarray(lat) < s)
+        | (np.asarray(lat) > n)
+    )
+    return len(np.unique(owner[out]))
+
+
+def _read_result(path: Path, job: str) -> dict[str, Any] | None:
+    try:
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("job") == job else None
+
+
+def _origin_rows(task: AreaTask) -> pd.DataFrame:
+    from planner.readers import valid_points
+
+    lon, lat = task.origin
+    return valid_points([task.area_id], [lon], [lat], names=[task.name], kinds="area")
+
+
+def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
+    """Compute one area: cut its network, analyse with `planner.analyse`, keep its own POIs.
+
+    The result is written atomically to ``task.result_path`` (so a task that is killed
+    leaves nothing, and one that runs twice writes the same file again); an existing result
+    of the same job is reused.
+
+    Parameters
+    ----------
+    task
+        The area's task (`area_tasks`).
+    tile
+        Its tile, already cut (`cut_tile`); None: cut here (or reuse the work folder's).
+
+    Returns
+    -------
+    status
+        ``area_id``, ``status`` (``ok`` or ``failed``), ``reason``, ``seconds`` (wall),
+        ``cpu_seconds`` (this process's CPU time), ``pid``, ``peak_rss_mb`` and ``reused``.
+    """
+    import shapely
+
+    from planner import _cache, readers
+    from planner import pois as osm_pois
+    from planner.io import write_atomic
+    from planner.pipeline import analyse
+    from planner.policy import policy_table
+
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    base = {"area_id": task.area_id, "index": task.index, "pid": os.getpid()}
+    existing = _read_result(task.result_path, task.job)
+    if existing is not None:
+        return {**base, **existing["status"], "reused": True}
+    running = Path(task.work) / "running" / f"{task.index:06d}-{os.getpid()}"
+    running.parent.mkdir(parents=True, exist_ok=True)
+    running.write_text(json.dumps({"area_id": task.area_id, "pid": os.getpid()}))
+    try:
+        cuts = Path(task.work) / "cuts"
+        if tile is None:
+            tile = cut_tile(task.source, task.tile_bbox, task.work)
+        cut = _pbf.cut_cached(tile, task.cut_bbox, cache_dir=cuts)
+        network = _cache.load_network_cached(cut, cache_dir=cuts)
+        frames = [task.pois] if task.pois is not None else []
+        if task.pois_from_osm:
+            frames.append(osm_pois.pois_from_osm_xml(cut))
+        pois = readers.combine_sources(frames).reset_index(drop=True)
+        s = task.settings
+        result = analyse(
+            network,
+            task.facilities,
+            pois,
+            speed_kmh=s.speed_kmh,
+            bands_min=s.bands_min,
+            snap_limit_m=s.snap_limit_m,
+            buffer_m=s.buffer_m,
+            about=task.provenance,
+        )
+        area = shapely.from_wkb(task.polygon)
+        earlier = [shapely.from_wkb(w) for w in task.earlier]
+        lon = pois["lon"].to_numpy(dtype=float)
+        lat = pois["lat"].to_numpy(dtype=float)
+        usable = pois["usable"].to_numpy(dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
+        pts = shapely.points(np.where(usable, lon, 0.0), np.where(usable, lat, 0.0))
+        mine = usable & shapely.covers(area, pts)
+        for other in earlier:
+            mine &= ~shapely.covers(other, pts)
+        own_ids = set(pois.loc[mine, "id"])
+        coverage = result.coverage[result.coverage["poi_id"].isin(own_ids)].reset_index(drop=True)
+        poi_out = result.pois[result.pois["poi_id"].isin(own_ids)].copy()
+        poi_out = pd.DataFrame(poi_out.drop(columns="geometry"))
+        # the nearest facility only within the largest band: beyond it a walk may leave the cut
+        beyond = ~(poi_out["minutes_to_nearest"].astype(float) <= s.largest_band_min)
+        poi_out.loc[beyond, "minutes_to_nearest"] = np.nan
+        poi_out.loc[beyond, "nearest_facility_id"] = ""
+        poi_out.insert(0, "area_id", task.area_id)
+        policy = policy_table(result, task.policy, _origin_rows(task))
+        policy = policy[policy["origin_kind"] == "origin"].reset_index(drop=True)
+        status = {
+            "status": "ok",
+            "reason": "",
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+        }
+        status["peak_rss_mb"] = _peak_rss_mb()
+        data = {
+            "job": task.job,
+            "area_id": task.area_id,
+            "index": task.index,
+            "pid": os.getpid(),
+            "coverage": coverage,
+            "pois": poi_out,
+            "policy": policy,
+            "facilities_in_halo": sorted(map(str, pd.unique(task.facilities["id"]))),
+            "network_nodes": network.n_nodes,
+            "split_pieces": _pieces_at_cut_edge(network, task.cut_bbox),
+            "status": status,
+        }
+
+        def write(p: Path) -> None:
+            with open(p, "wb") as fh:
+                pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+
+        write_atomic(task.result_path, write)
+        return {**base, **status, "reused": False}
+    except PlannerError as exc:
+        return {
+            **base,
+            "status": "failed",
+            "reason": sc._one_line(str(exc)),
+            "seconds": time.perf_counter() - started,
+            "cpu_seconds": time.process_time() - cpu_started,
+            "peak_rss_mb": _peak_rss_mb(),
+            "reused": False,
+        }
+    finally:
+        running.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- execution
+def _failed(task: AreaTask, exc: BaseException) -> dict[str, Any]:
+    return {
+        "area_id": task.area_id,
+        "index": task.index,
+        "status": "failed",
+        "reason": sc._one_line(f"{type(exc).__name__}: {exc}"),
+        "seconds": float("nan"),
+        "cpu_seconds": float("nan"),
+        "peak_rss_mb": float("nan"),
+        "pid": None,
+        "reused": False,
+    }
+
+
+def _execute(
+    tasks: list[AreaTask],
+    scheduler: str | None,
+    workers: int | None,
+) -> Iterator[dict[str, Any]]:
+    """Run the tasks and yield their statuses as they finish."""
+    todo = []
+    for task in tasks:  # an earlier run's results of the same job: reused, no tile cut
+        done = _read_result(task.result_path, task.job)
+        if done is None:
+            todo.append(task)
+        else:
+            yield {"area_id": task.area_id, "index": task.index, "pid": done["pid"],
+                   **done["status"], "reused": True}  # fmt: skip
+    tasks = todo
+    if not tasks:
+        return
+    if scheduler == "serial":
+        for task in tasks:
+            try:
+                yield run_area(task)
+            except Exception as exc:  # as a Dask task's error: the area fails, not the run
+                yield _failed(task, exc)
+        return
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    if scheduler:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except Exception as exc:
+            raise PlannerError(f"--scheduler {scheduler}: cannot connect ({exc})") from exc
+    else:
+        n = workers or os.cpu_count() or 1
+        cluster = LocalCluster(
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit=0,
+            silence_logs=logging.ERROR,  # not the workers' shutdown warnings on the terminal
+        )
+        client = Client(cluster)
+    try:
+        tile_futures: dict[tuple[float, float, float, float], Any] = {}
+        for t in tasks:
+            if t.tile_bbox not in tile_futures:
+                tile_futures[t.tile_bbox] = client.submit(
+                    cut_tile,
+                    t.source,
+                    t.tile_bbox,
+                    t.work,
+                    key=f"tile-{t.job}-{len(tile_futures)}",
+                    retries=2,
+                    pure=False,
+                )
+        futures = [
+            client.submit(
+                run_area,
+                t,
+                tile_futures[t.tile_bbox],
+                key=f"area-{t.job}-{t.index}",
+                retries=2,
+                pure=False,
+            )
+            for t in tasks
+        ]
+        by_key = {f.key: t for f, t in zip(futures, tasks, strict=True)}
+        for fut in as_completed(futures):
+            task = by_key[fut.key]
+            try:
+                yield fut.result()
+            except Exception as exc:  # KilledWorker after the retries, an unexpected error
+                yield _failed(task, exc)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+@dataclass
+class RegionResult:
+    """A region's merged result: one row per area, the merchants and pairs of all areas."""
+
+    region: Region
+    circles: Any  # GeoDataFrame: one row per input area
+    pois: pd.DataFrame  # one row per merchant: its area (or a status), nearest facility
+    coverage: pd.DataFrame  # facility-POI pairs within the largest band, POIs of the areas
+    policy: pd.DataFrame  # per area (its representative point) × band × policy type
+    facilities: pd.DataFrame  # the facility rows as read, with status
+    tasks: pd.DataFrame  # per area task: status, seconds, pid, peak memory
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+def _bands(settings: Settings) -> list[str]:
+    return [f"{b:g}" for b in settings.bands_min]
+
+
+def merge(
+    region: Region,
+    areas: Any,
+    tasks: list[AreaTask],
+    statuses: list[dict[str, Any]],
+    facilities: pd.DataFrame,
+    pois: pd.DataFrame | None,
+) -> RegionResult:
+    """Merge the per-area result files into one `RegionResult`.
+
+    Each merchant belongs to one area (the first in file order that contains it), so it is
+    counted once; a facility counts in every area it reaches into, wherever it stands.
+
+    Parameters
+    ----------
+    region, areas, tasks, facilities, pois
+        As from `area_tasks`.
+    statuses
+        The task statuses (`run_area`).
+
+    Returns
+    -------
+    result
+        The merged tables.
+    """
+    status_of = {s["index"]: s for s in statuses}
+    cov, poi_parts, pol = [], [], []
+    per_area: dict[int, dict[str, Any]] = {}
+    for task in tasks:
+        st = status_of.get(task.index)
+        data = _read_result(task.result_path, task.job) if st and st["status"] == "ok" else None
+        if data is None:
+            continue
+        per_area[task.index] = data
+        cov.append(data["coverage"].assign(area_id=task.area_id))
+        poi_parts.append(data["pois"])
+        pol.append(data["policy"].assign(area_id=task.area_id))
+    coverage = pd.concat(cov, ignore_index=True) if cov else pd.DataFrame()
+    area_pois = pd.concat(poi_parts, ignore_index=True) if poi_parts else pd.DataFrame()
+    if len(area_pois) and area_pois["poi_id"].duplicated().any():
+        dup = area_pois.loc[area_pois["poi_id"].duplicated(), "poi_id"].iloc[0]
+        raise PlannerError(f"merchant {dup!r} was counted in two areas (a bug; please report)")
+    if pois is not None:  # every row of the merchants table appears, with a status
+        rest = pois[~pois["id"].isin(set(area_pois.get("poi_id", [])))]
+        rest = pd.DataFrame(
+            {
+                "area_id": "",
+                "poi_id": rest["id"],
+                "name": rest["name"],
+                "kind": rest["kind"],
+                "lon": rest["lon"],
+                "lat": rest["lat"],
+                "status": np.where(rest["usable"], "outside_areas", rest["status"]),
+                "reason": np.where(
+                    rest["usable"], "in no study area of the region", rest["reason"]
+                ),
+            }
+        )
+        area_pois = pd.concat([area_pois, rest], ignore_index=True)
+    policy = pd.concat(pol, ignore_index=True) if pol else pd.DataFrame()
+    bands = region.settings.bands_min
+    rows = []
+    for i, area in areas.iterrows():
+        row: dict[str, Any] = {"area_id": area["area_id"], "name": area["name"]}
+        st = status_of.get(int(i)) if area["status"] == "ok" else None
+        if area["status"] != "ok":
+            row.update(status=area["status"], reason=area["reason"])
+        elif st is None or st["status"] != "ok" or int(i) not in per_area:
+            row.update(status="failed", reason=(st or {}).get("reason", "not run"))
+        else:
+            row.update(status="ok", reason="")
+            data = per_area[int(i)]
+            mine = data["pois"]
+            routed = mine["status"].isin(["ok", "unreachable"])
+            row["pois"] = len(mine)
+            row["pois_routed"] = int(routed.sum())
+            minutes = mine["minutes_to_nearest"].astype(float).to_numpy()
+            for b in bands:
+                n = int(np.sum(minutes <= b + 1e-9))
+                row[f"covered_{b:g}min"] = n
+                row[f"share_{b:g}min"] = round(n / len(mine), 6) if len(mine) else np.nan
+            c = data["coverage"]
+            row["facilities_reaching"] = int(c["facility_id"].nunique()) if len(c) else 0
+            p = data["policy"]
+            req = p[p["required"]] if len(p) else p
+            missing = req[req["missing"]] if len(req) else req
+            row["policy_required"] = int(req["type_code"].nunique()) if len(req) else 0
+            row["policy_missing"] = (
+                "、".join(dict.fromkeys(missing["type_zh"])) if len(missing) else ""
+            )
+            row["policy_missing_count"] = int(missing["type_code"].nunique()) if len(missing) else 0
+            row["network_nodes"] = data["network_nodes"]
+            row["split_pieces"] = data["split_pieces"]
+        rows.append(row)
+    import geopandas as gpd
+
+    circles = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=areas.geometry.to_numpy(), crs=4326)
+    fac = facilities[["row", "id", "name", "kind", "lon", "lat", "status", "reason"]].rename(
+        columns={"id": "facility_id"}
+    )
+    task_table = pd.DataFrame(statuses)
+    return RegionResult(region, circles, area_pois, coverage, policy, fac, task_table)
+
+
+def run_region(
+    region: Region | str | Path,
+    *,
+    out_dir: str | Path | None = None,
+    work_dir: str | Path | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+    progress: Progress = quiet,
+) -> RegionResult:
+    """What ``planner region`` does: every area as one task, merged, written as one set.
+
+    Parameters
+    ----------
+    region
+        A `Region` or the path of a region file.
+    out_dir
+        Output folder (default ``out/<region name>``); None with ``write=False`` style
+        use: pass a folder to write, or call `merge` yourself.
+    work_dir
+        Folder for per-area results (default `default_work_dir`); on a cluster, a folder
+        every worker can read and write. Results of an earlier run of the same job are
+        reused, so a run stopped half way resumes.
+    scheduler
+        None: a local Dask cluster (processes, one per core, or `workers`);
+        ``"tcp://HOST:PORT"``: an existing Dask scheduler; ``"serial"``: in this process.
+    workers
+        Workers of the local cluster.
+    progress
+        Callback receiving progress lines.
+
+    Returns
+    -------
+    result
+        The merged result; ``files`` names what was written.
+    """
+    reg = region if isinstance(region, Region) else load_region(region)
+    if out_dir is not None:  # before any work: never replace what the planner did not write
+        from planner._publish import check_output_dir
+
+        check_output_dir(out_dir)
+    areas, tasks, facilities, pois = area_tasks(reg, work_dir)
+    if tasks:  # markers of tasks running in an earlier run that was stopped
+        for stale in (Path(tasks[0].work) / "running").glob("*"):
+            stale.unlink(missing_ok=True)
+    skipped = int((areas["status"] != "ok").sum())
+    progress(
+        f"region {reg.name}: {len(areas)} areas ({len(tasks)} to compute, {skipped} with "
+        f"problems), halo {reg.halo_m:,.0f} m"
+    )
+    statuses: list[dict[str, Any]] = []
+    done = failed = 0
+    for st in _execute(tasks, scheduler, workers):
+        statuses.append(st)
+        if st["status"] == "ok":
+            done += 1
+        else:
+            failed += 1
+        progress(f"areas: {done}/{len(tasks)} done, {failed} failed")
+    result = merge(reg, areas, tasks, statuses, facilities, pois)
+    if out_dir is not None:
+        result.files = write_region(result, out_dir)
+    return result
+
+
+def summary(result: RegionResult) -> dict[str, Any]:
+    """The region's summary.json: settings, sources and counts."""
+    from planner.outputs import json_safe
+
+    c = result.circles
+    s = result.region.settings
+    return json_safe(
+        {
+            "region": result.region.name,
+            "title": result.region.title,
+            "speed_kmh": s.speed_kmh,
+            "bands_min": list(s.bands_min),
+            "snap_limit_m": s.snap_limit_m,
+            "halo_m": result.region.halo_m,
+            "network_file": result.region.network_path.name,
+            "network_data_date": result.region.network_date,
+            "attribution": result.region.attribution,
+            "areas": len(c),
+            "areas_by_status": {k: int(v) for k, v in c["status"].value_counts().items()},
+            "pois_in_areas": int((result.pois["area_id"] != "").sum()) if len(result.pois) else 0,
+            "coverage_pairs": len(result.coverage),
+            "method": "each area computed alone on its network cut (area + halo of the largest "
+            "band's walk + snap limit) with planner.analyse; each merchant counted in the first "
+            "area (file order) that contains it",
+        }
+    )
+
+
+#: Files of a region's output set.
+REGION_FILES = {
+    "circles": "circles.csv",
+    "pois": "pois.csv",
+    "coverage": "coverage.csv",
+    "policy": "policy.csv",
+    "facilities": "facilities.csv",
+    "summary": "summary.json",
+}
+
+
+def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write the region's tables and one GeoPackage as one published set.
+
+    Parameters
+    ----------
+    result
+        The merged result.
+    out_dir
+        Output folder: a name that does not exist yet, or one the planner published
+        (`planner._publish.output_set`: nothing the planner did not write is replaced).
+
+    Returns
+    -------
+    files
+        Name -> path.
+    """
+    import pyogrio
+
+    from planner import export, io
+    from planner._publish import output_set
+
+    out_dir = Path(out_dir)
+    gpkg_name = f"{export.file_stem(result.region.name)}.gpkg"
+    circles_table = pd.DataFrame(result.circles.drop(columns="geometry"))
+    with output_set(out_dir) as staging:
+        io.write_csv(circles_table, staging / REGION_FILES["circles"])
+        io.write_csv(result.pois, staging / REGION_FILES["pois"])
+        io.write_csv(result.coverage, staging / REGION_FILES["coverage"])
+        io.write_csv(result.policy, staging / REGION_FILES["policy"])
+        io.write_csv(result.facilities, staging / REGION_FILES["facilities"])
+        io.write_json(summary(result), staging / REGION_FILES["summary"])
+
+        def write_gpkg(p: Path) -> None:
+            import geopandas as gpd
+
+            gpkg = p.with_name(p.name + ".gpkg")
+            try:
+                pyogrio.write_dataframe(result.circles, gpkg, layer="circles", driver="GPKG")
+                pts = result.pois
+                pts_gdf = gpd.GeoDataFrame(
+                    pts,
+                    geometry=gpd.points_from_xy(
+                        pd.to_numeric(pts["lon"], errors="coerce"),
+                        pd.to_numeric(pts["lat"], errors="coerce"),
+                    ),
+                    crs=4326,
+                )
+                pyogrio.write_dataframe(pts_gdf, gpkg, layer="pois", driver="GPKG")
+                fac = result.facilities
+                fac_gdf = gpd.GeoDataFrame(
+                    fac,
+                    geometry=gpd.points_from_xy(
+                        pd.to_numeric(fac["lon"], errors="coerce"),
+                        pd.to_numeric(fac["lat"], errors="coerce"),
+                    ),
+                    crs=4326,
+                )
+                pyogrio.write_dataframe(fac_gdf, gpkg, layer="facilities", driver="GPKG")
+                os.replace(gpkg, p)
+            finally:
+                gpkg.unlink(missing_ok=True)
+
+        io.write_atomic(staging / gpkg_name, write_gpkg)
+    return {**{k: out_dir / v for k, v in REGION_FILES.items()}, "geopackage": out_dir / gpkg_name}
+
+
+# --------------------------------------------------------------------------- reference
+def analyse_whole(region: Region | str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same region in one process on its whole network: the reference for the merge.
+
+    Parameters
+    ----------
+    region
+        A `Region` or a region file.
+
+    Returns
+    -------
+    coverage, pois
+        Facility–POI pairs within the largest band for the POIs of the areas (with
+        ``area_id``), and those POIs with their area and nearest facility within the
+        largest band.
+    """
+    import shapely
+
+    from planner import _cache, inputs, readers
+    from planner import pois as osm_pois
+    from planner.pipeline import analyse
+
+    reg = region if isinstance(region, Region) else load_region(region)
+    areas = read_areas(reg)
+    ok = areas[areas["status"] == "ok"]
+    source = reg.network_path
+    if reg.network_source == "pbf":  # the whole file, as OSM XML
+        source = _pbf.cut_cached(reg.network_path, (-180.0, -90.0, 180.0, 90.0))
+    network = _cache.load_network_cached(source)
+    facilities = inputs.read_source(reg.facilities, id_prefix="facility", allow_repeated_ids=True)
+    frames = [inputs.read_source(reg.pois, id_prefix="poi")] if reg.pois is not None else []
+    if reg.pois_from_osm:
+        frames.append(osm_pois.pois_from_osm_xml(source))
+    pois = readers.combine_sources(frames).reset_index(drop=True)
+    s = reg.settings
+    result = analyse(
+        network,
+        facilities,
+        pois,
+        speed_kmh=s.speed_kmh,
+        bands_min=s.bands_min,
+        snap_limit_m=s.snap_limit_m,
+        buffer_m=s.buffer_m,
+    )
+    lon = pois["lon"].to_numpy(dtype=float)
+    lat = pois["lat"].to_numpy(dtype=float)
+    usable = pois["usable"].to_numpy(dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
+    pts = shapely.points(np.where(usable, lon, 0.0), np.where(usable, lat, 0.0))
+    owner = np.full(len(pois), "", dtype=object)
+    free = usable.copy()
+    for aid, geom in zip(ok["area_id"], ok.geometry, strict=True):
+        inside = free & shapely.covers(geom, pts)
+        owner[inside] = aid
+        free &= ~inside
+    area_of = dict(zip(pois["id"], owner, strict=True))
+    cov = result.coverage.assign(area_id=result.coverage["poi_id"].map(area_of))
+    cov = cov[cov["area_id"] != ""].reset_index(drop=True)
+    p = pd.DataFrame(result.pois.drop(columns="geometry"))
+    p.insert(0, "area_id", p["poi_id"].map(area_of))
+    p = p[p["area_id"] != ""].reset_index(drop=True)
+    beyond = ~(p["minutes_to_nearest"].astype(float) <= s.largest_band_min)
+    p.loc[beyond, "minutes_to_nearest"] = np.nan
+    p.loc[beyond, "nearest_facility_id"] = ""
+    return cov, p

@@ -1,0 +1,280 @@
+"""planner region: the region file, areas, and the merge equal to one run on the whole region."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner import region as rg
+from planner._errors import ScenarioError
+from planner.scenario import DATA_DIR
+from tests.region_city import write_region
+
+SAMPLE_REGION = DATA_DIR / "sample_region" / "region.toml"
+KEY = ["facility_id", "poi_id"]
+
+
+def assert_same_as_whole(result: rg.RegionResult, region_file: Path) -> pd.DataFrame:
+    """The merged pairs and minutes equal one planner.analyse over the whole region."""
+    whole_cov, whole_pois = rg.analyse_whole(region_file)
+    a = whole_cov.sort_values(KEY).reset_index(drop=True)
+    b = result.coverage.sort_values(KEY).reset_index(drop=True)
+    assert len(a) > 0
+    pd.testing.assert_frame_equal(a[[*KEY, "area_id"]], b[[*KEY, "area_id"]])
+    np.testing.assert_allclose(b["distance_m"], a["distance_m"], rtol=0, atol=1e-6)
+    # every merchant of the areas once, in the same area, same nearest facility and minutes
+    mine = result.pois[result.pois["area_id"] != ""].set_index("poi_id").sort_index()
+    ref = whole_pois.set_index("poi_id").sort_index()
+    assert mine.index.is_unique
+    assert list(mine.index) == list(ref.index)
+    assert (mine["area_id"] == ref["area_id"]).all()
+    assert (mine["nearest_facility_id"] == ref["nearest_facility_id"]).all()
+    mpm = result.region.settings.metres_per_minute
+    np.testing.assert_allclose(
+        mine["minutes_to_nearest"].astype(float) * mpm,
+        ref["minutes_to_nearest"].astype(float) * mpm,
+        rtol=0,
+        atol=1e-6,
+    )
+    return a
+
+
+def outside_reaching_in(result: rg.RegionResult, facilities: pd.DataFrame) -> int:
+    """Pairs whose facility (every entrance) stands outside the merchant's area."""
+    areas = dict(zip(result.circles["area_id"], result.circles.geometry, strict=True))
+    fac = facilities.groupby("id")[["lon", "lat"]].agg(list)
+    count = 0
+    for fid, aid in zip(result.coverage["facility_id"], result.coverage["area_id"], strict=True):
+        pts = shapely.points(fac.loc[fid, "lon"], fac.loc[fid, "lat"])
+        count += not shapely.covers(areas[aid], pts).any()
+    return count
+
+
+# --------------------------------------------------------------------------- region file
+@pytest.mark.parametrize(
+    ("old", "new", "needles"),
+    [
+        ('id = "id"', 'id = "id"\nradius = 300', ["[areas] radius", "did you mean radius_m?"]),
+        ("snap_limit_m = 300", 'snap_limit_m = "300米"', ["[analysis] snap_limit_m", "metres"]),
+        ('source = "osm_xml"', 'source = "pbf"', ["[network] path", ".pbf"]),
+        ('source = "osm_xml"', 'source = "overpass"', ["[network] source", '"pbf"']),
+        ('path = "areas.geojson"', 'path = "nope.geojson"', ["[areas] path", "no such file"]),
+        ("[pois]", "[poi]", ["[poi]: unknown table", "did you mean [pois]?"]),
+        ("from_osm = true", 'from_osm = "true"', ["[pois] from_osm", "true or false"]),
+    ],
+)
+def test_region_file_errors_are_one_line_naming_file_and_key(tmp_path, old, new, needles):
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    assert old in text
+    text = text.replace(old, new, 1).replace("../sample/", (DATA_DIR / "sample").as_posix() + "/")
+    (tmp_path / "areas.geojson").write_bytes((SAMPLE_REGION.parent / "areas.geojson").read_bytes())
+    path = tmp_path / "region.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as info:
+        rg.load_region(path)
+    message = str(info.value)
+    assert message.startswith(str(path)) and "\n" not in message
+    for needle in needles:
+        assert needle in message, message
+
+
+def test_bundled_region_loads():
+    region = rg.load_region(SAMPLE_REGION.parent)
+    assert region.name == "sample_region"
+    assert region.network_path.is_file() and region.facilities.path.is_file()
+    assert region.halo_m == pytest.approx(15 * 75 + 300)
+    areas = rg.read_areas(region)
+    assert list(areas["area_id"]) == ["A1", "A2", "A3", "A4"]
+    assert (areas["status"] == "ok").all()
+
+
+def test_cli_region_error_is_one_line(cli, tmp_path):
+    bad = tmp_path / "region.toml"
+    bad.write_text("[region]\nname = 3\n", encoding="utf-8")
+    result = cli("region", bad)
+    assert result.exit_code == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and str(bad) in errors[0] and "[region] name" in errors[0]
+    assert "Traceback" not in result.output
+    result = cli("region", SAMPLE_REGION, "--scheduler", "localhost:8786")
+    assert result.exit_code == 1 and "tcp://HOST:PORT" in result.stderr
+
+
+def test_area_rows_get_a_status(tmp_path):
+    region_file = write_region(tmp_path, side=2, n_nodes=400, n_facilities=5, n_pois=50)
+    features = [
+        {"type": "Feature", "properties": {"id": "P1", "radius_m": 200},
+         "geometry": {"type": "Point", "coordinates": [116.2, 23.3]}},
+        {"type": "Feature", "properties": {"id": "P2"},
+         "geometry": {"type": "Point", "coordinates": [116.2, 23.3]}},
+        {"type": "Feature", "properties": {"id": "P1", "radius_m": 100},
+         "geometry": {"type": "Point", "coordinates": [116.21, 23.3]}},
+        {"type": "Feature", "properties": {"id": "L1"},
+         "geometry": {"type": "LineString", "coordinates": [[116.2, 23.3], [116.21, 23.31]]}},
+        {"type": "Feature", "properties": {"id": None},
+         "geometry": {"type": "Point", "coordinates": [116.2, 23.3]}},
+    ]  # fmt: skip
+    (tmp_path / "areas.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    areas = rg.read_areas(rg.load_region(region_file))
+    assert list(areas["status"]) == [
+        "ok",
+        "bad_geometry",
+        "duplicate_id",
+        "bad_geometry",
+        "missing_id",
+    ]
+    assert "radius" in areas["reason"][1] and "row 1" in areas["reason"][2]
+    # the point area is a circle of 200 m (area within 1% of pi r^2)
+    circle = areas.iloc[[0]].to_crs(areas.iloc[[0]].estimate_utm_crs())
+    assert circle.area.iloc[0] == pytest.approx(np.pi * 200**2, rel=0.01)
+
+
+# --------------------------------------------------------------------------- merge
+def test_small_generated_region_equals_one_run_on_the_whole(tmp_path):
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=700, n_facilities=60)
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    assert (result.circles["status"] == "ok").all()
+    assert_same_as_whole(result, region_file)
+    facilities = pd.read_csv(region_file.parent / "facilities.csv")
+    assert outside_reaching_in(result, facilities) > 0
+    # every merchant row of the table is in the output once, with a status
+    table = pd.read_csv(region_file.parent / "pois.csv")
+    assert sorted(result.pois["poi_id"]) == sorted(table["id"])
+    outside = result.pois[result.pois["area_id"] == ""]
+    assert len(outside) > 0 and (outside["status"] == "outside_areas").all()
+    # the areas' counts add up to the merchants of the areas
+    assert result.circles["pois"].sum() == (result.pois["area_id"] != "").sum()
+    for band in result.region.settings.bands_min:
+        minutes = result.pois["minutes_to_nearest"].astype(float)
+        assert result.circles[f"covered_{band:g}min"].sum() == (minutes <= band).sum()
+
+    # a second run reuses every area's result file and gives the same tables
+    again = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    assert again.tasks["reused"].all()
+    pd.testing.assert_frame_equal(again.coverage, result.coverage)
+
+
+def test_a_damaged_result_file_is_recomputed(tmp_path):
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=20)
+    first = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    files = sorted((tmp_path / "work" / "areas").glob("*.pkl"))
+    assert len(files) == 1
+    files[0].write_bytes(files[0].read_bytes()[:100])  # truncated
+    again = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    assert not again.tasks["reused"].any()
+    pd.testing.assert_frame_equal(again.coverage, first.coverage)
+    with open(files[0], "rb") as fh:
+        assert pickle.load(fh)["area_id"] == first.circles["area_id"][0]
+
+
+@pytest.mark.slow
+def test_sample_in_4_areas_equals_one_run_on_the_whole(cli, tmp_path):
+    result = rg.run_region(SAMPLE_REGION, scheduler="serial", work_dir=tmp_path / "work")
+    assert (result.circles["status"] == "ok").all()
+    pairs = assert_same_as_whole(result, SAMPLE_REGION)
+    assert len(pairs) > 300
+    facilities = pd.read_csv(DATA_DIR / "sample" / "facilities.csv").rename(
+        columns={"facility_id": "id"}
+    )
+    assert outside_reaching_in(result, facilities) > 0
+    # the command writes the same through the Dask-free path, as one published set
+    out = tmp_path / "out"
+    run = cli("region", SAMPLE_REGION, "--scheduler", "serial", "--work", tmp_path / "work",
+              "--out", out)  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "4 of 4 areas computed, 0 failed" in run.stdout
+    assert "areas: 4/4 done, 0 failed" in run.stderr
+    circles = pd.read_csv(out / "circles.csv", encoding="utf-8-sig")
+    assert list(circles["area_id"]) == ["A1", "A2", "A3", "A4"]
+    assert circles["pois"].sum() == 180
+    import pyogrio
+
+    layers = [name for name, _ in pyogrio.list_layers(out / "sample_region.gpkg")]
+    assert layers == ["circles", "pois", "facilities"]
+    cov = pd.read_csv(out / "coverage.csv", encoding="utf-8-sig")
+    assert len(cov) == len(result.coverage)
+
+
+@pytest.mark.slow
+def test_100_generated_areas_equal_one_run_on_the_whole(tmp_path):
+    region_file = write_region(tmp_path / "r", side=10, area_m=250, n_nodes=2500, n_facilities=150)
+    # on the local Dask cluster, 2 worker processes
+    lines: list[str] = []
+    result = rg.run_region(
+        region_file, work_dir=tmp_path / "work", workers=2, progress=lines.append
+    )
+    assert lines[-1] == "areas: 100/100 done, 0 failed"
+    assert result.tasks["pid"].nunique() == 2  # both workers computed areas
+    assert len(result.circles) == 100
+    assert (result.circles["status"] == "ok").all()
+    assert (result.circles.geometry.geom_type == "Polygon").all()
+    pairs = assert_same_as_whole(result, region_file)
+    assert len(pairs) > 500
+    facilities = pd.read_csv(region_file.parent / "facilities.csv")
+    assert outside_reaching_in(result, facilities) > 50
+
+
+def test_pieces_left_out_at_the_cut_edge_are_counted():
+    from pyproj import Transformer
+
+    from tests.handmade import X0, Y0, make_routable_network
+
+    # main piece: a 3-edge path; piece 0: a line crossing x = 500 (the cut's east edge);
+    # piece 1: a short line well inside the cut
+    net = make_routable_network(
+        {1: (0, 0), 2: (100, 0), 3: (200, 0), 4: (300, 0), 5: (450, 50), 6: (550, 50),
+         7: (100, 100), 8: (120, 100)},
+        [(1, 2), (2, 3), (3, 4), (5, 6), (7, 8)],
+    )  # fmt: skip
+    assert len(net.components.dropped) == 2
+    to_wgs = Transformer.from_crs("EPSG:32649", "EPSG:4326", always_xy=True)
+    w, s = to_wgs.transform(X0 - 50, Y0 - 50)
+    e, n = to_wgs.transform(X0 + 500, Y0 + 150)
+    assert rg._pieces_at_cut_edge(net, (w, s, e, n)) == 1
+    e_far, _ = to_wgs.transform(X0 + 600, Y0 + 150)
+    assert rg._pieces_at_cut_edge(net, (w, s, e_far, n)) == 0
+
+
+def test_region_never_writes_over_a_folder_the_planner_did_not_make(cli, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("my notes", encoding="utf-8")
+    result = cli("region", SAMPLE_REGION, "--scheduler", "serial", "--out", out)
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error:") and str(out) in result.stderr
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "my notes"
+
+
+def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_path):
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=10)
+    areas = json.loads((tmp_path / "r" / "areas.geojson").read_text(encoding="utf-8"))
+    far = {
+        "type": "Feature",
+        "properties": {"id": "FAR", "name": "no streets here"},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[100.0, 20.0], [100.01, 20.0], [100.01, 20.01], [100.0, 20.0]]],
+        },
+    }
+    bad = {"type": "Feature", "properties": {"id": "BAD"}, "geometry": None}
+    areas["features"] += [far, bad]  # fmt: skip
+    (tmp_path / "r" / "areas.geojson").write_text(json.dumps(areas), encoding="utf-8")
+    out = tmp_path / "out"
+    result = cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w",
+                 "--out", out)  # fmt: skip
+    assert result.exit_code == 1
+    assert "1 of 3 areas computed, 1 failed, 1 with input problems" in result.stdout
+    assert "areas: 1/2 done, 1 failed" in result.stderr
+    circles = pd.read_csv(out / "circles.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert list(circles["status"]) == ["ok", "failed", "bad_geometry"]
+    assert "no way inside the box" in circles["reason"][1]
+    assert "no geometry" in circles["reason"][2]
