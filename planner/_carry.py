@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import _paths
+from planner._i18n import _
 from planner._publish import RUN_MARK, _is_our_link, is_planner_file
 
 #: Optional output formats of `planner.run` (``--formats``), in the order they are written.
@@ -50,7 +51,9 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     unknown = [w for w in words if w not in FORMATS]
     if unknown:
         raise ValueError(
-            f"unknown format {unknown[0]!r}: choose from {', '.join(FORMATS)}, all or none"
+            _("unknown format {unknown!r}: choose from {formats}, all or none").format(
+                unknown=unknown[0], formats=", ".join(FORMATS)
+            )
         )
     return tuple(f for f in FORMATS if f in words)
 
@@ -264,11 +267,11 @@ def draw_or_carry(
         return draw(path)
     state = map_state(path, manifest, fingerprint_)
     if state == "current":
-        progress(f"kept {path}: drawn from the same inputs and settings")
+        progress(_("kept {path}: drawn from the same inputs and settings").format(path=path))
         return path
     if state == "stale":
         path.unlink()
-        progress(f"removed {path}: it was drawn from other inputs or settings")
+        progress(_("removed {path}: it was drawn from other inputs or settings").format(path=path))
     elif state == "foreign":
-        progress(f"left {path} alone: not drawn by this planner run")
+        progress(_("left {path} alone: not drawn by this planner run").format(path=path))
     return None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from planner import _paths
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner.io import write_atomic
 
 __all__ = ["CUT_FORMAT_VERSION", "cut", "cut_cached", "is_pbf", "pad_bbox"]
@@ -79,7 +80,7 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
 
     source = Path(source)
     if not source.is_file():
-        raise PlannerError(f"OSM file not found: {source}")
+        raise PlannerError(_("OSM file not found: {source}").format(source=source))
     w, s, e, n = bbox
 
     def inside(lon: float, lat: float) -> bool:
@@ -112,8 +113,10 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
             if not ways:
                 box = ", ".join(f"{v:.5f}" for v in bbox)
                 raise PlannerError(
-                    f"{source}: no way inside the box [{box}] (west, south, east, north): "
-                    "wrong area, or an extract of another region?"
+                    _(
+                        "{source}: no way inside the box [{box}] (west, south, east, north): "
+                        "wrong area, or an extract of another region?"
+                    ).format(source=source, box=box)
                 )
 
     try:
@@ -121,7 +124,9 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
     except PlannerError:
         raise
     except Exception as exc:  # pyosmium raises RuntimeError for an unreadable file
-        raise PlannerError(f"cannot read OSM file {source}: {exc}") from exc
+        raise PlannerError(
+            _("cannot read OSM file {source}: {exc}").format(source=source, exc=exc)
+        ) from exc
 
 
 @functools.lru_cache(maxsize=64)
@@ -156,7 +161,7 @@ def cut_cached(
     """
     source = Path(source).resolve()
     if not source.is_file():
-        raise PlannerError(f"OSM file not found: {source}")
+        raise PlannerError(_("OSM file not found: {source}").format(source=source))
     st = source.stat()
     key = {
         "source_sha256": _source_sha256(str(source), st.st_size, st.st_mtime_ns),

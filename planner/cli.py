@@ -237,14 +237,18 @@ def run(
         typer.Option(
             "--formats",
             metavar="LIST",
-            help="Also write these, comma-separated: png (static map), pdf (printable page), "
-            "xlsx (workbook), gpkg (GeoPackage); or all. Without it, the ones written before "
-            "are kept when nothing changed.",
+            help=N_(
+                "Also write these, comma-separated: png (static map), pdf (printable "
+                "page), xlsx (workbook), gpkg (GeoPackage); or all. Without it, the "
+                "ones written before are kept when nothing changed."
+            ),
         ),
     ] = None,
     timings: Annotated[
         Path | None,
-        typer.Option("--timings", hidden=True, help="Write the stage times as JSON (benchmarks)."),
+        typer.Option(
+            "--timings", hidden=True, help=N_("Write the stage times as JSON (benchmarks).")
+        ),
     ] = None,
 ) -> None:
     """Compute coverage for a scenario and write tables, polygons and the map."""
@@ -255,7 +259,7 @@ def run(
         try:
             chosen = parse_formats(formats)
         except ValueError as exc:
-            raise PlannerError(f"--formats: {exc}") from None
+            raise PlannerError(_("--formats: {exc}").format(exc=exc)) from None
         speed = _number("--speed-kmh", speed_kmh)
         sc = load_scenario(scenario)
         sc = sc.with_overrides(
@@ -553,33 +557,41 @@ def compare(
     typer.echo(f"  tables: {out_dir}")
 
 
-@app.command()
+@app.command(
+    help=N_("Compute every study area of a region as one task each (Dask) and merge the circles.")
+)
 def region(
     region_file: Annotated[
-        Path, typer.Argument(metavar="REGION", help="Region file (region.toml) or its folder.")
+        Path, typer.Argument(metavar="REGION", help=N_("Region file (region.toml) or its folder."))
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Output folder (default out/<region>).")
+        Path | None, typer.Option("--out", help=N_("Output folder (default out/<region>)."))
     ] = None,
     scheduler: Annotated[
         str | None,
         typer.Option(
             "--scheduler",
             metavar="ADDRESS",
-            help="Dask scheduler tcp://HOST:PORT (default: a local cluster, one process per "
-            "core); 'serial' computes in this process without Dask.",
+            help=N_(
+                "Dask scheduler tcp://HOST:PORT (default: a local cluster, one process "
+                "per core); 'serial' computes in this process without Dask."
+            ),
         ),
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Processes of the local cluster (default: cores)."),
+        typer.Option(
+            "--workers", min=1, help=N_("Processes of the local cluster (default: cores).")
+        ),
     ] = None,
     work: Annotated[
         Path | None,
         typer.Option(
             "--work",
-            help="Folder for per-area results (default: the user cache); on a cluster, a "
-            "folder every worker can read and write.",
+            help=N_(
+                "Folder for per-area results (default: the user cache); on a cluster, "
+                "a folder every worker can read and write."
+            ),
         ),
     ] = None,
 ) -> None:
@@ -616,9 +628,20 @@ def region(
     covered = int(c[covered_col].fillna(0).sum()) if covered_col in c.columns else 0
     merchants = int(c["pois"].fillna(0).sum()) if "pois" in c.columns else 0
     typer.echo(
-        f"{reg.name}: {ok} of {len(c)} areas computed, {failed} failed, "
-        f"{len(c) - ok - failed} with input problems; merchants within {largest} min: "
-        f"{covered} of {merchants}"
+        _(
+            "{reg_name}: {ok} of {count} areas computed, {failed} failed, {count2} "
+            "with input problems; merchants within {largest} min: {covered} of "
+            "{merchants}"
+        ).format(
+            reg_name=reg.name,
+            ok=ok,
+            count=len(c),
+            failed=failed,
+            count2=len(c) - ok - failed,
+            largest=largest,
+            covered=covered,
+            merchants=merchants,
+        )
     )
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")

@@ -84,7 +84,7 @@ def coverage_table(
     fac = pairs["facility"].to_numpy()[keep]
     out = out[keep]
     try:  # POI ids as ranks: one numeric sort instead of comparing strings row by row
-        _, rank = np.unique(pois["id"].to_numpy(), return_inverse=True)
+        _uniq, rank = np.unique(pois["id"].to_numpy(), return_inverse=True)
     except TypeError:  # ids of mixed types: let pandas order them as before
         out = out.assign(_f=fac).sort_values(["_f", "minutes", "poi_id"], kind="stable")
         return out.drop(columns="_f").reset_index(drop=True)

@@ -100,8 +100,10 @@ def pbf_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
             boxes.append((lon.min(), lat.min(), lon.max(), lat.max()))
     if not boxes:
         raise PlannerError(
-            f"scenario {scenario.name!r}: a PBF network needs a study_bbox or usable facility "
-            "coordinates to know which part of the file to read"
+            _(
+                "scenario {scenario_name!r}: a PBF network needs a study_bbox or "
+                "usable facility coordinates to know which part of the file to read"
+            ).format(scenario_name=scenario.name)
         )
     w, s, e, n = (
         min(b[0] for b in boxes),
@@ -127,7 +129,11 @@ def pbf_cut(scenario: Scenario) -> Path:
         The cut (see `planner._pbf.cut_cached`).
     """
     if scenario.network_path is None:
-        raise PlannerError(f"scenario {scenario.name!r} names no network file")
+        raise PlannerError(
+            _("scenario {scenario_name!r} names no network file").format(
+                scenario_name=scenario.name
+            )
+        )
     return _pbf.cut_cached(scenario.network_path, pbf_bbox(scenario))
 
 

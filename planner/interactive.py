@@ -10,6 +10,7 @@ import pandas as pd
 
 from planner import pipeline, reach
 from planner._errors import PlannerError
+from planner._i18n import _
 from planner.readers import valid_points
 from planner.result import Result
 from planner.schema import SNAP_COLUMNS
@@ -147,11 +148,15 @@ class LiveCoverage:
             The coverage with the facility added (it comes last, as an appended row would).
         """
         if facility_id in set(self._rows["id"]):
-            raise PlannerError(f"facility {facility_id!r} is already in the table")
+            raise PlannerError(
+                _("facility {facility_id!r} is already in the table").format(
+                    facility_id=facility_id
+                )
+            )
         lons = np.atleast_1d(np.asarray(lon, dtype=float))
         lats = np.atleast_1d(np.asarray(lat, dtype=float))
         if len(lons) != len(lats) or not len(lons):
-            raise PlannerError("add: give as many longitudes as latitudes, at least one")
+            raise PlannerError(_("add: give as many longitudes as latitudes, at least one"))
         first = int(self._rows["row"].max()) + 1 if len(self._rows) else 1
         rows = valid_points(
             [facility_id] * len(lons),
@@ -181,7 +186,9 @@ class LiveCoverage:
         rows = self._rows.copy()
         mine = (rows["id"] == facility_id).to_numpy()
         if not mine.any():
-            raise PlannerError(f"facility {facility_id!r} is not in the table")
+            raise PlannerError(
+                _("facility {facility_id!r} is not in the table").format(facility_id=facility_id)
+            )
         at = np.flatnonzero(mine)
         d_lon = float(lon) - float(rows.loc[at[0], "lon"])
         d_lat = float(lat) - float(rows.loc[at[0], "lat"])
@@ -205,7 +212,9 @@ class LiveCoverage:
         """
         mine = (self._rows["id"] == facility_id).to_numpy()
         if not mine.any():
-            raise PlannerError(f"facility {facility_id!r} is not in the table")
+            raise PlannerError(
+                _("facility {facility_id!r} is not in the table").format(facility_id=facility_id)
+            )
         return self.update(self._rows[~mine].reset_index(drop=True))
 
     def update(self, facility_rows: pd.DataFrame) -> Coverage:

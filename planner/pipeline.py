@@ -584,7 +584,9 @@ def run(
     unknown = [f for f in formats if f not in _carry.FORMATS]
     if unknown:
         raise PlannerError(
-            f"unknown output format {unknown[0]!r}: choose from {', '.join(_carry.FORMATS)}"
+            _("unknown output format {unknown!r}: choose from {formats}").format(
+                unknown=unknown[0], formats=", ".join(_carry.FORMATS)
+            )
         )
     out_dir = Path(out_dir) if out_dir is not None else Path("out") / scenario.name
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")

@@ -192,7 +192,9 @@ def records_from_osm_xml(path: str | Path) -> pd.DataFrame:
     except ox._errors.InsufficientResponseError:
         features = None
     except Exception as exc:
-        raise PlannerError(f"cannot read POIs from {path}: {exc}") from exc
+        raise PlannerError(
+            _("cannot read POIs from {path}: {exc}").format(path=path, exc=exc)
+        ) from exc
     return poi_records(features)
 
 

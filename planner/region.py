@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from planner._i18n import _
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # Python 3.10
@@ -137,13 +139,23 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         if len(head) == 1:
             name = str(head[0])
             if kind == "missing":
-                issues.append(f"missing [{name}] table")
+                issues.append(_("missing [{name}] table").format(name=name))
             elif kind == "extra_forbidden":
                 close = difflib.get_close_matches(name, list(_TABLES), n=1)
-                hint = f"did you mean [{close[0]}]?" if close else "known: " + ", ".join(_TABLES)
-                issues.append(f"[{sc._key(name)}]: unknown table ({hint})")
+                hint = (
+                    _("did you mean [{close}]?").format(close=close[0])
+                    if close
+                    else _("known: ") + ", ".join(_TABLES)
+                )
+                issues.append(
+                    _("[{name}]: unknown table ({hint})").format(name=sc._key(name), hint=hint)
+                )
             else:
-                issues.append(f"{sc._key(name)} = {sc._show(doc.get(name))}: expected a table")
+                issues.append(
+                    _("{name} = {name2}: expected a table").format(
+                        name=sc._key(name), name2=sc._show(doc.get(name))
+                    )
+                )
             continue
         table, key = str(head[0]), str(head[1])
         where = f"[{table}] {sc._key(key)}"
@@ -152,15 +164,29 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         if kind == "extra_forbidden":
             known = list(_TABLES[table].model_fields)
             close = difflib.get_close_matches(key, known, n=1)
-            hint = f"did you mean {close[0]}?" if close else "known keys: " + ", ".join(known)
-            issues.append(f"{where} = {sc._show(value)}: unknown key ({hint})")
+            hint = (
+                _("did you mean {close}?").format(close=close[0])
+                if close
+                else _("known keys: ") + ", ".join(known)
+            )
+            issues.append(
+                _("{where} = {value}: unknown key ({hint})").format(
+                    where=where, value=sc._show(value), hint=hint
+                )
+            )
         elif kind == "missing":
-            issues.append(f"{where} is missing: expected {expected}")
+            issues.append(
+                _("{where} is missing: expected {expected}").format(where=where, expected=expected)
+            )
         elif kind == "value_error":
             detail = str(err.get("ctx", {}).get("error", err["msg"]))
             issues.append(f"{where} = {sc._show(value)}: {detail}")
         else:
-            issues.append(f"{where} = {sc._show(value)}: expected {expected}")
+            issues.append(
+                _("{where} = {value}: expected {expected}").format(
+                    where=where, value=sc._show(value), expected=expected
+                )
+            )
     return issues
 
 
@@ -240,7 +266,7 @@ def load_region(path: str | Path) -> Region:
     if not path.is_file() and (sc.DATA_DIR / str(path) / "region.toml").is_file():
         path = sc.DATA_DIR / str(path) / "region.toml"  # a bundled region by name
     if not path.is_file():
-        raise ScenarioError(f"region file not found: {path}")
+        raise ScenarioError(_("region file not found: {path}").format(path=path))
     path = path.resolve()
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -324,8 +350,15 @@ def read_areas(region: Region) -> Any:
         raise PlannerError(sc._one_line(f"{path}: cannot read study areas ({exc})")) from exc
     if region.areas_id not in gdf.columns:
         raise PlannerError(
-            f"{path}: no column {region.areas_id!r} for the area id ([areas] id in "
-            f"{region.file}); columns: {', '.join(map(str, gdf.columns))}"
+            _(
+                "{path}: no column {areas_id!r} for the area id ([areas] id in "
+                "{region_file}); columns: {str}"
+            ).format(
+                path=path,
+                areas_id=region.areas_id,
+                region_file=region.file,
+                str=", ".join(map(str, gdf.columns)),
+            )
         )
     if gdf.crs is None:
         gdf = gdf.set_crs(4326)
@@ -352,19 +385,27 @@ def read_areas(region: Region) -> Any:
         poly = None
         if not aid:
             status.append("missing_id")
-            reasons.append(f"{where}: column {region.areas_id!r} is empty")
+            reasons.append(
+                _("{where}: column {areas_id!r} is empty").format(
+                    where=where, areas_id=region.areas_id
+                )
+            )
         elif aid in seen:
             status.append("duplicate_id")
-            reasons.append(f"{where}: area id {aid!r} already used by row {seen[aid]}")
+            reasons.append(
+                _("{where}: area id {aid!r} already used by row {seen}").format(
+                    where=where, aid=aid, seen=seen[aid]
+                )
+            )
         elif geom is None or geom.is_empty:
             status.append("bad_geometry")
-            reasons.append(f"{where}: no geometry")
+            reasons.append(_("{where}: no geometry").format(where=where))
         elif geom.geom_type in ("Polygon", "MultiPolygon"):
             poly = geom if geom.is_valid else shapely.make_valid(geom)
             if poly.area <= 0:
                 poly = None
                 status.append("bad_geometry")
-                reasons.append(f"{where}: the polygon has no area")
+                reasons.append(_("{where}: the polygon has no area").format(where=where))
             else:
                 status.append("ok")
                 reasons.append("")
@@ -372,8 +413,10 @@ def read_areas(region: Region) -> Any:
             if r is None or not np.isfinite(r) or r <= 0:
                 status.append("bad_geometry")
                 reasons.append(
-                    f"{where}: a point area needs a radius (a radius_m column or "
-                    f"[areas] radius_m in {region.file.name})"
+                    _(
+                        "{where}: a point area needs a radius (a radius_m column or [areas] "
+                        "radius_m in {region_file_name})"
+                    ).format(where=where, region_file_name=region.file.name)
                 )
             else:
                 pt = gpd.GeoSeries([geom], crs=4326).to_crs(metric).buffer(float(r), 64)
@@ -382,7 +425,11 @@ def read_areas(region: Region) -> Any:
                 reasons.append("")
         else:
             status.append("bad_geometry")
-            reasons.append(f"{where}: a {geom.geom_type} is not an area (polygon or point)")
+            reasons.append(
+                _("{where}: a {geom_type} is not an area (polygon or point)").format(
+                    where=where, geom_type=geom.geom_type
+                )
+            )
         if aid and aid not in seen:
             seen[aid] = row
         geoms.append(poly)
@@ -499,7 +546,7 @@ def area_tasks(
         region.facilities, id_prefix="facility", allow_repeated_ids=True
     )
     if facilities.empty:
-        raise PlannerError(f"{region.facilities.path}: no facility rows")
+        raise PlannerError(_("{path}: no facility rows").format(path=region.facilities.path))
     pois = inputs.read_source(region.pois, id_prefix="poi") if region.pois is not None else None
     work_dir = Path(work) if work is not None else default_work_dir(region)
     job = _job_key(region, areas, facilities, pois)
@@ -524,7 +571,7 @@ def area_tasks(
     fac_m, fac_ok = points_m(facilities)
     fac_tree = shapely.STRtree(fac_m.to_numpy())
     if pois is not None:
-        poi_m, _ = points_m(pois)
+        poi_m, _unused = points_m(pois)
         poi_tree = shapely.STRtree(poi_m.to_numpy())
     area_tree = shapely.STRtree(ok.geometry.to_numpy())
     tasks = []
@@ -795,7 +842,11 @@ def _execute(
         try:
             client = Client(scheduler, timeout="20s")
         except Exception as exc:
-            raise PlannerError(f"--scheduler {scheduler}: cannot connect ({exc})") from exc
+            raise PlannerError(
+                _("--scheduler {scheduler}: cannot connect ({exc})").format(
+                    scheduler=scheduler, exc=exc
+                )
+            ) from exc
     else:
         n = workers or os.cpu_count() or 1
         cluster = LocalCluster(
@@ -903,7 +954,9 @@ def merge(
     area_pois = pd.concat(poi_parts, ignore_index=True) if poi_parts else pd.DataFrame()
     if len(area_pois) and area_pois["poi_id"].duplicated().any():
         dup = area_pois.loc[area_pois["poi_id"].duplicated(), "poi_id"].iloc[0]
-        raise PlannerError(f"merchant {dup!r} was counted in two areas (a bug; please report)")
+        raise PlannerError(
+            _("merchant {dup!r} was counted in two areas (a bug; please report)").format(dup=dup)
+        )
     if pois is not None:  # every row of the merchants table appears, with a status
         rest = pois[~pois["id"].isin(set(area_pois.get("poi_id", [])))]
         rest = pd.DataFrame(
@@ -1012,8 +1065,16 @@ def run_region(
             stale.unlink(missing_ok=True)
     skipped = int((areas["status"] != "ok").sum())
     progress(
-        f"region {reg.name}: {len(areas)} areas ({len(tasks)} to compute, {skipped} with "
-        f"problems), halo {reg.halo_m:,.0f} m"
+        _(
+            "region {reg_name}: {count} areas ({count2} to compute, {skipped} with "
+            "problems), halo {halo_m:,.0f} m"
+        ).format(
+            reg_name=reg.name,
+            count=len(areas),
+            count2=len(tasks),
+            skipped=skipped,
+            halo_m=reg.halo_m,
+        )
     )
     statuses: list[dict[str, Any]] = []
     done = failed = 0
@@ -1023,7 +1084,11 @@ def run_region(
             done += 1
         else:
             failed += 1
-        progress(f"areas: {done}/{len(tasks)} done, {failed} failed")
+        progress(
+            _("areas: {done}/{count} done, {failed} failed").format(
+                done=done, count=len(tasks), failed=failed
+            )
+        )
     result = merge(reg, areas, tasks, statuses, facilities, pois)
     if out_dir is not None:
         result.files = write_region(result, out_dir)

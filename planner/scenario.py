@@ -509,8 +509,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("scenario", "notes"): N_("a string"),
     ("network", "source"): N_("one of {sources}"),
     ("network", "path"): N_(
-        "a string naming the OSM XML, OSM PBF or GraphML file, relative to the "
-        "scenario file"
+        "a string naming the OSM XML, OSM PBF or GraphML file, relative to the scenario file"
     ),
     ("network", "data_date"): N_('a string or a TOML date, e.g. "2021-03-17"'),
     ("network", "attribution"): N_("a string"),

@@ -327,7 +327,7 @@ def _code_names() -> tuple[set[str], set[str], set[str]]:
         for command in [group, *group.commands.values()]  # type: ignore[attr-defined]
         for param in command.params
         for opt in getattr(param, "opts", [])
-        if opt.startswith("--")
+        if opt.startswith("--") and not getattr(param, "hidden", False)
     }
     return commands, options, {s.value for s in Status}
 
