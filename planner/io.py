@@ -124,9 +124,10 @@ GEOJSON_DECIMALS = 6
 def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
     """Round every coordinate of `geoms` to `decimals` places, keeping them valid.
 
-    All coordinates are rounded in one numpy call (``shapely.transform``). Rounding can make a valid polygon invalid
-    (a ring touching itself or another after the move); only those few are snapped again
-    with ``shapely.set_precision``, which makes them valid on the same grid.
+    All coordinates are rounded in one numpy call (``shapely.transform``). Rounding can
+    make a valid polygon invalid (a ring touching itself or another after the move); only
+    those few are snapped again with ``shapely.set_precision``, which makes them valid on
+    the same grid.
 
     Parameters
     ----------
