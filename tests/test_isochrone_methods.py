@@ -220,3 +220,28 @@ def test_rounding_to_micro_degrees_keeps_polygons_valid(tmp_path):
     ring = data["features"][1]["geometry"]["coordinates"][0]
     assert [113.123457, 22.765432] in ring  # 1e-6 degrees, shortest form
     assert all(len(str(v).split(".")[1]) <= 6 for pt in ring for v in pt)
+
+
+# ------------------------------------------------------------------ scenario key
+def test_scenario_chooses_the_method(tmp_path):
+    from planner import PlannerError
+    from planner.scenario import load_scenario
+    from tests.scenarios import edited, write_scenario
+
+    path = write_scenario(
+        tmp_path / "exact",
+        edited("snap_limit_m = 300", 'snap_limit_m = 300\nisochrone_method = "exact"'),
+    )
+    assert load_scenario(path).settings().isochrone_method == "exact"
+    default = write_scenario(
+        tmp_path / "default", edited("snap_limit_m = 300", "snap_limit_m = 300")
+    )
+    assert load_scenario(default).settings().isochrone_method == "grid"
+    bad = write_scenario(
+        tmp_path / "bad",
+        edited("snap_limit_m = 300", 'snap_limit_m = 300\nisochrone_method = "fast"'),
+    )
+    with pytest.raises(PlannerError) as err:
+        load_scenario(bad)
+    text = str(err.value)
+    assert "[analysis] isochrone_method" in text and '"fast"' in text and '"grid"' in text
