@@ -287,7 +287,7 @@ def isochrones(
     unioned with the buffered stretches that grew, see `band_growth`). With
     ``method="grid"`` each facility gets one grid of `cell_m` cells; the reached pieces are
     sampled onto it, the distance to them computed per band (scipy's exact Euclidean
-    distance transform) and contoured at `buffer_m` (contourpy): several times faster, and
+    distance transform) and contoured at `buffer_m` (contourpy): about twice as fast, and
     within `GRID_BOUND_M` of the exact polygon for `cell_m` up to `GRID_CELL_MAX_M`.
 
     Parameters
