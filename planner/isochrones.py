@@ -414,7 +414,9 @@ def _grid_drawer(
             dist = ndimage.distance_transform_edt(free, sampling=cell_m)
             gen = contourpy.contour_generator(z=dist, fill_type=contourpy.FillType.OuterOffset)
             filled = gen.filled(-1.0, level)
-            out.append(_polygons(filled, origin + cell_m / 2, cell_m))
+            drawn = _polygons(filled, origin + cell_m / 2, cell_m)
+            # nested like the exact bands: add the band inside (almost always covered already)
+            out.append(drawn)
         return out
 
     return draw
