@@ -62,20 +62,35 @@ def first_entrances(table: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------ planner
-def run_planner(w: Workload, out_dir: Path) -> tuple[Stages, dict[str, Any]]:
-    """The planner: `pipeline.analyse` plus writing the outputs."""
+def run_planner(
+    w: Workload, out_dir: Path, isochrone_method: str = "grid"
+) -> tuple[Stages, dict[str, Any]]:
+    """The planner: `pipeline.analyse`, every output `planner.run` writes, and the HTML map.
+
+    ``write`` is `planner.write_outputs` (coverage.csv, pois.csv, facilities.csv,
+    isochrones.geojson, gaps.geojson, summary.json, the workbook and the GeoPackage);
+    ``map`` is the folium HTML map (`planner.save_map`). The PNG and PDF pages are left
+    out: `planner run` draws them for the sample's few facilities, not for a city.
+    """
+    from planner import maps
+
     st = Stages()
     with st.stage("analyse"):
         a = pipeline.analyse(
-            w.network, w.facilities, w.pois, bands_min=w.bands_min, speed_kmh=w.speed_kmh
+            w.network,
+            w.facilities,
+            w.pois,
+            bands_min=w.bands_min,
+            speed_kmh=w.speed_kmh,
+            isochrone_method=isochrone_method,
         )
     for k, v in a.timings.items():
         st[k] = v
-    with st.stage("write"):
-        io.write_csv(a.coverage, out_dir / "coverage.csv")
-        io.write_csv(outputs.table(a.pois), out_dir / "pois.csv")
-        io.write_geojson(a.isochrones, out_dir / "isochrones.geojson")
     del st["analyse"]
+    with timed_writers() as per_file, st.stage("write"):
+        files = outputs.write_outputs(a, out_dir / f"run-{isochrone_method}")
+    with st.stage("map"):
+        maps.save_map(a, out_dir / f"map-{isochrone_method}.html")
     # the node search on its own, for the comparison with scipy's bounded Dijkstra
     fac_snap = pipeline._snap_table(w.network, w.facilities, 300.0)
     ids = pd.unique(w.facilities["id"])
@@ -83,11 +98,51 @@ def run_planner(w: Workload, out_dir: Path) -> tuple[Stages, dict[str, Any]]:
     with st.stage("node_reach_only"):
         reach.node_reach(w.network, sources, len(ids), max(w.bands_m))
     info = {
+        "isochrone_method": isochrone_method,
         "pairs": len(a.coverage),
         "polygons": len(a.isochrones),
+        "polygon_vertices": int(
+            shapely.get_num_coordinates(a.isochrones.geometry.to_numpy()).sum()
+        ),
         "pois_with_nearest": int(a.pois["nearest_facility_id"].notna().sum()),
+        "write_s": {k: round(v, 3) for k, v in per_file.items()},
+        "output_mb": {k: round(p.stat().st_size / 1e6, 2) for k, p in files.items()},
     }
     return st, info
+
+
+@contextmanager
+def timed_writers() -> Iterator[dict[str, float]]:
+    """Time each file `planner.write_outputs` writes (by file name), without changing it."""
+    from planner import export
+
+    per_file: dict[str, float] = {}
+    patched = [
+        (io, "write_csv"),
+        (io, "write_geojson"),
+        (io, "write_json"),
+        (export, "write_workbook"),
+        (export, "write_geopackage"),
+    ]
+    originals = [getattr(module, name) for module, name in patched]
+
+    def timed(fn: Any) -> Any:
+        def call(obj: Any, path: Any, *args: Any, **kw: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return fn(obj, path, *args, **kw)
+            finally:
+                per_file[Path(path).name] = time.perf_counter() - t
+
+        return call
+
+    for (module, name), fn in zip(patched, originals, strict=True):
+        setattr(module, name, timed(fn))
+    try:
+        yield per_file
+    finally:
+        for (module, name), fn in zip(patched, originals, strict=True):
+            setattr(module, name, fn)
 
 
 def planner_load_sample() -> tuple[Stages, net.StreetNetwork]:

@@ -24,7 +24,9 @@ if str(ROOT) not in sys.path:
 
 FULL = {"nodes": 200_000, "facilities": 500, "pois": 100_000, "osmnx_sample": 10}
 QUICK = {"nodes": 20_000, "facilities": 50, "pois": 10_000, "osmnx_sample": 10}
-METHODS = ("planner", "scipy_floor", "pandana", "osmnx_example")
+METHODS = ("planner", "planner_exact", "scipy_floor", "pandana", "osmnx_example")
+#: Stages that are not part of a method's end-to-end total.
+NOT_IN_TOTAL = ("node_reach_only",)
 
 
 def peak_rss_mb() -> float:
@@ -64,8 +66,9 @@ def child(method: str, workload: str, data_dir: Path, n_sample: int, out: Path) 
 
     w, load = load_workload(workload, data_dir)
     info: dict[str, Any] = {}
-    if method == "planner":
-        stages, info = methods.run_planner(w, data_dir / "out")
+    if method in ("planner", "planner_exact"):
+        iso = "exact" if method == "planner_exact" else "grid"
+        stages, info = methods.run_planner(w, data_dir / "out", iso)
         if workload == "sample":
             cold_warm, _ = methods.planner_load_sample()
             info.update({k: round(v, 4) for k, v in cold_warm.items()})
@@ -139,7 +142,7 @@ def spawn(method: str, workload: str, data_dir: Path, n_sample: int) -> dict[str
 
 def total(record: dict[str, Any]) -> float:
     """End-to-end seconds: every measured stage except the planner's extra node search."""
-    return sum(v for k, v in record["stages"].items() if k != "node_reach_only")
+    return sum(v for k, v in record["stages"].items() if k not in NOT_IN_TOTAL)
 
 
 def ratios(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
@@ -154,8 +157,8 @@ def ratios(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
         compute_p = sum(p.get(k, 0) for k in ("snap", "reach", "isochrones", "coverage"))
         compute_o = sum(o.get(k, 0) for k in ("snap", "pois_gdf", "reach", "polygons", "coverage"))
         out["osmnx_example_over_planner_compute"] = compute_o / compute_p
-        no_write = total(by["planner"]) - p.get("write", 0.0)
-        out["osmnx_example_over_planner_end_to_end_without_write"] = (
+        no_write = total(by["planner"]) - p.get("write", 0.0) - p.get("map", 0.0)
+        out["osmnx_example_over_planner_end_to_end_without_write_and_map"] = (
             total(by["osmnx_example"]) / no_write
         )
         if "load_cold" in by["planner"]["info"]:
@@ -163,6 +166,14 @@ def ratios(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
             out["osmnx_example_over_planner_end_to_end_cold_cache"] = (
                 total(by["osmnx_example"]) / cold
             )
+    if "planner_exact" in by and "osmnx_example" in by:
+        out["osmnx_example_over_planner_exact_end_to_end"] = total(by["osmnx_example"]) / total(
+            by["planner_exact"]
+        )
+    if "planner" in by and "planner_exact" in by:
+        out["planner_exact_over_grid_isochrones_stage"] = (
+            by["planner_exact"]["stages"]["isochrones"] / by["planner"]["stages"]["isochrones"]
+        )
     if "planner" in by and "scipy_floor" in by:
         floor = by["scipy_floor"]["stages"]["dijkstra"]
         out["planner_reach_stage_over_scipy_floor"] = by["planner"]["stages"]["reach"] / floor
@@ -174,7 +185,18 @@ def ratios(records: list[dict[str, Any]], workload: str) -> dict[str, float]:
 
 def table(records: list[dict[str, Any]]) -> str:
     """A markdown table: one row per workload and method."""
-    cols = ["load", "inputs", "snap", "reach", "isochrones", "polygons", "coverage", "write"]
+    cols = [
+        "load",
+        "inputs",
+        "snap",
+        "reach",
+        "isochrones",
+        "polygons",
+        "coverage",
+        "gaps",
+        "write",
+        "map",
+    ]
     head = "| workload | method | " + " | ".join(cols) + " | other stages | total s | peak RSS MB |"
     lines = [head, "|" + "---|" * (len(cols) + 5)]
     for r in records:
@@ -183,6 +205,10 @@ def table(records: list[dict[str, Any]]) -> str:
             continue
         s = r["stages"]
         other = ", ".join(f"{k} {v:.2f}" for k, v in s.items() if k not in cols)
+        if r["info"].get("write_s"):  # what "write" spent per file
+            other += "; write: " + ", ".join(
+                f"{k} {v:.2f}" for k, v in r["info"]["write_s"].items()
+            )
         cells = [f"{s[c]:.2f}" if c in s else "" for c in cols]
         lines.append(
             f"| {r['workload']} | {r['method']} | "

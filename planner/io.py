@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -116,6 +117,38 @@ def write_json(obj: Any, path: str | Path) -> Path:
     return write_atomic(path, write)
 
 
+#: Decimal places of the GeoJSON coordinates (1e-6 degrees: about 0.1 m).
+GEOJSON_DECIMALS = 6
+
+
+def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
+    """Round every coordinate of `geoms` to `decimals` places, keeping them valid.
+
+    All coordinates are rounded in one numpy call (``shapely.transform``). Rounding can
+    make a valid polygon invalid (a ring touching itself or another after the move); only
+    those few are snapped again with ``shapely.set_precision``, which makes them valid on
+    the same grid.
+
+    Parameters
+    ----------
+    geoms
+        Shapely geometries (not changed).
+    decimals
+        Decimal places.
+
+    Returns
+    -------
+    rounded
+        New geometries, valid.
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    rounded = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
+    broken = ~shapely.is_valid(rounded)
+    if broken.any():
+        rounded[broken] = shapely.set_precision(geoms[broken], 10.0**-decimals)
+    return rounded
+
+
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     """Write compact GeoJSON in EPSG:4326 atomically, coordinates rounded to 1e-6° (~0.1 m).
 
@@ -132,8 +165,7 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
         The written file.
     """
     out = gdf.to_crs(4326)
-    # snap to a 1e-6 degree grid keeping polygons valid (plain rounding can make them invalid)
-    geoms = shapely.set_precision(out.geometry.to_numpy(), 1e-6)
+    geoms = round_coordinates(out.geometry.to_numpy(), GEOJSON_DECIMALS)
     geometry_text = shapely.to_geojson(geoms)  # GEOS writer: C speed, shortest numbers
     props = out.drop(columns=out.geometry.name)
     props = props.astype(object).where(props.notna(), None)

@@ -32,6 +32,7 @@ from planner.isochrones import isochrones
 from planner.outputs import write_outputs
 from planner.result import (
     DEFAULT_BUFFER_M,
+    DEFAULT_ISOCHRONE_METHOD,
     DEFAULT_SNAP_LIMIT_M,
     DEFAULT_SPEED_KMH,
     Provenance,
@@ -59,6 +60,7 @@ def analyse(
     bands_min: tuple[float, ...] | list[float] = (5.0, 10.0, 15.0),
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M,
     buffer_m: float = DEFAULT_BUFFER_M,
+    isochrone_method: str = DEFAULT_ISOCHRONE_METHOD,
     about: Provenance | None = None,
     progress: Progress = quiet,
     polygons: bool = True,
@@ -83,6 +85,9 @@ def analyse(
         Points farther than this from every walkable edge are not routed.
     buffer_m
         Half-width of the street corridor drawn as band polygons.
+    isochrone_method
+        ``"grid"`` (fast; outline within 5 m of the exact corridor) or ``"exact"`` (GEOS
+        union of the buffered street pieces); see `planner.isochrones.isochrones`.
     about
         Where the data came from (title, source, date), carried to maps and summary.json.
     progress
@@ -109,6 +114,7 @@ def analyse(
         bands_min=bands_min,  # type: ignore[arg-type]  # Settings checks and sorts it
         snap_limit_m=snap_limit_m,
         buffer_m=buffer_m,
+        isochrone_method=isochrone_method,
     )
     _check_table(facilities, "facilities")
     _check_table(pois, "pois")
@@ -186,7 +192,12 @@ def _analyse(
     if polygons:
         progress(_("growing band polygons from the reached streets"))
         polys = isochrones(
-            network, node_reach, sources, [b * mpm for b in bands], buffer_m=settings.buffer_m
+            network,
+            node_reach,
+            sources,
+            [b * mpm for b in bands],
+            buffer_m=settings.buffer_m,
+            method=settings.isochrone_method,
         )
         polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
         polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
@@ -429,6 +440,7 @@ def reanalyse(
     bands_min: tuple[float, ...] | list[float] | None = None,
     snap_limit_m: float | None = None,
     buffer_m: float | None = None,
+    isochrone_method: str | None = None,
     facilities: pd.DataFrame | None = None,
     pois: pd.DataFrame | None = None,
     progress: Progress = quiet,
@@ -439,7 +451,7 @@ def reanalyse(
     ----------
     result
         An earlier result.
-    speed_kmh, bands_min, snap_limit_m, buffer_m
+    speed_kmh, bands_min, snap_limit_m, buffer_m, isochrone_method
         New settings; None keeps the result's.
     facilities, pois
         New input tables (`planner.read_points` layout), e.g. ``result.facility_rows``
@@ -461,6 +473,7 @@ def reanalyse(
         bands_min=s.bands_min if bands_min is None else bands_min,
         snap_limit_m=s.snap_limit_m if snap_limit_m is None else snap_limit_m,
         buffer_m=s.buffer_m if buffer_m is None else buffer_m,
+        isochrone_method=s.isochrone_method if isochrone_method is None else isochrone_method,
         about=result.provenance,
         progress=progress,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from planner._errors import PlannerError
 from planner._i18n import _
@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # annotations only: importing this module stays light
 __all__ = [
     "DEFAULT_BANDS_MIN",
     "DEFAULT_BUFFER_M",
+    "DEFAULT_ISOCHRONE_METHOD",
     "DEFAULT_SNAP_LIMIT_M",
     "DEFAULT_SPEED_KMH",
     "Provenance",
@@ -37,6 +38,10 @@ DEFAULT_BANDS_MIN: tuple[float, ...] = (5.0, 10.0, 15.0)
 DEFAULT_SNAP_LIMIT_M = 300.0
 #: Half-width of the street corridor drawn as band polygons (metres).
 DEFAULT_BUFFER_M = 25.0
+#: How band polygons are drawn: "grid" (fast, within 5 m of the exact corridor) or "exact"
+#: (`planner.isochrones.isochrones`); coverage tables are exact either way.
+DEFAULT_ISOCHRONE_METHOD: Final = "grid"
+ISOCHRONE_METHODS = ("grid", "exact")
 #: Bounds accepted for the settings (the scenario schema uses the same).
 SPEED_RANGE_KMH = (0.5, 10.0)
 SNAP_LIMIT_MAX_M = 5000.0
@@ -79,12 +84,16 @@ class Settings:
         Points farther than this from every walkable street are not routed.
     buffer_m
         Half-width of the street corridor drawn as band polygons.
+    isochrone_method
+        How band polygons are drawn: ``"grid"`` (a distance grid per facility, within 5 m
+        of the exact corridor) or ``"exact"`` (GEOS union of the buffered street pieces).
     """
 
     speed_kmh: float = DEFAULT_SPEED_KMH
     bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     buffer_m: float = DEFAULT_BUFFER_M
+    isochrone_method: str = DEFAULT_ISOCHRONE_METHOD
 
     def __post_init__(self) -> None:
         """Check the settings; store them as floats, bands sorted."""
@@ -127,6 +136,13 @@ class Settings:
             raise SettingsError(
                 _("buffer_m: {buffer:g} m is outside (0, {buffer_max_m:g}]").format(
                     buffer=buffer, buffer_max_m=BUFFER_MAX_M
+                )
+            )
+        if self.isochrone_method not in ISOCHRONE_METHODS:
+            raise SettingsError(
+                _("isochrone_method: expected {choices}, got {method!r}").format(
+                    choices=_(" or ").join(map(repr, ISOCHRONE_METHODS)),
+                    method=self.isochrone_method,
                 )
             )
         object.__setattr__(self, "speed_kmh", speed)

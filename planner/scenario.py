@@ -29,6 +29,7 @@ from planner.result import (
     BUFFER_MAX_M,
     DEFAULT_BANDS_MIN,
     DEFAULT_BUFFER_M,
+    DEFAULT_ISOCHRONE_METHOD,
     DEFAULT_SNAP_LIMIT_M,
     DEFAULT_SPEED_KMH,
     SNAP_LIMIT_MAX_M,
@@ -83,6 +84,7 @@ class Scenario:
     bands_min: tuple[float, ...] = DEFAULT_BANDS_MIN
     snap_limit_m: float = DEFAULT_SNAP_LIMIT_M
     buffer_m: float = DEFAULT_BUFFER_M
+    isochrone_method: str = DEFAULT_ISOCHRONE_METHOD
     notes: str = ""
     review_number: str = ""  # [report]: 审图号 (map review number) printed on the PDF page
     issuing_unit: str = ""  # [report]: 编制单位 (issuing unit) printed on the PDF page
@@ -109,6 +111,7 @@ class Scenario:
             bands_min=tuple(self.bands_min),
             snap_limit_m=self.snap_limit_m,
             buffer_m=self.buffer_m,
+            isochrone_method=self.isochrone_method,
         )
 
     def provenance(self) -> Provenance:
@@ -428,6 +431,7 @@ class _AnalysisTable(_Table):
     bands_min: list[float] = Field(default_factory=lambda: list(DEFAULT_BANDS_MIN), min_length=1)
     snap_limit_m: float = Field(DEFAULT_SNAP_LIMIT_M, gt=0, le=SNAP_LIMIT_MAX_M)
     buffer_m: float = Field(DEFAULT_BUFFER_M, gt=0, le=BUFFER_MAX_M)
+    isochrone_method: Literal["grid", "exact"] = DEFAULT_ISOCHRONE_METHOD
 
     @field_validator("bands_min")
     @classmethod
@@ -530,6 +534,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("analysis", "bands_min"): N_("a list of distinct positive minutes, e.g. [5, 10, 15]"),
     ("analysis", "snap_limit_m"): N_("a number of metres, > 0 and <= {snap_limit_max_m:g}"),
     ("analysis", "buffer_m"): N_("a number of metres, > 0 and <= {buffer_max_m:g}"),
+    ("analysis", "isochrone_method"): N_(
+        '"grid" (fast, within 5 m of the exact outline) or "exact"'
+    ),
     (
         "report",
         "review_number",
@@ -786,6 +793,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         bands_min=tuple(analysis.bands_min),
         snap_limit_m=analysis.snap_limit_m,
         buffer_m=analysis.buffer_m,
+        isochrone_method=analysis.isochrone_method,
         notes=meta.notes,
         review_number=model.report.review_number,
         issuing_unit=model.report.issuing_unit,

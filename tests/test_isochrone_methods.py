@@ -1,0 +1,247 @@
+"""The two ways of drawing band polygons ("exact" and "grid") and the GeoJSON rounding.
+
+The "grid" outline must lie within `GRID_BOUND_M` of the exact corridor: every point of
+either polygon within that distance of the other (the Hausdorff distance of the two areas),
+checked on hand-made networks, the sample and a piece of the benchmark's city workload.
+Coverage tables do not come from polygons and must not depend on the method.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner import io, pipeline
+from planner.isochrones import GRID_BOUND_M, GRID_CELL_MAX_M, isochrones
+from planner.result import Settings, SettingsError
+from tests.handmade import X0, Y0, make_network, points
+
+
+def within(a: shapely.Geometry, b: shapely.Geometry, bound: float) -> bool:
+    """Whether every point of `a` lies within `bound` of `b` (b's buffer drawn outside)."""
+    # 64 segments per quarter circle: the drawn buffer lies inside the true one by < 1 mm
+    grown = shapely.buffer(b, bound, quad_segs=64)
+    return shapely.area(shapely.difference(a, grown)) < 1e-6
+
+
+def close(a: shapely.Geometry, b: shapely.Geometry, bound: float) -> bool:
+    """Hausdorff distance of the two areas at most `bound`."""
+    return within(a, b, bound) and within(b, a, bound)
+
+
+def test_the_closeness_check_can_fail():
+    a = shapely.box(0, 0, 100, 50).buffer(25)
+    assert close(a, shapely.affinity.translate(a, 4.9, 0), 5.0)
+    assert not close(a, shapely.affinity.translate(a, 5.2, 0), 5.0)
+    # a hole 12 m across, absent from the other polygon: 6 m from its edge
+    holed = a.difference(shapely.Point(50, 25).buffer(6))
+    assert within(a, holed, 6.1) and not within(a, holed, 5.9)
+
+
+# Network G: a 3 x 3 block grid of 120 m blocks with a diagonal, a dead end and a bend.
+G_NODES = {
+    (i, j): (120.0 * i + (7.0 if (i, j) == (1, 1) else 0.0), 120.0 * j)
+    for i in range(4)
+    for j in range(4)
+}
+G_NODES[(9, 9)] = (430.0, 200.0)  # dead-end spur off (3, 2)
+G_IDS = {key: n for n, key in enumerate(G_NODES)}
+G_EDGES = [
+    (G_IDS[(i, j)], G_IDS[(i + 1, j)]) for i in range(3) for j in range(4) if (i, j) != (1, 2)
+] + [(G_IDS[(i, j)], G_IDS[(i, j + 1)]) for i in range(4) for j in range(3)]
+G_EDGES += [(G_IDS[(0, 0)], G_IDS[(1, 1)]), (G_IDS[(3, 2)], G_IDS[(9, 9)])]
+
+
+@pytest.fixture(scope="module")
+def net_g():
+    return make_network({G_IDS[k]: v for k, v in G_NODES.items()}, G_EDGES)
+
+
+def _analyse(network, fac, pois, method, bands=(1, 2, 4), buffer_m=25.0):
+    return pipeline.analyse(
+        network,
+        fac,
+        pois,
+        bands_min=bands,
+        speed_kmh=6.0,  # 100 m/min
+        buffer_m=buffer_m,
+        isochrone_method=method,
+    )
+
+
+FAC_G = [("F", 65, 8), ("F", 250, 130), ("K", 370, 370)]
+POIS_G = [("P1", 100, 60), ("P2", 300, 10), ("P3", 10, 350), ("P4", 425, 205)]
+
+
+@pytest.mark.parametrize("buffer_m", [25.0, 8.0])
+def test_grid_within_bound_of_exact_on_hand_made_grid(net_g, buffer_m):
+    exact = _analyse(net_g, points(FAC_G), points(POIS_G), "exact", buffer_m=buffer_m)
+    grid = _analyse(net_g, points(FAC_G), points(POIS_G), "grid", buffer_m=buffer_m)
+    e = exact.isochrones.to_crs(net_g.crs)
+    g = grid.isochrones.to_crs(net_g.crs)
+    assert list(e["facility_id"]) == list(g["facility_id"]) == ["F"] * 3 + ["K"] * 3
+    assert g.geometry.is_valid.all() and not g.geometry.is_empty.any()
+    for a, b in zip(g.geometry, e.geometry, strict=True):
+        assert close(a, b, GRID_BOUND_M)
+        assert not close(a, b, 0.05)  # really drawn another way
+    # coverage does not come from polygons: identical tables
+    pd.testing.assert_frame_equal(exact.coverage, grid.coverage)
+    pd.testing.assert_frame_equal(exact.pois, grid.pois)
+
+
+def test_grid_follows_partial_edges_and_keeps_holes(net_g):
+    # F at (65, 8): access 8 m, then 100 m band: the street y = 0 from x = -27..157 m
+    grid = _analyse(net_g, points([("F", 65, 8)]), points(POIS_G), "grid")
+    g = grid.isochrones.to_crs(net_g.crs).geometry.to_list()
+
+    def at(x, y):
+        return shapely.Point(x + X0, y + Y0)
+
+    band1, band3 = g[0], g[2]
+    assert band1.contains(at(150, 0)) and band1.contains(at(150, 18))
+    assert not band1.contains(at(200, 0))  # 157 + 25 = 182 m, plus at most 5 m
+    assert not band1.contains(at(60, 60))  # block interior, > 25 m from every street
+    # band 3 (400 m) surrounds the second block (x 120-240, y 0-120); its middle, 56 m
+    # from the nearest street (the bent one at x = 120-127), is a hole
+    assert band3.contains(at(240, 60)) and band3.contains(at(180, 120))
+    assert not band3.contains(at(180, 60))
+    assert band3.buffer(0.01).contains(band1)
+
+
+def test_grid_nothing_reached_is_empty(net_g):
+    far = _analyse(net_g, points([("X", 5000, 5000), ("F", 65, 8)]), points(POIS_G), "grid")
+    iso = far.isochrones.set_index("facility_id")
+    assert iso.loc["X"].geometry.is_empty.all()
+    assert not iso.loc["F"].geometry.is_empty.any()
+
+
+def test_method_and_cell_are_checked(net_g):
+    with pytest.raises(SettingsError, match="isochrone_method"):
+        Settings(isochrone_method="fast")
+    assert Settings().isochrone_method == "grid"
+    with pytest.raises(SettingsError, match="isochrone_method"):
+        _analyse(net_g, points(FAC_G), points(POIS_G), "raster")
+    a = _analyse(net_g, points(FAC_G), points(POIS_G), "exact")
+    assert a.settings.isochrone_method == "exact"
+    assert pipeline.reanalyse(a).settings.isochrone_method == "exact"
+    b = pipeline.reanalyse(a, isochrone_method="grid")
+    assert b.settings.isochrone_method == "grid"
+    assert not b.isochrones.geometry.geom_equals_exact(a.isochrones.geometry, 1e-9).all()
+
+
+def test_grid_cell_size_limit(net_g):
+    from planner import reach
+    from planner.snap import snap_points
+
+    fac = points(FAC_G)
+    x, y = pipeline.to_network_xy(net_g, fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    sources = reach.Anchors.from_snapped(snap_points(net_g, x, y, 300.0), np.array([0, 0, 1]))
+    node = reach.node_reach(net_g, sources, 2, 400.0)
+    with pytest.raises(ValueError, match="cell_m"):
+        isochrones(net_g, node, sources, [400.0], method="grid", cell_m=GRID_CELL_MAX_M + 1)
+    with pytest.raises(ValueError, match="method"):
+        isochrones(net_g, node, sources, [400.0], method="hull")
+    # a finer grid lies closer to the exact corridor
+    exact = isochrones(net_g, node, sources, [100.0, 400.0], method="exact").geometry
+    for cell, bound in ((1.0, 1.5), (GRID_CELL_MAX_M, GRID_BOUND_M)):
+        grid = isochrones(net_g, node, sources, [100.0, 400.0], method="grid", cell_m=cell)
+        assert all(close(a, b, bound) for a, b in zip(grid.geometry, exact, strict=True))
+
+
+def test_grid_within_bound_on_the_sample():
+    from planner import inputs
+    from planner.scenario import load_scenario
+
+    scenario = load_scenario("sample")
+    network = inputs.load_network(scenario)
+    fac = inputs.load_facilities(scenario)
+    pois = fac.iloc[0:0]
+    out = {
+        m: pipeline.analyse(network, fac, pois, isochrone_method=m).isochrones.to_crs(network.crs)
+        for m in ("exact", "grid")
+    }
+    assert len(out["grid"]) == 18
+    assert out["grid"].geometry.is_valid.all()
+    for a, b in zip(out["grid"].geometry, out["exact"].geometry, strict=True):
+        assert close(a, b, GRID_BOUND_M)
+
+
+@pytest.mark.slow
+def test_grid_within_bound_on_the_city_workload():
+    from planner import reach
+    from tests.synthetic import random_points, synthetic_network
+
+    network = synthetic_network(20_000, seed=1)
+    fac = random_points(network, 12, seed=2, prefix="F", entrances=2)
+    x, y = pipeline.to_network_xy(network, fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    from planner.snap import snap_points
+
+    ids = pd.unique(fac["id"])
+    sources = reach.Anchors.from_snapped(
+        snap_points(network, x, y, 300.0), pd.Index(ids).get_indexer(fac["id"])
+    )
+    node = reach.node_reach(network, sources, len(ids), 1125.0)
+    bands = [375.0, 750.0, 1125.0]
+    exact = isochrones(network, node, sources, bands, method="exact").geometry
+    grid = isochrones(network, node, sources, bands, method="grid").geometry
+    assert grid.is_valid.all() and not grid.is_empty.any()
+    for a, b in zip(grid, exact, strict=True):
+        assert close(a, b, GRID_BOUND_M)
+
+
+# ------------------------------------------------------------------ GeoJSON rounding
+def test_rounding_to_micro_degrees_keeps_polygons_valid(tmp_path):
+    import geopandas as gpd
+
+    # a hole whose right side lies 0.4e-6 degrees inside the shell: plain rounding puts it
+    # on the shell's side (an invalid polygon); the writer must snap that one validly
+    shell = [(113.0, 22.0), (113.001, 22.0), (113.001, 22.001), (113.0, 22.001)]
+    hole = [(113.0005, 22.0002), (113.001 - 4e-7, 22.0004), (113.001 - 3e-7, 22.0006)]
+    bad = shapely.Polygon(shell, [hole])
+    fine = shapely.box(113.1234567, 22.7654321, 113.1244567, 22.7664321)
+    assert bad.is_valid
+    naive = shapely.transform(bad, lambda xy: np.round(xy, 6))
+    assert not naive.is_valid  # the moment the fallback is for
+    rounded = io.round_coordinates(np.array([bad, fine, None], dtype=object), 6)
+    assert shapely.is_valid(rounded[:2]).all() and rounded[2] is None
+    xy = shapely.get_coordinates(rounded[:2])
+    np.testing.assert_allclose(xy * 1e6, np.round(xy * 1e6), atol=1e-6)
+    assert shapely.equals_exact(rounded[1], shapely.transform(fine, lambda v: np.round(v, 6)))
+    gdf = gpd.GeoDataFrame({"name": ["bad", "fine"]}, geometry=[bad, fine], crs=4326)
+    path = io.write_geojson(gdf, tmp_path / "p.geojson")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert [f["properties"]["name"] for f in data["features"]] == ["bad", "fine"]
+    back = gpd.read_file(path)
+    assert back.geometry.is_valid.all()
+    ring = data["features"][1]["geometry"]["coordinates"][0]
+    assert [113.123457, 22.765432] in ring  # 1e-6 degrees, shortest form
+    assert all(len(str(v).split(".")[1]) <= 6 for pt in ring for v in pt)
+
+
+# ------------------------------------------------------------------ scenario key
+def test_scenario_chooses_the_method(tmp_path):
+    from planner import PlannerError
+    from planner.scenario import load_scenario
+    from tests.scenarios import edited, write_scenario
+
+    path = write_scenario(
+        tmp_path / "exact",
+        edited("snap_limit_m = 300", 'snap_limit_m = 300\nisochrone_method = "exact"'),
+    )
+    assert load_scenario(path).settings().isochrone_method == "exact"
+    default = write_scenario(
+        tmp_path / "default", edited("snap_limit_m = 300", "snap_limit_m = 300")
+    )
+    assert load_scenario(default).settings().isochrone_method == "grid"
+    bad = write_scenario(
+        tmp_path / "bad",
+        edited("snap_limit_m = 300", 'snap_limit_m = 300\nisochrone_method = "fast"'),
+    )
+    with pytest.raises(PlannerError) as err:
+        load_scenario(bad)
+    text = str(err.value)
+    assert "[analysis] isochrone_method" in text and '"fast"' in text and '"grid"' in text
