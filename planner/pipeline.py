@@ -295,6 +295,8 @@ def summary_inputs(
         "speed_kmh": settings.speed_kmh,
         "bands_min": list(settings.bands_min),
         "snap_limit_m": settings.snap_limit_m,
+        "buffer_m": settings.buffer_m,
+        "isochrone_method": settings.isochrone_method,
         "network_source": about.network_source,
         "network_file": about.network_file,
         "network_data_date": about.network_date,

@@ -36,7 +36,7 @@ KNOWN: dict[str, set[str]] = {
     "origins": {"path", "crs", "columns", "sheet", "layer"},
     "policy": {"types"},
     "proposals": {"files"},
-    "analysis": {"speed_kmh", "bands_min", "snap_limit_m", "buffer_m"},
+    "analysis": {"speed_kmh", "bands_min", "snap_limit_m", "buffer_m", "isochrone_method"},
     "report": {"review_number", "issuing_unit"},
 }
 NUMBERS = {
@@ -113,7 +113,7 @@ text = st.text(st.characters(exclude_categories=("Cs",)), max_size=12)
 special_floats = st.sampled_from([math.nan, math.inf, -math.inf, 0.0, -0.0, -5.0, 1e308, 5e-324])
 scalars = st.one_of(
     text,
-    st.sampled_from(["300米", "false", "true", "4.5", "", " ", "WGS84", "nan"]),
+    st.sampled_from(["300米", "false", "true", "4.5", "", " ", "WGS84", "nan", "grid", "exact"]),
     st.integers(-(2**63), 2**63 - 1),
     st.floats(),
     special_floats,
@@ -282,6 +282,8 @@ def must_fail(doc: dict[str, Any]) -> str | None:
                 return f"[{name}] {key} is not a string"
             if key == "from_osm" and not isinstance(value, bool):
                 return "[pois] from_osm is not a boolean"
+            if (name, key) == ("analysis", "isochrone_method") and value not in ("grid", "exact"):
+                return "[analysis] isochrone_method is not grid or exact"
             if name == "report" and not isinstance(value, str):
                 return f"[report] {key} is not a string"
     box = doc.get("scenario", {}).get("study_bbox")
@@ -299,7 +301,8 @@ def assert_sane(sc: Scenario) -> None:
     assert 0 <= sc.download_margin_m <= 10_000
     assert sc.bands_min and list(sc.bands_min) == sorted(set(sc.bands_min))
     assert all(is_number(b) and b > 0 for b in sc.bands_min)
-    assert sc.network_source in {"osm_xml", "overpass", "graphml"}
+    assert sc.network_source in {"osm_xml", "overpass", "graphml", "pbf"}
+    assert sc.isochrone_method in {"grid", "exact"}
     assert isinstance(sc.review_number, str) and isinstance(sc.issuing_unit, str)
     assert "\n" not in sc.review_number + sc.issuing_unit
     if sc.network_source != "overpass":
