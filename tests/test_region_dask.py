@@ -6,8 +6,12 @@ import json
 import os
 import pickle
 import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -82,3 +86,77 @@ def test_worker_killed_mid_task_is_retried_and_nothing_is_lost_or_counted_twice(
     assert result.pois["poi_id"].is_unique
     assert len(result.pois) == len(serial.pois)
     assert lines[-1] == f"areas: {len(result.circles)}/{len(result.circles)} done, 0 failed"
+
+
+def _start(cmd: list[str], log) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.mark.slow
+def test_cli_sends_the_job_to_a_separate_scheduler_over_tcp(tmp_path):
+    """As on a cluster: `dask scheduler` and `dask worker` processes started apart from the
+    planner, reached with ``planner region --scheduler tcp://HOST:PORT``; same tables as serial."""
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=600, n_facilities=30)
+    serial = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "serial")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    dask = str(Path(sys.executable).with_name("dask"))
+    log = open(tmp_path / "dask.log", "w")  # noqa: SIM115 - open while the processes run
+    procs = [
+        _start(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"], log
+        )
+    ]
+    try:
+        from distributed import Client
+
+        deadline = time.monotonic() + 60
+        while True:  # the scheduler is up when a client connects
+            try:
+                Client(address, timeout=2).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, (tmp_path / "dask.log").read_text()
+                time.sleep(0.5)
+        procs.append(_start([dask, "worker", address, "--nthreads", "1", "--no-dashboard"], log))
+        out = tmp_path / "out"
+        p = subprocess.run(
+            [
+                str(Path(sys.executable).with_name("planner")),
+                "region",
+                str(region_file),
+                "--scheduler",
+                address,
+                "--work",
+                str(tmp_path / "work"),
+                "--out",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert "0 failed" in p.stdout
+        # the tasks ran in the separate worker process, not in the planner's process
+        pids = set()
+        for f in (tmp_path / "work" / "areas").glob("*.pkl"):
+            with open(f, "rb") as fh:
+                pids.add(pickle.load(fh)["pid"])
+        assert pids and p.returncode == 0 and os.getpid() not in pids
+        assert all(_alive(pid) for pid in pids)  # the worker outlives the planner process
+        merged = pd.read_csv(out / "coverage.csv")
+        want = serial.coverage.sort_values(KEY).reset_index(drop=True)
+        got = merged.sort_values(KEY).reset_index(drop=True)
+        assert len(got) == len(want) > 0
+        assert (got["facility_id"].astype(str) == want["facility_id"].astype(str)).all()
+        assert (got["poi_id"].astype(str) == want["poi_id"].astype(str)).all()
+        assert (got["minutes"] - want["minutes"]).abs().max() < 1e-6
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=30)
+        log.close()
