@@ -10,16 +10,19 @@ import re
 from pathlib import Path
 from typing import Any
 
-import folium
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from folium.plugins import Fullscreen, MeasureControl
-from folium.template import Template
 from pyproj import Transformer
 
-from planner import gaps, snap, style
+from planner import _templates, gaps, snap, style
+
+with _templates.cached_compile():  # folium compiles ~140 Jinja templates when imported
+    import folium
+    from branca.element import Element, MacroElement
+    from folium.plugins import Fullscreen, MeasureControl
+    from folium.template import Template
+
 from planner.crs import gcj02_grid
 from planner.offline import inline_own
 from planner.result import Result
