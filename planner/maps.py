@@ -15,9 +15,10 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-from planner import _templates, gaps, snap, style
+from planner import gaps, snap, style
+from planner._templates import cached_compile
 
-with _templates.cached_compile():  # folium compiles ~140 Jinja templates when imported
+with cached_compile():  # folium compiles ~140 Jinja templates when imported
     import folium
     from branca.element import Element, MacroElement
     from folium.plugins import Fullscreen, MeasureControl
@@ -303,22 +304,34 @@ def facility_popup(
     entry = next(
         (f for f in analysis.summary["facilities"] if f["facility_id"] == str(facility_id)), None
     )
+    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
+    if names is None:
+        names = poi_names(analysis)
+    reached = cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(index=False, name=None)
+    return _popup_html(facility_id, fac, entry, reached, len(cov), cap, names)
+
+
+def _popup_html(
+    facility_id: Any,
+    fac: pd.Series,
+    entry: dict[str, Any] | None,
+    reached: Any,
+    n_reached: int,
+    cap: int,
+    names: pd.Series,
+) -> str:
+    """`facility_popup` from its parts: `reached` = (poi_id, kind, minutes) of the first `cap`."""
     rows = "".join(
         f"<tr><td>≤{esc(k)} 分钟 min</td><td style='text-align:right'>{v['pois']}</td></tr>"
         for k, v in (entry["bands"].items() if entry else [])
     )
-    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    if names is None:
-        names = poi_names(analysis)
     items = []
-    for poi_id, kind, minutes in cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(
-        index=False, name=None
-    ):
+    for poi_id, kind, minutes in reached:
         name = esc(names.get(poi_id)) or "(无名称 unnamed)"
         items.append(f"<li>{name} <small>{esc(kind)} · {minutes:.1f} 分钟 min</small></li>")
     more = ""
-    if len(cov) > cap:
-        more = f"<div>…另有 {len(cov) - cap} 个 and {len(cov) - cap} more</div>"
+    if n_reached > cap:
+        more = f"<div>…另有 {n_reached - cap} 个 and {n_reached - cap} more</div>"
     status = (
         ""
         if fac["status"] == "ok"
@@ -332,6 +345,27 @@ def facility_popup(
         f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
         f"<ol>{''.join(items) or '<li>（无 none）</li>'}</ol>{more}</div>"
     )
+
+
+def _facility_popups(analysis: Result, names: pd.Series, cap: int = POPUP_LIST_CAP) -> list[str]:
+    """`facility_popup` of every facility (in table order), the tables split once for all."""
+    by_id = analysis.facilities.set_index("facility_id")
+    entries: dict[str, dict[str, Any]] = {}
+    for f in analysis.summary["facilities"]:
+        entries.setdefault(f["facility_id"], f)  # the first, as `facility_popup` takes
+    cov = analysis.coverage
+    at = cov.groupby("facility_id", sort=False).indices if len(cov) else {}
+    poi = cov["poi_id"].to_numpy(dtype=object)
+    kind = cov["poi_kind"].to_numpy(dtype=object)
+    minutes = cov["minutes"].to_numpy(dtype=float)
+    out = []
+    for fid in analysis.facilities["facility_id"]:
+        rows = at.get(fid, np.empty(0, dtype=np.intp))
+        first = rows[:cap]
+        reached = zip(poi[first], kind[first], minutes[first].tolist(), strict=True)
+        fac = by_id.loc[fid]
+        out.append(_popup_html(fid, fac, entries.get(str(fid)), reached, len(rows), cap, names))
+    return out
 
 
 def poi_names(analysis: Result) -> pd.Series:
@@ -357,13 +391,10 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     """
     names = poi_names(analysis)
     fac_ids = list(analysis.facilities["facility_id"])
+    popups = _facility_popups(analysis, names)
     facilities = [
-        {
-            "id": esc(f["facility_id"]),
-            "name": esc(f["name"]),
-            "popup": facility_popup(analysis, f["facility_id"], names=names),
-        }
-        for _, f in analysis.facilities.iterrows()
+        {"id": esc(f["facility_id"]), "name": esc(f["name"]), "popup": popup}
+        for (_, f), popup in zip(analysis.facilities.iterrows(), popups, strict=True)
     ]
     entrances = []
     notes = _skip_notes(analysis.entrances)

@@ -273,3 +273,24 @@ def test_png_with_empty_bands_draws_without_warnings(sample_map_run) -> None:
         warnings.simplefilter("error")
         fig = plot.draw(an)
     assert len(fig.axes[0].patches) > 0
+
+
+def test_popups_of_all_facilities_equal_facility_popup_one_by_one() -> None:
+    """`facility_data` splits the tables once; each popup is `facility_popup`'s, cap included."""
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (900, 900)}, [(0, 1), (1, 2)])
+    fac = points([("F1", 50, 10), ("F2", 190, 5), ("F3", 900, 2000)])  # F3 beyond snapping
+    poi = points([(f"P{i}", 30 * i, 5) for i in range(7)])
+    a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5, snap_limit_m=100)
+    names = maps.poi_names(a)
+    for cap in (2, 50):
+        got = maps._facility_popups(a, names, cap=cap)
+        want = [maps.facility_popup(a, f, cap=cap) for f in a.facilities["facility_id"]]
+        assert got == want
+    f1, _, f3 = got
+    assert "P1" in f1 and "<li>（无 none）</li>" in f3 and "状态 status" in f3
+    short = maps._facility_popups(a, names, cap=2)[0]
+    assert short.count("<li>") == 2 and "more</div>" in short
+    assert [f["popup"] for f in maps.facility_data(a)["facilities"]] == got

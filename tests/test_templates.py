@@ -110,14 +110,14 @@ def test_folium_imported_through_the_cache_builds_the_same_map_page(tmp_path):
     code = (
         "import json\n"
         "from dataclasses import replace\n"
-        "from planner import maps, pipeline\n"
+        "from planner import _templates, maps, pipeline\n"
         "from tests.handmade import make_network, points\n"
         "net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])\n"
         "a = pipeline.analyse(net, points([('F1', 50, 10)]),"
         " points([(f'P{i}', 30 * i, 5) for i in range(5)]), bands_min=(1, 2), speed_kmh=4.5)\n"
         "a = replace(a, provenance=replace(a.provenance, name='small', title='small'))\n"
         "page = maps.build_map(a).get_root().render()\n"
-        "print(json.dumps([maps._templates.LAST, page]))\n"
+        "print(json.dumps([_templates.LAST, page]))\n"
     )
     env = {**os.environ, "PLANNER_CACHE_DIR": str(tmp_path / "cache")}
     runs = []
