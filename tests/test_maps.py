@@ -294,3 +294,38 @@ def test_popups_of_all_facilities_equal_facility_popup_one_by_one() -> None:
     short = maps._facility_popups(a, names, cap=2)[0]
     assert short.count("<li>") == 2 and "more</div>" in short
     assert [f["popup"] for f in maps.facility_data(a)["facilities"]] == got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>x = 1;</script>",
+        "a\r\nb\rc\n",
+        "ends with two\n\n",
+        "",
+        "\n",
+        "<style>/* planner.css */\nbody { margin: 0 }\n</style>",
+    ],
+)
+def test_verbatim_element_writes_what_branca_element_writes(text: str) -> None:
+    """`_Verbatim` = branca's Jinja `Element` for text without template tags."""
+    from branca.element import Element
+
+    assert maps._Verbatim(text).render() == Element(text).render()
+
+
+def test_page_data_is_not_read_as_a_template() -> None:
+    """A ``{{ … }}`` in a facility's id and name reaches the page data as it is.
+
+    (folium's own layer control still renders layer names through Jinja: not the data.)
+    """
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F{{ 7*7 }}", 50, 10)])
+    poi = points([(f"P{i}", 30 * i, 5) for i in range(3)])
+    a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5)
+    page = maps.build_map(a).get_root().render()
+    assert '"facilities":[{"id":"F{{ 7*7 }}","name":"name F{{ 7*7 }}"' in page
+    assert "b\\u003eF{{ 7*7 }} name F{{ 7*7 }}" in page  # the popup
