@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -222,15 +223,20 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
     streets
         ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
     """
-    edges = analysis.network.edges_gdf()
-    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
-    edges = edges.to_crs(4326)
-    edges["w"] = edges["highway"].map(style.road_weight)
-    edges["n"] = edges["name"].map(esc)
-    out = []
-    for (name, weight), g in edges.groupby(["n", "w"], sort=True):
-        out.append({"n": name, "w": float(weight), "l": encode_lines(g.geometry.to_numpy())})
-    return out
+    network = analysis.network
+    simple = shapely.simplify(np.asarray(network.edge_geometry, dtype=object), tolerance_m)
+    lines = gpd.GeoSeries(simple, crs=network.crs).to_crs(4326).to_numpy()
+    table = pd.DataFrame({"name": network.edge_name, "highway": network.edge_highway})
+    escaped: dict[Any, str] = {}  # names repeat along a street: escape each once
+    table["n"] = [
+        escaped[v] if v in escaped else escaped.setdefault(v, esc(v)) for v in table["name"]
+    ]
+    table["w"] = table["highway"].map(style.road_weight)
+    groups = table.groupby(["n", "w"], sort=True).indices
+    return [
+        {"n": name, "w": float(weight), "l": encode_lines(lines[rows])}
+        for (name, weight), rows in sorted(groups.items())
+    ]
 
 
 def _polygon_rings(geom: Any) -> list[list[list[int]]]:

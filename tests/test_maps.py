@@ -329,3 +329,38 @@ def test_page_data_is_not_read_as_a_template() -> None:
     page = maps.build_map(a).get_root().render()
     assert '"facilities":[{"id":"F{{ 7*7 }}","name":"name F{{ 7*7 }}"' in page
     assert "b\\u003eF{{ 7*7 }} name F{{ 7*7 }}" in page  # the popup
+
+
+def _street_data_by_geodataframe(analysis, tolerance_m=maps.SIMPLIFY_M):
+    """The former `street_data`: a GeoDataFrame reprojected and grouped (the reference)."""
+    import shapely
+
+    edges = analysis.network.edges_gdf()
+    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
+    edges = edges.to_crs(4326)
+    edges["w"] = edges["highway"].map(style.road_weight)
+    edges["n"] = edges["name"].map(maps.esc)
+    return [
+        {"n": n, "w": float(w), "l": maps.encode_lines(g.geometry.to_numpy())}
+        for (n, w), g in edges.groupby(["n", "w"], sort=True)
+    ]
+
+
+def test_street_data_equals_the_geodataframe_form() -> None:
+    from dataclasses import replace
+
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    nodes = {i: (100.0 * (i % 4), 130.0 * (i // 4)) for i in range(12)}
+    links = [(i, i + 1) for i in range(11) if i % 4 != 3] + [(i, i + 4) for i in range(8)]
+    net = make_network(nodes, links)
+    n = len(net.edge_u)
+    names = np.array(["中山路", None, "<b>&", "中山路", "Main St", np.nan] * n, dtype=object)[:n]
+    kinds = np.array(["primary", "residential", "footway", None, "primary_link"] * n)[:n]
+    net = replace(net, edge_name=names, edge_highway=kinds.astype(object))
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 30, 5)]), bands_min=(1,))
+    got = maps.street_data(a)
+    assert got == _street_data_by_geodataframe(a)
+    assert {s["n"] for s in got} == {"中山路", "", "&lt;b&gt;&amp;", "Main St"}
+    assert sum(len(s["l"]) for s in got) == n
