@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import jinja2
+import pytest
 from folium.template import Template as FoliumTemplate
 
 from planner import _templates
@@ -101,6 +102,7 @@ def test_the_cache_lives_in_the_user_cache_and_names_the_versions(monkeypatch, t
     assert re.fullmatch(r"jinja-[0-9a-f]{16}\.marshal", path.name)
 
 
+@pytest.mark.slow
 def test_folium_imported_through_the_cache_builds_the_same_map_page(tmp_path):
     """First process compiles folium's templates and stores them, the second reuses all.
 
