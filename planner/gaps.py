@@ -262,7 +262,12 @@ def _lengths_per_cell(lines: np.ndarray, cell_m: float) -> pd.Series:
     cx = ix0[line] + k % nx[line]
     cy = iy0[line] + k // nx[line]
     boxes = shapely.box(cx * cell_m, cy * cell_m, (cx + 1) * cell_m, (cy + 1) * cell_m)
-    part = shapely.length(shapely.intersection(lines[line], boxes))
+    # Only about a third of the cells of a line's bounding box touch the line; the others
+    # would give an empty intersection (length 0, dropped below), so they are not clipped.
+    shapely.prepare(boxes)
+    hit = shapely.intersects(boxes, lines[line])
+    part = np.zeros(len(line))
+    part[hit] = shapely.length(shapely.intersection(lines[line[hit]], boxes[hit]))
     frame = pd.DataFrame({"ix": cx, "iy": cy, "m": part})
     frame = frame[frame["m"] > MIN_STRETCH_M]
     return frame.groupby(["ix", "iy"])["m"].sum()

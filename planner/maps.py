@@ -10,16 +10,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-import folium
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from folium.plugins import Fullscreen, MeasureControl
-from folium.template import Template
 from pyproj import Transformer
 
 from planner import gaps, snap, style
+from planner._templates import cached_compile
+
+with cached_compile():  # folium compiles ~140 Jinja templates when imported
+    import folium
+    from branca.element import Element, MacroElement
+    from folium.plugins import Fullscreen, MeasureControl
+    from folium.template import Template
+
 from planner.crs import gcj02_grid
 from planner.offline import inline_own
 from planner.result import Result
@@ -218,15 +223,20 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
     streets
         ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
     """
-    edges = analysis.network.edges_gdf()
-    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
-    edges = edges.to_crs(4326)
-    edges["w"] = edges["highway"].map(style.road_weight)
-    edges["n"] = edges["name"].map(esc)
-    out = []
-    for (name, weight), g in edges.groupby(["n", "w"], sort=True):
-        out.append({"n": name, "w": float(weight), "l": encode_lines(g.geometry.to_numpy())})
-    return out
+    network = analysis.network
+    simple = shapely.simplify(np.asarray(network.edge_geometry, dtype=object), tolerance_m)
+    lines = gpd.GeoSeries(simple, crs=network.crs).to_crs(4326).to_numpy()
+    table = pd.DataFrame({"name": network.edge_name, "highway": network.edge_highway})
+    escaped: dict[Any, str] = {}  # names repeat along a street: escape each once
+    table["n"] = [
+        escaped[v] if v in escaped else escaped.setdefault(v, esc(v)) for v in table["name"]
+    ]
+    table["w"] = table["highway"].map(style.road_weight)
+    groups = table.groupby(["n", "w"], sort=True).indices
+    return [
+        {"n": name, "w": float(weight), "l": encode_lines(lines[rows])}
+        for (name, weight), rows in sorted(groups.items())
+    ]
 
 
 def _polygon_rings(geom: Any) -> list[list[list[int]]]:
@@ -300,22 +310,34 @@ def facility_popup(
     entry = next(
         (f for f in analysis.summary["facilities"] if f["facility_id"] == str(facility_id)), None
     )
+    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
+    if names is None:
+        names = poi_names(analysis)
+    reached = cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(index=False, name=None)
+    return _popup_html(facility_id, fac, entry, reached, len(cov), cap, names)
+
+
+def _popup_html(
+    facility_id: Any,
+    fac: pd.Series,
+    entry: dict[str, Any] | None,
+    reached: Any,
+    n_reached: int,
+    cap: int,
+    names: pd.Series,
+) -> str:
+    """`facility_popup` from its parts: `reached` = (poi_id, kind, minutes) of the first `cap`."""
     rows = "".join(
         f"<tr><td>≤{esc(k)} 分钟 min</td><td style='text-align:right'>{v['pois']}</td></tr>"
         for k, v in (entry["bands"].items() if entry else [])
     )
-    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    if names is None:
-        names = poi_names(analysis)
     items = []
-    for poi_id, kind, minutes in cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(
-        index=False, name=None
-    ):
+    for poi_id, kind, minutes in reached:
         name = esc(names.get(poi_id)) or "(无名称 unnamed)"
         items.append(f"<li>{name} <small>{esc(kind)} · {minutes:.1f} 分钟 min</small></li>")
     more = ""
-    if len(cov) > cap:
-        more = f"<div>…另有 {len(cov) - cap} 个 and {len(cov) - cap} more</div>"
+    if n_reached > cap:
+        more = f"<div>…另有 {n_reached - cap} 个 and {n_reached - cap} more</div>"
     status = (
         ""
         if fac["status"] == "ok"
@@ -329,6 +351,27 @@ def facility_popup(
         f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
         f"<ol>{''.join(items) or '<li>（无 none）</li>'}</ol>{more}</div>"
     )
+
+
+def _facility_popups(analysis: Result, names: pd.Series, cap: int = POPUP_LIST_CAP) -> list[str]:
+    """`facility_popup` of every facility (in table order), the tables split once for all."""
+    by_id = analysis.facilities.set_index("facility_id")
+    entries: dict[str, dict[str, Any]] = {}
+    for f in analysis.summary["facilities"]:
+        entries.setdefault(f["facility_id"], f)  # the first, as `facility_popup` takes
+    cov = analysis.coverage
+    at = cov.groupby("facility_id", sort=False).indices if len(cov) else {}
+    poi = cov["poi_id"].to_numpy(dtype=object)
+    kind = cov["poi_kind"].to_numpy(dtype=object)
+    minutes = cov["minutes"].to_numpy(dtype=float)
+    out = []
+    for fid in analysis.facilities["facility_id"]:
+        rows = at.get(fid, np.empty(0, dtype=np.intp))
+        first = rows[:cap]
+        reached = zip(poi[first], kind[first], minutes[first].tolist(), strict=True)
+        fac = by_id.loc[fid]
+        out.append(_popup_html(fid, fac, entries.get(str(fid)), reached, len(rows), cap, names))
+    return out
 
 
 def poi_names(analysis: Result) -> pd.Series:
@@ -354,13 +397,10 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     """
     names = poi_names(analysis)
     fac_ids = list(analysis.facilities["facility_id"])
+    popups = _facility_popups(analysis, names)
     facilities = [
-        {
-            "id": esc(f["facility_id"]),
-            "name": esc(f["name"]),
-            "popup": facility_popup(analysis, f["facility_id"], names=names),
-        }
-        for _, f in analysis.facilities.iterrows()
+        {"id": esc(f["facility_id"]), "name": esc(f["name"]), "popup": popup}
+        for (_, f), popup in zip(analysis.facilities.iterrows(), popups, strict=True)
     ]
     entrances = []
     notes = _skip_notes(analysis.entrances)
@@ -882,6 +922,32 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
 </details>"""
 
 
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+
+
+class _Verbatim(Element):
+    """An element whose text goes into the page as it is, not parsed as a Jinja template.
+
+    branca's `Element(text)` compiles `text` as a template and renders it: for the page
+    data (about 230 kB on the sample) and planner.js that is wasted work, and a ``{{`` in
+    a street or shop name would be read as Jinja. The text is written as Jinja writes a
+    template without tags (every line end as a newline, one trailing line end dropped), so the
+    page is unchanged.
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        lines = _NEWLINE.split(str(text))
+        if lines[-1] == "":
+            del lines[-1]
+        self._template_str = text
+        self.text = "\n".join(lines)
+
+    def render(self, **kwargs: Any) -> str:
+        """Return the text."""
+        return self.text
+
+
 class _PlannerLayers(MacroElement):
     """The page data (a JSON ``<script>``) and the call of ``plannerInit`` (planner.js) on it.
 
@@ -903,6 +969,18 @@ class _PlannerLayers(MacroElement):
         self.data_id = f"planner-data-{m.get_name()}"
         self.groups = groups
         self.data = data
+
+    def render(self, **kwargs: Any) -> Any:
+        """Add the data and the call to the page (`MacroElement.render`, text kept verbatim)."""
+        figure: Any = self.get_root()  # a branca Figure (its html and script parts)
+        module: Any = self._template.module  # the template's macros
+        html = module.html(self, kwargs)
+        script = module.script(self, kwargs)
+        figure.html.add_child(_Verbatim(html), name=self.get_name())
+        figure.script.add_child(_Verbatim(script), name=self.get_name())
+        for element in self._children.values():
+            element.render(**kwargs)
+        return None
 
 
 # --------------------------------------------------------------------------- map
@@ -1047,11 +1125,11 @@ def build_map(analysis: Result) -> folium.Map:
     _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
     header = m.get_root().header  # type: ignore[attr-defined]  # a folium Figure
     header.add_child(
-        Element('<meta name="viewport" content="width=device-width, initial-scale=1">'),
+        _Verbatim('<meta name="viewport" content="width=device-width, initial-scale=1">'),
         name="planner_viewport",
     )
-    header.add_child(Element(inline_own("planner.css")), name="planner_css")
-    header.add_child(Element(inline_own("planner.js")), name="planner_js")
+    header.add_child(_Verbatim(inline_own("planner.css")), name="planner_css")
+    header.add_child(_Verbatim(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])
     return m
 

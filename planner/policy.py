@@ -345,6 +345,66 @@ def _rows(
     bands: tuple[float, ...],
     t: PolicyTypes,
 ) -> pd.DataFrame:
+    """Rows of `policy_table` for one kind of origin: ids x bands x types, in that order.
+
+    Counted for all origins, bands and types at once (one pass over the coverage rows);
+    ``count`` and ``nearest_minutes`` are those of `_rows_by_loop`, the per-origin form
+    the tests compare it with.
+    """
+    if not ids:
+        return pd.DataFrame()
+    cov = coverage.assign(type_code=_classify_all(coverage["poi_kind"], t))
+    cov = cov[cov["type_code"].notna()]
+    table = t.table
+    codes = table["type_code"].to_numpy(dtype=object)
+    origins = pd.Index(pd.unique(np.asarray(ids, dtype=object)))
+    types = pd.Index(pd.unique(codes))
+    row = origins.get_indexer(cov["facility_id"].to_numpy(dtype=object))
+    col = types.get_indexer(cov["type_code"].to_numpy(dtype=object))
+    keep = (row >= 0) & (col >= 0)
+    row, col = row[keep], col[keep]
+    minutes = cov["minutes"].to_numpy(dtype=float)[keep]
+    nb, no, nt = len(bands), len(origins), len(types)
+    count = np.zeros((no, nb, nt), dtype=int)
+    for j, band in enumerate(bands):
+        inside = within_band(minutes, band)
+        np.add.at(count[:, j, :], (row[inside], col[inside]), 1)
+    near = np.full((no, nt), np.nan)
+    np.fmin.at(near, (row, col), minutes)  # fmin skips NaN, as groupby(...).min() does
+    required = np.array(
+        [[within_band(float(r), band) for r in table["required_band_min"]] for band in bands],
+        dtype=bool,
+    )  # bands x types (table order)
+    at = origins.get_indexer(np.asarray(ids, dtype=object))  # each id, repeats kept
+    tcol = types.get_indexer(codes)
+    n = len(ids) * nb * len(codes)
+    counts = count[at][:, :, tcol].reshape(n)
+    req = np.broadcast_to(required, (len(ids), nb, len(codes))).reshape(n)
+    return pd.DataFrame(
+        {
+            "origin_id": np.repeat(np.asarray(ids, dtype=object), nb * len(codes)),
+            "origin_kind": origin_kind,
+            "band_min": np.tile(np.repeat(np.asarray(bands, dtype=float), len(codes)), len(ids)),
+            "type_code": np.tile(codes, len(ids) * nb),
+            "type_zh": np.tile(table["type_zh"].to_numpy(dtype=object), len(ids) * nb),
+            "type_en": np.tile(table["type_en"].to_numpy(dtype=object), len(ids) * nb),
+            "class": np.tile(table["class"].to_numpy(dtype=object), len(ids) * nb),
+            "required": req,
+            "count": counts,
+            "nearest_minutes": np.repeat(near[at][:, tcol], nb, axis=0).reshape(n),
+            "missing": req & (counts == 0),
+        }
+    )
+
+
+def _rows_by_loop(
+    ids: list[Any],
+    origin_kind: str,
+    coverage: pd.DataFrame,
+    bands: tuple[float, ...],
+    t: PolicyTypes,
+) -> pd.DataFrame:
+    """`_rows` one origin and one band at a time (the reference the tests compare with)."""
     cov = coverage.assign(type_code=_classify_all(coverage["poi_kind"], t))
     cov = cov[cov["type_code"].notna()]
     nearest = cov.groupby(["facility_id", "type_code"])["minutes"].min()

@@ -7,6 +7,7 @@ import json
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 
 from planner import gaps, maps
 from planner.outputs import OUTPUT_FILES, write_outputs
@@ -233,3 +234,46 @@ def test_map_has_both_layers_and_escapes_text():
     assert "F\\u0026lt;1\\u0026gt;" in page  # escaped, then made safe for the script element
     data = maps.gap_data(r)
     assert len(data["cells"]) == len(r.gaps.cells) and data["radii"] == [375.0]
+
+
+def _lengths_per_cell_every_box(lines: np.ndarray, cell_m: float) -> dict[tuple[int, int], float]:
+    """Reference: every line clipped to every cell of its bounding box, no pre-filter."""
+    out: dict[tuple[int, int], float] = {}
+    for line in lines:
+        if line.is_empty:
+            continue
+        x0, y0, x1, y1 = line.bounds
+        for i in range(int(np.floor(x0 / cell_m)), int(np.floor(x1 / cell_m)) + 1):
+            for j in range(int(np.floor(y0 / cell_m)), int(np.floor(y1 / cell_m)) + 1):
+                box = shapely.box(i * cell_m, j * cell_m, (i + 1) * cell_m, (j + 1) * cell_m)
+                m = shapely.intersection(line, box).length
+                if m > gaps.MIN_STRETCH_M:
+                    out[(i, j)] = out.get((i, j), 0.0) + m
+    return out
+
+
+def test_lengths_per_cell_by_hand_and_against_every_box():
+    by_hand = np.array(
+        [
+            shapely.LineString([(50, 50), (250, 50)]),  # 50 + 100 + 50 m in cells (0..2, 0)
+            shapely.LineString([(120, 130), (180, 130)]),  # 60 m inside cell (1, 1)
+            shapely.LineString(),
+        ],
+        dtype=object,
+    )
+    got = gaps._lengths_per_cell(by_hand, 100.0)
+    assert got.to_dict() == {(0, 0): 50.0, (1, 0): 100.0, (1, 1): 60.0, (2, 0): 50.0}
+    rng = np.random.default_rng(12)
+    lines = np.array(
+        [
+            shapely.LineString(rng.uniform(-300, 900, size=(int(rng.integers(2, 6)), 2)))
+            for _ in range(60)
+        ]
+        + [shapely.LineString([(0, 100), (300, 100)])],  # along cell edges: in both rows
+        dtype=object,
+    )
+    got = gaps._lengths_per_cell(lines, 100.0)
+    want = _lengths_per_cell_every_box(lines, 100.0)
+    assert sorted(got.index) == sorted(want)
+    assert all(got[k] == pytest.approx(want[k], rel=1e-12, abs=0) for k in want)
+    assert got[(1, 0)] >= 100.0 and got[(1, 1)] >= 100.0

@@ -273,3 +273,94 @@ def test_png_with_empty_bands_draws_without_warnings(sample_map_run) -> None:
         warnings.simplefilter("error")
         fig = plot.draw(an)
     assert len(fig.axes[0].patches) > 0
+
+
+def test_popups_of_all_facilities_equal_facility_popup_one_by_one() -> None:
+    """`facility_data` splits the tables once; each popup is `facility_popup`'s, cap included."""
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (900, 900)}, [(0, 1), (1, 2)])
+    fac = points([("F1", 50, 10), ("F2", 190, 5), ("F3", 900, 2000)])  # F3 beyond snapping
+    poi = points([(f"P{i}", 30 * i, 5) for i in range(7)])
+    a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5, snap_limit_m=100)
+    names = maps.poi_names(a)
+    for cap in (2, 50):
+        got = maps._facility_popups(a, names, cap=cap)
+        want = [maps.facility_popup(a, f, cap=cap) for f in a.facilities["facility_id"]]
+        assert got == want
+    f1, _, f3 = got
+    assert "P1" in f1 and "<li>（无 none）</li>" in f3 and "状态 status" in f3
+    short = maps._facility_popups(a, names, cap=2)[0]
+    assert short.count("<li>") == 2 and "more</div>" in short
+    assert [f["popup"] for f in maps.facility_data(a)["facilities"]] == got
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<script>x = 1;</script>",
+        "a\r\nb\rc\n",
+        "ends with two\n\n",
+        "",
+        "\n",
+        "<style>/* planner.css */\nbody { margin: 0 }\n</style>",
+    ],
+)
+def test_verbatim_element_writes_what_branca_element_writes(text: str) -> None:
+    """`_Verbatim` = branca's Jinja `Element` for text without template tags."""
+    from branca.element import Element
+
+    assert maps._Verbatim(text).render() == Element(text).render()
+
+
+def test_page_data_is_not_read_as_a_template() -> None:
+    """A ``{{ … }}`` in a facility's id and name reaches the page data as it is.
+
+    (folium's own layer control still renders layer names through Jinja: not the data.)
+    """
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F{{ 7*7 }}", 50, 10)])
+    poi = points([(f"P{i}", 30 * i, 5) for i in range(3)])
+    a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5)
+    page = maps.build_map(a).get_root().render()
+    assert '"facilities":[{"id":"F{{ 7*7 }}","name":"name F{{ 7*7 }}"' in page
+    assert "b\\u003eF{{ 7*7 }} name F{{ 7*7 }}" in page  # the popup
+
+
+def _street_data_by_geodataframe(analysis, tolerance_m=maps.SIMPLIFY_M):
+    """The former `street_data`: a GeoDataFrame reprojected and grouped (the reference)."""
+    import shapely
+
+    edges = analysis.network.edges_gdf()
+    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
+    edges = edges.to_crs(4326)
+    edges["w"] = edges["highway"].map(style.road_weight)
+    edges["n"] = edges["name"].map(maps.esc)
+    return [
+        {"n": n, "w": float(w), "l": maps.encode_lines(g.geometry.to_numpy())}
+        for (n, w), g in edges.groupby(["n", "w"], sort=True)
+    ]
+
+
+def test_street_data_equals_the_geodataframe_form() -> None:
+    from dataclasses import replace
+
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    nodes = {i: (100.0 * (i % 4), 130.0 * (i // 4)) for i in range(12)}
+    links = [(i, i + 1) for i in range(11) if i % 4 != 3] + [(i, i + 4) for i in range(8)]
+    net = make_network(nodes, links)
+    n = len(net.edge_u)
+    names = np.array(["中山路", None, "<b>&", "中山路", "Main St", np.nan] * n, dtype=object)[:n]
+    kinds = np.array(["primary", "residential", "footway", None, "primary_link"] * n)[:n]
+    net = replace(net, edge_name=names, edge_highway=kinds.astype(object))
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 30, 5)]), bands_min=(1,))
+    got = maps.street_data(a)
+    assert got == _street_data_by_geodataframe(a)
+    assert {s["n"] for s in got} == {"中山路", "", "&lt;b&gt;&amp;", "Main St"}
+    assert sum(len(s["l"]) for s in got) == n

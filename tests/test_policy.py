@@ -302,3 +302,53 @@ def test_sample_policy_table(tmp_path):
     assert sorted(fac["origin_id"].unique()) == [f"F0{i}" for i in range(1, 7)]
     assert len(back[back["origin_kind"] == "origin"]) == 4 * 3 * 26
     assert "policy" in result.summary
+
+
+def _coverage(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "facility_id": [r[0] for r in rows],
+            "poi_kind": [r[1] for r in rows],
+            "minutes": np.array([r[2] for r in rows], dtype=float),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [["F", "G"], ["G", "F", "G"], ["F", "nobody"], []],
+    ids=["two", "repeated", "unrouted", "none"],
+)
+def test_rows_in_one_pass_equal_the_per_origin_loop(types, ids):
+    """`_rows` (vectorised) equals `_rows_by_loop` cell for cell, dtypes included.
+
+    Coverage with a band edge (5.0 and 10.0 exactly), NaN minutes, an unmapped kind, a type
+    reached only beyond every band and two POIs of one type (nearest = the smaller).
+    """
+    cov = _coverage(
+        [
+            ("F", "shop:convenience", 3.0),
+            ("F", "24小时便利店", 5.0),
+            ("F", "amenity:pharmacy", 10.0),
+            ("F", "amenity:bank", 2.0),
+            ("F", "shop:pet", 16.0),
+            ("F", "amenity:cafe", np.nan),
+            ("G", "amenity:cafe", 14.0),
+            ("G", "amenity:cafe", 7.5),
+            ("G", "shop:bakery", np.nan),
+            ("G", "农贸市场", 0.0),
+        ]
+    )
+    got = policy._rows(ids, "origin", cov, BANDS, types)
+    want = policy._rows_by_loop(ids, "origin", cov, BANDS, types)
+    pd.testing.assert_frame_equal(got, want, check_exact=True)
+    if "F" in ids:
+        f15 = got[(got["origin_id"] == "F") & (got["band_min"] == 15.0)].set_index("type_code")
+        assert f15.loc["B01_convenience_store", "count"] == 2
+        assert f15.loc["B01_convenience_store", "nearest_minutes"] == 3.0
+        assert f15.loc["Q12_pet", "count"] == 0 and f15.loc["Q12_pet", "nearest_minutes"] == 16.0
+        assert math.isnan(f15.loc["Q11_tea_coffee", "nearest_minutes"])  # its only row has no time
+    if "G" in ids:
+        g = got[(got["origin_id"] == "G") & (got["type_code"] == "Q11_tea_coffee")]
+        assert list(g["count"]) == [0, 1, 2] * ids.count("G")
+        assert set(g["nearest_minutes"]) == {7.5}
