@@ -73,7 +73,11 @@ KIND_GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     "other": ("其他 Other", ()),
 }
 
-_JS_TEMPLATE_CHARS = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+# characters of JavaScript template strings, and the braces of Jinja templates: folium renders
+# layer names through Jinja, so a ``{{ … }}`` in a facility's name must not reach it as such
+_JS_TEMPLATE_CHARS = str.maketrans(
+    {"`": "&#96;", "$": "&#36;", "\\": "&#92;", "{": "&#123;", "}": "&#125;"}
+)
 _KEY_OK = re.compile(r"[A-Za-z0-9]{8,64}")
 
 

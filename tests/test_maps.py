@@ -105,7 +105,8 @@ def test_map_modules_use_no_private_names_of_other_modules() -> None:
     ("text", "expected"),
     [
         ("<img src=x onerror=alert(1)>", "&lt;img src=x onerror=alert(1)&gt;"),
-        ("${alert(1)}", "&#36;{alert(1)}"),
+        ("${alert(1)}", "&#36;&#123;alert(1)&#125;"),
+        ("{{ 7*7 }}", "&#123;&#123; 7*7 &#125;&#125;"),
         ("`x` \\u", "&#96;x&#96; &#92;u"),
         ("\"a\" & 'b'", "&quot;a&quot; &amp; &#x27;b&#x27;"),
         ("流沙 商城", "流沙 商城"),
@@ -327,8 +328,14 @@ def test_page_data_is_not_read_as_a_template() -> None:
     poi = points([(f"P{i}", 30 * i, 5) for i in range(3)])
     a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5)
     page = maps.build_map(a).get_root().render()
-    assert '"facilities":[{"id":"F{{ 7*7 }}","name":"name F{{ 7*7 }}"' in page
-    assert "b\\u003eF{{ 7*7 }} name F{{ 7*7 }}" in page  # the popup
+    # shown as F{{ 7*7 }} by the browser; & is written \u0026 inside the page's JSON
+    braces = "F\\u0026#123;\\u0026#123; 7*7 \\u0026#125;\\u0026#125;"
+    assert f'"facilities":[{{"id":"{braces}","name":"name {braces}"' in page
+    assert f"b\\u003e{braces} name {braces}" in page  # the popup
+    # folium renders layer names through Jinja: the name is kept as written, not evaluated
+    assert f"Bands: {braces} name {braces}" in page
+    assert "{{" not in page.split("<body>")[-1]
+    assert "F49" not in page
 
 
 def _street_data_by_geodataframe(analysis, tolerance_m=maps.SIMPLIFY_M):
