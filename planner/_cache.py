@@ -6,6 +6,7 @@ import hashlib
 import itertools
 import json
 import logging
+from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -283,11 +284,7 @@ def write_cache(network: net.StreetNetwork, key: dict[str, Any], path: Path) -> 
     path = Path(path)
     arrays = network_to_arrays(network, key)
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
-            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
-
-    return write_atomic(path, write)
+    return _save_arrays(path, arrays)
 
 
 def read_cache(path: Path, key: dict[str, Any]) -> net.StreetNetwork | None:
@@ -307,17 +304,10 @@ def read_cache(path: Path, key: dict[str, Any]) -> net.StreetNetwork | None:
         fails its checksum, or was built from another source/format/osmnx version.
     """
     path = Path(path)
-    if not path.is_file():
+    arrays = _load_arrays(path, _ARRAYS, key, checksum, "network cache", "rebuilding")
+    if arrays is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in (*_ARRAYS, "checksum")}
-        if json.loads(_untext(arrays["key"])) != key:
-            _log.info("network cache %s is stale; rebuilding", path)
-            return None
-        if _untext(arrays["checksum"]) != checksum(arrays):
-            _log.warning("network cache %s fails its checksum; rebuilding", path)
-            return None
         return network_from_arrays(arrays)
     except Exception as exc:  # any damage to the file means "rebuild"
         _log.warning("network cache %s is unreadable (%s); rebuilding", path, exc)
@@ -464,11 +454,7 @@ def write_poi_cache(records: pd.DataFrame, key: dict[str, Any], path: Path) -> P
     arrays["lat"] = records["lat"].to_numpy(dtype=np.float64)
     arrays["checksum"] = _text(_poi_checksum(arrays))
 
-    def write(tmp: Path) -> None:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
-
-    return write_atomic(Path(path), write)
+    return _save_arrays(Path(path), arrays)
 
 
 def read_poi_cache(path: Path, key: dict[str, Any]) -> pd.DataFrame | None:
@@ -488,17 +474,10 @@ def read_poi_cache(path: Path, key: dict[str, Any]) -> pd.DataFrame | None:
         unreadable, fails its checksum or was built from another file, rules or version.
     """
     path = Path(path)
-    if not path.is_file():
+    arrays = _load_arrays(path, _POI_ARRAYS, key, _poi_checksum, "POI cache", "parsing again")
+    if arrays is None:
         return None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {name: data[name] for name in (*_POI_ARRAYS, "checksum")}
-        if json.loads(_untext(arrays["key"])) != key:
-            _log.info("POI cache %s is stale; parsing again", path)
-            return None
-        if _untext(arrays["checksum"]) != _poi_checksum(arrays):
-            _log.warning("POI cache %s fails its checksum; parsing again", path)
-            return None
         columns: dict[str, Any] = {
             c: _decode_strings(arrays[f"{c}_bytes"], arrays[f"{c}_offsets"])
             for c in ("id", "name", "kind")
@@ -550,3 +529,39 @@ def load_pois_cached(
     out = osm_pois.records_to_pois(records, bbox)
     out.attrs.update({osm_pois.ATTR_SOURCE: osm_pois.OSM_SOURCE, osm_pois.ATTR_UNIT: None})
     return out
+
+
+def _save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write named arrays as one ``.npz`` file atomically."""
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:  # a file object: np.savez would append ".npz" to a name
+            np.savez(fh, **arrays)  # type: ignore[arg-type]  # numpy's stub: allow_pickle
+
+    return write_atomic(path, write)
+
+
+def _load_arrays(
+    path: Path,
+    names: tuple[str, ...],
+    key: dict[str, Any],
+    check: Callable[[dict[str, np.ndarray]], str],
+    what: str,
+    then: str,
+) -> dict[str, np.ndarray] | None:
+    """Read named arrays of an ``.npz`` cache; None if missing, damaged, stale or corrupted."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in (*names, "checksum")}
+        if json.loads(_untext(arrays["key"])) != key:
+            _log.info("%s %s is stale; %s", what, path, then)
+            return None
+        if _untext(arrays["checksum"]) != check(arrays):
+            _log.warning("%s %s fails its checksum; %s", what, path, then)
+            return None
+    except Exception as exc:  # any damage to the file means "build it again"
+        _log.warning("%s %s is unreadable (%s); %s", what, path, exc, then)
+        return None
+    return arrays
