@@ -120,6 +120,16 @@ def _lang_option(args: list[str]) -> str | None:
     return None
 
 
+#: Typer's own panel titles and marks (module constants of `typer.rich_utils`), in English.
+_TYPER_TEXTS = {
+    "ARGUMENTS_PANEL_TITLE": N_("Arguments"),
+    "OPTIONS_PANEL_TITLE": N_("Options"),
+    "COMMANDS_PANEL_TITLE": N_("Commands"),
+    "REQUIRED_LONG_STRING": N_("[required]"),
+    "DEFAULT_STRING": N_("[default: {}]"),
+}
+
+
 def _translate_help(group: Any) -> None:
     """Translate the help texts of `group`, its commands and their parameters in place.
 
@@ -140,6 +150,10 @@ def _translate_help(group: Any) -> None:
         option = command.get_help_option(command.context_class(command))
         if option is not None:
             option.help = _("Show this message and exit.")
+    from typer import rich_utils  # read by typer each time it draws a help page
+
+    for name, english in _TYPER_TEXTS.items():
+        setattr(rich_utils, name, _(english))
 
 
 app = typer.Typer(

@@ -309,6 +309,8 @@ def test_help_is_chinese_under_a_chinese_locale():
     assert "计算一个情景的覆盖情况" in zh and "显示此帮助信息并退出" in zh
     assert "Compute coverage for a scenario" not in zh
     assert "Compute coverage for a scenario" in en and "计算一个情景" not in en
+    assert "─ 选项 " in zh and "─ 命令 " in zh and "─ Options " not in zh  # typer's panels
+    assert "─ Options " in en and "─ Commands " in en
     site = _help("zh_CN.UTF-8", "site")
     assert "选出 N 个新点位" in site and "--add" in site and "--target" in site
 
