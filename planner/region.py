@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import logging
@@ -16,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from planner._i18n import _
+from planner._i18n import N_, _
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -112,82 +111,22 @@ _TABLES: dict[str, type[BaseModel]] = {
 
 _EXPECTED: dict[tuple[str, str], str] = {
     **{k: v for k, v in sc.EXPECTED.items() if k[0] in _TABLES},
-    ("region", "name"): "a non-empty string usable as a file name",
-    ("region", "title"): "a string",
-    ("region", "notes"): "a string",
-    ("areas", "path"): "a string naming a GeoJSON or GeoPackage file of study areas "
-    "(polygons, or points with radius_m), relative to the region file",
-    ("areas", "id"): "the name of the column holding each area's id",
-    ("areas", "name"): "the name of the column holding each area's name",
-    ("areas", "radius_m"): "a number of metres, > 0 and <= 10000 (the radius of point areas)",
-    ("areas", "layer"): "a GeoPackage layer name (string)",
-    ("network", "source"): 'one of "pbf", "osm_xml"',
-    ("network", "path"): "a string naming the regional OSM PBF (or OSM XML) file, relative "
-    "to the region file",
+    ("region", "name"): N_("a non-empty string usable as a file name"),
+    ("region", "title"): N_("a string"),
+    ("region", "notes"): N_("a string"),
+    ("areas", "path"): N_(
+        "a string naming a GeoJSON or GeoPackage file of study areas "
+        "(polygons, or points with radius_m), relative to the region file"
+    ),
+    ("areas", "id"): N_("the name of the column holding each area's id"),
+    ("areas", "name"): N_("the name of the column holding each area's name"),
+    ("areas", "radius_m"): N_("a number of metres, > 0 and <= 10000 (the radius of point areas)"),
+    ("areas", "layer"): N_("a GeoPackage layer name (string)"),
+    ("network", "source"): N_('one of "pbf", "osm_xml"'),
+    ("network", "path"): N_(
+        "a string naming the regional OSM PBF (or OSM XML) file, relative to the region file"
+    ),
 }
-
-
-def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
-    issues: list[str] = []
-    seen: set[tuple[Any, ...]] = set()
-    for err in exc.errors(include_url=False):
-        head = tuple(err["loc"][:2])
-        if head in seen:
-            continue
-        seen.add(head)
-        kind = err["type"]
-        if len(head) == 1:
-            name = str(head[0])
-            if kind == "missing":
-                issues.append(_("missing [{name}] table").format(name=name))
-            elif kind == "extra_forbidden":
-                close = difflib.get_close_matches(name, list(_TABLES), n=1)
-                hint = (
-                    _("did you mean [{close}]?").format(close=close[0])
-                    if close
-                    else _("known: ") + ", ".join(_TABLES)
-                )
-                issues.append(
-                    _("[{name}]: unknown table ({hint})").format(name=sc._key(name), hint=hint)
-                )
-            else:
-                issues.append(
-                    _("{name} = {name2}: expected a table").format(
-                        name=sc._key(name), name2=sc._show(doc.get(name))
-                    )
-                )
-            continue
-        table, key = str(head[0]), str(head[1])
-        where = f"[{table}] {sc._key(key)}"
-        expected = _EXPECTED.get((table, key), "")
-        value = doc.get(table, {}).get(key) if isinstance(doc.get(table), dict) else None
-        if kind == "extra_forbidden":
-            known = list(_TABLES[table].model_fields)
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = (
-                _("did you mean {close}?").format(close=close[0])
-                if close
-                else _("known keys: ") + ", ".join(known)
-            )
-            issues.append(
-                _("{where} = {value}: unknown key ({hint})").format(
-                    where=where, value=sc._show(value), hint=hint
-                )
-            )
-        elif kind == "missing":
-            issues.append(
-                _("{where} is missing: expected {expected}").format(where=where, expected=expected)
-            )
-        elif kind == "value_error":
-            detail = str(err.get("ctx", {}).get("error", err["msg"]))
-            issues.append(f"{where} = {sc._show(value)}: {detail}")
-        else:
-            issues.append(
-                _("{where} = {value}: expected {expected}").format(
-                    where=where, value=sc._show(value), expected=expected
-                )
-            )
-    return issues
 
 
 @dataclass(frozen=True)
@@ -276,7 +215,7 @@ def load_region(path: str | Path) -> Region:
     try:
         model = _RegionFile.model_validate(doc, context={"folder": folder})
     except ValidationError as exc:
-        raise sc._error(path, _issues(exc, doc)) from None
+        raise sc._error(path, sc.validation_issues(exc, doc, _TABLES, _EXPECTED)) from None
     network = model.network
     if network.source == "pbf" and not network.path.lower().endswith(".pbf"):
         raise sc._error(

@@ -8,6 +8,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -581,12 +582,12 @@ def _show(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _unknown_key(table: str, key: str) -> str:
-    known = list(TABLES[table].model_fields)
+def _unknown_key(table: str, key: str, tables: Mapping[str, type[BaseModel]]) -> str:
+    known = list(tables[table].model_fields)
     close = difflib.get_close_matches(key, known, n=1)
     if close:
         return _("unknown key (did you mean {close}?)").format(close=close[0])
-    home = [t for t, model in TABLES.items() if key in model.model_fields]
+    home = [t for t, model in tables.items() if key in model.model_fields]
     if home:
         return _("unknown key in [{table}] (it belongs in [{home}])").format(
             table=table, home=home[0]
@@ -596,26 +597,30 @@ def _unknown_key(table: str, key: str) -> str:
     )
 
 
-def _top_level_issue(name: str, kind: str, doc: dict[str, Any]) -> str:
+def _top_level_issue(
+    name: str, kind: str, doc: dict[str, Any], models: Mapping[str, type[BaseModel]]
+) -> str:
     value = doc.get(name)
-    tables = ", ".join(f"[{t}]" for t in TABLES)
+    tables = ", ".join(f"[{t}]" for t in models)
     if kind == "missing":
-        return _("missing [{name}] table (it needs at least path = the {name} file)").format(
-            name=name
-        )
+        if name in models and "path" in models[name].model_fields:
+            return _("missing [{name}] table (it needs at least path = the {name} file)").format(
+                name=name
+            )
+        return _("missing [{name}] table").format(name=name)
     if kind != "extra_forbidden":
         return _("{key} = {value}: expected a table [{name}]").format(
             key=_key(name), value=_show(value), name=name
         )
     if isinstance(value, dict):
-        close = difflib.get_close_matches(name, list(TABLES), n=1)
+        close = difflib.get_close_matches(name, list(models), n=1)
         hint = (
             _("did you mean [{close}]?").format(close=close[0])
             if close
             else _("known tables: {tables}").format(tables=tables)
         )
         return _("[{key}]: unknown table ({hint})").format(key=_key(name), hint=hint)
-    home = [t for t, model in TABLES.items() if name in model.model_fields]
+    home = [t for t, model in models.items() if name in model.model_fields]
     hint = (
         _("it belongs under the [{home}] header").format(home=home[0])
         if home
@@ -626,8 +631,31 @@ def _top_level_issue(name: str, kind: str, doc: dict[str, Any]) -> str:
     )
 
 
-def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
-    """One message per bad table or key of a pydantic validation error."""
+def validation_issues(
+    exc: ValidationError,
+    doc: dict[str, Any],
+    tables: Mapping[str, type[BaseModel]] | None = None,
+    expected: Mapping[tuple[str, str], str] | None = None,
+) -> list[str]:
+    """One message per bad table or key of a pydantic validation error.
+
+    Parameters
+    ----------
+    exc
+        The error of validating `doc`.
+    doc
+        The TOML document as read.
+    tables, expected
+        The file's tables and the ``(table, key)`` → expected-value texts (marked with
+        `N_`); default: the scenario file's (`TABLES`, `EXPECTED`). Region files pass theirs.
+
+    Returns
+    -------
+    issues
+        Translated messages naming the table, key, value and what is expected.
+    """
+    tables = TABLES if tables is None else tables
+    expected_texts = EXPECTED if expected is None else expected
     issues: list[str] = []
     seen: set[tuple[Any, ...]] = set()
     for err in exc.errors(include_url=False):
@@ -637,33 +665,34 @@ def _issues(exc: ValidationError, doc: dict[str, Any]) -> list[str]:
         seen.add(head)
         kind = err["type"]
         if len(head) == 1:
-            issues.append(_top_level_issue(str(head[0]), kind, doc))
+            issues.append(_top_level_issue(str(head[0]), kind, doc, tables))
             continue
         table, key = str(head[0]), str(head[1])
         where = f"[{table}] {_key(key)}"
-        expected = EXPECTED.get((table, key), "")
-        expected = _(expected).format(**_EXPECTED_ARGS) if expected else ""
+        text = expected_texts.get((table, key), "")
+        wanted = _(text).format(**_EXPECTED_ARGS) if text else ""
+        value = doc.get(table, {}).get(key) if isinstance(doc.get(table), dict) else None
         if kind == "extra_forbidden":
             issues.append(
                 _("{where} = {value}: {problem}").format(
-                    where=where, value=_show(doc[table][key]), problem=_unknown_key(table, key)
+                    where=where, value=_show(value), problem=_unknown_key(table, key, tables)
                 )
             )
         elif kind == "missing":
             issues.append(
-                _("{where} is missing: expected {expected}").format(where=where, expected=expected)
+                _("{where} is missing: expected {expected}").format(where=where, expected=wanted)
             )
         elif kind == "value_error":
             detail = str(err.get("ctx", {}).get("error", err["msg"]))
             issues.append(
                 _("{where} = {value}: {problem}").format(
-                    where=where, value=_show(doc[table][key]), problem=detail
+                    where=where, value=_show(value), problem=detail
                 )
             )
         else:
             issues.append(
                 _("{where} = {value}: expected {expected}").format(
-                    where=where, value=_show(doc[table][key]), expected=expected
+                    where=where, value=_show(value), expected=wanted
                 )
             )
     return issues
@@ -765,7 +794,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     try:
         model = _ScenarioFile.model_validate(doc, context={"folder": folder})
     except ValidationError as exc:
-        raise _error(path, _issues(exc, doc)) from None
+        raise _error(path, validation_issues(exc, doc)) from None
     issues = _consistency_issues(model, doc)
     if issues:
         raise _error(path, issues)
