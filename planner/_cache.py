@@ -16,7 +16,7 @@ import pandas as pd
 import pyproj
 import shapely
 
-from planner import _paths
+from planner import _osmread, _paths
 from planner import network as net
 from planner import pois as osm_pois
 from planner.io import write_atomic
@@ -65,13 +65,15 @@ def osmnx_version() -> str:
     return metadata.version("osmnx")
 
 
-def cache_key(path: Path) -> dict[str, Any]:
+def cache_key(path: Path, sha256: str | None = None) -> dict[str, Any]:
     """Describe what a cache file was built from.
 
     Parameters
     ----------
     path
         The network source file (OSM XML or GraphML).
+    sha256
+        The file's `file_sha256`, when already known.
 
     Returns
     -------
@@ -81,7 +83,7 @@ def cache_key(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     return {
-        "source_sha256": file_sha256(path),
+        "source_sha256": sha256 or file_sha256(path),
         "source_size": path.stat().st_size,
         "format": CACHE_FORMAT_VERSION,
         "osmnx": osmnx_version(),
@@ -314,20 +316,29 @@ def read_cache(path: Path, key: dict[str, Any]) -> net.StreetNetwork | None:
         return None
 
 
+def is_osm_file(path: Path) -> bool:
+    """Tell whether a network file is OSM data (XML or PBF) rather than an osmnx GraphML."""
+    return Path(path).suffix.lower() != ".graphml"
+
+
 def load_network_cached(path: Path, cache_dir: Path | None = None) -> net.StreetNetwork:
     """Load a walk network file through the array cache.
 
-    The first load parses the file (``network.build_network(network.load_graph(path))``)
-    and stores the resulting arrays; later loads of an unchanged file read the cache
-    instead. A cache that is stale, truncated or corrupted is rebuilt, never half-read. A
-    cache folder that cannot be written only costs the speed-up.
+    The first load parses the file and stores the resulting arrays; later loads of an
+    unchanged file read the cache instead. An OSM file is read once by `planner._osmread`
+    (no osmnx), which gives the POI records too: they fill the POI cache
+    (`load_pois_cached`) in the same pass. A GraphML file goes through osmnx
+    (``network.build_network(network.load_graph(path))``). A cache that is stale, truncated
+    or corrupted is rebuilt, never half-read. A cache folder that cannot be written only
+    costs the speed-up.
 
     Parameters
     ----------
     path
         OSM XML or GraphML network file.
     cache_dir
-        Folder for the cache file (default: the user cache, see `cache_path`).
+        Folder for the cache files (default: the user cache, see `cache_path` and
+        `poi_cache_path`).
 
     Returns
     -------
@@ -336,13 +347,30 @@ def load_network_cached(path: Path, cache_dir: Path | None = None) -> net.Street
     """
     path = Path(path)
     if not path.is_file():  # let the loader raise its own, user-facing error
+        if is_osm_file(path):
+            _osmread.read_osm(path)
         return net.build_network(net.load_graph(path))
-    key = cache_key(path)
+    digest = file_sha256(path)
+    key = cache_key(path, digest)
     target = cache_path(path, cache_dir)
     cached = read_cache(target, key)
     if cached is not None:
         return cached
-    network = net.build_network(net.load_graph(path))
+    if not is_osm_file(path):
+        network = net.build_network(net.load_graph(path))
+    else:
+        data = _osmread.read_osm(path)
+        assert data.network is not None and data.pois is not None
+        network = data.network
+        poi_key = poi_cache_key(path, digest)
+        poi_target = poi_cache_path(path, cache_dir)
+        if read_poi_cache(poi_target, poi_key) is None:
+            try:
+                write_poi_cache(data.pois, poi_key, poi_target)
+            except OSError as exc:
+                _log.warning(
+                    "cannot write POI cache %s (%s); continuing without it", poi_target, exc
+                )
     try:
         write_cache(network, key, target)
     except OSError as exc:
@@ -386,13 +414,15 @@ def poi_rules_digest() -> str:
     return hashlib.sha256(json.dumps(rules, sort_keys=True).encode()).hexdigest()
 
 
-def poi_cache_key(path: Path) -> dict[str, Any]:
+def poi_cache_key(path: Path, sha256: str | None = None) -> dict[str, Any]:
     """Describe what a POI cache was built from.
 
     Parameters
     ----------
     path
         The OSM XML file.
+    sha256
+        The file's `file_sha256`, when already known.
 
     Returns
     -------
@@ -402,7 +432,7 @@ def poi_cache_key(path: Path) -> dict[str, Any]:
     """
     path = Path(path)
     return {
-        "source_sha256": file_sha256(path),
+        "source_sha256": sha256 or file_sha256(path),
         "source_size": path.stat().st_size,
         "format": POI_CACHE_FORMAT_VERSION,
         "rules": poi_rules_digest(),
@@ -496,7 +526,8 @@ def load_pois_cached(
 ) -> pd.DataFrame:
     """Merchants and service points of an OSM XML file, through the POI cache.
 
-    The first load parses the file (`planner.pois.records_from_osm_xml`) and stores the
+    The first load parses the file (`planner.pois.records_from_osm_xml`, unless
+    `load_network_cached` already stored the records in the same pass) and stores the
     records; later loads of an unchanged file (same bytes, POI rules, planner and osmnx
     versions) read the cache. The result equals `planner.pois.pois_from_osm_xml`.
 

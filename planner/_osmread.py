@@ -112,8 +112,9 @@ def _parse(path: Path, *, want_pois: bool) -> _Parsed:
     way_refs: list[list[int]] = []
     way_tags: list[dict[str, str]] = []
     relations: list[tuple[int, dict[str, str], list[tuple[str, int, str]]]] = []
+    node_type, way_type, relation_type = osmium.osm.Node, osmium.osm.Way, osmium.osm.Relation
     for obj in osmium.FileProcessor(_osmium_file(path)):
-        if obj.is_node():
+        if isinstance(obj, node_type):
             loc = obj.location
             ids.append(obj.id)
             lons.append(loc.lon)
@@ -123,7 +124,7 @@ def _parse(path: Path, *, want_pois: bool) -> _Parsed:
                 poi_nodes.append(
                     (obj.id, loc.lon, loc.lat, {t.k: t.v for t in tags if t.k != "geometry"})
                 )
-        elif obj.is_way():
+        elif isinstance(obj, way_type):
             refs = [n.ref for n in obj.nodes]
             tag_dict = {t.k: t.v for t in obj.tags}
             at = way_pos.setdefault(obj.id, len(way_refs))
@@ -132,7 +133,9 @@ def _parse(path: Path, *, want_pois: bool) -> _Parsed:
                 way_tags.append(tag_dict)
             else:  # osmnx keeps a repeated id's first place and last data
                 way_refs[at], way_tags[at] = refs, tag_dict
-        elif want_pois and obj.is_relation() and obj.tags.get("type") in RELATION_TYPES:
+        elif (
+            want_pois and isinstance(obj, relation_type) and obj.tags.get("type") in RELATION_TYPES
+        ):
             members = [(m.type, m.ref, m.role) for m in obj.members]
             relations.append((obj.id, {t.k: t.v for t in obj.tags}, members))
     return _Parsed(
@@ -177,9 +180,11 @@ def read_osm(path: str | Path, *, network: bool = True, pois: bool = True) -> Os
     try:
         parsed = _parse(path, want_pois=pois)
     except Exception as exc:  # pyosmium raises RuntimeError for a malformed file
-        raise PlannerError(
-            _("cannot read OSM XML {path}: {exc}").format(path=path, exc=exc)
-        ) from exc
+        if network:
+            message = _("cannot read OSM XML {path}: {exc}")
+        else:
+            message = _("cannot read POIs from {path}: {exc}")
+        raise PlannerError(message.format(path=path, exc=exc)) from exc
     return OsmData(
         network=_walk_network(parsed, path) if network else None,
         pois=_poi_records(parsed) if pois else None,
@@ -252,14 +257,16 @@ def _walk_network(p: _Parsed, path: Path) -> net.StreetNetwork:
     np.logical_or.at(missing_way, flat_way[~found], True)
     if (missing_way & walkable).any():
         w = int(np.flatnonzero(missing_way & walkable)[0])
+        node = int(flat[(flat_way == w) & ~found][0])
+        detail = _("way {way} names node {node}, which is not in the file (a clipped extract?)")
         raise PlannerError(
-            _(
-                "cannot read OSM XML {path}: way {way} names a node the file does not have "
-                "(a clipped extract?)"
-            ).format(path=path, way=p.way_ids[w])
+            _("cannot read OSM XML {path}: {exc}").format(
+                path=path, exc=detail.format(way=p.way_ids[w], node=node)
+            )
         )
+    no_walk = PlannerError(_("{path} contains no walkable highway ways").format(path=path))
     if not walkable.any():
-        raise PlannerError(_("{path} contains no walkable highway ways").format(path=path))
+        raise no_walk
     # a way with a missing node breaks osmnx's whole parse; only its walkable ways matter here
     pairs = np.flatnonzero((flat_way[:-1] == flat_way[1:]) & ~missing_way[flat_way[:-1]])
     pw = flat_way[pairs]
@@ -289,6 +296,8 @@ def _walk_network(p: _Parsed, path: Path) -> net.StreetNetwork:
     # ---- the walkable edges (filter_walkable), ordered as each node's successor dict
     keep = walkable[way]
     u, v, key, first_seq, way = u[keep], v[keep], key[keep], first_seq[keep], way[keep]
+    if not len(u):  # walkable ways of a single node each: no edge (filter_walkable)
+        raise no_walk
     order = np.lexsort((key, first_seq, u))
     u, v, key, way = u[order], v[order], key[order], way[order]
     length = _great_circle(lat[u], lon[u], lat[v], lon[v])
@@ -328,6 +337,8 @@ def _walk_network(p: _Parsed, path: Path) -> net.StreetNetwork:
                 target[k] = edge
         succ[node] = s
     # rings (components without an endpoint) never enter `succ`: simplification drops them
+    if not succ:
+        raise no_walk
 
     # ---- project_graph: nodes in the order graph_from_gdfs meets them, in UTM
     d_order: list[int] = []
@@ -375,15 +386,27 @@ def _chain(
 
 
 def _utm_crs(lon: np.ndarray, lat: np.ndarray) -> Any:
-    """The CRS osmnx.projection.project_gdf picks for these node coordinates."""
-    import geopandas as gpd
+    """The CRS osmnx.projection.project_gdf picks for these node coordinates.
 
-    if len(lat) and (lat.min() < -80 or lat.max() > 84):
+    That is geopandas' ``estimate_utm_crs`` (a query of PROJ's database, ~0.15 s) unless the
+    box's centre lies well inside one UTM zone, where the zone is computed directly (the
+    WGS 84 UTM zones' areas of use are the 6-degree bands; tests/test_osmread.py checks).
+    """
+    import geopandas as gpd
+    from pyproj import CRS
+
+    if lat.min() < -80 or lat.max() > 84:
         centroid = shapely.union_all(shapely.points(lon, lat)).centroid
         if centroid.y < -80:
             return gpd.GeoSeries(crs="epsg:32761").crs
         if centroid.y > 84:
             return gpd.GeoSeries(crs="epsg:32661").crs
+    x_center = float(np.mean([lon.min(), lon.max()]))
+    y_center = float(np.mean([lat.min(), lat.max()]))
+    band = (x_center + 180.0) / 6.0
+    if 1e-6 < band - np.floor(band) < 1 - 1e-6 and 1e-6 < abs(y_center) < 79.0:
+        zone = int(np.floor(band)) + 1
+        return CRS.from_epsg((32600 if y_center > 0 else 32700) + zone)
     corners = gpd.points_from_xy([lon.min(), lon.max()], [lat.min(), lat.max()])
     return gpd.GeoSeries(corners, crs=_WGS84).estimate_utm_crs()
 

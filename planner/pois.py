@@ -173,7 +173,30 @@ def records_to_pois(
 
 
 def records_from_osm_xml(path: str | Path) -> pd.DataFrame:
-    """Parse an OSM XML file's merchants and service points into `poi_records`.
+    """Parse an OSM file's merchants and service points into `poi_records`, in one pass.
+
+    Read with pyosmium (`planner._osmread`), without osmnx; the records equal
+    `records_from_osm_xml_osmnx` (tests/test_osmread.py compares them on every bundled file).
+
+    Parameters
+    ----------
+    path
+        OSM XML file (or OSM PBF).
+
+    Returns
+    -------
+    records
+        See `poi_records`.
+    """
+    from planner import _osmread  # here: it imports this module
+
+    records = _osmread.read_osm(path, network=False).pois
+    assert records is not None
+    return records
+
+
+def records_from_osm_xml_osmnx(path: str | Path) -> pd.DataFrame:
+    """`records_from_osm_xml` through osmnx's ``features_from_xml`` (the reference reader).
 
     Parameters
     ----------
@@ -185,7 +208,7 @@ def records_from_osm_xml(path: str | Path) -> pd.DataFrame:
     records
         See `poi_records`.
     """
-    import osmnx as ox  # here: only a first parse or a download needs osmnx
+    import osmnx as ox  # here: only the reference reader or a download needs osmnx
 
     try:
         features = ox.features_from_xml(Path(path), tags=POI_TAGS)

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import _cache, _paths
+from planner import _cache, _osmread, _paths
 from planner import network as net
+from planner import pois as osm_pois
 from planner.scenario import DATA_DIR
 from tests.handmade import make_routable_network
 
@@ -65,6 +66,7 @@ def _forbid_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(net, "load_graph", boom)
     monkeypatch.setattr(net, "graph_from_osm_xml", boom)
+    monkeypatch.setattr(_osmread, "read_osm", boom)
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch, network: net.StreetNetwork) -> list[Path]:
@@ -75,8 +77,13 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch, network: net.StreetNetwork) -
         calls.append(Path(path))
         return "G"
 
+    def fake_read(path: Path) -> _osmread.OsmData:  # an OSM file: read in one pass
+        calls.append(Path(path))
+        return _osmread.OsmData(network=network, pois=osm_pois.poi_records(None))
+
     monkeypatch.setattr(net, "load_graph", fake_load)
     monkeypatch.setattr(net, "build_network", lambda graph: network)
+    monkeypatch.setattr(_osmread, "read_osm", fake_read)
     return calls
 
 
