@@ -426,6 +426,7 @@ class _Graph:
     ) -> None:
         self.order, self.succ, self.ids, self.x, self.y = order, succ, ids, x, y
         self.way_ids, self.way_tags = way_ids, way_tags
+        self.back = {ids[n]: n for n in order}  # OSM id -> dense index
 
     # networkx's node-set views: G.subgraph(nodes) iterates the set it builds from `nodes`
     # (a Python set of OSM ids) when that set is less than half the graph
@@ -433,7 +434,7 @@ class _Graph:
         ids = self.ids
         chosen = set(ids[n] for n in nodes)  # built in the iteration order of `nodes`
         if 2 * len(chosen) < len(self.order):
-            back = {ids[n]: n for n in self.order}
+            back = self.back
             return [back[i] for i in chosen]
         return [n for n in self.order if ids[n] in chosen]
 
@@ -446,7 +447,7 @@ class _Graph:
                 lst = pred.setdefault(m, [])
                 if not lst or lst[-1] != node:
                     lst.append(node)
-        back = {ids[n]: n for n in self.order}
+        back = self.back
         seen: set[int] = set()
         out = []
         for v in self.order:
@@ -551,7 +552,7 @@ class _Graph:
                         e1, e2 = fwd[k], bwd[k]
                         if self._coords(e2) not in (self._coords(e1), self._coords(e1)[::-1]):
                             rekey.append((f"{lo}_{hi}_{k}", (ids[n], ids[m], k)))
-        back = {ids[n]: n for n in order}
+        back = self.back
         for iu, iv, k in set(t for _s, t in sorted(rekey, key=lambda r: r[0])):
             fwd, bwd = pairs[(back[iu], back[iv])]
             new = max([*fwd, *bwd]) + 1
