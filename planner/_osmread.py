@@ -226,7 +226,7 @@ def _dense_nodes(p: _Parsed) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
     if len(uniq) == len(ids):
         order = np.argsort(ids, kind="stable")
         return ids, p.lon, p.lat, order
-    _, last_rev = np.unique(ids[::-1], return_index=True)
+    _uniq, last_rev = np.unique(ids[::-1], return_index=True)
     last = len(ids) - 1 - last_rev
     by_file = np.argsort(first, kind="stable")  # dense index -> sorted-unique position
     dense_ids = uniq[by_file]
@@ -258,12 +258,10 @@ def _walk_network(p: _Parsed, path: Path) -> net.StreetNetwork:
     if (missing_way & walkable).any():
         w = int(np.flatnonzero(missing_way & walkable)[0])
         node = int(flat[(flat_way == w) & ~found][0])
-        detail = _("way {way} names node {node}, which is not in the file (a clipped extract?)")
-        raise PlannerError(
-            _("cannot read OSM XML {path}: {exc}").format(
-                path=path, exc=detail.format(way=p.way_ids[w], node=node)
-            )
-        )
+        # an exception's English text in {exc}, as osmnx's own ("Some edges missing nodes,
+        # possibly due to input data clipping issue.") was in this message before
+        missing = ValueError(f"way {p.way_ids[w]} names node {node}, which the file lacks")
+        raise PlannerError(_("cannot read OSM XML {path}: {exc}").format(path=path, exc=missing))
     no_walk = PlannerError(_("{path} contains no walkable highway ways").format(path=path))
     if not walkable.any():
         raise no_walk
