@@ -260,6 +260,11 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
     the graph is built unsimplified, filtered with `is_walkable`, then simplified. Every
     edge is walkable in both directions.
 
+    The planner's own loads of an OSM file (`planner._cache.load_network_cached`) read it in
+    one pyosmium pass instead (`planner._osmread`, no osmnx), which gives the same
+    `build_network` result array for array; this osmnx path stays the reference the tests
+    compare it with, and reads what a user passes here directly.
+
     Parameters
     ----------
     path

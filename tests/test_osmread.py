@@ -373,8 +373,10 @@ def test_small_file_equal_to_the_osmnx_path(small_osm: Path) -> None:
 
 
 # Parallel streets between two junctions A (1) and B (2), 0.002° apart: a direct way, two
-# one-bend ways A-p-B and A-q-B, a way mapped the other way round B-s-r-A, and way 105
-# repeating way 101's nodes (so p joins four edges and is a junction of its own).
+# one-bend ways A-p-B and A-q-B, a street A-r-s-B mapped as two ways (A-r-s first in the
+# file, s-B last), and way 105 repeating way 101's nodes (so p joins four edges and is a
+# junction of its own). A meets r before q, B meets q before s: the two directions give the
+# chains different keys, which osmnx's to_undirected sorts out by re-keying.
 PARALLEL_NODES = {
     1: (113.900, 22.500),
     2: (113.902, 22.500),
@@ -386,11 +388,12 @@ PARALLEL_NODES = {
 }
 PARALLEL_WAYS = [
     (100, [1, 2], {"highway": "footway", "name": "直"}),
+    (102, [1, 5, 6], {"highway": "path"}),
     (101, [1, 3, 2], {"highway": "footway", "name": "北"}),
-    (102, [2, 6, 5, 1], {"highway": "path"}),
     (103, [1, 4, 2], {"highway": "footway", "name": "南"}),
     (105, [1, 3, 2], {"highway": "footway", "name": "北"}),
     (106, [7, 1], {"highway": "steps"}),
+    (107, [6, 2], {"highway": "path"}),
 ]
 
 
@@ -407,6 +410,30 @@ def test_parallel_streets_worked_by_hand_and_equal_to_osmnx(tmp_path: Path) -> N
     want = sorted(round(_metres(ids, PARALLEL_NODES), 6) for ids in routes)
     assert lengths == pytest.approx(want, abs=1e-6)
     assert network.components.kept_edges == 8
+
+
+def test_many_small_pieces_equal_to_osmnx(tmp_path: Path) -> None:
+    """The kept component is less than half the graph, so networkx orders its nodes by a
+    Python set's iteration (ids 16 apart collide in a small set's table)."""
+    nodes, ways = {}, []
+    base = 4_000_000_000
+    star = [base + 16 * k for k in range(6)]  # a centre and five streets out of it
+    nodes[star[0]] = (113.90, 22.50)
+    for k, nid in enumerate(star[1:]):
+        angle = 2 * math.pi * k / 5
+        nodes[nid] = (113.90 + 0.001 * math.cos(angle), 22.50 + 0.001 * math.sin(angle))
+        ways.append((900 + k, [star[0], nid], {"highway": "footway", "name": f"星{k}"}))
+    for piece in range(5):  # five two-node pieces
+        ids = [base + 16 * (8 + piece * 2 + k) for k in range(2)]
+        for k, nid in enumerate(ids):
+            nodes[nid] = (113.91 + 0.002 * piece + 0.0005 * k, 22.50)
+        ways.append((950 + piece, ids, {"highway": "footway", "name": f"段{piece}"}))
+    path = write_osm(tmp_path / "pieces.osm", nodes, ways)
+    network = assert_same_both_ways(path).network
+    assert 2 * network.n_nodes < network.n_nodes + 2 * 5  # kept: under half the nodes
+    assert network.n_nodes == 6 and network.n_edges == 5
+    assert len(network.components.dropped) == 5
+    assert sorted(network.dropped_piece.tolist()) == [0, 1, 2, 3, 4]
 
 
 def test_missing_node_and_no_walkable_way_are_errors(tmp_path: Path) -> None:
