@@ -343,7 +343,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
                     )
                 )
         elif scenario.network_source == "pbf":
-            frames.append(osm_pois.pois_from_osm_xml(pbf_cut(scenario), scenario.study_bbox))
+            frames.append(_cache.load_pois_cached(pbf_cut(scenario), scenario.study_bbox))
         elif scenario.network_path is not None:
             frames.append(_cache.load_pois_cached(scenario.network_path, scenario.study_bbox))
     if not frames:
