@@ -236,8 +236,10 @@ RELATIONS = [
 ]
 
 
-def write_osm(path: Path, nodes: dict, ways: list, relations=(), node_tags=None) -> Path:
-    """Write OSM XML by hand (the layout openstreetmap.org exports)."""
+def write_osm(
+    path: Path, nodes: dict, ways: list, relations=(), node_tags=None, *, ways_first=False
+) -> Path:
+    """Write OSM XML by hand (the layout openstreetmap.org exports, or ways before nodes)."""
     from xml.sax.saxutils import quoteattr
 
     node_tags = node_tags or {}
@@ -246,13 +248,15 @@ def write_osm(path: Path, nodes: dict, ways: list, relations=(), node_tags=None)
     def tags(d: dict) -> list[str]:
         return [f"  <tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in d.items()]
 
+    node_lines, way_lines = [], []
     for nid, (lon, lat) in nodes.items():
         t = tags(node_tags.get(nid, {}))
         head = f'<node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"'
-        lines += [head + ">", *t, "</node>"] if t else [head + "/>"]
+        node_lines += [head + ">", *t, "</node>"] if t else [head + "/>"]
     for wid, refs, wtags in ways:
-        lines.append(f'<way id="{wid}" version="1">')
-        lines += [f'  <nd ref="{r}"/>' for r in refs] + tags(wtags) + ["</way>"]
+        way_lines.append(f'<way id="{wid}" version="1">')
+        way_lines += [f'  <nd ref="{r}"/>' for r in refs] + tags(wtags) + ["</way>"]
+    lines += way_lines + node_lines if ways_first else node_lines + way_lines
     for rid, members, rtags in relations:
         lines.append(f'<relation id="{rid}" version="1">')
         kinds = {"w": "way", "n": "node", "r": "relation"}
@@ -370,6 +374,17 @@ def test_small_pois_worked_by_hand(small_osm: Path) -> None:
 
 def test_small_file_equal_to_the_osmnx_path(small_osm: Path) -> None:
     assert_same_both_ways(small_osm)
+
+
+def test_unsorted_file_with_negative_ids_equal_to_the_osmnx_path(tmp_path: Path) -> None:
+    """Ways before nodes, nodes in no id order, negative ids (an editor's new objects)."""
+    renumber = {nid: -nid if nid % 3 == 0 else nid for nid in NODES}
+    nodes = {renumber[n]: NODES[n] for n in reversed(list(NODES))}
+    ways = [(w, [renumber[r] for r in refs], t) for w, refs, t in WAYS]
+    tags = {renumber[n]: t for n, t in NODE_TAGS.items()}
+    path = write_osm(tmp_path / "unsorted.osm", nodes, ways, RELATIONS, tags, ways_first=True)
+    network = assert_same_both_ways(path).network
+    assert sorted(network.node_ids.tolist()) == sorted(renumber[n] for n in (1, 3, 6, 24))
 
 
 # Parallel streets between two junctions A (1) and B (2), 0.002° apart: a direct way, two
