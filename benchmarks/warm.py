@@ -85,7 +85,9 @@ def median_record(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def bench_scenario(name: str, folder: Path, repeat: int, work: Path) -> dict[str, Any]:
     """All methods on one scenario; returns the medians per method."""
-    base_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "0"}
+    # Bytecode is written and reused as on a user's machine. (Python reads any non-empty
+    # PYTHONDONTWRITEBYTECODE, "0" included, as "do not write": the variable is removed.)
+    base_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     planner = _planner_cmd()
     timings = work / "timings.json"
     out: dict[str, Any] = {}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.abc
+import importlib.machinery
 import json
 import logging
 import math
@@ -150,10 +152,47 @@ def _translate_help(group: Any) -> None:
         option = command.get_help_option(command.context_class(command))
         if option is not None:
             option.help = _("Show this message and exit.")
-    from typer import rich_utils  # read by typer each time it draws a help page
+    _translate_typer_texts()
 
+
+def _set_typer_texts(rich_utils: Any) -> None:
+    """Set typer's panel titles and marks in `rich_utils` to the chosen language."""
     for name, english in _TYPER_TEXTS.items():
         setattr(rich_utils, name, _(english))
+
+
+class _TyperTextsHook(importlib.abc.MetaPathFinder):
+    """Translate typer's help texts when `typer.rich_utils` is imported, not before.
+
+    `typer.rich_utils` (and `rich` with it) is imported only when typer draws a help page or
+    an error panel; importing it for every run only to set five strings cost about 0.05 s of
+    each ``planner run``.
+    """
+
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != "typer.rich_utils":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, run = spec.loader, spec.loader.exec_module
+
+        def exec_module(module: Any) -> None:
+            run(module)
+            _set_typer_texts(module)
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+def _translate_typer_texts() -> None:
+    """Put typer's own help texts in the chosen language, now or when typer imports them."""
+    module = sys.modules.get("typer.rich_utils")
+    if module is not None:
+        _set_typer_texts(module)
+    elif not any(isinstance(f, _TyperTextsHook) for f in sys.meta_path):
+        sys.meta_path.insert(0, _TyperTextsHook())
 
 
 app = typer.Typer(

@@ -17,9 +17,11 @@ import shapely
 from pyproj import Transformer
 
 from planner import gaps, snap, style
+from planner._lazy import defer
 from planner._templates import cached_compile
 
 with cached_compile():  # folium compiles ~140 Jinja templates when imported
+    defer("requests")  # folium imports it only to fetch GeoJSON given as a URL
     import folium
     from branca.element import Element, MacroElement
     from folium.plugins import Fullscreen, MeasureControl
