@@ -159,8 +159,11 @@ def _csr_rows(owner: np.ndarray, node: np.ndarray, w: np.ndarray, n_rows: int) -
     return _Rows(indptr, node.astype(np.int32 if len(node) else np.int64), w.astype(float))
 
 
-#: Facilities per bounded Dijkstra call (each call searches their part of the network).
-CHUNK = 16
+#: Facilities per Dijkstra call. scipy fills a facilities x nodes matrix per call, here
+#: over the boxes of the call's facilities only, and keeps one small heap per facility.
+CHUNK = 8
+#: Most street entries (directed) of the boxes cut at once (bounds memory).
+BOX_ENTRIES = 1 << 22
 
 
 def node_reach(
@@ -175,10 +178,12 @@ def node_reach(
 
     Every node within `limit` metres on foot also lies within `limit` metres as the crow
     flies of a snapped entrance (edges are at least as long as the straight line between
-    their ends), so each call searches only the streets around its facilities: the
-    facilities are taken in space-filling-curve order, `chunk` at a time, on the network
-    cut to the box `limit` around their entrances. The distances are those of the whole
-    network (every path of at most `limit` metres stays in the box).
+    their ends), so each facility is searched on its own copy of the streets around it:
+    the network cut to the box of `limit` metres around its entrances' edges (in whole
+    cells of a grid; streets leaving the box are left out). All the facilities' copies are
+    cut at once into one block-diagonal graph; each compiled Dijkstra call then takes
+    `chunk` consecutive facilities and the rows of their copies only. Every path of at
+    most `limit` metres stays in the box, so the distances are those of the whole network.
 
     Parameters
     ----------
@@ -191,71 +196,188 @@ def node_reach(
     limit
         Search radius in metres (access leg included).
     chunk
-        Facilities per Dijkstra call (bounds memory at chunk x nodes-in-the-box floats).
+        Facilities per Dijkstra call (memory per call: chunk x nodes of their boxes).
 
     Returns
     -------
     reach
         Reached nodes per facility, in ascending node order.
     """
-    n = network.n_nodes
-    base = network.csr
-    spatial = _spatial(network)
-    order = _curve_order(spatial, sources, max(limit, 1.0))
+    counts = np.zeros(n_owners, dtype=np.int64)
     v_owner, v_node, v_w = _virtual_edges(network, sources)
     keep = v_w <= limit  # a virtual edge longer than the limit reaches nothing
     v_owner, v_node, v_w = v_owner[keep], v_node[keep], v_w[keep]
+    active = np.unique(v_owner)
+    if not len(active):
+        return _gather_rows(n_owners, counts, [], [])
+    spatial = _spatial(network)
+    # each facility's box: its entrances' edges and `limit` around them, in whole cells
+    a_order = np.argsort(sources.owner, kind="stable")
+    a_owner = sources.owner[a_order]
+    a_first = np.flatnonzero(np.r_[True, a_owner[1:] != a_owner[:-1]])
+    edge_box = spatial.edge_box[sources.edge[a_order]]
+    at = np.searchsorted(a_owner[a_first], active)
+    runs = spatial.runs(
+        np.minimum.reduceat(edge_box[:, 0], a_first)[at] - limit,
+        np.minimum.reduceat(edge_box[:, 1], a_first)[at] - limit,
+        np.maximum.reduceat(edge_box[:, 2], a_first)[at] + limit,
+        np.maximum.reduceat(edge_box[:, 3], a_first)[at] + limit,
+    )
+    # boxes cut in batches of about BOX_ENTRIES streets (at least one facility each)
+    entries = np.cumsum(
+        np.bincount(runs.fac, spatial.indptr[runs.hi] - spatial.indptr[runs.lo], len(active))
+    )
+    cuts = np.unique(
+        np.searchsorted(entries, np.arange(1, 1 + entries[-1] // BOX_ENTRIES) * BOX_ENTRIES)
+    )
+    bounds = np.unique(np.r_[0, cuts + 1, len(active)]).clip(0, len(active))
     v_order = np.argsort(v_owner, kind="stable")
     v_ptr = _ptr(v_owner, n_owners)
-    a_order = np.argsort(sources.owner, kind="stable")
-    a_ptr = _ptr(sources.owner, n_owners)
-    local = np.full(n, -1, dtype=np.int64)
-    counts = np.zeros(n_owners, dtype=np.int64)
+    run_ptr = _ptr(runs.fac, len(active))
     nodes: list[np.ndarray] = []
     dists: list[np.ndarray] = []
-    owners: list[np.ndarray] = []
-    for start in range(0, len(order), chunk):
-        ids = order[start : start + chunk]
-        anchors = a_order[_ranges(a_ptr[ids], a_ptr[ids + 1])]
-        e = sources.edge[anchors]
-        box = (
-            spatial.edge_box[e, 0].min() - limit,
-            spatial.edge_box[e, 1].min() - limit,
-            spatial.edge_box[e, 2].max() + limit,
-            spatial.edge_box[e, 3].max() + limit,
-        )
-        sub = spatial.nodes_in(box)
-        local[sub] = np.arange(len(sub))
-        # the streets among those nodes: rows of the network's adjacency, columns kept inside
-        pos = _ranges(base.indptr[sub], base.indptr[sub + 1])
-        col = local[base.indices[pos]]
-        inside = col >= 0
-        row_cnt = np.bincount(
-            np.repeat(np.arange(len(sub)), np.diff(base.indptr)[sub])[inside], minlength=len(sub)
-        )
-        # the chunk's virtual edges (their end nodes lie in the box when within the limit)
+    for g0, g1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        ids = active[g0:g1]
         vi = v_order[_ranges(v_ptr[ids], v_ptr[ids + 1])]
         rank = np.empty(n_owners, dtype=np.int64)
         rank[ids] = np.arange(len(ids))
-        virt = _csr_rows(rank[v_owner[vi]], local[v_node[vi]], v_w[vi], len(ids))
-        m = len(sub) + len(ids)
-        indptr = np.concatenate([[0], np.cumsum(row_cnt), row_cnt.sum() + virt.indptr[1:]])
-        csr = sparse.csr_matrix(
-            (
-                np.concatenate([base.data[pos][inside], virt.data]),
-                np.concatenate([col[inside], virt.indices]),
-                indptr,
-            ),
-            shape=(m, m),
+        boxes = _cut_boxes(
+            spatial,
+            runs.part(int(run_ptr[g0]), int(run_ptr[g1]), g0, g1),
+            (rank[v_owner[vi]], v_node[vi], v_w[vi]),
         )
-        d = dijkstra(csr, directed=True, indices=len(sub) + np.arange(len(ids)), limit=limit)
-        r, c = np.nonzero(np.isfinite(d[:, : len(sub)]))
-        nodes.append(sub[c])
-        dists.append(d[r, c])
-        owners.append(ids[r])
-        counts[ids] = np.bincount(r, minlength=len(ids))
-        local[sub] = -1
-    return _gather_rows(n_owners, counts, owners, nodes, dists)
+        node, dist, per = boxes.search(spatial, limit, chunk)
+        nodes.append(node)
+        dists.append(dist)
+        counts[ids] = per
+    return _gather_rows(n_owners, counts, nodes, dists)
+
+
+@dataclass(frozen=True)
+class _Runs:
+    """Boxes as runs of cell-ordered node positions: one run per row of cells of a box."""
+
+    fac: np.ndarray  # box (facility) of each run, ascending
+    first: np.ndarray  # per box: its first run
+    i0: np.ndarray  # per box: its first row of cells
+    nrow: np.ndarray  # per box: its rows of cells
+    lo: np.ndarray  # per run: positions lo:hi in cell order
+    hi: np.ndarray
+
+    def part(self, r0: int, r1: int, f0: int, f1: int) -> _Runs:
+        """Runs r0:r1, those of boxes f0:f1 (renumbered from 0)."""
+        return _Runs(
+            self.fac[r0:r1] - f0,
+            self.first[f0:f1] - r0,
+            self.i0[f0:f1],
+            self.nrow[f0:f1],
+            self.lo[r0:r1],
+            self.hi[r0:r1],
+        )
+
+
+@dataclass(frozen=True)
+class _Boxes:
+    """Facilities' boxes as one block-diagonal graph; box f holds local nodes start[f]:start[f+1].
+
+    ``pos`` is the cell-order position of each local node; the CSR arrays hold the streets
+    inside the boxes (local indices); ``v_ptr``, ``v_col``, ``v_w`` each facility's
+    source edges (to local nodes of its own box).
+    """
+
+    start: np.ndarray
+    pos: np.ndarray
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    v_ptr: np.ndarray
+    v_col: np.ndarray
+    v_w: np.ndarray
+
+    def search(
+        self, spatial: _Spatial, limit: float, chunk: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Bounded Dijkstra of every facility on its own box, `chunk` facilities per call.
+
+        Returns
+        -------
+        node, dist, counts
+            Reached nodes (facility by facility, nodes ascending within), their distances,
+            and the number of nodes per facility.
+        """
+        n_fac = len(self.start) - 1
+        rows: list[np.ndarray] = []
+        cols: list[np.ndarray] = []
+        dists: list[np.ndarray] = []
+        for a in range(0, n_fac, chunk):
+            b = min(a + chunk, n_fac)
+            s, e = int(self.start[a]), int(self.start[b])
+            pa, pb = int(self.indptr[s]), int(self.indptr[e])
+            va, vb = int(self.v_ptr[a]), int(self.v_ptr[b])
+            m = e - s
+            csr = sparse.csr_matrix(
+                (
+                    np.concatenate([self.data[pa:pb], self.v_w[va:vb]]),
+                    np.concatenate([self.indices[pa:pb], self.v_col[va:vb]]) - s,
+                    np.concatenate(
+                        [self.indptr[s : e + 1] - pa, self.v_ptr[a + 1 : b + 1] + (pb - pa - va)]
+                    ),
+                ),
+                shape=(m + b - a, m + b - a),
+            )
+            d = dijkstra(csr, directed=True, indices=m + np.arange(b - a), limit=limit)[:, :m]
+            r, c = np.nonzero(np.isfinite(d))
+            rows.append(r + a)
+            cols.append(c + s)
+            dists.append(d[r, c])
+        row, col, dist = np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
+        node = spatial.node[self.pos[col]]
+        order = np.argsort(row * len(spatial.node) + node)
+        return node[order], dist[order], np.bincount(row, minlength=n_fac)
+
+
+def _cut_boxes(
+    spatial: _Spatial, runs: _Runs, virtual: tuple[np.ndarray, np.ndarray, np.ndarray]
+) -> _Boxes:
+    """Cut each facility's box out of the cell-ordered network, all at once.
+
+    `virtual` holds the facilities' source edges: facility (0..F-1), end node, weight.
+    """
+    n_fac = len(runs.first)
+    size = runs.hi - runs.lo
+    end = np.cumsum(size)
+    shift = end - size - runs.lo  # local index = position + shift of its run
+    pos = _ranges(runs.lo, runs.hi)  # the boxes' nodes, in local order
+    # their streets: one stretch of the cell-ordered adjacency per run
+    e_lo, e_hi = spatial.indptr[runs.lo], spatial.indptr[runs.hi]
+    ent = _ranges(e_lo, e_hi)
+    to = spatial.indices[ent]
+    e_fac = np.repeat(runs.fac, e_hi - e_lo)
+    rel = spatial.row[to] - runs.i0[e_fac]  # the box's row of cells the street leads to
+    inside = (rel >= 0) & (rel < runs.nrow[e_fac])
+    run = np.where(inside, runs.first[e_fac] + rel, 0)
+    inside &= (to >= runs.lo[run]) & (to < runs.hi[run])
+    kept = np.zeros(len(ent) + 1, dtype=np.int64)
+    np.cumsum(inside, out=kept[1:])
+    raw = np.zeros(len(pos) + 1, dtype=np.int64)
+    np.cumsum(spatial.indptr[pos + 1] - spatial.indptr[pos], out=raw[1:])
+    v_fac, v_node, v_w = virtual
+    vp = spatial.pos[v_node]  # inside its own box: the end of an entrance's edge
+    virt = _csr_rows(
+        v_fac, shift[runs.first[v_fac] + spatial.row[vp] - runs.i0[v_fac]] + vp, v_w, n_fac
+    )
+    start = np.zeros(n_fac + 1, dtype=np.int64)
+    start[1:] = end[np.cumsum(runs.nrow) - 1]
+    return _Boxes(
+        start=start,
+        pos=pos,
+        indptr=kept[raw],
+        indices=(shift[run] + to)[inside].astype(np.int32 if len(pos) < 2**31 else np.int64),
+        data=spatial.data[ent][inside],
+        v_ptr=virt.indptr,
+        v_col=virt.indices,
+        v_w=virt.data,
+    )
 
 
 def _ptr(owner: np.ndarray, n: int) -> np.ndarray:
@@ -272,30 +394,29 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _gather_rows(
-    n_owners: int,
-    counts: np.ndarray,
-    owners: list[np.ndarray],
-    nodes: list[np.ndarray],
-    dists: list[np.ndarray],
+    n_owners: int, counts: np.ndarray, nodes: list[np.ndarray], dists: list[np.ndarray]
 ) -> NodeReach:
-    """Put the rows found chunk by chunk (in search order) back in facility order."""
+    """Rows found call by call (facilities ascending) as one `NodeReach`."""
     indptr = np.zeros(n_owners + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
     if not nodes:
         return NodeReach(np.arange(n_owners), indptr, np.zeros(0, dtype=np.int64), np.zeros(0))
-    owner = np.concatenate(owners)
-    order = np.argsort(owner, kind="stable")  # rows in facility order, nodes ascending within
     return NodeReach(
         facilities=np.arange(n_owners),
         indptr=indptr,
-        node=np.concatenate(nodes)[order].astype(np.int64),
-        dist=np.concatenate(dists)[order],
+        node=np.concatenate(nodes).astype(np.int64, copy=False),
+        dist=np.concatenate(dists),
     )
 
 
 @dataclass(frozen=True)
 class _Spatial:
-    """Edge bounding boxes and nodes bucketed in square cells, for cutting search boxes."""
+    """The network's nodes in square cells, and its adjacency in that order.
+
+    Nodes are ordered by cell (row of cells ``i`` first, then ``j``), so the nodes of a
+    row of cells ``j0..j1`` are one run of positions, and their streets one stretch of
+    the reordered adjacency (``indptr``, ``indices`` as positions, ``data``).
+    """
 
     edge_box: np.ndarray  # (edges, 4): minx, miny, maxx, maxy
     x0: float
@@ -303,28 +424,47 @@ class _Spatial:
     cell: float
     ni: int
     nj: int
-    ptr: np.ndarray  # cell i * nj + j holds node[ptr[c] : ptr[c + 1]]
-    node: np.ndarray
+    ptr: np.ndarray  # cell i * nj + j holds positions ptr[c] : ptr[c + 1]
+    node: np.ndarray  # node at each position
+    pos: np.ndarray  # position of each node
+    row: np.ndarray  # row of cells of each position
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
 
-    def nodes_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
-        """Nodes of the cells that meet `box` (a superset of the nodes in it), ascending."""
-        i0 = max(int((box[0] - self.x0) // self.cell), 0)
-        j0 = max(int((box[1] - self.y0) // self.cell), 0)
-        i1 = min(int((box[2] - self.x0) // self.cell), self.ni - 1)
-        j1 = min(int((box[3] - self.y0) // self.cell), self.nj - 1)
-        if i1 < i0 or j1 < j0:
-            return np.zeros(0, dtype=np.int64)
-        rows = np.arange(i0, i1 + 1) * self.nj
-        # cells of one row are consecutive: one range per row
-        return np.sort(self.node[_ranges(self.ptr[rows + j0], self.ptr[rows + j1 + 1])])
+    def runs(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> _Runs:
+        """The cells meeting each box (a superset of the nodes in it), as runs."""
+
+        def cell(v: np.ndarray, origin: float, n: int) -> np.ndarray:
+            return np.clip(np.floor_divide(v - origin, self.cell), 0, n - 1).astype(np.int64)
+
+        i0, i1 = cell(x0, self.x0, self.ni), cell(x1, self.x0, self.ni)
+        j0, j1 = cell(y0, self.y0, self.nj), cell(y1, self.y0, self.nj)
+        nrow = np.maximum(i1 - i0 + 1, 0)
+        fac = np.repeat(np.arange(len(i0)), nrow)
+        c = _ranges(i0, i0 + nrow) * self.nj + j0[fac]
+        return _Runs(
+            fac=fac,
+            first=np.cumsum(nrow) - nrow,
+            i0=i0,
+            nrow=nrow,
+            lo=self.ptr[c],
+            hi=self.ptr[c + np.maximum(j1 - j0 + 1, 0)[fac]],
+        )
 
 
 def _spatial(network: StreetNetwork) -> _Spatial:
     def build() -> _Spatial:
         x, y = network.node_x, network.node_y
+        n = network.n_nodes
         box = shapely.bounds(network.edge_geometry)
-        if not len(x):
-            return _Spatial(box, 0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0))
+        base = network.csr
+        if not n:
+            zero = np.zeros(0, dtype=np.int64)
+            return _Spatial(
+                box, 0.0, 0.0, 1.0, 1, 1, np.zeros(2, np.int64), zero, zero, zero,
+                np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0),
+            )  # fmt: skip
         x0, y0 = float(x.min()), float(y.min())
         area = max(float(x.max() - x0) * float(y.max() - y0), 1.0)
         cell = max(100.0, (area / 4_000_000) ** 0.5)  # at most about 4M cells
@@ -332,23 +472,30 @@ def _spatial(network: StreetNetwork) -> _Spatial:
         nj = int((y.max() - y0) // cell) + 1
         key = ((x - x0) // cell).astype(np.int64) * nj + ((y - y0) // cell).astype(np.int64)
         order = np.argsort(key, kind="stable")
-        return _Spatial(box, x0, y0, cell, ni, nj, _ptr(key, ni * nj), order.astype(np.int64))
+        pos = np.empty(n, dtype=np.int64)
+        pos[order] = np.arange(n)
+        deg = np.diff(base.indptr)[order]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(deg, out=indptr[1:])
+        ent = _ranges(base.indptr[order], base.indptr[order + 1])
+        itype = np.int32 if n < 2**31 else np.int64
+        return _Spatial(
+            box,
+            x0,
+            y0,
+            cell,
+            ni,
+            nj,
+            _ptr(key, ni * nj),
+            order.astype(np.int64),
+            pos,
+            (key[order] // nj).astype(itype),
+            indptr,
+            pos[base.indices[ent]].astype(itype),
+            base.data[ent].astype(float),
+        )
 
     return memo(network, "reach_spatial", build)
-
-
-def _curve_order(spatial: _Spatial, sources: Anchors, cell: float) -> np.ndarray:
-    """Facilities with an anchor, in Z-order of their first anchor's edge (cells of `cell` m)."""
-    if not len(sources):
-        return np.zeros(0, dtype=np.int64)
-    ids, first = np.unique(sources.owner, return_index=True)
-    b = spatial.edge_box[sources.edge[first]]
-    i = np.clip((b[:, 0] - spatial.x0) // cell, 0, 2**20 - 1).astype(np.int64)
-    j = np.clip((b[:, 1] - spatial.y0) // cell, 0, 2**20 - 1).astype(np.int64)
-    code = np.zeros(len(ids), dtype=np.int64)
-    for bit in range(20):
-        code |= ((i >> bit) & 1) << (2 * bit + 1) | ((j >> bit) & 1) << (2 * bit)
-    return ids[np.argsort(code, kind="stable")]
 
 
 def _same_edge(sources: Anchors, targets: Anchors) -> pd.DataFrame:
