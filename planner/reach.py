@@ -259,8 +259,10 @@ class _Runs:
 
     fac: np.ndarray  # box (facility) of each run, ascending
     first: np.ndarray  # per box: its first run
-    i0: np.ndarray  # per box: its first row of cells
-    nrow: np.ndarray  # per box: its rows of cells
+    i0: np.ndarray  # per box: its first row of cells and column of cells (int32)
+    j0: np.ndarray
+    nrow: np.ndarray  # per box: its rows and columns of cells (int32)
+    ncol: np.ndarray
     lo: np.ndarray  # per run: positions lo:hi in cell order
     hi: np.ndarray
 
@@ -270,7 +272,9 @@ class _Runs:
             self.fac[r0:r1] - f0,
             self.first[f0:f1] - r0,
             self.i0[f0:f1],
+            self.j0[f0:f1],
             self.nrow[f0:f1],
+            self.ncol[f0:f1],
             self.lo[r0:r1],
             self.hi[r0:r1],
         )
@@ -281,7 +285,7 @@ class _Boxes:
     """Facilities' boxes as one block-diagonal graph; box f holds local nodes start[f]:start[f+1].
 
     ``pos`` is the cell-order position of each local node; the CSR arrays hold the streets
-    inside the boxes (local indices); ``v_ptr``, ``v_col``, ``v_w`` each facility's
+    inside the boxes (local indices, int32); ``v_ptr``, ``v_col``, ``v_w`` each facility's
     source edges (to local nodes of its own box).
     """
 
@@ -306,34 +310,33 @@ class _Boxes:
             and the number of nodes per facility.
         """
         n_fac = len(self.start) - 1
-        rows: list[np.ndarray] = []
-        cols: list[np.ndarray] = []
+        n = len(spatial.node)
+        nodes: list[np.ndarray] = []
         dists: list[np.ndarray] = []
+        counts: list[np.ndarray] = []
         for a in range(0, n_fac, chunk):
             b = min(a + chunk, n_fac)
             s, e = int(self.start[a]), int(self.start[b])
             pa, pb = int(self.indptr[s]), int(self.indptr[e])
             va, vb = int(self.v_ptr[a]), int(self.v_ptr[b])
             m = e - s
+            indptr = np.empty(m + b - a + 1, dtype=self.indptr.dtype)
+            np.subtract(self.indptr[s : e + 1], pa, out=indptr[: m + 1])
+            np.add(self.v_ptr[a + 1 : b + 1], pb - pa - va, out=indptr[m + 1 :])
+            indices = np.concatenate([self.indices[pa:pb], self.v_col[va:vb]])
+            indices -= s
             csr = sparse.csr_matrix(
-                (
-                    np.concatenate([self.data[pa:pb], self.v_w[va:vb]]),
-                    np.concatenate([self.indices[pa:pb], self.v_col[va:vb]]) - s,
-                    np.concatenate(
-                        [self.indptr[s : e + 1] - pa, self.v_ptr[a + 1 : b + 1] + (pb - pa - va)]
-                    ),
-                ),
+                (np.concatenate([self.data[pa:pb], self.v_w[va:vb]]), indices, indptr),
                 shape=(m + b - a, m + b - a),
             )
             d = dijkstra(csr, directed=True, indices=m + np.arange(b - a), limit=limit)[:, :m]
             r, c = np.nonzero(np.isfinite(d))
-            rows.append(r + a)
-            cols.append(c + s)
-            dists.append(d[r, c])
-        row, col, dist = np.concatenate(rows), np.concatenate(cols), np.concatenate(dists)
-        node = spatial.node[self.pos[col]]
-        order = np.argsort(row * len(spatial.node) + node)
-        return node[order], dist[order], np.bincount(row, minlength=n_fac)
+            node = spatial.node[self.pos[c + s]]
+            order = np.argsort(r * n + node)  # nodes ascending within each facility
+            nodes.append(node[order])
+            dists.append(d[r[order], c[order]])
+            counts.append(np.bincount(r, minlength=b - a))
+        return np.concatenate(nodes), np.concatenate(dists), np.concatenate(counts)
 
 
 def _cut_boxes(
@@ -351,31 +354,35 @@ def _cut_boxes(
     # their streets: one stretch of the cell-ordered adjacency per run
     e_lo, e_hi = spatial.indptr[runs.lo], spatial.indptr[runs.hi]
     ent = _ranges(e_lo, e_hi)
-    to = spatial.indices[ent]
     e_fac = np.repeat(runs.fac, e_hi - e_lo)
-    rel = spatial.row[to] - runs.i0[e_fac]  # the box's row of cells the street leads to
-    inside = (rel >= 0) & (rel < runs.nrow[e_fac])
-    run = np.where(inside, runs.first[e_fac] + rel, 0)
-    inside &= (to >= runs.lo[run]) & (to < runs.hi[run])
-    kept = np.zeros(len(ent) + 1, dtype=np.int64)
+    # inside the box when its far end's cell is: 0 <= cell - first cell < cells, unsigned
+    rel = spatial.to_row[ent] - runs.i0[e_fac]
+    inside = rel.view(np.uint32) < runs.nrow[e_fac].view(np.uint32)
+    inside &= (spatial.to_col[ent] - runs.j0[e_fac]).view(np.uint32) < runs.ncol[e_fac].view(
+        np.uint32
+    )
+    keep = np.flatnonzero(inside)
+    ent, e_fac, rel = ent[keep], e_fac[keep], rel[keep]
+    col = shift[runs.first[e_fac] + rel] + spatial.indices[ent]
+    kept = np.zeros(len(inside) + 1, dtype=np.int64)
     np.cumsum(inside, out=kept[1:])
     raw = np.zeros(len(pos) + 1, dtype=np.int64)
     np.cumsum(spatial.indptr[pos + 1] - spatial.indptr[pos], out=raw[1:])
     v_fac, v_node, v_w = virtual
     vp = spatial.pos[v_node]  # inside its own box: the end of an entrance's edge
-    virt = _csr_rows(
-        v_fac, shift[runs.first[v_fac] + spatial.row[vp] - runs.i0[v_fac]] + vp, v_w, n_fac
-    )
+    v_run = runs.first[v_fac] + spatial.row[vp] - runs.i0[v_fac]
+    virt = _csr_rows(v_fac, shift[v_run] + vp, v_w, n_fac)
     start = np.zeros(n_fac + 1, dtype=np.int64)
     start[1:] = end[np.cumsum(runs.nrow) - 1]
+    itype = np.int32 if max(len(pos), len(ent)) + n_fac < 2**31 else np.int64
     return _Boxes(
         start=start,
         pos=pos,
-        indptr=kept[raw],
-        indices=(shift[run] + to)[inside].astype(np.int32 if len(pos) < 2**31 else np.int64),
-        data=spatial.data[ent][inside],
-        v_ptr=virt.indptr,
-        v_col=virt.indices,
+        indptr=kept[raw].astype(itype),
+        indices=col.astype(itype),
+        data=spatial.data[ent],
+        v_ptr=virt.indptr.astype(itype),
+        v_col=virt.indices.astype(itype),
         v_w=virt.data,
     )
 
@@ -415,7 +422,8 @@ class _Spatial:
 
     Nodes are ordered by cell (row of cells ``i`` first, then ``j``), so the nodes of a
     row of cells ``j0..j1`` are one run of positions, and their streets one stretch of
-    the reordered adjacency (``indptr``, ``indices`` as positions, ``data``).
+    the reordered adjacency (``indptr``, ``indices`` as positions, ``data``; ``to_row``
+    and ``to_col`` the cell of each street's far end).
     """
 
     edge_box: np.ndarray  # (edges, 4): minx, miny, maxx, maxy
@@ -427,29 +435,33 @@ class _Spatial:
     ptr: np.ndarray  # cell i * nj + j holds positions ptr[c] : ptr[c + 1]
     node: np.ndarray  # node at each position
     pos: np.ndarray  # position of each node
-    row: np.ndarray  # row of cells of each position
+    row: np.ndarray  # row of cells of each position (int32)
     indptr: np.ndarray
-    indices: np.ndarray
+    indices: np.ndarray  # int32
     data: np.ndarray
+    to_row: np.ndarray  # int32
+    to_col: np.ndarray  # int32
 
     def runs(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> _Runs:
         """The cells meeting each box (a superset of the nodes in it), as runs."""
 
         def cell(v: np.ndarray, origin: float, n: int) -> np.ndarray:
-            return np.clip(np.floor_divide(v - origin, self.cell), 0, n - 1).astype(np.int64)
+            return np.clip(np.floor_divide(v - origin, self.cell), 0, n - 1).astype(np.int32)
 
         i0, i1 = cell(x0, self.x0, self.ni), cell(x1, self.x0, self.ni)
         j0, j1 = cell(y0, self.y0, self.nj), cell(y1, self.y0, self.nj)
-        nrow = np.maximum(i1 - i0 + 1, 0)
+        nrow, ncol = i1 - i0 + 1, j1 - j0 + 1  # at least 1: clipped, x0 <= x1
         fac = np.repeat(np.arange(len(i0)), nrow)
-        c = _ranges(i0, i0 + nrow) * self.nj + j0[fac]
+        c = _ranges(i0, i0 + nrow).astype(np.int64) * self.nj + j0[fac]
         return _Runs(
             fac=fac,
-            first=np.cumsum(nrow) - nrow,
+            first=np.cumsum(nrow, dtype=np.int64) - nrow,
             i0=i0,
+            j0=j0,
             nrow=nrow,
+            ncol=ncol,
             lo=self.ptr[c],
-            hi=self.ptr[c + np.maximum(j1 - j0 + 1, 0)[fac]],
+            hi=self.ptr[c + ncol[fac]],
         )
 
 
@@ -459,26 +471,22 @@ def _spatial(network: StreetNetwork) -> _Spatial:
         n = network.n_nodes
         box = shapely.bounds(network.edge_geometry)
         base = network.csr
-        if not n:
-            zero = np.zeros(0, dtype=np.int64)
-            return _Spatial(
-                box, 0.0, 0.0, 1.0, 1, 1, np.zeros(2, np.int64), zero, zero, zero,
-                np.zeros(1, np.int64), np.zeros(0, np.int32), np.zeros(0),
-            )  # fmt: skip
-        x0, y0 = float(x.min()), float(y.min())
-        area = max(float(x.max() - x0) * float(y.max() - y0), 1.0)
+        x0, y0 = (float(x.min()), float(y.min())) if n else (0.0, 0.0)
+        x1, y1 = (float(x.max()), float(y.max())) if n else (0.0, 0.0)
+        area = max((x1 - x0) * (y1 - y0), 1.0)
         cell = max(100.0, (area / 4_000_000) ** 0.5)  # at most about 4M cells
-        ni = int((x.max() - x0) // cell) + 1
-        nj = int((y.max() - y0) // cell) + 1
-        key = ((x - x0) // cell).astype(np.int64) * nj + ((y - y0) // cell).astype(np.int64)
+        ni = int((x1 - x0) // cell) + 1
+        nj = int((y1 - y0) // cell) + 1
+        i = ((x - x0) // cell).astype(np.int32)
+        j = ((y - y0) // cell).astype(np.int32)
+        key = i.astype(np.int64) * nj + j
         order = np.argsort(key, kind="stable")
         pos = np.empty(n, dtype=np.int64)
         pos[order] = np.arange(n)
-        deg = np.diff(base.indptr)[order]
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(deg, out=indptr[1:])
+        np.cumsum(np.diff(base.indptr)[order], out=indptr[1:])
         ent = _ranges(base.indptr[order], base.indptr[order + 1])
-        itype = np.int32 if n < 2**31 else np.int64
+        far = base.indices[ent]
         return _Spatial(
             box,
             x0,
@@ -489,10 +497,12 @@ def _spatial(network: StreetNetwork) -> _Spatial:
             _ptr(key, ni * nj),
             order.astype(np.int64),
             pos,
-            (key[order] // nj).astype(itype),
+            i[order],
             indptr,
-            pos[base.indices[ent]].astype(itype),
+            pos[far].astype(np.int32 if n < 2**31 else np.int64),
             base.data[ent].astype(float),
+            i[far],
+            j[far],
         )
 
     return memo(network, "reach_spatial", build)
@@ -500,17 +510,40 @@ def _spatial(network: StreetNetwork) -> _Spatial:
 
 def _same_edge(sources: Anchors, targets: Anchors) -> pd.DataFrame:
     """Source/target anchor pairs that lie on the same edge, with their direct distance."""
+    s, t, dist = _same_edge_arrays(sources, targets)
+    return pd.DataFrame({"source": sources.owner[s], "target": targets.owner[t], "dist": dist})
+
+
+def _same_edge_arrays(
+    sources: Anchors, targets: Anchors
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source and target anchors on the same edge (by source, then target), direct distance."""
     if not len(sources) or not len(targets):
-        return pd.DataFrame({"source": [], "target": [], "dist": []})
-    order = np.argsort(targets.edge, kind="stable")
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    on = np.zeros(int(max(sources.edge.max(), targets.edge.max())) + 1, dtype=bool)
+    on[sources.edge] = True
+    near = np.flatnonzero(on[targets.edge])  # the few targets on an entrance's edge
+    order = near[np.argsort(targets.edge[near], kind="stable")]
     t_edge = targets.edge[order]
     lo = np.searchsorted(t_edge, sources.edge, side="left")
     hi = np.searchsorted(t_edge, sources.edge, side="right")
-    cnt = hi - lo
-    s = np.repeat(np.arange(len(sources)), cnt)
-    t = order[np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))]
+    s = np.repeat(np.arange(len(sources)), hi - lo)
+    t = order[_ranges(lo, hi)]
     dist = sources.access[s] + np.abs(sources.offset[s] - targets.offset[t]) + targets.access[t]
-    return pd.DataFrame({"source": sources.owner[s], "target": targets.owner[t], "dist": dist})
+    return s, t, dist
+
+
+def _group(key: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort of `key` (values 0..n-1): key k holds ``order[ptr[k]:ptr[k+1]]``.
+
+    scipy's COO to CSR conversion is a compiled counting sort (linear time, and stable:
+    within a row the columns, here the positions in `key`, stay ascending).
+    """
+    m = len(key)
+    g = sparse.coo_matrix(
+        (np.ones(m, dtype=np.int8), (key, np.arange(m))), shape=(n, max(m, 1))
+    ).tocsr()
+    return g.indptr.astype(np.int64, copy=False), g.indices
 
 
 def reach_pairs(
@@ -543,39 +576,28 @@ def reach_pairs(
     """
     tol = 1e-9 * max(limit, 1.0)
     n = network.n_nodes
-    tu = network.edge_u[targets.edge]
-    tv = network.edge_v[targets.edge]
-    to_u = targets.offset
-    to_v = network.edge_length[targets.edge] - targets.offset
+    e = targets.edge
     # targets indexed by end node, to touch only the targets next to reached nodes
-    ends = np.concatenate([tu, tv])
-    leg = np.concatenate([to_u, to_v])
-    tgt = np.concatenate([np.arange(len(targets)), np.arange(len(targets))])
-    order = np.argsort(ends, kind="stable")
-    ends, leg, tgt = ends[order], leg[order], tgt[order]
-    starts = np.searchsorted(ends, np.arange(n + 1))
+    ptr, order = _group(np.concatenate([network.edge_u[e], network.edge_v[e]]), n)
+    leg = np.concatenate([targets.offset, network.edge_length[e] - targets.offset])[order]
+    tgt = np.concatenate([np.arange(len(targets)), np.arange(len(targets))])[order]
     # every (reached node, target at that node) at once, all facilities together
     row = np.repeat(np.asarray(reach.facilities, dtype=np.int64), np.diff(reach.indptr))
     node = reach.node
-    cnt = starts[node + 1] - starts[node]
-    pos = np.repeat(starts[node] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    pos = _ranges(ptr[node], ptr[node + 1])
+    cnt = ptr[node + 1] - ptr[node]
     t = tgt[pos]
     d = np.repeat(reach.dist, cnt) + leg[pos] + targets.access[t]
     keep = d <= limit + tol
-    fac = [np.repeat(row, cnt)[keep]]
-    poi = [targets.owner[t[keep]]]
-    dist = [d[keep]]
-    same = _same_edge(sources, targets)
-    if len(same):
-        within = same["dist"].to_numpy() <= limit + tol
-        fac.append(same["source"].to_numpy(dtype=np.int64)[within])
-        poi.append(same["target"].to_numpy(dtype=np.int64)[within])
-        dist.append(same["dist"].to_numpy(dtype=float)[within])
-    f, p, dd = np.concatenate(fac), np.concatenate(poi), np.concatenate(dist)
+    s_src, s_tgt, s_dist = _same_edge_arrays(sources, targets)
+    within = s_dist <= limit + tol
+    f = np.concatenate([np.repeat(row, cnt)[keep], sources.owner[s_src[within]]])
+    p = targets.owner[np.concatenate([t[keep], s_tgt[within]])]
+    dd = np.concatenate([d[keep], s_dist[within]])
     # the shortest of each pair's candidates, sorted by facility then POI
     n_poi = int(targets.owner.max()) + 1 if len(targets) else 1
     key = f * n_poi + p
-    o = np.argsort(key, kind="stable")
+    o = np.argsort(key)
     key, dd = key[o], dd[o]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     best = np.minimum.reduceat(dd, first) if len(key) else np.zeros(0)
@@ -641,10 +663,10 @@ def nearest_facility(
     best = np.where(via_v, dv, du) + targets.access
     best_fac = np.where(via_v, node_fac[network.edge_v[e]], node_fac[network.edge_u[e]])
     ok = np.isfinite(best)
-    same = _same_edge(sources, targets)
-    poi = np.concatenate([targets.owner[ok], same["target"].to_numpy(dtype=np.int64)])
-    dd = np.concatenate([best[ok], same["dist"].to_numpy(dtype=float)])
-    fac = np.concatenate([best_fac[ok], same["source"].to_numpy(dtype=np.int64)])
+    s_src, s_tgt, s_dist = _same_edge_arrays(sources, targets)
+    poi = np.concatenate([targets.owner[ok], targets.owner[s_tgt]])
+    dd = np.concatenate([best[ok], s_dist])
+    fac = np.concatenate([best_fac[ok], sources.owner[s_src]])
     distance[:] = np.inf
     np.minimum.at(distance, poi, dd)
     tie = dd == distance[poi]  # the lowest facility among equally near candidates
@@ -697,43 +719,50 @@ def node_minimum(reach: NodeReach, n_nodes: int) -> tuple[np.ndarray, np.ndarray
 def _nearest_nodes_from_reach(
     network: StreetNetwork, reach: NodeReach
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to and index of the nearest facility of every node, continuing `reach`."""
+    """Distance to and index of the nearest facility of every node, continuing `reach`.
+
+    The search runs on the unreached nodes' streets only. Streets between them and the
+    reached nodes are found from the unreached side (the adjacency is symmetric): they
+    start the search, from each reached node's nearest facility, at its distance plus the
+    street; in the graph they lead to one dead-end node.
+    """
     n = network.n_nodes
     dist, fac = node_minimum(reach, n)
-    out = ~np.isfinite(dist)
-    if not out.any() or not len(reach.node):
+    rest = np.flatnonzero(~np.isfinite(dist))
+    if not len(rest) or not len(reach.node):
         return dist, fac
-    base = network.csr
-    u = np.repeat(np.arange(n), np.diff(base.indptr))
-    v = base.indices
-    into = out[v]
-    local = np.full(n, -1, dtype=np.int64)
-    rest = np.flatnonzero(out)
-    local[rest] = np.arange(len(rest))
-    inner = into & out[u]  # streets among unreached nodes
-    border = into & ~out[u]  # from a reached node into the rest: starts of the search
-    facs = np.unique(fac[u[border]])
-    if not len(facs):  # the unreached nodes hang together with no reached one
-        return dist, fac
-    rank = np.full(len(reach.facilities), -1, dtype=np.int64)
-    rank[facs] = np.arange(len(facs))
     m = len(rest)
-    starts = _csr_rows(
-        rank[fac[u[border]]], local[v[border]], dist[u[border]] + base.data[border], len(facs)
-    )
-    iu, iv, iw = local[u[inner]], local[v[inner]], base.data[inner]
-    indptr = np.concatenate([_ptr(iu, m), len(iu) + starts.indptr[1:]])
+    base = network.csr
+    local = np.full(n, m, dtype=np.int32 if m < 2**31 else np.int64)  # m: the dead end
+    local[rest] = np.arange(m)
+    lo, hi = base.indptr[rest], base.indptr[rest + 1]
+    ent = _ranges(lo, hi)
+    col = local[base.indices[ent]]
+    border = np.flatnonzero(col == m)  # streets from the rest to reached nodes
+    if not len(border):  # the unreached nodes hang together with no reached one
+        return dist, fac
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(hi - lo, out=indptr[1:])
+    b_row = np.searchsorted(indptr, border, side="right") - 1
+    b_from = base.indices[ent[border]]
+    facs, b_rank = np.unique(fac[b_from], return_inverse=True)
+    starts = _csr_rows(b_rank, b_row, dist[b_from] + base.data[ent[border]], len(facs))
+    size = m + 1 + len(facs)
     csr = sparse.csr_matrix(
-        (np.concatenate([iw, starts.data]), np.concatenate([iv, starts.indices]), indptr),
-        shape=(m + len(facs), m + len(facs)),
+        (
+            np.concatenate([base.data[ent], starts.data]),
+            np.concatenate([col, starts.indices]),
+            np.concatenate([indptr, indptr[-1:], indptr[-1] + starts.indptr[1:]]),
+        ),
+        shape=(size, size),
     )
     d, _, src = dijkstra(
         csr,
         directed=True,
-        indices=m + np.arange(len(facs)),
+        indices=m + 1 + np.arange(len(facs)),
         min_only=True,
         return_predecessors=True,
     )
     dist[rest] = d[:m]
-    fac[rest] = np.where(src[:m] >= 0, facs[np.maximum(src[:m] - m, 0)], -1)
+    fac[rest] = np.where(src[:m] >= 0, facs[np.maximum(src[:m] - m - 1, 0)], -1)
     return dist, fac
