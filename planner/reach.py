@@ -329,13 +329,17 @@ class _Boxes:
                 (np.concatenate([self.data[pa:pb], self.v_w[va:vb]]), indices, indptr),
                 shape=(m + b - a, m + b - a),
             )
-            d = dijkstra(csr, directed=True, indices=m + np.arange(b - a), limit=limit)[:, :m]
-            r, c = np.nonzero(np.isfinite(d))
-            node = spatial.node[self.pos[c + s]]
+            # one search from all the call's sources: each leads only into its own box
+            d = dijkstra(
+                csr, directed=True, indices=m + np.arange(b - a), limit=limit, min_only=True
+            )
+            c = np.flatnonzero(np.isfinite(d[:m])) + s
+            r = np.searchsorted(self.start, c, side="right") - 1
+            node = spatial.node[self.pos[c]]
             order = np.argsort(r * n + node)  # nodes ascending within each facility
             nodes.append(node[order])
-            dists.append(d[r[order], c[order]])
-            counts.append(np.bincount(r, minlength=b - a))
+            dists.append(d[c[order] - s])
+            counts.append(np.bincount(r - a, minlength=b - a))
         return np.concatenate(nodes), np.concatenate(dists), np.concatenate(counts)
 
 
