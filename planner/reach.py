@@ -159,11 +159,8 @@ def _csr_rows(owner: np.ndarray, node: np.ndarray, w: np.ndarray, n_rows: int) -
     return _Rows(indptr, node.astype(np.int32 if len(node) else np.int64), w.astype(float))
 
 
-#: Facilities per Dijkstra call. scipy fills a facilities x nodes matrix per call, here
-#: over the boxes of the call's facilities only, and keeps one small heap per facility.
-CHUNK = 8
-#: Most street entries (directed) of the boxes cut at once (bounds memory).
-BOX_ENTRIES = 1 << 22
+#: Most facilities per Dijkstra call (a call's facilities search together; see `node_reach`).
+CHUNK = 128
 
 
 def node_reach(
@@ -176,14 +173,15 @@ def node_reach(
 ) -> NodeReach:
     """Bounded multi-facility Dijkstra: distance to every node within `limit` metres.
 
-    Every node within `limit` metres on foot also lies within `limit` metres as the crow
-    flies of a snapped entrance (edges are at least as long as the straight line between
-    their ends), so each facility is searched on its own copy of the streets around it:
-    the network cut to the box of `limit` metres around its entrances' edges (in whole
-    cells of a grid; streets leaving the box are left out). All the facilities' copies are
-    cut at once into one block-diagonal graph; each compiled Dijkstra call then takes
-    `chunk` consecutive facilities and the rows of their copies only. Every path of at
-    most `limit` metres stays in the box, so the distances are those of the whole network.
+    Every node within `limit` metres on foot of a facility also lies within `limit`
+    metres as the crow flies of one of its snapped entrances (edges are at least as long
+    as the straight line between their ends), so inside its *box*: its entrances' edges'
+    bounding box grown by `limit`, in whole cells of a grid. Facilities whose boxes do
+    not meet cannot reach a common node within the limit, nor a node on the way to one;
+    so one bounded multi-source search (scipy's compiled Dijkstra, ``min_only``) of such
+    facilities gives each its own exact distances, and tells which facility reached each
+    node. The facilities are split into such groups (first fit, in order of their boxes'
+    west edge); each group, `chunk` facilities at most, is one search on the whole network.
 
     Parameters
     ----------
@@ -196,199 +194,100 @@ def node_reach(
     limit
         Search radius in metres (access leg included).
     chunk
-        Facilities per Dijkstra call (memory per call: chunk x nodes of their boxes).
+        Most facilities per Dijkstra call.
 
     Returns
     -------
     reach
         Reached nodes per facility, in ascending node order.
     """
+    n = network.n_nodes
     counts = np.zeros(n_owners, dtype=np.int64)
     v_owner, v_node, v_w = _virtual_edges(network, sources)
     keep = v_w <= limit  # a virtual edge longer than the limit reaches nothing
     v_owner, v_node, v_w = v_owner[keep], v_node[keep], v_w[keep]
     active = np.unique(v_owner)
     if not len(active):
-        return _gather_rows(n_owners, counts, [], [])
+        return _gather_rows(n_owners, counts, [], [], [])
+    rows = _csr_rows(v_owner, v_node, v_w, n_owners)
+    base = network.csr
+    csr = sparse.csr_matrix(
+        (
+            np.concatenate([base.data, rows.data]),
+            np.concatenate([base.indices, rows.indices]),
+            np.concatenate([base.indptr, base.indptr[-1] + rows.indptr[1:]]),
+        ),
+        shape=(n + n_owners, n + n_owners),
+    )
+    nodes: list[np.ndarray] = []
+    dists: list[np.ndarray] = []
+    owners: list[np.ndarray] = []
+    for group in _disjoint_groups(network, sources, active, limit, chunk):
+        d, _, src = dijkstra(
+            csr,
+            directed=True,
+            indices=n + group,
+            limit=limit,
+            min_only=True,
+            return_predecessors=True,
+        )
+        hit = np.flatnonzero(np.isfinite(d[:n]))
+        nodes.append(hit)
+        dists.append(d[hit])
+        owners.append(src[hit] - n)
+    return _gather_rows(n_owners, counts, owners, nodes, dists)
+
+
+def _disjoint_groups(
+    network: StreetNetwork, sources: Anchors, active: np.ndarray, limit: float, chunk: int
+) -> list[np.ndarray]:
+    """Facilities `active` in groups whose boxes do not meet, `chunk` at most per group.
+
+    Boxes are whole tiles of an occupancy grid (tiles of a quarter of `limit`, at
+    most about 2**18 of them); a box more than 64 tiles wide or high gets a group of its
+    own (it would meet most others anyway).
+    """
     spatial = _spatial(network)
-    # each facility's box: its entrances' edges and `limit` around them, in whole cells
     a_order = np.argsort(sources.owner, kind="stable")
     a_owner = sources.owner[a_order]
     a_first = np.flatnonzero(np.r_[True, a_owner[1:] != a_owner[:-1]])
-    edge_box = spatial.edge_box[sources.edge[a_order]]
+    box = spatial.edge_box[sources.edge[a_order]]
     at = np.searchsorted(a_owner[a_first], active)
-    runs = spatial.runs(
-        np.minimum.reduceat(edge_box[:, 0], a_first)[at] - limit,
-        np.minimum.reduceat(edge_box[:, 1], a_first)[at] - limit,
-        np.maximum.reduceat(edge_box[:, 2], a_first)[at] + limit,
-        np.maximum.reduceat(edge_box[:, 3], a_first)[at] + limit,
-    )
-    # boxes cut in batches of about BOX_ENTRIES streets (at least one facility each)
-    entries = np.cumsum(
-        np.bincount(runs.fac, spatial.indptr[runs.hi] - spatial.indptr[runs.lo], len(active))
-    )
-    cuts = np.unique(
-        np.searchsorted(entries, np.arange(1, 1 + entries[-1] // BOX_ENTRIES) * BOX_ENTRIES)
-    )
-    bounds = np.unique(np.r_[0, cuts + 1, len(active)]).clip(0, len(active))
-    v_order = np.argsort(v_owner, kind="stable")
-    v_ptr = _ptr(v_owner, n_owners)
-    run_ptr = _ptr(runs.fac, len(active))
-    nodes: list[np.ndarray] = []
-    dists: list[np.ndarray] = []
-    for g0, g1 in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
-        ids = active[g0:g1]
-        vi = v_order[_ranges(v_ptr[ids], v_ptr[ids + 1])]
-        rank = np.empty(n_owners, dtype=np.int64)
-        rank[ids] = np.arange(len(ids))
-        boxes = _cut_boxes(
-            spatial,
-            runs.part(int(run_ptr[g0]), int(run_ptr[g1]), g0, g1),
-            (rank[v_owner[vi]], v_node[vi], v_w[vi]),
-        )
-        node, dist, per = boxes.search(spatial, limit, chunk)
-        nodes.append(node)
-        dists.append(dist)
-        counts[ids] = per
-    return _gather_rows(n_owners, counts, nodes, dists)
+    x0 = np.minimum.reduceat(box[:, 0], a_first)[at] - limit
+    y0 = np.minimum.reduceat(box[:, 1], a_first)[at] - limit
+    x1 = np.maximum.reduceat(box[:, 2], a_first)[at] + limit
+    y1 = np.maximum.reduceat(box[:, 3], a_first)[at] + limit
+    gx0, gy0, gx1, gy1 = spatial.extent
+    area = max((gx1 - gx0) * (gy1 - gy0), 1.0)
+    tile = max(limit / 4.0, (area / 2**18) ** 0.5, 1.0)
+    ni = int((gx1 - gx0) // tile) + 1
+    nj = int((gy1 - gy0) // tile) + 1
 
+    def cell(v: np.ndarray, origin: float, size: int) -> np.ndarray:
+        # a margin of a metre: distances summed in floating point stay inside
+        return np.clip(np.floor_divide(v - origin, tile), 0, size - 1).astype(np.int64)
 
-@dataclass(frozen=True)
-class _Runs:
-    """Boxes as runs of cell-ordered node positions: one run per row of cells of a box."""
-
-    fac: np.ndarray  # box (facility) of each run, ascending
-    first: np.ndarray  # per box: its first run
-    i0: np.ndarray  # per box: its first row of cells and column of cells (int32)
-    j0: np.ndarray
-    nrow: np.ndarray  # per box: its rows and columns of cells (int32)
-    ncol: np.ndarray
-    lo: np.ndarray  # per run: positions lo:hi in cell order
-    hi: np.ndarray
-
-    def part(self, r0: int, r1: int, f0: int, f1: int) -> _Runs:
-        """Runs r0:r1, those of boxes f0:f1 (renumbered from 0)."""
-        return _Runs(
-            self.fac[r0:r1] - f0,
-            self.first[f0:f1] - r0,
-            self.i0[f0:f1],
-            self.j0[f0:f1],
-            self.nrow[f0:f1],
-            self.ncol[f0:f1],
-            self.lo[r0:r1],
-            self.hi[r0:r1],
-        )
-
-
-@dataclass(frozen=True)
-class _Boxes:
-    """Facilities' boxes as one block-diagonal graph; box f holds local nodes start[f]:start[f+1].
-
-    ``pos`` is the cell-order position of each local node; the CSR arrays hold the streets
-    inside the boxes (local indices, int32); ``v_ptr``, ``v_col``, ``v_w`` each facility's
-    source edges (to local nodes of its own box).
-    """
-
-    start: np.ndarray
-    pos: np.ndarray
-    indptr: np.ndarray
-    indices: np.ndarray
-    data: np.ndarray
-    v_ptr: np.ndarray
-    v_col: np.ndarray
-    v_w: np.ndarray
-
-    def search(
-        self, spatial: _Spatial, limit: float, chunk: int
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Bounded Dijkstra of every facility on its own box, `chunk` facilities per call.
-
-        Returns
-        -------
-        node, dist, counts
-            Reached nodes (facility by facility, nodes ascending within), their distances,
-            and the number of nodes per facility.
-        """
-        n_fac = len(self.start) - 1
-        n = len(spatial.node)
-        nodes: list[np.ndarray] = []
-        dists: list[np.ndarray] = []
-        counts: list[np.ndarray] = []
-        for a in range(0, n_fac, chunk):
-            b = min(a + chunk, n_fac)
-            s, e = int(self.start[a]), int(self.start[b])
-            pa, pb = int(self.indptr[s]), int(self.indptr[e])
-            va, vb = int(self.v_ptr[a]), int(self.v_ptr[b])
-            m = e - s
-            indptr = np.empty(m + b - a + 1, dtype=self.indptr.dtype)
-            np.subtract(self.indptr[s : e + 1], pa, out=indptr[: m + 1])
-            np.add(self.v_ptr[a + 1 : b + 1], pb - pa - va, out=indptr[m + 1 :])
-            indices = np.concatenate([self.indices[pa:pb], self.v_col[va:vb]])
-            indices -= s
-            csr = sparse.csr_matrix(
-                (np.concatenate([self.data[pa:pb], self.v_w[va:vb]]), indices, indptr),
-                shape=(m + b - a, m + b - a),
-            )
-            # one search from all the call's sources: each leads only into its own box
-            d = dijkstra(
-                csr, directed=True, indices=m + np.arange(b - a), limit=limit, min_only=True
-            )
-            c = np.flatnonzero(np.isfinite(d[:m])) + s
-            r = np.searchsorted(self.start, c, side="right") - 1
-            node = spatial.node[self.pos[c]]
-            order = np.argsort(r * n + node)  # nodes ascending within each facility
-            nodes.append(node[order])
-            dists.append(d[c[order] - s])
-            counts.append(np.bincount(r - a, minlength=b - a))
-        return np.concatenate(nodes), np.concatenate(dists), np.concatenate(counts)
-
-
-def _cut_boxes(
-    spatial: _Spatial, runs: _Runs, virtual: tuple[np.ndarray, np.ndarray, np.ndarray]
-) -> _Boxes:
-    """Cut each facility's box out of the cell-ordered network, all at once.
-
-    `virtual` holds the facilities' source edges: facility (0..F-1), end node, weight.
-    """
-    n_fac = len(runs.first)
-    size = runs.hi - runs.lo
-    end = np.cumsum(size)
-    shift = end - size - runs.lo  # local index = position + shift of its run
-    pos = _ranges(runs.lo, runs.hi)  # the boxes' nodes, in local order
-    # their streets: one stretch of the cell-ordered adjacency per run
-    e_lo, e_hi = spatial.indptr[runs.lo], spatial.indptr[runs.hi]
-    ent = _ranges(e_lo, e_hi)
-    e_fac = np.repeat(runs.fac, e_hi - e_lo)
-    # inside the box when its far end's cell is: 0 <= cell - first cell < cells, unsigned
-    rel = spatial.to_row[ent] - runs.i0[e_fac]
-    inside = rel.view(np.uint32) < runs.nrow[e_fac].view(np.uint32)
-    inside &= (spatial.to_col[ent] - runs.j0[e_fac]).view(np.uint32) < runs.ncol[e_fac].view(
-        np.uint32
-    )
-    keep = np.flatnonzero(inside)
-    ent, e_fac, rel = ent[keep], e_fac[keep], rel[keep]
-    col = shift[runs.first[e_fac] + rel] + spatial.indices[ent]
-    kept = np.zeros(len(inside) + 1, dtype=np.int64)
-    np.cumsum(inside, out=kept[1:])
-    raw = np.zeros(len(pos) + 1, dtype=np.int64)
-    np.cumsum(spatial.indptr[pos + 1] - spatial.indptr[pos], out=raw[1:])
-    v_fac, v_node, v_w = virtual
-    vp = spatial.pos[v_node]  # inside its own box: the end of an entrance's edge
-    v_run = runs.first[v_fac] + spatial.row[vp] - runs.i0[v_fac]
-    virt = _csr_rows(v_fac, shift[v_run] + vp, v_w, n_fac)
-    start = np.zeros(n_fac + 1, dtype=np.int64)
-    start[1:] = end[np.cumsum(runs.nrow) - 1]
-    itype = np.int32 if max(len(pos), len(ent)) + n_fac < 2**31 else np.int64
-    return _Boxes(
-        start=start,
-        pos=pos,
-        indptr=kept[raw].astype(itype),
-        indices=col.astype(itype),
-        data=spatial.data[ent],
-        v_ptr=virt.indptr.astype(itype),
-        v_col=virt.indices.astype(itype),
-        v_w=virt.data,
-    )
+    i0, i1 = cell(x0 - 1.0, gx0, ni), cell(x1 + 1.0, gx0, ni)
+    j0, j1 = cell(y0 - 1.0, gy0, nj), cell(y1 + 1.0, gy0, nj)
+    big = (i1 - i0 >= 64) | (j1 - j0 >= 64)
+    groups: list[list[int]] = [[k] for k in np.flatnonzero(big).tolist()]
+    first_fit: list[list[int]] = []
+    taken = np.zeros((4, ni, nj), dtype=bool)
+    for k in np.flatnonzero(~big)[np.argsort(x0[~big], kind="stable")].tolist():
+        a, b, c, d = i0[k], i1[k] + 1, j0[k], j1[k] + 1
+        free = np.flatnonzero(~taken[: len(first_fit), a:b, c:d].any(axis=(1, 2)))
+        g = int(free[0]) if len(free) else len(first_fit)
+        if g == len(first_fit):
+            first_fit.append([])
+            if g == len(taken):
+                taken = np.concatenate([taken, np.zeros_like(taken)])
+        first_fit[g].append(k)
+        taken[g, a:b, c:d] = True
+    out = []
+    for members in groups + first_fit:
+        ids = active[np.sort(np.asarray(members, dtype=np.int64))]
+        out += [ids[s : s + chunk] for s in range(0, len(ids), chunk)]
+    return out
 
 
 def _ptr(owner: np.ndarray, n: int) -> np.ndarray:
@@ -405,109 +304,41 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _gather_rows(
-    n_owners: int, counts: np.ndarray, nodes: list[np.ndarray], dists: list[np.ndarray]
+    n_owners: int,
+    counts: np.ndarray,
+    owners: list[np.ndarray],
+    nodes: list[np.ndarray],
+    dists: list[np.ndarray],
 ) -> NodeReach:
-    """Rows found call by call (facilities ascending) as one `NodeReach`."""
+    """Rows found group by group (nodes ascending in each) in facility order."""
     indptr = np.zeros(n_owners + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
     if not nodes:
         return NodeReach(np.arange(n_owners), indptr, np.zeros(0, dtype=np.int64), np.zeros(0))
+    owner = np.concatenate(owners).astype(np.int64)
+    ptr, order = _group(owner, n_owners)  # stable: nodes stay ascending within a facility
     return NodeReach(
         facilities=np.arange(n_owners),
-        indptr=indptr,
-        node=np.concatenate(nodes).astype(np.int64, copy=False),
-        dist=np.concatenate(dists),
+        indptr=ptr,
+        node=np.concatenate(nodes).astype(np.int64)[order],
+        dist=np.concatenate(dists)[order],
     )
 
 
 @dataclass(frozen=True)
 class _Spatial:
-    """The network's nodes in square cells, and its adjacency in that order.
-
-    Nodes are ordered by cell (row of cells ``i`` first, then ``j``), so the nodes of a
-    row of cells ``j0..j1`` are one run of positions, and their streets one stretch of
-    the reordered adjacency (``indptr``, ``indices`` as positions, ``data``; ``to_row``
-    and ``to_col`` the cell of each street's far end).
-    """
+    """Bounding boxes of the network's edges, and of the whole network."""
 
     edge_box: np.ndarray  # (edges, 4): minx, miny, maxx, maxy
-    x0: float
-    y0: float
-    cell: float
-    ni: int
-    nj: int
-    ptr: np.ndarray  # cell i * nj + j holds positions ptr[c] : ptr[c + 1]
-    node: np.ndarray  # node at each position
-    pos: np.ndarray  # position of each node
-    row: np.ndarray  # row of cells of each position (int32)
-    indptr: np.ndarray
-    indices: np.ndarray  # int32
-    data: np.ndarray
-    to_row: np.ndarray  # int32
-    to_col: np.ndarray  # int32
-
-    def runs(self, x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> _Runs:
-        """The cells meeting each box (a superset of the nodes in it), as runs."""
-
-        def cell(v: np.ndarray, origin: float, n: int) -> np.ndarray:
-            return np.clip(np.floor_divide(v - origin, self.cell), 0, n - 1).astype(np.int32)
-
-        i0, i1 = cell(x0, self.x0, self.ni), cell(x1, self.x0, self.ni)
-        j0, j1 = cell(y0, self.y0, self.nj), cell(y1, self.y0, self.nj)
-        nrow, ncol = i1 - i0 + 1, j1 - j0 + 1  # at least 1: clipped, x0 <= x1
-        fac = np.repeat(np.arange(len(i0)), nrow)
-        c = _ranges(i0, i0 + nrow).astype(np.int64) * self.nj + j0[fac]
-        return _Runs(
-            fac=fac,
-            first=np.cumsum(nrow, dtype=np.int64) - nrow,
-            i0=i0,
-            j0=j0,
-            nrow=nrow,
-            ncol=ncol,
-            lo=self.ptr[c],
-            hi=self.ptr[c + ncol[fac]],
-        )
+    extent: tuple[float, float, float, float]
 
 
 def _spatial(network: StreetNetwork) -> _Spatial:
     def build() -> _Spatial:
+        box = shapely.bounds(network.edge_geometry).reshape(-1, 4)
         x, y = network.node_x, network.node_y
-        n = network.n_nodes
-        box = shapely.bounds(network.edge_geometry)
-        base = network.csr
-        x0, y0 = (float(x.min()), float(y.min())) if n else (0.0, 0.0)
-        x1, y1 = (float(x.max()), float(y.max())) if n else (0.0, 0.0)
-        area = max((x1 - x0) * (y1 - y0), 1.0)
-        cell = max(100.0, (area / 4_000_000) ** 0.5)  # at most about 4M cells
-        ni = int((x1 - x0) // cell) + 1
-        nj = int((y1 - y0) // cell) + 1
-        i = ((x - x0) // cell).astype(np.int32)
-        j = ((y - y0) // cell).astype(np.int32)
-        key = i.astype(np.int64) * nj + j
-        order = np.argsort(key, kind="stable")
-        pos = np.empty(n, dtype=np.int64)
-        pos[order] = np.arange(n)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.diff(base.indptr)[order], out=indptr[1:])
-        ent = _ranges(base.indptr[order], base.indptr[order + 1])
-        far = base.indices[ent]
-        return _Spatial(
-            box,
-            x0,
-            y0,
-            cell,
-            ni,
-            nj,
-            _ptr(key, ni * nj),
-            order.astype(np.int64),
-            pos,
-            i[order],
-            indptr,
-            pos[far].astype(np.int32 if n < 2**31 else np.int64),
-            base.data[ent].astype(float),
-            i[far],
-            j[far],
-        )
+        if not len(x):
+            return _Spatial(box, (0.0, 0.0, 0.0, 0.0))
+        return _Spatial(box, (float(x.min()), float(y.min()), float(x.max()), float(y.max())))
 
     return memo(network, "reach_spatial", build)
 
