@@ -247,6 +247,8 @@ def _disjoint_groups(
     most about 2**18 of them); a box more than 64 tiles wide or high gets a group of its
     own (it would meet most others anyway).
     """
+    if not np.isfinite(limit):  # every box is the whole plane: one facility per search
+        return [active[k : k + 1] for k in range(len(active))]
     spatial = _spatial(network)
     a_order = np.argsort(sources.owner, kind="stable")
     a_owner = sources.owner[a_order]
@@ -492,11 +494,12 @@ def nearest_facility(
     else:
         dist, node_fac = _nearest_nodes_from_reach(network, reach)
     e = targets.edge
-    du = dist[network.edge_u[e]] + targets.offset
-    dv = dist[network.edge_v[e]] + (network.edge_length[e] - targets.offset)
+    tu, tv = network.edge_u[e], network.edge_v[e]
+    du = dist[tu] + targets.offset
+    dv = dist[tv] + (network.edge_length[e] - targets.offset)
     via_v = dv < du
     best = np.where(via_v, dv, du) + targets.access
-    best_fac = np.where(via_v, node_fac[network.edge_v[e]], node_fac[network.edge_u[e]])
+    best_fac = node_fac[np.where(via_v, tv, tu)]
     ok = np.isfinite(best)
     s_src, s_tgt, s_dist = _same_edge_arrays(sources, targets)
     poi = np.concatenate([targets.owner[ok], targets.owner[s_tgt]])
@@ -581,13 +584,15 @@ def _nearest_nodes_from_reach(
     b_row = np.searchsorted(indptr, border, side="right") - 1
     b_from = base.indices[ent[border]]
     facs, b_rank = np.unique(fac[b_from], return_inverse=True)
-    starts = _csr_rows(b_rank, b_row, dist[b_from] + base.data[ent[border]], len(facs))
+    # one source per facility, its rows grouped by a counting sort (parallel starts are
+    # harmless: the search keeps the shorter)
+    s_ptr, s_order = _group(b_rank, len(facs))
     size = m + 1 + len(facs)
     csr = sparse.csr_matrix(
         (
-            np.concatenate([base.data[ent], starts.data]),
-            np.concatenate([col, starts.indices]),
-            np.concatenate([indptr, indptr[-1:], indptr[-1] + starts.indptr[1:]]),
+            np.concatenate([base.data[ent], (dist[b_from] + base.data[ent[border]])[s_order]]),
+            np.concatenate([col, b_row[s_order].astype(col.dtype)]),
+            np.concatenate([indptr, indptr[-1:], indptr[-1] + s_ptr[1:]]),
         ),
         shape=(size, size),
     )
