@@ -69,6 +69,26 @@ def test_snap_matches_the_per_point_geos_path(town, town_points, limit):
     assert (new["status"] == "too_far_from_network").sum() > (10 if limit <= 300 else 1)
 
 
+def test_snap_in_threads_matches(town, town_points, monkeypatch):
+    """Large inputs are searched in parts by threads; the answers are the same."""
+    x, y = town_points
+    whole = snap.snap_points(town, x, y, 300.0)
+    parts: list[int] = []
+    real = snap._nearest
+
+    def spy(grid, px, *args):
+        parts.append(len(px))
+        return real(grid, px, *args)
+
+    monkeypatch.setattr(snap, "_nearest", spy)
+    monkeypatch.setattr(snap, "BLOCK", 1000)
+    monkeypatch.setattr(snap, "THREADS", 3)
+    got = snap.snap_points(town, x, y, 300.0)
+    assert len(parts) == 3 and sum(parts) == np.isfinite(x).sum()  # hit: three parts
+    assert_same_snap(got, whole)
+    assert_same_snap(got, ref.snap_points_geos(town, x, y, 300.0))
+
+
 def test_far_points_finish_with_geos_and_match(town):
     """Points hundreds of metres from any street leave the cell search for GEOS."""
     x0, y0 = town.node_x.min(), town.node_y.min()
