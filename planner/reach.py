@@ -434,7 +434,7 @@ def reach_pairs(
     # the shortest of each pair's candidates, sorted by facility then POI
     n_poi = int(targets.owner.max()) + 1 if len(targets) else 1
     key = f * n_poi + p
-    o = np.argsort(key)
+    o = np.argsort(key, kind="stable")  # runs: already by facility
     key, dd = key[o], dd[o]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     best = np.minimum.reduceat(dd, first) if len(key) else np.zeros(0)
