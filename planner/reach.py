@@ -274,17 +274,22 @@ def _disjoint_groups(
     big = (i1 - i0 >= 64) | (j1 - j0 >= 64)
     groups: list[list[int]] = [[k] for k in np.flatnonzero(big).tolist()]
     first_fit: list[list[int]] = []
-    taken = np.zeros((4, ni, nj), dtype=bool)
+    # bit g of a tile's word w: group 64 * w + g covers the tile
+    taken = np.zeros((ni, nj, 1), dtype=np.uint64)
     for k in np.flatnonzero(~big)[np.argsort(x0[~big], kind="stable")].tolist():
         a, b, c, d = i0[k], i1[k] + 1, j0[k], j1[k] + 1
-        free = np.flatnonzero(~taken[: len(first_fit), a:b, c:d].any(axis=(1, 2)))
-        g = int(free[0]) if len(free) else len(first_fit)
+        used = np.bitwise_or.reduce(taken[a:b, c:d].reshape(-1, taken.shape[2]), axis=0)
+        g = 64 * len(used)  # the first group none of the box's tiles is in
+        for w, u in enumerate(used.tolist()):
+            if u != 2**64 - 1:
+                g = 64 * w + (~u & (u + 1)).bit_length() - 1  # lowest zero bit
+                break
         if g == len(first_fit):
             first_fit.append([])
-            if g == len(taken):
-                taken = np.concatenate([taken, np.zeros_like(taken)])
+            if g == 64 * taken.shape[2]:
+                taken = np.concatenate([taken, np.zeros_like(taken)], axis=2)
         first_fit[g].append(k)
-        taken[g, a:b, c:d] = True
+        taken[a:b, c:d, g // 64] |= np.uint64(1 << (g % 64))
     out = []
     for members in groups + first_fit:
         ids = active[np.sort(np.asarray(members, dtype=np.int64))]

@@ -316,6 +316,26 @@ def test_node_reach_ties_limit_and_pieces_by_hand():
         assert set(nr.row(2)[0].tolist()) == {node[10], node[11]}
 
 
+def test_node_reach_more_overlapping_boxes_than_one_word_of_groups():
+    """70 facilities on the same spot: every box meets every other, 70 groups of one
+    (more than the 64 a word of the occupancy grid holds), each reaching the same nodes."""
+    network = make_network(
+        {0: (0, 0), 1: (100, 0), 2: (200, 0), 10: (2000, 0), 11: (2100, 0)},
+        [(0, 1), (1, 2), (10, 11)],
+    )
+    fs = _snap(network, [(0, 0)] * 70 + [(2100, 0)])
+    sources = reach.Anchors.from_snapped(fs)
+    groups = reach._disjoint_groups(network, sources, np.arange(71), 150.0, 128)
+    assert len(groups) == 70  # the facility at 2,100 m shares a group (its box is apart)
+    assert sorted(len(g) for g in groups) == [1] * 69 + [2]
+    nr = reach.node_reach(network, sources, 71, 150.0)
+    old = ref.node_reach_old(network, sources, 71, 150.0)
+    np.testing.assert_array_equal(nr.indptr, old.indptr)
+    np.testing.assert_array_equal(nr.node, old.node)
+    np.testing.assert_allclose(nr.dist, old.dist, atol=TOL_M, rtol=0)
+    assert all(len(nr.row(f)[0]) == 2 for f in range(71))  # nodes 0 and 1; 11 and 10
+
+
 @pytest.mark.parametrize("limit", [150.0, 900.0])
 def test_pairs_and_nearest_match_the_earlier_path(town, town_case, limit):
     sources, targets, n_owners, n_pois = town_case
