@@ -202,13 +202,12 @@ def node_reach(
         Reached nodes per facility, in ascending node order.
     """
     n = network.n_nodes
-    counts = np.zeros(n_owners, dtype=np.int64)
     v_owner, v_node, v_w = _virtual_edges(network, sources)
     keep = v_w <= limit  # a virtual edge longer than the limit reaches nothing
     v_owner, v_node, v_w = v_owner[keep], v_node[keep], v_w[keep]
     active = np.unique(v_owner)
     if not len(active):
-        return _gather_rows(n_owners, counts, [], [], [])
+        return _gather_rows(n_owners, [], [], [])
     rows = _csr_rows(v_owner, v_node, v_w, n_owners)
     base = network.csr
     csr = sparse.csr_matrix(
@@ -235,7 +234,7 @@ def node_reach(
         nodes.append(hit)
         dists.append(d[hit])
         owners.append(src[hit] - n)
-    return _gather_rows(n_owners, counts, owners, nodes, dists)
+    return _gather_rows(n_owners, owners, nodes, dists)
 
 
 def _disjoint_groups(
@@ -297,13 +296,6 @@ def _disjoint_groups(
     return out
 
 
-def _ptr(owner: np.ndarray, n: int) -> np.ndarray:
-    """CSR pointer of a grouping: group g holds sorted positions ptr[g]:ptr[g+1]."""
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=n), out=ptr[1:])
-    return ptr
-
-
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Concatenate ``arange(lo[i], hi[i])`` for every i, in order."""
     cnt = hi - lo
@@ -312,7 +304,6 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _gather_rows(
     n_owners: int,
-    counts: np.ndarray,
     owners: list[np.ndarray],
     nodes: list[np.ndarray],
     dists: list[np.ndarray],
