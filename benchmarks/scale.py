@@ -14,8 +14,9 @@ same inputs:
   facilities and 100k POIs, against the earlier reach and table code on the same inputs.
 * ``reach``: the planner's reach stage (node reach, pairs, nearest facility) against
   scipy's bounded Dijkstra measured warm: the graph built once, chunked calls (the chunk
-  with the best time among 16 and 64), same process, median of repeats; and against that
-  floor plus scipy's unbounded multi-source search (the nearest-facility part).
+  with the best time among 16 and 64), same process, median of repeats taken in turn with
+  the planner's (so both see the same load); and against that floor plus scipy's
+  unbounded multi-source search (the nearest-facility part).
 * ``interactive``: add, move and remove one facility with `planner.LiveCoverage`, on the
   sample and on a district cut from the city network, against a full `planner.reanalyse`;
   every answer is checked equal to the full analysis.
@@ -84,6 +85,19 @@ def median_time(f: Callable[[], Any], repeats: int) -> float:
     return statistics.median(timed(f)[0] for _ in range(repeats))
 
 
+def interleaved(fs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, float]:
+    """Median wall seconds of each function, all run in turn in every repeat.
+
+    On a shared machine the load changes from second to second; taking turns puts every
+    function under the same load, so their ratios hold even when the seconds do not.
+    """
+    times: dict[str, list[float]] = {k: [] for k in fs}
+    for _ in range(repeats):
+        for k, f in fs.items():
+            times[k].append(timed(f)[0])
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def city(size: dict[str, Any]) -> Any:
     """The seeded city network of `benchmarks/run.py` (workload b)."""
     from tests.synthetic import synthetic_network
@@ -131,6 +145,7 @@ def section_snap(size: dict[str, Any]) -> dict[str, Any]:
             "snapped": int((got["status"] == "ok").sum()),
             "us_per_point": 1e6 * total / n,
             "cpu_s": cpu,
+            "threads": snap.THREADS,
             "earlier_us_per_point": 1e6 * base_s / m,
             "same_answers_on_subsample": same,
         },
@@ -259,23 +274,27 @@ def section_reach(size: dict[str, Any]) -> dict[str, Any]:
         reach.reach_pairs(network, nr, sources, targets, LIMIT_M)
         reach.nearest_facility(network, sources, n_f, targets, len(pois), reach=nr)
 
-    floor(16), floor(64), floor_nearest(), stage()  # warm: first touch of every buffer
-    chunks = {c: median_time(lambda c=c: floor(c), repeats) for c in (16, 64)}
+    nr = reach.node_reach(network, sources, n_f, LIMIT_M)
+    runs: dict[str, Callable[[], Any]] = {
+        "floor 16": lambda: floor(16),
+        "floor 64": lambda: floor(64),
+        "floor nearest": floor_nearest,
+        "node_reach": lambda: reach.node_reach(network, sources, n_f, LIMIT_M),
+        "reach_pairs": lambda: reach.reach_pairs(network, nr, sources, targets, LIMIT_M),
+        "nearest_facility": lambda: reach.nearest_facility(
+            network, sources, n_f, targets, len(pois), reach=nr
+        ),
+        "stage": stage,
+    }
+    for f in runs.values():  # warm: first touch of every buffer
+        f()
+    got = interleaved(runs, 2 * repeats + 1)
+    chunks = {c: got[f"floor {c}"] for c in (16, 64)}
     best_chunk = min(chunks, key=chunks.__getitem__)
     bounded = chunks[best_chunk]
-    nearest = median_time(floor_nearest, repeats)
-    parts = {
-        "node_reach": median_time(lambda: reach.node_reach(network, sources, n_f, LIMIT_M), repeats)
-    }
-    nr = reach.node_reach(network, sources, n_f, LIMIT_M)
-    parts["reach_pairs"] = median_time(
-        lambda: reach.reach_pairs(network, nr, sources, targets, LIMIT_M), repeats
-    )
-    parts["nearest_facility"] = median_time(
-        lambda: reach.nearest_facility(network, sources, n_f, targets, len(pois), reach=nr),
-        repeats,
-    )
-    whole = median_time(stage, repeats)
+    nearest = got["floor nearest"]
+    parts = {k: got[k] for k in ("node_reach", "reach_pairs", "nearest_facility")}
+    whole = got["stage"]
 
     def old_stage() -> None:
         onr = reference.node_reach_old(network, sources, n_f, LIMIT_M)

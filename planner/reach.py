@@ -159,8 +159,8 @@ def _csr_rows(owner: np.ndarray, node: np.ndarray, w: np.ndarray, n_rows: int) -
     return _Rows(indptr, node.astype(np.int32 if len(node) else np.int64), w.astype(float))
 
 
-#: Facilities per bounded Dijkstra call (each call searches their part of the network).
-CHUNK = 16
+#: Most facilities per Dijkstra call (a call's facilities search together; see `node_reach`).
+CHUNK = 128
 
 
 def node_reach(
@@ -173,12 +173,15 @@ def node_reach(
 ) -> NodeReach:
     """Bounded multi-facility Dijkstra: distance to every node within `limit` metres.
 
-    Every node within `limit` metres on foot also lies within `limit` metres as the crow
-    flies of a snapped entrance (edges are at least as long as the straight line between
-    their ends), so each call searches only the streets around its facilities: the
-    facilities are taken in space-filling-curve order, `chunk` at a time, on the network
-    cut to the box `limit` around their entrances. The distances are those of the whole
-    network (every path of at most `limit` metres stays in the box).
+    Every node within `limit` metres on foot of a facility also lies within `limit`
+    metres as the crow flies of one of its snapped entrances (edges are at least as long
+    as the straight line between their ends), so inside its *box*: its entrances' edges'
+    bounding box grown by `limit`, in whole cells of a grid. Facilities whose boxes do
+    not meet cannot reach a common node within the limit, nor a node on the way to one;
+    so one bounded multi-source search (scipy's compiled Dijkstra, ``min_only``) of such
+    facilities gives each its own exact distances, and tells which facility reached each
+    node. The facilities are split into such groups (first fit, in order of their boxes'
+    west edge); each group, `chunk` facilities at most, is one search on the whole network.
 
     Parameters
     ----------
@@ -191,7 +194,7 @@ def node_reach(
     limit
         Search radius in metres (access leg included).
     chunk
-        Facilities per Dijkstra call (bounds memory at chunk x nodes-in-the-box floats).
+        Most facilities per Dijkstra call.
 
     Returns
     -------
@@ -199,70 +202,98 @@ def node_reach(
         Reached nodes per facility, in ascending node order.
     """
     n = network.n_nodes
-    base = network.csr
-    spatial = _spatial(network)
-    order = _curve_order(spatial, sources, max(limit, 1.0))
     v_owner, v_node, v_w = _virtual_edges(network, sources)
     keep = v_w <= limit  # a virtual edge longer than the limit reaches nothing
     v_owner, v_node, v_w = v_owner[keep], v_node[keep], v_w[keep]
-    v_order = np.argsort(v_owner, kind="stable")
-    v_ptr = _ptr(v_owner, n_owners)
-    a_order = np.argsort(sources.owner, kind="stable")
-    a_ptr = _ptr(sources.owner, n_owners)
-    local = np.full(n, -1, dtype=np.int64)
-    counts = np.zeros(n_owners, dtype=np.int64)
+    active = np.unique(v_owner)
+    if not len(active):
+        return _gather_rows(n_owners, [], [], [])
+    rows = _csr_rows(v_owner, v_node, v_w, n_owners)
+    base = network.csr
+    csr = sparse.csr_matrix(
+        (
+            np.concatenate([base.data, rows.data]),
+            np.concatenate([base.indices, rows.indices]),
+            np.concatenate([base.indptr, base.indptr[-1] + rows.indptr[1:]]),
+        ),
+        shape=(n + n_owners, n + n_owners),
+    )
     nodes: list[np.ndarray] = []
     dists: list[np.ndarray] = []
     owners: list[np.ndarray] = []
-    for start in range(0, len(order), chunk):
-        ids = order[start : start + chunk]
-        anchors = a_order[_ranges(a_ptr[ids], a_ptr[ids + 1])]
-        e = sources.edge[anchors]
-        box = (
-            spatial.edge_box[e, 0].min() - limit,
-            spatial.edge_box[e, 1].min() - limit,
-            spatial.edge_box[e, 2].max() + limit,
-            spatial.edge_box[e, 3].max() + limit,
+    for group in _disjoint_groups(network, sources, active, limit, chunk):
+        d, _, src = dijkstra(
+            csr,
+            directed=True,
+            indices=n + group,
+            limit=limit,
+            min_only=True,
+            return_predecessors=True,
         )
-        sub = spatial.nodes_in(box)
-        local[sub] = np.arange(len(sub))
-        # the streets among those nodes: rows of the network's adjacency, columns kept inside
-        pos = _ranges(base.indptr[sub], base.indptr[sub + 1])
-        col = local[base.indices[pos]]
-        inside = col >= 0
-        row_cnt = np.bincount(
-            np.repeat(np.arange(len(sub)), np.diff(base.indptr)[sub])[inside], minlength=len(sub)
-        )
-        # the chunk's virtual edges (their end nodes lie in the box when within the limit)
-        vi = v_order[_ranges(v_ptr[ids], v_ptr[ids + 1])]
-        rank = np.empty(n_owners, dtype=np.int64)
-        rank[ids] = np.arange(len(ids))
-        virt = _csr_rows(rank[v_owner[vi]], local[v_node[vi]], v_w[vi], len(ids))
-        m = len(sub) + len(ids)
-        indptr = np.concatenate([[0], np.cumsum(row_cnt), row_cnt.sum() + virt.indptr[1:]])
-        csr = sparse.csr_matrix(
-            (
-                np.concatenate([base.data[pos][inside], virt.data]),
-                np.concatenate([col[inside], virt.indices]),
-                indptr,
-            ),
-            shape=(m, m),
-        )
-        d = dijkstra(csr, directed=True, indices=len(sub) + np.arange(len(ids)), limit=limit)
-        r, c = np.nonzero(np.isfinite(d[:, : len(sub)]))
-        nodes.append(sub[c])
-        dists.append(d[r, c])
-        owners.append(ids[r])
-        counts[ids] = np.bincount(r, minlength=len(ids))
-        local[sub] = -1
-    return _gather_rows(n_owners, counts, owners, nodes, dists)
+        hit = np.flatnonzero(np.isfinite(d[:n]))
+        nodes.append(hit)
+        dists.append(d[hit])
+        owners.append(src[hit] - n)
+    return _gather_rows(n_owners, owners, nodes, dists)
 
 
-def _ptr(owner: np.ndarray, n: int) -> np.ndarray:
-    """CSR pointer of a grouping: group g holds sorted positions ptr[g]:ptr[g+1]."""
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(owner, minlength=n), out=ptr[1:])
-    return ptr
+def _disjoint_groups(
+    network: StreetNetwork, sources: Anchors, active: np.ndarray, limit: float, chunk: int
+) -> list[np.ndarray]:
+    """Facilities `active` in groups whose boxes do not meet, `chunk` at most per group.
+
+    Boxes are whole tiles of an occupancy grid (tiles of a quarter of `limit`, at
+    most about 2**18 of them); a box more than 64 tiles wide or high gets a group of its
+    own (it would meet most others anyway).
+    """
+    if not np.isfinite(limit):  # every box is the whole plane: one facility per search
+        return [active[k : k + 1] for k in range(len(active))]
+    spatial = _spatial(network)
+    a_order = np.argsort(sources.owner, kind="stable")
+    a_owner = sources.owner[a_order]
+    a_first = np.flatnonzero(np.r_[True, a_owner[1:] != a_owner[:-1]])
+    box = spatial.edge_box[sources.edge[a_order]]
+    at = np.searchsorted(a_owner[a_first], active)
+    x0 = np.minimum.reduceat(box[:, 0], a_first)[at] - limit
+    y0 = np.minimum.reduceat(box[:, 1], a_first)[at] - limit
+    x1 = np.maximum.reduceat(box[:, 2], a_first)[at] + limit
+    y1 = np.maximum.reduceat(box[:, 3], a_first)[at] + limit
+    gx0, gy0, gx1, gy1 = spatial.extent
+    area = max((gx1 - gx0) * (gy1 - gy0), 1.0)
+    tile = max(limit / 4.0, (area / 2**18) ** 0.5, 1.0)
+    ni = int((gx1 - gx0) // tile) + 1
+    nj = int((gy1 - gy0) // tile) + 1
+
+    def cell(v: np.ndarray, origin: float, size: int) -> np.ndarray:
+        # a margin of a metre: distances summed in floating point stay inside
+        return np.clip(np.floor_divide(v - origin, tile), 0, size - 1).astype(np.int64)
+
+    i0, i1 = cell(x0 - 1.0, gx0, ni), cell(x1 + 1.0, gx0, ni)
+    j0, j1 = cell(y0 - 1.0, gy0, nj), cell(y1 + 1.0, gy0, nj)
+    big = (i1 - i0 >= 64) | (j1 - j0 >= 64)
+    groups: list[list[int]] = [[k] for k in np.flatnonzero(big).tolist()]
+    first_fit: list[list[int]] = []
+    # bit g of a tile's word w: group 64 * w + g covers the tile
+    taken = np.zeros((ni, nj, 1), dtype=np.uint64)
+    for k in np.flatnonzero(~big)[np.argsort(x0[~big], kind="stable")].tolist():
+        a, b, c, d = i0[k], i1[k] + 1, j0[k], j1[k] + 1
+        used = np.bitwise_or.reduce(taken[a:b, c:d].reshape(-1, taken.shape[2]), axis=0)
+        g = 64 * len(used)  # the first group none of the box's tiles is in
+        for w, u in enumerate(used.tolist()):
+            if u != 2**64 - 1:
+                g = 64 * w + (~u & (u + 1)).bit_length() - 1  # lowest zero bit
+                break
+        if g == len(first_fit):
+            first_fit.append([])
+            if g == 64 * taken.shape[2]:
+                taken = np.concatenate([taken, np.zeros_like(taken)], axis=2)
+        first_fit[g].append(k)
+        taken[a:b, c:d, g // 64] |= np.uint64(1 << (g % 64))
+    out = []
+    for members in groups + first_fit:
+        ids = active[np.sort(np.asarray(members, dtype=np.int64))]
+        out += [ids[s : s + chunk] for s in range(0, len(ids), chunk)]
+    return out
 
 
 def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -273,97 +304,79 @@ def _ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _gather_rows(
     n_owners: int,
-    counts: np.ndarray,
     owners: list[np.ndarray],
     nodes: list[np.ndarray],
     dists: list[np.ndarray],
 ) -> NodeReach:
-    """Put the rows found chunk by chunk (in search order) back in facility order."""
+    """Rows found group by group (nodes ascending in each) in facility order."""
     indptr = np.zeros(n_owners + 1, dtype=np.int64)
-    np.cumsum(counts, out=indptr[1:])
     if not nodes:
         return NodeReach(np.arange(n_owners), indptr, np.zeros(0, dtype=np.int64), np.zeros(0))
-    owner = np.concatenate(owners)
-    order = np.argsort(owner, kind="stable")  # rows in facility order, nodes ascending within
+    owner = np.concatenate(owners).astype(np.int64)
+    ptr, order = _group(owner, n_owners)  # stable: nodes stay ascending within a facility
     return NodeReach(
         facilities=np.arange(n_owners),
-        indptr=indptr,
-        node=np.concatenate(nodes)[order].astype(np.int64),
+        indptr=ptr,
+        node=np.concatenate(nodes).astype(np.int64)[order],
         dist=np.concatenate(dists)[order],
     )
 
 
 @dataclass(frozen=True)
 class _Spatial:
-    """Edge bounding boxes and nodes bucketed in square cells, for cutting search boxes."""
+    """Bounding boxes of the network's edges, and of the whole network."""
 
     edge_box: np.ndarray  # (edges, 4): minx, miny, maxx, maxy
-    x0: float
-    y0: float
-    cell: float
-    ni: int
-    nj: int
-    ptr: np.ndarray  # cell i * nj + j holds node[ptr[c] : ptr[c + 1]]
-    node: np.ndarray
-
-    def nodes_in(self, box: tuple[float, float, float, float]) -> np.ndarray:
-        """Nodes of the cells that meet `box` (a superset of the nodes in it), ascending."""
-        i0 = max(int((box[0] - self.x0) // self.cell), 0)
-        j0 = max(int((box[1] - self.y0) // self.cell), 0)
-        i1 = min(int((box[2] - self.x0) // self.cell), self.ni - 1)
-        j1 = min(int((box[3] - self.y0) // self.cell), self.nj - 1)
-        if i1 < i0 or j1 < j0:
-            return np.zeros(0, dtype=np.int64)
-        rows = np.arange(i0, i1 + 1) * self.nj
-        # cells of one row are consecutive: one range per row
-        return np.sort(self.node[_ranges(self.ptr[rows + j0], self.ptr[rows + j1 + 1])])
+    extent: tuple[float, float, float, float]
 
 
 def _spatial(network: StreetNetwork) -> _Spatial:
     def build() -> _Spatial:
+        box = shapely.bounds(network.edge_geometry).reshape(-1, 4)
         x, y = network.node_x, network.node_y
-        box = shapely.bounds(network.edge_geometry)
         if not len(x):
-            return _Spatial(box, 0.0, 0.0, 1.0, 1, 1, np.zeros(2, dtype=np.int64), np.zeros(0))
-        x0, y0 = float(x.min()), float(y.min())
-        area = max(float(x.max() - x0) * float(y.max() - y0), 1.0)
-        cell = max(100.0, (area / 4_000_000) ** 0.5)  # at most about 4M cells
-        ni = int((x.max() - x0) // cell) + 1
-        nj = int((y.max() - y0) // cell) + 1
-        key = ((x - x0) // cell).astype(np.int64) * nj + ((y - y0) // cell).astype(np.int64)
-        order = np.argsort(key, kind="stable")
-        return _Spatial(box, x0, y0, cell, ni, nj, _ptr(key, ni * nj), order.astype(np.int64))
+            return _Spatial(box, (0.0, 0.0, 0.0, 0.0))
+        return _Spatial(box, (float(x.min()), float(y.min()), float(x.max()), float(y.max())))
 
     return memo(network, "reach_spatial", build)
 
 
-def _curve_order(spatial: _Spatial, sources: Anchors, cell: float) -> np.ndarray:
-    """Facilities with an anchor, in Z-order of their first anchor's edge (cells of `cell` m)."""
-    if not len(sources):
-        return np.zeros(0, dtype=np.int64)
-    ids, first = np.unique(sources.owner, return_index=True)
-    b = spatial.edge_box[sources.edge[first]]
-    i = np.clip((b[:, 0] - spatial.x0) // cell, 0, 2**20 - 1).astype(np.int64)
-    j = np.clip((b[:, 1] - spatial.y0) // cell, 0, 2**20 - 1).astype(np.int64)
-    code = np.zeros(len(ids), dtype=np.int64)
-    for bit in range(20):
-        code |= ((i >> bit) & 1) << (2 * bit + 1) | ((j >> bit) & 1) << (2 * bit)
-    return ids[np.argsort(code, kind="stable")]
-
-
 def _same_edge(sources: Anchors, targets: Anchors) -> pd.DataFrame:
     """Source/target anchor pairs that lie on the same edge, with their direct distance."""
+    s, t, dist = _same_edge_arrays(sources, targets)
+    return pd.DataFrame({"source": sources.owner[s], "target": targets.owner[t], "dist": dist})
+
+
+def _same_edge_arrays(
+    sources: Anchors, targets: Anchors
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Source and target anchors on the same edge (by source, then target), direct distance."""
     if not len(sources) or not len(targets):
-        return pd.DataFrame({"source": [], "target": [], "dist": []})
-    order = np.argsort(targets.edge, kind="stable")
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    on = np.zeros(int(max(sources.edge.max(), targets.edge.max())) + 1, dtype=bool)
+    on[sources.edge] = True
+    near = np.flatnonzero(on[targets.edge])  # the few targets on an entrance's edge
+    order = near[np.argsort(targets.edge[near], kind="stable")]
     t_edge = targets.edge[order]
     lo = np.searchsorted(t_edge, sources.edge, side="left")
     hi = np.searchsorted(t_edge, sources.edge, side="right")
-    cnt = hi - lo
-    s = np.repeat(np.arange(len(sources)), cnt)
-    t = order[np.repeat(lo - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))]
+    s = np.repeat(np.arange(len(sources)), hi - lo)
+    t = order[_ranges(lo, hi)]
     dist = sources.access[s] + np.abs(sources.offset[s] - targets.offset[t]) + targets.access[t]
-    return pd.DataFrame({"source": sources.owner[s], "target": targets.owner[t], "dist": dist})
+    return s, t, dist
+
+
+def _group(key: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stable counting sort of `key` (values 0..n-1): key k holds ``order[ptr[k]:ptr[k+1]]``.
+
+    scipy's COO to CSR conversion is a compiled counting sort (linear time, and stable:
+    within a row the columns, here the positions in `key`, stay ascending).
+    """
+    m = len(key)
+    g = sparse.coo_matrix(
+        (np.ones(m, dtype=np.int8), (key, np.arange(m))), shape=(n, max(m, 1))
+    ).tocsr()
+    return g.indptr.astype(np.int64, copy=False), g.indices
 
 
 def reach_pairs(
@@ -396,39 +409,28 @@ def reach_pairs(
     """
     tol = 1e-9 * max(limit, 1.0)
     n = network.n_nodes
-    tu = network.edge_u[targets.edge]
-    tv = network.edge_v[targets.edge]
-    to_u = targets.offset
-    to_v = network.edge_length[targets.edge] - targets.offset
+    e = targets.edge
     # targets indexed by end node, to touch only the targets next to reached nodes
-    ends = np.concatenate([tu, tv])
-    leg = np.concatenate([to_u, to_v])
-    tgt = np.concatenate([np.arange(len(targets)), np.arange(len(targets))])
-    order = np.argsort(ends, kind="stable")
-    ends, leg, tgt = ends[order], leg[order], tgt[order]
-    starts = np.searchsorted(ends, np.arange(n + 1))
+    ptr, order = _group(np.concatenate([network.edge_u[e], network.edge_v[e]]), n)
+    leg = np.concatenate([targets.offset, network.edge_length[e] - targets.offset])[order]
+    tgt = np.concatenate([np.arange(len(targets)), np.arange(len(targets))])[order]
     # every (reached node, target at that node) at once, all facilities together
     row = np.repeat(np.asarray(reach.facilities, dtype=np.int64), np.diff(reach.indptr))
     node = reach.node
-    cnt = starts[node + 1] - starts[node]
-    pos = np.repeat(starts[node] - (np.cumsum(cnt) - cnt), cnt) + np.arange(int(cnt.sum()))
+    pos = _ranges(ptr[node], ptr[node + 1])
+    cnt = ptr[node + 1] - ptr[node]
     t = tgt[pos]
     d = np.repeat(reach.dist, cnt) + leg[pos] + targets.access[t]
     keep = d <= limit + tol
-    fac = [np.repeat(row, cnt)[keep]]
-    poi = [targets.owner[t[keep]]]
-    dist = [d[keep]]
-    same = _same_edge(sources, targets)
-    if len(same):
-        within = same["dist"].to_numpy() <= limit + tol
-        fac.append(same["source"].to_numpy(dtype=np.int64)[within])
-        poi.append(same["target"].to_numpy(dtype=np.int64)[within])
-        dist.append(same["dist"].to_numpy(dtype=float)[within])
-    f, p, dd = np.concatenate(fac), np.concatenate(poi), np.concatenate(dist)
+    s_src, s_tgt, s_dist = _same_edge_arrays(sources, targets)
+    within = s_dist <= limit + tol
+    f = np.concatenate([np.repeat(row, cnt)[keep], sources.owner[s_src[within]]])
+    p = targets.owner[np.concatenate([t[keep], s_tgt[within]])]
+    dd = np.concatenate([d[keep], s_dist[within]])
     # the shortest of each pair's candidates, sorted by facility then POI
     n_poi = int(targets.owner.max()) + 1 if len(targets) else 1
     key = f * n_poi + p
-    o = np.argsort(key, kind="stable")
+    o = np.argsort(key, kind="stable")  # runs: already by facility
     key, dd = key[o], dd[o]
     first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, int)
     best = np.minimum.reduceat(dd, first) if len(key) else np.zeros(0)
@@ -488,16 +490,17 @@ def nearest_facility(
     else:
         dist, node_fac = _nearest_nodes_from_reach(network, reach)
     e = targets.edge
-    du = dist[network.edge_u[e]] + targets.offset
-    dv = dist[network.edge_v[e]] + (network.edge_length[e] - targets.offset)
+    tu, tv = network.edge_u[e], network.edge_v[e]
+    du = dist[tu] + targets.offset
+    dv = dist[tv] + (network.edge_length[e] - targets.offset)
     via_v = dv < du
     best = np.where(via_v, dv, du) + targets.access
-    best_fac = np.where(via_v, node_fac[network.edge_v[e]], node_fac[network.edge_u[e]])
+    best_fac = node_fac[np.where(via_v, tv, tu)]
     ok = np.isfinite(best)
-    same = _same_edge(sources, targets)
-    poi = np.concatenate([targets.owner[ok], same["target"].to_numpy(dtype=np.int64)])
-    dd = np.concatenate([best[ok], same["dist"].to_numpy(dtype=float)])
-    fac = np.concatenate([best_fac[ok], same["source"].to_numpy(dtype=np.int64)])
+    s_src, s_tgt, s_dist = _same_edge_arrays(sources, targets)
+    poi = np.concatenate([targets.owner[ok], targets.owner[s_tgt]])
+    dd = np.concatenate([best[ok], s_dist])
+    fac = np.concatenate([best_fac[ok], sources.owner[s_src]])
     distance[:] = np.inf
     np.minimum.at(distance, poi, dd)
     tie = dd == distance[poi]  # the lowest facility among equally near candidates
@@ -550,43 +553,52 @@ def node_minimum(reach: NodeReach, n_nodes: int) -> tuple[np.ndarray, np.ndarray
 def _nearest_nodes_from_reach(
     network: StreetNetwork, reach: NodeReach
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to and index of the nearest facility of every node, continuing `reach`."""
+    """Distance to and index of the nearest facility of every node, continuing `reach`.
+
+    The search runs on the unreached nodes' streets only. Streets between them and the
+    reached nodes are found from the unreached side (the adjacency is symmetric): they
+    start the search, from each reached node's nearest facility, at its distance plus the
+    street; in the graph they lead to one dead-end node.
+    """
     n = network.n_nodes
     dist, fac = node_minimum(reach, n)
-    out = ~np.isfinite(dist)
-    if not out.any() or not len(reach.node):
+    rest = np.flatnonzero(~np.isfinite(dist))
+    if not len(rest) or not len(reach.node):
         return dist, fac
-    base = network.csr
-    u = np.repeat(np.arange(n), np.diff(base.indptr))
-    v = base.indices
-    into = out[v]
-    local = np.full(n, -1, dtype=np.int64)
-    rest = np.flatnonzero(out)
-    local[rest] = np.arange(len(rest))
-    inner = into & out[u]  # streets among unreached nodes
-    border = into & ~out[u]  # from a reached node into the rest: starts of the search
-    facs = np.unique(fac[u[border]])
-    if not len(facs):  # the unreached nodes hang together with no reached one
-        return dist, fac
-    rank = np.full(len(reach.facilities), -1, dtype=np.int64)
-    rank[facs] = np.arange(len(facs))
     m = len(rest)
-    starts = _csr_rows(
-        rank[fac[u[border]]], local[v[border]], dist[u[border]] + base.data[border], len(facs)
-    )
-    iu, iv, iw = local[u[inner]], local[v[inner]], base.data[inner]
-    indptr = np.concatenate([_ptr(iu, m), len(iu) + starts.indptr[1:]])
+    base = network.csr
+    local = np.full(n, m, dtype=np.int32 if m < 2**31 else np.int64)  # m: the dead end
+    local[rest] = np.arange(m)
+    lo, hi = base.indptr[rest], base.indptr[rest + 1]
+    ent = _ranges(lo, hi)
+    col = local[base.indices[ent]]
+    border = np.flatnonzero(col == m)  # streets from the rest to reached nodes
+    if not len(border):  # the unreached nodes hang together with no reached one
+        return dist, fac
+    indptr = np.zeros(m + 1, dtype=np.int64)
+    np.cumsum(hi - lo, out=indptr[1:])
+    b_row = np.searchsorted(indptr, border, side="right") - 1
+    b_from = base.indices[ent[border]]
+    facs, b_rank = np.unique(fac[b_from], return_inverse=True)
+    # one source per facility, its rows grouped by a counting sort (parallel starts are
+    # harmless: the search keeps the shorter)
+    s_ptr, s_order = _group(b_rank, len(facs))
+    size = m + 1 + len(facs)
     csr = sparse.csr_matrix(
-        (np.concatenate([iw, starts.data]), np.concatenate([iv, starts.indices]), indptr),
-        shape=(m + len(facs), m + len(facs)),
+        (
+            np.concatenate([base.data[ent], (dist[b_from] + base.data[ent[border]])[s_order]]),
+            np.concatenate([col, b_row[s_order].astype(col.dtype)]),
+            np.concatenate([indptr, indptr[-1:], indptr[-1] + s_ptr[1:]]),
+        ),
+        shape=(size, size),
     )
     d, _, src = dijkstra(
         csr,
         directed=True,
-        indices=m + np.arange(len(facs)),
+        indices=m + 1 + np.arange(len(facs)),
         min_only=True,
         return_predecessors=True,
     )
     dist[rest] = d[:m]
-    fac[rest] = np.where(src[:m] >= 0, facs[np.maximum(src[:m] - m, 0)], -1)
+    fac[rest] = np.where(src[:m] >= 0, facs[np.maximum(src[:m] - m - 1, 0)], -1)
     return dist, fac

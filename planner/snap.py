@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import math
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +26,8 @@ MAX_CELLS = 20_000_000
 CELL_FACTOR = 0.5
 #: Widest block searched cell by cell (2 * MAX_RING + 1 cells a side); farther, GEOS.
 MAX_RING = 4
+#: Threads that search parts of the points at once (numpy's array loops release the GIL).
+THREADS = min(os.cpu_count() or 1, 4)
 
 
 @dataclass(frozen=True)
@@ -176,6 +181,60 @@ class Nearest:
 
 
 def nearest(
+    grid: SegmentGrid,
+    x: np.ndarray,
+    y: np.ndarray,
+    max_distance: float,
+    tie_key: np.ndarray | None = None,
+    tree: shapely.STRtree | None = None,
+) -> Nearest:
+    """Nearest line within `max_distance` of each point, ties to the lowest line index.
+
+    Large inputs are split in `THREADS` parts searched at once (each point's answer
+    depends on that point only); see `_nearest` for the search.
+
+    Parameters
+    ----------
+    grid
+        Segments to search.
+    x, y
+        Points (finite).
+    max_distance
+        Farthest line to take, metres (inclusive).
+    tie_key
+        Non-negative int per line: of equally near lines the one with the lowest key wins
+        (then the lowest index); default the line index.
+    tree
+        STRtree over the same lines, for points far from every street.
+
+    Returns
+    -------
+    nearest
+        Per point: line index, distance, segment and projection factor.
+    """
+    n = len(x)
+    parts = min(THREADS, n // BLOCK)
+    if parts < 2:
+        return _nearest(grid, x, y, max_distance, tie_key, tree)
+    if tree is not None:
+        tree.query(shapely.points(x[:1], y[:1]))  # built once, before the threads share it
+    cuts = np.linspace(0, n, parts + 1).astype(np.int64)
+    with ThreadPoolExecutor(parts) as pool:
+        found = list(
+            pool.map(
+                lambda s: _nearest(grid, x[s], y[s], max_distance, tie_key, tree),
+                [slice(int(a), int(b)) for a, b in itertools.pairwise(cuts)],
+            )
+        )
+    return Nearest(
+        np.concatenate([f.item for f in found]),
+        np.concatenate([f.distance for f in found]),
+        np.concatenate([f.segment for f in found]),
+        np.concatenate([f.factor for f in found]),
+    )
+
+
+def _nearest(
     grid: SegmentGrid,
     x: np.ndarray,
     y: np.ndarray,

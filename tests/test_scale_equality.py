@@ -69,6 +69,26 @@ def test_snap_matches_the_per_point_geos_path(town, town_points, limit):
     assert (new["status"] == "too_far_from_network").sum() > (10 if limit <= 300 else 1)
 
 
+def test_snap_in_threads_matches(town, town_points, monkeypatch):
+    """Large inputs are searched in parts by threads; the answers are the same."""
+    x, y = town_points
+    whole = snap.snap_points(town, x, y, 300.0)
+    parts: list[int] = []
+    real = snap._nearest
+
+    def spy(grid, px, *args):
+        parts.append(len(px))
+        return real(grid, px, *args)
+
+    monkeypatch.setattr(snap, "_nearest", spy)
+    monkeypatch.setattr(snap, "BLOCK", 1000)
+    monkeypatch.setattr(snap, "THREADS", 3)
+    got = snap.snap_points(town, x, y, 300.0)
+    assert len(parts) == 3 and sum(parts) == np.isfinite(x).sum()  # hit: three parts
+    assert_same_snap(got, whole)
+    assert_same_snap(got, ref.snap_points_geos(town, x, y, 300.0))
+
+
 def test_far_points_finish_with_geos_and_match(town):
     """Points hundreds of metres from any street leave the cell search for GEOS."""
     x0, y0 = town.node_x.min(), town.node_y.min()
@@ -230,6 +250,90 @@ def test_node_reach_matches_the_dense_search(town, town_case, chunk, limit):
     np.testing.assert_array_equal(new.node, old.node)
     np.testing.assert_allclose(new.dist, old.dist, atol=TOL_M, rtol=0)
     assert new.indptr[8] == new.indptr[7]  # facility 7 has no anchor: reaches nothing
+
+
+def test_node_reach_groups_share_searches_and_match(town, town_case, monkeypatch):
+    """Facilities whose boxes do not meet share one search; boxes that meet never do.
+
+    The shared searches must be hit (groups of several facilities), and the answer must be
+    the dense per-facility search's; with an infinite limit every facility searches alone.
+    """
+    sources, _, n_owners, _ = town_case
+    seen: list[np.ndarray] = []
+    real = reach._disjoint_groups
+
+    def spy(*args, **kw):
+        groups = real(*args, **kw)
+        seen.extend(groups)
+        return groups
+
+    monkeypatch.setattr(reach, "_disjoint_groups", spy)
+    for limit in (300.0, math.inf):
+        seen.clear()
+        new = reach.node_reach(town, sources, n_owners, limit)
+        old = ref.node_reach_old(town, sources, n_owners, limit)
+        np.testing.assert_array_equal(new.indptr, old.indptr)
+        np.testing.assert_array_equal(new.node, old.node)
+        np.testing.assert_allclose(new.dist, old.dist, atol=TOL_M, rtol=0)
+        sizes = [len(g) for g in seen]
+        assert sum(sizes) == n_owners - 1  # facility 7 has no anchor
+        if math.isfinite(limit):
+            assert max(sizes) > 5
+            # no node is reached twice within one group (the boxes do not meet)
+            for g in seen:
+                rows = [new.row(int(f))[0] for f in g]
+                assert len(np.unique(np.concatenate(rows))) == sum(len(r) for r in rows)
+        else:
+            assert max(sizes) == 1
+
+
+def test_node_reach_ties_limit_and_pieces_by_hand():
+    """Worked by hand: path 0-1-2 (100 m edges), a zero-length edge 2-3, a separate street 10-11.
+
+    Facilities A and B both on node 0 (a tie: each reaches the same nodes at the same
+    distances), C on node 10 (its own piece). With a limit of exactly 200 m node 2 and
+    node 3 (0 m further) are reached; at 199.999 m they are not; 11 only by C.
+    """
+    network = make_network(
+        {0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (200, 0), 10: (0, 500), 11: (100, 500)},
+        [(0, 1), (1, 2), (2, 3), (10, 11)],
+    )
+    fs = _snap(network, [(0, 0), (0, 0), (0, 500)])
+    sources = reach.Anchors.from_snapped(fs)
+    node = {osm: i for i, osm in enumerate(network.node_ids.tolist())}
+    for limit, want in ((200.0, {0: 0.0, 1: 100.0, 2: 200.0, 3: 200.0}), (199.999, None)):
+        nr = reach.node_reach(network, sources, 3, limit)
+        old = ref.node_reach_old(network, sources, 3, limit)
+        np.testing.assert_array_equal(nr.indptr, old.indptr)
+        np.testing.assert_array_equal(nr.node, old.node)
+        np.testing.assert_allclose(nr.dist, old.dist, atol=TOL_M, rtol=0)
+        for f in (0, 1):
+            got = dict(zip(nr.row(f)[0].tolist(), nr.row(f)[1].tolist(), strict=True))
+            expect = want or {0: 0.0, 1: 100.0}
+            assert got.keys() == {node[k] for k in expect}
+            for k, v in expect.items():
+                assert got[node[k]] == pytest.approx(v, abs=TOL_M)
+        assert set(nr.row(2)[0].tolist()) == {node[10], node[11]}
+
+
+def test_node_reach_more_overlapping_boxes_than_one_word_of_groups():
+    """70 facilities on the same spot: every box meets every other, 70 groups of one
+    (more than the 64 a word of the occupancy grid holds), each reaching the same nodes."""
+    network = make_network(
+        {0: (0, 0), 1: (100, 0), 2: (200, 0), 10: (2000, 0), 11: (2100, 0)},
+        [(0, 1), (1, 2), (10, 11)],
+    )
+    fs = _snap(network, [(0, 0)] * 70 + [(2100, 0)])
+    sources = reach.Anchors.from_snapped(fs)
+    groups = reach._disjoint_groups(network, sources, np.arange(71), 150.0, 128)
+    assert len(groups) == 70  # the facility at 2,100 m shares a group (its box is apart)
+    assert sorted(len(g) for g in groups) == [1] * 69 + [2]
+    nr = reach.node_reach(network, sources, 71, 150.0)
+    old = ref.node_reach_old(network, sources, 71, 150.0)
+    np.testing.assert_array_equal(nr.indptr, old.indptr)
+    np.testing.assert_array_equal(nr.node, old.node)
+    np.testing.assert_allclose(nr.dist, old.dist, atol=TOL_M, rtol=0)
+    assert all(len(nr.row(f)[0]) == 2 for f in range(71))  # nodes 0 and 1; 11 and 10
 
 
 @pytest.mark.parametrize("limit", [150.0, 900.0])
