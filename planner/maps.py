@@ -11,7 +11,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -267,17 +266,22 @@ def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> s
     return pack_ints(d)
 
 
-def _rounded_vertices(geoms: Any, scale: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rounded_vertices(
+    geoms: Any, scale: int, to_wgs84: Transformer | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Integer vertices of the non-empty geometries, consecutive repeats dropped.
 
     Returns the ``(n, 2)`` integer coordinates, the geometry of each vertex (position among
-    the non-empty ones) and the positions of the non-empty geometries in `geoms`.
+    the non-empty ones) and the positions of the non-empty geometries in `geoms`. With
+    `to_wgs84` the coordinates are transformed first (no new geometries are made).
     """
     geoms = np.asarray(geoms, dtype=object)
     keep = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
     if not len(keep):
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.intp), keep
     coords, index = shapely.get_coordinates(geoms[keep], return_index=True)
+    if to_wgs84 is not None:
+        coords = np.column_stack(to_wgs84.transform(coords[:, 0], coords[:, 1]))
     xy = np.round(coords * scale).astype(np.int64)
     first = np.r_[True, index[1:] != index[:-1]]
     moved = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
@@ -313,7 +317,11 @@ def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[str]:
 
 
 def encode_multilines(
-    geoms: Any, groups: Any, n_groups: int, scale: int = COORD_SCALE
+    geoms: Any,
+    groups: Any,
+    n_groups: int,
+    scale: int = COORD_SCALE,
+    to_wgs84: Transformer | None = None,
 ) -> list[str]:
     """Lines grouped into records, each record one packed text (the page's ``lines``).
 
@@ -331,6 +339,8 @@ def encode_multilines(
         Number of records.
     scale
         Integer units per degree.
+    to_wgs84
+        Transformer of the geometries' CRS to lon/lat, when they are not in lon/lat.
 
     Returns
     -------
@@ -339,7 +349,7 @@ def encode_multilines(
     """
     groups = np.asarray(groups, dtype=np.int64)
     order = np.argsort(groups, kind="stable")
-    xy, index, keep = _rounded_vertices(np.asarray(geoms, dtype=object)[order], scale)
+    xy, index, keep = _rounded_vertices(np.asarray(geoms, dtype=object)[order], scale, to_wgs84)
     line_group = groups[order][keep]
     if not len(xy):
         return [""] * n_groups
@@ -387,10 +397,19 @@ def decode_multilines(text: str, scale: int = COORD_SCALE) -> list[tuple[np.ndar
 
 # --------------------------------------------------------------------------- page data
 def _street_lines(analysis: Result, tolerance_m: float) -> np.ndarray:
-    """The street network's lines simplified by `tolerance_m` and in lon/lat."""
-    network = analysis.network
-    simple = shapely.simplify(np.asarray(network.edge_geometry, dtype=object), tolerance_m)
-    return gpd.GeoSeries(simple, crs=network.crs).to_crs(4326).to_numpy()
+    """The street network's lines simplified by `tolerance_m` (in the network's CRS)."""
+    edges = np.asarray(analysis.network.edge_geometry, dtype=object)
+    return shapely.simplify(edges, tolerance_m, preserve_topology=False)
+
+
+def _street_bounds(analysis: Result, lines: np.ndarray) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees of `_street_lines`."""
+    xy = shapely.get_coordinates(lines)
+    if not len(xy):
+        return (np.nan, np.nan, np.nan, np.nan)
+    to_wgs = Transformer.from_crs(analysis.network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
+    return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
 
 
 def street_data(
@@ -405,7 +424,7 @@ def street_data(
     tolerance_m
         Simplification tolerance in metres.
     lines
-        The lines already simplified and in lon/lat (`_street_lines`), when at hand.
+        The lines already simplified (`_street_lines`), when at hand.
 
     Returns
     -------
@@ -423,7 +442,8 @@ def street_data(
     key_index = pd.MultiIndex.from_frame(pd.DataFrame({"n": names, "w": weight}))
     codes = key_index.unique().sort_values()
     group = codes.get_indexer(key_index)
-    packed = encode_multilines(lines, group, len(codes))
+    to_wgs = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    packed = encode_multilines(lines, group, len(codes), to_wgs84=to_wgs)
     return [
         {"n": name, "w": float(w), "l": text} for (name, w), text in zip(codes, packed, strict=True)
     ]
@@ -825,13 +845,14 @@ def skip_note(extra_m: float, piece: object, name: object = "") -> str:
 
 def _skip_notes(table: pd.DataFrame) -> list[str]:
     """`skip_note` per row of a POI or facility table ("" where no piece was skipped)."""
+    out = [""] * len(table)
     if "skipped_piece" not in table:
-        return [""] * len(table)
+        return out
     names = table.get("skipped_piece_name", pd.Series("", index=table.index))
-    return [
-        skip_note(float(x), p, n) if pd.notna(p) else ""
-        for p, x, n in zip(table["skipped_piece"], table["skipped_extra_m"], names, strict=True)
-    ]
+    piece, extra = table["skipped_piece"], table["skipped_extra_m"].to_numpy(dtype=float)
+    for i in np.flatnonzero(piece.notna().to_numpy()).tolist():
+        out[i] = skip_note(float(extra[i]), piece.iat[i], names.iat[i])
+    return out
 
 
 def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, list[Any]]:
@@ -1289,8 +1310,7 @@ Bounds = tuple[float, float, float, float]
 
 def _bounds(analysis: Result, street_lines: np.ndarray) -> tuple[Bounds, Bounds]:
     """(west, south, east, north) of the bands (else the streets), and of bands and streets."""
-    sw, ss, se, sn = (float(v) for v in shapely.total_bounds(street_lines))
-    streets: Bounds = (sw, ss, se, sn)
+    streets: Bounds = _street_bounds(analysis, street_lines)
     iso = analysis.isochrones
     view = streets
     if len(iso) and np.all(np.isfinite(iso.total_bounds)):

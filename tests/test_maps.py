@@ -497,7 +497,9 @@ def _street_data_by_geodataframe(analysis, tolerance_m=maps.SIMPLIFY_M):
     import shapely
 
     edges = analysis.network.edges_gdf()
-    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
+    edges["geometry"] = shapely.simplify(
+        edges.geometry.to_numpy(), tolerance_m, preserve_topology=False
+    )
     edges = edges.to_crs(4326)
     edges["w"] = edges["highway"].map(style.road_weight)
     edges["n"] = edges["name"].map(maps.esc)

@@ -246,7 +246,7 @@ function plannerInit(map, control, G, P) {
         color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
       m.plannerFacility = e[2];
       m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
-      m.bindPopup(function () { return popupHtml(e[2]); }, {maxWidth: 360});
+      m.bindPopup(popupHtml(e[2]), {maxWidth: 360});
       m.on("click", function () { setFocus(focus === e[2] ? null : e[2]); });
       G.facilities.addLayer(m);
     });
@@ -274,7 +274,7 @@ function plannerInit(map, control, G, P) {
         var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
           color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
           fillColor: P.palette[c], fillOpacity: 0.9});
-        m.bindTooltip(function () { return poiTip(p); });
+        m.bindTooltip(poiTip(p));
         m.plannerPoi = p[9];
         m.plannerGroup = k;
         m.plannerName = p[3];
