@@ -39,6 +39,9 @@ CANVAS_THRESHOLD = 2000
 PHONE_WIDTH = 600
 #: Above this many facilities their bands share one layer (a list of 500 layers helps nobody).
 BAND_LAYERS_MAX = 30
+#: With one band layer for all facilities, bands are drawn from this zoom on (street level),
+#: those in view only; a focused facility's always.
+BAND_ZOOM = 15
 #: Longest list of reached POIs in a facility popup.
 POPUP_LIST_CAP = 50
 
@@ -464,8 +467,8 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     -------
     bands
         ``{"f": facility index, "b": band index, "p": [per polygon: its rings, exterior
-        first, as packed lines (`encode_multilines`)]}``, largest band first so smaller
-        bands are drawn on top.
+        first, as packed lines (`encode_multilines`)], "bb": [west, south, east, north] in
+        `COORD_SCALE` units}``, largest band first so smaller bands are drawn on top.
     """
     fac_index = pd.Index(list(analysis.facilities["facility_id"]))
     bands = list(analysis.settings.bands_min)
@@ -484,9 +487,12 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     by_geom: list[list[str]] = [[] for _ in range(len(geoms))]
     for g, text in zip(part_of.tolist(), packed, strict=True):
         by_geom[g].append(text)
+    box = np.zeros((len(geoms), 4), dtype=np.int64)
+    drawn = ~shapely.is_empty(simple)
+    box[drawn] = np.round(shapely.bounds(simple[drawn]) * COORD_SCALE).astype(np.int64)
     return [
-        {"f": int(f), "b": int(b), "p": p}
-        for f, b, p in zip(fac.tolist(), band, by_geom, strict=True)
+        {"f": int(f), "b": int(b), "p": p, "bb": bb}
+        for f, b, p, bb in zip(fac.tolist(), band, by_geom, box.tolist(), strict=True)
         if p
     ]
 
@@ -1394,8 +1400,8 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
     else:
         groups["facilityBands"] = [
             folium.FeatureGroup(
-                name=f"服务圈 Bands: 全部 {len(fac['facilities'])} 个服务点 "
-                f"all {len(fac['facilities'])} facilities"
+                name=f"服务圈 Bands: 全部 {len(fac['facilities'])} 个服务点（放大或聚焦后显示） "
+                f"all {len(fac['facilities'])} facilities (shown zoomed in or focused)"
             ).add_to(m)
         ]
     groups["bandToggles"] = [
@@ -1436,6 +1442,7 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
         "gapColour": style.BEYOND_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
         "bandLayerPerFacility": per_facility,
+        "bandZoom": BAND_ZOOM,
         "grid": gcj02_grid(grid_bounds),
         "streets": street_data(analysis, lines=lines),
         "bands": band_data(analysis),

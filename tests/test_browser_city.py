@@ -45,22 +45,48 @@ def test_large_map_uses_canvas_and_one_band_layer(city_map, offline_page, tmp_pa
             gaps: n(L_.gaps),
             svgPois: document.querySelectorAll(".leaflet-plannerPois-pane path").length,
             canvases: document.querySelectorAll(".leaflet-plannerPois-pane canvas").length,
-            bandCanvases: document.querySelectorAll(".leaflet-plannerBands-pane canvas").length,
           };
         }"""
     )
-    geoms = a.isochrones.geometry
     assert counts["bandLayers"] == 1  # 40 facilities > BAND_LAYERS_MAX: one layer, not 40
-    assert counts["bands"] == int((geoms.notna() & ~geoms.is_empty).sum())
+    assert counts["bands"] == _bands_in_view(page, a)
     assert counts["pois"] == len(a.pois) == 3_000
-    assert counts["svgPois"] == 0 and counts["canvases"] == 1 and counts["bandCanvases"] == 1
+    assert counts["svgPois"] == 0 and counts["canvases"] == 1
     assert counts["gaps"] == 0  # built when the layer is first shown
     labels = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
     assert sum("服务圈 Bands" in t for t in labels) == 1
     assert any("all 40 facilities" in t for t in labels)
+    # at street zoom the bands in view are drawn, and only those
+    lon, lat = a.entrances[["lon", "lat"]].iloc[0]
+    page.evaluate(
+        "([lat, lon]) => { window.planner.map.setView([lat, lon], 16, {animate: false}); }",
+        [lat, lon],
+    )
+    page.wait_for_timeout(300)
+    drawn = page.evaluate("() => window.planner.layers.facilityBands[0].getLayers().length")
+    assert drawn == _bands_in_view(page, a) > 0
+    assert drawn < len(maps.band_data(a))
+    assert page.locator(".leaflet-plannerBands-pane canvas").count() == 1  # not SVG paths
+    assert page.locator(".leaflet-plannerBands-pane path").count() == 0
     shot = screenshot(page, tmp_path, "city_map_screenshot.png")
     assert shot.stat().st_size > 20_000
     assert op.problems == {}
+
+
+def _bands_in_view(page, a) -> int:
+    """Band records whose box meets the map's view padded by half (what the page draws)."""
+    view = page.evaluate(
+        """() => { const m = window.planner.map, v = m.getBounds().pad(0.5);
+          return [m.getZoom(), v.getWest(), v.getSouth(), v.getEast(), v.getNorth()]; }"""
+    )
+    zoom, w, s, e, n = view
+    if zoom < maps.BAND_ZOOM:
+        return 0
+    k = maps.COORD_SCALE
+    return sum(
+        b["bb"][0] / k <= e and b["bb"][2] / k >= w and b["bb"][1] / k <= n and b["bb"][3] / k >= s
+        for b in maps.band_data(a)
+    )
 
 
 def test_large_map_data_equals_the_python_side(city_map, offline_page) -> None:
@@ -92,7 +118,9 @@ def test_focus_and_gap_layer_on_a_large_map(city_map, offline_page) -> None:
         }""",
         i,
     )
-    assert got["facilities"] == [i]
+    assert got["facilities"] == [i]  # a focused facility's bands at any zoom
+    n_bands = page.evaluate("() => window.planner.layers.facilityBands[0].getLayers().length")
+    assert n_bands == sum(b["f"] == i for b in maps.band_data(a)) > 0
     reached = a.coverage.loc[a.coverage["facility_id"] == fid, "poi_id"]
     assert got["pois"] == int(a.pois["poi_id"].isin(reached).sum())
     # the gap cells appear when their layer is switched on

@@ -166,10 +166,20 @@ function plannerInit(map, control, G, P) {
     });
   }
 
+  // one layer for every facility's bands: with no facility in focus, only the bands in view
+  // from street zoom on (a city's 1,500 overlapping bands at once help nobody, and cost memory)
+  function inView(b) {
+    if (P.bandLayerPerFacility || focus !== null) { return true; }
+    if (map.getZoom() < P.bandZoom) { return false; }
+    var v = map.getBounds().pad(0.5), s = P.scale;
+    return b.bb[0] / s <= v.getEast() && b.bb[2] / s >= v.getWest() &&
+      b.bb[1] / s <= v.getNorth() && b.bb[3] / s >= v.getSouth();
+  }
+
   function buildBands() {
     G.facilityBands.forEach(function (g) { g.clearLayers(); });
     P.bands.forEach(function (b) {
-      if (!bandOn[b.b] || (focus !== null && b.f !== focus)) { return; }
+      if (!bandOn[b.b] || (focus !== null && b.f !== focus) || !inView(b)) { return; }
       var c = P.palette[b.b], f = P.facilities[b.f];
       var opts = {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25};
       if (bandRenderer) { opts.renderer = bandRenderer; }
@@ -366,6 +376,9 @@ function plannerInit(map, control, G, P) {
       buildBands();
     }
   });
+  if (!P.bandLayerPerFacility) {
+    map.on("moveend", function () { if (focus === null) { buildBands(); } });
+  }
   map.on("baselayerchange", function (e) {
     var next = e.layer === G.amap ? "gcj" : "wgs";
     if (next === mode) { return; }
