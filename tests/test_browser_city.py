@@ -131,6 +131,20 @@ def test_focus_and_gap_layer_on_a_large_map(city_map, offline_page) -> None:
     page.evaluate("() => window.planner.focus(null)")  # search looks at the POIs drawn
     hits = page.evaluate("(q) => window.planner.search(q).map((h) => h.label)", "onerror")
     assert hits == [name]
+    # on a canvas a POI's tooltip is bound when first needed (hover, search): escaped text
+    before, tip = page.evaluate(
+        """() => {
+          for (const g of Object.values(window.planner.layers.pois)) {
+            for (const m of g.getLayers()) {
+              if (m.plannerName.includes("onerror")) {
+                const before = m.getTooltip() === undefined;
+                return [before, window.planner.tip(m).getContent()];
+              }
+            }
+          }
+        }"""
+    )
+    assert before and tip.startswith(maps.esc(name) + "<br>")
     assert np.isfinite(a.pois["lon"]).all()
     page.wait_for_timeout(200)
     assert op.dialogs == [] and op.problems == {}

@@ -269,6 +269,19 @@ function plannerInit(map, control, G, P) {
       " 分钟 min<br>状态 status: " + p[7] + (p[8] ? "<br>" + p[8] : "");
   }
 
+  // a POI marker's tooltip, bound when first needed (100,000 tooltips up front cost memory)
+  function tipOf(m) {
+    if (!m.getTooltip()) { m.bindTooltip(poiTip(m.plannerRow)); }
+    return m.getTooltip();
+  }
+  if (P.canvas) {
+    Object.keys(G.pois).forEach(function (k) {
+      G.pois[k].on("mouseover", function (e) {
+        if (!e.layer.getTooltip()) { tipOf(e.layer); e.layer.openTooltip(e.latlng); }
+      });
+    });
+  }
+
   // in focus: only the POIs the focused facility reaches, coloured by its own band
   function buildPois() {
     poiMarkers = [];
@@ -284,7 +297,8 @@ function plannerInit(map, control, G, P) {
         var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
           color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
           fillColor: P.palette[c], fillOpacity: 0.9});
-        m.bindTooltip(poiTip(p));
+        if (!P.canvas) { m.bindTooltip(poiTip(p)); }  // on a canvas: on first hover (tipOf)
+        m.plannerRow = p;
         m.plannerPoi = p[9];
         m.plannerGroup = k;
         m.plannerName = p[3];
@@ -355,7 +369,12 @@ function plannerInit(map, control, G, P) {
   function goTo(hit) {
     var m = hit.marker;
     map.setView(m.getLatLng(), Math.max(map.getZoom(), 18), {animate: false});
-    if (hit.facility !== undefined) { m.openPopup(); } else if (map.hasLayer(m)) { m.openTooltip(); }
+    if (hit.facility !== undefined) {
+      m.openPopup();
+    } else if (map.hasLayer(m)) {
+      tipOf(m);
+      m.openTooltip();
+    }
   }
 
   function buildAll() {
@@ -474,5 +493,5 @@ function plannerInit(map, control, G, P) {
   buildAll();
   window.planner = {map: map, layers: G, mode: function () { return mode; },
     focus: setFocus, focused: function () { return focus; }, search: search,
-    popupHtml: popupHtml, pois: poiRows};
+    popupHtml: popupHtml, pois: poiRows, tip: tipOf};
 }
