@@ -225,11 +225,9 @@ def unpack_ints(text: str) -> np.ndarray:
     b = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64) - _PACK_OFFSET
     if len(b) == 0:
         return np.zeros(0, dtype=np.int64)
-    if b.min() < 0 or b.max() > 63:
-        raise ValueError("not packed integers")
     last = b < 32
-    if not last[-1]:
-        raise ValueError("packed integers cut short")
+    if b.min() < 0 or b.max() > 63 or not last[-1]:  # not `pack_ints` text, or cut short
+        raise ValueError(repr(text[-40:]))
     value_id = np.r_[0, np.cumsum(last)[:-1]]
     start = np.r_[0, np.flatnonzero(last)[:-1] + 1]
     k = np.arange(len(b)) - start[value_id]
