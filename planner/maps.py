@@ -154,7 +154,7 @@ def page_json(obj: Any) -> str:
 
 
 def esc_many(values: Any) -> list[str]:
-    """`esc` of many values: each distinct value escaped once.
+    """`esc` of many values at once (each distinct value escaped once, at pandas speed).
 
     Parameters
     ----------
@@ -166,14 +166,30 @@ def esc_many(values: Any) -> list[str]:
     texts
         ``[esc(v) for v in values]``.
     """
-    done: dict[Any, str] = {}
-    out = []
-    for v in values:
-        try:
-            out.append(done[v] if v in done else done.setdefault(v, esc(v)))
-        except TypeError:  # unhashable
-            out.append(esc(v))
+    column = pd.Series(list(values), dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text = pd.Series([str(u) for u in uniques], dtype=object)
+    for char, ref in _ESCAPES:
+        text = text.str.replace(char, ref, regex=False)
+    out = text.to_numpy(dtype=object)[codes].tolist()
+    for i in np.flatnonzero(codes < 0).tolist():  # None, NaN, pd.NA, NaT: as `esc` has them
+        out[i] = esc(column.iat[i])
     return out
+
+
+#: `esc` as replacements in order: `html.escape` (``&`` first), then `_JS_TEMPLATE_CHARS`.
+_ESCAPES = (
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ('"', "&quot;"),
+    ("'", "&#x27;"),
+    ("`", "&#96;"),
+    ("$", "&#36;"),
+    ("\\", "&#92;"),
+    ("{", "&#123;"),
+    ("}", "&#125;"),
+)
 
 
 # --------------------------------------------------------------------------- packed integers
@@ -188,20 +204,20 @@ def _pack(values: np.ndarray) -> tuple[str, np.ndarray]:
     """Packed text of `values` and the character offset where each value starts (n + 1)."""
     v = np.asarray(values, dtype=np.int64).ravel()
     z = ((v << 1) ^ (v >> 63)).view(np.uint64)
-    n = np.ones(len(z), dtype=np.int64)
-    rest = z >> np.uint64(5)
-    while rest.any():
-        n += rest > 0
-        rest >>= np.uint64(5)
+    n = np.ones(len(z), dtype=np.int64)  # 5-bit chunks per value
+    for k in range(1, 13):
+        above = z >= np.uint64(1 << (5 * k))
+        if not above.any():
+            break
+        n += above
     offsets = np.zeros(len(z) + 1, dtype=np.int64)
     np.cumsum(n, out=offsets[1:])
-    out = np.empty(int(offsets[-1]), dtype=np.uint8)
-    for k in range(int(n.max(initial=0))):
-        has = n > k
-        chunk = (z[has] >> np.uint64(5 * k)) & np.uint64(31)
-        more = (n[has] > k + 1).astype(np.uint64) << np.uint64(5)
-        out[offsets[:-1][has] + k] = (chunk | more) + np.uint64(_PACK_OFFSET)
-    return out.tobytes().decode("ascii"), offsets
+    k = np.arange(int(n.max(initial=1)), dtype=np.uint64)
+    chunks = ((z[:, None] >> (np.uint64(5) * k)) & np.uint64(31)).astype(np.uint8)
+    more = k[None, :] < (n[:, None] - 1).astype(np.uint64)
+    chars = chunks + np.uint8(_PACK_OFFSET) + (more.astype(np.uint8) << np.uint8(5))
+    used = k[None, :] < n[:, None].astype(np.uint64)
+    return chars[used].tobytes().decode("ascii"), offsets
 
 
 def pack_ints(values: Any) -> str:

@@ -124,6 +124,16 @@ def test_esc_output_has_no_active_characters() -> None:
     assert not re.search(r"[<>\"'`$\\]", out)
 
 
+def test_esc_many_equals_esc_one_by_one() -> None:
+    import pandas as pd
+
+    values = ["a&<b>\"'`$\\{x}", None, float("nan"), 3, 2.5, "中文", "", "&amp;", "x", "x"]
+    values += [pd.NA, pd.NaT, np.float64("nan"), "${alert(1)}", "<img src=x onerror=alert(1)>"]
+    assert maps.esc_many(values) == [maps.esc(v) for v in values]
+    assert maps.esc_many(np.array(["&", "&"], dtype=object)) == ["&amp;", "&amp;"]
+    assert maps.esc_many([]) == []
+
+
 def test_js_json_never_closes_the_script() -> None:
     text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
