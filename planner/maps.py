@@ -205,18 +205,18 @@ def _pack(values: np.ndarray) -> tuple[str, np.ndarray]:
     v = np.asarray(values, dtype=np.int64).ravel()
     z = ((v << 1) ^ (v >> 63)).view(np.uint64)
     n = np.ones(len(z), dtype=np.int64)  # 5-bit chunks per value
-    for k in range(1, 13):
-        above = z >= np.uint64(1 << (5 * k))
+    for bits in range(5, 65, 5):
+        above = z >= np.uint64(1 << bits)
         if not above.any():
             break
         n += above
     offsets = np.zeros(len(z) + 1, dtype=np.int64)
     np.cumsum(n, out=offsets[1:])
-    k = np.arange(int(n.max(initial=1)), dtype=np.uint64)
-    chunks = ((z[:, None] >> (np.uint64(5) * k)) & np.uint64(31)).astype(np.uint8)
-    more = k[None, :] < (n[:, None] - 1).astype(np.uint64)
+    chunk = np.arange(int(n.max(initial=1)), dtype=np.uint64)
+    chunks = ((z[:, None] >> (np.uint64(5) * chunk)) & np.uint64(31)).astype(np.uint8)
+    more = chunk[None, :] < (n[:, None] - 1).astype(np.uint64)
     chars = chunks + np.uint8(_PACK_OFFSET) + (more.astype(np.uint8) << np.uint8(5))
-    used = k[None, :] < n[:, None].astype(np.uint64)
+    used = chunk[None, :] < n[:, None].astype(np.uint64)
     return chars[used].tobytes().decode("ascii"), offsets
 
 
