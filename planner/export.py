@@ -426,20 +426,16 @@ def write_geopackage(result: Result, path: str | Path) -> Path:
     path
         The written file.
     """
-    import importlib.util
-
     import pyogrio
 
     layers = geopackage_layers(result)
-    # through Arrow when pyarrow is installed (a dependency): ~20% less CPU on the city layers
-    arrow = importlib.util.find_spec("pyarrow") is not None
 
     def write(p: Path) -> None:
         # GDAL wants the .gpkg extension: write beside the temporary name, then move it there
         gpkg = p.with_name(p.name + ".gpkg")
         try:
             for name, layer in layers.items():
-                pyogrio.write_dataframe(layer, gpkg, layer=name, driver="GPKG", use_arrow=arrow)
+                pyogrio.write_dataframe(layer, gpkg, layer=name, driver="GPKG")
             os.replace(gpkg, p)
         finally:
             gpkg.unlink(missing_ok=True)
