@@ -1024,8 +1024,9 @@ def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
     keys = [f"{b:g}" for b in analysis.settings.bands_min]
     table = found.cells
     size = gaps.CELL_M
-    counts = [[int(c) for c in row] for row in table[[f"uncovered_{k}" for k in keys]].to_numpy()]
-    street = [round(float(v)) for v in table["unreached_street_m"]]
+    counts = table[[f"uncovered_{k}" for k in keys]].to_numpy().astype(np.int64).tolist()
+    # np.rint rounds halves to even, as Python's round does
+    street = np.rint(table["unreached_street_m"].to_numpy(dtype=float)).astype(np.int64).tolist()
     out: dict[str, Any] = {}
     cells: list[list[Any]] = []
     affine, error = (
@@ -1037,7 +1038,10 @@ def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
         ox, oy = float(table["x0"].min()), float(table["y0"].min())
         ii = np.rint((table["x0"].to_numpy(float) - ox) / size).astype(int)
         jj = np.rint((table["y0"].to_numpy(float) - oy) / size).astype(int)
-        cells = [[int(i), int(j), c, m] for i, j, c, m in zip(ii, jj, counts, street, strict=True)]
+        cells = [
+            [i, j, c, m]
+            for i, j, c, m in zip(ii.tolist(), jj.tolist(), counts, street, strict=True)
+        ]
         out.update(
             {"affine": [float(f"{a:.15g}") for a in affine], "origin": [ox, oy], "size": size}
         )
