@@ -111,7 +111,7 @@ def header(column: str) -> str:
 
 
 def _cell_value(value: Any) -> Any:
-    """A Python value openpyxl stores with the right type; NaN, inf and None stay empty."""
+    """A Python value the workbook stores with the right type; NaN, inf and None stay empty."""
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -139,46 +139,111 @@ def _width(values: Iterable[Any]) -> int:
     return max(MIN_WIDTH, min(MAX_WIDTH, longest + 2))
 
 
-def _write_rows(ws: Any, rows: Sequence[Sequence[Any]], bold_rows: Iterable[int] = ()) -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    bold = Font(bold=True)
-    bold_set = set(bold_rows)
-    for i, row in enumerate(rows):
-        cells = []
-        for value in row:
-            cell = WriteOnlyCell(ws, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never a formula, whatever the text
-            if i in bold_set:
-                cell.font = bold
-            cells.append(cell)
-        ws.append(cells)
+#: Rows of one Excel sheet (1,048,576), the header row included.
+EXCEL_MAX_ROWS = 1_048_576
 
 
-def _table_sheet(book: Any, title: str, frame: pd.DataFrame) -> None:
-    """One table as a sheet: header row frozen, auto-filter over the table."""
-    from openpyxl.utils import get_column_letter
+def _column_values(values: pd.Series) -> list[Any]:
+    """`_cell_value` of a whole column, numeric columns converted at numpy speed."""
+    if not isinstance(values.dtype, np.dtype):  # nullable and other extension types
+        return [_cell_value(v) for v in values.to_numpy(dtype=object)]
+    kind = values.dtype.kind
+    if kind == "b":
+        return [bool(v) for v in values.to_numpy()]
+    if kind in "iu":
+        return values.to_numpy().tolist()  # Python ints
+    if kind == "f":
+        arr = values.to_numpy(dtype=float)
+        out: list[Any] = arr.tolist()
+        for i in np.flatnonzero(~np.isfinite(arr)):
+            out[i] = None
+        return out
+    return [_cell_value(v) for v in values.to_numpy(dtype=object)]
 
+
+class _Sheets:
+    """Write rows to an xlsxwriter sheet by type: text always as text, numbers as numbers."""
+
+    def __init__(self, book: Any) -> None:
+        self.book = book
+        self.bold = book.add_format({"bold": True})
+        self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+
+    def write(self, ws: Any, r: int, c: int, value: Any, fmt: Any = None) -> None:
+        """One cell; None leaves it empty (unless it is a header cell with a format)."""
+        if value is None:
+            if fmt is not None:
+                ws.write_blank(r, c, None, fmt)
+        elif isinstance(value, str):
+            ws.write_string(r, c, value, fmt)  # never a formula, whatever the text
+        elif isinstance(value, bool):
+            ws.write_boolean(r, c, value, fmt)
+        elif isinstance(value, int | float):
+            ws.write_number(r, c, value, fmt)
+        else:  # a datetime (`_cell_value` turns everything else into one of the above)
+            ws.write_datetime(r, c, value, fmt or self.date)
+
+    def rows(self, ws: Any, rows: Sequence[Sequence[Any]], bold_rows: Iterable[int] = ()) -> None:
+        """Rows from the top of the sheet, the `bold_rows` in bold."""
+        bold_set = set(bold_rows)
+        for i, row in enumerate(rows):
+            fmt = self.bold if i in bold_set else None
+            for j, value in enumerate(row):
+                self.write(ws, i, j, value, fmt)
+
+
+def _sheet_parts(title: str, n_rows: int, max_rows: int) -> list[tuple[str, int, int]]:
+    """(sheet name, first row, end row) of a table of `n_rows` rows.
+
+    A table longer than one sheet (`max_rows` minus the header) continues on sheets named
+    ``title (2)``, ``title (3)``, …, each with its own header row: nothing is dropped.
+    """
+    per = max_rows - 1
+    if n_rows <= per:
+        return [(title, 0, n_rows)]
+    return [
+        (title if k == 0 else f"{title} ({k + 1})", a, min(a + per, n_rows))
+        for k, a in enumerate(range(0, n_rows, per))
+    ]
+
+
+def _table_sheet(sheets: _Sheets, title: str, frame: pd.DataFrame, max_rows: int) -> list[str]:
+    """One table as one sheet (or more, see `_sheet_parts`): header row frozen, auto-filter.
+
+    Returns the names of the sheets written.
+    """
     frame = pd.DataFrame(frame)
     geometry = getattr(frame, "_geometry_column_name", None)
     frame = frame.drop(columns=[c for c in frame.columns if c == geometry or c == "geometry"])
     columns = [str(c) for c in frame.columns]
     heads = [str(io.spreadsheet_safe(header(c))) for c in columns]
-    body = [[_cell_value(v) for v in rec] for rec in frame.itertuples(index=False, name=None)]
-    ws = book.create_sheet(title)
-    for j, head in enumerate(heads):
-        values = [head] + [r[j] for r in body[:2000]]  # widths from the first rows suffice
-        ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
-    ws.freeze_panes = "A2"
-    if columns:
-        last = get_column_letter(len(columns))
-        ws.auto_filter.ref = f"A1:{last}{len(body) + 1}"
-    _write_rows(ws, [heads, *body], bold_rows=[0])
+    body = [_column_values(frame.iloc[:, j]) for j in range(len(columns))]
+    widths = [_width([head, *col[:2000]]) for head, col in zip(heads, body, strict=True)]
+    names = []
+    write = sheets.write
+    for name, a, b in _sheet_parts(title, len(frame), max_rows):
+        ws = sheets.book.add_worksheet(name)
+        for j, width in enumerate(widths):
+            ws.set_column(j, j, width)
+        ws.freeze_panes(1, 0)
+        if columns:
+            ws.autofilter(0, 0, b - a, len(columns) - 1)
+        for j, head in enumerate(heads):
+            write(ws, 0, j, head, sheets.bold)
+        # row by row: constant_memory keeps only the current row in memory
+        for i in range(a, b):
+            r = i - a + 1
+            for j, col in enumerate(body):
+                v = col[i]
+                if v is not None:
+                    write(ws, r, j, v)
+        names.append(name)
+    return names
 
 
-def _summary_rows(result: Result) -> list[list[Any]]:
+def _summary_rows(
+    result: Result, continued: Sequence[tuple[str, list[str]]] = ()
+) -> list[list[Any]]:
     p, s = result.provenance, result.settings
     summary = result.summary
     overall = summary.get("overall", {})
@@ -198,6 +263,16 @@ def _summary_rows(result: Result) -> list[list[Any]]:
         ["服务点数 facilities", len(result.facilities)],
         ["商户总数 pois_total", overall.get("pois_total")],
         ["可达商户 pois_routable", overall.get("pois_routable")],
+    ]  # fmt: skip
+    for title, parts in continued:
+        rows.append(
+            [
+                "续表 continued",
+                f"{title} 超出 Excel 每表 {EXCEL_MAX_ROWS:,} 行，续于 "
+                f"rows beyond one Excel sheet continue on: {'、'.join(parts[1:])}",
+            ]
+        )
+    rows += [
         [],
         [header("band_min"), "覆盖商户 pois_within", "占全部商户 share_of_all_pois",
          "占可达商户 share_of_routable_pois"],
@@ -220,18 +295,18 @@ def _summary_rows(result: Result) -> list[list[Any]]:
     return [[_cell_value(v) for v in row] for row in rows]
 
 
-def _summary_sheet(book: Any, result: Result) -> None:
-    from openpyxl.utils import get_column_letter
-
-    rows = _summary_rows(result)
-    ws = book.create_sheet(WORKBOOK_SHEETS[0])
+def _summary_sheet(
+    sheets: _Sheets, result: Result, continued: Sequence[tuple[str, list[str]]]
+) -> None:
+    rows = _summary_rows(result, continued)
+    ws = sheets.book.add_worksheet(WORKBOOK_SHEETS[0])
     n_cols = max(len(r) for r in rows)
     for j in range(n_cols):
         values = [r[j] for r in rows if len(r) > j]
-        ws.column_dimensions[get_column_letter(j + 1)].width = _width(values)
+        ws.set_column(j, j, _width(values))
     bold = [i for i, r in enumerate(rows) if r and isinstance(r[0], str) and " " in r[0]]
     heads = [i for i, r in enumerate(rows) if len(r) > 2 and all(isinstance(v, str) for v in r)]
-    _write_rows(ws, rows, bold_rows=[i for i in bold if i in heads])
+    sheets.rows(ws, rows, bold_rows=[i for i in bold if i in heads])
 
 
 def workbook_tables(result: Result) -> dict[str, pd.DataFrame]:
@@ -257,7 +332,10 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     one) and 服务缺口 (gap cells, without geometry). Table sheets have a frozen header row,
     an auto-filter and widths by content (capped); numbers are stored as numbers and text
     cells are neutralised against formulas (`planner.io.spreadsheet_safe`) and always
-    stored as text.
+    stored as text. A table longer than an Excel sheet (`EXCEL_MAX_ROWS` rows with the
+    header) continues on sheets ``名称 (2)``, ``名称 (3)``, … and the summary sheet says so.
+
+    Written with xlsxwriter in its constant-memory mode (row by row, text stored inline).
 
     Parameters
     ----------
@@ -271,13 +349,34 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     path
         The written file.
     """
-    from openpyxl import Workbook
+    import xlsxwriter
 
-    book = Workbook(write_only=True)
-    _summary_sheet(book, result)
-    for title, frame in workbook_tables(result).items():
-        _table_sheet(book, title, frame)
-    return io.write_atomic(path, lambda p: book.save(p))
+    tables = workbook_tables(result)
+    max_rows = EXCEL_MAX_ROWS
+    continued = [
+        (title, [name for name, _, _ in parts])
+        for title, frame in tables.items()
+        if len(parts := _sheet_parts(title, len(frame), max_rows)) > 1
+    ]
+
+    def write(p: Path) -> None:
+        options = {
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_numbers": False,
+            "strings_to_urls": False,
+            "nan_inf_to_errors": False,
+        }
+        book = xlsxwriter.Workbook(str(p), options)
+        try:
+            sheets = _Sheets(book)
+            _summary_sheet(sheets, result, continued)
+            for title, frame in tables.items():
+                _table_sheet(sheets, title, frame, max_rows)
+        finally:
+            book.close()
+
+    return io.write_atomic(path, write)
 
 
 def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

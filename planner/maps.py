@@ -7,10 +7,10 @@ import itertools
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
@@ -39,6 +39,11 @@ SIMPLIFY_M = 2.0
 CANVAS_THRESHOLD = 2000
 #: Screens at most this wide (CSS px) start with the layer list and panel collapsed.
 PHONE_WIDTH = 600
+#: Above this many facilities their bands share one layer (a list of 500 layers helps nobody).
+BAND_LAYERS_MAX = 30
+#: With one band layer for all facilities, bands are drawn from this zoom on (street level),
+#: those in view only; a focused facility's always.
+BAND_ZOOM = 15
 #: Longest list of reached POIs in a facility popup.
 POPUP_LIST_CAP = 50
 
@@ -150,9 +155,114 @@ def page_json(obj: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def esc_many(values: Any) -> list[str]:
+    """`esc` of many values at once (each distinct value escaped once, at pandas speed).
+
+    Parameters
+    ----------
+    values
+        Any iterable of values (a column).
+
+    Returns
+    -------
+    texts
+        ``[esc(v) for v in values]``.
+    """
+    column = pd.Series(list(values), dtype=object)
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    text = pd.Series([str(u) for u in uniques], dtype=object)
+    for char, ref in _ESCAPES:
+        text = text.str.replace(char, ref, regex=False)
+    out = text.to_numpy(dtype=object)[codes].tolist()
+    for i in np.flatnonzero(codes < 0).tolist():  # None, NaN, pd.NA, NaT: as `esc` has them
+        out[i] = esc(column.iat[i])
+    return out
+
+
+#: `esc` as replacements in order: `html.escape` (``&`` first), then `_JS_TEMPLATE_CHARS`.
+_ESCAPES = (
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ('"', "&quot;"),
+    ("'", "&#x27;"),
+    ("`", "&#96;"),
+    ("$", "&#36;"),
+    ("\\", "&#92;"),
+    ("{", "&#123;"),
+    ("}", "&#125;"),
+)
+
+
+# --------------------------------------------------------------------------- packed integers
+#: A packed integer is written in 5-bit chunks, least significant first, each as the
+#: character ``63 + chunk`` (``+ 32`` on every chunk but the last), after zig-zag mapping
+#: the sign into the lowest bit: the encoded-polyline algorithm of map services, without
+#: its own rounding. Every character lies in ``?``..``~``: no ``<``, ``>``, ``&`` or quote.
+_PACK_OFFSET = 63
+
+
+def _pack(values: np.ndarray) -> tuple[str, np.ndarray]:
+    """Packed text of `values` and the character offset where each value starts (n + 1)."""
+    v = np.asarray(values, dtype=np.int64).ravel()
+    z = ((v << 1) ^ (v >> 63)).view(np.uint64)
+    n = np.ones(len(z), dtype=np.int64)  # 5-bit chunks per value
+    for bits in range(5, 65, 5):
+        above = z >= np.uint64(1 << bits)
+        if not above.any():
+            break
+        n += above
+    offsets = np.zeros(len(z) + 1, dtype=np.int64)
+    np.cumsum(n, out=offsets[1:])
+    chunk = np.arange(int(n.max(initial=1)), dtype=np.uint64)
+    chunks = ((z[:, None] >> (np.uint64(5) * chunk)) & np.uint64(31)).astype(np.uint8)
+    more = chunk[None, :] < (n[:, None] - 1).astype(np.uint64)
+    chars = chunks + np.uint8(_PACK_OFFSET) + (more.astype(np.uint8) << np.uint8(5))
+    used = chunk[None, :] < n[:, None].astype(np.uint64)
+    return chars[used].tobytes().decode("ascii"), offsets
+
+
+def pack_ints(values: Any) -> str:
+    """Pack integers into compact text (see `unpack_ints`; planner.js decodes it).
+
+    Parameters
+    ----------
+    values
+        Integers (any shape; flattened).
+
+    Returns
+    -------
+    text
+        Characters ``?``..``~`` only: 1 per value below 16 in magnitude, 2 below 512.
+    """
+    return _pack(np.asarray(values, dtype=np.int64))[0]
+
+
+def unpack_ints(text: str) -> np.ndarray:
+    """Inverse of `pack_ints`."""
+    b = np.frombuffer(text.encode("ascii"), dtype=np.uint8).astype(np.int64) - _PACK_OFFSET
+    if len(b) == 0:
+        return np.zeros(0, dtype=np.int64)
+    last = b < 32
+    if b.min() < 0 or b.max() > 63 or not last[-1]:  # not `pack_ints` text, or cut short
+        raise ValueError(repr(text[-40:]))
+    value_id = np.r_[0, np.cumsum(last)[:-1]]
+    start = np.r_[0, np.flatnonzero(last)[:-1] + 1]
+    k = np.arange(len(b)) - start[value_id]
+    z = np.zeros(int(last.sum()), dtype=np.uint64)
+    np.add.at(z, value_id, (b & 31).astype(np.uint64) << (5 * k).astype(np.uint64))
+    return ((z >> np.uint64(1)).view(np.int64)) ^ -((z & np.uint64(1)).view(np.int64))
+
+
+def _delta(v: np.ndarray) -> np.ndarray:
+    """First value as it is, then differences to the previous value."""
+    v = np.asarray(v, dtype=np.int64)
+    return np.r_[v[:1], np.diff(v)]
+
+
 # --------------------------------------------------------------------------- coordinates
-def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> list[int]:
-    """Delta-encode a line as ``[x0, y0, dx1, dy1, ...]`` integers (the page decodes it).
+def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> str:
+    """A line as packed ``[x0, y0, dx1, dy1, ...]`` integers (the page decodes it).
 
     Parameters
     ----------
@@ -163,19 +273,42 @@ def encode_line(lon: np.ndarray, lat: np.ndarray, scale: int = COORD_SCALE) -> l
 
     Returns
     -------
-    ints
-        Flat list; consecutive duplicate vertices after rounding are dropped.
+    text
+        `pack_ints` of the delta-encoded vertices; consecutive duplicate vertices after
+        rounding are dropped.
     """
     xy = np.round(np.column_stack([lon, lat]) * scale).astype(np.int64)
     if len(xy) > 1:
         keep = np.r_[True, np.any(np.diff(xy, axis=0) != 0, axis=1)]
         xy = xy[keep]
     d = np.vstack([xy[:1], np.diff(xy, axis=0)]) if len(xy) else xy
-    return d.ravel().tolist()
+    return pack_ints(d)
 
 
-def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[list[int]]:
-    """`encode_line` of many lines at once (vectorised): one list per non-empty geometry.
+def _rounded_vertices(
+    geoms: Any, scale: int, to_wgs84: Transformer | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer vertices of the non-empty geometries, consecutive repeats dropped.
+
+    Returns the ``(n, 2)`` integer coordinates, the geometry of each vertex (position among
+    the non-empty ones) and the positions of the non-empty geometries in `geoms`. With
+    `to_wgs84` the coordinates are transformed first (no new geometries are made).
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    keep = np.flatnonzero(~(shapely.is_missing(geoms) | shapely.is_empty(geoms)))
+    if not len(keep):
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.intp), keep
+    coords, index = shapely.get_coordinates(geoms[keep], return_index=True)
+    if to_wgs84 is not None:
+        coords = np.column_stack(to_wgs84.transform(coords[:, 0], coords[:, 1]))
+    xy = np.round(coords * scale).astype(np.int64)
+    first = np.r_[True, index[1:] != index[:-1]]
+    moved = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
+    return xy[first | moved], index[first | moved], keep
+
+
+def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[str]:
+    """`encode_line` of many lines at once (vectorised): one text per non-empty geometry.
 
     Parameters
     ----------
@@ -189,32 +322,118 @@ def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[list[int]]:
     lines
         ``encode_line`` of each non-empty geometry's coordinates, in order.
     """
-    geoms = np.asarray(geoms, dtype=object)
-    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    geoms = geoms[keep]
-    if not len(geoms):
+    xy, index, _ = _rounded_vertices(geoms, scale)
+    if not len(xy):
         return []
-    coords, index = shapely.get_coordinates(geoms, return_index=True)
-    xy = np.round(coords * scale).astype(np.int64)
     first = np.r_[True, index[1:] != index[:-1]]
-    moved = np.r_[True, np.any(xy[1:] != xy[:-1], axis=1)]
-    xy, index, first = xy[first | moved], index[first | moved], first[first | moved]
     d = xy.copy()
     d[1:] -= xy[:-1]
     d[first] = xy[first]
-    bounds = np.flatnonzero(np.r_[True, index[1:] != index[:-1], True])
-    flat = d.ravel().tolist()
-    return [flat[2 * a : 2 * b] for a, b in itertools.pairwise(bounds)]
+    text, offsets = _pack(d)
+    bounds = 2 * np.flatnonzero(np.r_[True, index[1:] != index[:-1], True])
+    cuts = offsets[bounds].tolist()
+    return [text[a:b] for a, b in itertools.pairwise(cuts)]
 
 
-def decode_line(ints: list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of `encode_line`: ``(lon, lat)`` arrays."""
-    xy = np.cumsum(np.asarray(ints, dtype=np.int64).reshape(-1, 2), axis=0) / scale
+def encode_multilines(
+    geoms: Any,
+    groups: Any,
+    n_groups: int,
+    scale: int = COORD_SCALE,
+    to_wgs84: Transformer | None = None,
+) -> list[str]:
+    """Lines grouped into records, each record one packed text (the page's ``lines``).
+
+    A record is ``[n, dx, dy, ... (n vertices), n, dx, dy, ...]``: each line's vertex count,
+    then its vertices as differences to the previous vertex of the record (the first to
+    ``(0, 0)``), so a line starting next to where the last ended costs a few characters.
+
+    Parameters
+    ----------
+    geoms
+        LineStrings or LinearRings (lon/lat degrees); None and empty ones are skipped.
+    groups
+        Record (0 .. `n_groups` - 1) of each geometry; lines keep their order in a record.
+    n_groups
+        Number of records.
+    scale
+        Integer units per degree.
+    to_wgs84
+        Transformer of the geometries' CRS to lon/lat, when they are not in lon/lat.
+
+    Returns
+    -------
+    records
+        One packed text per record (``""`` for a record without lines).
+    """
+    groups = np.asarray(groups, dtype=np.int64)
+    order = np.argsort(groups, kind="stable")
+    xy, index, keep = _rounded_vertices(np.asarray(geoms, dtype=object)[order], scale, to_wgs84)
+    line_group = groups[order][keep]
+    if not len(xy):
+        return [""] * n_groups
+    vertex_group = line_group[index]
+    first_of_line = np.r_[True, index[1:] != index[:-1]]
+    first_of_group = np.r_[True, vertex_group[1:] != vertex_group[:-1]]
+    d = xy.copy()
+    d[1:] -= xy[:-1]
+    d[first_of_group] = xy[first_of_group]
+    line_of_vertex = np.cumsum(first_of_line) - 1
+    counts = np.bincount(line_of_vertex)
+    ints = np.empty(len(counts) + 2 * len(xy), dtype=np.int64)
+    pos = 2 * np.arange(len(xy)) + line_of_vertex + 1  # each earlier line added its count
+    ints[pos] = d[:, 0]
+    ints[pos + 1] = d[:, 1]
+    line_start = np.flatnonzero(first_of_line)
+    ints[2 * line_start + np.arange(len(counts))] = counts
+    text, offsets = _pack(ints)
+    group_first_line = np.searchsorted(line_group, np.arange(n_groups + 1))
+    starts = np.r_[2 * line_start + np.arange(len(counts)), len(ints)]
+    cuts = offsets[starts[group_first_line]].tolist()
+    return [text[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def decode_line(line: str | list[int], scale: int = COORD_SCALE) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse of `encode_line`: ``(lon, lat)`` arrays (from packed text or the integers)."""
+    ints = unpack_ints(line) if isinstance(line, str) else np.asarray(line, dtype=np.int64)
+    xy = np.cumsum(ints.reshape(-1, 2), axis=0) / scale
     return xy[:, 0], xy[:, 1]
 
 
+def decode_multilines(text: str, scale: int = COORD_SCALE) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Inverse of one record of `encode_multilines`: ``(lon, lat)`` of each line."""
+    ints = unpack_ints(text).tolist()
+    out, x, y, i = [], 0, 0, 0
+    while i < len(ints):
+        n = ints[i]
+        pts = np.asarray(ints[i + 1 : i + 1 + 2 * n], dtype=np.int64).reshape(-1, 2)
+        xy = np.cumsum(pts, axis=0) + np.array([x, y], dtype=np.int64)
+        x, y = int(xy[-1, 0]), int(xy[-1, 1])
+        out.append((xy[:, 0] / scale, xy[:, 1] / scale))
+        i += 1 + 2 * n
+    return out
+
+
 # --------------------------------------------------------------------------- page data
-def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[str, Any]]:
+def _street_lines(analysis: Result, tolerance_m: float) -> np.ndarray:
+    """The street network's lines simplified by `tolerance_m` (in the network's CRS)."""
+    edges = np.asarray(analysis.network.edge_geometry, dtype=object)
+    return shapely.simplify(edges, tolerance_m, preserve_topology=False)
+
+
+def _street_bounds(analysis: Result, lines: np.ndarray) -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees of `_street_lines`."""
+    xy = shapely.get_coordinates(lines)
+    if not len(xy):
+        return (np.nan, np.nan, np.nan, np.nan)
+    to_wgs = Transformer.from_crs(analysis.network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs.transform(xy[:, 0], xy[:, 1])
+    return (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+
+
+def street_data(
+    analysis: Result, tolerance_m: float = SIMPLIFY_M, lines: np.ndarray | None = None
+) -> list[dict[str, Any]]:
     """Streets for the page: one multi-line per (name, weight), simplified and encoded.
 
     Parameters
@@ -223,37 +442,30 @@ def street_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> list[dict[
         The result; its (projected) street network is drawn.
     tolerance_m
         Simplification tolerance in metres.
+    lines
+        The lines already simplified (`_street_lines`), when at hand.
 
     Returns
     -------
     streets
-        ``{"n": escaped name, "w": line weight, "l": [encoded lines]}`` records.
+        ``{"n": escaped name, "w": line weight, "l": packed lines (`encode_multilines`)}``
+        records, sorted by name and weight.
     """
     network = analysis.network
-    simple = shapely.simplify(np.asarray(network.edge_geometry, dtype=object), tolerance_m)
-    lines = gpd.GeoSeries(simple, crs=network.crs).to_crs(4326).to_numpy()
-    table = pd.DataFrame({"name": network.edge_name, "highway": network.edge_highway})
-    escaped: dict[Any, str] = {}  # names repeat along a street: escape each once
-    table["n"] = [
-        escaped[v] if v in escaped else escaped.setdefault(v, esc(v)) for v in table["name"]
-    ]
-    table["w"] = table["highway"].map(style.road_weight)
-    groups = table.groupby(["n", "w"], sort=True).indices
+    if lines is None:
+        lines = _street_lines(analysis, tolerance_m)
+    names = pd.Series(esc_many(network.edge_name), dtype=object)
+    highway = pd.Series(network.edge_highway, dtype=object)
+    weights = {h: style.road_weight(h) for h in pd.unique(highway)}
+    weight = np.array([weights[h] for h in highway], dtype=float)
+    key_index = pd.MultiIndex.from_frame(pd.DataFrame({"n": names, "w": weight}))
+    codes = key_index.unique().sort_values()
+    group = codes.get_indexer(key_index)
+    to_wgs = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    packed = encode_multilines(lines, group, len(codes), to_wgs84=to_wgs)
     return [
-        {"n": name, "w": float(weight), "l": encode_lines(lines[rows])}
-        for (name, weight), rows in sorted(groups.items())
+        {"n": name, "w": float(w), "l": text} for (name, w), text in zip(codes, packed, strict=True)
     ]
-
-
-def _polygon_rings(geom: Any) -> list[list[list[int]]]:
-    polys = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
-    polys = [p for p in polys if not p.is_empty and p.geom_type == "Polygon"]
-    counts = [1 + len(p.interiors) for p in polys]
-    rings = np.empty(sum(counts), dtype=object)
-    rings[:] = [r for p in polys for r in (p.exterior, *p.interiors)]
-    encoded = encode_lines(rings)  # every ring of a non-empty polygon has coordinates
-    bounds = np.cumsum([0, *counts])
-    return [encoded[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, Any]]:
@@ -264,36 +476,148 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     analysis
         The result: its isochrones, facilities and bands (``settings.bands_min``).
     tolerance_deg
-        Simplification tolerance in degrees (2e-5° ≈ 2 m).
+        Simplification tolerance in degrees (2e-5° ≈ 2 m; Douglas-Peucker, the outline
+        drawn, not a shape to compute with).
 
     Returns
     -------
     bands
-        ``{"f": facility index, "b": band index, "p": [polygons of encoded rings]}``, largest
-        band first so smaller bands are drawn on top.
+        ``{"f": facility index, "b": band index, "p": [per polygon: its rings, exterior
+        first, as packed lines (`encode_multilines`)], "bb": [west, south, east, north] in
+        `COORD_SCALE` units}``, largest band first so smaller bands are drawn on top.
     """
-    fac_ids = list(analysis.facilities["facility_id"])
+    fac_index = pd.Index(list(analysis.facilities["facility_id"]))
     bands = list(analysis.settings.bands_min)
+    iso = analysis.isochrones.sort_values("band_min", ascending=False, kind="stable")
+    geoms = iso.geometry.to_numpy()
+    fac = fac_index.get_indexer(iso["facility_id"])
+    ok = (fac >= 0) & ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    geoms, fac = geoms[ok], fac[ok]
+    band = [bands.index(b) if b in bands else 0 for b in iso["band_min"].to_numpy()[ok]]
+    simple = shapely.simplify(geoms, tolerance_deg, preserve_topology=False)
+    parts, part_of = shapely.get_parts(simple, return_index=True)
+    polys = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
+    parts, part_of = parts[polys], part_of[polys]
+    rings, ring_of = shapely.get_rings(parts, return_index=True)
+    packed = encode_multilines(rings, ring_of, len(parts))
+    by_geom: list[list[str]] = [[] for _ in range(len(geoms))]
+    for g, text in zip(part_of.tolist(), packed, strict=True):
+        by_geom[g].append(text)
+    box = np.zeros((len(geoms), 4), dtype=np.int64)
+    drawn = ~shapely.is_empty(simple)
+    box[drawn] = np.round(shapely.bounds(simple[drawn]) * COORD_SCALE).astype(np.int64)
+    return [
+        {"f": int(f), "b": int(b), "p": p, "bb": bb}
+        for f, b, p, bb in zip(fac.tolist(), band, by_geom, box.tolist(), strict=True)
+        if p
+    ]
+
+
+def poi_names(analysis: Result) -> pd.Series:
+    """POI id -> name of a result's POIs (first row of a repeated id)."""
+    pois = pd.DataFrame(analysis.pois[["poi_id", "name"]])
+    return pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+
+
+def facility_records(analysis: Result, cap: int = POPUP_LIST_CAP) -> list[dict[str, Any]]:
+    """What a facility's popup shows, for every facility (in table order), text escaped.
+
+    Parameters
+    ----------
+    analysis
+        The run's results.
+    cap
+        Longest list of reached POIs.
+
+    Returns
+    -------
+    records
+        ``{"id", "name", "kind", "status" (None when "ok"), "ent": [entrances snapped, entrances],
+        "bands": [[band label, POIs reached], ...], "top": [[name, kind, minutes text], ...]
+        (the nearest `cap` reached, nearest first), "more": how many more}``; the page
+        builds the popup from it on click (planner.js ``popupHtml``), as `facility_popup`.
+    """
+    names = poi_names(analysis)
+    entries: dict[str, dict[str, Any]] = {}
+    for f in analysis.summary["facilities"]:
+        entries.setdefault(f["facility_id"], f)  # the first, as `facility_popup` takes
+    cov = analysis.coverage
+    at = cov.groupby("facility_id", sort=False).indices if len(cov) else {}
+    poi = cov["poi_id"].to_numpy(dtype=object)
+    kind = cov["poi_kind"].to_numpy(dtype=object)
+    minutes = cov["minutes"].to_numpy(dtype=float)
+    fac = analysis.facilities
     out = []
-    iso = analysis.isochrones
-    for _, p in iso.sort_values("band_min", ascending=False, kind="stable").iterrows():
-        geom = p.geometry
-        if geom is None or geom.is_empty or p["facility_id"] not in fac_ids:
-            continue
-        rings = _polygon_rings(shapely.simplify(geom, tolerance_deg))
-        if not rings:
-            continue
-        b = bands.index(p["band_min"]) if p["band_min"] in bands else 0
-        out.append({"f": fac_ids.index(p["facility_id"]), "b": b, "p": rings})
+    for fid, name, fkind, status, snapped, total in zip(
+        fac["facility_id"],
+        fac["name"],
+        fac["kind"],
+        fac["status"],
+        fac["entrances_snapped"],
+        fac["entrances"],
+        strict=True,
+    ):
+        rows = at.get(fid, np.empty(0, dtype=np.intp))
+        first = rows[:cap]
+        entry = entries.get(str(fid))
+        top = [
+            [esc(names.get(p)) or "(无名称 unnamed)", esc(k), f"{m:.1f}"]
+            for p, k, m in zip(poi[first], kind[first], minutes[first].tolist(), strict=True)
+        ]
+        out.append(
+            {
+                "id": esc(fid),
+                "name": esc(name),
+                "kind": esc(fkind),
+                "status": None if status == "ok" else esc(status),
+                "ent": [int(snapped), int(total)],
+                "bands": [
+                    [esc(k), v["pois"]] for k, v in (entry["bands"].items() if entry else [])
+                ],
+                "top": top,
+                "more": max(len(rows) - cap, 0),
+            }
+        )
     return out
 
 
-def facility_popup(
-    analysis: Result,
-    facility_id: str,
-    cap: int = POPUP_LIST_CAP,
-    names: pd.Series | None = None,
-) -> str:
+def popup_html(record: dict[str, Any]) -> str:
+    """A facility popup's HTML from its `facility_records` record (planner.js builds the same).
+
+    Parameters
+    ----------
+    record
+        One record of `facility_records`.
+
+    Returns
+    -------
+    html
+        Escaped HTML.
+    """
+    rows = "".join(
+        f"<tr><td>≤{k} 分钟 min</td><td style='text-align:right'>{n}</td></tr>"
+        for k, n in record["bands"]
+    )
+    items = "".join(
+        f"<li>{name} <small>{kind} · {minutes} 分钟 min</small></li>"
+        for name, kind, minutes in record["top"]
+    )
+    more = record["more"]
+    more_html = f"<div>…另有 {more} 个 and {more} more</div>" if more else ""
+    status = (
+        f"<div style='color:#b00'>状态 status: {record['status']}</div>" if record["status"] else ""
+    )
+    snapped, total = record["ent"]
+    return (
+        f"<div class='planner-popup'><b>{record['id']} {record['name']}</b><br>"
+        f"<small>{record['kind']} · 入口 entrances: {snapped}/{total}</small>"
+        f"{status}<table>{rows}</table>"
+        f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
+        f"<ol>{items or '<li>（无 none）</li>'}</ol>{more_html}</div>"
+    )
+
+
+def facility_popup(analysis: Result, facility_id: str, cap: int = POPUP_LIST_CAP) -> str:
     """Popup HTML of a facility: POIs reached per band and the nearest `cap` of them.
 
     Parameters
@@ -304,90 +628,18 @@ def facility_popup(
         The facility.
     cap
         Longest list shown; the rest is summarised as "…and N more".
-    names
-        POI id -> name (default: from ``analysis.pois``; pass it when drawing many popups).
 
     Returns
     -------
     html
-        Escaped HTML.
+        Escaped HTML (what the map shows on click).
     """
-    fac = analysis.facilities.set_index("facility_id").loc[facility_id]
-    entry = next(
-        (f for f in analysis.summary["facilities"] if f["facility_id"] == str(facility_id)), None
-    )
-    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
-    if names is None:
-        names = poi_names(analysis)
-    reached = cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(index=False, name=None)
-    return _popup_html(facility_id, fac, entry, reached, len(cov), cap, names)
-
-
-def _popup_html(
-    facility_id: Any,
-    fac: pd.Series,
-    entry: dict[str, Any] | None,
-    reached: Any,
-    n_reached: int,
-    cap: int,
-    names: pd.Series,
-) -> str:
-    """`facility_popup` from its parts: `reached` = (poi_id, kind, minutes) of the first `cap`."""
-    rows = "".join(
-        f"<tr><td>≤{esc(k)} 分钟 min</td><td style='text-align:right'>{v['pois']}</td></tr>"
-        for k, v in (entry["bands"].items() if entry else [])
-    )
-    items = []
-    for poi_id, kind, minutes in reached:
-        name = esc(names.get(poi_id)) or "(无名称 unnamed)"
-        items.append(f"<li>{name} <small>{esc(kind)} · {minutes:.1f} 分钟 min</small></li>")
-    more = ""
-    if n_reached > cap:
-        more = f"<div>…另有 {n_reached - cap} 个 and {n_reached - cap} more</div>"
-    status = (
-        ""
-        if fac["status"] == "ok"
-        else f"<div style='color:#b00'>状态 status: {esc(fac['status'])}</div>"
-    )
-    return (
-        f"<div class='planner-popup'><b>{esc(facility_id)} {esc(fac['name'])}</b><br>"
-        f"<small>{esc(fac['kind'])} · 入口 entrances: "
-        f"{int(fac['entrances_snapped'])}/{int(fac['entrances'])}</small>"
-        f"{status}<table>{rows}</table>"
-        f"<div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
-        f"<ol>{''.join(items) or '<li>（无 none）</li>'}</ol>{more}</div>"
-    )
-
-
-def _facility_popups(analysis: Result, names: pd.Series, cap: int = POPUP_LIST_CAP) -> list[str]:
-    """`facility_popup` of every facility (in table order), the tables split once for all."""
-    by_id = analysis.facilities.set_index("facility_id")
-    entries: dict[str, dict[str, Any]] = {}
-    for f in analysis.summary["facilities"]:
-        entries.setdefault(f["facility_id"], f)  # the first, as `facility_popup` takes
-    cov = analysis.coverage
-    at = cov.groupby("facility_id", sort=False).indices if len(cov) else {}
-    poi = cov["poi_id"].to_numpy(dtype=object)
-    kind = cov["poi_kind"].to_numpy(dtype=object)
-    minutes = cov["minutes"].to_numpy(dtype=float)
-    out = []
-    for fid in analysis.facilities["facility_id"]:
-        rows = at.get(fid, np.empty(0, dtype=np.intp))
-        first = rows[:cap]
-        reached = zip(poi[first], kind[first], minutes[first].tolist(), strict=True)
-        fac = by_id.loc[fid]
-        out.append(_popup_html(fid, fac, entries.get(str(fid)), reached, len(rows), cap, names))
-    return out
-
-
-def poi_names(analysis: Result) -> pd.Series:
-    """POI id -> name of a result's POIs (first row of a repeated id)."""
-    pois = pd.DataFrame(analysis.pois[["poi_id", "name"]])
-    return pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+    ids = list(analysis.facilities["facility_id"])
+    return popup_html(facility_records(analysis, cap)[ids.index(facility_id)])
 
 
 def facility_data(analysis: Result) -> dict[str, Any]:
-    """Facilities (popup per id) and their entrance points for the page.
+    """Facilities (`facility_records`) and their entrance points for the page.
 
     Parameters
     ----------
@@ -397,30 +649,27 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     Returns
     -------
     data
-        ``{"facilities": [{"id", "name", "popup"}], "entrances": [[lon, lat, facility index,
-        escaped entrance name (and `skip_note`)], ...]}``; entrances without coordinates
-        are left out.
+        ``{"facilities": facility_records(analysis), "entrances": [[lon, lat, facility
+        index, escaped entrance name (and `skip_note`)], ...]}``; entrances without
+        coordinates are left out.
     """
-    names = poi_names(analysis)
-    fac_ids = list(analysis.facilities["facility_id"])
-    popups = _facility_popups(analysis, names)
-    facilities = [
-        {"id": esc(f["facility_id"]), "name": esc(f["name"]), "popup": popup}
-        for (_, f), popup in zip(analysis.facilities.iterrows(), popups, strict=True)
-    ]
+    fac_ids = pd.Index(list(analysis.facilities["facility_id"]))
+    ent = analysis.entrances
+    notes = _skip_notes(ent)
+    which = fac_ids.get_indexer(ent["id"])
+    lon = ent["lon"].to_numpy(dtype=float)
+    lat = ent["lat"].to_numpy(dtype=float)
+    door = ent["entrance"] if "entrance" in ent else pd.Series([None] * len(ent))
     entrances = []
-    notes = _skip_notes(analysis.entrances)
-    for i, (_, r) in enumerate(analysis.entrances.iterrows()):
-        lon, lat = float(r["lon"]), float(r["lat"])
-        if not (np.isfinite(lon) and np.isfinite(lat)) or r["id"] not in fac_ids:
+    for i, (name, entrance) in enumerate(zip(ent["name"], door, strict=True)):
+        if not (np.isfinite(lon[i]) and np.isfinite(lat[i])) or which[i] < 0:
             continue
-        label = r["name"]
-        entrance = r.get("entrance")
+        label = name
         if isinstance(entrance, str) and entrance.strip():
             label = f"{label} · {entrance.strip()}"
         label = esc(label) + (f"<br>{notes[i]}" if notes[i] else "")
-        entrances.append([round(lon, 6), round(lat, 6), fac_ids.index(r["id"]), label])
-    return {"facilities": facilities, "entrances": entrances}
+        entrances.append([round(float(lon[i]), 6), round(float(lat[i]), 6), int(which[i]), label])
+    return {"facilities": facility_records(analysis), "entrances": entrances}
 
 
 def reach_data(analysis: Result) -> list[list[int]]:
@@ -438,24 +687,99 @@ def reach_data(analysis: Result) -> list[list[int]]:
         the POI row being its position in ``analysis.pois`` (the page's ``poi[9]``) and the
         band index that of the facility's own minutes (``coverage.band_min``).
     """
-    fac_ids = list(analysis.facilities["facility_id"])
-    bands = [float(b) for b in analysis.settings.bands_min]
-    rows: dict[object, list[int]] = {}
-    for i, pid in enumerate(analysis.pois["poi_id"]):
-        rows.setdefault(pid, []).append(i)
-    out: list[list[int]] = [[] for _ in fac_ids]
+    fac_ids = pd.Index(list(analysis.facilities["facility_id"]))
+    bands = pd.Index([float(b) for b in analysis.settings.bands_min])
     cov = analysis.coverage
-    for fid, pid, band in zip(cov["facility_id"], cov["poi_id"], cov["band_min"], strict=True):
-        if fid not in fac_ids or float(band) not in bands:
+    pairs = pd.DataFrame(
+        {
+            "f": fac_ids.get_indexer(cov["facility_id"]),
+            "b": bands.get_indexer(pd.Index(cov["band_min"].astype(float))),
+            "poi_id": cov["poi_id"].to_numpy(),
+        }
+    )
+    pairs = pairs[(pairs["f"] >= 0) & (pairs["b"] >= 0)]
+    rows = pd.DataFrame({"poi_id": analysis.pois["poi_id"].to_numpy()})
+    rows["row"] = np.arange(len(rows))
+    # every row of a repeated POI id, in table order, after each pair in coverage order
+    joined = pairs.merge(rows, on="poi_id", how="inner", sort=False)
+    f = joined["f"].to_numpy()
+    order = np.argsort(f, kind="stable")
+    flat = np.column_stack([joined["row"].to_numpy()[order], joined["b"].to_numpy()[order]])
+    cuts = np.searchsorted(f[order], np.arange(len(fac_ids) + 1))
+    return [flat[a:b].ravel().tolist() for a, b in itertools.pairwise(cuts.tolist())]
+
+
+def _rounded6(values: np.ndarray) -> np.ndarray:
+    """Integers of ``round(v, 6) * 1e6`` (Python's decimal rounding, as the rows show)."""
+    r6 = np.array([round(v, 6) for v in values.tolist()], dtype=float)
+    return np.rint(r6 * 1e6).astype(np.int64)
+
+
+def poi_columns(analysis: Result) -> dict[str, Any]:
+    """POIs for the page as columns by kind group (the page's ``pois``).
+
+    Parameters
+    ----------
+    analysis
+        The result: its POI table and bands (``settings.bands_min``).
+
+    Returns
+    -------
+    columns
+        ``{"text": [escaped texts shared by rows], "groups": {group key: {"x", "y":
+        packed delta-encoded lon/lat in 1e-6°, "c": packed colour index
+        (`planner.style.band_index`), "n": [escaped names], "k", "f", "s": packed
+        positions in "text" of the escaped kind, nearest facility and status, "m": packed
+        minutes × 10 + 1 (0: not reached), "r": packed delta-encoded rows in
+        ``analysis.pois``, "o": [[position in the group, `skip_note`], ...]}}}``; groups in
+        `KIND_GROUPS` order, POIs without coordinates left out. `poi_data` gives the same
+        as one row per POI.
+    """
+    p = analysis.pois
+    lon = p["lon"].to_numpy(dtype=float)
+    lat = p["lat"].to_numpy(dtype=float)
+    minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    colour = style.band_index(minutes, analysis.settings.bands_min)
+    kinds = p["kind"].to_numpy(dtype=object)
+    groups = {k: kind_group(k) for k in pd.unique(kinds)}
+    group = np.array([groups[k] for k in kinds], dtype=object)
+    text: dict[str, int] = {}
+
+    def codes(values: Any) -> np.ndarray:
+        return np.array([text.setdefault(t, len(text)) for t in esc_many(values)], np.int64)
+
+    kind_code = codes(kinds)
+    near_code = codes(p["nearest_facility_id"])
+    status_code = codes(p["status"])
+    names = esc_many(p["name"])
+    tenths = np.where(np.isfinite(minutes), np.rint(np.round(minutes, 1) * 10) + 1, 0)
+    m_code = np.nan_to_num(tenths, posinf=0, neginf=0).astype(np.int64)
+    notes = _skip_notes(p)
+    ok = np.isfinite(lon) & np.isfinite(lat)
+    x, y = np.zeros(len(p), np.int64), np.zeros(len(p), np.int64)
+    x[ok], y[ok] = _rounded6(lon[ok]), _rounded6(lat[ok])
+    out: dict[str, Any] = {}
+    for g in KIND_GROUPS:
+        rows = np.flatnonzero(ok & (group == g))
+        if not len(rows):
             continue
-        b = bands.index(float(band))
-        for i in rows.get(pid, []):
-            out[fac_ids.index(fid)] += [i, b]
-    return out
+        out[g] = {
+            "x": pack_ints(_delta(x[rows])),
+            "y": pack_ints(_delta(y[rows])),
+            "c": pack_ints(colour[rows]),
+            "n": [names[i] for i in rows.tolist()],
+            "k": pack_ints(kind_code[rows]),
+            "f": pack_ints(near_code[rows]),
+            "m": pack_ints(m_code[rows]),
+            "s": pack_ints(status_code[rows]),
+            "r": pack_ints(_delta(rows)),
+            "o": [[j, notes[i]] for j, i in enumerate(rows.tolist()) if notes[i]],
+        }
+    return {"text": list(text), "groups": out}
 
 
 def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
-    """POIs for the page, by kind group.
+    """POIs for the page, by kind group, one row per POI (`poi_columns` unpacked).
 
     Parameters
     ----------
@@ -469,35 +793,47 @@ def poi_data(analysis: Result) -> dict[str, list[list[Any]]]:
         status, note, row]`` rows (text escaped; colour index by `planner.style.band_index`,
         into the page's palette; minutes None when not reached; note: the `skip_note` of a
         POI snapped past a disconnected piece, else ""; row: position in
-        ``analysis.pois``). POIs without coordinates are left out.
+        ``analysis.pois``). POIs without coordinates are left out. This is what planner.js
+        rebuilds from `poi_columns`.
     """
+    cols = poi_columns(analysis)
+    text = cols["text"]
     out: dict[str, list[list[Any]]] = {}
-    p = analysis.pois
-    lon = p["lon"].to_numpy(dtype=float)
-    lat = p["lat"].to_numpy(dtype=float)
-    minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
-    colour = style.band_index(minutes, analysis.settings.bands_min)
-    notes = _skip_notes(p)
-    for i, (name, kind, near, status) in enumerate(
-        zip(p["name"], p["kind"], p["nearest_facility_id"], p["status"], strict=True)
-    ):
-        if not (np.isfinite(lon[i]) and np.isfinite(lat[i])):
-            continue
-        m = round(float(minutes[i]), 1) if np.isfinite(minutes[i]) else None
-        row = [
-            round(float(lon[i]), 6),
-            round(float(lat[i]), 6),
-            int(colour[i]),
-            esc(name),
-            esc(kind),
-            esc(near),
-            m,
-            esc(status),
-            notes[i],
-            i,
+    for g, c in cols["groups"].items():
+        x = np.cumsum(unpack_ints(c["x"])).tolist()
+        y = np.cumsum(unpack_ints(c["y"])).tolist()
+        rows = np.cumsum(unpack_ints(c["r"])).tolist()
+        notes = dict(c["o"])
+        m = unpack_ints(c["m"]).tolist()
+        out[g] = [
+            [
+                xi / 1e6,
+                yi / 1e6,
+                ci,
+                name,
+                text[k],
+                text[f],
+                (mi - 1) / 10 if mi else None,
+                text[s],
+                notes.get(j, ""),
+                r,
+            ]
+            for j, (xi, yi, ci, name, k, f, mi, s, r) in enumerate(
+                zip(
+                    x,
+                    y,
+                    unpack_ints(c["c"]).tolist(),
+                    c["n"],
+                    unpack_ints(c["k"]).tolist(),
+                    unpack_ints(c["f"]).tolist(),
+                    m,
+                    unpack_ints(c["s"]).tolist(),
+                    rows,
+                    strict=True,
+                )
+            )
         ]
-        out.setdefault(kind_group(kind), []).append(row)
-    return {g: out[g] for g in KIND_GROUPS if g in out}
+    return out
 
 
 def skip_note(extra_m: float, piece: object, name: object = "") -> str:
@@ -531,13 +867,14 @@ def skip_note(extra_m: float, piece: object, name: object = "") -> str:
 
 def _skip_notes(table: pd.DataFrame) -> list[str]:
     """`skip_note` per row of a POI or facility table ("" where no piece was skipped)."""
+    out = [""] * len(table)
     if "skipped_piece" not in table:
-        return [""] * len(table)
+        return out
     names = table.get("skipped_piece_name", pd.Series("", index=table.index))
-    return [
-        skip_note(float(x), p, n) if pd.notna(p) else ""
-        for p, x, n in zip(table["skipped_piece"], table["skipped_extra_m"], names, strict=True)
-    ]
+    piece, extra = table["skipped_piece"], table["skipped_extra_m"].to_numpy(dtype=float)
+    for i in np.flatnonzero(piece.notna().to_numpy()).tolist():
+        out[i] = skip_note(float(extra[i]), piece.iat[i], names.iat[i])
+    return out
 
 
 def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, list[Any]]:
@@ -689,8 +1026,9 @@ def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
     keys = [f"{b:g}" for b in analysis.settings.bands_min]
     table = found.cells
     size = gaps.CELL_M
-    counts = [[int(c) for c in row] for row in table[[f"uncovered_{k}" for k in keys]].to_numpy()]
-    street = [round(float(v)) for v in table["unreached_street_m"]]
+    counts = table[[f"uncovered_{k}" for k in keys]].to_numpy().astype(np.int64).tolist()
+    # np.rint rounds halves to even, as Python's round does
+    street = np.rint(table["unreached_street_m"].to_numpy(dtype=float)).astype(np.int64).tolist()
     out: dict[str, Any] = {}
     cells: list[list[Any]] = []
     affine, error = (
@@ -702,7 +1040,10 @@ def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
         ox, oy = float(table["x0"].min()), float(table["y0"].min())
         ii = np.rint((table["x0"].to_numpy(float) - ox) / size).astype(int)
         jj = np.rint((table["y0"].to_numpy(float) - oy) / size).astype(int)
-        cells = [[int(i), int(j), c, m] for i, j, c, m in zip(ii, jj, counts, street, strict=True)]
+        cells = [
+            [i, j, c, m]
+            for i, j, c, m in zip(ii.tolist(), jj.tolist(), counts, street, strict=True)
+        ]
         out.update(
             {"affine": [float(f"{a:.15g}") for a in affine], "origin": [ox, oy], "size": size}
         )
@@ -993,10 +1334,9 @@ class _PlannerLayers(MacroElement):
 Bounds = tuple[float, float, float, float]
 
 
-def _bounds(analysis: Result) -> tuple[Bounds, Bounds]:
+def _bounds(analysis: Result, street_lines: np.ndarray) -> tuple[Bounds, Bounds]:
     """(west, south, east, north) of the bands (else the streets), and of bands and streets."""
-    sw, ss, se, sn = (float(v) for v in analysis.network.edges_gdf().to_crs(4326).total_bounds)
-    streets: Bounds = (sw, ss, se, sn)
+    streets: Bounds = _street_bounds(analysis, street_lines)
     iso = analysis.isochrones
     view = streets
     if len(iso) and np.all(np.isfinite(iso.total_bounds)):
@@ -1023,15 +1363,26 @@ def build_map(analysis: Result) -> folium.Map:
         The map. Tile layers (OpenStreetMap, Amap, Tianditu with a key) are offered but
         off; choosing Amap shifts every overlay into GCJ-02. Disconnected street pieces
         (left out of routing) and the access legs of points snapped past them are one
-        overlay, shown when there are any.
+        overlay, shown when there are any. Up to `BAND_LAYERS_MAX` facilities each has
+        its own band layer; with more, one layer holds every facility's bands (the panel's
+        "focus on a facility" shows one).
     """
+    m, layers, data = _build(analysis)
+    layers.data = data
+    return m
+
+
+def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
+    """`build_map` with the page data apart: the map, its data element and the data text."""
     bands = analysis.settings.bands_min
     fac = facility_data(analysis)
-    pois = poi_data(analysis)
+    pois = poi_columns(analysis)
     pieces = piece_data(analysis)
-    n_pois = sum(len(v) for v in pois.values())
-    (w, s, e, n), grid_bounds = _bounds(analysis)
+    n_pois = sum(len(c["n"]) for c in pois["groups"].values())
+    lines = _street_lines(analysis, SIMPLIFY_M)
+    (w, s, e, n), grid_bounds = _bounds(analysis, lines)
     key = tianditu_key()
+    per_facility = len(fac["facilities"]) <= BAND_LAYERS_MAX
 
     m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
     folium.FeatureGroup(
@@ -1061,16 +1412,24 @@ def build_map(analysis: Result) -> folium.Map:
         groups["pieces"] = folium.FeatureGroup(
             name=f"断开的路段 Disconnected street pieces ({len(pieces['pieces'])})"
         ).add_to(m)
-    groups["facilityBands"] = [
-        folium.FeatureGroup(name=f"服务圈 Bands: {f['id']} {f['name']}").add_to(m)
-        for f in fac["facilities"]
-    ]
+    if per_facility:
+        groups["facilityBands"] = [
+            folium.FeatureGroup(name=f"服务圈 Bands: {f['id']} {f['name']}").add_to(m)
+            for f in fac["facilities"]
+        ]
+    else:
+        groups["facilityBands"] = [
+            folium.FeatureGroup(
+                name=f"服务圈 Bands: 全部 {len(fac['facilities'])} 个服务点（放大或聚焦后显示） "
+                f"all {len(fac['facilities'])} facilities (shown zoomed in or focused)"
+            ).add_to(m)
+        ]
     groups["bandToggles"] = [
         folium.FeatureGroup(name=f"圈层 Band ≤{b:g} 分钟 min").add_to(m) for b in bands
     ]
     groups["pois"] = {
-        g: folium.FeatureGroup(name=f"{KIND_GROUPS[g][0]} ({len(rows)})").add_to(m)
-        for g, rows in pois.items()
+        g: folium.FeatureGroup(name=f"{KIND_GROUPS[g][0]} ({len(c['n'])})").add_to(m)
+        for g, c in pois["groups"].items()
     }
     groups["facilities"] = folium.FeatureGroup(
         name=f"服务点 Facilities ({len(fac['entrances'])})"
@@ -1102,13 +1461,15 @@ def build_map(analysis: Result) -> folium.Map:
         "pieceColour": style.PIECE_COLOUR,
         "gapColour": style.BEYOND_COLOUR,
         "canvas": n_pois > CANVAS_THRESHOLD,
+        "bandLayerPerFacility": per_facility,
+        "bandZoom": BAND_ZOOM,
         "grid": gcj02_grid(grid_bounds),
-        "streets": street_data(analysis),
+        "streets": street_data(analysis, lines=lines),
         "bands": band_data(analysis),
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
-        "reach": reach_data(analysis),
+        "reach": [pack_ints(r) for r in reach_data(analysis)],
         "phoneWidth": PHONE_WIDTH,
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
@@ -1128,7 +1489,8 @@ def build_map(analysis: Result) -> folium.Map:
         '"bandToggles":[' + ",".join(g.get_name() for g in groups["bandToggles"]) + "]",
         '"pois":{' + ",".join(f'"{k}":{g.get_name()}' for k, g in groups["pois"].items()) + "}",
     ]
-    _PlannerLayers(m, control, "{" + ",".join(names) + "}", page_json(data)).add_to(m)
+    layers = _PlannerLayers(m, control, "{" + ",".join(names) + "}", "")
+    layers.add_to(m)
     header = m.get_root().header  # type: ignore[attr-defined]  # a folium Figure
     header.add_child(
         _Verbatim('<meta name="viewport" content="width=device-width, initial-scale=1">'),
@@ -1137,7 +1499,7 @@ def build_map(analysis: Result) -> folium.Map:
     header.add_child(_Verbatim(inline_own("planner.css")), name="planner_css")
     header.add_child(_Verbatim(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])
-    return m
+    return m, layers, page_json(data)
 
 
 def save_map(analysis: Result, path: str | Path) -> Path:
@@ -1153,8 +1515,12 @@ def save_map(analysis: Result, path: str | Path) -> Path:
     Returns
     -------
     path
-        The written file.
+        The written file (the page `build_map` makes).
     """
     from planner.offline import save_offline
 
-    return save_offline(build_map(analysis), Path(path))
+    m, layers, data = _build(analysis)
+    # the page data (`page_json`: no "<", ">" or "&") goes in after the page is checked
+    token = f"planner-page-data-{uuid.uuid4().hex}"
+    layers.data = token
+    return save_offline(m, Path(path), verbatim={token: data})

@@ -7,6 +7,7 @@ import binascii
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from html.parser import HTMLParser
@@ -441,7 +442,12 @@ def inline_assets(html: str) -> str:
 # --------------------------------------------------------------------------- saving
 
 
-def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
+def save_offline(
+    m: Any,
+    path: str | os.PathLike[str],
+    *,
+    verbatim: Mapping[str, str] | None = None,
+) -> Path:
     """Render a folium map to a single self-contained HTML file, atomically.
 
     Parameters
@@ -450,6 +456,12 @@ def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
         The map (any branca element with ``get_root()`` works).
     path : str or os.PathLike
         Destination ``.html`` file; parent directories are created.
+    verbatim : mapping of str to str, optional
+        Token -> text: each token, found exactly once in the rendered page, is replaced by
+        its text after the page has been checked and inlined. For data that cannot hold
+        markup (`planner.maps.page_json` text: no ``<``, ``>`` or ``&``) in a JSON
+        ``<script>``, where scanning megabytes of it could find no resource and could only
+        mistake a shop named like a library call for a use of an omitted library.
 
     Returns
     -------
@@ -459,10 +471,19 @@ def save_offline(m: Any, path: str | os.PathLike[str]) -> Path:
     Raises
     ------
     OfflineAssetError
-        See :func:`inline_assets`; nothing is written in that case.
+        See :func:`inline_assets`; also when a `verbatim` token is not found exactly once
+        or its text contains ``<``, ``>`` or ``&``. Nothing is written in that case.
     """
     html = inline_assets(m.get_root().render())
     html = html.replace("<head>", f'<head>\n<meta name="generator" content="{SIGNATURE}">', 1)
+    for token, text in (verbatim or {}).items():
+        if html.count(token) != 1:
+            msg = f"verbatim token {token!r} found {html.count(token)} times in the page"
+            raise OfflineAssetError(msg)
+        if re.search(r"[<>&]", text):
+            msg = f"verbatim text for {token!r} contains markup characters (<, > or &)"
+            raise OfflineAssetError(msg)
+        html = html.replace(token, text, 1)
 
     def write(p: Path) -> None:
         p.write_text(html, encoding="utf-8", newline="\n")

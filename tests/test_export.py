@@ -75,7 +75,8 @@ def test_workbook_sheets_headers_filters_and_counts(written):
         assert ws.max_row == len(frame) + 1, sheet
         for j in range(1, len(frame.columns) + 1):
             width = ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
-            assert export.MIN_WIDTH <= width <= export.MAX_WIDTH
+            # xlsxwriter stores the width with Excel's cell padding (40 is stored 40.71)
+            assert export.MIN_WIDTH <= width < export.MAX_WIDTH + 1
     assert "最近服务点 nearest_facility_id" in [c.value for c in book["商户"][1]]
     assert "1分钟未覆盖商户 uncovered_1" in [c.value for c in book["服务缺口"][1]]
 
@@ -151,3 +152,25 @@ def test_geopackage_layers_crs_counts_and_values(written):
     np.testing.assert_allclose(net["length"], a.network.edges_gdf()["length"])
     iso = pyogrio.read_dataframe(path, layer="isochrones")
     assert list(iso["facility_id"]) == list(a.isochrones["facility_id"])
+
+
+def test_tables_longer_than_a_sheet_continue_on_numbered_sheets(written, tmp_path, monkeypatch):
+    """Nothing is cut at the row limit: the rest goes on "名称 (2)", …; the summary says so."""
+    a, _ = written
+    monkeypatch.setattr(export, "EXCEL_MAX_ROWS", 4)  # 3 data rows per sheet
+    path = export.write_workbook(a, tmp_path / "split.xlsx")
+    book = openpyxl.load_workbook(path)
+    n = len(a.pois)
+    parts = ["商户"] + [f"商户 ({k})" for k in range(2, -(-n // 3) + 1)]
+    assert [s for s in book.sheetnames if s.startswith("商户")] == parts
+    heads = [export.header(c) for c in a.pois.drop(columns="geometry").columns]
+    values = []
+    for name in parts:
+        ws = book[name]
+        rows = [[c.value for c in r] for r in ws.iter_rows()]
+        assert rows[0] == heads and 2 <= len(rows) <= 4 and ws.freeze_panes == "A2"
+        values += rows[1:]
+    assert [r[heads.index("商户编号 poi_id")] for r in values] == list(a.pois["poi_id"])
+    summary = [[c.value for c in r] for r in book["汇总"].iter_rows()]
+    notes = [r[1] for r in summary if r[0] == "续表 continued"]
+    assert any(note.startswith("商户 ") and parts[-1] in note for note in notes)

@@ -124,6 +124,16 @@ def test_esc_output_has_no_active_characters() -> None:
     assert not re.search(r"[<>\"'`$\\]", out)
 
 
+def test_esc_many_equals_esc_one_by_one() -> None:
+    import pandas as pd
+
+    values = ["a&<b>\"'`$\\{x}", None, float("nan"), 3, 2.5, "中文", "", "&amp;", "x", "x"]
+    values += [pd.NA, pd.NaT, np.float64("nan"), "${alert(1)}", "<img src=x onerror=alert(1)>"]
+    assert maps.esc_many(values) == [maps.esc(v) for v in values]
+    assert maps.esc_many(np.array(["&", "&"], dtype=object)) == ["&amp;", "&amp;"]
+    assert maps.esc_many([]) == []
+
+
 def test_js_json_never_closes_the_script() -> None:
     text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
@@ -152,12 +162,65 @@ def test_kind_group(kind: object, group: str) -> None:
 def test_encode_line_round_trip_and_size() -> None:
     lon = np.array([113.94823, 113.94830, 113.94830, 113.94901])
     lat = np.array([22.54282, 22.54290, 22.54290, 22.54350])
-    ints = maps.encode_line(lon, lat)
+    text = maps.encode_line(lon, lat)
+    ints = maps.unpack_ints(text)
     assert len(ints) == 6  # the repeated vertex is dropped
-    dlon, dlat = maps.decode_line(ints)
+    dlon, dlat = maps.decode_line(text)
     np.testing.assert_allclose(dlon, lon[[0, 1, 3]], atol=1e-9)
     np.testing.assert_allclose(dlat, lat[[0, 1, 3]], atol=1e-9)
     assert all(abs(v) < 100 for v in ints[2:])
+    # five packed characters per absolute coordinate, one per delta below 16 units, two below 512
+    assert len(text) == 5 + 5 + 1 + 1 + 2 + 2
+
+
+def _pack_by_hand(values):
+    """The encoded-polyline algorithm, one value at a time (the reference)."""
+    out = []
+    for v in values:
+        z = (v << 1) if v >= 0 else ((-v) << 1) - 1
+        while z >= 32:
+            out.append(chr(63 + (32 | (z & 31))))
+            z >>= 5
+        out.append(chr(63 + z))
+    return "".join(out)
+
+
+def test_pack_ints_against_the_algorithm_by_hand() -> None:
+    rng = np.random.default_rng(5)
+    values = [0, 1, -1, 15, -16, 16, -17, 511, -512, 2**40, -(2**40), 2**62, -(2**62)]
+    values += rng.integers(-(2**35), 2**35, 500).tolist()
+    text = maps.pack_ints(values)
+    assert text == _pack_by_hand(values)
+    assert maps.unpack_ints(text).tolist() == values
+    assert maps.pack_ints([0, -1, 1, 15, -16]) == "?@A]^"  # one character each below 16
+    assert set(text) <= {chr(c) for c in range(63, 127)}  # never <, >, &, quotes or $
+    assert maps.pack_ints([]) == "" and maps.unpack_ints("").tolist() == []
+    with pytest.raises(ValueError, match="_'"):
+        maps.unpack_ints(text[:-1] + "_")  # a last chunk that says "more": cut short
+    with pytest.raises(ValueError, match="<"):
+        maps.unpack_ints("<")  # not a packed character
+
+
+def test_encode_multilines_round_trip_and_groups() -> None:
+    import shapely
+
+    a = shapely.LineString(
+        [(116.1, 23.2), (116.1001, 23.2002), (116.1001, 23.2002), (116.11, 23.21)]
+    )
+    b = shapely.LineString([(116.2, 23.3), (116.2, 23.31)])
+    ring = shapely.LinearRing([(116.3, 23.4), (116.31, 23.4), (116.31, 23.41)])
+    geoms = np.array([a, None, b, shapely.LineString(), ring], dtype=object)
+    records = maps.encode_multilines(geoms, [2, 0, 0, 2, 2], 4)
+    assert records[1] == "" and records[3] == "" and records[0] != ""
+    got = maps.decode_multilines(records[2])
+    assert len(got) == 2  # a and the ring; the empty line is left out
+    np.testing.assert_allclose(got[0][0], [116.1, 116.1001, 116.11], atol=1e-9)
+    np.testing.assert_allclose(got[1][1], shapely.get_coordinates(ring)[:, 1], atol=1e-9)
+    (only,) = maps.decode_multilines(records[0])
+    np.testing.assert_allclose(only[1], [23.3, 23.31], atol=1e-9)
+    # the second line starts from where the first ended, not from (0, 0)
+    ints = maps.unpack_ints(records[2])
+    assert ints[0] == 3 and abs(ints[1 + 2 * 3 + 1]) < 30_000
 
 
 def test_tianditu_key_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,25 +339,119 @@ def test_png_with_empty_bands_draws_without_warnings(sample_map_run) -> None:
     assert len(fig.axes[0].patches) > 0
 
 
-def test_popups_of_all_facilities_equal_facility_popup_one_by_one() -> None:
-    """`facility_data` splits the tables once; each popup is `facility_popup`'s, cap included."""
+def _popup_from_tables(analysis, facility_id, cap):
+    """A facility popup straight from the tables, one facility at a time (the reference)."""
+    fac = analysis.facilities.set_index("facility_id").loc[facility_id]
+    entry = next(f for f in analysis.summary["facilities"] if f["facility_id"] == facility_id)
+    cov = analysis.coverage[analysis.coverage["facility_id"] == facility_id]
+    names = analysis.pois.drop_duplicates("poi_id").set_index("poi_id")["name"]
+    rows = "".join(
+        f"<tr><td>≤{maps.esc(k)} 分钟 min</td><td style='text-align:right'>{v['pois']}</td></tr>"
+        for k, v in entry["bands"].items()
+    )
+    items = "".join(
+        f"<li>{maps.esc(names.get(p)) or '(无名称 unnamed)'} <small>{maps.esc(k)} · "
+        f"{m:.1f} 分钟 min</small></li>"
+        for p, k, m in cov.head(cap)[["poi_id", "poi_kind", "minutes"]].itertuples(index=False)
+    )
+    n = len(cov)
+    more = f"<div>…另有 {n - cap} 个 and {n - cap} more</div>" if n > cap else ""
+    status = (
+        ""
+        if fac["status"] == "ok"
+        else f"<div style='color:#b00'>状态 status: {maps.esc(fac['status'])}</div>"
+    )
+    return (
+        f"<div class='planner-popup'><b>{maps.esc(facility_id)} {maps.esc(fac['name'])}</b><br>"
+        f"<small>{maps.esc(fac['kind'])} · 入口 entrances: "
+        f"{int(fac['entrances_snapped'])}/{int(fac['entrances'])}</small>{status}"
+        f"<table>{rows}</table><div>可达商户与服务点（由近及远） Reached, nearest first:</div>"
+        f"<ol>{items or '<li>（无 none）</li>'}</ol>{more}</div>"
+    )
+
+
+def test_popups_of_all_facilities_equal_the_tables_one_by_one() -> None:
+    """`facility_records` splits the tables once; each popup equals one built from the tables."""
     from planner import pipeline
     from tests.handmade import make_network, points
 
     net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (900, 900)}, [(0, 1), (1, 2)])
     fac = points([("F1", 50, 10), ("F2", 190, 5), ("F3", 900, 2000)])  # F3 beyond snapping
     poi = points([(f"P{i}", 30 * i, 5) for i in range(7)])
+    poi.loc[3, "name"] = "<b>x</b> ${y}"
     a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5, snap_limit_m=100)
-    names = maps.poi_names(a)
     for cap in (2, 50):
-        got = maps._facility_popups(a, names, cap=cap)
-        want = [maps.facility_popup(a, f, cap=cap) for f in a.facilities["facility_id"]]
+        got = [maps.popup_html(r) for r in maps.facility_records(a, cap=cap)]
+        want = [_popup_from_tables(a, f, cap) for f in a.facilities["facility_id"]]
         assert got == want
     f1, _, f3 = got
     assert "P1" in f1 and "<li>（无 none）</li>" in f3 and "状态 status" in f3
-    short = maps._facility_popups(a, names, cap=2)[0]
+    assert "&lt;b&gt;x&lt;/b&gt; &#36;&#123;y&#125;" in f1
+    short = maps.popup_html(maps.facility_records(a, cap=2)[0])
     assert short.count("<li>") == 2 and "more</div>" in short
-    assert [f["popup"] for f in maps.facility_data(a)["facilities"]] == got
+    assert maps.facility_popup(a, "F2") == got[1]
+
+
+def _poi_rows_by_loop(analysis):
+    """The former `poi_data`: one row per POI in a Python loop (the reference)."""
+    out = {}
+    p = analysis.pois
+    minutes = p["minutes_to_nearest"].to_numpy(dtype=float)
+    colour = style.band_index(minutes, analysis.settings.bands_min)
+    notes = maps._skip_notes(p)
+    for i, (lon, lat, name, kind, near, status) in enumerate(
+        zip(
+            p["lon"],
+            p["lat"],
+            p["name"],
+            p["kind"],
+            p["nearest_facility_id"],
+            p["status"],
+            strict=True,
+        )
+    ):
+        if not (np.isfinite(lon) and np.isfinite(lat)):
+            continue
+        m = round(float(minutes[i]), 1) if np.isfinite(minutes[i]) else None
+        row = [round(float(lon), 6), round(float(lat), 6), int(colour[i]), maps.esc(name),
+               maps.esc(kind), maps.esc(near), m, maps.esc(status), notes[i], i]  # fmt: skip
+        out.setdefault(maps.kind_group(kind), []).append(row)
+    return {g: out[g] for g in maps.KIND_GROUPS if g in out}
+
+
+def _reach_by_loop(analysis):
+    """The former `reach_data`: every coverage pair in a Python loop (the reference)."""
+    fac_ids = list(analysis.facilities["facility_id"])
+    bands = [float(b) for b in analysis.settings.bands_min]
+    rows = {}
+    for i, pid in enumerate(analysis.pois["poi_id"]):
+        rows.setdefault(pid, []).append(i)
+    out = [[] for _ in fac_ids]
+    cov = analysis.coverage
+    for fid, pid, band in zip(cov["facility_id"], cov["poi_id"], cov["band_min"], strict=True):
+        if fid in fac_ids and float(band) in bands:
+            for i in rows.get(pid, []):
+                out[fac_ids.index(fid)] += [i, bands.index(float(band))]
+    return out
+
+
+def test_packed_poi_columns_and_reach_equal_the_row_by_row_forms() -> None:
+    """What the page unpacks equals the rows built one by one (names, minutes, notes, rows)."""
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (300, 0)}, [(0, 1), (1, 2), (2, 3)])
+    fac = points([("F1", 50, 10), ("F2", 250, 5)])
+    poi = points([(f"P{i}", 23 * i, 7) for i in range(14)] + [("P3", 40, 9)])  # a repeated id
+    poi["kind"] = ["amenity:cafe", "shop:bakery", "amenity:bank", "tourism:hotel", "x"] * 3
+    poi.loc[2, "name"] = "<img src=x onerror=alert(1)>${a}"
+    poi.loc[5, "lon"] = np.nan  # no coordinates: left out of the page
+    a = pipeline.analyse(net, fac, poi, bands_min=(0.5, 1, 2), speed_kmh=4.5)
+    assert maps.poi_data(a) == _poi_rows_by_loop(a)
+    assert maps.reach_data(a) == _reach_by_loop(a)
+    assert sum(len(r) for r in maps.reach_data(a)) > 0
+    cols = maps.poi_columns(a)
+    assert "<img" not in maps.page_json(cols) and "${" not in maps.page_json(cols)
 
 
 @pytest.mark.parametrize(
@@ -331,10 +488,17 @@ def test_page_data_is_not_read_as_a_template() -> None:
     # shown as F{{ 7*7 }} by the browser; & is written \u0026 inside the page's JSON
     braces = "F\\u0026#123;\\u0026#123; 7*7 \\u0026#125;\\u0026#125;"
     assert f'"facilities":[{{"id":"{braces}","name":"name {braces}"' in page
-    assert f"b\\u003e{braces} name {braces}" in page  # the popup
+    # the popup, built on click from that record, shows the text as written
+    popup = maps.facility_popup(a, "F{{ 7*7 }}")
+    assert "<b>F&#123;&#123; 7*7 &#125;&#125; name F&#123;&#123; 7*7 &#125;&#125;</b>" in popup
     # folium renders layer names through Jinja: the name is kept as written, not evaluated
     assert f"Bands: {braces} name {braces}" in page
-    assert "{{" not in page.split("<body>")[-1]
+    # outside the page data (whose packed numbers use the characters ? to ~, braces too)
+    data = re.search(
+        r'<script type="application/json" id="planner-data-[^"]*">(.*?)</script>', page, re.S
+    )
+    assert data and "F{{" not in data.group(1)
+    assert "{{" not in page.split("<body>")[-1].replace(data.group(1), "")
     assert "F49" not in page
 
 
@@ -343,12 +507,18 @@ def _street_data_by_geodataframe(analysis, tolerance_m=maps.SIMPLIFY_M):
     import shapely
 
     edges = analysis.network.edges_gdf()
-    edges["geometry"] = shapely.simplify(edges.geometry.to_numpy(), tolerance_m)
+    edges["geometry"] = shapely.simplify(
+        edges.geometry.to_numpy(), tolerance_m, preserve_topology=False
+    )
     edges = edges.to_crs(4326)
     edges["w"] = edges["highway"].map(style.road_weight)
     edges["n"] = edges["name"].map(maps.esc)
     return [
-        {"n": n, "w": float(w), "l": maps.encode_lines(g.geometry.to_numpy())}
+        {
+            "n": n,
+            "w": float(w),
+            "l": maps.encode_multilines(g.geometry.to_numpy(), [0] * len(g), 1)[0],
+        }
         for (n, w), g in edges.groupby(["n", "w"], sort=True)
     ]
 
@@ -370,4 +540,4 @@ def test_street_data_equals_the_geodataframe_form() -> None:
     got = maps.street_data(a)
     assert got == _street_data_by_geodataframe(a)
     assert {s["n"] for s in got} == {"中山路", "", "&lt;b&gt;&amp;", "Main St"}
-    assert sum(len(s["l"]) for s in got) == n
+    assert sum(len(maps.decode_multilines(s["l"])) for s in got) == n

@@ -268,3 +268,46 @@ def test_every_folium_default_url_is_vendored_or_omitted() -> None:
     for obj in (folium.Map, MarkerCluster, Fullscreen, MeasureControl):
         for _, url in [*obj.default_js, *obj.default_css]:
             assert url in manifest["assets"] or url in OMITTED, url
+
+
+def test_verbatim_text_goes_in_after_the_check(tmp_path: Path) -> None:
+    """Page data added verbatim is not scanned: a shop named like jQuery does not trip a guard."""
+    m = _map()
+    token = "planner-test-token-0123"
+    folium.Element(f'<script type="application/json" id="d">{token}</script>').add_to(
+        m.get_root().html
+    )
+    data = '{"n":"jQuery.ajax $(x) L.markerClusterGroup()"}'
+    with pytest.raises(OfflineAssetError, match="jQuery"):  # scanned, it would be refused
+        save_offline(_map_with_text(data), tmp_path / "scanned.html")
+    out = save_offline(m, tmp_path / "map.html", verbatim={token: data})
+    text = out.read_text(encoding="utf-8")
+    assert f'<script type="application/json" id="d">{data}</script>' in text
+    assert token not in text and external_urls(text) == []
+
+
+def _map_with_text(text: str) -> folium.Map:
+    m = _map()
+    folium.Element(f'<script type="application/json" id="d">{text}</script>').add_to(
+        m.get_root().html
+    )
+    return m
+
+
+@pytest.mark.parametrize(
+    ("tokens", "text", "message"),
+    [
+        ({"missing-token": "1"}, "", "found 0 times"),
+        ({"tok-twice": "1"}, "tok-twice tok-twice", "found 2 times"),
+        ({"tok-once": "</script><script>alert(1)"}, "tok-once", "markup characters"),
+        ({"tok-once": "a & b"}, "tok-once", "markup characters"),
+    ],
+)
+def test_verbatim_refuses_unsafe_or_misplaced_text(
+    tmp_path: Path, tokens: dict[str, str], text: str, message: str
+) -> None:
+    m = _map()
+    folium.Element(f"<div>{text}</div>").add_to(m.get_root().html)
+    with pytest.raises(OfflineAssetError, match=message):
+        save_offline(m, tmp_path / "map.html", verbatim=tokens)
+    assert list(tmp_path.iterdir()) == []  # nothing written

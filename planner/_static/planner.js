@@ -26,6 +26,9 @@ function plannerInit(map, control, G, P) {
   var streetRenderer = L.canvas({pane: "plannerStreets", tolerance: 4});
   var pieceRenderer = L.canvas({pane: "plannerPieces", tolerance: 4});
   var poiRenderer = P.canvas ? L.canvas({pane: "plannerPois"}) : L.svg({pane: "plannerPois"});
+  // many POIs come with many bands: draw those on a canvas too (one element, not thousands)
+  var bandRenderer = P.canvas ? L.canvas({pane: "plannerBands", tolerance: 2}) : null;
+  var gapsBuilt = false;  // the gap cells are built the first time their layer is shown
   var bandOn = P.bandsMin.map(function () { return true; });
   var focus = null;  // facility index shown alone, or null
   var focusBand = {};  // POI row -> band index of the focused facility
@@ -46,9 +49,32 @@ function plannerInit(map, control, G, P) {
     return [lat + at(g.dlat), lon + at(g.dlon)];
   }
 
-  // decode [x0, y0, dx1, dy1, ...] (planner.maps.encode_line) into shifted [lat, lon]s
-  function line(a) {
-    var out = [], x = 0, y = 0;
+  // integers packed by planner.maps.pack_ints: 5-bit chunks (char - 63, 32 = more), zig-zag
+  function unpack(s) {
+    var out = [], z = 0, mul = 1;
+    for (var i = 0; i < s.length; i++) {
+      var b = s.charCodeAt(i) - 63;
+      z += (b & 31) * mul;
+      if (b < 32) {
+        out.push(z % 2 ? -(z + 1) / 2 : z / 2);
+        z = 0;
+        mul = 1;
+      } else {
+        mul *= 32;
+      }
+    }
+    return out;
+  }
+
+  // running sums (delta-encoded columns)
+  function cumsum(a) {
+    for (var i = 1; i < a.length; i++) { a[i] += a[i - 1]; }
+    return a;
+  }
+
+  // decode packed [x0, y0, dx1, dy1, ...] (planner.maps.encode_line) into shifted [lat, lon]s
+  function line(s) {
+    var a = unpack(s), out = [], x = 0, y = 0;
     for (var i = 0; i < a.length; i += 2) {
       x += a[i];
       y += a[i + 1];
@@ -57,10 +83,64 @@ function plannerInit(map, control, G, P) {
     return out;
   }
 
+  // decode packed [n, dx, dy (n times), n, ...] (planner.maps.encode_multilines): lines
+  function lines(s) {
+    var a = unpack(s), out = [], x = 0, y = 0, i = 0;
+    while (i < a.length) {
+      var n = a[i++], l = [];
+      for (var k = 0; k < n; k++) {
+        x += a[i++];
+        y += a[i++];
+        l.push(shift(y / P.scale, x / P.scale));
+      }
+      out.push(l);
+    }
+    return out;
+  }
+
+  // the POI rows planner.maps.poi_data describes, from the packed columns of poi_columns
+  var poiRows = {};
+  Object.keys(P.pois.groups).forEach(function (k) {
+    var c = P.pois.groups[k], T = P.pois.text, rows = [];
+    var x = cumsum(unpack(c.x)), y = cumsum(unpack(c.y)), r = cumsum(unpack(c.r));
+    var col = unpack(c.c), kind = unpack(c.k), near = unpack(c.f), m = unpack(c.m);
+    var st = unpack(c.s), notes = {};
+    c.o.forEach(function (o) { notes[o[0]] = o[1]; });
+    for (var j = 0; j < x.length; j++) {
+      rows.push([x[j] / 1e6, y[j] / 1e6, col[j], c.n[j], T[kind[j]], T[near[j]],
+        m[j] ? (m[j] - 1) / 10 : null, T[st[j]], notes[j] || "", r[j]]);
+    }
+    poiRows[k] = rows;
+  });
+  var reach = P.reach.map(unpack);
+
+  // a facility's popup (planner.maps.popup_html builds the same text)
+  function popupHtml(i) {
+    var f = P.facilities[i], rows = "", items = "";
+    f.bands.forEach(function (b) {
+      rows += "<tr><td>≤" + b[0] + " 分钟 min</td><td style='text-align:right'>" + b[1] +
+        "</td></tr>";
+    });
+    f.top.forEach(function (t) {
+      items += "<li>" + t[0] + " <small>" + t[1] + " · " + t[2] + " 分钟 min</small></li>";
+    });
+    return "<div class='planner-popup'><b>" + f.id + " " + f.name + "</b><br><small>" +
+      f.kind + " · 入口 entrances: " + f.ent[0] + "/" + f.ent[1] + "</small>" +
+      (f.status !== null ? "<div style='color:#b00'>状态 status: " + f.status + "</div>" : "") +
+      "<table>" + rows + "</table><div>可达商户与服务点（由近及远） Reached, nearest first:</div>" +
+      "<ol>" + (items || "<li>（无 none）</li>") + "</ol>" +
+      (f.more ? "<div>…另有 " + f.more + " 个 and " + f.more + " more</div>" : "") + "</div>";
+  }
+
+  // the layer that holds facility i's bands (one per facility, or one for all)
+  function bandGroup(i) {
+    return G.facilityBands[P.bandLayerPerFacility ? i : 0];
+  }
+
   function buildStreets() {
     G.streets.clearLayers();
     P.streets.forEach(function (s) {
-      var pl = L.polyline(s.l.map(line), {renderer: streetRenderer, color: P.streetColour,
+      var pl = L.polyline(lines(s.l), {renderer: streetRenderer, color: P.streetColour,
         weight: s.w, opacity: 0.85, interactive: s.n !== ""});
       if (s.n !== "") { pl.bindTooltip(s.n, {sticky: true}); }
       G.streets.addLayer(pl);
@@ -86,16 +166,28 @@ function plannerInit(map, control, G, P) {
     });
   }
 
+  // one layer for every facility's bands: with no facility in focus, only the bands in view
+  // from street zoom on (a city's 1,500 overlapping bands at once help nobody, and cost memory)
+  function inView(b) {
+    if (P.bandLayerPerFacility || focus !== null) { return true; }
+    if (map.getZoom() < P.bandZoom) { return false; }
+    var v = map.getBounds().pad(0.5), s = P.scale;
+    return b.bb[0] / s <= v.getEast() && b.bb[2] / s >= v.getWest() &&
+      b.bb[1] / s <= v.getNorth() && b.bb[3] / s >= v.getSouth();
+  }
+
   function buildBands() {
     G.facilityBands.forEach(function (g) { g.clearLayers(); });
     P.bands.forEach(function (b) {
-      if (!bandOn[b.b] || (focus !== null && b.f !== focus)) { return; }
+      if (!bandOn[b.b] || (focus !== null && b.f !== focus) || !inView(b)) { return; }
       var c = P.palette[b.b], f = P.facilities[b.f];
-      var pg = L.polygon(b.p.map(function (rings) { return rings.map(line); }),
-        {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25});
+      var opts = {pane: "plannerBands", color: c, weight: 1, fillColor: c, fillOpacity: 0.25};
+      if (bandRenderer) { opts.renderer = bandRenderer; }
+      var pg = L.polygon(b.p.map(lines), opts);
       pg.plannerBand = P.bandsMin[b.b];
+      pg.plannerFacility = b.f;
       pg.bindTooltip(f.id + " " + f.name + ": ≤" + P.bandsMin[b.b] + " 分钟 min", {sticky: true});
-      G.facilityBands[b.f].addLayer(pg);
+      bandGroup(b.f).addLayer(pg);
     });
   }
 
@@ -118,6 +210,8 @@ function plannerInit(map, control, G, P) {
   function buildGaps() {
     if (!G.gaps || !P.gaps) { return; }
     G.gaps.clearLayers();
+    gapsBuilt = map.hasLayer(G.gaps);
+    if (!gapsBuilt) { return; }
     var last = P.bandsMin.length - 1;
     P.gaps.cells.forEach(function (raw) {
       var c = gapCell(raw);
@@ -162,7 +256,7 @@ function plannerInit(map, control, G, P) {
         color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
       m.plannerFacility = e[2];
       m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
-      m.bindPopup(f.popup, {maxWidth: 360});
+      m.bindPopup(popupHtml(e[2]), {maxWidth: 360});
       m.on("click", function () { setFocus(focus === e[2] ? null : e[2]); });
       G.facilities.addLayer(m);
     });
@@ -175,13 +269,26 @@ function plannerInit(map, control, G, P) {
       " 分钟 min<br>状态 status: " + p[7] + (p[8] ? "<br>" + p[8] : "");
   }
 
+  // a POI marker's tooltip, bound when first needed (100,000 tooltips up front cost memory)
+  function tipOf(m) {
+    if (!m.getTooltip()) { m.bindTooltip(poiTip(m.plannerRow)); }
+    return m.getTooltip();
+  }
+  if (P.canvas) {
+    Object.keys(G.pois).forEach(function (k) {
+      G.pois[k].on("mouseover", function (e) {
+        if (!e.layer.getTooltip()) { tipOf(e.layer); e.layer.openTooltip(e.latlng); }
+      });
+    });
+  }
+
   // in focus: only the POIs the focused facility reaches, coloured by its own band
   function buildPois() {
     poiMarkers = [];
-    Object.keys(P.pois).forEach(function (k) {
+    Object.keys(poiRows).forEach(function (k) {
       var g = G.pois[k];
       g.clearLayers();
-      P.pois[k].forEach(function (p) {
+      poiRows[k].forEach(function (p) {
         var c = p[2];
         if (focus !== null) {
           if (!(p[9] in focusBand)) { return; }
@@ -190,7 +297,8 @@ function plannerInit(map, control, G, P) {
         var m = L.circleMarker(shift(p[1], p[0]), {renderer: poiRenderer, radius: 4,
           color: p[8] ? P.pieceColour : P.poiEdgeColour, weight: p[8] ? 2 : 0.6,
           fillColor: P.palette[c], fillOpacity: 0.9});
-        m.bindTooltip(poiTip(p));
+        if (!P.canvas) { m.bindTooltip(poiTip(p)); }  // on a canvas: on first hover (tipOf)
+        m.plannerRow = p;
         m.plannerPoi = p[9];
         m.plannerGroup = k;
         m.plannerName = p[3];
@@ -206,7 +314,7 @@ function plannerInit(map, control, G, P) {
     focusBand = {};
     var counts = P.bandsMin.map(function () { return 0; });
     if (focus !== null) {
-      var r = P.reach[focus];
+      var r = reach[focus];
       for (var j = 0; j < r.length; j += 2) {
         if (!(r[j] in focusBand)) { counts[r[j + 1]] += 1; }
         focusBand[r[j]] = r[j + 1];
@@ -261,7 +369,12 @@ function plannerInit(map, control, G, P) {
   function goTo(hit) {
     var m = hit.marker;
     map.setView(m.getLatLng(), Math.max(map.getZoom(), 18), {animate: false});
-    if (hit.facility !== undefined) { m.openPopup(); } else if (map.hasLayer(m)) { m.openTooltip(); }
+    if (hit.facility !== undefined) {
+      m.openPopup();
+    } else if (map.hasLayer(m)) {
+      tipOf(m);
+      m.openTooltip();
+    }
   }
 
   function buildAll() {
@@ -275,12 +388,16 @@ function plannerInit(map, control, G, P) {
   }
 
   map.on("overlayadd overlayremove", function (e) {
+    if (e.layer === G.gaps && e.type === "overlayadd" && !gapsBuilt) { buildGaps(); }
     var b = G.bandToggles.indexOf(e.layer);
     if (b >= 0) {
       bandOn[b] = e.type === "overlayadd";
       buildBands();
     }
   });
+  if (!P.bandLayerPerFacility) {
+    map.on("moveend", function () { if (focus === null) { buildBands(); } });
+  }
   map.on("baselayerchange", function (e) {
     var next = e.layer === G.amap ? "gcj" : "wgs";
     if (next === mode) { return; }
@@ -375,5 +492,6 @@ function plannerInit(map, control, G, P) {
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
   buildAll();
   window.planner = {map: map, layers: G, mode: function () { return mode; },
-    focus: setFocus, focused: function () { return focus; }, search: search};
+    focus: setFocus, focused: function () { return focus; }, search: search,
+    popupHtml: popupHtml, pois: poiRows, tip: tipOf};
 }
