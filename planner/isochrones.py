@@ -242,10 +242,8 @@ def _merge_stretches(df: pd.DataFrame) -> pd.DataFrame:
     order = np.lexsort((t, s, e, b, f))
     f, b, e, s, t = f[order], b[order], e[order], s[order], t[order]
     first = np.r_[True, (f[1:] != f[:-1]) | (b[1:] != b[:-1]) | (e[1:] != e[:-1])]
-    # the running maximum of `end` within each group: lift every group above the last
-    group = np.cumsum(first) - 1
-    lift = group * (float(t.max() - min(float(s.min()), 0.0)) + 1.0)
-    reach_end = np.maximum.accumulate(t + lift) - lift
+    # the running maximum of `end` within each group
+    reach_end = pd.Series(t).groupby(np.cumsum(first)).cummax().to_numpy()
     run = first.copy()
     run[1:] |= s[1:] > reach_end[:-1]
     at = np.flatnonzero(run)
@@ -297,10 +295,15 @@ def isochrones(
     ``method="exact"`` the polygon is the GEOS union of every reached piece buffered by
     `buffer_m`, and bands are nested by construction (each band is the one inside it
     unioned with the buffered stretches that grew, see `band_growth`). With
-    ``method="grid"`` each facility gets one grid of `cell_m` cells; the reached pieces are
-    sampled onto it, the distance to them computed per band (scipy's exact Euclidean
-    distance transform) and contoured at `buffer_m` (contourpy): about twice as fast, and
-    within `GRID_BOUND_M` of the exact polygon for `cell_m` up to `GRID_CELL_MAX_M`.
+    ``method="grid"`` each facility gets one grid of `cell_m` cells for all its bands;
+    every node within a cell of a band's outline holds its exact distance to that band's
+    pieces (`_distance_grids`) and the grid is contoured at `buffer_m` (contourpy). The
+    outline is then exact along straight corridor sides and strays only where the
+    corridor has detail finer than a cell (round ends, corners of holes, holes smaller than
+    a cell): within `GRID_BOUND_M` of the exact polygon for `cell_m` up to
+    `GRID_CELL_MAX_M`, and several times faster. Bands are nested (each band's distances
+    are at most the band inside's, so its outline only moves out). A corridor narrower than
+    `GRID_MIN_BUFFER_CELLS` cells is drawn exactly.
 
     Parameters
     ----------
@@ -566,7 +569,7 @@ def _distance_grids(
         its box (all of its outline; None: no piece in the band or inside it), and the
         grid's origin.
     """
-    r_out = buffer_m / cell_m + 1.0
+    r_out = buffer_m / cell_m + 1.0 + 1e-6  # a node exactly a cell beyond is kept too
     r_core = buffer_m / cell_m - 1.0
     pad = int(np.ceil(r_out)) + 1
     low = np.minimum(a.min(axis=0), b.min(axis=0))
