@@ -657,13 +657,11 @@ def _distance_grids(
     n_shell = n_left + np.where(core, i1 - c1, 0)
     jump = c1 + 1 - i0 - n_left
     entry = np.repeat(np.arange(len(seg)), n_shell)
-    k = np.arange(len(entry)) - np.repeat(np.cumsum(n_shell) - n_shell, n_shell)
-    col = i0[entry] + k + np.where(k >= n_left[entry], jump[entry], 0)
-    at = base[entry] + col
+    at = _runs(base + i0, n_shell, n_left, jump)  # buffer position of every shell node
     keep = ~inner[at]
     entry, at = entry[keep], at[keep]
     s = seg[entry]
-    px = col[keep] - ax[s]
+    px = (at - base[entry]) - ax[s]
     py = yr[entry]
     ex, ey = dx[s], dy[s]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -681,6 +679,28 @@ def _distance_grids(
             np.minimum(sub, planes[k - 1], out=sub)
     np.sqrt(buffer, out=buffer)
     return planes, origin, boxes
+
+
+def _runs(first: np.ndarray, count: np.ndarray, split: np.ndarray, jump: np.ndarray) -> np.ndarray:
+    """Concatenated runs of consecutive integers, each with one gap.
+
+    Run ``e`` has ``count[e]`` values: ``first[e], first[e] + 1, ...``, and from its
+    ``split[e]``-th value on ``jump[e]`` more (one cumulative sum of the steps).
+    """
+    total = int(count.sum())
+    step = np.ones(total, dtype=np.int64)
+    runs = np.flatnonzero(count > 0)
+    if not len(runs):
+        return step[:0]
+    at = (np.cumsum(count) - count)[runs]
+    n, cut, skip = count[runs], split[runs], jump[runs]
+    head = first[runs] + np.where(cut <= 0, skip, 0)
+    tail = first[runs] + n - 1 + np.where(n - 1 >= cut, skip, 0)
+    step[at[0]] = head[0]
+    step[at[1:]] = head[1:] - tail[:-1]
+    inner = (cut > 0) & (cut < n)
+    step[at[inner] + cut[inner]] += skip[inner]
+    return np.cumsum(step)
 
 
 def _inside(
