@@ -161,7 +161,7 @@ def process(tree: Path, work: Path, first: bool) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--before", type=Path, required=True, help="the other checkout (e.g. main)")
+    ap.add_argument("--before", type=Path, help="the other checkout (e.g. main); required")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--city", choices=sorted(SIZES), default="piece")
     ap.add_argument("--processes", type=int, default=5, help="warm sample runs per tree")
@@ -172,6 +172,8 @@ def main() -> None:
         workload, data, repeat, out = args.child
         child(workload, Path(data), int(repeat), Path(out))
         return
+    if args.before is None:
+        ap.error("--before is required")
     trees = {"before": args.before.resolve(), "after": ROOT}
     if str(ROOT) not in sys.path:  # the parent only: tests.synthetic builds the city
         sys.path.insert(0, str(ROOT))
