@@ -636,26 +636,36 @@ def _distance_grids(
         start2 = np.cumsum(size2) - size2
         cb = seg_band[core]
         at = start2[cb] + (row[core] - r0[cb]) * width[cb] - c0_band[cb]
-        marks = np.bincount(
-            np.concatenate([at + c0[core], at + c1[core] + 1]),
-            weights=np.repeat([1.0, -1.0], int(core.sum())),
-            minlength=int(size2.sum()),
+        # (integers: numpy sums them along a row far faster than floats)
+        marks = np.bincount(at + c0[core], minlength=int(size2.sum())) - np.bincount(
+            at + c1[core] + 1, minlength=int(size2.sum())
         )
         for k in range(n_bands):
             if boxes[k] is None:
                 continue
             run = marks[start2[k] : start2[k] + size2[k]].reshape(shape[k, 0], width[k])
             mine = inner[start[k] : start[k] + size[k]].reshape(shape[k])
-            np.greater(np.cumsum(run, axis=1)[:, :-1], 0.5, out=mine)
+            np.greater(np.cumsum(run, axis=1)[:, :-1], 0, out=mine)
             if k and boxes[k - 1] is not None:
                 mine[_inside(boxes[k - 1], boxes[k])] |= inner[
                     start[k - 1] : start[k - 1] + size[k - 1]
                 ].reshape(shape[k - 1])
+            # reuse the marks as the count of core nodes left of each node in its row
+            run[:, 0] = 0
+            np.cumsum(mine, axis=1, out=run[:, 1:])
     # the shell of each row: nodes i0 .. c0-1 and c1+1 .. i1 (all of i0 .. i1 without core),
     # less those in another segment's core
     n_left = np.maximum(np.where(core, c0 - i0, i1 - i0 + 1), 0)
     n_shell = n_left + np.where(core, i1 - c1, 0)
     jump = c1 + 1 - i0 - n_left
+    if core.any():
+        # rows whose whole shell lies in cores are skipped (dense streets: most of them)
+        at = start2[seg_band] + (row - r0[seg_band]) * width[seg_band] - c0_band[seg_band]
+        left_end = i0 + n_left
+        covered = marks[at + left_end] - marks[at + i0]
+        right = n_shell > n_left
+        covered[right] += (marks[at + i1 + 1] - marks[at + c1 + 1])[right]
+        n_shell[covered >= n_shell] = 0
     entry = np.repeat(np.arange(len(seg)), n_shell)
     at = _runs(base + i0, n_shell, n_left, jump)  # buffer position of every shell node
     keep = ~inner[at]
