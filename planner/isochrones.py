@@ -266,9 +266,9 @@ POLYGON_THREADS = max(1, min(2, os.cpu_count() or 1))
 #: edge).
 ISOCHRONE_METHODS = ("exact", "grid")
 #: Cell size of the ``"grid"`` method in metres.
-GRID_CELL_M = 5.0
+GRID_CELL_M = 6.0
 #: Largest cell size accepted: above it the grid outline may stray beyond `GRID_BOUND_M`.
-GRID_CELL_MAX_M = 5.0
+GRID_CELL_MAX_M = 6.0
 #: The ``"grid"`` method needs a corridor at least this many cells wide on each side of a
 #: street (`buffer_m` >= this x `cell_m`); narrower corridors are drawn exactly.
 GRID_MIN_BUFFER_CELLS = 1.0
