@@ -443,7 +443,11 @@ def _grid_drawer(
             filled = cast("tuple[Any, Any, Any]", gen.filled(-1.0, level))
             points, rings, polys = filled
             corner = origin + np.array([box[2], box[0]]) * cell_m
-            out.append(_polygons(points[0], rings[0], polys[0], corner, cell_m))
+            drawn = _polygons(points[0], rings[0], polys[0], corner, cell_m)
+            # rings meet only where the outline passes (almost) through a node: then check
+            if np.any(np.abs(planes[k] - level) < 1e-6) and not shapely.is_valid(drawn):
+                drawn = shapely.make_valid(drawn)
+            out.append(drawn)
         return out
 
     return draw

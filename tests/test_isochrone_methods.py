@@ -371,3 +371,26 @@ def test_grid_with_a_corridor_under_one_cell_is_drawn_exactly(net_g):
     assert not wide.geom_equals_exact(
         isochrones(net_g, node, sources, bands, buffer_m=6.0, method="exact").geometry, 1e-6
     ).any()
+
+
+def test_grid_nodes_exactly_on_the_outline(net_g):
+    # 5 m cells on this network's 120 m lattice: rows of nodes lie exactly 25 m from the
+    # streets, on the outline itself; the polygons stay valid and within the bound
+    from planner import isochrones as iso
+
+    node, sources = _net_g_reach(net_g)
+    bands = [100.0, 200.0, 400.0]
+    growth = iso.band_growth(net_g, node, sources, bands)
+    coords = iso.EdgeCoords.from_network(net_g)
+    xy, piece = iso._stretch_xy(
+        net_g, coords, growth["edge"], growth["start"].to_numpy(), growth["end"].to_numpy()
+    )
+    a, b, seg_piece = iso._segments(xy, piece)
+    mine = growth["facility"].to_numpy()[seg_piece] == 0
+    band = growth["band"].to_numpy()[seg_piece][mine]
+    planes, _origin, _boxes = iso._distance_grids(a[mine], b[mine], band, 3, 25.0, 5.0)
+    assert (planes[2] == 5.0).sum() > 50  # the moment this is about
+    exact = isochrones(net_g, node, sources, bands, method="exact").geometry
+    grid = isochrones(net_g, node, sources, bands, method="grid", cell_m=5.0).geometry
+    assert grid.is_valid.all()
+    assert all(close(g, e, GRID_BOUND_M) for g, e in zip(grid, exact, strict=True))
