@@ -248,29 +248,72 @@ def _cell_index(x: np.ndarray, y: np.ndarray, cell_m: float) -> tuple[np.ndarray
 
 
 def _lengths_per_cell(lines: np.ndarray, cell_m: float) -> pd.Series:
-    """Length of `lines` in each lattice cell, indexed by (ix, iy)."""
+    """Length of `lines` in each lattice cell, indexed by (ix, iy).
+
+    Each segment is cut where it crosses a lattice line and every piece is credited to the
+    cell holding its middle, which is what clipping the line to every cell box of its
+    bounds gives (a piece lying on a lattice line also goes to the cell on its other side
+    when the line's bounds reach into it). Lengths under `MIN_STRETCH_M` per line and cell
+    are dropped.
+    """
     lines = lines[~shapely.is_empty(lines)]
     if not len(lines):
         return pd.Series(dtype=float, index=pd.MultiIndex.from_arrays([[], []]))
-    b = shapely.bounds(lines)
-    ix0, iy0 = _cell_index(b[:, 0], b[:, 1], cell_m)
-    ix1, iy1 = _cell_index(b[:, 2], b[:, 3], cell_m)
-    nx, ny = ix1 - ix0 + 1, iy1 - iy0 + 1
-    n = nx * ny
-    line = np.repeat(np.arange(len(lines)), n)
-    k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
-    cx = ix0[line] + k % nx[line]
-    cy = iy0[line] + k // nx[line]
-    boxes = shapely.box(cx * cell_m, cy * cell_m, (cx + 1) * cell_m, (cy + 1) * cell_m)
-    # Only about a third of the cells of a line's bounding box touch the line; the others
-    # would give an empty intersection (length 0, dropped below), so they are not clipped.
-    shapely.prepare(boxes)
-    hit = shapely.intersects(boxes, lines[line])
-    part = np.zeros(len(line))
-    part[hit] = shapely.length(shapely.intersection(lines[line[hit]], boxes[hit]))
-    frame = pd.DataFrame({"ix": cx, "iy": cy, "m": part})
-    frame = frame[frame["m"] > MIN_STRETCH_M]
-    return frame.groupby(["ix", "iy"])["m"].sum()
+    xy, line = shapely.get_coordinates(lines, return_index=True)
+    same = line[1:] == line[:-1]
+    p, q, owner = xy[:-1][same], xy[1:][same], line[:-1][same]
+    # the points where each segment enters a new cell: its ends, then every lattice line
+    # it crosses, ordered along it by the fraction t
+    seg_ids, ts, pts = (
+        [np.arange(len(p)), np.arange(len(p))],
+        [np.zeros(len(p)), np.ones(len(p))],
+        [p, q],
+    )
+    d = q - p
+    for axis in (0, 1):
+        a0 = np.minimum(p[:, axis], q[:, axis]) / cell_m
+        a1 = np.maximum(p[:, axis], q[:, axis]) / cell_m
+        first = np.floor(a0).astype(np.int64) + 1
+        n = np.maximum(np.ceil(a1).astype(np.int64) - first, 0)
+        seg = np.repeat(np.arange(len(p)), n)
+        k = first[seg] + np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n)
+        at = k * cell_m
+        t = (at - p[seg, axis]) / d[seg, axis]
+        pt = np.empty((len(seg), 2))
+        pt[:, axis] = at
+        other = 1 - axis
+        pt[:, other] = p[seg, other] + t * d[seg, other]
+        seg_ids.append(seg)
+        ts.append(t)
+        pts.append(pt)
+    seg = np.concatenate(seg_ids)
+    t = np.concatenate(ts)
+    pt = np.concatenate(pts)
+    order = np.lexsort((t, seg))
+    seg, pt = seg[order], pt[order]
+    piece = seg[1:] == seg[:-1]
+    a, b, seg = pt[:-1][piece], pt[1:][piece], seg[:-1][piece]
+    length = np.hypot(b[:, 0] - a[:, 0], b[:, 1] - a[:, 1])
+    mid = (a + b) / 2 / cell_m
+    ix, iy = np.floor(mid[:, 0]).astype(np.int64), np.floor(mid[:, 1]).astype(np.int64)
+    # a piece on a lattice line lies on the sides of two cells: clipping the line to the
+    # boxes of the cells its bounds cover gives it to each of those it borders
+    low = np.floor(shapely.bounds(lines)[:, :2] / cell_m).astype(np.int64)[owner[seg]]
+    on_x = (a[:, 0] == b[:, 0]) & (np.floor(a[:, 0] / cell_m) * cell_m == a[:, 0])
+    on_x &= ix - 1 >= low[:, 0]
+    on_y = (a[:, 1] == b[:, 1]) & (np.floor(a[:, 1] / cell_m) * cell_m == a[:, 1])
+    on_y &= iy - 1 >= low[:, 1]
+    frame = pd.DataFrame(
+        {
+            "line": np.concatenate([owner[seg], owner[seg[on_x]], owner[seg[on_y]]]),
+            "ix": np.concatenate([ix, ix[on_x] - 1, ix[on_y]]),
+            "iy": np.concatenate([iy, iy[on_x], iy[on_y] - 1]),
+            "m": np.concatenate([length, length[on_x], length[on_y]]),
+        }
+    )
+    per_line = frame.groupby(["line", "ix", "iy"], sort=False)["m"].sum().reset_index()
+    per_line = per_line[per_line["m"] > MIN_STRETCH_M]
+    return per_line.groupby(["ix", "iy"])["m"].sum()
 
 
 def cell_grid(
@@ -323,7 +366,7 @@ def cell_grid(
     cy = frame["iy"].to_numpy(dtype=np.int64)
     out = pd.DataFrame(
         {
-            "cell_id": [f"E{i * cell_m:.0f}N{j * cell_m:.0f}" for i, j in zip(cx, cy, strict=True)],
+            "cell_id": _cell_ids(cx, cy, cell_m),
             "x0": cx * cell_m,
             "y0": cy * cell_m,
         }
@@ -333,6 +376,16 @@ def cell_grid(
     out["unreached_street_m"] = np.round(frame["unreached_street_m"].to_numpy(dtype=float), 2)
     geometry = shapely.box(cx * cell_m, cy * cell_m, (cx + 1) * cell_m, (cy + 1) * cell_m)
     return gpd.GeoDataFrame(out, geometry=geometry, crs=network.crs).to_crs(4326)
+
+
+def _cell_ids(cx: np.ndarray, cy: np.ndarray, cell_m: float) -> list[str]:
+    """``E<x0>N<y0>`` per cell, corners in whole metres (``f"{x0:.0f}"``)."""
+    if float(cell_m).is_integer() and len(cx):
+        # whole-metre cells: the corners are integers, written by numpy in one pass
+        x0 = (cx * int(cell_m)).astype(str)
+        y0 = (cy * int(cell_m)).astype(str)
+        return np.char.add(np.char.add(np.char.add("E", x0), "N"), y0).tolist()
+    return [f"E{i * cell_m:.0f}N{j * cell_m:.0f}" for i, j in zip(cx, cy, strict=True)]
 
 
 def _to_network(network: StreetNetwork, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -383,20 +436,32 @@ def crowfly_table(
     rows = []
     bands = sorted(float(b) for b in bands_min)
     cov_min = coverage["minutes"].to_numpy(dtype=float)
-    cov_fac = coverage["facility_id"].to_numpy(dtype=object)
     cov_poi = coverage["poi_id"].to_numpy(dtype=object)
+    # the coverage pairs of each facility, and the merchants by x: a facility only looks
+    # at those within the largest radius (and a margin) of its entrances' box
+    code = pd.Index(facility_ids).get_indexer(coverage["facility_id"].to_numpy(dtype=object))
+    by_fac = np.argsort(code, kind="stable")
+    cov_at = np.searchsorted(code[by_fac], np.arange(len(facility_ids) + 1))
+    by_x = np.argsort(poi_xy[:, 0], kind="stable") if len(poi_xy) else np.zeros(0, np.int64)
+    sorted_x = poi_xy[by_x, 0] if len(poi_xy) else np.zeros(0)
+    reach_m = (max(bands, default=0.0) * 1.01 + 1.0) * metres_per_minute
     for i, fid in enumerate(facility_ids):
         xy = entrance_xy[entrance_owner == i]
         if len(xy) and len(poi_xy):
-            dx = poi_xy[:, None, 0] - xy[None, :, 0]
-            d = np.min(np.hypot(dx, poi_xy[:, None, 1] - xy[None, :, 1]), axis=1)
+            lo = np.searchsorted(sorted_x, xy[:, 0].min() - reach_m, side="left")
+            hi = np.searchsorted(sorted_x, xy[:, 0].max() + reach_m, side="right")
+            near = by_x[lo:hi]
+            y = poi_xy[near, 1]
+            near = near[(y >= xy[:, 1].min() - reach_m) & (y <= xy[:, 1].max() + reach_m)]
+            dx = poi_xy[near, None, 0] - xy[None, :, 0]
+            d = np.min(np.hypot(dx, poi_xy[near, None, 1] - xy[None, :, 1]), axis=1)
         else:
-            d = np.full(len(poi_xy), np.inf)
-        mine = cov_fac == fid
+            near, d = np.zeros(0, dtype=np.int64), np.zeros(0)
+        mine = by_fac[cov_at[i] : cov_at[i + 1]]
         for b in bands:
             crow = within_band(d / metres_per_minute, b)
-            walk = mine & within_band(cov_min, b)
-            crow_ids, walk_ids = set(poi_ids[crow]), set(cov_poi[walk])
+            walk = mine[within_band(cov_min[mine], b)]
+            crow_ids, walk_ids = set(poi_ids[near[crow]]), set(cov_poi[walk])
             n_crow, n_walk = int(crow.sum()), len(walk_ids)
             rows.append(
                 {

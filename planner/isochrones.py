@@ -6,14 +6,13 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import contourpy
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import ndimage
 
 from planner._i18n import _
 from planner.network import StreetNetwork
@@ -238,31 +237,41 @@ def _merge_stretches(df: pd.DataFrame) -> pd.DataFrame:
     """Merge overlapping or touching stretches of the same facility, band and edge."""
     if df.empty:
         return df
-    df = df.sort_values(["facility", "band", "edge", "start", "end"], ignore_index=True)
-    group = ["facility", "band", "edge"]
-    same = (df[group] == df[group].shift()).all(axis=1)
-    reach_end = df.groupby(group, sort=False)["end"].cummax().shift()
-    df["run"] = (~same | (df["start"] > reach_end)).cumsum()
-    merged = df.groupby("run", sort=False).agg(
-        facility=("facility", "first"),
-        band=("band", "first"),
-        edge=("edge", "first"),
-        start=("start", "min"),
-        end=("end", "max"),
+    f, b, e = (df[c].to_numpy() for c in ("facility", "band", "edge"))
+    s, t = df["start"].to_numpy(dtype=float), df["end"].to_numpy(dtype=float)
+    order = np.lexsort((t, s, e, b, f))
+    f, b, e, s, t = f[order], b[order], e[order], s[order], t[order]
+    first = np.r_[True, (f[1:] != f[:-1]) | (b[1:] != b[:-1]) | (e[1:] != e[:-1])]
+    # the running maximum of `end` within each group
+    reach_end = pd.Series(t).groupby(np.cumsum(first)).cummax().to_numpy()
+    run = first.copy()
+    run[1:] |= s[1:] > reach_end[:-1]
+    at = np.flatnonzero(run)
+    return pd.DataFrame(
+        {
+            "facility": f[at],
+            "band": b[at],
+            "edge": e[at],
+            "start": s[at],
+            "end": np.maximum.reduceat(t, at),
+        }
     )
-    return merged.reset_index(drop=True)
 
 
 #: Threads drawing polygons (GEOS releases the GIL; one facility per task).
 POLYGON_THREADS = max(1, min(2, os.cpu_count() or 1))
 
 #: How band polygons are drawn: ``"exact"`` (GEOS buffer and union of every reached street
-#: piece) or ``"grid"`` (a distance grid per facility contoured at the corridor edge).
+#: piece) or ``"grid"`` (exact distances on a grid per facility, contoured at the corridor
+#: edge).
 ISOCHRONE_METHODS = ("exact", "grid")
 #: Cell size of the ``"grid"`` method in metres.
-GRID_CELL_M = 4.0
+GRID_CELL_M = 6.0
 #: Largest cell size accepted: above it the grid outline may stray beyond `GRID_BOUND_M`.
-GRID_CELL_MAX_M = 4.0
+GRID_CELL_MAX_M = 6.0
+#: The ``"grid"`` method needs a corridor at least this many cells wide on each side of a
+#: street (`buffer_m` >= this x `cell_m`); narrower corridors are drawn exactly.
+GRID_MIN_BUFFER_CELLS = 1.0
 #: How far a ``"grid"`` outline may lie from the exact corridor (metres): every point of
 #: either polygon is within this distance of the other (Hausdorff distance of the two
 #: areas), for any cell size up to `GRID_CELL_MAX_M`; tested on hand-made networks, the
@@ -286,10 +295,15 @@ def isochrones(
     ``method="exact"`` the polygon is the GEOS union of every reached piece buffered by
     `buffer_m`, and bands are nested by construction (each band is the one inside it
     unioned with the buffered stretches that grew, see `band_growth`). With
-    ``method="grid"`` each facility gets one grid of `cell_m` cells; the reached pieces are
-    sampled onto it, the distance to them computed per band (scipy's exact Euclidean
-    distance transform) and contoured at `buffer_m` (contourpy): about twice as fast, and
-    within `GRID_BOUND_M` of the exact polygon for `cell_m` up to `GRID_CELL_MAX_M`.
+    ``method="grid"`` each facility gets one grid of `cell_m` cells for all its bands;
+    every node within a cell of a band's outline holds its exact distance to that band's
+    pieces (`_distance_grids`) and the grid is contoured at `buffer_m` (contourpy). The
+    outline is then exact along straight corridor sides and strays only where the
+    corridor has detail finer than a cell (round ends, corners of holes, holes smaller than
+    a cell): within `GRID_BOUND_M` of the exact polygon for `cell_m` up to
+    `GRID_CELL_MAX_M`, and several times faster. Bands are nested (each band's distances
+    are at most the band inside's, so its outline only moves out). A corridor narrower than
+    `GRID_MIN_BUFFER_CELLS` cells is drawn exactly.
 
     Parameters
     ----------
@@ -328,17 +342,17 @@ def isochrones(
         )
     bands = sorted(bands_m)
     growth = band_growth(network, reach, sources, bands)
-    lines = cut_lines(
-        network,
-        EdgeCoords.from_network(network),
-        growth["edge"].to_numpy(),
-        growth["start"].to_numpy(),
-        growth["end"].to_numpy(),
-    )
     n_rows = len(reach.facilities)
-    if method == "grid":
-        draw = _grid_drawer(lines, growth, n_rows, len(bands), buffer_m, cell_m)
+    if method == "grid" and buffer_m >= cell_m * GRID_MIN_BUFFER_CELLS:
+        draw = _grid_drawer(network, growth, n_rows, len(bands), buffer_m, cell_m)
     else:
+        lines = cut_lines(
+            network,
+            EdgeCoords.from_network(network),
+            growth["edge"].to_numpy(),
+            growth["start"].to_numpy(),
+            growth["end"].to_numpy(),
+        )
         draw = _exact_drawer(lines, growth, n_rows, len(bands), buffer_m)
     if POLYGON_THREADS > 1 and n_rows > 1:
         with ThreadPoolExecutor(POLYGON_THREADS) as pool:
@@ -380,87 +394,369 @@ def _exact_drawer(
 
 
 def _grid_drawer(
-    lines: np.ndarray,
+    network: StreetNetwork,
     growth: pd.DataFrame,
     n_rows: int,
     n_bands: int,
     buffer_m: float,
     cell_m: float,
 ) -> Callable[[int], list[shapely.Geometry]]:
-    """Per facility: one grid, the distance to each band's pieces, contoured at `buffer_m`.
+    """Per facility: one grid of exact distances for all bands, contoured at `buffer_m`.
 
-    The pieces are sampled every ``cell_m / 2`` (vertices kept) and each sample marks its
-    cell; the distance from a cell centre to the nearest marked centre then differs from
-    the distance to the pieces by less than ``cell_m / sqrt(2) + cell_m / 4``. The contour
-    is drawn ``cell_m / 4`` inside `buffer_m`, which centres that error on zero, and
-    simplified by ``cell_m / 8``.
+    Every grid node within one cell of a band's outline holds its exact distance to the
+    nearest street piece of that band (see `_distance_grids`), so the outline crosses each
+    cell side where the distance, interpolated linearly, equals `buffer_m`: exactly along
+    the straight sides of a corridor, and within a cell elsewhere (round caps, the corners
+    of holes, holes smaller than a cell).
     """
-    xy, piece = _samples(lines, cell_m / 2)
-    facility = growth["facility"].to_numpy()[piece]
-    band = growth["band"].to_numpy()[piece].astype(np.int16)
-    order = np.argsort(facility, kind="stable")
-    xy, facility, band = xy[order], facility[order], band[order]
+    xy, piece = _stretch_xy(
+        network,
+        EdgeCoords.from_network(network),
+        growth["edge"].to_numpy(),
+        growth["start"].to_numpy(),
+        growth["end"].to_numpy(),
+    )
+    a, b, seg_piece = _segments(xy, piece)
+    facility = growth["facility"].to_numpy()[seg_piece]  # growth is sorted by facility
+    band = growth["band"].to_numpy()[seg_piece].astype(np.int64)
     bounds = np.searchsorted(facility, np.arange(n_rows + 1))
-    margin = int(np.ceil(buffer_m / cell_m)) + 2  # cells around the pieces: contours close
-    level = buffer_m - cell_m / 4
+    # a node exactly on the level would put one contour vertex on two cells' sides: the
+    # level is raised by a relative 1e-12 (a picometre) so that no distance equals it
+    level = buffer_m / cell_m * (1.0 + 1e-12)
 
     def draw(i: int) -> list[shapely.Geometry]:
-        pts, pb = xy[bounds[i] : bounds[i + 1]], band[bounds[i] : bounds[i + 1]]
-        if not len(pts):
+        lo, hi = bounds[i], bounds[i + 1]
+        if lo == hi:
             return [shapely.Polygon()] * n_bands
-        origin = np.floor(pts.min(axis=0) / cell_m) * cell_m - margin * cell_m
-        cell = np.floor((pts - origin) / cell_m).astype(np.int64)  # (column, row)
+        planes, origin, boxes = _distance_grids(
+            a[lo:hi], b[lo:hi], band[lo:hi], n_bands, buffer_m, cell_m
+        )
         out = []
-        for b in range(n_bands):
-            mine = pb <= b  # the street within band b is the pieces of bands 0..b
-            if not mine.any():
+        for k in range(n_bands):
+            box = boxes[k]
+            if box is None:
                 out.append(shapely.Polygon())
                 continue
-            c = cell[mine]
-            n_cols, n_lines = c.max(axis=0) + margin + 1
-            free = np.ones((n_lines, n_cols), dtype=bool)
-            free[c[:, 1], c[:, 0]] = False
-            dist = ndimage.distance_transform_edt(free, sampling=cell_m)
-            gen = contourpy.contour_generator(z=dist, fill_type=contourpy.FillType.OuterOffset)
-            filled = gen.filled(-1.0, level)
-            drawn = _polygons(filled, origin + cell_m / 2, cell_m)
-            # nested like the exact bands: add the band inside (almost always covered already)
+            gen = contourpy.contour_generator(
+                z=planes[k], fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
+            )
+            filled = cast("tuple[Any, Any, Any]", gen.filled(-1.0, level))
+            points, rings, polys = filled
+            corner = origin + np.array([box[2], box[0]]) * cell_m
+            drawn = _polygons(points[0], rings[0], polys[0], corner, cell_m)
+            # rings meet only where the outline passes (almost) through a node: then check
+            if np.any(np.abs(planes[k] - level) < 1e-6) and not shapely.is_valid(drawn):
+                drawn = shapely.make_valid(drawn)
             out.append(drawn)
         return out
 
     return draw
 
 
-def _samples(lines: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points along `lines` no more than `step` apart, vertices included, and their line.
+def _stretch_xy(
+    network: StreetNetwork,
+    coords: EdgeCoords,
+    edge: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices of many edge stretches, and the stretch of each (what `cut_lines` draws).
 
-    Like ``shapely.segmentize`` followed by ``get_coordinates``, without building geometries.
+    A zero-length stretch gives its point twice (a segment of zero length).
     """
-    xy, line = shapely.get_coordinates(lines, return_index=True)
-    if len(xy) < 2:
-        return xy, line
-    same = line[1:] == line[:-1]  # segment k runs from vertex k to k + 1 of the same line
-    start, seg_line = xy[:-1][same], line[:-1][same]
-    delta = xy[1:][same] - start
-    n = np.maximum(np.ceil(np.hypot(delta[:, 0], delta[:, 1]) / step), 1).astype(np.int64)
-    seg = np.repeat(np.arange(len(start)), n)
-    frac = (np.arange(len(seg)) - np.repeat(np.cumsum(n) - n, n)) / np.repeat(n, n)
-    inner = start[seg] + frac[:, None] * delta[seg]  # segment starts and the points between
-    ends = np.r_[~same, True]  # last vertex of each line (and points: single vertices)
-    return np.concatenate([inner, xy[ends]]), np.concatenate([seg_line[seg], line[ends]])
+    edge = np.asarray(edge, dtype=np.int64)
+    length = network.edge_length[edge]
+    start = np.clip(np.asarray(start, dtype=float), 0.0, length)
+    end = np.clip(np.asarray(end, dtype=float), start, length)
+    full = (start <= 0) & (end >= length)
+    # every stretch: an optional first cut point, edge vertices [v0, v1), a last point
+    v0 = coords.offsets[edge].copy()
+    v1 = coords.offsets[edge + 1].copy()
+    p0 = np.zeros((len(edge), 2))
+    p1 = np.zeros((len(edge), 2))
+    cut = np.flatnonzero(~full)
+    if len(cut):
+        e, s, t = edge[cut], start[cut], end[cut]
+        i0, p0[cut] = _point_on(coords, e, s)
+        i1, p1[cut] = _point_on(coords, e, t)
+        # a vertex lying exactly at s or t is the cut point itself, not an interior vertex
+        v0[cut] = i0 + (coords.along[i0] <= s)
+        v1[cut] = np.maximum(i1 - (coords.along[i1 - 1] >= t), v0[cut])
+        point = t <= s
+        v1[cut[point]] = v0[cut[point]]
+        p1[cut[point]] = p0[cut[point]]
+    ends = (~full).astype(np.int64)
+    n_pts = (v1 - v0) + 2 * ends
+    first = np.cumsum(n_pts) - n_pts
+    owner = np.repeat(np.arange(len(edge)), n_pts)
+    k = np.arange(len(owner)) - first[owner] - ends[owner]  # vertex number after the cut
+    xy = coords.xy[np.clip(v0[owner] + k, 0, max(len(coords.xy) - 1, 0))]
+    head = first[cut]
+    xy[head] = p0[cut]
+    xy[head + n_pts[cut] - 1] = p1[cut]
+    return xy, owner
 
 
-def _polygons(filled: Any, origin: np.ndarray, cell_m: float) -> shapely.Geometry:
-    """Shapely (Multi)Polygon from contourpy's ``OuterOffset`` output in grid units."""
-    parts = []
-    for points, offsets in zip(*filled, strict=True):
-        ring = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-        rings = shapely.linearrings(points * cell_m + origin, indices=ring)
-        parts.append(shapely.Polygon(rings[0], rings[1:]))
-    if not parts:
+def _segments(xy: np.ndarray, piece: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments of the pieces: start points, end points and the piece of each."""
+    same = piece[1:] == piece[:-1]
+    return xy[:-1][same], xy[1:][same], piece[:-1][same]
+
+
+def _spans(
+    ax: np.ndarray,
+    dx: np.ndarray,
+    dy: np.ndarray,
+    length: np.ndarray,
+    yr: np.ndarray,
+    radii: tuple[float, ...],
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per segment and grid row: the interval of x within each radius of the segment.
+
+    The segment runs from ``(ax, 0)`` by ``(dx, dy)`` (`length` long); the row is the line
+    at height `yr`. The points within ``r`` of a segment form a capsule, which is convex,
+    so its section by a line is one interval: the union of the sections of the two end
+    disks and of the band between them. Empty: ``lo > hi``.
+    """
+    # the band: 0 <= p.u <= length and |p x u| <= r with u = d / length; a zero component
+    # of u is replaced by a tiny one of the same sign (its bounds become huge)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ux = np.where(length > 0, dx / length, 1.0)
+        uy = np.where(length > 0, dy / length, 1.0)
+    tiny = 1e-12
+    ux = np.where(np.abs(ux) < tiny, np.copysign(tiny, ux), ux)
+    uy = np.where(np.abs(uy) < tiny, np.copysign(tiny, uy), uy)
+    s0 = -yr * uy / ux
+    s1 = (length - yr * uy) / ux
+    s_lo, s_hi = np.minimum(s0, s1), np.maximum(s0, s1)
+    q_mid = yr * ux / uy
+    inv_uy = np.abs(1.0 / uy)
+    far = (yr - dy) ** 2
+    near = yr * yr
+    has_band = length > 0
+    out = []
+    for r in radii:
+        lo = np.maximum(s_lo, q_mid - r * inv_uy)
+        hi = np.minimum(s_hi, q_mid + r * inv_uy)
+        empty = ~has_band | (lo > hi)
+        lo[empty] = np.inf
+        hi[empty] = -np.inf
+        for cx, h2 in ((0.0, near), (dx, far)):  # the end disks
+            w2 = r * r - h2
+            w = np.sqrt(np.maximum(w2, 0.0))
+            outside = w2 < 0
+            np.minimum(lo, np.where(outside, np.inf, cx - w), out=lo)
+            np.maximum(hi, np.where(outside, -np.inf, cx + w), out=hi)
+        out.append((lo + ax, hi + ax))
+    return out
+
+
+def _distance_grids(
+    a: np.ndarray, b: np.ndarray, band: np.ndarray, n_bands: int, buffer_m: float, cell_m: float
+) -> tuple[list[np.ndarray], np.ndarray, list[tuple[int, int, int, int] | None]]:
+    """Distance in cells from grid nodes to the segments of each band and the bands inside it.
+
+    Grid node ``(row, col)`` lies at ``origin + (col, row) * cell_m``. Each segment visits
+    the rows within ``buffer_m + cell_m`` of it and, per row, computes the exact distance
+    at the nodes between ``buffer_m - cell_m`` and ``buffer_m + cell_m`` from it (its
+    shell); the nodes nearer than ``buffer_m - cell_m`` (its core) are only marked, and
+    hold ``buffer_m - cell_m``. So a node within one cell of a band's outline holds its
+    exact distance (its nearest segment has it in its shell, and a node whose distance is
+    within a cell of ``buffer_m`` lies in no segment's core); a node nearer holds a value
+    below ``buffer_m`` and one farther a value above it. Those are all that marching squares
+    reads: a cell side crosses the outline only between two nodes within a cell of it.
+
+    Returns
+    -------
+    planes, origin, boxes
+        Per band the distances in cells over the rows and columns ``(r0, r1, c0, c1)`` of
+        its box (all of its outline; None: no piece in the band or inside it), and the
+        grid's origin.
+    """
+    r_out = buffer_m / cell_m + 1.0 + 1e-6  # a node exactly a cell beyond is kept too
+    r_core = buffer_m / cell_m - 1.0
+    pad = int(np.ceil(r_out)) + 1
+    low = np.minimum(a.min(axis=0), b.min(axis=0))
+    origin = (np.floor(low / cell_m) - pad) * cell_m
+    a = (a - origin) / cell_m
+    b = (b - origin) / cell_m
+    top = np.maximum(a, b)
+    n_cols, n_rows = (np.ceil(top.max(axis=0)).astype(np.int64) + pad + 1).tolist()
+    ax, ay = a[:, 0], a[:, 1]
+    dx, dy = b[:, 0] - ax, b[:, 1] - ay
+    length = np.hypot(dx, dy)
+    bottom = np.minimum(a, b)
+    # per band, the rows and columns its pieces (and those of the bands inside) can touch
+    boxes: list[tuple[int, int, int, int] | None] = []
+    box_lo, box_hi = np.full(2, np.inf), np.full(2, -np.inf)
+    for k in range(n_bands):
+        mine = band == k
+        if mine.any():
+            box_lo = np.minimum(box_lo, bottom[mine].min(axis=0))
+            box_hi = np.maximum(box_hi, top[mine].max(axis=0))
+        if not np.isfinite(box_lo).all():
+            boxes.append(None)
+            continue
+        c0, r0 = (np.maximum(np.floor(box_lo - r_out).astype(np.int64) - 1, 0)).tolist()
+        c1, r1 = (
+            np.minimum(np.ceil(box_hi + r_out).astype(np.int64) + 2, [n_cols, n_rows])
+        ).tolist()
+        boxes.append((r0, r1, c0, c1))
+
+    # every segment's rows
+    j0 = np.ceil(bottom[:, 1] - r_out).astype(np.int64)
+    j1 = np.floor(top[:, 1] + r_out).astype(np.int64)
+    per = j1 - j0 + 1
+    seg = np.repeat(np.arange(len(ax)), per)
+    row = np.arange(len(seg)) - np.repeat(np.cumsum(per) - per - j0, per)
+    yr = row - ay[seg]
+    radii = (r_out, r_core) if r_core > 0 else (r_out,)
+    spans = _spans(ax[seg], dx[seg], dy[seg], length[seg], yr, radii)
+    o_lo, o_hi = spans[0]
+    i0 = np.ceil(np.clip(o_lo, 0, n_cols)).astype(np.int64)
+    i1 = np.floor(np.clip(o_hi, -1, n_cols - 1)).astype(np.int64)
+    if r_core > 0:
+        c_lo, c_hi = spans[1]
+        c0 = np.maximum(np.ceil(np.clip(c_lo, 0, n_cols)).astype(np.int64), i0)
+        c1 = np.minimum(np.floor(np.clip(c_hi, -1, n_cols - 1)).astype(np.int64), i1)
+        core = c0 <= c1
+    else:
+        c0 = c1 = i0
+        core = np.zeros(len(seg), dtype=bool)
+    # one plane per band over its box, all in one buffer
+    shape = np.array([(b[1] - b[0], b[3] - b[2]) if b else (0, 0) for b in boxes], dtype=np.int64)
+    r0 = np.array([b[0] if b else 0 for b in boxes], dtype=np.int64)
+    c0_band = np.array([b[2] if b else 0 for b in boxes], dtype=np.int64)
+    size = shape[:, 0] * shape[:, 1]
+    start = np.cumsum(size) - size
+    seg_band = band[seg]
+    base = start[seg_band] + (row - r0[seg_band]) * shape[seg_band, 1] - c0_band[seg_band]
+    planes = []
+    inner = np.zeros(int(size.sum()), dtype=bool)  # in the core of a band or one inside it
+    if core.any():
+        # core runs marked +1 at their first node and -1 after their last, then summed
+        width = shape[:, 1] + 1
+        size2 = shape[:, 0] * width
+        start2 = np.cumsum(size2) - size2
+        cb = seg_band[core]
+        at = start2[cb] + (row[core] - r0[cb]) * width[cb] - c0_band[cb]
+        # (integers: numpy sums them along a row far faster than floats)
+        marks = np.bincount(at + c0[core], minlength=int(size2.sum())) - np.bincount(
+            at + c1[core] + 1, minlength=int(size2.sum())
+        )
+        for k in range(n_bands):
+            if boxes[k] is None:
+                continue
+            run = marks[start2[k] : start2[k] + size2[k]].reshape(shape[k, 0], width[k])
+            mine = inner[start[k] : start[k] + size[k]].reshape(shape[k])
+            np.greater(np.cumsum(run, axis=1)[:, :-1], 0, out=mine)
+            if k and boxes[k - 1] is not None:
+                mine[_inside(boxes[k - 1], boxes[k])] |= inner[
+                    start[k - 1] : start[k - 1] + size[k - 1]
+                ].reshape(shape[k - 1])
+            # reuse the marks as the count of core nodes left of each node in its row
+            run[:, 0] = 0
+            np.cumsum(mine, axis=1, out=run[:, 1:])
+    # the shell of each row: nodes i0 .. c0-1 and c1+1 .. i1 (all of i0 .. i1 without core),
+    # less those in another segment's core
+    n_left = np.maximum(np.where(core, c0 - i0, i1 - i0 + 1), 0)
+    n_shell = n_left + np.where(core, i1 - c1, 0)
+    jump = c1 + 1 - i0 - n_left
+    if core.any():
+        # rows whose whole shell lies in cores are skipped (dense streets: most of them)
+        at = start2[seg_band] + (row - r0[seg_band]) * width[seg_band] - c0_band[seg_band]
+        left_end = i0 + n_left
+        covered = marks[at + left_end] - marks[at + i0]
+        right = n_shell > n_left
+        covered[right] += (marks[at + i1 + 1] - marks[at + c1 + 1])[right]
+        n_shell[covered >= n_shell] = 0
+    entry = np.repeat(np.arange(len(seg)), n_shell)
+    at = _runs(base + i0, n_shell, n_left, jump)  # buffer position of every shell node
+    keep = ~inner[at]
+    entry, at = entry[keep], at[keep]
+    s = seg[entry]
+    px = (at - base[entry]) - ax[s]
+    py = yr[entry]
+    ex, ey = dx[s], dy[s]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = np.where(length > 0, 1.0 / (length * length), 0.0)
+    t = np.clip((px * ex + py * ey) * inv[s], 0.0, 1.0)
+    px -= t * ex
+    py -= t * ey
+    buffer = np.full(int(size.sum()), r_out * r_out + 1.0)
+    np.minimum.at(buffer, at, px * px + py * py)
+    buffer[inner] = r_core * r_core
+    for k in range(n_bands):
+        planes.append(buffer[start[k] : start[k] + size[k]].reshape(shape[k]))
+        if k and boxes[k] is not None and boxes[k - 1] is not None:
+            sub = planes[k][_inside(boxes[k - 1], boxes[k])]
+            np.minimum(sub, planes[k - 1], out=sub)
+    np.sqrt(buffer, out=buffer)
+    return planes, origin, boxes
+
+
+def _runs(first: np.ndarray, count: np.ndarray, split: np.ndarray, jump: np.ndarray) -> np.ndarray:
+    """Concatenated runs of consecutive integers, each with one gap.
+
+    Run ``e`` has ``count[e]`` values: ``first[e], first[e] + 1, ...``, and from its
+    ``split[e]``-th value on ``jump[e]`` more (one cumulative sum of the steps).
+    """
+    total = int(count.sum())
+    step = np.ones(total, dtype=np.int64)
+    runs = np.flatnonzero(count > 0)
+    if not len(runs):
+        return step[:0]
+    at = (np.cumsum(count) - count)[runs]
+    n, cut, skip = count[runs], split[runs], jump[runs]
+    head = first[runs] + np.where(cut <= 0, skip, 0)
+    tail = first[runs] + n - 1 + np.where(n - 1 >= cut, skip, 0)
+    step[at[0]] = head[0]
+    step[at[1:]] = head[1:] - tail[:-1]
+    inner = (cut > 0) & (cut < n)
+    step[at[inner] + cut[inner]] += skip[inner]
+    return np.cumsum(step)
+
+
+def _inside(
+    box: tuple[int, int, int, int] | None, outer: tuple[int, int, int, int] | None
+) -> tuple[slice, slice]:
+    """Rows and columns of `outer`'s plane that `box` covers (`box` lies within `outer`)."""
+    assert box is not None and outer is not None
+    return slice(box[0] - outer[0], box[1] - outer[0]), slice(box[2] - outer[2], box[3] - outer[2])
+
+
+def _polygons(
+    points: np.ndarray | None,
+    rings: np.ndarray | None,
+    outers: np.ndarray | None,
+    corner: np.ndarray,
+    cell_m: float,
+) -> shapely.Geometry:
+    """Shapely (Multi)Polygon from contourpy's ``ChunkCombinedOffsetOffset`` output.
+
+    Vertices lying on the straight line through their neighbours (to 1e-9 cell) are
+    dropped: along a straight street the outline has one on every cell side it crosses.
+    """
+    if points is None or rings is None or outers is None or not len(points):
         return shapely.Polygon()
-    geom = parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
-    # the contour has a vertex on every cell side it crosses: drop those within cell/8 of
-    # the line through their neighbours (straight street sides become a few vertices)
-    geom = shapely.simplify(geom, cell_m / 8, preserve_topology=False)
-    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
+    ring = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
+    keep = np.ones(len(points), dtype=bool)
+    if len(points) > 2:
+        prev, here, nxt = points[:-2], points[1:-1], points[2:]
+        chord = nxt - prev
+        cross = chord[:, 0] * (here[:, 1] - prev[:, 1]) - chord[:, 1] * (here[:, 0] - prev[:, 0])
+        straight = np.abs(cross) <= 1e-9 * np.hypot(chord[:, 0], chord[:, 1])
+        straight &= (ring[:-2] == ring[1:-1]) & (ring[2:] == ring[1:-1])
+        # a vertex next to one (almost) on top of it stays: each decision is taken against
+        # the original neighbours, and two coinciding ones would both look straight
+        step = np.hypot(*np.diff(points, axis=0).T) > 1e-6
+        straight &= step[:-1] & step[1:]
+        keep[1:-1] = ~straight
+        # a ring keeps at least four vertices (a degenerate one stays as drawn)
+        short = np.bincount(ring[keep], minlength=len(rings) - 1) < 4
+        keep |= short[ring]
+    xy = points[keep] * cell_m + corner
+    made = shapely.linearrings(xy, indices=ring[keep])
+    owner = np.repeat(np.arange(len(outers) - 1), np.diff(outers))
+    parts = shapely.polygons(made, indices=owner)
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)

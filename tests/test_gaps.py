@@ -269,7 +269,9 @@ def test_lengths_per_cell_by_hand_and_against_every_box():
             shapely.LineString(rng.uniform(-300, 900, size=(int(rng.integers(2, 6)), 2)))
             for _ in range(60)
         ]
-        + [shapely.LineString([(0, 100), (300, 100)])],  # along cell edges: in both rows
+        + [shapely.LineString([(0, 100), (300, 100)])]  # along cell edges: in both rows
+        # a vertical part on x = 100 whose line reaches into column 0: in columns 0 and 1
+        + [shapely.LineString([(50, 150), (100, 150), (100, 250)])],
         dtype=object,
     )
     got = gaps._lengths_per_cell(lines, 100.0)
@@ -277,3 +279,5 @@ def test_lengths_per_cell_by_hand_and_against_every_box():
     assert sorted(got.index) == sorted(want)
     assert all(got[k] == pytest.approx(want[k], rel=1e-12, abs=0) for k in want)
     assert got[(1, 0)] >= 100.0 and got[(1, 1)] >= 100.0
+    alone = gaps._lengths_per_cell(lines[-1:], 100.0).to_dict()
+    assert alone == pytest.approx({(0, 1): 100.0, (1, 1): 50.0, (1, 2): 50.0, (0, 2): 50.0})

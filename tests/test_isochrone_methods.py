@@ -245,3 +245,152 @@ def test_scenario_chooses_the_method(tmp_path):
         load_scenario(bad)
     text = str(err.value)
     assert "[analysis] isochrone_method" in text and '"fast"' in text and '"grid"' in text
+
+
+# ------------------------------------------------------------------ the grid's parts
+def _net_g_reach(net_g, bands=(100.0, 200.0, 400.0)):
+    from planner import reach
+    from planner.snap import snap_points
+
+    fac = points(FAC_G)
+    x, y = pipeline.to_network_xy(net_g, fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    sources = reach.Anchors.from_snapped(snap_points(net_g, x, y, 300.0), np.array([0, 0, 1]))
+    return reach.node_reach(net_g, sources, 2, max(bands)), sources
+
+
+def test_distance_grid_is_exact_near_the_outline(net_g):
+    # every node within one cell of the outline holds its distance to the pieces (GEOS);
+    # nodes nearer hold a value below the level and nodes farther one above it
+    from planner import isochrones as iso
+
+    node, sources = _net_g_reach(net_g)
+    bands = [100.0, 200.0, 400.0]
+    growth = iso.band_growth(net_g, node, sources, bands)
+    coords = iso.EdgeCoords.from_network(net_g)
+    lines = iso.cut_lines(
+        net_g, coords, growth["edge"], growth["start"].to_numpy(), growth["end"].to_numpy()
+    )
+    xy, piece = iso._stretch_xy(
+        net_g, coords, growth["edge"], growth["start"].to_numpy(), growth["end"].to_numpy()
+    )
+    a, b, seg_piece = iso._segments(xy, piece)
+    checked = 0
+    for cell, buffer_m in ((5.0, 25.0), (3.0, 8.0)):
+        level = buffer_m / cell
+        for f in (0, 1):
+            mine = growth["facility"].to_numpy()[seg_piece] == f
+            band = growth["band"].to_numpy()[seg_piece][mine]
+            planes, origin, boxes = iso._distance_grids(a[mine], b[mine], band, 3, buffer_m, cell)
+            for k in range(3):
+                pieces = lines[
+                    (growth["facility"].to_numpy() == f) & (growth["band"].to_numpy() <= k)
+                ]
+                r0, r1, c0, c1 = boxes[k]
+                rows, cols = np.mgrid[r0:r1, c0:c1]
+                nodes = shapely.points(origin[0] + cols * cell, origin[1] + rows * cell)
+                truth = shapely.distance(nodes, shapely.union_all(pieces)) / cell
+                got = planes[k]
+                near = np.abs(truth - level) <= 1.0
+                np.testing.assert_allclose(got[near], truth[near], rtol=0, atol=1e-9)
+                assert (got[truth < level - 1.0] < level).all()
+                assert (got[truth > level + 1.0] > level).all()
+                checked += int(near.sum())
+    assert checked > 1000
+
+
+def test_stretch_vertices_are_those_of_the_cut_lines(net_g):
+    from planner import isochrones as iso
+
+    node, sources = _net_g_reach(net_g)
+    growth = iso.band_growth(net_g, node, sources, [100.0, 200.0, 400.0])
+    edge, start, end = growth["edge"], growth["start"].to_numpy(), growth["end"].to_numpy()
+    coords = iso.EdgeCoords.from_network(net_g)
+    # add a zero-length stretch, a stretch ending on the bend's vertex and a whole edge
+    bent = int(np.argmax(shapely.get_num_coordinates(net_g.edge_geometry)))
+    on_vertex = float(coords.along[coords.offsets[bent] + 1])
+    edge = np.r_[edge, 0, bent, bent, 3]
+    start = np.r_[start, 10.0, 0.0, on_vertex, 0.0]
+    end = np.r_[end, 10.0, on_vertex, net_g.edge_length[bent], net_g.edge_length[3]]
+    lines = iso.cut_lines(net_g, coords, edge, start, end)
+    xy, piece = iso._stretch_xy(net_g, coords, edge, start, end)
+    for i, line in enumerate(lines):
+        want = shapely.get_coordinates(line)
+        if len(want) == 1:  # a point: given twice, a segment of zero length
+            want = np.repeat(want, 2, axis=0)
+        np.testing.assert_allclose(xy[piece == i], want, rtol=0, atol=1e-9)
+
+
+def test_merged_stretches_match_a_plain_merge():
+    from planner.isochrones import _merge_stretches
+
+    rng = np.random.default_rng(5)
+    n = 400
+    start = rng.uniform(0, 100, n).round(1)
+    df = pd.DataFrame(
+        {
+            "facility": rng.integers(0, 3, n),
+            "band": rng.integers(0, 2, n),
+            "edge": rng.integers(0, 6, n),
+            "start": start,
+            "end": start + rng.uniform(0, 20, n).round(1),
+        }
+    )
+    want = []
+    for (f, b, e), g in df.groupby(["facility", "band", "edge"]):
+        spans = sorted(zip(g["start"], g["end"], strict=True))
+        lo, hi = spans[0]
+        for s, t in spans[1:]:
+            if s > hi:
+                want.append((f, b, e, lo, hi))
+                lo, hi = s, t
+            else:
+                hi = max(hi, t)
+        want.append((f, b, e, lo, hi))
+    got = _merge_stretches(df)
+    assert list(got.columns) == ["facility", "band", "edge", "start", "end"]
+    assert [tuple(r) for r in got.itertuples(index=False)] == want
+    assert len(want) < n  # overlapping and touching stretches were merged
+
+
+def test_grid_bands_are_nested(net_g):
+    node, sources = _net_g_reach(net_g)
+    polys = isochrones(net_g, node, sources, [100.0, 200.0, 400.0], method="grid").geometry
+    for f in range(2):
+        inner, middle, outer = polys[3 * f : 3 * f + 3]
+        # each band's distances are at most the band inside's: the outline only moves out
+        assert within(inner, middle, 1e-6) and within(middle, outer, 1e-6)
+
+
+def test_grid_with_a_corridor_under_one_cell_is_drawn_exactly(net_g):
+    node, sources = _net_g_reach(net_g)
+    bands = [100.0, 400.0]
+    exact = isochrones(net_g, node, sources, bands, buffer_m=3.0, method="exact").geometry
+    grid = isochrones(net_g, node, sources, bands, buffer_m=3.0, method="grid").geometry
+    assert grid.geom_equals_exact(exact, 0).all()
+    wide = isochrones(net_g, node, sources, bands, buffer_m=6.0, method="grid").geometry
+    assert not wide.geom_equals_exact(
+        isochrones(net_g, node, sources, bands, buffer_m=6.0, method="exact").geometry, 1e-6
+    ).any()
+
+
+def test_grid_nodes_exactly_on_the_outline(net_g):
+    # 5 m cells on this network's 120 m lattice: rows of nodes lie exactly 25 m from the
+    # streets, on the outline itself; the polygons stay valid and within the bound
+    from planner import isochrones as iso
+
+    node, sources = _net_g_reach(net_g)
+    bands = [100.0, 200.0, 400.0]
+    growth = iso.band_growth(net_g, node, sources, bands)
+    coords = iso.EdgeCoords.from_network(net_g)
+    xy, piece = iso._stretch_xy(
+        net_g, coords, growth["edge"], growth["start"].to_numpy(), growth["end"].to_numpy()
+    )
+    a, b, seg_piece = iso._segments(xy, piece)
+    mine = growth["facility"].to_numpy()[seg_piece] == 0
+    band = growth["band"].to_numpy()[seg_piece][mine]
+    planes, _origin, _boxes = iso._distance_grids(a[mine], b[mine], band, 3, 25.0, 5.0)
+    assert (planes[2] == 5.0).sum() > 50  # the moment this is about
+    exact = isochrones(net_g, node, sources, bands, method="exact").geometry
+    grid = isochrones(net_g, node, sources, bands, method="grid", cell_m=5.0).geometry
+    assert grid.is_valid.all()
+    assert all(close(g, e, GRID_BOUND_M) for g, e in zip(grid, exact, strict=True))
