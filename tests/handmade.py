@@ -68,3 +68,24 @@ def points(rows: list[tuple]) -> pd.DataFrame:
         kinds=[r[3] if len(r) > 3 else "shop:test" for r in rows],
         first_row=2,
     )
+
+
+def assert_same_network(a: StreetNetwork, b: StreetNetwork) -> None:
+    """The very same arrays in the same order, CRS, component report and dropped streets (so
+    a cache filled from either network is the same file)."""
+    for name in ("node_ids", "node_x", "node_y", "edge_u", "edge_v", "edge_length"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert x.dtype == y.dtype, name
+        np.testing.assert_array_equal(x, y, err_msg=name)
+    assert len(a.edge_geometry) == len(b.edge_geometry)
+    assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, tolerance=0).all()
+    assert list(a.edge_name) == list(b.edge_name)
+    assert list(a.edge_highway) == list(b.edge_highway)
+    assert a.crs == b.crs
+    assert a.components.kept_nodes == b.components.kept_nodes
+    assert a.components.kept_edges == b.components.kept_edges
+    pd.testing.assert_frame_equal(a.components.dropped, b.components.dropped)
+    assert a.dropped_piece.dtype == b.dropped_piece.dtype == np.int64
+    np.testing.assert_array_equal(a.dropped_piece, b.dropped_piece)
+    assert len(a.dropped_geometry) == len(b.dropped_geometry)
+    assert shapely.equals_exact(a.dropped_geometry, b.dropped_geometry, tolerance=0).all()

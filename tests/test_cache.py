@@ -10,13 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
 
 from planner import _cache, _osmread, _paths
 from planner import network as net
 from planner import pois as osm_pois
 from planner.scenario import DATA_DIR
-from tests.handmade import make_routable_network
+from tests.handmade import assert_same_network, make_routable_network
 
 SAMPLE_OSM = (
     Path(__file__).parent.parent / "data" / "sample" / "shenzhen_nanshan_science_park_2021-03.osm"
@@ -85,26 +84,6 @@ def _count_parses(monkeypatch: pytest.MonkeyPatch, network: net.StreetNetwork) -
     monkeypatch.setattr(net, "build_network", lambda graph: network)
     monkeypatch.setattr(_osmread, "read_osm", fake_read)
     return calls
-
-
-def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
-    """Every array, geometry, string, the CRS, the component report and dropped streets agree."""
-    for name in ("node_ids", "node_x", "node_y", "edge_u", "edge_v", "edge_length"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-    assert len(a.edge_geometry) == len(b.edge_geometry)
-    assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, tolerance=0).all()
-    assert list(a.edge_name) == list(b.edge_name)
-    assert list(a.edge_highway) == list(b.edge_highway)
-    assert a.crs == b.crs
-    assert a.components.kept_nodes == b.components.kept_nodes
-    assert a.components.kept_edges == b.components.kept_edges
-    pd.testing.assert_frame_equal(a.components.dropped, b.components.dropped)
-    assert a.dropped_piece.dtype == b.dropped_piece.dtype == np.int64
-    np.testing.assert_array_equal(a.dropped_piece, b.dropped_piece)
-    assert len(a.dropped_geometry) == len(b.dropped_geometry)
-    assert shapely.equals_exact(a.dropped_geometry, b.dropped_geometry, tolerance=0).all()
 
 
 def test_round_trip_equal(small: net.StreetNetwork, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ from pyproj import CRS, Transformer
 from planner import _cache, _osmread, pois
 from planner import network as net
 from planner._errors import PlannerError
+from tests.handmade import assert_same_network
 from tests.region_city import write_city_osm
 from tests.synthetic import synthetic_network
 
@@ -87,27 +88,6 @@ def _edge_set_keys(network: net.StreetNetwork) -> list[tuple[frozenset[int], byt
         (frozenset((int(network.node_ids[u]), int(network.node_ids[v]))), shapely.normalize(g).wkb)
         for u, v, g in zip(network.edge_u, network.edge_v, network.edge_geometry, strict=True)
     ]
-
-
-def assert_same_network(a: net.StreetNetwork, b: net.StreetNetwork) -> None:
-    """The very same arrays in the same order, CRS, report and dropped streets (so a cache
-    filled by either reader is the same file)."""
-    for name in ("node_ids", "node_x", "node_y", "edge_u", "edge_v", "edge_length"):
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype == y.dtype, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
-    assert len(a.edge_geometry) == len(b.edge_geometry)
-    assert shapely.equals_exact(a.edge_geometry, b.edge_geometry, tolerance=0).all()
-    assert list(a.edge_name) == list(b.edge_name)
-    assert list(a.edge_highway) == list(b.edge_highway)
-    assert a.crs == b.crs
-    assert a.components.kept_nodes == b.components.kept_nodes
-    assert a.components.kept_edges == b.components.kept_edges
-    pd.testing.assert_frame_equal(a.components.dropped, b.components.dropped)
-    assert a.dropped_piece.dtype == b.dropped_piece.dtype == np.int64
-    np.testing.assert_array_equal(a.dropped_piece, b.dropped_piece)
-    assert len(a.dropped_geometry) == len(b.dropped_geometry)
-    assert shapely.equals_exact(a.dropped_geometry, b.dropped_geometry, tolerance=0).all()
 
 
 def both_ways(path: Path) -> tuple[_osmread.OsmData, net.StreetNetwork, pd.DataFrame]:
