@@ -53,6 +53,13 @@ def test_file_stem_cleans_names():
     assert export.file_stem("..x") == "x"
 
 
+def _excel_width(chars: float) -> float:
+    """The width Excel stores for a column of `chars` characters (Calibri 11: 7 px digits,
+    5 px padding, 1/256 steps), e.g. 40 -> 40.71."""
+    pixels = int(chars * 7 + 0.5) + 5
+    return (pixels * 256 // 7) / 256
+
+
 def test_workbook_sheets_headers_filters_and_counts(written):
     a, files = written
     book = openpyxl.load_workbook(files["workbook"])
@@ -75,8 +82,8 @@ def test_workbook_sheets_headers_filters_and_counts(written):
         assert ws.max_row == len(frame) + 1, sheet
         for j in range(1, len(frame.columns) + 1):
             width = ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width
-            # xlsxwriter stores the width with Excel's cell padding (40 is stored 40.71)
-            assert export.MIN_WIDTH <= width < export.MAX_WIDTH + 1
+            # stored as Excel stores a width of w characters: with the cell padding
+            assert _excel_width(export.MIN_WIDTH) <= width <= _excel_width(export.MAX_WIDTH)
     assert "最近服务点 nearest_facility_id" in [c.value for c in book["商户"][1]]
     assert "1分钟未覆盖商户 uncovered_1" in [c.value for c in book["服务缺口"][1]]
 
