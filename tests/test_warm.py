@@ -340,6 +340,7 @@ def test_warm_benchmark_smoke(tmp_path):
         "planner warm",
         "planner warm, all formats",
         "planner cold",
+        "planner cold, empty cache",
         "osmnx method",
     }
     for rec in methods.values():
