@@ -258,10 +258,12 @@ def _walk_network(p: _Parsed, path: Path) -> net.StreetNetwork:
     if (missing_way & walkable).any():
         w = int(np.flatnonzero(missing_way & walkable)[0])
         node = int(flat[(flat_way == w) & ~found][0])
-        # an exception's English text in {exc}, as osmnx's own ("Some edges missing nodes,
-        # possibly due to input data clipping issue.") was in this message before
-        missing = ValueError(f"way {p.way_ids[w]} names node {node}, which the file lacks")
-        raise PlannerError(_("cannot read OSM XML {path}: {exc}").format(path=path, exc=missing))
+        raise PlannerError(
+            _(
+                "cannot read OSM XML {path}: way {way} names node {node}, which the file lacks"
+                " (an extract clipped without complete ways?)"
+            ).format(path=path, way=p.way_ids[w], node=node)
+        )
     no_walk = PlannerError(_("{path} contains no walkable highway ways").format(path=path))
     if not walkable.any():
         raise no_walk
