@@ -407,3 +407,19 @@ def test_nanjing_benchmark_facilities_are_real_nodes_of_its_osm_file():
         assert "© OpenStreetMap contributors, ODbL" in row["source"]
     scenario = load_scenario(folder)
     assert scenario.attribution.startswith("© OpenStreetMap contributors")
+
+
+def test_osmnx_method_script_uses_the_planners_poi_tags():
+    """benchmarks/osmnx_method.py copies POI_TAGS to stay standalone: the copy must not drift."""
+    import ast
+
+    from planner.pois import POI_TAGS
+
+    tree = ast.parse((ROOT / "benchmarks" / "osmnx_method.py").read_text(encoding="utf-8"))
+    copies = [
+        ast.literal_eval(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(isinstance(t, ast.Name) and t.id == "POI_TAGS" for t in node.targets)
+    ]
+    assert copies == [POI_TAGS]
