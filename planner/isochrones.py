@@ -277,6 +277,11 @@ GRID_MIN_BUFFER_CELLS = 1.0
 #: areas), for any cell size up to `GRID_CELL_MAX_M`; tested on hand-made networks, the
 #: sample and the benchmark's city workload.
 GRID_BOUND_M = 5.0
+#: The ``"grid"`` outlines are simplified by this many metres (Douglas-Peucker per ring):
+#: contoured on a grid, a curve has a vertex on every cell side it crosses. Chosen so that
+#: the simplified outline stays within `GRID_BOUND_M` of the exact one (measured worst:
+#: see benchmarks/notes/outline.md); 0 keeps every contoured vertex.
+GRID_SIMPLIFY_M = 1.5
 
 
 def isochrones(
@@ -288,6 +293,7 @@ def isochrones(
     buffer_m: float = 25.0,
     method: str = "exact",
     cell_m: float = GRID_CELL_M,
+    simplify_m: float = GRID_SIMPLIFY_M,
 ) -> gpd.GeoDataFrame:
     """Band polygons per facility: reached street pieces buffered by `buffer_m`.
 
@@ -302,8 +308,11 @@ def isochrones(
     corridor has detail finer than a cell (round ends, corners of holes, holes smaller than
     a cell): within `GRID_BOUND_M` of the exact polygon for `cell_m` up to
     `GRID_CELL_MAX_M`, and several times faster. Bands are nested (each band's distances
-    are at most the band inside's, so its outline only moves out). A corridor narrower than
-    `GRID_MIN_BUFFER_CELLS` cells is drawn exactly.
+    are at most the band inside's, so its outline only moves out). Each ring of the
+    contour is then simplified by `simplify_m` (Douglas-Peucker); bands that would come out
+    invalid or not nested keep their facility's contoured rings, so bands stay nested and
+    the outline within `GRID_BOUND_M` with the default `simplify_m`. A corridor narrower
+    than `GRID_MIN_BUFFER_CELLS` cells is drawn exactly.
 
     Parameters
     ----------
@@ -321,6 +330,9 @@ def isochrones(
         ``"exact"`` or ``"grid"`` (`ISOCHRONE_METHODS`).
     cell_m
         Cell size of the ``"grid"`` method in metres (0 < `cell_m` <= `GRID_CELL_MAX_M`).
+    simplify_m
+        How far the ``"grid"`` method's simplified rings may lie from the contoured ones,
+        in metres (`GRID_SIMPLIFY_M`; 0 keeps every contoured vertex).
 
     Returns
     -------
@@ -344,7 +356,7 @@ def isochrones(
     growth = band_growth(network, reach, sources, bands)
     n_rows = len(reach.facilities)
     if method == "grid" and buffer_m >= cell_m * GRID_MIN_BUFFER_CELLS:
-        draw = _grid_drawer(network, growth, n_rows, len(bands), buffer_m, cell_m)
+        draw = _grid_drawer(network, growth, n_rows, len(bands), buffer_m, cell_m, simplify_m)
     else:
         lines = cut_lines(
             network,
@@ -400,6 +412,7 @@ def _grid_drawer(
     n_bands: int,
     buffer_m: float,
     cell_m: float,
+    simplify_m: float,
 ) -> Callable[[int], list[shapely.Geometry]]:
     """Per facility: one grid of exact distances for all bands, contoured at `buffer_m`.
 
@@ -407,7 +420,9 @@ def _grid_drawer(
     nearest street piece of that band (see `_distance_grids`), so the outline crosses each
     cell side where the distance, interpolated linearly, equals `buffer_m`: exactly along
     the straight sides of a corridor, and within a cell elsewhere (round caps, the corners
-    of holes, holes smaller than a cell).
+    of holes, holes smaller than a cell). Each ring is then simplified (Douglas-Peucker,
+    `simplify_m`); a facility whose simplified bands are not all valid and nested keeps
+    its rings as contoured.
     """
     xy, piece = _stretch_xy(
         network,
@@ -431,21 +446,35 @@ def _grid_drawer(
         planes, origin, boxes = _distance_grids(
             a[lo:hi], b[lo:hi], band[lo:hi], n_bands, buffer_m, cell_m
         )
-        out = []
+        contoured: list[_Rings | None] = []
+        touched = False  # the outline passes (almost) through a node: rings may meet
         for k in range(n_bands):
             box = boxes[k]
             if box is None:
-                out.append(shapely.Polygon())
+                contoured.append(None)
                 continue
             gen = contourpy.contour_generator(
                 z=planes[k], fill_type=contourpy.FillType.ChunkCombinedOffsetOffset
             )
             filled = cast("tuple[Any, Any, Any]", gen.filled(-1.0, level))
             points, rings, polys = filled
-            corner = origin + np.array([box[2], box[0]]) * cell_m
-            drawn = _polygons(points[0], rings[0], polys[0], corner, cell_m)
-            # rings meet only where the outline passes (almost) through a node: then check
-            if np.any(np.abs(planes[k] - level) < 1e-6) and not shapely.is_valid(drawn):
+            contoured.append(
+                _contour_rings(points[0], rings[0], polys[0], planes[k], level, box, origin, cell_m)
+            )
+            touched |= bool(np.any(np.abs(planes[k] - level) < 1e-6))
+        if simplify_m > 0 and not touched:
+            simple = [_polygons(c, simplify_m) for c in contoured]
+            nested = all(
+                shapely.covers(outer, inner)
+                for inner, outer in zip(simple[:-1], simple[1:], strict=True)
+                if not inner.is_empty
+            )
+            if nested and shapely.is_valid(simple).all():
+                return simple
+        out = []
+        for c in contoured:
+            drawn = _polygons(c)
+            if touched and not shapely.is_valid(drawn):
                 drawn = shapely.make_valid(drawn)
             out.append(drawn)
         return out
@@ -725,38 +754,88 @@ def _inside(
     return slice(box[0] - outer[0], box[1] - outer[0]), slice(box[2] - outer[2], box[3] - outer[2])
 
 
-def _polygons(
+@dataclass(frozen=True)
+class _Rings:
+    """One band's contour rings: vertices (metres), the ring of each vertex, and the first
+    ring of each polygon (its shell; the others up to the next are its holes)."""
+
+    xy: np.ndarray
+    ring: np.ndarray
+    outers: np.ndarray
+
+
+def _contour_rings(
     points: np.ndarray | None,
     rings: np.ndarray | None,
     outers: np.ndarray | None,
-    corner: np.ndarray,
+    plane: np.ndarray,
+    level: float,
+    box: tuple[int, int, int, int],
+    origin: np.ndarray,
     cell_m: float,
-) -> shapely.Geometry:
-    """Shapely (Multi)Polygon from contourpy's ``ChunkCombinedOffsetOffset`` output.
+) -> _Rings | None:
+    """Rings from contourpy's ``ChunkCombinedOffsetOffset`` output, in metres.
 
+    Every vertex lies on a cell side (a node value on either side of the level); its place
+    along the side is interpolated again from the plane's two node values and put in
+    whole-grid coordinates, so that wherever two bands' planes hold the same values (a hole
+    both bands share) their vertices are the same numbers, whatever the bands' boxes.
     Vertices lying on the straight line through their neighbours (to 1e-9 cell) are
     dropped: along a straight street the outline has one on every cell side it crosses.
     """
     if points is None or rings is None or outers is None or not len(points):
-        return shapely.Polygon()
+        return None
+    n_rows, n_cols = plane.shape
     ring = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
-    keep = np.ones(len(points), dtype=bool)
-    if len(points) > 2:
-        prev, here, nxt = points[:-2], points[1:-1], points[2:]
+    x, y = points[:, 0], points[:, 1]
+    on_row = np.abs(y - np.round(y)) <= np.abs(x - np.round(x))  # the side joins a row's nodes
+    side = np.round(np.where(on_row, y, x)).astype(np.int64)
+    along = np.floor(np.where(on_row, x, y)).astype(np.int64)
+    along = np.clip(along, 0, np.where(on_row, n_cols, n_rows) - 2)
+    first = np.where(on_row, side * n_cols + along, along * n_cols + side)
+    flat = plane.reshape(-1)
+    z0 = flat[first]
+    z1 = flat[first + np.where(on_row, 1, n_cols)]
+    t = np.clip((level - z0) / (z1 - z0), 0.0, 1.0)
+    xy = np.empty_like(points)
+    xy[:, 0] = np.where(on_row, along + t, side) + box[2]
+    xy[:, 1] = np.where(on_row, side, along + t) + box[0]
+    keep = np.ones(len(xy), dtype=bool)
+    if len(xy) > 2:
+        prev, here, nxt = xy[:-2], xy[1:-1], xy[2:]
         chord = nxt - prev
         cross = chord[:, 0] * (here[:, 1] - prev[:, 1]) - chord[:, 1] * (here[:, 0] - prev[:, 0])
         straight = np.abs(cross) <= 1e-9 * np.hypot(chord[:, 0], chord[:, 1])
         straight &= (ring[:-2] == ring[1:-1]) & (ring[2:] == ring[1:-1])
         # a vertex next to one (almost) on top of it stays: each decision is taken against
         # the original neighbours, and two coinciding ones would both look straight
-        step = np.hypot(*np.diff(points, axis=0).T) > 1e-6
+        step = np.hypot(*np.diff(xy, axis=0).T) > 1e-6
         straight &= step[:-1] & step[1:]
         keep[1:-1] = ~straight
         # a ring keeps at least four vertices (a degenerate one stays as drawn)
         short = np.bincount(ring[keep], minlength=len(rings) - 1) < 4
         keep |= short[ring]
-    xy = points[keep] * cell_m + corner
-    made = shapely.linearrings(xy, indices=ring[keep])
-    owner = np.repeat(np.arange(len(outers) - 1), np.diff(outers))
+    return _Rings(xy[keep] * cell_m + origin, ring[keep], np.asarray(outers))
+
+
+def _polygons(rings: _Rings | None, simplify_m: float = 0.0) -> shapely.Geometry:
+    """Shapely (Multi)Polygon from a band's rings, each simplified by `simplify_m` metres.
+
+    Douglas-Peucker per ring (GEOS, no topology kept: the caller checks the result): every
+    vertex dropped lies within `simplify_m` of the simplified ring, which keeps the ring's
+    first vertex. A hole that collapses (all of it within `simplify_m` of a line: at most
+    that far from the band's area) is dropped; a shell that would collapse stays as drawn.
+    """
+    if rings is None:
+        return shapely.Polygon()
+    made = shapely.linearrings(rings.xy, indices=rings.ring)
+    shell = np.zeros(len(made), dtype=bool)
+    shell[rings.outers[:-1]] = True
+    owner = np.cumsum(shell) - 1
+    if simplify_m > 0:
+        simple = shapely.simplify(made, simplify_m, preserve_topology=False)
+        collapsed = shapely.get_num_coordinates(simple) < 4
+        made = np.where(collapsed & shell, made, simple)
+        made, owner = made[~collapsed | shell], owner[~collapsed | shell]
     parts = shapely.polygons(made, indices=owner)
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
