@@ -847,6 +847,7 @@ class _Open:
     size: np.ndarray
     first: np.ndarray
     nxt: np.ndarray
+    prv: np.ndarray
     seg_lo: np.ndarray
     seg_hi: np.ndarray
     outers: np.ndarray
@@ -860,12 +861,14 @@ def _open_rings(rings: _Rings, lo: np.ndarray, hi: np.ndarray) -> _Open:
     first = np.cumsum(size) - size
     index = np.arange(len(ring))
     nxt = np.where(index + 1 < first[ring] + size[ring], index + 1, first[ring])
+    prv = np.where(index > first[ring], index - 1, first[ring] + size[ring] - 1)
     return _Open(
         xy=xy,
         ring=ring,
         size=size,
         first=first,
         nxt=nxt,
+        prv=prv,
         seg_lo=np.maximum(lo, lo[nxt]),
         seg_hi=np.minimum(hi, hi[nxt]),
         outers=rings.outers,
@@ -917,7 +920,7 @@ def _simplified_bands(
     for b in range(1, n):
         inner, outer = opened[b - 1], opened[b]
         if inner is not None and outer is not None:
-            pin_inner, pin_outer = _pinned(inner, outer, b, 2.0 * simplify_m, cell_m)
+            pin_inner, pin_outer = _pinned(inner, outer, b, 2.0 * simplify_m, np.sqrt(2.0) * cell_m)
             pinned[b - 1] |= pin_inner  # type: ignore[operator]
             pinned[b] |= pin_outer  # type: ignore[operator]
     # a vertex kept in one band is kept in every band whose outline passes through it
@@ -953,24 +956,15 @@ def _match(keys: np.ndarray, other: np.ndarray) -> np.ndarray:
     return np.where(found, order[at], -1)
 
 
-def _samples(o: _Open, mine: np.ndarray, step: float) -> tuple[np.ndarray, np.ndarray]:
-    """Points along the segments `mine` (indices) at most `step` apart, ends included."""
-    a, b = o.xy[mine], o.xy[o.nxt[mine]]
-    count = np.maximum(np.ceil(np.hypot(*(b - a).T) / step).astype(np.int64), 1) + 1
-    owner = np.repeat(np.arange(len(mine)), count)
-    f = (np.arange(len(owner)) - np.repeat(np.cumsum(count) - count, count)) / np.repeat(
-        count - 1, count
-    )
-    return a[owner] + f[:, None] * (b - a)[owner], mine[owner]
-
-
 def _pinned(
     inner: _Open, outer: _Open, b: int, gap: float, step: float
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of bands ``b - 1`` and ``b`` to keep: the ends of every segment the other
-    band does not share that lies within `gap` of a segment of the other band that this one
-    does not share (found on points at most `step` apart along both, so within
-    ``gap + step``)."""
+    """Vertices of bands ``b - 1`` and ``b`` to keep where their outlines run close.
+
+    Only segments the other band does not share count. Consecutive contour vertices are at
+    most a cell diagonal apart (`step`), so two segments within `gap` of each other have
+    vertices within ``gap + step``: both ends of every such segment are kept.
+    """
     from scipy.spatial import cKDTree
 
     pins = (np.zeros(len(inner.xy), dtype=bool), np.zeros(len(outer.xy), dtype=bool))
@@ -978,14 +972,18 @@ def _pinned(
     own_outer = np.flatnonzero(outer.seg_lo > b - 1)
     if not len(own_inner) or not len(own_outer):
         return pins
-    p_in, s_in = _samples(inner, own_inner, step)
-    p_out, s_out = _samples(outer, own_outer, step)
     reach = gap + step
+    p_in, p_out = inner.xy[own_inner], outer.xy[own_outer]
     d_in, _ = cKDTree(p_out).query(p_in, distance_upper_bound=reach)
-    d_out, _ = cKDTree(p_in).query(p_out, distance_upper_bound=reach)
-    for o, pin, seg in ((inner, pins[0], s_in[d_in < reach]), (outer, pins[1], s_out[d_out < reach])):
-        pin[seg] = True
-        pin[o.nxt[seg]] = True
+    near_in = own_inner[d_in < reach]
+    if len(near_in):
+        d_out, _ = cKDTree(inner.xy[near_in]).query(p_out, distance_upper_bound=reach)
+        near_out = own_outer[d_out < reach]
+    else:
+        near_out = near_in
+    for o, pin, seg in ((inner, pins[0], near_in), (outer, pins[1], near_out)):
+        for v in (seg, o.nxt[seg], o.prv[seg]):
+            pin[v] = True
     return pins
 
 
@@ -993,7 +991,7 @@ def _simplified_rings(o: _Open, pinned: np.ndarray, simplify_m: float) -> shapel
     """A band's (Multi)Polygon, its rings cut into chains (see `_simplified_bands`)."""
     ring, size, first = o.ring, o.size, o.first
     pos = np.arange(len(ring)) - first[ring]
-    prv = np.where(pos > 0, np.arange(len(ring)) - 1, first[ring] + size[ring] - 1)
+    prv = o.prv
     cut = (o.seg_lo != o.seg_lo[prv]) | (o.seg_hi != o.seg_hi[prv]) | pinned
     # each ring starts at its first cut, or (none) at its lowest-leftmost vertex
     xy = o.xy
