@@ -463,9 +463,9 @@ def _grid_drawer(
             )
             touched |= bool(np.any(np.abs(planes[k] - level) < 1e-6))
         if simplify_m > 0 and not touched:
-            simple = _simplified_bands(contoured, simplify_m, cell_m)
-            if simple is not None:
-                return simple
+            simple = [_polygons(c, simplify_m) for c in contoured]
+            if shapely.is_valid(simple).all():
+                return _nested(simple)
         out = []
         for c in contoured:
             drawn = _polygons(c)
@@ -751,14 +751,16 @@ def _inside(
 
 @dataclass(frozen=True)
 class _Rings:
-    """One band's contour rings: vertices (metres), the ring of each vertex, the first ring
-    of each polygon (its shell; the others up to the next are its holes) and the vertices
-    that are not on the straight line through their neighbours."""
+    """One band's contour rings.
+
+    Vertices in metres, the ring of each vertex (rings closed), and the first ring of each
+    polygon (its shell; the rings up to the next polygon's are its holes), the ring count
+    last.
+    """
 
     xy: np.ndarray
     ring: np.ndarray
     outers: np.ndarray
-    bent: np.ndarray
 
 
 def _contour_rings(
@@ -782,13 +784,13 @@ def _contour_rings(
     """
     if points is None or rings is None or outers is None or not len(points):
         return None
-    n_rows, n_cols = plane.shape
+    n_rows, n_cols = (int(n) for n in plane.shape)
     ring = np.repeat(np.arange(len(rings) - 1), np.diff(rings))
     x, y = points[:, 0], points[:, 1]
     on_row = np.abs(y - np.round(y)) <= np.abs(x - np.round(x))  # the side joins a row's nodes
     side = np.round(np.where(on_row, y, x)).astype(np.int64)
     along = np.floor(np.where(on_row, x, y)).astype(np.int64)
-    along = np.clip(along, 0, np.where(on_row, n_cols, n_rows) - 2)
+    along = np.clip(along, 0, np.where(on_row, n_cols - 2, n_rows - 2))
     first = np.where(on_row, side * n_cols + along, along * n_cols + side)
     flat = plane.reshape(-1)
     z0 = flat[first]
@@ -812,224 +814,37 @@ def _contour_rings(
         # a ring keeps at least four vertices (a degenerate one stays as drawn)
         short = np.bincount(ring[keep], minlength=len(rings) - 1) < 4
         keep |= short[ring]
-    return _Rings(xy * cell_m + origin, ring, np.asarray(outers), keep)
+    return _Rings(xy[keep] * cell_m + origin, ring[keep], np.asarray(outers))
 
 
-def _polygons(rings: _Rings | None) -> shapely.Geometry:
-    """Shapely (Multi)Polygon from a band's rings."""
+def _polygons(rings: _Rings | None, simplify_m: float = 0.0) -> shapely.Geometry:
+    """A band's (Multi)Polygon, each ring simplified by `simplify_m` metres (0: as drawn).
+
+    Douglas-Peucker per ring (GEOS, topology not kept: the caller checks validity): every
+    drawn vertex lies within `simplify_m` of its simplified ring and every point of that
+    ring within `simplify_m` of the drawn one. A hole that collapses (all of it within
+    `simplify_m` of a line, so no point of it farther than that from the band) is dropped;
+    a shell that would collapse stays as drawn.
+    """
     if rings is None:
         return shapely.Polygon()
-    bent = rings.bent
-    return _assemble(shapely.linearrings(rings.xy[bent], indices=rings.ring[bent]), rings.outers)
-
-
-def _assemble(made: np.ndarray, outers: np.ndarray) -> shapely.Geometry:
-    """(Multi)Polygon from linear rings, polygon ``p`` having rings ``outers[p]:outers[p+1]``."""
-    owner = np.repeat(np.arange(len(outers) - 1), np.diff(outers))
+    made = shapely.linearrings(rings.xy, indices=rings.ring)
+    owner = np.repeat(np.arange(len(rings.outers) - 1), np.diff(rings.outers))
+    if simplify_m > 0:
+        simple = shapely.simplify(made, simplify_m, preserve_topology=False)
+        shell = np.zeros(len(made), dtype=bool)
+        shell[rings.outers[:-1]] = True
+        collapsed = shapely.get_num_coordinates(simple) < 4
+        keep = ~collapsed | shell
+        made, owner = np.where(collapsed, made, simple)[keep], owner[keep]
     parts = shapely.polygons(made, indices=owner)
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
 
-#: Simplified outlines are snapped to multiples of this many metres (a power of two: exact).
-SNAP_M = 2.0**-10
-
-
-@dataclass(frozen=True)
-class _Open:
-    """A band's rings without their closing vertices, and the bands sharing each segment.
-
-    Vertex ``i`` belongs to ring ``ring[i]`` (``size`` vertices from ``first``); its segment
-    runs to vertex ``nxt[i]``, and the bands ``seg_lo[i] .. seg_hi[i]`` all have it.
-    """
-
-    xy: np.ndarray
-    ring: np.ndarray
-    size: np.ndarray
-    first: np.ndarray
-    nxt: np.ndarray
-    prv: np.ndarray
-    seg_lo: np.ndarray
-    seg_hi: np.ndarray
-    outers: np.ndarray
-
-
-def _open_rings(rings: _Rings, lo: np.ndarray, hi: np.ndarray) -> _Open:
-    """`_Open` from closed rings and the range of bands through each vertex."""
-    closing = np.r_[rings.ring[1:] != rings.ring[:-1], True]
-    xy, ring, lo, hi = rings.xy[~closing], rings.ring[~closing], lo[~closing], hi[~closing]
-    size = np.bincount(ring, minlength=int(rings.outers[-1]))
-    first = np.cumsum(size) - size
-    index = np.arange(len(ring))
-    nxt = np.where(index + 1 < first[ring] + size[ring], index + 1, first[ring])
-    prv = np.where(index > first[ring], index - 1, first[ring] + size[ring] - 1)
-    return _Open(
-        xy=xy,
-        ring=ring,
-        size=size,
-        first=first,
-        nxt=nxt,
-        prv=prv,
-        seg_lo=np.maximum(lo, lo[nxt]),
-        seg_hi=np.minimum(hi, hi[nxt]),
-        outers=rings.outers,
-    )
-
-
-def _simplified_bands(
-    bands: list[_Rings | None], simplify_m: float, cell_m: float
-) -> list[shapely.Geometry] | None:
-    """One facility's band polygons, each ring simplified so that bands stay nested.
-
-    Every vertex is matched (same coordinates) with those of the bands inside and outside
-    it, giving the range of bands whose outline passes through it (an interval: bands are
-    nested). Each ring is cut into chains where the range of its segments changes, and
-    each chain is simplified on its own (Douglas-Peucker, its ends kept): a stretch of
-    outline that several bands share is one chain in each, simplified the same way. Where
-    two neighbouring bands' outlines run apart but within ``2 * simplify_m`` of each other
-    (`_pinned`), their segments are kept as they are, so the simplified outlines (each
-    within `simplify_m` of its own) cannot cross. None when the result is not valid or not
-    nested all the same (parts of one band's outline closer than that to each other), or a
-    shell would collapse: the caller then keeps the rings as contoured. A hole that
-    collapses (all of it within `simplify_m` of a line, so at most that far from the band's
-    area) is dropped.
-    """
-    n = len(bands)
-    # two bands' planes hold the same distances near a shared outline, but a distance to
-    # the end of one band's piece and to the start of the next band's piece on the same
-    # street can differ in the last bits: vertices are snapped to `SNAP_M` first
-    bands = [
-        None if r is None else _Rings(np.round(r.xy / SNAP_M) * SNAP_M, r.ring, r.outers, r.bent)
-        for r in bands
-    ]
-    keys = [None if r is None else r.xy[:, 0] + 1j * r.xy[:, 1] for r in bands]
-    lo = [None if k is None else np.full(len(k), b) for b, k in enumerate(keys)]
-    hi = [None if k is None else np.full(len(k), b) for b, k in enumerate(keys)]
-    for b in range(1, n):
-        if keys[b] is not None and keys[b - 1] is not None:
-            at = _match(keys[b], keys[b - 1])
-            lo[b] = np.where(at >= 0, lo[b - 1][at], b)  # type: ignore[index]
-    for b in range(n - 2, -1, -1):
-        if keys[b] is not None and keys[b + 1] is not None:
-            at = _match(keys[b], keys[b + 1])
-            hi[b] = np.where(at >= 0, hi[b + 1][at], b)  # type: ignore[index]
-    opened = [
-        None if r is None else _open_rings(r, lo[b], hi[b])  # type: ignore[arg-type]
-        for b, r in enumerate(bands)
-    ]
-    pinned = [None if o is None else np.zeros(len(o.xy), dtype=bool) for o in opened]
-    for b in range(1, n):
-        inner, outer = opened[b - 1], opened[b]
-        if inner is not None and outer is not None:
-            pin_inner, pin_outer = _pinned(inner, outer, b, 2.0 * simplify_m, np.sqrt(2.0) * cell_m)
-            pinned[b - 1] |= pin_inner  # type: ignore[operator]
-            pinned[b] |= pin_outer  # type: ignore[operator]
-    # a vertex kept in one band is kept in every band whose outline passes through it
-    kept = np.concatenate(
-        [o.xy[p, 0] + 1j * o.xy[p, 1] for o, p in zip(opened, pinned, strict=True) if o is not None]  # type: ignore[index]
-    )
-    for o, pins in zip(opened, pinned, strict=True):
-        if o is not None and pins is not None and len(kept):
-            pins |= _match(o.xy[:, 0] + 1j * o.xy[:, 1], kept) >= 0
-    out = []
-    for o, pins in zip(opened, pinned, strict=True):
-        if o is None or pins is None:
-            out.append(shapely.Polygon())
-            continue
-        drawn = _simplified_rings(o, pins, simplify_m)
-        if drawn is None:
-            return None
-        out.append(drawn)
-    if not shapely.is_valid(out).all():
-        return None
-    for inner_p, outer_p in zip(out[:-1], out[1:], strict=True):
-        if not inner_p.is_empty and not shapely.covers(outer_p, inner_p):
-            return None
+def _nested(polygons: list[shapely.Geometry]) -> list[shapely.Geometry]:
+    """Each band unioned with the (already nested) band inside it."""
+    out = list(polygons)
+    for k in range(1, len(out)):
+        if not out[k - 1].is_empty:
+            out[k] = shapely.union(out[k], out[k - 1])
     return out
-
-
-def _match(keys: np.ndarray, other: np.ndarray) -> np.ndarray:
-    """Index in `other` of each of `keys` (complex coordinates), -1 where absent."""
-    order = np.argsort(other)
-    sorted_other = other[order]
-    at = np.clip(np.searchsorted(sorted_other, keys), 0, max(len(other) - 1, 0))
-    found = sorted_other[at] == keys
-    return np.where(found, order[at], -1)
-
-
-def _pinned(
-    inner: _Open, outer: _Open, b: int, gap: float, step: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """Vertices of bands ``b - 1`` and ``b`` to keep where their outlines run close.
-
-    Only segments the other band does not share count. Consecutive contour vertices are at
-    most a cell diagonal apart (`step`), so two segments within `gap` of each other have
-    vertices within ``gap + step``: both ends of every such segment are kept.
-    """
-    from scipy.spatial import cKDTree
-
-    pins = (np.zeros(len(inner.xy), dtype=bool), np.zeros(len(outer.xy), dtype=bool))
-    own_inner = np.flatnonzero(inner.seg_hi < b)
-    own_outer = np.flatnonzero(outer.seg_lo > b - 1)
-    if not len(own_inner) or not len(own_outer):
-        return pins
-    reach = gap + step
-    p_in, p_out = inner.xy[own_inner], outer.xy[own_outer]
-    d_in, _ = cKDTree(p_out).query(p_in, distance_upper_bound=reach)
-    near_in = own_inner[d_in < reach]
-    if len(near_in):
-        d_out, _ = cKDTree(inner.xy[near_in]).query(p_out, distance_upper_bound=reach)
-        near_out = own_outer[d_out < reach]
-    else:
-        near_out = near_in
-    for o, pin, seg in ((inner, pins[0], near_in), (outer, pins[1], near_out)):
-        for v in (seg, o.nxt[seg], o.prv[seg]):
-            pin[v] = True
-    return pins
-
-
-def _simplified_rings(o: _Open, pinned: np.ndarray, simplify_m: float) -> shapely.Geometry | None:
-    """A band's (Multi)Polygon, its rings cut into chains (see `_simplified_bands`)."""
-    ring, size, first = o.ring, o.size, o.first
-    pos = np.arange(len(ring)) - first[ring]
-    prv = o.prv
-    cut = (o.seg_lo != o.seg_lo[prv]) | (o.seg_hi != o.seg_hi[prv]) | pinned
-    # each ring starts at its first cut, or (none) at its lowest-leftmost vertex
-    xy = o.xy
-    big = np.iinfo(np.int64).max
-    first_cut = np.full(len(size), big)
-    np.minimum.at(first_cut, ring[cut], pos[cut])
-    y_min = np.full(len(size), np.inf)
-    np.minimum.at(y_min, ring, xy[:, 1])
-    low = xy[:, 1] == y_min[ring]
-    x_min = np.full(len(size), np.inf)
-    np.minimum.at(x_min, ring[low], xy[low, 0])
-    corner = low & (xy[:, 0] == x_min[ring])
-    lowest = np.full(len(size), big)
-    np.minimum.at(lowest, ring[corner], pos[corner])
-    start = np.where(first_cut < big, first_cut, lowest)
-    order = first[ring] + (pos + start[ring]) % size[ring]  # rotated rings
-    xy, cut = xy[order], cut[order]
-    cut |= pos == 0
-    # chains: from each cut to the next one (inclusive; the ring's last chain to its start)
-    chain_start = np.flatnonzero(cut)
-    chain_ring = ring[chain_start]
-    last = np.r_[chain_ring[1:] != chain_ring[:-1], True]
-    end = np.where(last, first[chain_ring], np.r_[chain_start[1:], 0])
-    own = np.diff(np.r_[chain_start, len(ring)])
-    index = np.insert(np.arange(len(ring)), np.r_[chain_start[1:], len(ring)], end)
-    lines = shapely.linestrings(xy[index], indices=np.repeat(np.arange(len(own)), own + 1))
-    simple = shapely.simplify(lines, simplify_m, preserve_topology=False)
-    coords, which = shapely.get_coordinates(simple, return_index=True)
-    tail = np.r_[which[1:] != which[:-1], True]  # each chain's end: the next chain's start
-    coords, new_ring = coords[~tail], chain_ring[which[~tail]]
-    count = np.bincount(new_ring, minlength=len(size))
-    collapsed = count < 3
-    shell = np.zeros(len(size), dtype=bool)
-    shell[o.outers[:-1]] = True
-    if (collapsed & shell).any():
-        return None
-    keep = ~collapsed[new_ring]
-    survivors = np.flatnonzero(~collapsed)
-    made = shapely.linearrings(coords[keep], indices=np.searchsorted(survivors, new_ring[keep]))
-    # rings per polygon after dropping collapsed holes
-    return _assemble(made, np.searchsorted(survivors, o.outers))
