@@ -278,9 +278,9 @@ GRID_MIN_BUFFER_CELLS = 1.0
 #: sample and the benchmark's city workload.
 GRID_BOUND_M = 5.0
 #: The ``"grid"`` outlines are simplified by this many metres (Douglas-Peucker per ring):
-#: contoured on a grid, a curve has a vertex on every cell side it crosses. Chosen so that
-#: the simplified outline stays within `GRID_BOUND_M` of the exact one (measured worst:
-#: see benchmarks/notes/outline.md); 0 keeps every contoured vertex.
+#: contoured on a grid, a curve has a vertex on every cell side it crosses. The simplified
+#: outline lies within this distance of the contoured one, which lies within 3.5 m of the
+#: exact one (measured worst, benchmarks/notes/outline.md): 3.5 + 1.5 < `GRID_BOUND_M`.
 GRID_SIMPLIFY_M = 1.5
 
 
@@ -293,7 +293,7 @@ def isochrones(
     buffer_m: float = 25.0,
     method: str = "exact",
     cell_m: float = GRID_CELL_M,
-    simplify_m: float = GRID_SIMPLIFY_M,
+    simplify_m: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Band polygons per facility: reached street pieces buffered by `buffer_m`.
 
@@ -309,10 +309,12 @@ def isochrones(
     a cell): within `GRID_BOUND_M` of the exact polygon for `cell_m` up to
     `GRID_CELL_MAX_M`, and several times faster. Bands are nested (each band's distances
     are at most the band inside's, so its outline only moves out). Each ring of the
-    contour is then simplified by `simplify_m` (Douglas-Peucker); bands that would come out
-    invalid or not nested keep their facility's contoured rings, so bands stay nested and
-    the outline within `GRID_BOUND_M` with the default `simplify_m`. A corridor narrower
-    than `GRID_MIN_BUFFER_CELLS` cells is drawn exactly.
+    contour is then simplified by `simplify_m` (Douglas-Peucker) and each band unioned
+    with the simplified band inside it, so bands stay nested and every outline lies within
+    `simplify_m` of the contoured one (and within `GRID_BOUND_M` of the exact one with the
+    default `simplify_m`); a facility with a simplified band that is not valid keeps its
+    contoured rings. A corridor narrower than `GRID_MIN_BUFFER_CELLS` cells is drawn
+    exactly.
 
     Parameters
     ----------
@@ -332,7 +334,7 @@ def isochrones(
         Cell size of the ``"grid"`` method in metres (0 < `cell_m` <= `GRID_CELL_MAX_M`).
     simplify_m
         How far the ``"grid"`` method's simplified rings may lie from the contoured ones,
-        in metres (`GRID_SIMPLIFY_M`; 0 keeps every contoured vertex).
+        in metres (None: `GRID_SIMPLIFY_M`; 0 keeps every contoured vertex).
 
     Returns
     -------
@@ -356,6 +358,8 @@ def isochrones(
     growth = band_growth(network, reach, sources, bands)
     n_rows = len(reach.facilities)
     if method == "grid" and buffer_m >= cell_m * GRID_MIN_BUFFER_CELLS:
+        if simplify_m is None:
+            simplify_m = GRID_SIMPLIFY_M
         draw = _grid_drawer(network, growth, n_rows, len(bands), buffer_m, cell_m, simplify_m)
     else:
         lines = cut_lines(
@@ -421,8 +425,8 @@ def _grid_drawer(
     cell side where the distance, interpolated linearly, equals `buffer_m`: exactly along
     the straight sides of a corridor, and within a cell elsewhere (round caps, the corners
     of holes, holes smaller than a cell). Each ring is then simplified (Douglas-Peucker,
-    `simplify_m`); a facility whose simplified bands are not all valid and nested keeps
-    its rings as contoured.
+    `simplify_m`) and each band unioned with the band inside it (`_nested`); a facility
+    with a simplified band that is not valid keeps its rings as contoured.
     """
     xy, piece = _stretch_xy(
         network,
@@ -799,6 +803,7 @@ def _contour_rings(
     xy = np.empty_like(points)
     xy[:, 0] = np.where(on_row, along + t, side) + box[2]
     xy[:, 1] = np.where(on_row, side, along + t) + box[0]
+    xy = _from_lowest(xy, np.asarray(rings))
     keep = np.ones(len(xy), dtype=bool)
     if len(xy) > 2:
         prev, here, nxt = xy[:-2], xy[1:-1], xy[2:]
@@ -817,6 +822,25 @@ def _contour_rings(
     return _Rings(xy[keep] * cell_m + origin, ring[keep], np.asarray(outers))
 
 
+def _from_lowest(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Closed rings ``offsets[r]:offsets[r+1]`` of `xy`, each started at its lowest vertex
+    (then leftmost): the same ring comes out the same whichever vertex contourpy began it
+    at, and is simplified alike."""
+    first, n = offsets[:-1], np.diff(offsets) - 1  # without the closing vertex
+    ring = np.repeat(np.arange(len(n)), n + 1)
+    pos = np.arange(len(xy)) - offsets[ring]
+    open_ = pos < n[ring]
+    x = np.where(open_, xy[:, 0], np.inf)
+    y = np.where(open_, xy[:, 1], np.inf)
+    y_min = np.minimum.reduceat(y, first)
+    x_min = np.minimum.reduceat(np.where(y == y_min[ring], x, np.inf), first)
+    low = np.flatnonzero((y == y_min[ring]) & (x == x_min[ring]))
+    start = np.zeros(len(n), dtype=np.int64)
+    start[ring[low[::-1]]] = pos[low[::-1]]  # the first such vertex of each ring
+    at = offsets[ring] + (pos + start[ring]) % n[ring]  # the closing vertex: the new first
+    return xy[at]
+
+
 def _polygons(rings: _Rings | None, simplify_m: float = 0.0) -> shapely.Geometry:
     """A band's (Multi)Polygon, each ring simplified by `simplify_m` metres (0: as drawn).
 
@@ -828,15 +852,27 @@ def _polygons(rings: _Rings | None, simplify_m: float = 0.0) -> shapely.Geometry
     """
     if rings is None:
         return shapely.Polygon()
-    made = shapely.linearrings(rings.xy, indices=rings.ring)
     owner = np.repeat(np.arange(len(rings.outers) - 1), np.diff(rings.outers))
     if simplify_m > 0:
-        simple = shapely.simplify(made, simplify_m, preserve_topology=False)
-        shell = np.zeros(len(made), dtype=bool)
+        # as closed lines: GEOS may also drop a ring's first vertex, judged against the
+        # simplified neighbours alone, which can leave dropped vertices farther away
+        lines = shapely.linestrings(rings.xy, indices=rings.ring)
+        simple = shapely.simplify(lines, simplify_m, preserve_topology=False)
+        count = shapely.get_num_coordinates(simple)
+        shell = np.zeros(len(count), dtype=bool)
         shell[rings.outers[:-1]] = True
-        collapsed = shapely.get_num_coordinates(simple) < 4
-        keep = ~collapsed | shell
-        made, owner = np.where(collapsed, made, simple)[keep], owner[keep]
+        kept = count >= 4  # a collapsed hole is dropped, a collapsed shell stays as drawn
+        xy, index = shapely.get_coordinates(simple, return_index=True)
+        parts = [xy[kept[index]], rings.xy[(shell & ~kept)[rings.ring]]]
+        ring = np.concatenate([index[kept[index]], rings.ring[(shell & ~kept)[rings.ring]]])
+        order = np.argsort(ring, kind="stable")
+        xy = np.concatenate(parts)[order]
+        ring = ring[order]
+        survivors = np.flatnonzero(kept | shell)
+        made = shapely.linearrings(xy, indices=np.searchsorted(survivors, ring))
+        owner = owner[survivors]
+    else:
+        made = shapely.linearrings(rings.xy, indices=rings.ring)
     parts = shapely.polygons(made, indices=owner)
     return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
 
