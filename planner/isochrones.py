@@ -823,9 +823,11 @@ def _contour_rings(
 
 
 def _from_lowest(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Closed rings ``offsets[r]:offsets[r+1]`` of `xy`, each started at its lowest vertex
-    (then leftmost): the same ring comes out the same whichever vertex contourpy began it
-    at, and is simplified alike."""
+    """Closed rings ``offsets[r]:offsets[r+1]`` of `xy`, each started at its lowest vertex.
+
+    Lowest, then leftmost: the same ring comes out the same whichever vertex contourpy
+    began it at, and is simplified alike.
+    """
     first, n = offsets[:-1], np.diff(offsets) - 1  # without the closing vertex
     ring = np.repeat(np.arange(len(n)), n + 1)
     pos = np.arange(len(xy)) - offsets[ring]

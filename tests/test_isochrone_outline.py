@@ -10,6 +10,8 @@ tolerance too large is caught by the same bound check.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -80,7 +82,7 @@ def test_simplified_sample_outlines_within_the_bound_nested_and_lighter(sample):
         assert not close(s, c, 0.01)  # really simplified
     n = sample["n_bands"]
     for row in simple.reshape(-1, n):
-        for inner, outer in zip(row[:-1], row[1:], strict=True):
+        for inner, outer in itertools.pairwise(row):
             assert within(inner, outer, 1e-6)
     # measured 30,818 -> 11,301 vertices (benchmarks/notes/outline.md)
     assert _vertices(simple) < 0.5 * _vertices(contoured)
@@ -110,7 +112,7 @@ def test_simplified_bands_nest_on_the_hand_made_grid(net_g):
         simple = drawn[GRID_SIMPLIFY_M]
         assert shapely.is_valid(simple).all()
         for row in simple.reshape(-1, len(bands)):
-            for inner, outer in zip(row[:-1], row[1:], strict=True):
+            for inner, outer in itertools.pairwise(row):
                 assert within(inner, outer, 1e-6)
         for s, c in zip(simple, drawn[0.0], strict=True):
             assert close(s, c, GRID_SIMPLIFY_M + 1e-6)
