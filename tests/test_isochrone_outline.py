@@ -21,7 +21,7 @@ from planner import isochrones as iso
 from planner import pipeline
 from planner.isochrones import GRID_BOUND_M, GRID_SIMPLIFY_M, isochrones
 from tests.handmade import points
-from tests.test_isochrone_methods import FAC_G, G_EDGES, G_IDS, G_NODES, close, within
+from tests.isochrone_shapes import FAC_G, G_EDGES, G_IDS, G_NODES, close, within
 
 
 @pytest.fixture(scope="module")
