@@ -12,7 +12,9 @@ see the same load. Reported: wall and CPU seconds (user + system of the child's 
 * ``stage``: `planner.isochrones.isochrones` (grid and exact) and `planner.gaps.compute` alone,
   on the ``sample`` scenario and on the seeded city of ``tests/synthetic.py`` (``piece``: 20k
   nodes, 50 facilities, 10k POIs; ``full``: 200k nodes, 500 facilities, 100k POIs, the
-  benchmark's workload (b)), bands 5/10/15 min at 4.5 km/h; best of ``--repeat`` calls.
+  benchmark's workload (b)), bands 5/10/15 min at 4.5 km/h; best of ``--repeat`` calls; with
+  the grid polygons' vertex count, and the time to write them as GeoJSON (`planner.io`,
+  after the reprojection to EPSG:4326 that the pipeline does).
 * ``process``: the warm ``planner run sample`` (tables + HTML map, the default) as a user
   runs it, after one untimed run with the same user cache; with the planner's own stage
   times (``--timings``).
@@ -68,8 +70,9 @@ def _workload(name: str, data: Path) -> tuple[Any, Any, Any]:
 def child(workload: str, data: Path, repeat: int, out: Path) -> None:
     """Time the polygon and gaps stages of one tree on one workload; write JSON."""
     import pandas as pd
+    import shapely
 
-    from planner import gaps, isochrones, pipeline, reach
+    from planner import gaps, io, isochrones, pipeline, reach
     from planner.snap import snap_points
 
     network, fac, pois = _workload(workload, data)
@@ -93,6 +96,10 @@ def child(workload: str, data: Path, repeat: int, out: Path) -> None:
         "gaps": lambda: gaps.compute(result),
     }
     record: dict[str, Any] = {"planner": str(Path(isochrones.__file__).parent.parent)}
+    grid = calls["isochrones grid"]()
+    record["vertices"] = int(shapely.get_num_coordinates(grid.geometry.to_numpy()).sum())
+    geojson = out.with_suffix(".geojson")
+    calls["write geojson"] = lambda: io.write_geojson(grid.to_crs(4326), geojson)
     for name, call in calls.items():
         if workload == "full" and name == "isochrones exact":
             continue  # about two minutes; not what this compares
@@ -183,7 +190,8 @@ def main() -> None:
     for workload in ("sample", args.city):
         for label, tree in trees.items():
             rec = stage(tree, workload, args.data, args.repeat)
-            for name in ("isochrones grid", "isochrones exact", "gaps"):
+            print(f"{workload:7} {label:6} grid polygon vertices {rec['vertices']:,}")
+            for name in ("isochrones grid", "isochrones exact", "gaps", "write geojson"):
                 if name in rec:
                     r = rec[name]
                     print(
