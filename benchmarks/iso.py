@@ -18,6 +18,9 @@ see the same load. Reported: wall and CPU seconds (user + system of the child's 
 * ``process``: the warm ``planner run sample`` (tables + HTML map, the default) as a user
   runs it, after one untimed run with the same user cache; with the planner's own stage
   times (``--timings``).
+* ``--whole``: on the city, one child per tree runs what ``benchmarks/run.py`` times for the
+  planner (`benchmarks.methods.run_planner`: `pipeline.analyse`, every file `planner run`
+  writes, the HTML map), reporting its stages, each file's write time and size.
 """
 
 from __future__ import annotations
@@ -114,6 +117,30 @@ def child(workload: str, data: Path, repeat: int, out: Path) -> None:
     out.write_text(json.dumps(record))
 
 
+def whole_child(workload: str, data: Path, out: Path) -> None:
+    """`benchmarks.methods.run_planner` on one workload, with this tree; write JSON."""
+    import tempfile
+
+    from benchmarks import methods
+
+    network, fac, pois = _workload(workload, data)
+    w = methods.Workload(workload, network, fac, pois)
+    with tempfile.TemporaryDirectory(dir=data) as tmp:
+        stages, info = methods.run_planner(w, Path(tmp))
+    out.write_text(json.dumps({"stages": dict(stages), "info": info}))
+
+
+def whole(tree: Path, workload: str, data: Path) -> dict[str, Any]:
+    """One child process running the planner end to end with `tree`."""
+    out = data / "whole.json"
+    cmd = [sys.executable, __file__, "--whole-child", workload, str(data), str(out)]
+    c, t = _cpu_children(), time.perf_counter()
+    subprocess.run(cmd, env=_env(tree), cwd=ROOT, check=True)
+    record = json.loads(out.read_text())
+    record["process"] = {"wall": time.perf_counter() - t, "cpu": _cpu_children() - c}
+    return record
+
+
 # ------------------------------------------------------------------ parent side
 def prepare(name: str, data: Path) -> None:
     """Generate a city workload once (seeded, as benchmarks/run.py does)."""
@@ -173,8 +200,14 @@ def main() -> None:
     ap.add_argument("--city", choices=sorted(SIZES), default="piece")
     ap.add_argument("--processes", type=int, default=5, help="warm sample runs per tree")
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "planner-iso")
+    ap.add_argument("--whole", action="store_true", help="the planner end to end on the city")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--whole-child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.whole_child:
+        workload, data, out = args.whole_child
+        whole_child(workload, Path(data), Path(out))
+        return
     if args.child:
         workload, data, repeat, out = args.child
         child(workload, Path(data), int(repeat), Path(out))
@@ -187,6 +220,20 @@ def main() -> None:
     args.data.mkdir(parents=True, exist_ok=True)
     prepare(args.city, args.data)
     print(f"load average at start: {os.getloadavg()}")
+    if args.whole:
+        for label, tree in trees.items():
+            rec = whole(tree, args.city, args.data)
+            st, info, pr = rec["stages"], rec["info"], rec["process"]
+            print(
+                f"{args.city} {label:6} whole process {pr['wall']:.1f} s wall "
+                f"{pr['cpu']:.1f} s CPU; "
+                f"vertices {info['polygon_vertices']:,}"
+            )
+            print(f"  stages: {json.dumps({k: round(v, 2) for k, v in st.items()})}")
+            print(f"  writes: {json.dumps(info['write_s'])}")
+            print(f"  MB: {json.dumps(info['output_mb'])}")
+        print(f"load average at end: {os.getloadavg()}")
+        return
     for workload in ("sample", args.city):
         for label, tree in trees.items():
             rec = stage(tree, workload, args.data, args.repeat)
