@@ -150,8 +150,8 @@ def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
     return rounded
 
 
-#: Geometries per task of `in_threads`.
-THREAD_CHUNK = 16
+#: Tasks per thread of `in_threads` (many small ones even out slow geometries).
+THREAD_TASKS = 8
 
 
 def in_threads(func: Callable[[np.ndarray], np.ndarray], geoms: np.ndarray) -> np.ndarray:
@@ -174,10 +174,11 @@ def in_threads(func: Callable[[np.ndarray], np.ndarray], geoms: np.ndarray) -> n
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    workers = min(os.cpu_count() or 1, -(-len(geoms) // THREAD_CHUNK))
+    workers = min(os.cpu_count() or 1, len(geoms))
     if workers <= 1:
         return func(geoms)
-    parts = [geoms[i : i + THREAD_CHUNK] for i in range(0, len(geoms), THREAD_CHUNK)]
+    step = -(-len(geoms) // (workers * THREAD_TASKS))
+    parts = [geoms[i : i + step] for i in range(0, len(geoms), step)]
     with ThreadPoolExecutor(workers) as pool:
         return np.concatenate(list(pool.map(func, parts)))
 
