@@ -244,8 +244,8 @@ def _cell_tails(values: list[Any]) -> list[str] | None:
     """
     types = set(map(type, values))
     types.discard(type(None))
-    if types <= {int, float}:
-        return ["" if v is None else _number(v) for v in values]
+    if types <= {int, float}:  # `_number`, written out: the call is a third of the time
+        return ["" if v is None else f'"><v>{v:.16G}</v></c>' for v in values]
     if types <= {str}:
         memo: dict[str, str] = {}
         out = []
