@@ -35,7 +35,7 @@ def result():
 def forked(monkeypatch):
     """Force the forked writer and record which process wrote the workbook."""
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(outputs, "_idle_cpus", lambda: 1.0)
     real = export.write_workbook
 
     def spy(result, path):
@@ -160,7 +160,7 @@ KILLED = textwrap.dedent(
     net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
     a = pipeline.analyse(net, points([("F", 50, 10)]), points([("P", 10, 5)]), bands_min=(1,))
     outputs.PARALLEL_MIN_ROWS = 0
-    os.cpu_count = lambda: 2
+    outputs._idle_cpus = lambda: 1.0
     def slow(result, path):
         flag.write_text(str(os.getpid()))
         time.sleep(60)
@@ -196,3 +196,18 @@ def test_a_killed_run_leaves_no_forked_writer(tmp_path):
         os.kill(child, signal.SIGKILL)
         pytest.fail("the forked writer outlived the killed run")
     assert not out.exists()  # nothing was published
+
+
+def test_parallel_only_for_large_results_with_a_cpu_to_spare(result, monkeypatch):
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.9, 0.0, 0.0))
+    assert outputs._idle_cpus() == 1.0 and outputs._parallel(result)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 0.0, 0.0))  # the other CPU is busy
+    assert not outputs._parallel(result)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not outputs._parallel(result)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", outputs._rows(result) + 1)
+    assert not outputs._parallel(result)
