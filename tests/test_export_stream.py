@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import openpyxl
@@ -12,8 +13,8 @@ import pandas as pd
 import pytest
 import xlsxwriter
 
-from planner import export
-from tests.test_export import written  # noqa: F401  (fixture)
+from planner import export, pipeline
+from tests.handmade import make_network, points
 
 #: Text that takes every branch of the inline-string XML: escapes, control characters,
 #: xlsxwriter's own ``_xHHHH_`` escape written literally, edge whitespace, formulas, CJK.
@@ -116,9 +117,21 @@ def test_streamed_rows_are_xlsxwriters_bytes(tmp_path, monkeypatch, max_rows, ma
         assert streamed[key] == by_cell[key], key
 
 
-def test_streamed_whole_workbook_equals_cell_by_cell(written, tmp_path, monkeypatch):  # noqa: F811
+@pytest.fixture(scope="module")
+def analysis():
+    """A hand-made analysis with hostile merchant names and a policy table."""
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0), 3: (900, 0)}, [(0, 1), (1, 2), (2, 3)])
+    fac = points([("F1", 50, 10), ("F2", 150, 10)])
+    pois = points([(f"P{i}", 20 * i, 5) for i in range(len(NASTY))] + [("far", 900, 400)])
+    pois["name"] = [*NASTY, "far"]
+    a = pipeline.analyse(net, fac, pois, bands_min=(1, 2), speed_kmh=4.5)
+    policy = pd.DataFrame({"origin_id": ["F1", "F2"], "band_min": [1.0, 2.0], "count": [3, 0]})
+    return replace(a, policy=policy)
+
+
+def test_streamed_whole_workbook_equals_cell_by_cell(analysis, tmp_path, monkeypatch):
     """The planner's workbook (hostile names, policy, gaps) is the same file either way."""
-    a, _ = written
+    a = analysis
     fast = export.write_workbook(a, tmp_path / "fast.xlsx")
     monkeypatch.setattr(export, "_can_stream", lambda ws: False)
     slow = export.write_workbook(a, tmp_path / "slow.xlsx")

@@ -50,6 +50,7 @@ def test_properties_by_column_equal_json_dumps_by_row():
     assert got == _by_row(frame)
 
 
+@pytest.mark.filterwarnings("ignore:DataFrame columns are not unique")
 @pytest.mark.parametrize(
     "change",
     [
