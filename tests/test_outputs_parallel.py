@@ -211,3 +211,42 @@ def test_parallel_only_for_large_results_with_a_cpu_to_spare(result, monkeypatch
     monkeypatch.setattr(os, "cpu_count", lambda: 2)
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", outputs._rows(result) + 1)
     assert not outputs._parallel(result)
+
+
+BUFFERED = textwrap.dedent(
+    """
+    import os, sys
+    from pathlib import Path
+    from planner import export, outputs, pipeline
+    from tests.handmade import make_network, points
+    main = os.getpid()
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F", 50, 10)]), points([("P", 10, 5)]), bands_min=(1,))
+    outputs.PARALLEL_MIN_ROWS = 0
+    outputs._idle_cpus = lambda: 1.0
+    real = export.write_workbook
+    def spy(result, path):
+        print("child", os.getpid() != main, flush=True)
+        return real(result, path)
+    export.write_workbook = spy
+    print("said once", end=" ")  # still in the buffer of a piped stdout
+    outputs.write_outputs(a, Path(sys.argv[1]))
+    """
+)
+
+
+def test_output_waiting_in_a_buffer_is_not_repeated_by_the_forked_writer(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            BUFFERED.replace("sys.argv[2]", "os.getppid()"),
+            str(tmp_path / "o"),
+        ],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0
+    assert out.count("said once") == 1 and "child True" in out, out
