@@ -166,9 +166,8 @@ def _column_values(values: pd.Series) -> list[Any]:
 class _Sheets:
     """Write rows to an xlsxwriter sheet by type: text always as text, numbers as numbers."""
 
-    def __init__(self, book: Any, stream: bool = True) -> None:
+    def __init__(self, book: Any) -> None:
         self.book = book
-        self.stream = stream  # table rows as XML blocks (`_stream_rows`), not cell by cell
         self.bold = book.add_format({"bold": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
 
@@ -331,7 +330,7 @@ def _table_sheet(sheets: _Sheets, title: str, frame: pd.DataFrame, max_rows: int
     heads = [str(io.spreadsheet_safe(header(c))) for c in columns]
     body = [_column_values(frame.iloc[:, j]) for j in range(len(columns))]
     widths = [_width([head, *col[:2000]]) for head, col in zip(heads, body, strict=True)]
-    tails = [_cell_tails(col) for col in body] if sheets.stream else [None]
+    tails = [_cell_tails(col) for col in body]
     names = []
     write = sheets.write
     for name, a, b in _sheet_parts(title, len(frame), max_rows):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,9 +82,9 @@ def _idle_cpus() -> float:
 def _parallel(result: Result) -> bool:
     """Whether to write the workbook and the GeoPackage in a forked process.
 
-    Only for a large result and when another CPU is idle: on a busy machine the second
-    process only adds its start-up and copy-on-write costs (measured: 15.4 → 17.5 CPU-s,
-    and slower, on the city benchmark with the other CPU taken).
+    Only for a large result and when another CPU is idle: with the other CPU busy the second
+    process adds 0.1–2 CPU-s (start-up, copy-on-write) for a wall time between 1.6 s slower
+    and 3.4 s faster on the city benchmark (`benchmarks/notes/writers.md`).
     """
     import multiprocessing
 
@@ -119,9 +120,10 @@ def _child(result: Result, jobs: Sequence[_Job], conn: Any, parent: int) -> None
         conn.send(None)
     except BaseException as exc:  # sent to the parent, which raises it
         try:
-            conn.send(exc)
+            blob: bytes | None = pickle.dumps(exc)
         except Exception:  # an exception that cannot be pickled: its type and text
-            conn.send(RuntimeError(f"{type(exc).__name__}: {exc}"))
+            blob = None
+        conn.send((f"{type(exc).__name__}: {exc}", blob))
     finally:
         conn.close()
 
@@ -141,12 +143,17 @@ class _Forked:
     def wait(self) -> None:
         """Wait for the writers; raise what they raised (or why the process ended)."""
         try:
-            outcome = self.conn.recv()
+            message = self.conn.recv()
         except EOFError:  # ended without a word: killed, or crashed
-            outcome = RuntimeError(f"the writer process ended with code {self._join()}")
+            message = (f"the writer process ended with code {self._join()}", None)
         self._join()
-        if outcome is not None:
-            raise outcome
+        if message is not None:
+            text, blob = message
+            try:
+                error = pickle.loads(blob) if blob is not None else RuntimeError(text)
+            except Exception:  # cannot be rebuilt here: its type and text
+                error = RuntimeError(text)
+            raise error
 
     def stop(self) -> None:
         """End the writers (this run failed): nothing more is written into its folder."""

@@ -250,3 +250,21 @@ def test_output_waiting_in_a_buffer_is_not_repeated_by_the_forked_writer(tmp_pat
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0
     assert out.count("said once") == 1 and "child True" in out, out
+
+
+class _UnrebuildableError(Exception):
+    """An exception whose arguments do not fit its constructor: pickled, not unpickled."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+
+
+def test_an_exception_that_cannot_be_rebuilt_keeps_its_type_and_text(
+    result, tmp_path, forked, monkeypatch
+):
+    def broken(result, path):
+        raise _UnrebuildableError(Path(path).name, "坏了")
+
+    monkeypatch.setattr(export, "write_geopackage", broken)
+    with pytest.raises(RuntimeError, match=r"^_UnrebuildableError: analysis\.gpkg: 坏了$"):
+        outputs.write_outputs(result, tmp_path / "o")
