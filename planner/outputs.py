@@ -145,7 +145,8 @@ class _Forked:
         try:
             message = self.conn.recv()
         except EOFError:  # ended without a word: killed, or crashed
-            message = (f"the writer process ended with code {self._join()}", None)
+            code = self._join()
+            raise RuntimeError(f"the writer process ended with code {code}") from None
         self._join()
         if message is not None:
             text, blob = message
