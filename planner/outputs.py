@@ -70,13 +70,21 @@ def _rows(result: Result) -> int:
     return len(result.pois) + len(result.coverage) + int(result.network.n_edges)
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity, where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _idle_cpus() -> float:
     """CPUs not busy over the last minute (this process counts as busy)."""
     try:
         load = os.getloadavg()[0]
     except OSError:  # not available: assume none is free
         return 0.0
-    return (os.cpu_count() or 1) - max(load, 1.0)
+    return _cpus() - max(load, 1.0)
 
 
 def _parallel(result: Result) -> bool:

@@ -200,15 +200,15 @@ def test_a_killed_run_leaves_no_forked_writer(tmp_path):
 
 def test_parallel_only_for_large_results_with_a_cpu_to_spare(result, monkeypatch):
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(outputs, "_cpus", lambda: 2)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.9, 0.0, 0.0))
     assert outputs._idle_cpus() == 1.0 and outputs._parallel(result)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 0.0, 0.0))  # the other CPU is busy
     assert not outputs._parallel(result)
-    monkeypatch.setattr(os, "cpu_count", lambda: 1)
+    monkeypatch.setattr(outputs, "_cpus", lambda: 1)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
     assert not outputs._parallel(result)
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(outputs, "_cpus", lambda: 2)
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", outputs._rows(result) + 1)
     assert not outputs._parallel(result)
 
@@ -268,3 +268,12 @@ def test_an_exception_that_cannot_be_rebuilt_keeps_its_type_and_text(
     monkeypatch.setattr(export, "write_geopackage", broken)
     with pytest.raises(RuntimeError, match=r"^_UnrebuildableError: analysis\.gpkg: 坏了$"):
         outputs.write_outputs(result, tmp_path / "o")
+
+
+def test_cpus_counts_the_cpus_this_process_may_use(monkeypatch):
+    # a process pinned to one CPU of many has none to spare, whatever the machine has
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {3}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert outputs._cpus() == 1
+    monkeypatch.delattr(os, "sched_getaffinity")
+    assert outputs._cpus() == 64
