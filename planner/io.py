@@ -143,10 +143,102 @@ def round_coordinates(geoms: np.ndarray, decimals: int) -> np.ndarray:
     """
     geoms = np.asarray(geoms, dtype=object)
     rounded = shapely.transform(geoms, lambda xy: np.round(xy, decimals))
-    broken = ~shapely.is_valid(rounded)
+    broken = ~in_threads(shapely.is_valid, rounded)
     if broken.any():
-        rounded[broken] = shapely.set_precision(geoms[broken], 10.0**-decimals)
+        grid = 10.0**-decimals
+        rounded[broken] = in_threads(lambda g: shapely.set_precision(g, grid), geoms[broken])
     return rounded
+
+
+#: Tasks per thread of `in_threads` (many small ones even out slow geometries).
+THREAD_TASKS = 8
+
+
+def in_threads(func: Callable[[np.ndarray], np.ndarray], geoms: np.ndarray) -> np.ndarray:
+    """``func(geoms)`` for a vectorised shapely function, in parts on every CPU.
+
+    Shapely releases the GIL inside GEOS, so the parts run at once; each geometry's result is
+    the one ``func`` gives it alone (the parts are only cut and joined again).
+
+    Parameters
+    ----------
+    func
+        A shapely function of a geometry array returning one value per geometry.
+    geoms
+        The geometries.
+
+    Returns
+    -------
+    values
+        ``func(geoms)``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    workers = min(os.cpu_count() or 1, len(geoms))
+    if workers <= 1:
+        return func(geoms)
+    step = -(-len(geoms) // (workers * THREAD_TASKS))
+    parts = [geoms[i : i + step] for i in range(0, len(geoms), step)]
+    with ThreadPoolExecutor(workers) as pool:
+        return np.concatenate(list(pool.map(func, parts)))
+
+
+def _json_column(values: pd.Series) -> list[str] | None:
+    """Each value as `json.dumps` writes it (missing as null); None for other column types."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        if dtype.kind == "b":
+            return ["true" if v else "false" for v in values.tolist()]
+        return list(map(int.__repr__, values.tolist()))
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        arr = values.to_numpy()
+        if np.isinf(arr).any():  # the error json.dumps raises for it
+            json.dumps(float(arr[np.isinf(arr)][0]), allow_nan=False)
+        return ["null" if v != v else float.__repr__(v) for v in arr.tolist()]
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        text = values.to_numpy(dtype=object, copy=True)  # never a view of the table
+        text[values.isna().to_numpy()] = None
+        # what json.dumps(v, ensure_ascii=False) calls for a text
+        quote = json.encoder.encode_basestring
+        return ["null" if v is None else quote(v) for v in text.tolist()]
+    return None
+
+
+def properties_json(props: pd.DataFrame) -> list[str]:
+    """Each row as the compact JSON object of its cells, missing values as null.
+
+    The text of ``json.dumps(row, ensure_ascii=False, separators=(",", ":"),
+    allow_nan=False)`` for every row, built a column at a time for numeric and text columns
+    (other tables go row by row through `json.dumps`).
+
+    Parameters
+    ----------
+    props
+        The table.
+
+    Returns
+    -------
+    rows
+        One JSON text per row.
+    """
+    names = list(props.columns)
+    columns = [_json_column(props.iloc[:, j]) for j in range(props.shape[1])]
+    by_column = (
+        bool(names)
+        and len(set(names)) == len(names)
+        and all(type(n) is str for n in names)
+        and all(c is not None for c in columns)
+    )
+    if not by_column:
+        rows = props.astype(object).where(props.notna(), None).to_dict(orient="records")
+        return [
+            json.dumps(r, ensure_ascii=False, separators=(",", ":"), allow_nan=False) for r in rows
+        ]
+    keys = [json.dumps(n, ensure_ascii=False) + ":" for n in names]
+    return [
+        "{" + ",".join([k + v for k, v in zip(keys, row, strict=True)]) + "}"
+        for row in zip(*columns, strict=True)
+    ]
 
 
 def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
@@ -166,13 +258,12 @@ def write_geojson(gdf: gpd.GeoDataFrame, path: str | Path) -> Path:
     """
     out = gdf.to_crs(4326)
     geoms = round_coordinates(out.geometry.to_numpy(), GEOJSON_DECIMALS)
-    geometry_text = shapely.to_geojson(geoms)  # GEOS writer: C speed, shortest numbers
-    props = out.drop(columns=out.geometry.name)
-    props = props.astype(object).where(props.notna(), None)
-    features = []
-    for p, g in zip(props.to_dict(orient="records"), geometry_text, strict=True):
-        p_text = json.dumps(p, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        features.append(f'{{"type":"Feature","properties":{p_text},"geometry":{g or "null"}}}')
+    geometry_text = in_threads(shapely.to_geojson, geoms)  # GEOS: C speed, shortest numbers
+    props = properties_json(pd.DataFrame(out.drop(columns=out.geometry.name)))
+    features = [
+        f'{{"type":"Feature","properties":{p},"geometry":{g or "null"}}}'
+        for p, g in zip(props, geometry_text, strict=True)
+    ]
     crs = '{"type":"name","properties":{"name":"urn:ogc:def:crs:OGC:1.3:CRS84"}}'
     body = ",\n".join(features)
     text = f'{{"type":"FeatureCollection","crs":{crs},"features":[\n{body}\n]}}\n'

@@ -134,6 +134,16 @@ def test_esc_many_equals_esc_one_by_one() -> None:
     assert maps.esc_many([]) == []
 
 
+def test_esc_many_equals_esc_on_every_character_and_mixes() -> None:
+    # one translation must give what html.escape then the JS replacements give, including
+    # texts that already look escaped and every pairing of the replaced characters
+    special = "&<>\"'`$\\{}#;x1"
+    rng = np.random.default_rng(7)
+    values = [chr(c) for c in range(0x300)] + ["&#96;", "&amp;lt;", "\\$&{", "}&#x27;"]
+    values += ["".join(rng.choice(list(special), size=int(n))) for n in rng.integers(1, 12, 500)]
+    assert maps.esc_many(values) == [maps.esc(v) for v in values]
+
+
 def test_js_json_never_closes_the_script() -> None:
     text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
