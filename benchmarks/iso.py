@@ -127,6 +127,7 @@ def whole_child(workload: str, data: Path, out: Path) -> None:
     w = methods.Workload(workload, network, fac, pois)
     with tempfile.TemporaryDirectory(dir=data) as tmp:
         stages, info = methods.run_planner(w, Path(tmp))
+        info["output_mb"]["map"] = round((Path(tmp) / "map-grid.html").stat().st_size / 1e6, 2)
     out.write_text(json.dumps({"stages": dict(stages), "info": info}))
 
 
