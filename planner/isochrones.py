@@ -837,8 +837,9 @@ def _from_lowest(xy: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     y_min = np.minimum.reduceat(y, first)
     x_min = np.minimum.reduceat(np.where(y == y_min[ring], x, np.inf), first)
     low = np.flatnonzero((y == y_min[ring]) & (x == x_min[ring]))
+    rings_at, first_low = np.unique(ring[low], return_index=True)  # each ring's first one
     start = np.zeros(len(n), dtype=np.int64)
-    start[ring[low[::-1]]] = pos[low[::-1]]  # the first such vertex of each ring
+    start[rings_at] = pos[low[first_low]]
     at = offsets[ring] + (pos + start[ring]) % n[ring]  # the closing vertex: the new first
     return xy[at]
 
