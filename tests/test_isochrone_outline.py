@@ -84,7 +84,7 @@ def test_simplified_sample_outlines_within_the_bound_nested_and_lighter(sample):
     for row in simple.reshape(-1, n):
         for inner, outer in itertools.pairwise(row):
             assert within(inner, outer, 1e-6)
-    # measured 30,818 -> 11,301 vertices (benchmarks/notes/outline.md)
+    # measured 30,797 -> 11,452 vertices (benchmarks/notes/outline.md)
     assert _vertices(simple) < 0.5 * _vertices(contoured)
 
 
