@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner._cpus import usable_cpus
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -174,7 +176,7 @@ def in_threads(func: Callable[[np.ndarray], np.ndarray], geoms: np.ndarray) -> n
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    workers = min(os.cpu_count() or 1, len(geoms))
+    workers = min(usable_cpus(), len(geoms))
     if workers <= 1:
         return func(geoms)
     step = -(-len(geoms) // (workers * THREAD_TASKS))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner._cpus import usable_cpus
 from planner._i18n import _
 from planner.network import StreetNetwork
 from planner.reach import Anchors, NodeReach
@@ -259,7 +259,7 @@ def _merge_stretches(df: pd.DataFrame) -> pd.DataFrame:
 
 
 #: Threads drawing polygons (GEOS releases the GIL; one facility per task).
-POLYGON_THREADS = max(1, min(2, os.cpu_count() or 1))
+POLYGON_THREADS = min(2, usable_cpus())
 
 #: How band polygons are drawn: ``"exact"`` (GEOS buffer and union of every reached street
 #: piece) or ``"grid"`` (exact distances on a grid per facility, contoured at the corridor

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from planner import export, gaps, io
+from planner._cpus import usable_cpus as _cpus
 from planner._publish import output_set
 from planner.result import Result
 
@@ -68,14 +69,6 @@ _Job = tuple[Callable[[Result, Path], Any], Path]
 
 def _rows(result: Result) -> int:
     return len(result.pois) + len(result.coverage) + int(result.network.n_edges)
-
-
-def _cpus() -> int:
-    """CPUs this process may run on (its affinity, where the system has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def _idle_cpus() -> float:

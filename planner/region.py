@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from planner._cpus import usable_cpus
 from planner._i18n import N_, _
 
 if sys.version_info >= (3, 11):
@@ -787,7 +788,7 @@ def _execute(
                 )
             ) from exc
     else:
-        n = workers or os.cpu_count() or 1
+        n = workers or usable_cpus()
         cluster = LocalCluster(
             n_workers=n,
             threads_per_worker=1,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner._cpus import usable_cpus
 from planner._memo import memo
 from planner.network import StreetNetwork
 from planner.schema import Status
@@ -27,7 +27,7 @@ CELL_FACTOR = 0.5
 #: Widest block searched cell by cell (2 * MAX_RING + 1 cells a side); farther, GEOS.
 MAX_RING = 4
 #: Threads that search parts of the points at once (numpy's array loops release the GIL).
-THREADS = min(os.cpu_count() or 1, 4)
+THREADS = min(usable_cpus(), 4)
 
 
 @dataclass(frozen=True)

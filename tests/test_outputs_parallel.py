@@ -268,12 +268,3 @@ def test_an_exception_that_cannot_be_rebuilt_keeps_its_type_and_text(
     monkeypatch.setattr(export, "write_geopackage", broken)
     with pytest.raises(RuntimeError, match=r"^_UnrebuildableError: analysis\.gpkg: 坏了$"):
         outputs.write_outputs(result, tmp_path / "o")
-
-
-def test_cpus_counts_the_cpus_this_process_may_use(monkeypatch):
-    # a process pinned to one CPU of many has none to spare, whatever the machine has
-    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {3}, raising=False)
-    monkeypatch.setattr(os, "cpu_count", lambda: 64)
-    assert outputs._cpus() == 1
-    monkeypatch.delattr(os, "sched_getaffinity")
-    assert outputs._cpus() == 64
