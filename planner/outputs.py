@@ -92,6 +92,7 @@ def _parallel(result: Result) -> bool:
     return (
         _rows(result) >= PARALLEL_MIN_ROWS
         and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon  # (a pool worker may have no children)
         and _idle_cpus() >= 0.5
     )
 

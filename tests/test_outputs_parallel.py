@@ -268,3 +268,22 @@ def test_an_exception_that_cannot_be_rebuilt_keeps_its_type_and_text(
     monkeypatch.setattr(export, "write_geopackage", broken)
     with pytest.raises(RuntimeError, match=r"^_UnrebuildableError: analysis\.gpkg: 坏了$"):
         outputs.write_outputs(result, tmp_path / "o")
+
+
+def _write_in_a_pool_worker(args):
+    result, out = args
+    outputs.PARALLEL_MIN_ROWS = 0
+    outputs._idle_cpus = lambda: 1.0
+    return sorted(outputs.write_outputs(result, out))
+
+
+def test_a_pool_worker_writes_everything_itself(result, tmp_path):
+    # planner.write_outputs called inside a multiprocessing pool (daemonic workers): no fork,
+    # every file written (forking there would fail: "daemonic processes are not allowed to
+    # have children")
+    import multiprocessing
+
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        keys = pool.map(_write_in_a_pool_worker, [(result, tmp_path / "o")])[0]
+    assert {"workbook", "geopackage"} <= set(keys)
+    assert (tmp_path / "o" / outputs.output_files(result.provenance.name)["workbook"]).exists()
