@@ -279,8 +279,8 @@ GRID_MIN_BUFFER_CELLS = 1.0
 GRID_BOUND_M = 5.0
 #: The ``"grid"`` outlines are simplified by this many metres (Douglas-Peucker per ring):
 #: contoured on a grid, a curve has a vertex on every cell side it crosses. The simplified
-#: outline lies within this distance of the contoured one, which lies within 3.5 m of the
-#: exact one (measured worst, benchmarks/notes/outline.md): 3.5 + 1.5 < `GRID_BOUND_M`.
+#: outline lies within this distance of the contoured one, which lies within 3.48 m of the
+#: exact one (measured worst, benchmarks/notes/outline.md): 3.48 + 1.5 < `GRID_BOUND_M`.
 GRID_SIMPLIFY_M = 1.5
 
 
