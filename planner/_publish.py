@@ -77,6 +77,10 @@ def _runs_ours(runs: Path) -> bool:
         children = list(runs.iterdir())
     except OSError:
         return False
+    # another run may have made the folder and written its mark between the check above and
+    # the listing; the mark comes before any run folder, so a second look settles it
+    if (runs / RUNS_MARK).is_file():
+        return True
     return all(c.is_dir() and _LEGACY_RUN.match(c.name) for c in children)
 
 

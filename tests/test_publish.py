@@ -131,6 +131,29 @@ def test_runs_folder_not_made_by_the_planner_is_refused(tmp_path):
         check_output_dir(tmp_path / "o")
 
 
+def test_runs_folder_marked_by_another_run_while_checked_is_accepted(tmp_path, monkeypatch):
+    # another run makes `.out.runs` and writes its mark between this run's look for the mark
+    # and its listing of the folder: the listing shows the mark file, which must not make the
+    # folder look like someone else's (four concurrent runs failed on this in CI)
+    target = tmp_path / "out"
+    runs = _publish.runs_dir(target)
+    runs.mkdir()
+    mark = runs / _publish.RUNS_MARK
+    real_is_file = Path.is_file
+    looks = []
+
+    def is_file(self):
+        if self == mark and not looks:
+            looks.append(self)
+            mark.write_text("made by the other run\n", encoding="utf-8")  # just after the look
+            return False
+        return real_is_file(self)
+
+    monkeypatch.setattr(Path, "is_file", is_file)
+    check_output_dir(target)  # no error
+    assert looks == [mark]  # the first look missed the mark: the moment was hit
+
+
 def test_planner_link_is_replaced_and_old_run_removed(tmp_path):
     out = tmp_path / "o"
     with output_set(out) as folder:
