@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib.abc
 import importlib.machinery
 import json
@@ -223,7 +224,29 @@ def _root(
 
 
 def _say(message: str) -> None:
+    _imports_done()  # a command that reports progress is computing: its imports are done
     typer.echo(f"· {message}", err=True)
+
+
+#: Set by `main` while the cyclic garbage collector is paused for the command's imports.
+_GC_PAUSED: list[bool] = []
+
+
+def _imports_done() -> None:
+    """Freeze what the imports made and resume the garbage collector paused by `main`.
+
+    Importing pandas, scipy, geopandas, pydantic and folium creates a few hundred thousand
+    objects, and with the collector running each full collection walks all of them again:
+    about 0.13 s of a warm ``planner run sample`` (benchmarks/README.md). Those objects live
+    as long as the process, so once the command's imports are done they are moved out of
+    the collector's sight (`gc.freeze`) and the collector runs as usual for the computation.
+    Does nothing unless `main` paused the collector (the ``planner`` process itself, not a
+    caller of `app`).
+    """
+    if _GC_PAUSED:
+        _GC_PAUSED.clear()
+        gc.freeze()
+        gc.enable()
 
 
 def _fail(exc: Exception) -> None:
@@ -321,9 +344,11 @@ def run(
             network_path=osm,
         )
         t_import = time.perf_counter()
-        from planner import pipeline  # heavy (pandas, geopandas): once the settings are good
+        from planner import maps, pipeline  # heavy (pandas, folium): once the settings are good
 
+        _imports_done()
         t_import = time.perf_counter() - t_import
+        del maps  # imported here with the rest: the run draws the map
         result = pipeline.run(
             sc, out_dir=out, maps_dir=maps_dir, strict=strict, formats=chosen, progress=_say
         )
@@ -381,6 +406,8 @@ def fetch(
     try:
         sc = load_scenario(scenario)
         from planner.download import fetch as fetch_scenario  # heavy: once the settings are good
+
+        _imports_done()
 
         files = fetch_scenario(sc, progress=_say)
     except PlannerError as exc:
@@ -456,6 +483,8 @@ def site(
 
         check_output_dir(out_dir)  # before any work
         from planner import pipeline, readers, siting  # heavy: once the options are good
+
+        _imports_done()
 
         table = None
         if candidates is not None:
@@ -542,6 +571,8 @@ def compare(
 
         check_output_dir(out_dir)  # before any work
         from planner import io, pipeline  # heavy: once the options are good
+
+        _imports_done()
         from planner import proposals as prop
 
         files = list(proposals or sc.proposals)
@@ -661,6 +692,8 @@ def region(
         reg = load_region(region_file)
         from planner.region import run_region  # heavy: once the file is good
 
+        _imports_done()
+
         out_dir = out if out is not None else Path("out") / reg.name
         result = run_region(
             reg,
@@ -712,8 +745,13 @@ def main() -> None:
     After a successful ``planner run`` every output is written, closed and published, so the
     process ends with ``os._exit`` once stdout, stderr and logging are flushed: the
     interpreter's teardown (freeing the network, tables and geometries one object at a
-    time) cost about 0.3-0.5 s of CPU of a warm sample run (benchmarks/README.md).
+    time) cost about 0.3-0.5 s of CPU of a warm sample run (benchmarks/README.md). The
+    garbage collector is paused until the command's libraries are imported (see
+    `_imports_done`).
     """
+    if gc.isenabled():
+        gc.disable()
+        _GC_PAUSED.append(True)
     try:
         app(prog_name="planner")
     except SystemExit as exc:

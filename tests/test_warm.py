@@ -376,6 +376,86 @@ def test_the_planner_command_ends_quickly_with_everything_written(tmp_path):
     assert failed.returncode == 1 and failed.stderr.startswith("error: ")
 
 
+_GC_PROBE = """
+import gc, json, sys
+import planner.pipeline, planner.scenario
+seen = {}
+load, run = planner.scenario.load_scenario, planner.pipeline.run
+
+def probe(name, real):
+    def wrapped(*args, **kwargs):
+        seen.setdefault(name, (gc.isenabled(), gc.get_freeze_count()))
+        return real(*args, **kwargs)
+    return wrapped
+
+planner.scenario.load_scenario = probe("load", load)
+planner.pipeline.run = probe("run", run)
+frozen_before = gc.get_freeze_count()
+sys.argv = ["planner", "run", "sample", "--out", "o", "--maps-dir", "m"]
+import atexit, os
+real_exit = os._exit
+
+def report(code):
+    seen["exit"] = (gc.isenabled(), gc.get_freeze_count())
+    with open("gc.json", "w") as f:
+        json.dump({"frozen_before": frozen_before, **seen}, f)
+    real_exit(code)
+
+os._exit = report
+from planner.cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_the_planner_command_imports_without_the_collector_then_computes_with_it(tmp_path):
+    """`main` pauses the garbage collector while the run imports its libraries (loading the
+    scenario imports pandas and pydantic), then freezes what they made and resumes it before
+    the computation: seen from inside the run's own calls."""
+    done = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads((tmp_path / "gc.json").read_text(encoding="utf-8"))
+    assert seen["load"] == [False, seen["frozen_before"]]  # paused, nothing frozen yet
+    enabled, frozen = seen["run"]
+    assert enabled and frozen > seen["frozen_before"] + 10_000  # the imports' objects
+    assert seen["exit"][0]
+    assert (tmp_path / "m" / "sample.html").is_file()
+
+
+def test_imports_done_leaves_the_collector_alone_unless_main_paused_it(monkeypatch):
+    """A caller of the command line's functions (a test, a notebook) keeps its collector as
+    it set it: nothing is frozen and a collector the caller turned off stays off; the first
+    progress line of a command `main` started resumes it."""
+    import gc
+
+    from planner import cli
+
+    frozen = gc.get_freeze_count()
+    was = gc.isenabled()
+    try:
+        gc.disable()
+        cli._imports_done()
+        cli._say("x")
+        assert not gc.isenabled() and gc.get_freeze_count() == frozen
+        gc.enable()
+        cli._imports_done()
+        assert gc.isenabled() and gc.get_freeze_count() == frozen
+        gc.disable()
+        monkeypatch.setattr(cli, "_GC_PAUSED", [True])
+        monkeypatch.setattr(gc, "freeze", lambda: None)  # this process keeps its collector
+        cli._say("computing")
+        assert gc.isenabled() and cli._GC_PAUSED == []
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
 def test_nanjing_benchmark_facilities_are_real_nodes_of_its_osm_file():
     """Every facility of the benchmark scenario is an OSM node of the file, copied as it is."""
     import csv
