@@ -176,6 +176,7 @@ def write_outputs(
     *,
     formats: Iterable[str] = ("xlsx", "gpkg"),
     fingerprint: str | None = None,
+    meanwhile: Callable[[], Any] | None = None,
 ) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
@@ -192,6 +193,8 @@ def write_outputs(
     On a large result (`PARALLEL_MIN_ROWS`) with a CPU to spare, the workbook and the
     GeoPackage are written by a forked process while this one writes the other files; an
     error there is raised here as it was raised there, and the process ends with the run.
+    `meanwhile` is other work for this process while that one finishes (`planner.run`
+    draws the HTML map there).
 
     Parameters
     ----------
@@ -205,6 +208,11 @@ def write_outputs(
         The run's content fingerprint (`planner._carry.fingerprint`), kept with the set.
         An optional file not in `formats` is then carried over from the published set when
         that set has the same fingerprint and the planner's file in it is unchanged.
+    meanwhile
+        Called once, with no arguments, after this process has written its own files and
+        before it waits for the forked writer (at the end when there is none); the set is
+        published after it returns, and an error it raises fails the write: the forked
+        writer is ended and nothing is published.
 
     Returns
     -------
@@ -238,7 +246,9 @@ def write_outputs(
             if forked is None:
                 for write, path in jobs:
                     write(result, path)
-            else:
+            if meanwhile is not None:
+                meanwhile()
+            if forked is not None:
                 forked.wait()
         finally:
             if forked is not None:

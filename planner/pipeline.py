@@ -624,16 +624,25 @@ def run(
                 + " | ".join(problems[:5])
                 + more
             )
-    progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
-    t1 = time.perf_counter()
-    result.files = write_outputs(result, out_dir, formats=formats, fingerprint=fingerprint)
-    result.timings["write"] = time.perf_counter() - t1
-    progress(_("drawing the map"))
-    t1 = time.perf_counter()
     from planner import maps  # imported here: only maps need folium
 
-    result.files["map"] = maps.save_map(result, map_paths["html"])
-    result.timings["map"] = time.perf_counter() - t1
+    drawn: dict[str, Any] = {}
+
+    def draw_map() -> None:
+        # while a large result's workbook and GeoPackage are written by a forked process
+        progress(_("drawing the map"))
+        t = time.perf_counter()
+        drawn["map"] = maps.save_map(result, map_paths["html"])
+        drawn["seconds"] = time.perf_counter() - t
+
+    progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
+    t1 = time.perf_counter()
+    result.files = write_outputs(
+        result, out_dir, formats=formats, fingerprint=fingerprint, meanwhile=draw_map
+    )
+    result.timings["write"] = time.perf_counter() - t1 - drawn["seconds"]
+    result.timings["map"] = drawn["seconds"]
+    result.files["map"] = drawn["map"]
     t1 = time.perf_counter()
     manifest = _carry.read_manifest(map_paths["html"])
 

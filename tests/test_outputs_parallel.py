@@ -150,6 +150,116 @@ def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypa
     _published_unchanged(out, before)
 
 
+def test_meanwhile_runs_while_the_forked_writer_writes(result, tmp_path, forked, monkeypatch):
+    """The workbook's writer waits for `meanwhile` to start: were `meanwhile` called after
+    the wait for the forked writer, the writer would time out and the write fail. The set
+    is published after `meanwhile` returns."""
+    out = tmp_path / "o"
+    started = tmp_path / "meanwhile-started"
+    real = export.write_workbook
+
+    def waits(result, path):
+        deadline = time.monotonic() + 30
+        while not started.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("meanwhile did not run while the workbook was written")
+            time.sleep(0.01)
+        return real(result, path)
+
+    monkeypatch.setattr(export, "write_workbook", waits)
+    calls = []
+
+    def meanwhile():
+        started.write_text(str(os.getpid()))
+        calls.append(out.exists())  # nothing published yet
+
+    files = outputs.write_outputs(result, out, meanwhile=meanwhile)
+    assert calls == [False]
+    assert int(started.read_text()) == os.getpid()
+    assert all(path.is_file() for path in files.values())
+
+
+def test_meanwhile_is_called_once_after_the_files_without_a_forked_writer(
+    result, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 10**12)
+    seen = []
+    real = export.write_geopackage
+
+    def gpkg(result, path):
+        seen.append("gpkg")
+        return real(result, path)
+
+    monkeypatch.setattr(export, "write_geopackage", gpkg)
+    outputs.write_outputs(result, tmp_path / "o", meanwhile=lambda: seen.append("meanwhile"))
+    assert seen == ["gpkg", "meanwhile"]
+
+
+def test_an_error_in_meanwhile_ends_the_forked_writer(result, tmp_path, forked, monkeypatch):
+    out = tmp_path / "o"
+    before = _first_set(result, out)
+    started, late = tmp_path / "started", tmp_path / "late"
+
+    def slow(result, path):
+        started.write_text(str(os.getpid()))
+        time.sleep(1.5)
+        late.write_text("still running")
+
+    def fails():
+        deadline = time.monotonic() + 30
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        raise ValueError("the map could not be drawn")
+
+    monkeypatch.setattr(export, "write_workbook", slow)
+    with pytest.raises(ValueError, match="the map could not be drawn"):
+        outputs.write_outputs(result, out, meanwhile=fails)
+    pid = int(started.read_text())
+    assert pid != os.getpid()
+    time.sleep(2)
+    assert not late.exists()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    _published_unchanged(out, before)
+
+
+def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch):
+    """`planner.run` on the sample with the forked writer forced: the map is drawn by this
+    process during the write, and the stage times add up to the call."""
+    from planner import maps
+    from planner.scenario import load_scenario
+
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(outputs, "_idle_cpus", lambda: 1.0)
+    drawing = tmp_path / "drawing"
+    real_map, real_book = maps.save_map, export.write_workbook
+
+    def save_map(result, path):
+        drawing.write_text(str(os.getpid()))
+        return real_map(result, path)
+
+    def workbook(result, path):
+        deadline = time.monotonic() + 60
+        while not drawing.exists():
+            if time.monotonic() > deadline:
+                raise RuntimeError("the map was not drawn while the workbook was written")
+            time.sleep(0.01)
+        return real_book(result, path)
+
+    monkeypatch.setattr(maps, "save_map", save_map)
+    monkeypatch.setattr(export, "write_workbook", workbook)
+    t = time.perf_counter()
+    r = pipeline.run(
+        load_scenario("sample"), out_dir=tmp_path / "o", maps_dir=tmp_path / "m", formats=["xlsx"]
+    )
+    wall = time.perf_counter() - t
+    assert int(drawing.read_text()) == os.getpid()
+    assert r.files["map"] == tmp_path / "m" / "sample.html" and r.files["map"].is_file()
+    assert r.files["workbook"].is_file()
+    assert r.timings["map"] > 0 and r.timings["write"] > 0
+    assert sum(r.timings.values()) <= wall
+
+
 KILLED = textwrap.dedent(
     """
     import os, sys, time
