@@ -69,13 +69,14 @@ def run_planner(
 
     ``write`` is `planner.write_outputs` (coverage.csv, pois.csv, facilities.csv,
     isochrones.geojson, gaps.geojson, summary.json, the workbook and the GeoPackage);
-    ``map`` is the folium HTML map (`planner.save_map`), drawn as `planner.run` draws it:
-    while a forked process writes the workbook and the GeoPackage (``write`` is the rest of
-    that call: this process's own files, then waiting for the forked writer). The PNG and
-    PDF pages are left out: `planner run` draws them for the sample's few facilities, not
-    for a city.
+    ``map`` is the folium HTML map (`planner.maps.render_map`, written once the set is
+    published), drawn as `planner.run` draws it: while a forked process writes the workbook
+    and the GeoPackage (``write`` is the rest of that call: this process's own files, then
+    waiting for the forked writer). The PNG and PDF pages are left out: `planner run` draws
+    them for the sample's few facilities, not for a city.
     """
     from planner import maps
+    from planner.offline import write_page
 
     st = Stages()
     with st.stage("analyse"):
@@ -90,18 +91,20 @@ def run_planner(
     for k, v in a.timings.items():
         st[k] = v
     del st["analyse"]
-    drawn: dict[str, float] = {}
+    drawn: dict[str, Any] = {}
 
     def draw_map() -> None:  # as `planner.run`: while the forked writer finishes
         t = time.perf_counter()
-        maps.save_map(a, out_dir / f"map-{isochrone_method}.html")
+        drawn["html"] = maps.render_map(a)
         drawn["map"] = time.perf_counter() - t
 
     with timed_writers() as per_file:
         t = time.perf_counter()
         files = outputs.write_outputs(a, out_dir / f"run-{isochrone_method}", meanwhile=draw_map)
-        st["write"] = time.perf_counter() - t - drawn["map"]
-    st["map"] = drawn["map"]
+        t2 = time.perf_counter()
+        st["write"] = t2 - t - drawn["map"]
+    write_page(drawn.pop("html"), out_dir / f"map-{isochrone_method}.html")
+    st["map"] = drawn["map"] + time.perf_counter() - t2
     # the node search on its own, for the comparison with scipy's bounded Dijkstra
     fac_snap = pipeline._snap_table(w.network, w.facilities, 300.0)
     ids = pd.unique(w.facilities["id"])

@@ -1504,6 +1504,28 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
     return m, layers, page_json(data)
 
 
+def render_map(analysis: Result) -> str:
+    """Build the map and render it as the text of one self-contained offline HTML page.
+
+    Parameters
+    ----------
+    analysis
+        The result, see `build_map`.
+
+    Returns
+    -------
+    html
+        The page `save_map` writes.
+    """
+    from planner.offline import render_offline
+
+    m, layers, data = _build(analysis)
+    # the page data (`page_json`: no "<", ">" or "&") goes in after the page is checked
+    token = f"planner-page-data-{uuid.uuid4().hex}"
+    layers.data = token
+    return render_offline(m, verbatim={token: data})
+
+
 def save_map(analysis: Result, path: str | Path) -> Path:
     """Build the map and write it as one self-contained offline HTML file.
 
@@ -1517,12 +1539,8 @@ def save_map(analysis: Result, path: str | Path) -> Path:
     Returns
     -------
     path
-        The written file (the page `build_map` makes).
+        The written file (the page `build_map` makes, `render_map`).
     """
-    from planner.offline import save_offline
+    from planner.offline import write_page
 
-    m, layers, data = _build(analysis)
-    # the page data (`page_json`: no "<", ">" or "&") goes in after the page is checked
-    token = f"planner-page-data-{uuid.uuid4().hex}"
-    layers.data = token
-    return save_offline(m, Path(path), verbatim={token: data})
+    return write_page(render_map(analysis), Path(path))

@@ -442,6 +442,66 @@ def inline_assets(html: str) -> str:
 # --------------------------------------------------------------------------- saving
 
 
+def render_offline(m: Any, *, verbatim: Mapping[str, str] | None = None) -> str:
+    """Render a folium map to the text of one self-contained HTML page (`save_offline`).
+
+    Parameters
+    ----------
+    m : folium.Map
+        The map (any branca element with ``get_root()`` works).
+    verbatim : mapping of str to str, optional
+        Token -> text: each token, found exactly once in the rendered page, is replaced by
+        its text after the page has been checked and inlined. For data that cannot hold
+        markup (`planner.maps.page_json` text: no ``<``, ``>`` or ``&``) in a JSON
+        ``<script>``, where scanning megabytes of it could find no resource and could only
+        mistake a shop named like a library call for a use of an omitted library.
+
+    Returns
+    -------
+    str
+        The page.
+
+    Raises
+    ------
+    OfflineAssetError
+        See :func:`inline_assets`; also when a `verbatim` token is not found exactly once
+        or its text contains ``<``, ``>`` or ``&``.
+    """
+    html = inline_assets(m.get_root().render())
+    html = html.replace("<head>", f'<head>\n<meta name="generator" content="{SIGNATURE}">', 1)
+    for token, text in (verbatim or {}).items():
+        if html.count(token) != 1:
+            msg = f"verbatim token {token!r} found {html.count(token)} times in the page"
+            raise OfflineAssetError(msg)
+        if re.search(r"[<>&]", text):
+            msg = f"verbatim text for {token!r} contains markup characters (<, > or &)"
+            raise OfflineAssetError(msg)
+        html = html.replace(token, text, 1)
+    return html
+
+
+def write_page(html: str, path: str | os.PathLike[str]) -> Path:
+    """Write a rendered page (`render_offline`) atomically, as UTF-8 with LF line ends.
+
+    Parameters
+    ----------
+    html : str
+        The page.
+    path : str or os.PathLike
+        Destination ``.html`` file; parent directories are created.
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+    """
+
+    def write(p: Path) -> None:
+        p.write_text(html, encoding="utf-8", newline="\n")
+
+    return write_atomic(Path(path), write)
+
+
 def save_offline(
     m: Any,
     path: str | os.PathLike[str],
@@ -457,11 +517,7 @@ def save_offline(
     path : str or os.PathLike
         Destination ``.html`` file; parent directories are created.
     verbatim : mapping of str to str, optional
-        Token -> text: each token, found exactly once in the rendered page, is replaced by
-        its text after the page has been checked and inlined. For data that cannot hold
-        markup (`planner.maps.page_json` text: no ``<``, ``>`` or ``&``) in a JSON
-        ``<script>``, where scanning megabytes of it could find no resource and could only
-        mistake a shop named like a library call for a use of an omitted library.
+        See `render_offline`.
 
     Returns
     -------
@@ -471,21 +527,6 @@ def save_offline(
     Raises
     ------
     OfflineAssetError
-        See :func:`inline_assets`; also when a `verbatim` token is not found exactly once
-        or its text contains ``<``, ``>`` or ``&``. Nothing is written in that case.
+        See `render_offline`. Nothing is written in that case.
     """
-    html = inline_assets(m.get_root().render())
-    html = html.replace("<head>", f'<head>\n<meta name="generator" content="{SIGNATURE}">', 1)
-    for token, text in (verbatim or {}).items():
-        if html.count(token) != 1:
-            msg = f"verbatim token {token!r} found {html.count(token)} times in the page"
-            raise OfflineAssetError(msg)
-        if re.search(r"[<>&]", text):
-            msg = f"verbatim text for {token!r} contains markup characters (<, > or &)"
-            raise OfflineAssetError(msg)
-        html = html.replace(token, text, 1)
-
-    def write(p: Path) -> None:
-        p.write_text(html, encoding="utf-8", newline="\n")
-
-    return write_atomic(Path(path), write)
+    return write_page(render_offline(m, verbatim=verbatim), path)

@@ -625,14 +625,16 @@ def run(
                 + more
             )
     from planner import maps  # imported here: only maps need folium
+    from planner.offline import write_page
 
     drawn: dict[str, Any] = {}
 
     def draw_map() -> None:
-        # while a large result's workbook and GeoPackage are written by a forked process
+        # while a large result's workbook and GeoPackage are written by a forked process;
+        # the page is written once the set is published (the map folder may be `out_dir`)
         progress(_("drawing the map"))
         t = time.perf_counter()
-        drawn["map"] = maps.save_map(result, map_paths["html"])
+        drawn["html"] = maps.render_map(result)
         drawn["seconds"] = time.perf_counter() - t
 
     progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
@@ -640,9 +642,10 @@ def run(
     result.files = write_outputs(
         result, out_dir, formats=formats, fingerprint=fingerprint, meanwhile=draw_map
     )
-    result.timings["write"] = time.perf_counter() - t1 - drawn["seconds"]
-    result.timings["map"] = drawn["seconds"]
-    result.files["map"] = drawn["map"]
+    t2 = time.perf_counter()
+    result.timings["write"] = t2 - t1 - drawn["seconds"]
+    result.files["map"] = write_page(drawn.pop("html"), map_paths["html"])
+    result.timings["map"] = drawn["seconds"] + time.perf_counter() - t2
     t1 = time.perf_counter()
     manifest = _carry.read_manifest(map_paths["html"])
 

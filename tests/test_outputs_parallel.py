@@ -223,20 +223,22 @@ def test_an_error_in_meanwhile_ends_the_forked_writer(result, tmp_path, forked, 
     _published_unchanged(out, before)
 
 
-def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch):
+@pytest.mark.parametrize("same_folder", [False, True])
+def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch, same_folder):
     """`planner.run` on the sample with the forked writer forced: the map is drawn by this
-    process during the write, and the stage times add up to the call."""
+    process during the write and written once the set is published (so the map folder may
+    be the output folder itself), and the stage times add up to the call."""
     from planner import maps
     from planner.scenario import load_scenario
 
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(outputs, "_idle_cpus", lambda: 1.0)
     drawing = tmp_path / "drawing"
-    real_map, real_book = maps.save_map, export.write_workbook
+    real_map, real_book = maps.render_map, export.write_workbook
 
-    def save_map(result, path):
+    def render_map(result):
         drawing.write_text(str(os.getpid()))
-        return real_map(result, path)
+        return real_map(result)
 
     def workbook(result, path):
         deadline = time.monotonic() + 60
@@ -246,16 +248,17 @@ def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch)
             time.sleep(0.01)
         return real_book(result, path)
 
-    monkeypatch.setattr(maps, "save_map", save_map)
+    monkeypatch.setattr(maps, "render_map", render_map)
     monkeypatch.setattr(export, "write_workbook", workbook)
+    out = tmp_path / "o"
+    maps_dir = out if same_folder else tmp_path / "m"
     t = time.perf_counter()
-    r = pipeline.run(
-        load_scenario("sample"), out_dir=tmp_path / "o", maps_dir=tmp_path / "m", formats=["xlsx"]
-    )
+    r = pipeline.run(load_scenario("sample"), out_dir=out, maps_dir=maps_dir, formats=["xlsx"])
     wall = time.perf_counter() - t
     assert int(drawing.read_text()) == os.getpid()
-    assert r.files["map"] == tmp_path / "m" / "sample.html" and r.files["map"].is_file()
-    assert r.files["workbook"].is_file()
+    assert r.files["map"] == maps_dir / "sample.html"
+    assert r.files["map"].read_text(encoding="utf-8").rstrip().endswith("</html>")
+    assert r.files["workbook"].is_file() and (out / "coverage.csv").is_file()
     assert r.timings["map"] > 0 and r.timings["write"] > 0
     assert sum(r.timings.values()) <= wall
 
