@@ -260,6 +260,14 @@ def _merge_stretches(df: pd.DataFrame) -> pd.DataFrame:
 
 #: Threads drawing polygons (GEOS releases the GIL; one facility per task).
 POLYGON_THREADS = min(2, usable_cpus())
+#: From this many facilities polygons are drawn by as many forked processes as threads
+#: instead (where fork exists): much of the drawing is numpy on small arrays, which holds
+#: the GIL, so two threads reach about 1.4 CPUs. Two processes: city (500 facilities)
+#: 7.6 -> 5.3 s, Nanjing Xinjiekou (20) 0.186 -> 0.165 s; the sample (6) 0.095 -> 0.102 s.
+POLYGON_PROCESS_MIN_FACILITIES = 16
+
+#: The drawing function the forked workers inherit (set only while they run).
+_DRAW: Callable[[int], list[shapely.Geometry]] | None = None
 
 #: How band polygons are drawn: ``"exact"`` (GEOS buffer and union of every reached street
 #: piece) or ``"grid"`` (exact distances on a grid per facility, contoured at the corridor
@@ -370,7 +378,9 @@ def isochrones(
             growth["end"].to_numpy(),
         )
         draw = _exact_drawer(lines, growth, n_rows, len(bands), buffer_m)
-    if POLYGON_THREADS > 1 and n_rows > 1:
+    if _in_processes(n_rows):
+        drawn = _draw_in_processes(draw, n_rows, len(bands))
+    elif POLYGON_THREADS > 1 and n_rows > 1:
         with ThreadPoolExecutor(POLYGON_THREADS) as pool:
             drawn = list(pool.map(draw, range(n_rows)))
     else:
@@ -384,6 +394,53 @@ def isochrones(
         geometry=[g for row in drawn for g in row],
         crs=network.crs,
     )
+
+
+def _in_processes(n_rows: int) -> bool:
+    """Whether to draw `n_rows` facilities' polygons in forked processes."""
+    import multiprocessing
+
+    return (
+        POLYGON_THREADS > 1
+        and n_rows >= POLYGON_PROCESS_MIN_FACILITIES
+        and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon  # (a pool worker may have no children)
+    )
+
+
+def _draw_some(first: int, last: int) -> list[bytes]:
+    """In a forked worker: the WKB of the polygons of facilities ``first .. last - 1``."""
+    assert _DRAW is not None
+    return [shapely.to_wkb(g) for i in range(first, last) for g in _DRAW(i)]
+
+
+def _draw_in_processes(
+    draw: Callable[[int], list[shapely.Geometry]], n_rows: int, n_bands: int
+) -> list[list[shapely.Geometry]]:
+    """``[draw(i) for i in range(n_rows)]`` by `POLYGON_THREADS` forked processes.
+
+    The workers inherit `draw` and everything it reads (nothing is pickled on the way in);
+    the polygons come back as WKB, which keeps every coordinate exactly. An error in a
+    worker is raised here; a worker that dies fails the call
+    (`concurrent.futures.process.BrokenProcessPool`).
+    """
+    global _DRAW
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    step = max(1, -(-n_rows // (POLYGON_THREADS * 8)))
+    starts = list(range(0, n_rows, step))
+    ends = [min(a + step, n_rows) for a in starts]
+    _DRAW = draw
+    try:
+        with ProcessPoolExecutor(
+            POLYGON_THREADS, mp_context=multiprocessing.get_context("fork")
+        ) as pool:
+            wkb = [g for part in pool.map(_draw_some, starts, ends) for g in part]
+    finally:
+        _DRAW = None
+    geoms = shapely.from_wkb(wkb).tolist()
+    return [geoms[i * n_bands : (i + 1) * n_bands] for i in range(n_rows)]
 
 
 def _exact_drawer(

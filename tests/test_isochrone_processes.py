@@ -1,0 +1,117 @@
+"""Band polygons drawn by forked processes: the same polygons as threads, errors raised."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+
+from planner import inputs, pipeline, reach
+from planner import isochrones as iso
+from planner.scenario import load_scenario
+from planner.snap import snap_points
+
+
+@pytest.fixture(scope="module")
+def sample():
+    """The sample's network, facility reach and bands (6 facilities)."""
+    scenario = load_scenario("sample")
+    network = inputs.load_network(scenario)
+    fac = inputs.load_facilities(scenario)
+    settings = scenario.settings()
+    bands = [b * settings.metres_per_minute for b in settings.bands_min]
+    x, y = pipeline.to_network_xy(network, fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    ids = pd.unique(fac["id"])
+    sources = reach.Anchors.from_snapped(
+        snap_points(network, x, y, 300.0), pd.Index(ids).get_indexer(fac["id"])
+    )
+    node = reach.node_reach(network, sources, len(ids), max(bands))
+    return network, node, sources, bands
+
+
+def _draw(sample, method, processes, monkeypatch):
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+    monkeypatch.setattr(iso, "POLYGON_PROCESS_MIN_FACILITIES", 1 if processes else 10**9)
+    network, node, sources, bands = sample
+    return iso.isochrones(network, node, sources, bands, method=method)
+
+
+def _spy_pids(monkeypatch, tmp_path: Path, fail_at: int | None = None) -> Path:
+    """Wrap both drawers so that every facility drawn leaves the drawing process's id."""
+    folder = tmp_path / "pids"
+    folder.mkdir()
+    for name in ("_grid_drawer", "_exact_drawer"):
+        real = getattr(iso, name)
+
+        def make(*args, _real=real, **kwargs):
+            draw = _real(*args, **kwargs)
+
+            def spied(i):
+                (folder / f"{i}-{os.getpid()}").touch()
+                if i == fail_at:
+                    raise ValueError(f"facility {i} cannot be drawn")
+                return draw(i)
+
+            return spied
+
+        monkeypatch.setattr(iso, name, make)
+    return folder
+
+
+@pytest.mark.parametrize("method", ["grid", "exact"])
+def test_processes_draw_exactly_the_polygons_threads_draw(sample, method, monkeypatch, tmp_path):
+    threads = _draw(sample, method, False, monkeypatch)
+    pids = _spy_pids(monkeypatch, tmp_path)
+    forked = _draw(sample, method, True, monkeypatch)
+    drawn_by = {int(p.name.split("-")[1]) for p in pids.iterdir()}
+    assert len(list(pids.iterdir())) == len(sample[1].facilities)  # each facility once
+    assert drawn_by and os.getpid() not in drawn_by  # all of them in other processes
+    pd.testing.assert_frame_equal(forked.drop(columns="geometry"), threads.drop(columns="geometry"))
+    a, b = forked.geometry.to_numpy(), threads.geometry.to_numpy()
+    assert (shapely.to_wkb(a) == shapely.to_wkb(b)).all()  # every coordinate, bit for bit
+    assert shapely.is_empty(a).sum() == shapely.is_empty(b).sum()
+
+
+def test_an_error_in_a_polygon_process_is_raised_as_it_was(sample, monkeypatch, tmp_path):
+    pids = _spy_pids(monkeypatch, tmp_path, fail_at=3)
+    with pytest.raises(ValueError, match=r"^facility 3 cannot be drawn$"):
+        _draw(sample, "grid", True, monkeypatch)
+    failed = [p for p in pids.iterdir() if p.name.startswith("3-")]
+    assert len(failed) == 1 and int(failed[0].name.split("-")[1]) != os.getpid()
+    assert iso._DRAW is None  # nothing left behind for the next call
+
+
+def test_processes_only_for_many_facilities_with_fork_and_two_cpus(monkeypatch):
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+    monkeypatch.setattr(iso, "POLYGON_PROCESS_MIN_FACILITIES", 16)
+    assert not iso._in_processes(15)
+    assert iso._in_processes(16) == ("fork" in multiprocessing.get_all_start_methods())
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 1)
+    assert not iso._in_processes(500)
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+
+    class Daemon:
+        daemon = True
+
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: Daemon())
+    assert not iso._in_processes(500)  # a pool worker may not have children
+
+
+def test_processes_keep_the_order_of_facilities_and_bands(monkeypatch):
+    """Facilities split over many tasks come back in order, each with its own bands."""
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+
+    def draw(i):
+        return [shapely.Point(i, b).buffer(1.0) for b in range(3)]
+
+    got = iso._draw_in_processes(draw, 37, 3)
+    assert len(got) == 37
+    for i, row in enumerate(got):
+        assert [tuple(np.round(g.centroid.coords[0], 6)) for g in row] == [
+            (float(i), float(b)) for b in range(3)
+        ]
