@@ -119,8 +119,10 @@ def test_a_forked_writer_that_dies_fails_the_run(result, tmp_path, forked, monke
     _published_unchanged(out, before)
 
 
-def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypatch):
-    """The run fails in this process: the forked writer is ended, nothing written after."""
+@pytest.mark.parametrize("where", ["own file", "meanwhile"])
+def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypatch, where):
+    """The run fails in this process (writing one of its own files, or in `meanwhile`): the
+    forked writer is ended, nothing written after, nothing published."""
     out = tmp_path / "o"
     before = _first_set(result, out)
     started, late = tmp_path / "started", tmp_path / "late"
@@ -131,16 +133,15 @@ def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypa
         late.write_text("still running")
         Path(path).write_text("x")
 
-    def fails(gdf, path):
-        deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
+    def fails(*args):
+        _wait_for(started, "the forked writer did not start", seconds=30)
         raise OSError("no space left on device")
 
     monkeypatch.setattr(export, "write_workbook", slow)
-    monkeypatch.setattr(io, "write_geojson", fails)
+    if where == "own file":
+        monkeypatch.setattr(io, "write_geojson", fails)
     with pytest.raises(OSError, match="no space left"):
-        outputs.write_outputs(result, out)
+        outputs.write_outputs(result, out, meanwhile=fails if where == "meanwhile" else None)
     pid = int(started.read_text())
     assert pid != os.getpid()
     time.sleep(2)
@@ -148,6 +149,15 @@ def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypa
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     _published_unchanged(out, before)
+
+
+def _wait_for(path: Path, failure: str, seconds: float = 60.0) -> None:
+    """Wait until `path` exists (written by the other process); fail with `failure`."""
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise RuntimeError(failure)
+        time.sleep(0.01)
 
 
 def test_meanwhile_runs_while_the_forked_writer_writes(result, tmp_path, forked, monkeypatch):
@@ -159,11 +169,7 @@ def test_meanwhile_runs_while_the_forked_writer_writes(result, tmp_path, forked,
     real = export.write_workbook
 
     def waits(result, path):
-        deadline = time.monotonic() + 30
-        while not started.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("meanwhile did not run while the workbook was written")
-            time.sleep(0.01)
+        _wait_for(started, "meanwhile did not run while the workbook was written")
         return real(result, path)
 
     monkeypatch.setattr(export, "write_workbook", waits)
@@ -195,34 +201,6 @@ def test_meanwhile_is_called_once_after_the_files_without_a_forked_writer(
     assert seen == ["gpkg", "meanwhile"]
 
 
-def test_an_error_in_meanwhile_ends_the_forked_writer(result, tmp_path, forked, monkeypatch):
-    out = tmp_path / "o"
-    before = _first_set(result, out)
-    started, late = tmp_path / "started", tmp_path / "late"
-
-    def slow(result, path):
-        started.write_text(str(os.getpid()))
-        time.sleep(1.5)
-        late.write_text("still running")
-
-    def fails():
-        deadline = time.monotonic() + 30
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.01)
-        raise ValueError("the map could not be drawn")
-
-    monkeypatch.setattr(export, "write_workbook", slow)
-    with pytest.raises(ValueError, match="the map could not be drawn"):
-        outputs.write_outputs(result, out, meanwhile=fails)
-    pid = int(started.read_text())
-    assert pid != os.getpid()
-    time.sleep(2)
-    assert not late.exists()
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    _published_unchanged(out, before)
-
-
 @pytest.mark.parametrize("same_folder", [False, True])
 def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch, same_folder):
     """`planner.run` on the sample with the forked writer forced: the map is drawn by this
@@ -241,11 +219,7 @@ def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch,
         return real_map(result)
 
     def workbook(result, path):
-        deadline = time.monotonic() + 60
-        while not drawing.exists():
-            if time.monotonic() > deadline:
-                raise RuntimeError("the map was not drawn while the workbook was written")
-            time.sleep(0.01)
+        _wait_for(drawing, "the map was not drawn while the workbook was written")
         return real_book(result, path)
 
     monkeypatch.setattr(maps, "render_map", render_map)
