@@ -266,7 +266,7 @@ POLYGON_THREADS = min(2, usable_cpus())
 #: 7.6 -> 5.3 s, Nanjing Xinjiekou (20) 0.186 -> 0.165 s; the sample (6) 0.095 -> 0.102 s.
 POLYGON_PROCESS_MIN_FACILITIES = 16
 
-#: The drawing function the forked workers inherit (set only while they run).
+#: In a forked polygon worker: the drawing function it was started with (`_start_worker`).
 _DRAW: Callable[[int], list[shapely.Geometry]] | None = None
 
 #: How band polygons are drawn: ``"exact"`` (GEOS buffer and union of every reached street
@@ -408,6 +408,12 @@ def _in_processes(n_rows: int) -> bool:
     )
 
 
+def _start_worker(draw: Callable[[int], list[shapely.Geometry]]) -> None:
+    """In a forked worker, once: keep the drawing function (inherited, not pickled)."""
+    global _DRAW
+    _DRAW = draw
+
+
 def _draw_some(first: int, last: int) -> list[bytes]:
     """In a forked worker: the WKB of the polygons of facilities ``first .. last - 1``."""
     assert _DRAW is not None
@@ -419,26 +425,25 @@ def _draw_in_processes(
 ) -> list[list[shapely.Geometry]]:
     """``[draw(i) for i in range(n_rows)]`` by `POLYGON_THREADS` forked processes.
 
-    The workers inherit `draw` and everything it reads (nothing is pickled on the way in);
-    the polygons come back as WKB, which keeps every coordinate exactly. An error in a
-    worker is raised here; a worker that dies fails the call
+    The workers are started with `draw` (a forked process inherits it and everything it
+    reads: nothing is pickled on the way in, and calls from several threads at once each
+    start their own workers); the polygons come back as WKB, which keeps every coordinate
+    exactly. An error in a worker is raised here; a worker that dies fails the call
     (`concurrent.futures.process.BrokenProcessPool`).
     """
-    global _DRAW
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     step = max(1, -(-n_rows // (POLYGON_THREADS * 8)))
     starts = list(range(0, n_rows, step))
     ends = [min(a + step, n_rows) for a in starts]
-    _DRAW = draw
-    try:
-        with ProcessPoolExecutor(
-            POLYGON_THREADS, mp_context=multiprocessing.get_context("fork")
-        ) as pool:
-            wkb = [g for part in pool.map(_draw_some, starts, ends) for g in part]
-    finally:
-        _DRAW = None
+    with ProcessPoolExecutor(
+        POLYGON_THREADS,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_start_worker,
+        initargs=(draw,),
+    ) as pool:
+        wkb = [g for part in pool.map(_draw_some, starts, ends) for g in part]
     geoms = shapely.from_wkb(wkb).tolist()
     return [geoms[i * n_bands : (i + 1) * n_bands] for i in range(n_rows)]
 

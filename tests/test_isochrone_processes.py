@@ -83,7 +83,7 @@ def test_an_error_in_a_polygon_process_is_raised_as_it_was(sample, monkeypatch, 
         _draw(sample, "grid", True, monkeypatch)
     failed = [p for p in pids.iterdir() if p.name.startswith("3-")]
     assert len(failed) == 1 and int(failed[0].name.split("-")[1]) != os.getpid()
-    assert iso._DRAW is None  # nothing left behind for the next call
+    assert iso._DRAW is None  # set in the workers only
 
 
 def test_processes_only_for_many_facilities_with_fork_and_two_cpus(monkeypatch):
@@ -115,3 +115,42 @@ def test_processes_keep_the_order_of_facilities_and_bands(monkeypatch):
         assert [tuple(np.round(g.centroid.coords[0], 6)) for g in row] == [
             (float(i), float(b)) for b in range(3)
         ]
+
+
+def test_two_threads_drawing_in_processes_at_once_each_get_their_own(sample, monkeypatch):
+    """Two calls from two threads at the same time (a notebook, a threaded scheduler), each
+    with its own bands: each gets exactly the polygons it gets alone. Both are held just
+    before starting their workers until the other gets there too: handing the drawing
+    function over in a module variable of the parent fails here."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+    monkeypatch.setattr(iso, "POLYGON_PROCESS_MIN_FACILITIES", 1)
+    network, node, sources, bands = sample
+    band_sets = [bands, [b / 2 for b in bands]]
+
+    def draw(chosen):
+        return shapely.to_wkb(
+            iso.isochrones(network, node, sources, chosen, method="grid").geometry.to_numpy()
+        )
+
+    alone = [draw(b) for b in band_sets]
+    # both calls reach the point of starting their workers before either starts them
+    import concurrent.futures
+    import threading
+
+    meet = threading.Barrier(2)
+    real = concurrent.futures.ProcessPoolExecutor
+
+    class Meeting(real):
+        def __init__(self, *args, **kwargs):
+            meet.wait(timeout=30)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", Meeting)
+    with ThreadPoolExecutor(2) as pool:
+        together = list(pool.map(draw, band_sets))
+    assert meet.n_waiting == 0 and not meet.broken  # both met there
+    for k, got in enumerate(together):
+        assert (got == alone[k]).all()
+    assert not (alone[0] == alone[1]).all()
