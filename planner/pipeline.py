@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from planner.inputs import (
     load_network,
     load_pois,
 )
-from planner.isochrones import isochrones
+from planner.isochrones import start_isochrones
 from planner.outputs import write_outputs
 from planner.result import (
     DEFAULT_BUFFER_M,
@@ -155,7 +156,15 @@ def _analyse(
     about: Provenance,
     progress: Progress,
     polygons: bool = True,
+    then: Callable[[Result], None] | None = None,
 ) -> Result:
+    """Analyse; `then(result)` runs before the band polygons drawn meanwhile are collected.
+
+    The polygons are started right after the reach (`start_isochrones`, in the background
+    where fork exists) and collected last, so the coverage tables, the service gaps and
+    `then` (the scenario's checks and policy types) are computed while they are drawn.
+    ``result.isochrones`` is an empty table until then.
+    """
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -189,9 +198,10 @@ def _analyse(
     )
     lap("reach")
 
+    pending = None
     if polygons:
         progress(_("growing band polygons from the reached streets"))
-        polys = isochrones(
+        pending = start_isochrones(
             network,
             node_reach,
             sources,
@@ -199,41 +209,55 @@ def _analyse(
             buffer_m=settings.buffer_m,
             method=settings.isochrone_method,
         )
-        polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
-        polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
-        polys = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
-    else:
-        polys = gpd.GeoDataFrame(
-            {c: pd.Series(dtype=object) for c in ISOCHRONE_COLUMNS}, geometry=[], crs=4326
-        )
     lap("isochrones")
-
-    progress(_("coverage tables"))
-    coverage, poi_table, fac_rows, fac_table, summary = coverage_tables(
-        network, facilities, pois, settings, fac_snap, poi_snap, fac_ids, pairs, near_f, near_d
-    )
-    lap("coverage")
-    summary = {"inputs": summary_inputs(settings, about, network, facilities, pois), **summary}
-    result = Result(
-        settings=settings,
-        provenance=about,
-        network=network,
-        facilities=_points(fac_table),
-        entrances=_points(fac_rows),
-        pois=_points(poi_table),
-        coverage=coverage,
-        isochrones=polys,
-        summary=summary,
-        facility_rows=facilities,
-        poi_rows=pois,
-        timings=timings,
-    )
-    if polygons:
-        progress(_("service gaps and crow-fly versus walking"))
-        result.gaps = gaps.compute(result)
-        result.summary.update(gaps.summary_sections(result.gaps))
-    lap("gaps")
+    with contextlib.ExitStack() as stack:
+        if pending is not None:
+            stack.enter_context(pending)  # an error below stops the drawing
+        progress(_("coverage tables"))
+        coverage, poi_table, fac_rows, fac_table, summary = coverage_tables(
+            network, facilities, pois, settings, fac_snap, poi_snap, fac_ids, pairs, near_f, near_d
+        )
+        lap("coverage")
+        summary = {
+            "inputs": summary_inputs(settings, about, network, facilities, pois),
+            **summary,
+        }
+        result = Result(
+            settings=settings,
+            provenance=about,
+            network=network,
+            facilities=_points(fac_table),
+            entrances=_points(fac_rows),
+            pois=_points(poi_table),
+            coverage=coverage,
+            isochrones=_no_polygons(),
+            summary=summary,
+            facility_rows=facilities,
+            poi_rows=pois,
+            timings=timings,
+        )
+        if polygons:
+            progress(_("service gaps and crow-fly versus walking"))
+            result.gaps = gaps.compute(result)
+            result.summary.update(gaps.summary_sections(result.gaps))
+        lap("gaps")
+        if then is not None:
+            then(result)
+            clock = time.perf_counter()  # `then` times itself
+        if pending is not None:
+            polys = pending.result()
+            polys["facility_id"] = np.asarray(fac_ids, dtype=object)[polys["facility"].to_numpy()]
+            polys["band_min"] = np.asarray(bands)[polys["band"].to_numpy()]
+            result.isochrones = polys[[*ISOCHRONE_COLUMNS, "geometry"]].to_crs(4326)
+            timings["isochrones"] += time.perf_counter() - clock  # the wait for the drawing
     return result
+
+
+def _no_polygons() -> gpd.GeoDataFrame:
+    """An empty `Result.isochrones` table."""
+    return gpd.GeoDataFrame(
+        {c: pd.Series(dtype=object) for c in ISOCHRONE_COLUMNS}, geometry=[], crs=4326
+    )
 
 
 def coverage_tables(
@@ -518,6 +542,32 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
         for problem in table.attrs.get(readers.ATTR_FILE_PROBLEMS, []):
             progress(_("warning: {problem}").format(problem=problem))
     t_read = time.perf_counter() - t0 - t_net
+
+    def then(result: Result) -> None:  # while the band polygons are drawn
+        if len(facilities) and not facilities["usable"].any():
+            first = "; ".join(str(r) for r in facilities["reason"].head(3))
+            raise PlannerError(
+                _("no facility row has usable coordinates: {first}").format(first=first)
+            )
+        if len(result.facilities) and (result.facilities["status"] != Status.OK).all():
+            raise PlannerError(
+                _(
+                    "none of the {count} facilities lies within {snap_limit_m:g} m of a "
+                    "walkable street of the network ({network_path}): is it the right area?"
+                ).format(
+                    count=len(result.facilities),
+                    snap_limit_m=scenario.snap_limit_m,
+                    network_path=scenario.network_path or scenario.network_source,
+                )
+            )
+        if len(pois):
+            from planner import policy
+
+            progress(_("policy business types per circle"))
+            t1 = time.perf_counter()
+            policy.add_policy(result, scenario.policy, policy.load_origins(scenario))
+            result.timings["policy"] = time.perf_counter() - t1
+
     result = _analyse(
         network,
         facilities,
@@ -525,29 +575,9 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
         scenario.settings(),
         scenario.provenance(),
         progress,
+        then=then,
     )
     result.timings = {"network": t_net, "inputs": t_read, **result.timings}
-    if len(facilities) and not facilities["usable"].any():
-        first = "; ".join(str(r) for r in facilities["reason"].head(3))
-        raise PlannerError(_("no facility row has usable coordinates: {first}").format(first=first))
-    if len(result.facilities) and (result.facilities["status"] != Status.OK).all():
-        raise PlannerError(
-            _(
-                "none of the {count} facilities lies within {snap_limit_m:g} m of a "
-                "walkable street of the network ({network_path}): is it the right area?"
-            ).format(
-                count=len(result.facilities),
-                snap_limit_m=scenario.snap_limit_m,
-                network_path=scenario.network_path or scenario.network_source,
-            )
-        )
-    if len(pois):
-        from planner import policy
-
-        progress(_("policy business types per circle"))
-        t1 = time.perf_counter()
-        policy.add_policy(result, scenario.policy, policy.load_origins(scenario))
-        result.timings["policy"] = time.perf_counter() - t1
     return result
 
 

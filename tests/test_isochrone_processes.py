@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +12,9 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import inputs, pipeline, reach
+from planner import inputs, pipeline, policy, reach
 from planner import isochrones as iso
+from planner._errors import PlannerError
 from planner.scenario import load_scenario
 from planner.snap import snap_points
 
@@ -109,7 +111,11 @@ def test_processes_keep_the_order_of_facilities_and_bands(monkeypatch):
     def draw(i):
         return [shapely.Point(i, b).buffer(1.0) for b in range(3)]
 
-    got = iso._draw_in_processes(draw, 37, 3)
+    collect, stop = iso._start_processes(draw, 37, 3)
+    try:
+        got = collect()
+    finally:
+        stop()
     assert len(got) == 37
     for i, row in enumerate(got):
         assert [tuple(np.round(g.centroid.coords[0], 6)) for g in row] == [
@@ -154,3 +160,93 @@ def test_two_threads_drawing_in_processes_at_once_each_get_their_own(sample, mon
     for k, got in enumerate(together):
         assert (got == alone[k]).all()
     assert not (alone[0] == alone[1]).all()
+
+
+def _forced_processes(monkeypatch):
+    monkeypatch.setattr(iso, "POLYGON_THREADS", 2)
+    monkeypatch.setattr(iso, "POLYGON_PROCESS_MIN_FACILITIES", 1)
+
+
+def test_started_polygons_are_the_polygons_isochrones_draws(sample, monkeypatch):
+    network, node, sources, bands = sample
+    drawn = iso.isochrones(network, node, sources, bands, method="grid")
+    for processes in (False, True):
+        if processes:
+            _forced_processes(monkeypatch)
+        with iso.start_isochrones(network, node, sources, bands, method="grid") as pending:
+            got = pending.result()
+        assert pending.result() is got  # collected once
+        pd.testing.assert_frame_equal(got.drop(columns="geometry"), drawn.drop(columns="geometry"))
+        assert (shapely.to_wkb(got.geometry.to_numpy()) == shapely.to_wkb(drawn.geometry)).all()
+
+
+def test_the_run_computes_its_tables_while_the_polygons_are_drawn(monkeypatch, tmp_path):
+    """Every polygon worker waits (up to 60 s) for a file that `then` (the scenario's
+    checks and policy types) writes: the run finishes only if `then` runs while the
+    workers draw; each worker reports that it saw the file before drawing."""
+    _forced_processes(monkeypatch)
+    scenario = load_scenario("sample")
+    marker = tmp_path / "then-ran"
+    seen = tmp_path / "seen"
+    seen.mkdir()
+    real = iso._grid_drawer
+
+    def waiting(*args, **kwargs):
+        draw = real(*args, **kwargs)
+
+        def spied(i):
+            for _ in range(6000):
+                if marker.exists():
+                    (seen / f"{i}-{os.getpid()}").touch()
+                    break
+                time.sleep(0.01)
+            return draw(i)
+
+        return spied
+
+    monkeypatch.setattr(iso, "_grid_drawer", waiting)
+    real_add = policy.add_policy
+
+    def add_policy(result, *args, **kwargs):
+        assert result.isochrones.empty  # not collected yet
+        marker.touch()
+        return real_add(result, *args, **kwargs)
+
+    monkeypatch.setattr(policy, "add_policy", add_policy)
+    result = pipeline.analyse_scenario(scenario)
+    n = len(result.facilities)
+    names = [p.name for p in seen.iterdir()]
+    assert sorted(int(x.split("-")[0]) for x in names) == list(range(n))
+    assert os.getpid() not in {int(x.split("-")[1]) for x in names}
+    assert len(result.isochrones) == n * len(scenario.bands_min)
+
+
+def test_an_error_while_the_polygons_are_drawn_stops_the_workers(monkeypatch, tmp_path):
+    """A scenario check failing while the polygons are drawn is raised, the workers stop
+    before the facilities not yet started are drawn, and no worker process is left."""
+    _forced_processes(monkeypatch)
+    scenario = load_scenario("sample")
+    drawn = tmp_path / "drawn"
+    drawn.mkdir()
+    real = iso._grid_drawer
+
+    def slow(*args, **kwargs):
+        draw = real(*args, **kwargs)
+
+        def spied(i):
+            time.sleep(0.5)
+            (drawn / str(i)).touch()
+            return draw(i)
+
+        return spied
+
+    monkeypatch.setattr(iso, "_grid_drawer", slow)
+
+    def failing(result, *args, **kwargs):
+        raise PlannerError("policy table broken")
+
+    monkeypatch.setattr(policy, "add_policy", failing)
+    with pytest.raises(PlannerError, match="policy table broken"):
+        pipeline.analyse_scenario(scenario)
+    assert multiprocessing.active_children() == []
+    assert len(list(drawn.iterdir())) < 6  # cancelled: not every facility was drawn
