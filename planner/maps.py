@@ -309,7 +309,9 @@ def _rounded_vertices(
     return xy[first | moved], index[first | moved], keep
 
 
-def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[str]:
+def encode_lines(
+    geoms: Any, scale: int = COORD_SCALE, to_wgs84: Transformer | None = None
+) -> list[str]:
     """`encode_line` of many lines at once (vectorised): one text per non-empty geometry.
 
     Parameters
@@ -318,13 +320,15 @@ def encode_lines(geoms: Any, scale: int = COORD_SCALE) -> list[str]:
         LineStrings (lon/lat degrees); None and empty ones are skipped.
     scale
         Integer units per degree.
+    to_wgs84
+        Transformer of the geometries' CRS to lon/lat, when they are not in lon/lat.
 
     Returns
     -------
     lines
         ``encode_line`` of each non-empty geometry's coordinates, in order.
     """
-    xy, index, _ = _rounded_vertices(geoms, scale)
+    xy, index, _ = _rounded_vertices(geoms, scale, to_wgs84)
     if not len(xy):
         return []
     first = np.r_[True, index[1:] != index[:-1]]
@@ -906,18 +910,19 @@ def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, l
     }
     pieces = []
     if len(network.dropped_geometry):
-        gdf = network.dropped_gdf()
-        gdf["geometry"] = shapely.simplify(gdf.geometry.to_numpy(), tolerance_m)
-        gdf = gdf.to_crs(4326)
-        for piece, g in gdf.groupby("piece", sort=True):
-            lines = [
-                encode_line(*shapely.get_coordinates(geom).T)
-                for geom in g.geometry
-                if geom is not None and not geom.is_empty
-            ]
-            pieces.append(
-                {"i": int(piece), "t": _piece_tooltip(int(piece), dropped, skipped), "l": lines}
-            )
+        piece_of = np.asarray(network.dropped_piece, dtype=np.int64)
+        order = np.argsort(piece_of, kind="stable")  # by piece, streets in their order
+        piece_of = piece_of[order]
+        geoms = np.asarray(network.dropped_geometry, dtype=object)[order]
+        geoms = shapely.simplify(geoms, tolerance_m)
+        drawn = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+        to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+        lines = encode_lines(geoms, to_wgs84=to_wgs84)  # one per drawn street, in order
+        ids, first = np.unique(piece_of, return_index=True)
+        ends = np.cumsum(drawn)[np.r_[first[1:], len(piece_of)] - 1].tolist()
+        rows = dropped.to_dict("records")
+        for piece, a, b in zip(ids.tolist(), [0, *ends[:-1]], ends, strict=True):
+            pieces.append({"i": piece, "t": _piece_tooltip(piece, rows, skipped), "l": lines[a:b]})
     legs = []
     for table in (analysis.pois, analysis.entrances):
         if "skipped_extra_m" not in table:
@@ -947,8 +952,8 @@ def piece_data(analysis: Result, tolerance_m: float = SIMPLIFY_M) -> dict[str, l
     return {"pieces": pieces, "legs": legs}
 
 
-def _piece_tooltip(piece: int, dropped: pd.DataFrame, skipped: dict[int, Any]) -> str:
-    row = dropped.iloc[piece] if piece < len(dropped) else pd.Series(dtype=object)
+def _piece_tooltip(piece: int, dropped: list[dict[Any, Any]], skipped: dict[int, Any]) -> str:
+    row = dropped[piece] if piece < len(dropped) else {}
     parts = [f"<b>断开的路段 Disconnected street piece #{piece}</b>"]
     if isinstance(row.get("names"), str) and row.get("names"):
         parts.append(esc(row["names"]))
@@ -1390,21 +1395,17 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
     folium.FeatureGroup(
         name="无底图（街道来自数据） No tiles: streets from data", overlay=False
     ).add_to(m)
-    folium.TileLayer(
+    _tile_layer(
         OSM_TILES,
         name="OpenStreetMap (需联网 needs internet)",
         attr="© OpenStreetMap contributors",
-        overlay=False,
-        show=False,
         max_zoom=19,
     ).add_to(m)
-    amap = folium.TileLayer(
+    amap = _tile_layer(
         AMAP_TILES,
         name="高德 Amap (GCJ-02, 需联网 needs internet)",
         attr="© 高德地图 AutoNavi",
         subdomains="1234",
-        overlay=False,
-        show=False,
         max_zoom=18,
     ).add_to(m)
     groups: dict[str, Any] = {
@@ -1502,6 +1503,20 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
     header.add_child(_Verbatim(inline_own("planner.js")), name="planner_js")
     m.fit_bounds([[s, w], [n, e]])
     return m, layers, page_json(data)
+
+
+def _tile_layer(url: str, *, name: str, attr: str, max_zoom: int, **options: Any) -> Any:
+    """A base layer of web tiles, hidden at first (the page draws its streets from data).
+
+    folium looks a text `tiles` up among every xyzservices provider first (about 4.5 ms a
+    layer); handed a `xyzservices.TileProvider` of `url` it uses it as it is.
+    """
+    import xyzservices
+
+    provider = xyzservices.TileProvider(name=name, url=url, attribution=attr)
+    return folium.TileLayer(
+        provider, name=name, attr=attr, overlay=False, show=False, max_zoom=max_zoom, **options
+    )
 
 
 def render_map(analysis: Result) -> str:

@@ -551,3 +551,28 @@ def test_street_data_equals_the_geodataframe_form() -> None:
     assert got == _street_data_by_geodataframe(a)
     assert {s["n"] for s in got} == {"中山路", "", "&lt;b&gt;&amp;", "Main St"}
     assert sum(len(maps.decode_multilines(s["l"])) for s in got) == n
+
+
+def test_tile_layers_keep_their_url_and_options_without_a_provider_lookup(monkeypatch) -> None:
+    """The two web base layers go to the page as given; folium's lookup of a text `tiles`
+    among all xyzservices providers (slow) is not made."""
+    import folium
+    import xyzservices
+
+    def no_lookup(name):
+        raise AssertionError(f"provider lookup of {name!r}")
+
+    monkeypatch.setattr(xyzservices.providers, "query_name", no_lookup)
+    m = folium.Map(tiles=None)
+    layer = maps._tile_layer(maps.OSM_TILES, name="OSM", attr="© OSM", max_zoom=19).add_to(m)
+    amap = maps._tile_layer(
+        maps.AMAP_TILES, name="高德 A", attr="© 高德", subdomains="1234", max_zoom=18
+    ).add_to(m)
+    assert (layer.tiles, amap.tiles) == (maps.OSM_TILES, maps.AMAP_TILES)
+    assert (layer.tile_name, amap.tile_name) == ("OSM", "高德 A")
+    assert amap.options["subdomains"] == "1234" and layer.options["subdomains"] == "abc"
+    assert (layer.options["max_zoom"], amap.options["max_zoom"]) == (19, 18)
+    assert amap.options["attribution"] == "© 高德"
+    assert not layer.show and not layer.overlay
+    html = m.get_root().render()
+    assert json.dumps(maps.OSM_TILES) in html and "webrd0{s}.is.autonavi.com" in html
