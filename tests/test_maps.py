@@ -576,3 +576,49 @@ def test_tile_layers_keep_their_url_and_options_without_a_provider_lookup(monkey
     assert not layer.show and not layer.overlay
     html = m.get_root().render()
     assert json.dumps(maps.OSM_TILES) in html and "webrd0{s}.is.autonavi.com" in html
+
+
+def test_band_data_simplifies_ring_by_ring_and_leaves_out_collapsed_rings() -> None:
+    """A hole or a polygon smaller than the tolerance is left out (a polygon with its
+    holes); the other rings are drawn as `encode_multilines` of their simplified rings,
+    and the box is that of the exteriors drawn."""
+    from types import SimpleNamespace
+
+    import geopandas as gpd
+    import pandas as pd
+    import shapely
+
+    tol = 2e-5
+    big = shapely.Polygon(
+        [(0, 0), (0.01, 0), (0.01, 0.01), (0, 0.01)],
+        holes=[
+            [(0.002, 0.002), (0.004, 0.002), (0.004, 0.004), (0.002, 0.004)],  # kept
+            [(0.006, 0.006), (0.006 + 1e-6, 0.006), (0.006, 0.006 + 1e-6)],  # collapses
+        ],
+    )
+    speck = shapely.Polygon([(0.02, 0.02), (0.02 + 1e-6, 0.02), (0.02, 0.02 + 1e-6)])
+    speck_with_hole = shapely.Polygon(
+        [(0.03, 0.03), (0.03 + 1e-6, 0.03), (0.03, 0.03 + 1e-6)],
+        holes=[
+            [(0.03 + 1e-7, 0.03 + 1e-7), (0.03 + 2e-7, 0.03 + 1e-7), (0.03 + 1e-7, 0.03 + 2e-7)]
+        ],
+    )
+    iso = gpd.GeoDataFrame(
+        {"facility_id": ["A", "A", "B"], "band_min": [5.0, 10.0, 5.0]},
+        geometry=[big, shapely.MultiPolygon([big, speck]), speck_with_hole],
+        crs=4326,
+    )
+    analysis = SimpleNamespace(
+        isochrones=iso,
+        facilities=pd.DataFrame({"facility_id": ["A", "B"]}),
+        settings=SimpleNamespace(bands_min=(5.0, 10.0)),
+    )
+    records = maps.band_data(analysis, tolerance_deg=tol)
+    assert [(r["f"], r["b"]) for r in records] == [(0, 1), (0, 0)]  # largest band first; B gone
+    rings = shapely.get_rings(big)[:2]  # the exterior and the hole kept
+    expected = maps.encode_multilines(
+        shapely.simplify(rings, tol, preserve_topology=False), [0, 0], 1
+    )
+    for r in records:
+        assert r["p"] == expected  # the speck of the multipolygon left out
+        assert r["bb"] == [round(v * maps.COORD_SCALE) for v in big.bounds]
