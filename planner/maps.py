@@ -216,12 +216,16 @@ def _pack(values: np.ndarray) -> tuple[str, np.ndarray]:
         n += above
     offsets = np.zeros(len(z) + 1, dtype=np.int64)
     np.cumsum(n, out=offsets[1:])
-    chunk = np.arange(int(n.max(initial=1)), dtype=np.uint64)
-    chunks = ((z[:, None] >> (np.uint64(5) * chunk)) & np.uint64(31)).astype(np.uint8)
-    more = chunk[None, :] < (n[:, None] - 1).astype(np.uint64)
-    chars = chunks + np.uint8(_PACK_OFFSET) + (more.astype(np.uint8) << np.uint8(5))
-    used = chunk[None, :] < n[:, None].astype(np.uint64)
-    return chars[used].tobytes().decode("ascii"), offsets
+    chars = np.empty(int(offsets[-1]), dtype=np.uint8)
+    # chunk by chunk, only over the values that have that many (most have one or two)
+    at, left = offsets[:-1], n
+    while len(z):
+        last = left == 1
+        marker = np.where(last, np.uint8(_PACK_OFFSET), np.uint8(_PACK_OFFSET + 32))
+        chars[at] = (z & np.uint64(31)).astype(np.uint8) + marker
+        more = ~last
+        z, at, left = z[more] >> np.uint64(5), at[more] + 1, left[more] - 1
+    return chars.tobytes().decode("ascii"), offsets
 
 
 def pack_ints(values: Any) -> str:
