@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 from collections.abc import Callable, Iterable, Sequence
@@ -116,6 +117,7 @@ def _die_with_parent(parent: int) -> None:
 def _child(result: Result, jobs: Sequence[_Job], conn: Any, parent: int) -> None:
     """Run `jobs` in the forked process; send back None, or the exception raised."""
     _die_with_parent(parent)
+    gc.freeze()  # what the fork inherited is never collected here: no walking, no copying
     try:
         for write, path in jobs:
             write(result, path)

@@ -374,3 +374,27 @@ def test_a_pool_worker_writes_everything_itself(result, tmp_path):
         keys = pool.map(_write_in_a_pool_worker, [(result, tmp_path / "o")])[0]
     assert {"workbook", "geopackage"} <= set(keys)
     assert (tmp_path / "o" / outputs.output_files(result.provenance.name)["workbook"]).exists()
+
+
+def test_the_forked_writer_freezes_what_it_inherited(result, monkeypatch, tmp_path):
+    """In the forked writer the objects inherited from this process are frozen (never
+    walked by its collections, so their pages are not copied); this process's collector
+    is left as it was."""
+    import gc
+
+    monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
+    monkeypatch.setattr(outputs, "_idle_cpus", lambda: 1.0)
+    real = export.write_workbook
+
+    def spy(res, path):
+        Path(path).with_name("freeze.txt").write_text(f"{os.getpid()} {gc.get_freeze_count()}")
+        return real(res, path)
+
+    monkeypatch.setattr(export, "write_workbook", spy)
+    before = gc.get_freeze_count()
+    out = tmp_path / "out"
+    outputs.write_outputs(result, out, formats=("xlsx",))
+    pid, frozen = map(int, (tmp_path / "out").glob("**/freeze.txt").__next__().read_text().split())
+    assert pid != os.getpid()
+    assert frozen > before + 1000  # everything the fork inherited (the result among it)
+    assert gc.get_freeze_count() == before
