@@ -38,11 +38,6 @@ __all__ = [
 WORKBOOK_SHEETS = ("汇总", "服务点", "商户", "覆盖明细", "政策业态", "服务缺口")
 #: Layers of the GeoPackage, in order.
 GEOPACKAGE_LAYERS = ("facilities", "entrances", "pois", "isochrones", "network", "gaps")
-#: GeoPackage layers written through Arrow (pyogrio's ``use_arrow``): the same fields, types
-#: and values, faster for many simple features (city workload: pois 0.79 -> 0.49 s, network
-#: 1.80 -> 1.33 s, gaps 0.68 -> 0.48 s) but not for a few large polygons (isochrones 0.20 ->
-#: 0.41 s), which keep the default path.
-ARROW_LAYERS = frozenset({"facilities", "entrances", "pois", "network", "gaps"})
 #: Chinese name of each column (`planner.schema` layouts, policy and gap tables).
 HEADERS_ZH = {
     "row": "行号",
@@ -556,9 +551,7 @@ def write_geopackage(result: Result, path: str | Path) -> Path:
         gpkg = p.with_name(p.name + ".gpkg")
         try:
             for name, layer in layers.items():
-                pyogrio.write_dataframe(
-                    layer, gpkg, layer=name, driver="GPKG", use_arrow=name in ARROW_LAYERS
-                )
+                pyogrio.write_dataframe(layer, gpkg, layer=name, driver="GPKG")
             os.replace(gpkg, p)
         finally:
             gpkg.unlink(missing_ok=True)

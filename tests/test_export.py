@@ -161,30 +161,6 @@ def test_geopackage_layers_crs_counts_and_values(written):
     assert list(iso["facility_id"]) == list(a.isochrones["facility_id"])
 
 
-def test_geopackage_layers_through_arrow_are_the_layers_written_without(
-    written, tmp_path, monkeypatch
-):
-    """The layers written through Arrow have the fields, types, geometry type, CRS and
-    values the default path writes (the whole file written both ways)."""
-    a, files = written
-    assert export.ARROW_LAYERS  # some layers do go through Arrow
-    monkeypatch.setattr(export, "ARROW_LAYERS", frozenset())
-    plain = export.write_geopackage(a, tmp_path / "plain.gpkg")
-    for layer in export.GEOPACKAGE_LAYERS:
-        info = [pyogrio.read_info(p, layer=layer) for p in (files["geopackage"], plain)]
-        for key in ("fields", "dtypes"):
-            assert list(info[0][key]) == list(info[1][key]), (layer, key)
-        for key in ("geometry_type", "crs", "features", "encoding"):
-            assert info[0][key] == info[1][key], (layer, key)
-        arrow, default = (
-            pyogrio.read_dataframe(p, layer=layer) for p in (files["geopackage"], plain)
-        )
-        pd.testing.assert_frame_equal(
-            arrow.drop(columns="geometry"), default.drop(columns="geometry")
-        )
-        assert (arrow.geometry.to_wkb() == default.geometry.to_wkb()).all(), layer
-
-
 def test_tables_longer_than_a_sheet_continue_on_numbered_sheets(written, tmp_path, monkeypatch):
     """Nothing is cut at the row limit: the rest goes on "名称 (2)", …; the summary says so."""
     a, _ = written
