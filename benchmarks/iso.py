@@ -38,6 +38,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: These benchmarks time the drawing of the band polygons: none come from the user's
+#: polygon cache (planner/_polycache.py), here or in processes started from here.
+os.environ["PLANNER_POLYGON_CACHE"] = "0"
 SIZES = {"piece": (20_000, 50, 10_000), "full": (200_000, 500, 100_000)}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ import shapely
 from planner import _cache, io, outputs, pipeline, reach
 from planner import network as net
 from planner.scenario import load_scenario
+
+#: These benchmarks time the drawing of the band polygons: none come from the user's
+#: polygon cache (planner/_polycache.py), here or in processes started from here.
+os.environ["PLANNER_POLYGON_CACHE"] = "0"
 
 
 @dataclass

@@ -30,6 +30,10 @@ from tests.synthetic import synthetic_network  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 
+#: These benchmarks time the drawing of the band polygons: none come from the user's
+#: polygon cache (planner/_polycache.py), here or in processes started from here.
+os.environ["PLANNER_POLYGON_CACHE"] = "0"
+
 
 def timed_run(region_file: Path, work: Path, workers: int | None, scheduler: str | None) -> dict:
     shutil.rmtree(work, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner import _polycache
 from planner._cpus import usable_cpus
 from planner._i18n import _
 from planner.network import StreetNetwork
@@ -266,6 +268,15 @@ POLYGON_THREADS = min(2, usable_cpus())
 #: 7.6 -> 5.3 s, Nanjing Xinjiekou (20) 0.186 -> 0.165 s; the sample (6) 0.095 -> 0.102 s.
 POLYGON_PROCESS_MIN_FACILITIES = 16
 
+#: Keep the grid method's polygons in the user cache (`planner._polycache`) and reuse them
+#: for a facility whose street segments, bands and drawing settings are all unchanged (the
+#: key is a digest of exactly what draws it, the drawing code and library versions): the
+#: same polygons, bit for bit (WKB), without drawing them again.
+POLYGON_CACHE = True
+#: Environment variable: ``0`` turns the polygon cache off for the process and its children
+#: (the benchmarks that time the drawing set it).
+POLYGON_CACHE_ENV = "PLANNER_POLYGON_CACHE"
+
 #: In a forked polygon worker: the drawing function it was started with (`_start_worker`).
 _DRAW: Callable[[int], list[shapely.Geometry]] | None = None
 
@@ -302,6 +313,7 @@ def isochrones(
     method: str = "exact",
     cell_m: float = GRID_CELL_M,
     simplify_m: float | None = None,
+    cache: bool | None = None,
 ) -> gpd.GeoDataFrame:
     """Band polygons per facility: reached street pieces buffered by `buffer_m`.
 
@@ -343,6 +355,11 @@ def isochrones(
     simplify_m
         How far the ``"grid"`` method's simplified rings may lie from the contoured ones,
         in metres (None: `GRID_SIMPLIFY_M`; 0 keeps every contoured vertex).
+    cache
+        Reuse and keep the ``"grid"`` method's polygons in the user cache
+        (`planner._polycache`; None: `POLYGON_CACHE`, unless the environment variable
+        ``PLANNER_POLYGON_CACHE`` is ``0``): a facility whose street segments, bands and
+        settings are unchanged gets the polygons drawn before, bit for bit.
 
     Returns
     -------
@@ -359,6 +376,7 @@ def isochrones(
         method=method,
         cell_m=cell_m,
         simplify_m=simplify_m,
+        cache=cache,
     ).result()
 
 
@@ -410,6 +428,7 @@ def start_isochrones(
     method: str = "exact",
     cell_m: float = GRID_CELL_M,
     simplify_m: float | None = None,
+    cache: bool | None = None,
 ) -> PendingIsochrones:
     """Start drawing the band polygons of `isochrones`; the caller may work meanwhile.
 
@@ -440,10 +459,14 @@ def start_isochrones(
     bands = sorted(bands_m)
     growth = band_growth(network, reach, sources, bands)
     n_rows = len(reach.facilities)
+    keys: list[str] | None = None
     if method == "grid" and buffer_m >= cell_m * GRID_MIN_BUFFER_CELLS:
         if simplify_m is None:
             simplify_m = GRID_SIMPLIFY_M
-        draw = _grid_drawer(network, growth, n_rows, len(bands), buffer_m, cell_m, simplify_m)
+        segments = _grid_segments(network, growth, n_rows)
+        draw = _grid_drawer(segments, len(bands), buffer_m, cell_m, simplify_m)
+        if _cache_on(cache):
+            keys = _grid_keys(segments, len(bands), buffer_m, cell_m, simplify_m)
     else:
         lines = cut_lines(
             network,
@@ -453,29 +476,46 @@ def start_isochrones(
             growth["end"].to_numpy(),
         )
         draw = _exact_drawer(lines, growth, n_rows, len(bands), buffer_m)
+    stored = _polycache.read(keys) if keys else [None] * n_rows
+    todo = [i for i, found in enumerate(stored) if found is None]
 
     def frame(drawn: list[list[shapely.Geometry]]) -> gpd.GeoDataFrame:
+        rows: list[list[shapely.Geometry]] = [[] for i in range(n_rows)]
+        for i, polygons in zip(todo, drawn, strict=True):
+            rows[i] = polygons
+        for i, found in enumerate(stored):
+            if found is not None:
+                rows[i] = shapely.from_wkb(found).tolist()
+        if keys and todo:
+            _polycache.write({keys[i]: shapely.to_wkb(rows[i]).tolist() for i in todo})
         return gpd.GeoDataFrame(
             {
                 "facility": np.repeat(np.asarray(reach.facilities, dtype=int), len(bands)),
                 "band": np.tile(np.arange(len(bands)), n_rows),
                 "distance_m": np.tile(np.asarray(bands, dtype=float), n_rows),
             },
-            geometry=[g for row in drawn for g in row],
+            geometry=[g for row in rows for g in row],
             crs=network.crs,
         )
 
-    if _in_processes(n_rows):
-        collect, stop = _start_processes(draw, n_rows, len(bands))
+    if _in_processes(len(todo)):
+        collect, stop = _start_processes(draw, todo, len(bands))
         return PendingIsochrones(collect, stop, frame)
 
     def later() -> list[list[shapely.Geometry]]:
-        if POLYGON_THREADS > 1 and n_rows > 1:
+        if POLYGON_THREADS > 1 and len(todo) > 1:
             with ThreadPoolExecutor(POLYGON_THREADS) as pool:
-                return list(pool.map(draw, range(n_rows)))
-        return [draw(i) for i in range(n_rows)]
+                return list(pool.map(draw, todo))
+        return [draw(i) for i in todo]
 
     return PendingIsochrones(later, lambda: None, frame)
+
+
+def _cache_on(cache: bool | None) -> bool:
+    """Whether to use the polygon cache: `cache`; None: `POLYGON_CACHE`, unless off by env."""
+    if cache is not None:
+        return cache
+    return POLYGON_CACHE and os.environ.get(POLYGON_CACHE_ENV, "").strip() != "0"
 
 
 def _in_processes(n_rows: int) -> bool:
@@ -496,16 +536,16 @@ def _start_worker(draw: Callable[[int], list[shapely.Geometry]]) -> None:
     _DRAW = draw
 
 
-def _draw_some(first: int, last: int) -> list[bytes]:
-    """In a forked worker: the WKB of the polygons of facilities ``first .. last - 1``."""
+def _draw_some(rows: list[int]) -> list[bytes]:
+    """In a forked worker: the WKB of the polygons of facilities `rows`."""
     assert _DRAW is not None
-    return [shapely.to_wkb(g) for i in range(first, last) for g in _DRAW(i)]
+    return [shapely.to_wkb(g) for i in rows for g in _DRAW(i)]
 
 
 def _start_processes(
-    draw: Callable[[int], list[shapely.Geometry]], n_rows: int, n_bands: int
+    draw: Callable[[int], list[shapely.Geometry]], rows: list[int], n_bands: int
 ) -> tuple[Callable[[], list[list[shapely.Geometry]]], Callable[[], None]]:
-    """Start ``[draw(i) for i in range(n_rows)]`` in `POLYGON_THREADS` forked processes.
+    """Start ``[draw(i) for i in rows]`` in `POLYGON_THREADS` forked processes.
 
     The workers are started with `draw` (a forked process inherits it and everything it
     reads: nothing is pickled on the way in, and calls from several threads at once each
@@ -517,9 +557,8 @@ def _start_processes(
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    step = max(1, -(-n_rows // (POLYGON_THREADS * 8)))
-    starts = list(range(0, n_rows, step))
-    ends = [min(a + step, n_rows) for a in starts]
+    step = max(1, -(-len(rows) // (POLYGON_THREADS * 8)))
+    chunks = [rows[a : a + step] for a in range(0, len(rows), step)]
     pool = ProcessPoolExecutor(
         POLYGON_THREADS,
         mp_context=multiprocessing.get_context("fork"),
@@ -527,7 +566,7 @@ def _start_processes(
         initargs=(draw,),
     )
     try:
-        futures = [pool.submit(_draw_some, a, b) for a, b in zip(starts, ends, strict=True)]
+        futures = [pool.submit(_draw_some, chunk) for chunk in chunks]
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -535,7 +574,7 @@ def _start_processes(
     def collect() -> list[list[shapely.Geometry]]:
         wkb = [g for f in futures for g in f.result()]
         geoms = shapely.from_wkb(wkb).tolist()
-        return [geoms[i * n_bands : (i + 1) * n_bands] for i in range(n_rows)]
+        return [geoms[i * n_bands : (i + 1) * n_bands] for i in range(len(rows))]
 
     def stop() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -566,10 +605,45 @@ def _exact_drawer(
     return draw
 
 
+def _grid_segments(
+    network: StreetNetwork, growth: pd.DataFrame, n_rows: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The segments the grid method draws: starts, ends, bands, each facility's first (n + 1).
+
+    All facilities' segments, by facility; facility ``i`` has ``bounds[i]:bounds[i + 1]``.
+    """
+    xy, piece = _stretch_xy(
+        network,
+        EdgeCoords.from_network(network),
+        growth["edge"].to_numpy(),
+        growth["start"].to_numpy(),
+        growth["end"].to_numpy(),
+    )
+    a, b, seg_piece = _segments(xy, piece)
+    facility = growth["facility"].to_numpy()[seg_piece]  # growth is sorted by facility
+    band = growth["band"].to_numpy()[seg_piece].astype(np.int64)
+    bounds = np.searchsorted(facility, np.arange(n_rows + 1))
+    return a, b, band, bounds
+
+
+def _grid_keys(
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    n_bands: int,
+    buffer_m: float,
+    cell_m: float,
+    simplify_m: float,
+) -> list[str]:
+    """Per facility: the polygon cache key of everything `_grid_drawer`'s ``draw(i)`` reads."""
+    a, b, band, bounds = segments
+    settings = (n_bands, buffer_m, cell_m, simplify_m)
+    return [
+        _polycache.key((a[lo:hi], b[lo:hi], band[lo:hi]), settings)
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True)
+    ]
+
+
 def _grid_drawer(
-    network: StreetNetwork,
-    growth: pd.DataFrame,
-    n_rows: int,
+    segments: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     n_bands: int,
     buffer_m: float,
     cell_m: float,
@@ -583,19 +657,10 @@ def _grid_drawer(
     the straight sides of a corridor, and within a cell elsewhere (round caps, the corners
     of holes, holes smaller than a cell). Each ring is then simplified (Douglas-Peucker,
     `simplify_m`) and each band unioned with the band inside it (`_nested`); a facility
-    with a simplified band that is not valid keeps its rings as contoured.
+    with a simplified band that is not valid keeps its rings as contoured. ``draw(i)``
+    reads only facility ``i``'s segments (`_grid_segments`) and the settings.
     """
-    xy, piece = _stretch_xy(
-        network,
-        EdgeCoords.from_network(network),
-        growth["edge"].to_numpy(),
-        growth["start"].to_numpy(),
-        growth["end"].to_numpy(),
-    )
-    a, b, seg_piece = _segments(xy, piece)
-    facility = growth["facility"].to_numpy()[seg_piece]  # growth is sorted by facility
-    band = growth["band"].to_numpy()[seg_piece].astype(np.int64)
-    bounds = np.searchsorted(facility, np.arange(n_rows + 1))
+    a, b, band, bounds = segments
     # a node exactly on the level would put one contour vertex on two cells' sides: the
     # level is raised by a relative 1e-12 (a picometre) so that no distance equals it
     level = buffer_m / cell_m * (1.0 + 1e-12)

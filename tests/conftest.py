@@ -61,6 +61,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(slow)
 
 
+# --------------------------------------------------------------------------- polygon cache
+@pytest.fixture(autouse=True)
+def _polygons_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests in this process draw their band polygons: none come from the polygon cache.
+
+    Many tests count, spy on or break the drawing itself; the cache is tested on its own
+    (tests/test_polygon_cache.py turns it on again). ``planner`` processes started by a
+    test keep it (their own cache folder, see tests/_plugin_env.py).
+    """
+    monkeypatch.setattr("planner.isochrones.POLYGON_CACHE", False)
+
+
 # --------------------------------------------------------------------------- browser
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[Browser]:

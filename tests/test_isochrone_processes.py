@@ -111,7 +111,7 @@ def test_processes_keep_the_order_of_facilities_and_bands(monkeypatch):
     def draw(i):
         return [shapely.Point(i, b).buffer(1.0) for b in range(3)]
 
-    collect, stop = iso._start_processes(draw, 37, 3)
+    collect, stop = iso._start_processes(draw, list(range(37)), 3)
     try:
         got = collect()
     finally:

@@ -339,6 +339,7 @@ def test_warm_benchmark_smoke(tmp_path):
     assert set(methods) == {
         "planner warm",
         "planner warm, all formats",
+        "planner warm, polygons drawn",
         "planner cold",
         "planner cold, empty cache",
         "osmnx method",
@@ -348,6 +349,7 @@ def test_warm_benchmark_smoke(tmp_path):
     assert {"network", "inputs", "map", "startup"} <= set(methods["planner warm"]["stages"])
     assert {"load", "reach", "polygons", "write"} <= set(methods["osmnx method"]["stages"])
     assert "| sample | OSMnx method ÷ planner warm" in done.stdout
+    assert "| sample | warm process, every polygon drawn (none cached)" in done.stdout
 
 
 @pytest.mark.slow
