@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import os
 import pickle
+import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,21 +73,54 @@ def _rows(result: Result) -> int:
     return len(result.pois) + len(result.coverage) + int(result.network.n_edges)
 
 
+#: How long `_idle_cpus` watches the CPUs (seconds).
+IDLE_SAMPLE_S = 0.1
+
+
+def _proc_stat() -> str:
+    with open("/proc/stat", encoding="ascii") as fh:
+        return fh.read()
+
+
+def _cpu_ticks(stat: str) -> tuple[int, int]:
+    """Idle and total ticks of all CPUs from the text of ``/proc/stat`` (Linux)."""
+    first = stat.split("\n", 1)[0].split()
+    if not first or first[0] != "cpu":
+        raise ValueError("no cpu line")
+    ticks = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
+    return ticks[3] + ticks[4], sum(ticks)
+
+
 def _idle_cpus() -> float:
-    """CPUs not busy over the last minute (this process counts as busy)."""
+    """CPUs busy with nothing, this process counted as busy (it is about to write).
+
+    On Linux, what the CPUs do right now: `IDLE_SAMPLE_S` of ``/proc/stat`` while this
+    process sleeps. (The one-minute load average counted this run's own polygon workers
+    of a few seconds earlier as other work, and turned the forked writer off after them.)
+    Elsewhere, the one-minute load average.
+    """
     try:
-        load = os.getloadavg()[0]
-    except OSError:  # not available: assume none is free
-        return 0.0
-    return _cpus() - max(load, 1.0)
+        idle0, total0 = _cpu_ticks(_proc_stat())
+        time.sleep(IDLE_SAMPLE_S)
+        idle1, total1 = _cpu_ticks(_proc_stat())
+    except (OSError, ValueError):
+        try:
+            load = os.getloadavg()[0]
+        except OSError:  # not available: assume none is free
+            return 0.0
+        return _cpus() - max(load, 1.0)
+    if total1 <= total0:
+        return _cpus() - 1.0
+    idle = _cpus() * (idle1 - idle0) / (total1 - total0)
+    return min(idle, _cpus() - 1.0)
 
 
 def _parallel(result: Result) -> bool:
     """Whether to write the workbook and the GeoPackage in a forked process.
 
-    Only for a large result and when another CPU is idle: with the other CPU busy the second
-    process adds 0.1–2 CPU-s (start-up, copy-on-write) for a wall time between 1.6 s slower
-    and 3.4 s faster on the city benchmark (`benchmarks/notes/writers.md`).
+    Only for a large result and when another CPU is idle now (`_idle_cpus`): with the other
+    CPU busy the second process adds 0.1–2 CPU-s (start-up, copy-on-write) for a wall time
+    between 1.6 s slower and 3.4 s faster on the city benchmark (`benchmarks/notes/writers.md`).
     """
     import multiprocessing
 

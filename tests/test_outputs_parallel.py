@@ -285,9 +285,33 @@ def test_a_killed_run_leaves_no_forked_writer(tmp_path):
     assert not out.exists()  # nothing was published
 
 
+def _stat(idle: int, busy: int) -> str:
+    # cpu user nice system idle iowait irq softirq steal guest guest_nice, then per CPU
+    return f"cpu  {busy} 0 0 {idle} 0 0 0 0 0 0\ncpu0 1 0 0 1 0 0 0 0 0 0\nintr 5\n"
+
+
+@pytest.mark.parametrize(
+    ("idle_ticks", "busy_ticks", "expected"),
+    [(200, 0, 1.0), (100, 100, 1.0), (60, 140, 0.6), (20, 180, 0.2), (0, 200, 0.0)],
+)
+def test_idle_cpus_is_what_the_cpus_do_now(monkeypatch, idle_ticks, busy_ticks, expected):
+    """On 2 CPUs, from two readings of /proc/stat; this process counts as busy."""
+    monkeypatch.setattr(outputs, "_cpus", lambda: 2)
+    monkeypatch.setattr(outputs, "IDLE_SAMPLE_S", 0.0)
+    readings = iter([_stat(1000, 5000), _stat(1000 + idle_ticks, 5000 + busy_ticks)])
+    monkeypatch.setattr(outputs, "_proc_stat", lambda: next(readings))
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 9.0, 9.0))  # not read
+    assert outputs._idle_cpus() == pytest.approx(expected)
+
+
 def test_parallel_only_for_large_results_with_a_cpu_to_spare(result, monkeypatch):
     monkeypatch.setattr(outputs, "PARALLEL_MIN_ROWS", 0)
     monkeypatch.setattr(outputs, "_cpus", lambda: 2)
+
+    def no_proc() -> str:  # not Linux: the one-minute load average
+        raise OSError("no /proc")
+
+    monkeypatch.setattr(outputs, "_proc_stat", no_proc)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.9, 0.0, 0.0))
     assert outputs._idle_cpus() == 1.0 and outputs._parallel(result)
     monkeypatch.setattr(os, "getloadavg", lambda: (1.8, 0.0, 0.0))  # the other CPU is busy
