@@ -86,7 +86,7 @@ def _cpu_ticks(stat: str) -> tuple[int, int]:
     """Idle and total ticks of all CPUs from the text of ``/proc/stat`` (Linux)."""
     first = stat.split("\n", 1)[0].split()
     if not first or first[0] != "cpu":
-        raise ValueError("no cpu line")
+        raise ValueError  # (not /proc/stat as Linux writes it; caught by `_idle_cpus`)
     ticks = [int(v) for v in first[1:9]]  # user nice system idle iowait irq softirq steal
     return ticks[3] + ticks[4], sum(ticks)
 
