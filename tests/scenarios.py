@@ -7,7 +7,7 @@ from pathlib import Path
 
 from planner.scenario import DATA_DIR
 
-__all__ = ["OSM", "SAMPLE", "edited", "sample_text", "write_scenario"]
+__all__ = ["OSM", "SAMPLE", "edited", "sample_reach", "sample_text", "write_scenario"]
 
 SAMPLE = DATA_DIR / "sample"
 OSM = SAMPLE / "shenzhen_nanshan_science_park_2021-03.osm"
@@ -34,3 +34,25 @@ def edited(old: str, new: str) -> str:
     text = sample_text()
     assert old in text, old
     return text.replace(old, new, 1)
+
+
+def sample_reach() -> tuple:
+    """The sample's network, node reach of its 6 facilities, their anchors and bands (m)."""
+    import pandas as pd
+
+    from planner import inputs, pipeline, reach
+    from planner.scenario import load_scenario
+    from planner.snap import snap_points
+
+    scenario = load_scenario("sample")
+    network = inputs.load_network(scenario)
+    fac = inputs.load_facilities(scenario)
+    settings = scenario.settings()
+    bands = [b * settings.metres_per_minute for b in settings.bands_min]
+    x, y = pipeline.to_network_xy(network, fac["lon"].to_numpy(), fac["lat"].to_numpy())
+    ids = pd.unique(fac["id"])
+    sources = reach.Anchors.from_snapped(
+        snap_points(network, x, y, 300.0), pd.Index(ids).get_indexer(fac["id"])
+    )
+    node = reach.node_reach(network, sources, len(ids), max(bands))
+    return network, node, sources, bands

@@ -12,28 +12,17 @@ import pandas as pd
 import pytest
 import shapely
 
-from planner import inputs, pipeline, policy, reach
 from planner import isochrones as iso
+from planner import pipeline, policy
 from planner._errors import PlannerError
 from planner.scenario import load_scenario
-from planner.snap import snap_points
+from tests.scenarios import sample_reach
 
 
 @pytest.fixture(scope="module")
 def sample():
     """The sample's network, facility reach and bands (6 facilities)."""
-    scenario = load_scenario("sample")
-    network = inputs.load_network(scenario)
-    fac = inputs.load_facilities(scenario)
-    settings = scenario.settings()
-    bands = [b * settings.metres_per_minute for b in settings.bands_min]
-    x, y = pipeline.to_network_xy(network, fac["lon"].to_numpy(), fac["lat"].to_numpy())
-    ids = pd.unique(fac["id"])
-    sources = reach.Anchors.from_snapped(
-        snap_points(network, x, y, 300.0), pd.Index(ids).get_indexer(fac["id"])
-    )
-    node = reach.node_reach(network, sources, len(ids), max(bands))
-    return network, node, sources, bands
+    return sample_reach()
 
 
 def _draw(sample, method, processes, monkeypatch):
