@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import os
 import struct
-import tempfile
 from collections.abc import Iterable, Sequence
 from functools import cache
 from importlib import metadata
@@ -133,23 +132,21 @@ def write(entries: dict[str, Sequence[bytes]], folder: Path | None = None) -> in
     Each entry is written to a temporary file and renamed into place, so a reader sees a
     whole entry or none; a cache that cannot be written is left as it is. Then `trim`.
     """
+    from planner.io import write_atomic
+
     folder = cache_dir() if folder is None else Path(folder)
     stored = 0
     for k, wkbs in entries.items():
-        path = _path(folder, k)
+        data = _encode(wkbs)
+
+        def put(tmp: Path, data: bytes = data) -> None:
+            tmp.write_bytes(data)
+
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(_encode(wkbs))
-                os.replace(tmp, path)
-            finally:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
-            stored += 1
+            write_atomic(_path(folder, k), put, sync=False)
         except OSError:
             break  # not writable (read-only, full): draw without storing
+        stored += 1
     if stored:
         trim(folder)
     return stored

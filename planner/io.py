@@ -27,7 +27,7 @@ _FILE_MODE = 0o666 & ~_umask()
 _DIR_MODE = 0o777 & ~_umask()
 
 
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
+def write_atomic(path: str | Path, write: Callable[[Path], None], *, sync: bool = True) -> Path:
     """Write a file through a temporary sibling and rename it into place.
 
     A run killed at any point leaves either the previous complete file or the new one.
@@ -38,6 +38,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
         Destination.
     write
         Function that writes the content to the temporary path it is given.
+    sync
+        Flush the content to the disk before the rename (False for a cache, whose entries
+        are checked when read and may be lost).
 
     Returns
     -------
@@ -52,8 +55,9 @@ def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
     tmp.unlink()  # the name is reserved; some writers (GDAL) refuse to overwrite a file
     try:
         write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if sync:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; outputs are meant to be shared
         os.replace(tmp, path)
     finally:
