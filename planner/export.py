@@ -13,7 +13,10 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+import threading
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -357,6 +360,41 @@ def _table_sheet(sheets: _Sheets, title: str, frame: pd.DataFrame, max_rows: int
     return names
 
 
+#: Deflate level of the workbook's zip entries. 2 packs the sheet XML about 3.6 times as fast
+#: as zlib's default (6) into a file about 16% larger: 124 MB of city-workload XML took
+#: 0.50 s for 21.4 MB against 1.82 s for 18.3 MB (1: 0.48 s, 22.5 MB; 4: 0.82 s, 19.8 MB).
+XLSX_COMPRESSLEVEL = 2
+_ZIP_SWAP = threading.Lock()
+
+
+class _LeveledZipFile(zipfile.ZipFile):
+    """A ZipFile that deflates at `XLSX_COMPRESSLEVEL` unless told otherwise."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("compresslevel", XLSX_COMPRESSLEVEL)
+        super().__init__(*args, **kwargs)
+
+
+@contextmanager
+def _deflate_level(module: Any) -> Iterator[None]:
+    """xlsxwriter's workbook `module` zips at `XLSX_COMPRESSLEVEL` for the duration.
+
+    xlsxwriter has no option for the level (its issue 853) and looks its ``ZipFile`` up
+    in its module when the book closes; that name is swapped for `_LeveledZipFile` and put
+    back. A version without the name is left as it is (zlib's default level).
+    """
+    if not isinstance(getattr(module, "ZipFile", None), type):
+        yield
+        return
+    with _ZIP_SWAP:
+        original = module.ZipFile
+        module.ZipFile = _LeveledZipFile
+        try:
+            yield
+        finally:
+            module.ZipFile = original
+
+
 def _summary_rows(
     result: Result, continued: Sequence[tuple[str, list[str]]] = ()
 ) -> list[list[Any]]:
@@ -451,7 +489,8 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     stored as text. A table longer than an Excel sheet (`EXCEL_MAX_ROWS` rows with the
     header) continues on sheets ``名称 (2)``, ``名称 (3)``, … and the summary sheet says so.
 
-    Written with xlsxwriter in its constant-memory mode (row by row, text stored inline).
+    Written with xlsxwriter in its constant-memory mode (row by row, text stored inline),
+    deflated at `XLSX_COMPRESSLEVEL`.
 
     Parameters
     ----------
@@ -466,6 +505,7 @@ def write_workbook(result: Result, path: str | Path) -> Path:
         The written file.
     """
     import xlsxwriter
+    import xlsxwriter.workbook
 
     tables = workbook_tables(result)
     max_rows = EXCEL_MAX_ROWS
@@ -490,7 +530,8 @@ def write_workbook(result: Result, path: str | Path) -> Path:
             for title, frame in tables.items():
                 _table_sheet(sheets, title, frame, max_rows)
         finally:
-            book.close()
+            with _deflate_level(xlsxwriter.workbook):
+                book.close()
 
     return io.write_atomic(path, write)
 

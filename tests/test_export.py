@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from dataclasses import replace
 
 import numpy as np
@@ -181,3 +183,46 @@ def test_tables_longer_than_a_sheet_continue_on_numbered_sheets(written, tmp_pat
     summary = [[c.value for c in r] for r in book["汇总"].iter_rows()]
     notes = [r[1] for r in summary if r[0] == "续表 continued"]
     assert any(note.startswith("商户 ") and parts[-1] in note for note in notes)
+
+
+def _deflated_size(data: bytes, level: int) -> int:
+    packer = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return len(packer.compress(data) + packer.flush())
+
+
+def test_workbook_entries_deflated_at_the_set_level_and_xlsxwriter_left_as_it_was(written):
+    """Every entry is raw deflate at XLSX_COMPRESSLEVEL, not zlib's default; the swap is undone."""
+    import xlsxwriter.workbook
+
+    _, files = written
+    with zipfile.ZipFile(files["workbook"]) as z:
+        infos = [i for i in z.infolist() if i.compress_type == zipfile.ZIP_DEFLATED]
+        data = {i.filename: z.read(i) for i in infos}
+    assert len(infos) >= 8
+    for info in infos:
+        assert info.compress_size == _deflated_size(data[info.filename], export.XLSX_COMPRESSLEVEL)
+    # the levels differ on the sheets, so the check above tells them apart
+    sheets = [i for i in infos if i.filename.startswith("xl/worksheets/")]
+    assert any(
+        _deflated_size(data[i.filename], 6) != i.compress_size for i in sheets
+    ), "level 6 would give the same sizes: the test could not fail"
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+
+
+def test_workbook_deflate_level_swap_undone_when_closing_fails(tmp_path, monkeypatch):
+    import xlsxwriter.workbook
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F", 50, 10)]), points([("P", 10, 5)]), bands_min=(5,))
+    seen = []
+
+    def broken(self):
+        seen.append(xlsxwriter.workbook.ZipFile)
+        raise RuntimeError("磁盘已满")
+
+    monkeypatch.setattr(xlsxwriter.workbook.Workbook, "_store_workbook", broken)
+    with pytest.raises(RuntimeError, match="磁盘已满"):
+        export.write_workbook(a, tmp_path / "x.xlsx")
+    assert seen == [export._LeveledZipFile]  # the swap was in place when the book closed
+    assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
+    assert not (tmp_path / "x.xlsx").exists()
