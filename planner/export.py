@@ -377,7 +377,7 @@ class _LeveledZipFile(zipfile.ZipFile):
 
 @contextmanager
 def _deflate_level(module: Any) -> Iterator[None]:
-    """xlsxwriter's workbook `module` zips at `XLSX_COMPRESSLEVEL` for the duration.
+    """Make xlsxwriter's workbook `module` zip at `XLSX_COMPRESSLEVEL` for the duration.
 
     xlsxwriter has no option for the level (its issue 853) and looks its ``ZipFile`` up
     in its module when the book closes; that name is swapped for `_LeveledZipFile` and put

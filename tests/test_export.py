@@ -203,9 +203,9 @@ def test_workbook_entries_deflated_at_the_set_level_and_xlsxwriter_left_as_it_wa
         assert info.compress_size == _deflated_size(data[info.filename], export.XLSX_COMPRESSLEVEL)
     # the levels differ on the sheets, so the check above tells them apart
     sheets = [i for i in infos if i.filename.startswith("xl/worksheets/")]
-    assert any(
-        _deflated_size(data[i.filename], 6) != i.compress_size for i in sheets
-    ), "level 6 would give the same sizes: the test could not fail"
+    assert any(_deflated_size(data[i.filename], 6) != i.compress_size for i in sheets), (
+        "level 6 would give the same sizes: the test could not fail"
+    )
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
 
 
