@@ -168,7 +168,9 @@ def esc_many(values: Any) -> list[str]:
     texts
         ``[esc(v) for v in values]``.
     """
-    column = pd.Series(list(values), dtype=object)
+    # a column as one object array (iterating a pandas text column costs 0.5 µs a value)
+    array = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else list(values)
+    column = pd.Series(array, dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     text = np.array([str(u).translate(_ESCAPE_TABLE) for u in uniques], dtype=object)
     out = text[codes].tolist()

@@ -132,6 +132,15 @@ def test_esc_many_equals_esc_one_by_one() -> None:
     assert maps.esc_many(values) == [maps.esc(v) for v in values]
     assert maps.esc_many(np.array(["&", "&"], dtype=object)) == ["&amp;", "&amp;"]
     assert maps.esc_many([]) == []
+    # table columns, read as one array: text with missing values, numbers, an index
+    for column in (
+        pd.Series(["a&b", None, "中文", "a&b"], dtype="str"),
+        pd.Series(["x", pd.NA], dtype="string"),
+        pd.Series([1.5, np.nan]),
+        pd.Series([1, None], dtype="Int64"),
+        pd.Index(["<", "<"]),
+    ):
+        assert maps.esc_many(column) == [maps.esc(v) for v in column], column.dtype
 
 
 def test_esc_many_equals_esc_on_every_character_and_mixes() -> None:
