@@ -19,10 +19,12 @@ import shapely
 from planner import _osmread, _paths
 from planner import network as net
 from planner import pois as osm_pois
+from planner._i18n import _
 from planner.io import write_atomic
 
 #: Bump when the stored layout or the network build changes meaning.
-CACHE_FORMAT_VERSION = 3  # 2: dropped pieces' streets and ids; 3: merged tags sorted
+CACHE_FORMAT_VERSION = 4  # 2: dropped pieces' streets and ids; 3: merged tags sorted; 4: street
+# names and types stored once each, with a code per edge
 #: Suffix of a cache file, appended to the network file's name.
 CACHE_SUFFIX = ".planner-cache.npz"
 
@@ -39,8 +41,10 @@ _ARRAYS = (
     "edge_length",
     "geom_coords",
     "geom_offsets",
+    "name_codes",
     "name_bytes",
     "name_offsets",
+    "highway_codes",
     "highway_bytes",
     "highway_offsets",
     "crs_wkt",
@@ -130,6 +134,27 @@ def _decode_strings(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+def _encode_coded(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pack repetitive strings: each distinct one once (`_encode_strings`), a code per value.
+
+    Street names and types repeat along a street: decoding 372,750 edges' names one by
+    one took 0.37 s of a 0.6 s network cache read, against a few milliseconds this way.
+    """
+    text = np.array([str(v) for v in values], dtype=object)
+    codes, uniques = pd.factorize(text)
+    data, offsets = _encode_strings(np.asarray(uniques, dtype=object))
+    return codes.astype(np.int64), data, offsets
+
+
+def _decode_coded(codes: np.ndarray, data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Inverse of `_encode_coded`: an object array of str (equal strings shared)."""
+    uniques = _decode_strings(data, offsets)
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(codes) and (codes.min() < 0 or codes.max() >= len(uniques)):
+        raise ValueError(_("a string code is out of range"))
+    return uniques[codes]
+
+
 def _encode_lines(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pack LineStrings as an (n, 2) float64 coordinate array plus int64 offsets."""
     geoms = np.asarray(geoms, dtype=object)
@@ -200,8 +225,8 @@ def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[s
     """
     coords, offsets = _encode_lines(network.edge_geometry)
     dropped_coords, dropped_offsets = _encode_lines(network.dropped_geometry)
-    name_bytes, name_offsets = _encode_strings(network.edge_name)
-    hw_bytes, hw_offsets = _encode_strings(network.edge_highway)
+    name_codes, name_bytes, name_offsets = _encode_coded(network.edge_name)
+    hw_codes, hw_bytes, hw_offsets = _encode_coded(network.edge_highway)
     arrays = {
         "key": _text(json.dumps(key, sort_keys=True)),
         "node_ids": np.asarray(network.node_ids, dtype=np.int64),
@@ -212,8 +237,10 @@ def network_to_arrays(network: net.StreetNetwork, key: dict[str, Any]) -> dict[s
         "edge_length": np.asarray(network.edge_length, dtype=np.float64),
         "geom_coords": coords,
         "geom_offsets": offsets,
+        "name_codes": name_codes,
         "name_bytes": name_bytes,
         "name_offsets": name_offsets,
+        "highway_codes": hw_codes,
         "highway_bytes": hw_bytes,
         "highway_offsets": hw_offsets,
         "crs_wkt": _text(pyproj.CRS.from_user_input(network.crs).to_wkt()),
@@ -258,8 +285,10 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> net.StreetNetwork:
         edge_v=arrays["edge_v"],
         edge_length=arrays["edge_length"],
         edge_geometry=_decode_lines(arrays["geom_coords"], arrays["geom_offsets"]),
-        edge_name=_decode_strings(arrays["name_bytes"], arrays["name_offsets"]),
-        edge_highway=_decode_strings(arrays["highway_bytes"], arrays["highway_offsets"]),
+        edge_name=_decode_coded(arrays["name_codes"], arrays["name_bytes"], arrays["name_offsets"]),
+        edge_highway=_decode_coded(
+            arrays["highway_codes"], arrays["highway_bytes"], arrays["highway_offsets"]
+        ),
         components=_components_from_json(_untext(arrays["components"])),
         dropped_geometry=_decode_lines(arrays["dropped_coords"], arrays["dropped_offsets"]),
         dropped_piece=arrays["dropped_piece"],
@@ -585,10 +614,11 @@ def _load_arrays(
         return None
     try:
         with np.load(path, allow_pickle=False) as data:
+            # the key first: a cache of another format version may lack some arrays
+            if json.loads(_untext(data["key"])) != key:
+                _log.info("%s %s is stale; %s", what, path, then)
+                return None
             arrays = {name: data[name] for name in (*names, "checksum")}
-        if json.loads(_untext(arrays["key"])) != key:
-            _log.info("%s %s is stale; %s", what, path, then)
-            return None
         if _untext(arrays["checksum"]) != check(arrays):
             _log.warning("%s %s fails its checksum; %s", what, path, then)
             return None

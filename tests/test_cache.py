@@ -189,7 +189,9 @@ def _member_end(path: Path, member: str) -> int:
     return start + 30 + name_len + extra_len + info.compress_size - 1
 
 
-@pytest.mark.parametrize("member", ["edge_length", "geom_coords", "name_bytes", "components"])
+@pytest.mark.parametrize(
+    "member", ["edge_length", "geom_coords", "name_bytes", "name_codes", "components"]
+)
 def test_flipped_byte_rebuilds(
     cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, member: str
 ) -> None:
@@ -287,3 +289,45 @@ def test_cold_and_cached_runs_write_the_same_summary(tmp_path):
     cold_inputs = summary_inputs(Settings(), Provenance(), cold, rows, rows)
     assert cold_inputs == summary_inputs(Settings(), Provenance(), warm, rows, rows)
     assert cold_inputs["network_crs"] == "EPSG:32649"
+
+
+def test_coded_strings_round_trip_repeats_and_odd_values() -> None:
+    """Each distinct text stored once with a code per value; read back as `str(v)` of each."""
+    values = np.array(
+        ["中山路", "", None, "中山路", 7, "a\x00", "a", "中山路", float("nan")], object
+    )
+    codes, data, offsets = _cache._encode_coded(values)
+    assert len(codes) == len(values) and len(offsets) - 1 == len(set(map(str, values)))
+    back = _cache._decode_coded(codes, data, offsets)
+    assert back.dtype == object and back.tolist() == [str(v) for v in values]
+    empty = _cache._decode_coded(*_cache._encode_coded(np.array([], dtype=object)))
+    assert empty.dtype == object and len(empty) == 0
+
+
+@pytest.mark.parametrize("code", [-1, 99])
+def test_coded_strings_out_of_range_code_is_refused(code: int) -> None:
+    codes, data, offsets = _cache._encode_coded(np.array(["x", "y"], dtype=object))
+    codes[1] = code  # -1 would otherwise read the last text quietly
+    with pytest.raises(ValueError, match="out of range"):
+        _cache._decode_coded(codes, data, offsets)
+
+
+def test_cache_of_the_previous_format_is_stale_not_damaged(
+    cached_source: Path,
+    small: net.StreetNetwork,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A version-3 cache (names one by one, no code arrays) is rebuilt as stale, quietly."""
+    target = _cache.cache_path(cached_source)
+    arrays = dict(np.load(target))
+    key = json.loads(arrays["key"].tobytes().decode()) | {"format": 3}
+    arrays["key"] = np.frombuffer(json.dumps(key, sort_keys=True).encode(), dtype=np.uint8)
+    for column in ("name", "highway"):
+        del arrays[f"{column}_codes"]
+    np.savez(target, **arrays)
+    calls = _count_parses(monkeypatch, small)
+    with caplog.at_level("INFO", logger="planner._cache"):
+        assert_same_network(small, _cache.load_network_cached(cached_source))
+    assert calls == [cached_source]
+    assert "is stale" in caplog.text and "unreadable" not in caplog.text
