@@ -576,22 +576,32 @@ def facility_records(analysis: Result, cap: int = POPUP_LIST_CAP) -> list[dict[s
     kind = cov["poi_kind"].to_numpy(dtype=object)
     minutes = cov["minutes"].to_numpy(dtype=float)
     fac = analysis.facilities
+    reached = [at.get(fid, np.empty(0, dtype=np.intp)) for fid in fac["facility_id"]]
+    # every popup's nearest `cap` at once: names looked up and text escaped in one pass each
+    first = np.concatenate([r[:cap] for r in reached]) if reached else np.empty(0, np.intp)
+    top_names = esc_many(names.reindex(poi[first]).to_numpy(dtype=object))
+    top_kinds = esc_many(kind[first])
+    top_minutes = [f"{m:.1f}" for m in minutes[first].tolist()]
+    ends = np.cumsum([min(len(r), cap) for r in reached]).tolist()
     out = []
-    for fid, name, fkind, status, snapped, total in zip(
+    for fid, name, fkind, status, snapped, total, rows, end in zip(
         fac["facility_id"],
         fac["name"],
         fac["kind"],
         fac["status"],
         fac["entrances_snapped"],
         fac["entrances"],
+        reached,
+        ends,
         strict=True,
     ):
-        rows = at.get(fid, np.empty(0, dtype=np.intp))
-        first = rows[:cap]
         entry = entries.get(str(fid))
+        begin = end - min(len(rows), cap)
         top = [
-            [esc(names.get(p)) or "(无名称 unnamed)", esc(k), f"{m:.1f}"]
-            for p, k, m in zip(poi[first], kind[first], minutes[first].tolist(), strict=True)
+            [n or "(无名称 unnamed)", k, m]
+            for n, k, m in zip(
+                top_names[begin:end], top_kinds[begin:end], top_minutes[begin:end], strict=True
+            )
         ]
         out.append(
             {

@@ -398,6 +398,8 @@ def test_popups_of_all_facilities_equal_the_tables_one_by_one() -> None:
     fac = points([("F1", 50, 10), ("F2", 190, 5), ("F3", 900, 2000)])  # F3 beyond snapping
     poi = points([(f"P{i}", 30 * i, 5) for i in range(7)])
     poi.loc[3, "name"] = "<b>x</b> ${y}"
+    poi.loc[5, "name"] = None  # shown as unnamed
+    poi.loc[4, "kind"] = "shop:<i>&</i>"
     a = pipeline.analyse(net, fac, poi, bands_min=(1, 2), speed_kmh=4.5, snap_limit_m=100)
     for cap in (2, 50):
         got = [maps.popup_html(r) for r in maps.facility_records(a, cap=cap)]
@@ -405,7 +407,8 @@ def test_popups_of_all_facilities_equal_the_tables_one_by_one() -> None:
         assert got == want
     f1, _, f3 = got
     assert "P1" in f1 and "<li>（无 none）</li>" in f3 and "状态 status" in f3
-    assert "&lt;b&gt;x&lt;/b&gt; &#36;&#123;y&#125;" in f1
+    assert "&lt;b&gt;x&lt;/b&gt; &#36;&#123;y&#125;" in f1 and "(无名称 unnamed)" in f1
+    assert "shop:&lt;i&gt;&amp;&lt;/i&gt;" in f1
     short = maps.popup_html(maps.facility_records(a, cap=2)[0])
     assert short.count("<li>") == 2 and "more</div>" in short
     assert maps.facility_popup(a, "F2") == got[1]
