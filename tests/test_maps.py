@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
 from planner import maps, style
 
@@ -553,6 +554,12 @@ def test_street_data_equals_the_geodataframe_form() -> None:
 
     nodes = {i: (100.0 * (i % 4), 130.0 * (i // 4)) for i in range(12)}
     links = [(i, i + 1) for i in range(11) if i % 4 != 3] + [(i, i + 4) for i in range(8)]
+    # bent streets too: three vertices, the middle one within the tolerance of the chord
+    # (dropped); four, one within it (dropped) and one beyond (kept)
+    links += [
+        (0, 5, [(0, 0), (50, 66), (100, 130)]),
+        (2, 7, [(200, 0), (245, 30.5), (290, 60), (300, 130)]),
+    ]
     net = make_network(nodes, links)
     n = len(net.edge_u)
     names = np.array(["中山路", None, "<b>&", "中山路", "Main St", np.nan] * n, dtype=object)[:n]
@@ -561,6 +568,8 @@ def test_street_data_equals_the_geodataframe_form() -> None:
     a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 30, 5)]), bands_min=(1,))
     got = maps.street_data(a)
     assert got == _street_data_by_geodataframe(a)
+    vertices = shapely.get_num_coordinates(maps._street_lines(a, maps.SIMPLIFY_M))
+    assert vertices.max() == 3 and (vertices == 2).sum() == n - 1  # one bend kept
     assert {s["n"] for s in got} == {"中山路", "", "&lt;b&gt;&amp;", "Main St"}
     assert sum(len(maps.decode_multilines(s["l"])) for s in got) == n
 
