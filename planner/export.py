@@ -24,7 +24,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner import gaps, io
+from planner import _arrow, gaps, io
 from planner.result import Result
 
 __all__ = [
@@ -583,8 +583,6 @@ def write_geopackage(result: Result, path: str | Path) -> Path:
     path
         The written file.
     """
-    import pyogrio
-
     layers = geopackage_layers(result)
 
     def write(p: Path) -> None:
@@ -592,7 +590,7 @@ def write_geopackage(result: Result, path: str | Path) -> Path:
         gpkg = p.with_name(p.name + ".gpkg")
         try:
             for name, layer in layers.items():
-                pyogrio.write_dataframe(layer, gpkg, layer=name, driver="GPKG")
+                _arrow.write_layer(layer, gpkg, name, "GPKG")
             os.replace(gpkg, p)
         finally:
             gpkg.unlink(missing_ok=True)

@@ -1090,9 +1090,7 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
     files
         Name -> path.
     """
-    import pyogrio
-
-    from planner import export, io
+    from planner import _arrow, export, io
     from planner._publish import output_set
 
     out_dir = Path(out_dir)
@@ -1111,7 +1109,7 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
 
             gpkg = p.with_name(p.name + ".gpkg")
             try:
-                pyogrio.write_dataframe(result.circles, gpkg, layer="circles", driver="GPKG")
+                _arrow.write_layer(result.circles, gpkg, "circles", "GPKG")
                 pts = result.pois
                 pts_gdf = gpd.GeoDataFrame(
                     pts,
@@ -1121,7 +1119,7 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
                     ),
                     crs=4326,
                 )
-                pyogrio.write_dataframe(pts_gdf, gpkg, layer="pois", driver="GPKG")
+                _arrow.write_layer(pts_gdf, gpkg, "pois", "GPKG")
                 fac = result.facilities
                 fac_gdf = gpd.GeoDataFrame(
                     fac,
@@ -1131,7 +1129,7 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
                     ),
                     crs=4326,
                 )
-                pyogrio.write_dataframe(fac_gdf, gpkg, layer="facilities", driver="GPKG")
+                _arrow.write_layer(fac_gdf, gpkg, "facilities", "GPKG")
                 os.replace(gpkg, p)
             finally:
                 gpkg.unlink(missing_ok=True)
