@@ -18,6 +18,10 @@ For each scenario, in one run of this script and on the same files:
   per installation, like Python's .pyc files);
 * **planner cold, empty cache**: the same from an empty ``PLANNER_CACHE_DIR`` (a first run
   ever);
+* **imports only**: a process that imports what ``planner run`` imports before it computes
+  anything (the command line, scenario, pipeline and map modules, and typer's pydantic
+  adapters, which typer imports to parse the options) and exits: the floor of a warm run
+  with these libraries, and so the ceiling of the ratio to the OSMnx method;
 * **osmnx method**: ``benchmarks/osmnx_method.py`` (graph_from_xml, nearest_nodes, ego_graph
   per facility and band, 25 m buffers, point-in-polygon, its table and a folium map), after
   one untimed run (the OS file cache warm, as for the planner).
@@ -52,6 +56,15 @@ SCENARIOS = {
 TARGET_WARM_S = 1.0
 TARGET_COLD_S = 3.0
 TARGET_RATIO = 10.0
+#: The "imports only" process: what `planner run` imports before its first stage, then exit
+#: (`os._exit`, as `planner run` ends).
+IMPORTS_ONLY = (
+    "import importlib.util, os\n"
+    "import planner.cli, planner.scenario, planner.pipeline, planner.maps\n"
+    "if importlib.util.find_spec('typer._adapters'):\n"
+    "    import typer._adapters\n"
+    "os._exit(0)\n"
+)
 
 
 def _planner_cmd() -> list[str]:
@@ -77,6 +90,16 @@ def timed(cmd: list[str], env: dict[str, str], cwd: Path, timings: Path) -> dict
     stages = {k: float(v) for k, v in stages.items() if k != "total_in_process"}
     stages["startup"] = max(0.0, wall - sum(stages.values()))
     return {"wall": wall, "cpu": cpu, "stages": stages}
+
+
+def timed_plain(cmd: list[str], env: dict[str, str], cwd: Path) -> dict[str, Any]:
+    """Run one process that writes no stage times; all of its wall time is ``startup``."""
+    c0, t0 = _cpu(), time.perf_counter()
+    done = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    wall, cpu = time.perf_counter() - t0, _cpu() - c0
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return {"wall": wall, "cpu": cpu, "stages": {"startup": wall}}
 
 
 def median_record(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -106,6 +129,12 @@ def bench_scenario(name: str, folder: Path, repeat: int, work: Path) -> dict[str
         timed(cmd, warm_env, work, timings)  # untimed: fills the caches and the folders
         out[label] = median_record([timed(cmd, warm_env, work, timings) for _ in range(repeat)])
         print(f"  {name}: {label} {out[label]['walls']}", file=sys.stderr)
+
+    label = "imports only"
+    cmd = [sys.executable, "-c", IMPORTS_ONLY]
+    timed_plain(cmd, warm_env, work)  # untimed, as for the warm runs
+    out[label] = median_record([timed_plain(cmd, warm_env, work) for _ in range(repeat)])
+    print(f"  {name}: {label} {out[label]['walls']}", file=sys.stderr)
 
     # Warm, but every band polygon drawn: the polygon cache (`<user cache>/polygons`,
     # planner/_polycache.py) emptied before each run, as after every facility was moved.
@@ -167,6 +196,7 @@ def ratio_table(results: dict[str, dict[str, Any]]) -> str:
         warm, cold, ox = m["planner warm"], m["planner cold"], m["osmnx method"]
         drawn = m["planner warm, polygons drawn"]
         allf, empty = m["planner warm, all formats"], m["planner cold, empty cache"]
+        floor = m["imports only"]
 
         def verdict(ok: bool) -> str:
             return "met" if ok else "**not met**"
@@ -185,6 +215,12 @@ def ratio_table(results: dict[str, dict[str, Any]]) -> str:
             f"| {scenario} | OSMnx method ÷ planner warm, every polygon drawn | "
             f"{ox['wall'] / drawn['wall']:.1f}× wall ({ox['cpu'] / drawn['cpu']:.1f}× CPU) | "
             f"{verdict(ox['wall'] / drawn['wall'] >= TARGET_RATIO)} |",
+            f"| {scenario} | process that only imports what planner run imports (floor) | "
+            f"{floor['wall']:.2f} s wall ({floor['cpu']:.2f} s CPU) | – |",
+            f"| {scenario} | OSMnx method ÷ that floor: the highest ratio these imports allow | "
+            f"{ox['wall'] / floor['wall']:.1f}× wall ({ox['cpu'] / floor['cpu']:.1f}× CPU) | "
+            f"{'below' if ox['wall'] / floor['wall'] < TARGET_RATIO else 'above'} "
+            f"{TARGET_RATIO:g}× |",
             f"| {scenario} | cold process from an empty user cache | {empty['wall']:.2f} s wall "
             f"({empty['cpu']:.2f} s CPU) | – |",
             f"| {scenario} | OSMnx method ÷ planner cold | {ox['wall'] / cold['wall']:.1f}× wall "

@@ -342,6 +342,7 @@ def test_warm_benchmark_smoke(tmp_path):
         "planner warm, polygons drawn",
         "planner cold",
         "planner cold, empty cache",
+        "imports only",
         "osmnx method",
     }
     for rec in methods.values():
@@ -350,6 +351,9 @@ def test_warm_benchmark_smoke(tmp_path):
     assert {"load", "reach", "polygons", "write"} <= set(methods["osmnx method"]["stages"])
     assert "| sample | OSMnx method ÷ planner warm" in done.stdout
     assert "| sample | warm process, every polygon drawn (none cached)" in done.stdout
+    assert "| sample | OSMnx method ÷ that floor: the highest ratio these imports allow" in (
+        done.stdout
+    )
 
 
 @pytest.mark.slow
