@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -126,12 +127,22 @@ def prepare_synthetic(size: dict[str, int], data_dir: Path) -> dict[str, Any]:
     }
 
 
+#: Methods run in the process environment `planner run` gives itself
+#: (`planner.cli.PROCESS_ENV`: single-threaded BLAS); the others run as their users run them.
+PLANNER_SIDE = ("planner", "planner_exact", "scipy_floor")
+
+
 def spawn(method: str, workload: str, data_dir: Path, n_sample: int) -> dict[str, Any]:
     """Run a child process and return its record (or the error)."""
     out = data_dir / f"{method}-{workload}.json"
     cmd = [sys.executable, __file__, "--child", method, workload, str(data_dir), str(n_sample)]
+    env = dict(os.environ)
+    if method in PLANNER_SIDE:
+        from planner.cli import PROCESS_ENV  # what `planner run` sets for itself
+
+        env = {**PROCESS_ENV, **env}  # (a value set by the user is kept, as there)
     t = time.perf_counter()
-    proc = subprocess.run([*cmd, str(out)], capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run([*cmd, str(out)], capture_output=True, text=True, cwd=ROOT, env=env)
     wall = time.perf_counter() - t
     if proc.returncode != 0 or not out.is_file():
         return {"method": method, "workload": workload, "error": proc.stderr[-2000:]}

@@ -738,6 +738,21 @@ def region(
 #: Set by a `run` that finished: `main` then ends the process without tearing it down.
 _QUICK_EXIT: list[bool] = []
 
+#: Environment of the ``planner`` process, set by `main` where the user has not set it:
+#: single-threaded BLAS. numpy and scipy each load an OpenBLAS whose pool of threads spins
+#: on the CPUs when it starts (at import) and after each BLAS call, taking CPU time from
+#: the run; the planner's only BLAS calls are tiny (a least-squares fit of the map's gap
+#: lattice). A warm sample run: 1.15 -> 0.87 s of CPU and 0.90 -> 0.87 s wall; a city run
+#: about 0.3 s of CPU less (benchmarks/notes/eighth_round.md). It must be set before numpy
+#: is imported: importing this module does not import numpy.
+PROCESS_ENV = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def set_process_env() -> None:
+    """Set `PROCESS_ENV` in ``os.environ``, keeping any value the user has set."""
+    for name, value in PROCESS_ENV.items():
+        os.environ.setdefault(name, value)
+
 
 def main() -> None:
     """Entry point of the ``planner`` command and of ``python -m planner``.
@@ -747,8 +762,9 @@ def main() -> None:
     interpreter's teardown (freeing the network, tables and geometries one object at a
     time) cost about 0.3-0.5 s of CPU of a warm sample run (benchmarks/README.md). The
     garbage collector is paused until the command's libraries are imported (see
-    `_imports_done`).
+    `_imports_done`), and `PROCESS_ENV` is set before they are.
     """
+    set_process_env()
     if gc.isenabled():
         gc.disable()
         _GC_PAUSED.append(True)

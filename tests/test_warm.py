@@ -435,6 +435,75 @@ def test_the_planner_command_imports_without_the_collector_then_computes_with_it
     assert (tmp_path / "m" / "sample.html").is_file()
 
 
+_BLAS_PROBE = """
+import os, sys
+from planner import cli
+assert "numpy" not in sys.modules  # so that `main` can still choose numpy's BLAS threads
+cli.set_process_env()
+import numpy, scipy.linalg, scipy.sparse.csgraph
+print(os.environ["OPENBLAS_NUM_THREADS"], len(os.listdir("/proc/self/task")))
+"""
+
+
+_EXIT_PROBE = """
+import json, os, sys
+sys.argv = ["planner", "run", "sample", "--out", "o", "--maps-dir", "m"]
+real_exit = os._exit
+
+def report(code):
+    with open("exit.json", "w") as f:
+        json.dump({"blas": os.environ.get("OPENBLAS_NUM_THREADS"),
+                   "threads": len(os.listdir("/proc/self/task"))}, f)
+    real_exit(code)
+
+os._exit = report
+from planner.cli import main
+main()
+"""
+
+
+@pytest.mark.slow
+def test_the_planner_command_runs_with_single_threaded_blas(tmp_path):
+    """`main` sets `PROCESS_ENV` before the run imports numpy: a whole ``planner run`` ends
+    with no thread but its own (numpy's and scipy's OpenBLAS started none)."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    done = subprocess.run(
+        [sys.executable, "-c", _EXIT_PROBE],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=False,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads((tmp_path / "exit.json").read_text(encoding="utf-8"))
+    assert seen == {"blas": "1", "threads": 1}
+    assert (tmp_path / "m" / "sample.html").is_file()
+
+
+def test_process_env_makes_blas_single_threaded_unless_the_user_chose():
+    """numpy's and scipy's OpenBLAS start no thread pool (their threads spin and take CPU from
+    the run's processes); a value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+
+    def probe(**extra: str) -> list[str]:
+        done = subprocess.run(
+            [sys.executable, "-c", _BLAS_PROBE],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**env, **extra},
+        )
+        return done.stdout.split()
+
+    assert probe() == ["1", "1"]  # the interpreter's thread alone
+    chosen, threads = probe(OPENBLAS_NUM_THREADS="2")
+    assert chosen == "2"
+    if (os.cpu_count() or 1) > 1:  # OpenBLAS starts as many as asked, up to the CPUs
+        assert int(threads) > 1
+
+
 def test_imports_done_leaves_the_collector_alone_unless_main_paused_it(monkeypatch):
     """A caller of the command line's functions (a test, a notebook) keeps its collector as
     it set it: nothing is frozen and a collector the caller turned off stays off; the first
