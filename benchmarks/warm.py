@@ -60,7 +60,9 @@ TARGET_RATIO = 10.0
 #: (`os._exit`, as `planner run` ends).
 IMPORTS_ONLY = (
     "import importlib.util, os\n"
-    "import planner.cli, planner.scenario, planner.pipeline, planner.maps\n"
+    "import planner.cli\n"
+    "planner.cli.set_process_env()  # as `main` does, before numpy is imported\n"
+    "import planner.scenario, planner.pipeline, planner.maps\n"
     "if importlib.util.find_spec('typer._adapters'):\n"
     "    import typer._adapters\n"
     "os._exit(0)\n"
