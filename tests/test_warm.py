@@ -9,6 +9,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -413,21 +414,29 @@ main()
 """
 
 
+def _probe_run(
+    code: str, cwd: Path, report: str, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run a probe script (a ``planner run`` watched from inside); return what it reported."""
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+        timeout=600,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads((cwd / report).read_text(encoding="utf-8"))
+
+
 @pytest.mark.slow
 def test_the_planner_command_imports_without_the_collector_then_computes_with_it(tmp_path):
     """`main` pauses the garbage collector while the run imports its libraries (loading the
     scenario imports pandas and pydantic), then freezes what they made and resumes it before
     the computation: seen from inside the run's own calls."""
-    done = subprocess.run(
-        [sys.executable, "-c", _GC_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads((tmp_path / "gc.json").read_text(encoding="utf-8"))
+    seen = _probe_run(_GC_PROBE, tmp_path, "gc.json")
     assert seen["load"] == [False, seen["frozen_before"]]  # paused, nothing frozen yet
     enabled, frozen = seen["run"]
     assert enabled and frozen > seen["frozen_before"] + 10_000  # the imports' objects
@@ -467,17 +476,7 @@ def test_the_planner_command_runs_with_single_threaded_blas(tmp_path):
     """`main` sets `PROCESS_ENV` before the run imports numpy: a whole ``planner run`` ends
     with no thread but its own (numpy's and scipy's OpenBLAS started none)."""
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
-    done = subprocess.run(
-        [sys.executable, "-c", _EXIT_PROBE],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        check=False,
-        timeout=600,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    seen = json.loads((tmp_path / "exit.json").read_text(encoding="utf-8"))
+    seen = _probe_run(_EXIT_PROBE, tmp_path, "exit.json", env)
     assert seen == {"blas": "1", "threads": 1}
     assert (tmp_path / "m" / "sample.html").is_file()
 
