@@ -19,7 +19,8 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
 
     The columns are handed to GDAL as one Arrow record batch (`pyogrio.write_arrow`), built
     from the frame's own arrays: GDAL then writes the features in C instead of taking them
-    one at a time from Python (the city workload's GeoPackage 3.5 -> 2.6 s). The layer is
+    one at a time from Python (the city workload's GeoPackage 3.9-4.0 -> 3.4 s,
+    benchmarks/notes/eighth_round.md). The layer is
     the one `pyogrio.write_dataframe` makes: the same field types, values, nulls (NaN as
     null), geometry type and CRS. A frame with a column of another type (see
     `arrow_stream`), without a geometry column, with geometries of several types (e.g.
@@ -39,13 +40,13 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
     """
     import pyogrio
 
-    stream = None
+    stream, kinds = None, None
     if (
         tuple(pyogrio.__gdal_version__) >= GDAL_ARROW_WRITE
         and frame.active_geometry_name in frame.columns
-        and len(_kinds(frame.geometry)) <= 1
     ):
-        stream = arrow_stream(frame)
+        kinds = _kinds(frame.geometry)
+        stream = arrow_stream(frame) if len(kinds) <= 1 else None
     if stream is None:
         pyogrio.write_dataframe(frame, path, layer=layer, driver=driver)
         return
@@ -55,7 +56,7 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
         layer=layer,
         driver=driver,
         geometry_name=frame.geometry.name,
-        geometry_type=geometry_type(frame.geometry),
+        geometry_type=geometry_type(frame.geometry, kinds),
         crs=_crs_text(frame),
     )
 
@@ -65,14 +66,16 @@ def _kinds(geoms: gpd.GeoSeries) -> np.ndarray:
     return pd.unique(geoms.geom_type.dropna().to_numpy(dtype=object))
 
 
-def geometry_type(geoms: gpd.GeoSeries) -> str:
+def geometry_type(geoms: gpd.GeoSeries, kinds: np.ndarray | None = None) -> str:
     """The layer geometry type `pyogrio.write_dataframe` gives geometries of one type.
 
     That type (``"Point"``, ``"Polygon"``, ...; `` Z`` added when any non-empty one has z),
     or ``"Unknown"`` when there is none. (Several types are left to pyogrio, which may make
-    single types multi for the driver: `write_layer` does not take them.)
+    single types multi for the driver: `write_layer` does not take them.) `kinds`: the
+    distinct types, if already known.
     """
-    kinds = _kinds(geoms)
+    if kinds is None:
+        kinds = _kinds(geoms)
     if len(geoms) == 0 or len(kinds) != 1:
         return "Unknown"
     arr = geoms.to_numpy()
@@ -113,8 +116,6 @@ def arrow_stream(frame: gpd.GeoDataFrame) -> Any | None:
             return None
         fields[col], child = made
         children.append(child)
-    if name in fields:
-        return None
     wkb = frame.geometry.to_wkb().to_numpy(dtype=object)
     fields[name] = na.large_binary()
     children.append(_binary(na, wkb, n, text=False))
