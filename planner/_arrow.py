@@ -126,10 +126,12 @@ def arrow_stream(frame: gpd.GeoDataFrame) -> Any | None:
 def _column(na: Any, values: pd.Series, n: int) -> tuple[Any, Any] | None:
     """The Arrow type and array of one column, or None for a type not carried."""
     dtype = values.dtype
+    # Arrow buffers are contiguous: a column that is a strided view is copied
     if dtype == np.dtype("int64"):
-        return na.int64(), na.c_array_from_buffers(na.int64(), n, [None, values.to_numpy()])
+        data = np.ascontiguousarray(values.to_numpy())
+        return na.int64(), na.c_array_from_buffers(na.int64(), n, [None, data])
     if dtype == np.dtype("float64"):
-        data = values.to_numpy()
+        data = np.ascontiguousarray(values.to_numpy())
         missing = np.isnan(data)
         return na.float64(), na.c_array_from_buffers(
             na.float64(), n, [_validity(na, missing), data], null_count=int(missing.sum())

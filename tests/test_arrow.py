@@ -130,6 +130,18 @@ def test_layers_equal_write_dataframe_byte_for_byte(tmp_path, monkeypatch):
     }
 
 
+def test_columns_that_are_views_of_every_other_row(tmp_path, monkeypatch):
+    """A frame sliced with a step: its numeric columns are strided views, written as well."""
+    used = _spy(monkeypatch)
+    stepped = _frame(7).iloc[::2]
+    assert stepped["row"].to_numpy().strides == (16,)  # not contiguous: the case in hand
+    assert stepped["minutes"].to_numpy().strides == (16,)
+    old, new = _both(tmp_path, {"stepped": stepped})
+    assert new == old
+    assert used == ["stepped"]
+    assert [r[2] for r in dict(new)["stepped:rows"]] == [0, 2 * 10**12, 4 * 10**12, 6 * 10**12]
+
+
 def test_other_column_types_fall_back_to_write_dataframe(tmp_path, monkeypatch):
     """A column the Arrow path does not carry: the layer is written by pyogrio as before."""
     used = _spy(monkeypatch)
