@@ -91,3 +91,14 @@ def test_planning_notebook_goes_from_gaps_to_a_compared_proposal(tmp_path):
     assert "newly_covered" in text and "'gained':" in text  # sites chosen, then compared
     pages = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
     assert any("leaflet" in h.lower() for h in pages)
+    # trying sites by hand (LiveCoverage): each edit's count of merchants within 15 min
+    counts = {
+        what: int(n)
+        for what, n in re.findall(r"^(today|[A-Za-z0-9' ]+?): (\d+) within 15 min", text, re.M)
+    }
+    model = int(re.search(r"the model counted (\d+) with its first site", text).group(1))
+    assert counts["today"] == 180 - 19  # the gaps above
+    assert counts["add the model's first site"] == model > counts["today"]  # the model's count
+    assert counts["move it back"] == model  # back where it was: the same answer
+    assert counts["move it about 100 m east"] != model
+    assert counts["close F02 as well"] <= model
