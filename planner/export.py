@@ -538,8 +538,7 @@ def write_workbook(result: Result, path: str | Path) -> Path:
 
 def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """A layer GDAL can store: EPSG:4326, lists and other objects as text."""
-    out = gdf.to_crs(4326) if gdf.crs is not None else gdf.set_crs(4326)
-    out = out.copy()
+    out = gdf.to_crs(4326) if gdf.crs is not None else gdf.set_crs(4326)  # a new frame
     for col in out.columns:
         if col == out.geometry.name or not pd.api.types.is_object_dtype(out[col]):
             continue

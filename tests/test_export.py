@@ -226,3 +226,17 @@ def test_workbook_deflate_level_swap_undone_when_closing_fails(tmp_path, monkeyp
     assert seen == [export._LeveledZipFile]  # the swap was in place when the book closed
     assert xlsxwriter.workbook.ZipFile is zipfile.ZipFile
     assert not (tmp_path / "x.xlsx").exists()
+
+
+def test_geopackage_layers_leave_the_result_as_it_was():
+    """Lists become text in the layer; the result's own frames keep their values."""
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F", 50, 10)]), points([("P", 10, 5), ("Q", 60, 5)]))
+    a.pois["tags"] = pd.Series([["菜场", "快递"], None], index=a.pois.index, dtype=object)
+    before = a.pois.copy(deep=True)
+    layers = export.geopackage_layers(a)
+    tags = layers["pois"]["tags"]
+    assert tags.iloc[0] == "['菜场', '快递']" and pd.isna(tags.iloc[1])
+    assert layers["pois"].crs.to_epsg() == 4326
+    assert list(a.pois["tags"]) == [["菜场", "快递"], None]
+    pd.testing.assert_frame_equal(a.pois, before)
