@@ -18,10 +18,11 @@ For each scenario, in one run of this script and on the same files:
   per installation, like Python's .pyc files);
 * **planner cold, empty cache**: the same from an empty ``PLANNER_CACHE_DIR`` (a first run
   ever);
-* **imports only**: a process that imports what ``planner run`` imports before it computes
-  anything (the command line, scenario, pipeline and map modules, and typer's pydantic
-  adapters, which typer imports to parse the options) and exits: the floor of a warm run
-  with these libraries, and so the ceiling of the ratio to the OSMnx method;
+* **imports only**: a process that starts as ``planner`` starts (``planner.cli.start_process``:
+  its environment, the garbage collector paused), imports what ``planner run`` imports before
+  it computes anything (the command line, scenario, pipeline and map modules, and typer's
+  pydantic adapters, which typer imports to parse the options) and exits: the floor of a warm
+  run with these libraries, and so the ceiling of the ratio to the OSMnx method;
 * **osmnx method**: ``benchmarks/osmnx_method.py`` (graph_from_xml, nearest_nodes, ego_graph
   per facility and band, 25 m buffers, point-in-polygon, its table and a folium map), after
   one untimed run (the OS file cache warm, as for the planner).
@@ -57,14 +58,17 @@ TARGET_WARM_S = 1.0
 TARGET_COLD_S = 3.0
 TARGET_RATIO = 10.0
 #: The "imports only" process: what `planner run` imports before its first stage, then exit
-#: (`os._exit`, as `planner run` ends).
+#: (`os._exit`, as `planner run` ends). It starts as `planner.cli.main` starts (`start_process`:
+#: the process environment, and the garbage collector paused while the libraries are imported)
+#: and ends the imports as ``planner run`` does (`_imports_done`).
 IMPORTS_ONLY = (
     "import importlib.util, os\n"
     "import planner.cli\n"
-    "planner.cli.set_process_env()  # as `main` does, before numpy is imported\n"
+    "planner.cli.start_process()  # as `main` does, before numpy is imported\n"
     "import planner.scenario, planner.pipeline, planner.maps\n"
     "if importlib.util.find_spec('typer._adapters'):\n"
     "    import typer._adapters\n"
+    "planner.cli._imports_done()\n"
     "os._exit(0)\n"
 )
 

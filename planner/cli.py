@@ -754,6 +754,19 @@ def set_process_env() -> None:
         os.environ.setdefault(name, value)
 
 
+def start_process() -> None:
+    """What `main` does first: set `PROCESS_ENV` and pause the garbage collector.
+
+    The collector stays paused until the command's libraries are imported (`_imports_done`).
+    ``benchmarks/warm.py`` starts its imports-only process with this call too, so that the
+    floor it measures is what the ``planner`` process pays for its imports.
+    """
+    set_process_env()
+    if gc.isenabled():
+        gc.disable()
+        _GC_PAUSED.append(True)
+
+
 def main() -> None:
     """Entry point of the ``planner`` command and of ``python -m planner``.
 
@@ -764,10 +777,7 @@ def main() -> None:
     garbage collector is paused until the command's libraries are imported (see
     `_imports_done`), and `PROCESS_ENV` is set before they are.
     """
-    set_process_env()
-    if gc.isenabled():
-        gc.disable()
-        _GC_PAUSED.append(True)
+    start_process()
     try:
         app(prog_name="planner")
     except SystemExit as exc:
