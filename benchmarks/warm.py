@@ -62,13 +62,15 @@ TARGET_RATIO = 10.0
 #: the process environment, and the garbage collector paused while the libraries are imported)
 #: and ends the imports as ``planner run`` does (`_imports_done`).
 IMPORTS_ONLY = (
-    "import importlib.util, os\n"
+    "import gc, importlib.util, os\n"
     "import planner.cli\n"
     "planner.cli.start_process()  # as `main` does, before numpy is imported\n"
+    "assert not gc.isenabled(), 'the collector should be paused for the imports'\n"
     "import planner.scenario, planner.pipeline, planner.maps\n"
     "if importlib.util.find_spec('typer._adapters'):\n"
     "    import typer._adapters\n"
     "planner.cli._imports_done()\n"
+    "assert gc.isenabled() and gc.get_freeze_count() > 10_000, 'imports not frozen'\n"
     "os._exit(0)\n"
 )
 

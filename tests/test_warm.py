@@ -579,39 +579,13 @@ def test_osmnx_method_script_uses_the_planners_poi_tags():
     assert copies == [POI_TAGS]
 
 
-def test_the_imports_only_floor_starts_and_imports_as_the_planner_command_does(tmp_path):
-    """warm.py's floor process pauses the collector during the imports and freezes what they
-    made, as `main` and ``planner run`` do: otherwise the floor counts collections that the
-    planner never makes (0.74 s against 0.63 s, benchmarks/notes/ninth_round.md)."""
-    from benchmarks.warm import IMPORTS_ONLY
-
-    probe = (
-        "import gc, json, os\n"
-        "real_exit = os._exit\n"
-        "def report(code):\n"
-        "    with open('floor.json', 'w') as f:\n"
-        "        json.dump({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}, f)\n"
-        "    real_exit(code)\n"
-        "os._exit = report\n"
-        "import planner.cli\n"
-        "real_start = planner.cli.start_process\n"
-        "def start():\n"
-        "    real_start()\n"
-        "    with open('start.json', 'w') as f:\n"
-        "        json.dump({'enabled': gc.isenabled()}, f)\n"
-        "planner.cli.start_process = start\n" + IMPORTS_ONLY
-    )
-    seen = _probe_run(probe, tmp_path, "floor.json")
-    started = json.loads((tmp_path / "start.json").read_text(encoding="utf-8"))
-    assert started == {"enabled": False}  # paused by the same call as `main` makes
-    assert seen["enabled"] and seen["frozen"] > 10_000  # the imports' objects, frozen
-
-
 def test_main_starts_the_process_with_start_process(monkeypatch):
     from planner import cli
 
     calls: list[str] = []
     monkeypatch.setattr(cli, "start_process", lambda: calls.append("start"))
+    # (a run earlier in this process may have asked for the quick exit: not for --help here)
+    monkeypatch.setattr(cli, "_QUICK_EXIT", [])
     monkeypatch.setattr(sys, "argv", ["planner", "--help"])
     with pytest.raises(SystemExit) as exc:
         cli.main()
