@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -148,12 +149,28 @@ def _translate_help(group: Any) -> None:
     for obj in [*commands, *(p for c in commands for p in c.params)]:
         original = obj.__dict__.setdefault("_planner_help", getattr(obj, "help", None))
         if original:
-            obj.help = _(original)
+            obj.help = _as_written(_(original))
     for command in commands:  # click's --help option: made once per command, then cached
         option = command.get_help_option(command.context_class(command))
         if option is not None:
             option.help = _("Show this message and exit.")
     _translate_typer_texts()
+
+
+#: What Rich reads as a style tag in a help text, and the backslashes before it (the pattern
+#: of ``rich.markup.escape``, which typer's help pages are drawn with).
+_MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")
+
+
+def _as_written(text: str) -> str:
+    """`text` escaped as ``rich.markup.escape`` does, so Rich shows it as written.
+
+    Typer draws help pages with Rich markup, which takes ``[proposals]`` (the scenario
+    file's table) for a style tag and drops it. ``rich.markup`` itself is not imported:
+    every command translates its help texts, and Rich loads only when a page is drawn.
+    """
+    text = _MARKUP_TAG.sub(lambda m: f"{m[1]}{m[1]}\\{m[2]}", text)
+    return text + "\\" if text.endswith("\\") and not text.endswith("\\\\") else text
 
 
 def _set_typer_texts(rich_utils: Any) -> None:

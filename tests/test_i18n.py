@@ -315,6 +315,48 @@ def test_help_is_chinese_under_a_chinese_locale():
     assert "选出 N 个新点位" in site and "--add" in site and "--target" in site
 
 
+def test_square_brackets_in_help_texts_are_shown_not_read_as_markup():
+    """Typer draws help with Rich, which takes ``[proposals]`` for a style tag and drops it."""
+    en = _flat(_help("C.UTF-8", "compare"))
+    zh = _flat(_help("zh_CN.UTF-8", "compare"))
+    assert "the scenario's [proposals] files" in en
+    assert "情景文件 [proposals] 中列出的文件" in zh
+    assert "[required]" in en and "[default: maps]" in en  # typer's own marks stay as they were
+    # every help text of every command keeps its brackets (none is dropped as a style tag)
+    import typer.main
+
+    from planner.cli import app
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        page = _flat(_help("C.UTF-8", name))
+        for param in command.params:
+            for tag in re.findall(r"\[[^\]]*\]", getattr(param, "help", None) or ""):
+                assert tag in page, (name, param.name, tag)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        *("the [proposals] files", "[default: 1]", "a [b] and [c]", "x \\[kept] y"),
+        *("ends \\", "ends \\\\", "[Upper] is no tag", "no tags", "[/close]", "[#fff]", "[@click]"),
+    ],
+)
+def test_help_texts_are_escaped_as_rich_escapes_them(text):
+    from rich.markup import escape, render
+
+    from planner.cli import _as_written
+
+    assert _as_written(text) == escape(text)
+    if not text.endswith("\\"):  # (Rich shows an escaped trailing backslash twice)
+        assert render(_as_written(text)).plain == text  # shown exactly as written
+
+
+def _flat(text: str) -> str:
+    """Help text with the panels' borders and line breaks removed."""
+    return " ".join(text.replace("│", " ").split())
+
+
 # --------------------------------------------------------------------------- READMEs
 def _code_names() -> tuple[set[str], set[str], set[str]]:
     """Commands, options and statuses as the code defines them."""
