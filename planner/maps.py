@@ -1375,6 +1375,30 @@ class _PlannerLayers(MacroElement):
         return None
 
 
+class _PlannerMap(folium.Map):
+    """`folium.Map` whose layer control comes after every layer, those added later included.
+
+    The layer control (and the page's `_PlannerLayers` call after it) refer to every layer
+    by its JavaScript variable, so the layers must be defined before them in the page. A
+    layer added to the map after `build_map` (the proposal's changes in
+    `planner.proposals.compare_map`, or a notebook user's own, as folium's examples do)
+    would otherwise be defined after the control: the page stopped at the control with
+    "Cannot read properties of undefined" and drew nothing.
+    """
+
+    def render(self, **kwargs: Any) -> Any:
+        """Move layers added after the layer control before it, then render as folium does."""
+        from folium.map import Layer
+
+        items = list(self._children.items())
+        at = next((i for i, (_, c) in enumerate(items) if isinstance(c, folium.LayerControl)), None)
+        if at is not None and any(isinstance(c, Layer) for _, c in items[at:]):
+            for name, child in items[at:]:  # the control and what followed it, in order
+                if not isinstance(child, Layer):
+                    self._children.move_to_end(name)
+        return super().render(**kwargs)
+
+
 # --------------------------------------------------------------------------- map
 Bounds = tuple[float, float, float, float]
 
@@ -1410,7 +1434,8 @@ def build_map(analysis: Result) -> folium.Map:
         (left out of routing) and the access legs of points snapped past them are one
         overlay, shown when there are any. Up to `BAND_LAYERS_MAX` facilities each has
         its own band layer; with more, one layer holds every facility's bands (the panel's
-        "focus on a facility" shows one).
+        "focus on a facility" shows one). Layers added to the map afterwards (folium's
+        ``add_to``) are drawn and listed in the layer control too.
     """
     m, layers, data = _build(analysis)
     layers.data = data
@@ -1429,7 +1454,7 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
     key = tianditu_key()
     per_facility = len(fac["facilities"]) <= BAND_LAYERS_MAX
 
-    m = folium.Map(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
+    m = _PlannerMap(tiles=None, control_scale=False, maxZoom=19, zoom_control=True)
     folium.FeatureGroup(
         name="无底图（街道来自数据） No tiles: streets from data", overlay=False
     ).add_to(m)

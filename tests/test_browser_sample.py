@@ -293,3 +293,63 @@ def test_gap_cells_drawn_where_gaps_geojson_has_them(sample_map_run, offline_pag
         worst = max(worst, float(near))
     assert worst < 0.2, worst
     assert not op.console_errors and not op.blocked_requests
+
+
+# --------------------------------------------------------------------------- layers added later
+_CONTROL = """() => Array.from(
+  document.querySelectorAll('.leaflet-control-layers-overlays label span'),
+  (s) => s.textContent.trim())"""
+
+
+def test_compare_map_draws_offline_with_its_changes_layer(
+    sample_map_run: Result, offline_page, tmp_path: Path
+) -> None:
+    """`planner compare`'s map: the proposal's layers plus the gained and lost merchants.
+
+    The changes group is added to the map after `build_map` (and so after its layer control
+    and the page's init call): the page must still draw, with the group in the control.
+    """
+    import planner
+    from planner.offline import save_offline
+    from planner.proposals import compare, compare_map
+
+    other = planner.apply_proposal(sample_map_run, planner.Proposal("close-F01", close=["F01"]))
+    by_poi = compare(sample_map_run, other)[1]
+    n_gained = int((by_poi["change"] == "gained").sum())
+    n_lost = int((by_poi["change"] == "lost").sum())
+    assert n_lost > 0  # F01 alone reaches some merchants: the layer has markers to draw
+    path = save_offline(compare_map(sample_map_run, other), tmp_path / "compare.html")
+    op = offline_page(path)
+    assert op.problems == {}
+    labels = op.page.evaluate(_CONTROL)
+    assert f"变化 Changes: 新覆盖 gained {n_gained} / 失去 lost {n_lost}" in labels
+    assert "街道 Streets (walk network)" in labels  # the planner's own layers are there too
+    counts = op.page.evaluate(_COUNT)
+    assert counts["facilities"] == _expected(other)["facilities"] and counts["streets"] > 0
+    # the changes: one circle per changed merchant, in the lost / gained colours
+    circles = op.page.evaluate(
+        """() => { let n = 0; window.planner.map.eachLayer((l) => {
+             if (l instanceof L.CircleMarker && !l.options.fill) n += 1; }); return n; }"""
+    )
+    assert circles == n_gained + n_lost
+    screenshot(op.page, tmp_path, "compare_close_f01.png")
+
+
+def test_a_layer_added_after_build_map_is_drawn_and_listed(
+    sample_map_run: Result, offline_page, tmp_path: Path
+) -> None:
+    """A notebook user adds a layer to `build_map`'s map, as folium's examples do."""
+    import folium
+
+    from planner.offline import save_offline
+
+    m = maps.build_map(sample_map_run)
+    lon, lat = (float(v) for v in sample_map_run.entrances[["lon", "lat"]].iloc[0])
+    mine = folium.FeatureGroup(name="我的图层 My layer")
+    folium.Marker((lat, lon), tooltip="mine").add_to(mine)
+    mine.add_to(m)
+    op = offline_page(save_offline(m, tmp_path / "mine.html"))
+    assert op.problems == {}
+    assert "我的图层 My layer" in op.page.evaluate(_CONTROL)
+    assert op.page.evaluate("document.querySelectorAll('.leaflet-marker-icon').length") == 1
+    assert op.page.evaluate(_COUNT)["streets"] > 0

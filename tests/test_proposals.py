@@ -124,6 +124,14 @@ def test_compare_map_marks_gained_and_lost_offline(two, tmp_path):
     # within 15 min. Close G instead: P goes 4.0 -> 10.7 (kept within 15).
     m = compare_map(two, closed)
     html = save_offline(m, tmp_path / "c.html").read_text(encoding="utf-8")
+    # the changes group, added after build_map's layer control, is defined before the control
+    # refers to it (else the page stops there; tests/test_browser_sample.py opens one)
+    import folium
+
+    (changes,) = [c for c in m._children.values() if "Changes" in getattr(c, "layer_name", "")]
+    (control,) = [c for c in m._children.values() if isinstance(c, folium.LayerControl)]
+    defined = html.index(f"var {changes.get_name()} = ")
+    assert defined < html.index(f"var {control.get_name()}_layers = ")
     # layer names are written as JSON (\u escapes) in folium's layer control
     assert "Changes: \\u65b0\\u8986\\u76d6 gained 0 / \\u5931\\u53bb lost 0" in html
     lonely = planner.analyse(NET, FACS, points([("P", 50, 100), ("R", 390, 40)]), bands_min=(5,))
