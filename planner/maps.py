@@ -1398,6 +1398,33 @@ class _PlannerMap(folium.Map):
                     self._children.move_to_end(name)
         return super().render(**kwargs)
 
+    def _repr_html_(self, **kwargs: Any) -> str:
+        """Show the map inline in a notebook as the self-contained offline page.
+
+        folium's own notebook view loads Leaflet and its plugins from CDNs (jsDelivr,
+        cdnjs, code.jquery.com), so on an intranet without internet, or where those hosts
+        are slow or blocked, the map stays blank. This is `planner.offline.render_offline`'s
+        page, in the frame folium (branca) draws. A map with a layer whose library the
+        planner does not bundle (`~planner.offline.OfflineAssetError`) is shown as folium
+        shows it.
+        """
+        from planner.offline import OfflineAssetError, render_offline
+
+        try:
+            page = render_offline(self)  # its page: folium.Map makes one (a branca Figure)
+        except OfflineAssetError:
+            return str(super()._repr_html_(**kwargs))
+        frame = (
+            'style="position:absolute;width:100%;height:100%;left:0;top:0;border:none '
+            '!important;" allowfullscreen webkitallowfullscreen mozallowfullscreen'
+        )
+        return (
+            '<div style="width:100%;"><div style="position:relative;width:100%;height:0;'
+            'padding-bottom:60%;"><span style="color:#565656">Make this Notebook Trusted to '
+            f'load map: File -> Trust Notebook</span><iframe srcdoc="{html.escape(page)}" '
+            f"{frame}></iframe></div></div>"
+        )
+
 
 # --------------------------------------------------------------------------- map
 Bounds = tuple[float, float, float, float]

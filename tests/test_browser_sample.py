@@ -353,3 +353,18 @@ def test_a_layer_added_after_build_map_is_drawn_and_listed(
     assert "我的图层 My layer" in op.page.evaluate(_CONTROL)
     assert op.page.evaluate("document.querySelectorAll('.leaflet-marker-icon').length") == 1
     assert op.page.evaluate(_COUNT)["streets"] > 0
+
+
+def test_notebook_view_draws_offline(sample_map_run: Result, offline_page, tmp_path: Path) -> None:
+    """The map as Jupyter shows it (``_repr_html_``: an iframe) draws with the network off."""
+    m = maps.build_map(sample_map_run)
+    page = tmp_path / "notebook_cell.html"
+    page.write_text(f"<!DOCTYPE html><html><body>{m._repr_html_()}</body></html>", "utf-8")
+    op = offline_page(page)
+    assert op.problems == {}
+    (frame,) = [f for f in op.page.frames if f != op.page.main_frame]
+    counts = frame.evaluate(_COUNT)
+    expected = _expected(sample_map_run)
+    assert counts["facilities"] == expected["facilities"] and counts["pois"] == expected["pois"]
+    assert counts["bands"] == expected["bands"] and counts["streets"] > 0
+    screenshot(op.page, tmp_path, "notebook_cell.png")

@@ -643,3 +643,35 @@ def test_band_data_simplifies_ring_by_ring_and_leaves_out_collapsed_rings() -> N
     for r in records:
         assert r["p"] == expected  # the speck of the multipolygon left out
         assert r["bb"] == [round(v * maps.COORD_SCALE) for v in big.bounds]
+
+
+def _srcdoc(frame: str) -> str:
+    """The page inside a notebook view's ``<iframe srcdoc="...">``."""
+    import html as html_
+
+    (page,) = re.findall(r'srcdoc="([^"]*)"', frame)
+    return html_.unescape(page)
+
+
+def test_notebook_view_is_the_offline_page() -> None:
+    """`build_map`'s map shows inline (Jupyter's ``_repr_html_``) without any CDN."""
+    import folium
+    from folium.plugins import HeatMap
+
+    from planner import pipeline
+    from planner.offline import external_urls
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 150, 5)]), bands_min=(1,))
+    m = maps.build_map(a)
+    plain = _srcdoc(folium.Map._repr_html_(m))  # folium's own view of the same map
+    assert any("cdn.jsdelivr.net" in u for u in external_urls(plain))
+    page = _srcdoc(m._repr_html_())
+    assert external_urls(page) == []
+    assert "plannerInit(" in page and "L.map(" in page and "P1" in page
+    leaflet = (maps.Path(maps.__file__).parent / "_static/leaflet/leaflet.js").read_text("utf-8")
+    assert leaflet[:200] in page and leaflet[:200] not in plain  # Leaflet itself, inline
+    # a plugin the planner does not bundle: shown as folium shows it, not an error
+    HeatMap([[0.0, 0.0, 1.0]]).add_to(m)
+    assert any("heat" in u for u in external_urls(_srcdoc(m._repr_html_())))

@@ -72,6 +72,12 @@ def test_notebook_executes(tmp_path):
     assert len(maps) == 2
     assert "10–15 分钟 min" in maps[0] and "3–6 分钟 min" not in maps[0]
     assert "3–6 分钟 min" in maps[1] and "10–15 分钟 min" not in maps[1]
+    # each is the self-contained page: it draws on a machine without internet
+    from planner.offline import external_urls
+
+    frames = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
+    inline = [html.unescape(p) for f in frames for p in re.findall(r'srcdoc="([^"]*)"', f)]
+    assert len(inline) == 2 and all(external_urls(p) == [] for p in inline)
     folder = tmp_path / "out" / "sample-notebook"
     assert (folder / "tables" / "coverage.csv").is_file() and (folder / "sample.html").is_file()
 
