@@ -624,8 +624,8 @@ def compare(
                     io.write_csv(changes, folder / f"{proposal.name}_policy.csv")
         from planner.offline import save_offline
 
-        for path, after in zip(map_paths, results, strict=True):
-            save_offline(prop.compare_map(base, after), path)
+        for path, proposal, after in zip(map_paths, loaded, results, strict=True):
+            save_offline(prop.compare_map(base, after, proposal), path)
     except PlannerError as exc:
         _fail(exc)
         return

@@ -375,13 +375,16 @@ GAINED_COLOUR = "#1a9850"
 LOST_COLOUR = "#d73027"
 
 
-def compare_map(base: Result, other: Result) -> Any:
+def compare_map(base: Result, other: Result, proposal: Proposal | None = None) -> Any:
     """The proposal's map with the merchants it gains (green) and loses (red) marked.
 
     Parameters
     ----------
     base, other
         The baseline and the proposal's result (see `compare`).
+    proposal
+        The proposal that made `other`: when given, an overlay "方案 Proposal" draws what
+        it changes (its new links, the facilities it closes, moves and adds).
 
     Returns
     -------
@@ -398,6 +401,8 @@ def compare_map(base: Result, other: Result) -> Any:
     changed = by_poi[by_poi["change"].isin(["gained", "lost"])]
     points = base.pois.drop_duplicates("poi_id").set_index("poi_id")[["lon", "lat"]]
     m = build_map(other)
+    if proposal is not None:
+        _proposal_layer(base, other, proposal).add_to(m)
     n_gained = int((changed["change"] == "gained").sum())
     n_lost = int((changed["change"] == "lost").sum())
     group = folium.FeatureGroup(
@@ -421,6 +426,80 @@ def compare_map(base: Result, other: Result) -> Any:
         ).add_to(group)
     group.add_to(m)
     return m
+
+
+def _proposal_layer(base: Result, other: Result, proposal: Proposal) -> Any:
+    """The overlay of what `proposal` changes: links, closed, moved and added facilities.
+
+    New links are thick dashed lines; a closed facility is a dashed ring at each of its
+    entrances as they were; a moved facility is a dashed line from where it was (the mean
+    of its snapped entrances) to where it is now, ringed there; an added facility is ringed.
+    """
+    import folium
+
+    from planner.maps import esc
+    from planner.style import PROPOSAL_COLOUR
+
+    names = {
+        str(f): str(n)
+        for table in (base.facilities, other.facilities)
+        for f, n in zip(table["facility_id"], table["name"], strict=True)
+    }
+    where = {
+        side: {
+            str(f): (float(lat), float(lon))
+            for f, lon, lat in zip(t["facility_id"], t["lon"], t["lat"], strict=True)
+            if np.isfinite(lon) and np.isfinite(lat)
+        }
+        for side, t in (("base", base.facilities), ("other", other.facilities))
+    }
+    added = [] if proposal.add is None else list(dict.fromkeys(map(str, proposal.add["id"])))
+    parts = [
+        f"新通道 links {len(proposal.links)}",
+        f"关闭 closed {len(proposal.close)}",
+        f"迁移 moved {len(proposal.move)}",
+        f"新增 added {len(added)}",
+    ]
+    group = folium.FeatureGroup(name=f"方案 Proposal {proposal.name}: " + " · ".join(parts))
+
+    def ring(at: tuple[float, float], tooltip: str, dashed: bool = False) -> None:
+        folium.CircleMarker(
+            location=at,
+            radius=11,
+            color=PROPOSAL_COLOUR,
+            weight=3,
+            fill=False,
+            dash_array="4 4" if dashed else None,
+            tooltip=esc(tooltip),
+        ).add_to(group)
+
+    for name, link in proposal.links.items():
+        folium.PolyLine(
+            [(lat, lon) for lon, lat in shapely.get_coordinates(link)],
+            color=PROPOSAL_COLOUR,
+            weight=6,
+            dash_array="10 6",
+            tooltip=esc(f"新通道 new link: {name}"),
+        ).add_to(group)
+    entrances = base.entrances
+    for fid in map(str, proposal.close):
+        rows = entrances[entrances["id"].astype(str) == fid]
+        for lon, lat in zip(rows["lon"], rows["lat"], strict=True):
+            if np.isfinite(lon) and np.isfinite(lat):
+                ring((float(lat), float(lon)), f"关闭 closed: {fid} {names.get(fid, '')}", True)
+    for fid in map(str, proposal.move):
+        was, now = where["base"].get(fid), where["other"].get(fid)
+        label = f"迁移 moved: {fid} {names.get(fid, '')}"
+        if was is not None and now is not None:
+            folium.PolyLine(
+                [was, now], color=PROPOSAL_COLOUR, weight=3, dash_array="4 4", tooltip=esc(label)
+            ).add_to(group)
+        if now is not None:
+            ring(now, label)
+    for fid in added:
+        if fid in where["other"]:
+            ring(where["other"][fid], f"新增 added: {fid} {names.get(fid, '')}")
+    return group
 
 
 # --------------------------------------------------------------------------- proposal files

@@ -18,6 +18,7 @@ __all__ = [
     "NOT_ROUTED_COLOUR",
     "PIECE_COLOUR",
     "POI_EDGE_COLOUR",
+    "PROPOSAL_COLOUR",
     "ROAD_WEIGHTS",
     "STREET_COLOUR",
     "band_colour",
@@ -43,6 +44,8 @@ POI_EDGE_COLOUR = "#333333"
 STREET_COLOUR = "#8a8f98"
 #: Streets of dropped (disconnected) pieces and the access legs that skipped them.
 PIECE_COLOUR = "#c51b7d"
+#: What a proposal changes on its comparison map: new links, closed, moved and added facilities.
+PROPOSAL_COLOUR = "#e66101"
 
 #: Line weight (map pixels) of the main road classes; every other street gets the default.
 ROAD_WEIGHTS: dict[str, float] = {

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import shapely
 
 from planner import maps
 from planner.crs import wgs84_to_gcj02
@@ -311,27 +312,43 @@ def test_compare_map_draws_offline_with_its_changes_layer(
     """
     import planner
     from planner.offline import save_offline
-    from planner.proposals import compare, compare_map
+    from planner.proposals import GAINED_COLOUR, LOST_COLOUR, compare, compare_map
+    from planner.style import PROPOSAL_COLOUR
 
-    other = planner.apply_proposal(sample_map_run, planner.Proposal("close-F01", close=["F01"]))
+    # F01 closes; a footbridge over Shennan Boulevard (both ends on walkable streets)
+    bridge = shapely.LineString([(113.9420, 22.5465), (113.9420, 22.5485)])
+    proposal = planner.Proposal("close-F01", close=["F01"], links={"新天桥 footbridge": bridge})
+    other = planner.apply_proposal(sample_map_run, proposal)
     by_poi = compare(sample_map_run, other)[1]
     n_gained = int((by_poi["change"] == "gained").sum())
     n_lost = int((by_poi["change"] == "lost").sum())
     assert n_lost > 0  # F01 alone reaches some merchants: the layer has markers to draw
-    path = save_offline(compare_map(sample_map_run, other), tmp_path / "compare.html")
+    path = save_offline(compare_map(sample_map_run, other, proposal), tmp_path / "compare.html")
     op = offline_page(path)
     assert op.problems == {}
     labels = op.page.evaluate(_CONTROL)
     assert f"变化 Changes: 新覆盖 gained {n_gained} / 失去 lost {n_lost}" in labels
     assert "街道 Streets (walk network)" in labels  # the planner's own layers are there too
+    assert (
+        "方案 Proposal close-F01: 新通道 links 1 · 关闭 closed 1 · 迁移 moved 0 · 新增 added 0"
+        in labels
+    )
     counts = op.page.evaluate(_COUNT)
     assert counts["facilities"] == _expected(other)["facilities"] and counts["streets"] > 0
-    # the changes: one circle per changed merchant, in the lost / gained colours
-    circles = op.page.evaluate(
-        """() => { let n = 0; window.planner.map.eachLayer((l) => {
-             if (l instanceof L.CircleMarker && !l.options.fill) n += 1; }); return n; }"""
+    # the changes: one circle per changed merchant, in the lost / gained colours; the
+    # proposal: the bridge as a line, a ring where F01's one entrance was
+    drawn = op.page.evaluate(
+        """(colours) => { const n = {changes: 0, rings: 0, lines: 0};
+           window.planner.map.eachLayer((l) => {
+             const c = l.options && l.options.color;
+             if (l instanceof L.CircleMarker && colours.changes.includes(c)) n.changes += 1;
+             if (l instanceof L.CircleMarker && c === colours.proposal) n.rings += 1;
+             if (l instanceof L.Polyline && !(l instanceof L.Polygon) && c === colours.proposal)
+               n.lines += 1; });
+           return n; }""",
+        {"changes": [GAINED_COLOUR, LOST_COLOUR], "proposal": PROPOSAL_COLOUR},
     )
-    assert circles == n_gained + n_lost
+    assert drawn == {"changes": n_gained + n_lost, "rings": 1, "lines": 1}
     screenshot(op.page, tmp_path, "compare_close_f01.png")
 
 

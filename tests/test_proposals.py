@@ -284,3 +284,62 @@ def test_policy_changes_of_a_closed_facility():
     assert g.loc[(10, "药店"), "missing_base"] == False  # noqa: E712 - required at 10 min
     assert g.loc[(10, "药店"), "missing_proposal"] == True  # noqa: E712
     assert len(changes) == 2 * 3  # two types x three bands, all in G's circle
+
+
+def test_compare_map_draws_what_the_proposal_changes(two):
+    """The "方案 Proposal" overlay: each link, closed entrance, move and addition, where it is."""
+    import folium
+
+    from planner.proposals import compare_map
+    from planner.style import PROPOSAL_COLOUR
+
+    bridge = line((60, 0), (60, 100))
+    new_rows = points([("N", 200, 100)])
+    new_rows["name"] = "新点 <b>new</b>"
+    proposal = Proposal(
+        "all-four",
+        add=new_rows,
+        move={"G": tuple(line((300, 100), (300, 100)).coords[0])},
+        close=["F"],
+        links={"人行桥 footbridge": bridge},
+    )
+    after = apply_proposal(two, proposal)
+    m = compare_map(two, after, proposal)
+    (layer,) = [c for c in m._children.values() if getattr(c, "layer_name", "").startswith("方案")]
+    assert layer.layer_name == (
+        "方案 Proposal all-four: 新通道 links 1 · 关闭 closed 1 · 迁移 moved 1 · 新增 added 1"
+    )
+    drawn = list(layer._children.values())
+    assert all(d.options["color"] == PROPOSAL_COLOUR for d in drawn)
+    lines = [d for d in drawn if isinstance(d, folium.PolyLine)]
+    rings = [d for d in drawn if isinstance(d, folium.CircleMarker)]
+
+    def tip(d) -> str:
+        (t,) = [c for c in d._children.values() if isinstance(c, folium.Tooltip)]
+        return t.text
+
+    tips = [tip(d) for d in drawn]
+
+    def lat_lon(x: float, y: float) -> tuple[float, float]:
+        lon, lat = line((x, y), (x, y)).coords[0]
+        return (lat, lon)
+
+    # the link, as given
+    np.testing.assert_allclose(lines[0].locations, [(lat, lon) for lon, lat in bridge.coords])
+    assert tips[0] == "新通道 new link: 人行桥 footbridge"
+    # F closed: a dashed ring where its entrance was (snapped at x=50 on street A)
+    closed = [r for r in rings if tip(r).startswith("关闭 closed: F")]
+    assert len(closed) == 1 and closed[0].options["dashArray"] == "4 4"
+    np.testing.assert_allclose(closed[0].location, lat_lon(50, 0), atol=1e-9)
+    # G moved from x=350 to x=300 on street B: a line from where it was, a ring where it is
+    (moved,) = [d for d in lines if tip(d).startswith("迁移 moved: G")]
+    np.testing.assert_allclose(moved.locations, [lat_lon(350, 100), lat_lon(300, 100)], atol=1e-9)
+    now = [r for r in rings if tip(r).startswith("迁移 moved: G")]
+    np.testing.assert_allclose(now[0].location, lat_lon(300, 100), atol=1e-9)
+    # N added, its name escaped for the page
+    (new,) = [r for r in rings if tip(r).startswith("新增 added: N")]
+    np.testing.assert_allclose(new.location, lat_lon(200, 100), atol=1e-9)
+    assert "&lt;b&gt;new&lt;/b&gt;" in tip(new)
+    # without the proposal: no such layer (the function's former form)
+    plain = compare_map(two, after)
+    assert not [c for c in plain._children.values() if "方案" in getattr(c, "layer_name", "")]
