@@ -436,7 +436,8 @@ def fetch(
 
 @app.command(
     help=N_(
-        "Choose where new service points go: writes sites.csv and prints coverage before/after."
+        "Choose where new service points go: writes sites.csv and a map, and prints coverage "
+        "before/after."
     )
 )
 def site(
@@ -464,11 +465,14 @@ def site(
     out: Annotated[
         Path | None, typer.Option("--out", help=N_("Output folder (default out/<scenario>-sites)."))
     ] = None,
+    maps_dir: Annotated[
+        Path, typer.Option("--maps-dir", help=N_("Folder for the map of the new sites."))
+    ] = Path("maps"),
     time_limit: Annotated[
         str, typer.Option("--time-limit", metavar="S", help=N_("Seconds for the exact solver."))
     ] = "10",
 ) -> None:
-    """Choose where new service points go: writes sites.csv and prints coverage before/after."""
+    """Choose where new service points go: writes sites.csv and a map, prints coverage."""
     from planner.scenario import load_scenario
 
     try:
@@ -496,9 +500,11 @@ def site(
             )
         sc = load_scenario(scenario)
         out_dir = out if out is not None else Path("out") / f"{sc.name}-sites"
-        from planner._publish import check_output_dir
+        from planner._publish import check_output_dir, check_replaceable
 
         check_output_dir(out_dir)  # before any work
+        map_path = maps_dir / f"{sc.name}-sites.html"
+        check_replaceable(map_path)
         from planner import pipeline, readers, siting  # heavy: once the options are good
 
         _imports_done()
@@ -528,6 +534,9 @@ def site(
 
         with output_set(out_dir) as folder:
             problem.to_csv(folder / "sites.csv")
+        from planner.offline import save_offline
+
+        save_offline(problem.map(result), map_path)
     except PlannerError as exc:
         _fail(exc)
         return
@@ -553,7 +562,8 @@ def site(
         )
         + note
     )
-    typer.echo(f"  sites: {out_dir / 'sites.csv'}")
+    for key, path in (("sites", out_dir / "sites.csv"), ("map", map_path)):
+        typer.echo(f"  {key}: {path}")  # file keys, as `run` prints them
 
 
 @app.command(

@@ -864,6 +864,30 @@ class Siting:
             kinds=kind,
         )
 
+    def map(self, result: Result) -> Any:
+        """The analysis' map with the selected sites tried as a proposal.
+
+        The sites are added to `result` as new facilities (`as_facilities`,
+        `planner.apply_proposal`) and drawn with `planner.proposals.compare_map`: their
+        bands, each site ringed in the "方案 Proposal" layer, and the merchants they bring
+        within the largest band ringed green (with the band of `from_result`, the largest by
+        default, as many as ``after.covered - before.covered``).
+
+        Parameters
+        ----------
+        result
+            The analysis the problem was built from.
+
+        Returns
+        -------
+        folium.Map
+            Save it with `planner.offline.save_offline`.
+        """
+        from planner.proposals import Proposal, apply_proposal, compare_map
+
+        proposal = Proposal("sites", add=self.as_facilities())
+        return compare_map(result, apply_proposal(result, proposal), proposal)
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the chosen sites as sites.csv (`SITES_COLUMNS`), spreadsheet-safe.
 

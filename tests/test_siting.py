@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 
 import numpy as np
 import pandas as pd
@@ -235,6 +236,25 @@ def test_sites_csv_columns_and_spreadsheet_safety(line, tmp_path):
     assert list(back["rank"]) == [1, 2]
 
 
+def test_the_sites_map_shows_what_the_sites_bring(line):
+    """`Siting.map`: the sites tried as a proposal; its gains equal the siting's own count."""
+    import folium
+
+    result, cands = line
+    s = st.Siting.from_result(result, cands)  # the largest band, 4 min (300 m)
+    s.solve_mclp(2)
+    m = s.map(result)
+    names = [getattr(c, "layer_name", "") for c in m._children.values()]
+    (changes,) = [n for n in names if n.startswith("变化 Changes")]
+    gained = s.after.covered - s.before.covered
+    assert gained > 0 and changes == f"变化 Changes: 新覆盖 gained {gained} / 失去 lost 0"
+    (layer,) = [c for c in m._children.values() if getattr(c, "layer_name", "").startswith("方案")]
+    assert layer.layer_name.endswith("新增 added 2")
+    rings = [c for c in layer._children.values() if isinstance(c, folium.CircleMarker)]
+    want = s.selected[["lat", "lon"]].to_numpy()
+    np.testing.assert_allclose([r.location for r in rings], want, atol=1e-9)
+
+
 def test_bad_candidate_rows_are_excluded_with_their_status(line):
     result, cands = line
     far = points([("FAR", 5000, 5000)])
@@ -292,6 +312,14 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     assert "candidate left out" in r.stderr and "row 5" in r.stderr
     sites = pd.read_csv(tmp_path / "s" / "sites.csv", encoding="utf-8-sig")
     assert list(sites.columns) == list(st.SITES_COLUMNS) and len(sites) == 2
+    # the map: written where the output says, offline, the new sites' gains as counted
+    from planner.offline import external_urls
+
+    assert "  map: maps/sample-sites.html" in out
+    page = (tmp_path / "maps" / "sample-sites.html").read_text(encoding="utf-8")
+    assert external_urls(page) == []
+    before, after = (int(re.search(r": (\d+) of", line)[1]) for line in out[:2])
+    assert f"gained {after - before} / " in page.encode("ascii", "backslashreplace").decode()
     r = cli("site", "sample", "--add", "9", "--candidates", cand, "--out", "s2")
     assert r.exit_code == 1 and "only 4 usable candidate" in r.stderr
     assert len(r.stderr.splitlines()) == 1 or r.stderr.splitlines()[-1].startswith("error: ")
