@@ -358,3 +358,15 @@ def test_mclp_optimum_equals_an_independent_cbc_model(seed):
     assert finished and sites is not None
     assert value == pytest.approx(cbc_value)
     assert float(weight[covers[sites].any(axis=0)].sum()) == pytest.approx(cbc_value)
+
+
+def test_site_leaves_a_file_it_did_not_write_alone(cli, tmp_path):
+    """A file of the user's where the sites map would go: refused before any work."""
+    mine = tmp_path / "maps" / "sample-sites.html"
+    mine.parent.mkdir()
+    mine.write_text("<html>my notes</html>", encoding="utf-8")
+    r = cli("site", "sample", "--add", "1", "--out", "s")
+    assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "was not written by the planner; it is left alone" in r.stderr
+    assert mine.read_text(encoding="utf-8") == "<html>my notes</html>"
+    assert not (tmp_path / "s").exists()
