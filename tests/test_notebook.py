@@ -97,6 +97,10 @@ def test_planning_notebook_goes_from_gaps_to_a_compared_proposal(tmp_path):
     assert "newly_covered" in text and "'gained':" in text  # sites chosen, then compared
     pages = [str(o.get("data", {}).get("text/html", "")) for o in outputs]
     assert any("leaflet" in h.lower() for h in pages)
+    # the sites' map: its gains are the siting's own before -> after difference
+    before, after = (int(n) for n in re.findall(r"Coverage\(covered=(\d+)", text)[:2])
+    (sites_map,) = [h for h in pages if "Proposal sites" in h]
+    assert after > before and f"gained {after - before} / " in sites_map
     # trying sites by hand (LiveCoverage): each edit's count of merchants within 15 min
     counts = {
         what: int(n)
