@@ -8,6 +8,7 @@ import json
 import os
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import shapely
 from pyproj import Transformer
 
 from planner import gaps, snap, style
+from planner._i18n import _
 from planner._lazy import defer
 from planner._templates import cached_compile
 
@@ -31,6 +33,8 @@ from planner.crs import gcj02_grid
 from planner.offline import inline_own
 from planner.result import Result
 
+#: A colour the legend accepts from a caller (it goes into a style attribute).
+_HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 #: Coordinates in the page are integers of this many units per degree (1e5 ≈ 1.1 m).
 COORD_SCALE = 100_000
 #: Street and band outlines are simplified to what the eye sees at street zoom (metres).
@@ -125,7 +129,7 @@ def kind_group(kind: object) -> str:
         Group key; ``"other"`` when nothing matches.
     """
     k = str(kind or "").strip().lower()
-    for group, (_, patterns) in KIND_GROUPS.items():
+    for group, (_label, patterns) in KIND_GROUPS.items():
         for p in patterns:
             if (p.endswith(":") and k.startswith(p)) or k == p:
                 return group
@@ -334,7 +338,7 @@ def encode_lines(
     lines
         ``encode_line`` of each non-empty geometry's coordinates, in order.
     """
-    xy, index, _ = _rounded_vertices(geoms, scale, to_wgs84)
+    xy, index, _ring_of = _rounded_vertices(geoms, scale, to_wgs84)
     if not len(xy):
         return []
     first = np.r_[True, index[1:] != index[:-1]]
@@ -525,7 +529,7 @@ def band_data(analysis: Result, tolerance_deg: float = 2e-5) -> list[dict[str, A
     drawn[ring_of[exterior]] = kept[exterior]
     kept &= drawn[ring_of]
     packed = encode_multilines(rings[kept], ring_of[kept], len(parts))
-    by_geom: list[list[str]] = [[] for _ in range(len(geoms))]
+    by_geom: list[list[str]] = [[] for _i in range(len(geoms))]
     for g, text in zip(
         part_of[drawn].tolist(), np.asarray(packed, dtype=object)[drawn], strict=True
     ):
@@ -1093,7 +1097,7 @@ def gap_data(analysis: Result, tolerance_deg: float = 1e-6) -> dict[str, Any]:
             {"affine": [float(f"{a:.15g}") for a in affine], "origin": [ox, oy], "size": size}
         )
     else:
-        for (_, c), n, m in zip(table.iterrows(), counts, street, strict=True):
+        for (_row, c), n, m in zip(table.iterrows(), counts, street, strict=True):
             xy = np.asarray(shapely.simplify(c.geometry, tolerance_deg).exterior.coords)
             cells.append([encode_line(xy[:, 0], xy[:, 1]), n, m, esc(c["cell_id"])])
     most = max((c[-2][-1] if "affine" in out else c[1][-1] for c in cells), default=0)
@@ -1238,7 +1242,7 @@ def policy_html(analysis: Result) -> str:
     )
 
 
-def legend_html(analysis: Result, *, tianditu: bool) -> str:
+def legend_html(analysis: Result, *, tianditu: bool, rings: Sequence[tuple[str, str]] = ()) -> str:
     """The panel: legend, summary, method, sources, CRS notes (Chinese first, English second).
 
     Parameters
@@ -1247,6 +1251,13 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         The result: its settings, provenance and summary.
     tianditu
         Whether a Tianditu base layer is offered.
+    rings
+        More legend rows, (colour, label): a ring of the colour, then the label (escaped).
+
+    Raises
+    ------
+    ValueError
+        A ring's colour is not ``#rgb`` or ``#rrggbb``.
 
     Returns
     -------
@@ -1267,6 +1278,15 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         f"<div><span class='sw fac' style='background:{fac};border-color:{edge};"
         f"box-shadow:0 0 0 1px {fac}'></span>服务点（入口） facility (entrance)</div>"
     )
+    for colour, label in rings:
+        if not _HEX_COLOUR.fullmatch(colour):
+            raise ValueError(
+                _("legend colour {colour!r}: expected #rgb or #rrggbb").format(colour=colour)
+            )
+        rows.append(
+            f"<div><span class='sw' style='background:transparent;border:3px solid {colour};"
+            f"border-radius:50%;width:8px;height:8px'></span>{esc(label)}</div>"
+        )
     rows.append(_pieces_legend(analysis))
     num = summary_numbers(analysis)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
@@ -1274,7 +1294,9 @@ def legend_html(analysis: Result, *, tianditu: bool) -> str:
         f"<tr><td>{esc(fid)} {esc(name)}</td>{''.join(f'<td>{n}</td>' for n in counts)}</tr>"
         for fid, name, counts in num["facilities"]
     )
-    overall = "".join(f"<td>{n}<br><small>{_share(sh)}</small></td>" for _, n, sh in num["overall"])
+    overall = "".join(
+        f"<td>{n}<br><small>{_share(sh)}</small></td>" for _band, n, sh in num["overall"]
+    )
     status = ", ".join(f"{esc(k)}: {v}" for k, v in num["by_status"].items())
     date = f"（{esc(about.network_date)}）" if about.network_date else ""
     tdt = (
@@ -1391,8 +1413,9 @@ class _PlannerMap(folium.Map):
         from folium.map import Layer
 
         items = list(self._children.items())
-        at = next((i for i, (_, c) in enumerate(items) if isinstance(c, folium.LayerControl)), None)
-        if at is not None and any(isinstance(c, Layer) for _, c in items[at:]):
+        controls = (i for i, (_k, c) in enumerate(items) if isinstance(c, folium.LayerControl))
+        at = next(controls, None)
+        if at is not None and any(isinstance(c, Layer) for _k, c in items[at:]):
             for name, child in items[at:]:  # the control and what followed it, in order
                 if not isinstance(child, Layer):
                     self._children.move_to_end(name)
@@ -1443,7 +1466,7 @@ def _bounds(analysis: Result, street_lines: np.ndarray) -> tuple[Bounds, Bounds]
     return view, both
 
 
-def build_map(analysis: Result) -> folium.Map:
+def build_map(analysis: Result, *, legend: Sequence[tuple[str, str]] = ()) -> folium.Map:
     """Build the folium map: streets, bands per facility and per band, POIs by kind, panel.
 
     Parameters
@@ -1452,6 +1475,10 @@ def build_map(analysis: Result) -> folium.Map:
         The result: its tables and polygons, the settings that made them (bands, speed)
         and its provenance (title, sources); its street network is drawn as the basemap,
         so no tiles are needed.
+    legend
+        More rows for the panel's legend, for marks added to the map afterwards: (colour,
+        label) pairs, each shown as a ring of that colour (``#rgb`` or ``#rrggbb``) before
+        its label (escaped).
 
     Returns
     -------
@@ -1464,12 +1491,14 @@ def build_map(analysis: Result) -> folium.Map:
         "focus on a facility" shows one). Layers added to the map afterwards (folium's
         ``add_to``) are drawn and listed in the layer control too.
     """
-    m, layers, data = _build(analysis)
+    m, layers, data = _build(analysis, legend)
     layers.data = data
     return m
 
 
-def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
+def _build(
+    analysis: Result, legend: Sequence[tuple[str, str]] = ()
+) -> tuple[folium.Map, _PlannerLayers, str]:
     """`build_map` with the page data apart: the map, its data element and the data text."""
     bands = analysis.settings.bands_min
     fac = facility_data(analysis)
@@ -1567,7 +1596,7 @@ def _build(analysis: Result) -> tuple[folium.Map, _PlannerLayers, str]:
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
         "gaps": gap,
-        "panel": legend_html(analysis, tianditu=key is not None),
+        "panel": legend_html(analysis, tianditu=key is not None, rings=legend),
         "tianditu": TIANDITU_TILES.format(layer="LAYER_NAME", key=key) if key else None,
     }
     # the folium layer groups, by the names of their JavaScript variables

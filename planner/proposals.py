@@ -400,7 +400,22 @@ def compare_map(base: Result, other: Result, proposal: Proposal | None = None) -
     by_poi = compare(base, other)[1]
     changed = by_poi[by_poi["change"].isin(["gained", "lost"])]
     points = base.pois.drop_duplicates("poi_id").set_index("poi_id")[["lon", "lat"]]
-    m = build_map(other)
+    largest = f"{other.settings.largest_band_min:g}"
+    legend = [
+        (GAINED_COLOUR, f"方案后进入 {largest} 分钟圈 now within {largest} min (gained)"),
+        (LOST_COLOUR, f"方案后不在 {largest} 分钟圈内 no longer within {largest} min (lost)"),
+    ]
+    if proposal is not None:
+        from planner.style import PROPOSAL_COLOUR
+
+        legend.append(
+            (
+                PROPOSAL_COLOUR,
+                "方案：新增、迁移的服务点；虚线为关闭的服务点和新通道 "
+                "proposal: added and moved facilities; dashed: closed ones and new links",
+            )
+        )
+    m = build_map(other, legend=legend)
     if proposal is not None:
         _proposal_layer(base, other, proposal).add_to(m)
     n_gained = int((changed["change"] == "gained").sum())

@@ -675,3 +675,24 @@ def test_notebook_view_is_the_offline_page() -> None:
     # a plugin the planner does not bundle: shown as folium shows it, not an error
     HeatMap([[0.0, 0.0, 1.0]]).add_to(m)
     assert any("heat" in u for u in external_urls(_srcdoc(m._repr_html_())))
+
+
+def _panel(m) -> str:
+    """The legend panel's HTML of a `build_map` map (in its page data)."""
+    (layers,) = [c for c in m._children.values() if isinstance(c, maps._PlannerLayers)]
+    return json.loads(layers.data)["panel"]
+
+
+def test_legend_rows_for_marks_added_later() -> None:
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 80, 5)]), bands_min=(1,))
+    assert "border:3px solid" not in _panel(maps.build_map(a))
+    panel = _panel(maps.build_map(a, legend=[("#e66101", "mine <b>&</b>"), ("#0f0", "two")]))
+    assert "border:3px solid #e66101;" in panel and "mine &lt;b&gt;&amp;&lt;/b&gt;" in panel
+    assert panel.index("#e66101") < panel.index("#0f0")  # in the order given
+    for bad in ("red;background:url(x)", "#12345", "e66101", "#e66101'"):
+        with pytest.raises(ValueError, match="legend colour"):
+            maps.build_map(a, legend=[(bad, "x")])

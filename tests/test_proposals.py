@@ -340,6 +340,21 @@ def test_compare_map_draws_what_the_proposal_changes(two):
     (new,) = [r for r in rings if tip(r).startswith("新增 added: N")]
     np.testing.assert_allclose(new.location, lat_lon(200, 100), atol=1e-9)
     assert "&lt;b&gt;new&lt;/b&gt;" in tip(new)
-    # without the proposal: no such layer (the function's former form)
+    # the legend says what the rings mean
+    import json
+
+    from planner.maps import _PlannerLayers
+    from planner.proposals import GAINED_COLOUR, LOST_COLOUR
+
+    def panel(m) -> str:
+        (layers,) = [c for c in m._children.values() if isinstance(c, _PlannerLayers)]
+        return json.loads(layers.data)["panel"]
+
+    text = panel(m)
+    assert f"solid {GAINED_COLOUR};" in text and "now within 15 min (gained)" in text
+    assert f"solid {LOST_COLOUR};" in text and "no longer within 15 min (lost)" in text
+    assert f"solid {PROPOSAL_COLOUR};" in text and "dashed: closed ones and new links" in text
+    # without the proposal: no such layer (the function's former form), no such legend row
     plain = compare_map(two, after)
     assert not [c for c in plain._children.values() if "方案" in getattr(c, "layer_name", "")]
+    assert f"solid {PROPOSAL_COLOUR};" not in panel(plain) and "(gained)" in panel(plain)
