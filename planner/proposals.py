@@ -411,8 +411,9 @@ def compare_map(base: Result, other: Result, proposal: Proposal | None = None) -
         legend.append(
             (
                 PROPOSAL_COLOUR,
-                "方案：新增、迁移的服务点；虚线为关闭的服务点和新通道 "
-                "proposal: added and moved facilities; dashed: closed ones and new links",
+                "方案：圈为新增或迁移后的服务点（细虚线连到原位置），虚线圈为关闭的服务点，"
+                "粗虚线为新通道 proposal: ring, an added or moved facility (a thin dashed line "
+                "from where it was); dashed ring, a closed one; thick dashed line, a new link",
             )
         )
     m = build_map(other, legend=legend)
@@ -456,7 +457,7 @@ def _proposal_layer(base: Result, other: Result, proposal: Proposal) -> Any:
     from planner.style import PROPOSAL_COLOUR
 
     names = {
-        str(f): str(n)
+        str(f): "" if pd.isna(n) else str(n)
         for table in (base.facilities, other.facilities)
         for f, n in zip(table["facility_id"], table["name"], strict=True)
     }
@@ -475,7 +476,7 @@ def _proposal_layer(base: Result, other: Result, proposal: Proposal) -> Any:
         f"迁移 moved {len(proposal.move)}",
         f"新增 added {len(added)}",
     ]
-    group = folium.FeatureGroup(name=f"方案 Proposal {proposal.name}: " + " · ".join(parts))
+    group = folium.FeatureGroup(name=f"方案 Proposal {esc(proposal.name)}: " + " · ".join(parts))
 
     def ring(at: tuple[float, float], tooltip: str, dashed: bool = False) -> None:
         folium.CircleMarker(

@@ -353,7 +353,15 @@ def test_compare_map_draws_what_the_proposal_changes(two):
     text = panel(m)
     assert f"solid {GAINED_COLOUR};" in text and "now within 15 min (gained)" in text
     assert f"solid {LOST_COLOUR};" in text and "no longer within 15 min (lost)" in text
-    assert f"solid {PROPOSAL_COLOUR};" in text and "dashed: closed ones and new links" in text
+    assert f"solid {PROPOSAL_COLOUR};" in text and "thick dashed line, a new link" in text
+    # text from the proposal file and the data is escaped; a missing name is left out
+    odd = Proposal("<img src=x onerror=alert(1)>", close=["G"])
+    two_unnamed = apply_proposal(two, Proposal("same"))
+    two_unnamed.facilities = two_unnamed.facilities.assign(name=np.nan)
+    m2 = compare_map(two_unnamed, apply_proposal(two_unnamed, odd), odd)
+    (layer2,) = [c for c in m2._children.values() if "Proposal" in getattr(c, "layer_name", "")]
+    assert "&lt;img src=x onerror=alert(1)&gt;" in layer2.layer_name
+    assert [tip(d) for d in layer2._children.values()] == ["关闭 closed: G "]
     # without the proposal: no such layer (the function's former form), no such legend row
     plain = compare_map(two, after)
     assert not [c for c in plain._children.values() if "方案" in getattr(c, "layer_name", "")]
