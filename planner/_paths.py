@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import site
 import sysconfig
 from pathlib import Path
@@ -18,6 +19,19 @@ SOURCE_DATA_DIR = PACKAGE_DIR.parent / "data"
 CACHE_ENV = "PLANNER_CACHE_DIR"
 #: Application name used for the platform's user cache folder.
 APP_NAME = "liusha-planner"
+
+
+#: Characters a name may not hold when it names files and folders (on any system).
+_NAME_FORBIDDEN = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+
+
+def is_file_name(name: str) -> bool:
+    r"""Whether `name` can name a file or folder as it is, and so stays in its folder.
+
+    Not empty, not ``.`` or ``..``, and without ``/ \ : * ? " < > |`` or control characters.
+    """
+    stripped = name.strip()
+    return bool(stripped) and stripped not in {".", ".."} and not _NAME_FORBIDDEN.search(name)
 
 
 def data_dir() -> Path:

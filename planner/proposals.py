@@ -22,6 +22,7 @@ from pyproj import Transformer
 from shapely.ops import substring
 
 from planner._errors import PlannerError
+from planner._paths import is_file_name
 from planner.network import StreetNetwork
 from planner.result import Result
 from planner.style import within_band
@@ -45,12 +46,13 @@ _NODE_SNAP_M = 0.01
 
 @dataclass(frozen=True)
 class Proposal:
-    """A planning proposal: facilities added, moved or closed, and new walkable links.
+    r"""A planning proposal: facilities added, moved or closed, and new walkable links.
 
     Parameters
     ----------
     name
-        Short id of the proposal (used in file names).
+        Short id of the proposal, used in file names: not empty, not ``.`` or ``..``, and
+        without ``/ \ : * ? " < > |`` (else `planner.PlannerError`).
     add
         New facility rows (`planner.read_points` layout), or None.
     move
@@ -67,6 +69,15 @@ class Proposal:
     move: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     close: Sequence[str] = ()
     links: Mapping[str, shapely.LineString] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not is_file_name(self.name):
+            raise PlannerError(
+                _(
+                    "proposal name {name!r}: expected a name usable as a file name (it names "
+                    '<name>_*.csv and maps/<scenario>-<name>.html; no / \\ : * ? " < > |)'
+                ).format(name=self.name)
+            )
 
 
 def _split_at(net: dict[str, list], edge: int, offset: float, node_index: int) -> None:
@@ -595,6 +606,13 @@ def load_proposal(path: str | Path) -> Proposal:
             _('{path}: [proposal] name is missing (a short text, e.g. "east-gate")').format(
                 path=path
             )
+        )
+    if not is_file_name(meta["name"]):
+        raise PlannerError(
+            _(
+                "{path}: [proposal] name = {name!r}: expected a name usable as a file name (it "
+                'names <name>_*.csv and maps/<scenario>-<name>.html; no / \\ : * ? " < > |)'
+            ).format(path=path, name=meta["name"])
         )
     bad = sorted(set(meta) - _PROPOSAL_KEYS)
     if bad:

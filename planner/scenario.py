@@ -242,8 +242,6 @@ def find_scenario(name_or_path: str | Path) -> Path:
 # an integer is accepted for a float), unknown keys are errors, NaN/inf are refused. The
 # models only validate: `load_scenario` builds the `Scenario` dataclass from them.
 
-_NAME_FORBIDDEN = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
-
 
 def _bbox_problem(w: float, s: float, e: float, n: float) -> str | None:
     """Return what is wrong with a (west, south, east, north) WGS-84 box, or None."""
@@ -337,9 +335,7 @@ class _ScenarioTable(_Table):
     @field_validator("name")
     @classmethod
     def _name_is_a_file_name(cls, value: str | None) -> str | None:
-        if value is not None and (
-            not value.strip() or value.strip() in {".", ".."} or _NAME_FORBIDDEN.search(value)
-        ):
+        if value is not None and not _paths.is_file_name(value):
             raise ValueError(
                 _(
                     "expected a non-empty name usable as a file name (it names out/<name>/ "

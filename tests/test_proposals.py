@@ -99,6 +99,22 @@ def test_moving_and_adding_facilities(two):
     assert np.isclose(added.entrances.set_index("id").loc["H", "lat"], lat)
 
 
+def test_a_proposal_name_must_be_usable_as_a_file_name(two, cli, tmp_path):
+    """A name with a path in it would write tables and the map outside their folders."""
+    for bad in ("../../evil", "a/b", "a\\b", "..", "", "x\x00"):
+        with pytest.raises(planner.PlannerError, match="usable as a file name"):
+            Proposal(bad)
+    assert Proposal("东门 east-gate").name == "东门 east-gate"
+    # through the command: one line, before any work, nothing written anywhere
+    bad = tmp_path / "evil.toml"
+    bad.write_text('[proposal]\nname = "../../evil"\nclose = ["F01"]\n', encoding="utf-8")
+    r = cli("compare", "sample", bad, "--out", tmp_path / "cmp")
+    assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "usable as a file name" in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.toml"]
+    assert not list(tmp_path.parent.glob("*evil*"))
+
+
 def test_bad_proposals_say_what_is_wrong(two):
     with pytest.raises(planner.PlannerError, match="no facility with id 'X'"):
         apply_proposal(two, Proposal("x", close=["X"]))
@@ -196,6 +212,12 @@ crs = "高德"
         ('[proposal]\nname = "a"\n[[links]]\nname = "x"\ncoords = [["a", 2], [1, 2]]\n', "pairs"),
         ('[proposal]\nname = "a"\nmove = { F1 = [1] }\n', "move.F1"),
         ("not toml [", "cannot read"),
+        # the name names files (out/<scenario>-compare/<name>_*.csv, maps/<scenario>-<name>.html)
+        ('[proposal]\nname = "../../evil"\n', "usable as a file name"),
+        ('[proposal]\nname = "a/b"\n', "usable as a file name"),
+        ('[proposal]\nname = ".."\n', "usable as a file name"),
+        ('[proposal]\nname = "  "\n', "usable as a file name"),
+        ('[proposal]\nname = "c:x"\n', "usable as a file name"),
     ],
 )
 def test_bad_proposal_files_are_one_line_errors(tmp_path, text, message):
@@ -355,12 +377,12 @@ def test_compare_map_draws_what_the_proposal_changes(two):
     assert f"solid {LOST_COLOUR};" in text and "no longer within 15 min (lost)" in text
     assert f"solid {PROPOSAL_COLOUR};" in text and "thick dashed line, a new link" in text
     # text from the proposal file and the data is escaped; a missing name is left out
-    odd = Proposal("<img src=x onerror=alert(1)>", close=["G"])
+    odd = Proposal("东门 & 'gate' ${x}", close=["G"])  # (< > / are refused in names)
     two_unnamed = apply_proposal(two, Proposal("same"))
     two_unnamed.facilities = two_unnamed.facilities.assign(name=np.nan)
     m2 = compare_map(two_unnamed, apply_proposal(two_unnamed, odd), odd)
     (layer2,) = [c for c in m2._children.values() if "Proposal" in getattr(c, "layer_name", "")]
-    assert "&lt;img src=x onerror=alert(1)&gt;" in layer2.layer_name
+    assert "东门 &amp; &#x27;gate&#x27; &#36;&#123;x&#125;" in layer2.layer_name
     assert [tip(d) for d in layer2._children.values()] == ["关闭 closed: G "]
     # without the proposal: no such layer (the function's former form), no such legend row
     plain = compare_map(two, after)
