@@ -611,6 +611,16 @@ def compare(
                 ).format(file=sc.file or sc.folder)
             )
         loaded = [prop.load_proposal(p) for p in files]
+        first: dict[str, Path] = {}
+        for path, proposal in zip(files, loaded, strict=True):
+            if proposal.name in first:  # its tables and map would replace the other's
+                raise PlannerError(
+                    _(
+                        "{path}: [proposal] name = {name!r} is also the name in {other}; "
+                        "each proposal needs its own name (it names its tables and map)"
+                    ).format(path=path, name=proposal.name, other=first[proposal.name])
+                )
+            first[proposal.name] = Path(path)
         map_paths = [maps_dir / f"{sc.name}-{p.name}.html" for p in loaded]
         for path in map_paths:
             check_replaceable(path)

@@ -115,6 +115,19 @@ def test_a_proposal_name_must_be_usable_as_a_file_name(two, cli, tmp_path):
     assert not list(tmp_path.parent.glob("*evil*"))
 
 
+def test_two_proposals_with_one_name_are_refused(cli, tmp_path):
+    """The second would replace the first's tables and map."""
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.toml").write_text(
+            '[proposal]\nname = "same"\nclose = ["F01"]\n', encoding="utf-8"
+        )
+    r = cli("compare", "sample", tmp_path / "a.toml", tmp_path / "b.toml", "--out", tmp_path / "c")
+    assert r.exit_code == 1 and len(r.stderr.splitlines()) == 1, r.stderr
+    assert "b.toml: [proposal] name = 'same' is also the name in" in r.stderr
+    assert "a.toml" in r.stderr and not (tmp_path / "c").exists()
+    assert not (tmp_path / "maps").exists()
+
+
 def test_bad_proposals_say_what_is_wrong(two):
     with pytest.raises(planner.PlannerError, match="no facility with id 'X'"):
         apply_proposal(two, Proposal("x", close=["X"]))
