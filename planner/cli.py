@@ -512,6 +512,10 @@ def site(
         table = None
         if candidates is not None:
             table = readers.read_points(candidates, study_bbox=sc.study_bbox)
+            if not len(table):
+                raise PlannerError(
+                    _("{file}: no candidate sites (the table has no rows)").format(file=candidates)
+                )
         result = pipeline.analyse_scenario(sc, progress=_say)
         _say(_("walking reach of the candidate sites"))
         problem = siting.Siting.from_result(result, table, band_min=band)
@@ -675,6 +679,19 @@ def compare(
                 path=path,
             )
         )
+        known = set(base.problems())
+        problems = [p for p in after.problems() if p not in known]  # the proposal's own rows
+        if problems:
+            typer.echo(
+                "    "
+                + _("{count} problem(s) in the proposal's rows (not routed):").format(
+                    count=len(problems)
+                )
+            )
+            for p in problems[:10]:
+                typer.echo(f"    - {p}")
+            if len(problems) > 10:
+                typer.echo("    " + _("… and {count} more").format(count=len(problems) - 10))
     typer.echo(f"  tables: {out_dir}")
 
 

@@ -128,6 +128,27 @@ def test_two_proposals_with_one_name_are_refused(cli, tmp_path):
     assert not (tmp_path / "maps").exists()
 
 
+@pytest.mark.slow
+def test_compare_lists_the_proposals_rows_with_problems(cli, tmp_path):
+    """A new facility with bad coordinates, a move too far from any street: each said."""
+    (tmp_path / "new.csv").write_text(
+        "id,name,lon,lat\nN1,ok,113.9450,22.5450\nN2,bad,abc,22.5\n", encoding="utf-8"
+    )
+    (tmp_path / "p.toml").write_text(
+        '[proposal]\nname = "p"\nmove = { F05 = [113.90, 22.60] }\n[add]\npath = "new.csv"\n',
+        encoding="utf-8",
+    )
+    r = cli("compare", "sample", tmp_path / "p.toml", "--out", tmp_path / "c")
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  p: "))
+    assert lines[at + 1] == "    2 problem(s) in the proposal's rows (not routed):"
+    listed = lines[at + 2 : at + 4]
+    assert any('new.csv row 3, field "lon": value "abc" is not a number' in x for x in listed)
+    assert any("F05" in x and "beyond the snapping limit" in x for x in listed), listed
+    assert lines[at + 4] == f"  tables: {tmp_path / 'c'}"
+
+
 def test_bad_proposals_say_what_is_wrong(two):
     with pytest.raises(planner.PlannerError, match="no facility with id 'X'"):
         apply_proposal(two, Proposal("x", close=["X"]))

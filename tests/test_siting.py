@@ -360,6 +360,14 @@ def test_mclp_optimum_equals_an_independent_cbc_model(seed):
     assert float(weight[covers[sites].any(axis=0)].sum()) == pytest.approx(cbc_value)
 
 
+def test_site_with_an_empty_candidates_table_says_so(cli, tmp_path):
+    (tmp_path / "cand.csv").write_text("id,name,lon,lat\n", encoding="utf-8")
+    r = cli("site", "sample", "--add", "1", "--candidates", tmp_path / "cand.csv", "--out", "s")
+    assert r.exit_code == 1 and r.stderr.splitlines()[-1].startswith("error: "), r.stderr
+    assert "cand.csv: no candidate sites (the table has no rows)" in r.stderr
+    assert not (tmp_path / "s").exists() and not (tmp_path / "maps").exists()
+
+
 def test_site_leaves_a_file_it_did_not_write_alone(cli, tmp_path):
     """A file of the user's where the sites map would go: refused before any work."""
     mine = tmp_path / "maps" / "sample-sites.html"
