@@ -301,6 +301,75 @@ def legend(ax: Axes, analysis: Result, **where: Any) -> None:
     _legend(ax, analysis.settings.bands_min, cjk_font() is not None, **where)
 
 
+#: Where a title may break: between two CJK characters, at a space, not inside a word.
+_TOKENS = re.compile(
+    r"[\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]"  # one CJK character or mark
+    r"|[^\s\u2e80-\u9fff\uf900-\ufaff\uff00-\uffef\u3000-\u303f]+"  # a word
+    r"|\s+"
+)
+#: Measured widths are raised by this share: what is drawn is a little wider (hinting).
+_WIDTH_MARGIN = 1.02
+
+
+def fit_text(
+    text: str, width_pt: float, size: float, *, min_size: float, max_lines: int = 1
+) -> tuple[str, float, bool]:
+    """Fit a title into `width_pt`: broken into lines, smaller if need be, cut as a last resort.
+
+    Lines break between CJK characters and at spaces. The largest font size from `size`
+    down to `min_size` (in steps of 0.5 pt) at which the text needs at most `max_lines`
+    lines is used; at `min_size` the last line that fits ends with "…". Call it in the
+    font settings the text is drawn with (`_font_rc`): widths are measured in that font.
+
+    Parameters
+    ----------
+    text
+        The title.
+    width_pt
+        Width it may take, in points.
+    size, min_size
+        Largest and smallest font size, in points.
+    max_lines
+        Lines it may take.
+
+    Returns
+    -------
+    text, size, whole
+        The title with its line breaks, the font size to draw it at, and whether all of it
+        is there (False: cut).
+    """
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    def fits(line: str, pt: float) -> bool:
+        wide = text_to_path.get_text_width_height_descent(line, FontProperties(size=pt), False)
+        return wide[0] * _WIDTH_MARGIN <= width_pt
+
+    tokens = _TOKENS.findall(text.strip())
+    pt = size
+    while True:
+        lines: list[str] = []
+        line = ""
+        for token in tokens:
+            if not line or fits((line + token).rstrip(), pt):
+                line += token
+            else:
+                lines.append(line.rstrip())
+                line = token.lstrip()
+        lines.append(line.rstrip())
+        if len(lines) <= max_lines:
+            return "\n".join(lines), pt, True
+        if pt - 0.5 < min_size:
+            break
+        pt -= 0.5
+    lines = lines[:max_lines]
+    last = lines[-1]
+    while last and not fits(last.rstrip() + "…", pt):
+        last = last[:-1]
+    lines[-1] = last.rstrip() + "…"
+    return "\n".join(lines), pt, False
+
+
 def headline(analysis: Result) -> tuple[str, str]:
     """The map's title and its one-line result (share of POIs within the largest band)."""
     about, bands = analysis.provenance, analysis.settings.bands_min
@@ -353,7 +422,11 @@ def draw(analysis: Result) -> Figure:
         ax = fig.add_subplot()
         draw_map(ax, analysis)
         title, sub = headline(analysis)
-        ax.set_title(f"{title}\n{sub}", fontsize=11)
+        # the figure's width less constrained layout's margins; long titles take two lines
+        width = fig.get_figwidth() * 72 * 0.95
+        title, size, _whole = fit_text(title, width, 11, min_size=8, max_lines=2)
+        ax.set_title(title, fontsize=size, pad=20)
+        ax.text(0.5, 1.0, sub, transform=ax.transAxes, fontsize=11, ha="center", va="bottom")
         fig.text(0.01, 0.005, source_line(analysis), fontsize=7, color="#444444")
     return fig
 

@@ -162,7 +162,14 @@ def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = 
     with mpl.rc_context(plot._font_rc()):
         fig = Figure(figsize=A4_LANDSCAPE_IN)
         title, sub = plot.headline(analysis)
-        fig.text(0.03, 0.955, title, fontsize=14, va="baseline")  # no bold: one font subset
+        # long titles smaller, then on two lines (lower, to keep clear of the page's edge)
+        width = fig.get_figwidth() * 72 * 0.94  # the page less its 3% margins
+        text, size, whole = plot.fit_text(title, width, 14, min_size=10)
+        baseline = 0.955
+        if not whole:
+            text, size, whole = plot.fit_text(title, width, 10, min_size=8, max_lines=2)
+            baseline = 0.947
+        fig.text(0.03, baseline, text, fontsize=size, va="baseline")  # no bold: one font subset
         fig.text(0.03, 0.925, sub, fontsize=9.5, color=_GREY, va="baseline")
         x0, y0, x1, y1 = plot._extent(analysis.network, analysis)
         wide = (x1 - x0) / (y1 - y0) > 1.6

@@ -120,3 +120,71 @@ def test_report_table_in_scenario(tmp_path: Path):
     bad = edited("[analysis]", '[report]\nissued_by = "x"\n\n[analysis]')
     with pytest.raises(ScenarioError, match="issued_by"):
         load_scenario(write_scenario(tmp_path / "c", bad))
+
+
+# --------------------------------------------------------------------------- long titles
+LONG_TITLE = (
+    "普宁市流沙北街道国际商品城片区 15 分钟便民生活圈建设规划（2025—2027 年）评估图 "
+    "Puning Liusha North Subdistrict, International Commodity City area: 15-minute "
+    "convenience circle plan 2025-2027, assessment map"
+)
+
+
+def _titled(result: Result, title: str) -> Result:
+    import copy
+    from dataclasses import replace
+
+    out = copy.copy(result)
+    out.provenance = replace(result.provenance, title=title)
+    return out
+
+
+def test_fit_text_shrinks_wraps_and_cuts_to_the_width():
+    import matplotlib as mpl
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import text_to_path
+
+    from planner import plot
+
+    with mpl.rc_context(plot._font_rc()):
+
+        def width(s: str, pt: float) -> float:
+            return text_to_path.get_text_width_height_descent(s, FontProperties(size=pt), False)[0]
+
+        assert plot.fit_text("短标题 short", 500, 14, min_size=9) == ("短标题 short", 14, True)
+        one, pt, whole = plot.fit_text(LONG_TITLE[:60], 500, 14, min_size=9)
+        assert whole and 9 <= pt < 14 and one == LONG_TITLE[:60].strip()  # smaller, all of it
+        assert width(one, pt) <= 500 and width(one, pt + 0.5) * 1.02 > 500  # the largest that fits
+        two, pt2, whole2 = plot.fit_text(LONG_TITLE, 690, 11, min_size=8, max_lines=2)
+        lines = two.split("\n")
+        assert whole2 and len(lines) == 2 and all(width(x, pt2) <= 690 for x in lines)
+        assert "".join(lines).replace(" ", "") == LONG_TITLE.replace(" ", "")  # nothing lost
+        cut, pt3, whole3 = plot.fit_text(LONG_TITLE * 3, 400, 14, min_size=9)
+        assert not whole3 and pt3 == 9 and cut.endswith("…") and width(cut, 9) <= 400
+        assert LONG_TITLE.startswith(cut[:-1].rstrip())
+
+
+def test_a_long_title_stays_on_the_pdf_page_and_the_png(sample_map_run: Result, tmp_path: Path):
+    """Official plan titles are long: the page shows all of it, smaller, within the page."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from planner import plot
+
+    titled = _titled(sample_map_run, LONG_TITLE)
+    pdf = report.save_pdf(titled, tmp_path / "long.pdf")
+    flat = " ".join(pdf_text(pdf).split())
+    assert "Puning Liusha North Subdistrict" in flat and "assessment map" in flat
+    import matplotlib as mpl
+    from matplotlib.text import Text
+
+    for fig in (report.draw_page(titled), plot.draw(titled)):
+        with mpl.rc_context(plot._font_rc()):  # as save_pdf and save_png draw them
+            FigureCanvasAgg(fig)
+            renderer = fig.canvas.get_renderer()
+            fig.draw(renderer)
+            texts = [t for t in fig.findobj(Text) if "Puning" in t.get_text()]
+            assert texts, "the title is drawn"
+            for t in texts:
+                extent = t.get_window_extent(renderer)
+                assert fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1, extent
+                assert extent.y1 <= fig.bbox.y1 - 0.01 * fig.bbox.height, extent  # off the edge
