@@ -385,3 +385,25 @@ def test_notebook_view_draws_offline(sample_map_run: Result, offline_page, tmp_p
     assert counts["facilities"] == expected["facilities"] and counts["pois"] == expected["pois"]
     assert counts["bands"] == expected["bands"] and counts["streets"] > 0
     screenshot(op.page, tmp_path, "notebook_cell.png")
+
+
+def test_a_long_facility_name_does_not_widen_the_layer_list_over_the_map(
+    sample_map_run: Result, offline_page, tmp_path: Path
+) -> None:
+    """A party-mass service centre's full name is long: its layer's label wraps."""
+    long_name = (
+        "普宁国际商品城党群服务中心（外卖小哥驿站、快递员之家、直播电商孵化基地综合服务点）"
+        "Puning International Commodity City Party-Mass Service Centre with riders' rest station"
+    )
+    an = copy.copy(sample_map_run)
+    an.facilities = an.facilities.copy()
+    an.facilities.loc[an.facilities["facility_id"] == "F01", "name"] = long_name
+    op = offline_page(maps.save_map(an, tmp_path / "long.html"))  # 1200 x 800
+    assert op.problems == {}
+    box = op.page.evaluate(
+        """() => { const el = document.querySelector('.leaflet-control-layers-expanded');
+                   const r = el.getBoundingClientRect(); return {width: r.width};}"""
+    )
+    assert box["width"] <= 520 + 20  # max-width, plus its padding and border
+    assert long_name in " ".join(op.page.evaluate(_CONTROL))  # the whole name, wrapped
+    screenshot(op.page, tmp_path, "long_facility_name.png")
