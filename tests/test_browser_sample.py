@@ -407,3 +407,53 @@ def test_a_long_facility_name_does_not_widen_the_layer_list_over_the_map(
     assert box["width"] <= 520 + 20  # max-width, plus its padding and border
     assert long_name in " ".join(op.page.evaluate(_CONTROL))  # the whole name, wrapped
     screenshot(op.page, tmp_path, "long_facility_name.png")
+
+
+_LAYERS_ADDED_LATER = """(colour) => { const out = [];
+  window.planner.map.eachLayer((l) => {
+    if (l.options && l.options.color === colour && l.getLatLng) {
+      const p = l.getLatLng(); out.push([p.lng, p.lat]); } });
+  return out.sort(); }"""
+
+
+def test_amap_shifts_the_layers_added_after_build_map_too(
+    sample_map_run: Result, offline_page, tmp_path: Path
+) -> None:
+    """Gained/lost rings, the proposal's marks and a user's marker follow the Amap shift."""
+    import folium
+
+    import planner
+    from planner.offline import save_offline
+    from planner.proposals import LOST_COLOUR, compare_map
+
+    proposal = planner.Proposal("close-F01", close=["F01"])
+    m = compare_map(sample_map_run, planner.apply_proposal(sample_map_run, proposal), proposal)
+    lon, lat = (float(v) for v in sample_map_run.entrances[["lon", "lat"]].iloc[0])
+    folium.Marker((lat, lon), tooltip="mine").add_to(m)  # straight on the map, no group
+    op = offline_page(save_offline(m, tmp_path / "compare.html"))
+    page = op.page
+    lost = page.evaluate(_LAYERS_ADDED_LATER, LOST_COLOUR)
+    marker = page.evaluate(
+        "() => { let p; window.planner.map.eachLayer((l) => { "
+        "if (l instanceof L.Marker) p = l.getLatLng(); }); return [p.lng, p.lat]; }"
+    )
+    assert len(lost) > 0
+    page.locator(".leaflet-control-layers-base label", has_text="Amap").locator("input").check()
+    shifted = page.evaluate(_LAYERS_ADDED_LATER, LOST_COLOUR)
+    moved_marker = page.evaluate(
+        "() => { let p; window.planner.map.eachLayer((l) => { "
+        "if (l instanceof L.Marker) p = l.getLatLng(); }); return [p.lng, p.lat]; }"
+    )
+    for (x, y), (gx, gy) in zip([*lost, marker], [*shifted, moved_marker], strict=True):
+        ex, ey = wgs84_to_gcj02(np.array([x]), np.array([y]))
+        off = np.hypot((gx - ex[0]) * 111_320 * np.cos(np.radians(y)), (gy - ey[0]) * 110_574)
+        assert off < 1.0 and np.hypot((gx - x) * 111_320, (gy - y) * 110_574) > 100
+    # hide the changes, come back to WGS-84, show them again: where they were, exactly
+    changes = page.locator(".leaflet-control-layers-overlays label", has_text="Changes")
+    changes.locator("input").uncheck()
+    page.locator(".leaflet-control-layers-base label", has_text="No tiles").locator("input").check()
+    changes.locator("input").check()
+    assert page.evaluate(_LAYERS_ADDED_LATER, LOST_COLOUR) == lost
+    op.blocked_requests.clear()
+    op.console_errors.clear()
+    assert op.problems == {}

@@ -398,11 +398,48 @@ function plannerInit(map, control, G, P) {
   if (!P.bandLayerPerFacility) {
     map.on("moveend", function () { if (focus === null) { buildBands(); } });
   }
+  // Layers added to the map after planner.maps.build_map (a comparison's gained and lost
+  // merchants, a proposal's marks, a notebook user's own) follow the Amap shift as well:
+  // each leaf keeps its WGS-84 position and is placed in the current mode when the mode
+  // changes or its overlay is shown again.
+  var own = [G.streets, G.facilities, G.amap, G.gaps, G.crowfly, G.pieces]
+    .concat(G.facilityBands, G.bandToggles, Object.keys(G.pois).map(function (k) {
+      return G.pois[k];
+    }));
+  own.forEach(function (g) { if (g) { g.plannerOwn = true; } });
+  function shiftAll(a) {
+    return Array.isArray(a) ? a.map(shiftAll) : L.latLng(shift(a.lat, a.lng));
+  }
+  function place(l) {
+    if (l.plannerOwn || l instanceof L.DivOverlay) { return; }  // (popups, tooltips: theirs)
+    if (l.getLatLngs) {
+      if (!l.plannerWgs) { l.plannerWgs = l.getLatLngs(); }
+      l.setLatLngs(shiftAll(l.plannerWgs));
+    } else if (l.getLatLng && l.setLatLng) {
+      if (!l.plannerWgs) { l.plannerWgs = l.getLatLng(); }
+      l.setLatLng(shift(l.plannerWgs.lat, l.plannerWgs.lng));
+    } else if (l.eachLayer) {
+      l.eachLayer(place);
+    }
+  }
+  var placing = 0;
+  function placeForeign() {  // the layers on the map no group holds, and the groups' leaves
+    placing += 1;
+    map.eachLayer(function (l) {
+      if (l.eachLayer && !l.getLatLngs) {
+        l.eachLayer(function (c) { c.plannerGrouped = placing; });
+      }
+    });
+    map.eachLayer(function (l) { if (l.plannerGrouped !== placing) { place(l); } });
+  }
+  map.on("overlayadd", function (e) { place(e.layer); });
+
   map.on("baselayerchange", function (e) {
     var next = e.layer === G.amap ? "gcj" : "wgs";
     if (next === mode) { return; }
     mode = next;
     buildAll();
+    placeForeign();
     var el = document.getElementById("planner-crs");
     if (el) {
       el.textContent = mode === "gcj"
