@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -427,7 +428,12 @@ def compare_map(base: Result, other: Result, proposal: Proposal | None = None) -
                 "from where it was); dashed ring, a closed one; thick dashed line, a new link",
             )
         )
-    m = build_map(other, legend=legend)
+    # the page says it shows a proposal, not today
+    mark = f"方案 Proposal {proposal.name}" if proposal is not None else "方案对比 compared"
+    title = f"{other.provenance.title} · {mark}" if other.provenance.title else mark
+    shown = copy.copy(other)
+    shown.provenance = replace(other.provenance, title=title)
+    m = build_map(shown, legend=legend)
     if proposal is not None:
         _proposal_layer(base, other, proposal).add_to(m)
     n_gained = int((changed["change"] == "gained").sum())

@@ -407,6 +407,8 @@ def test_compare_map_draws_what_the_proposal_changes(two):
         return json.loads(layers.data)["panel"]
 
     text = panel(m)
+    # the title says which proposal this is (the hand-made analysis has no title of its own)
+    assert "<div class='planner-title'>方案 Proposal all-four</div>" in text
     assert f"solid {GAINED_COLOUR};" in text and "now within 15 min (gained)" in text
     assert f"solid {LOST_COLOUR};" in text and "no longer within 15 min (lost)" in text
     assert f"solid {PROPOSAL_COLOUR};" in text and "thick dashed line, a new link" in text
