@@ -1489,7 +1489,8 @@ def build_map(analysis: Result, *, legend: Sequence[tuple[str, str]] = ()) -> fo
         overlay, shown when there are any. Up to `BAND_LAYERS_MAX` facilities each has
         its own band layer; with more, one layer holds every facility's bands (the panel's
         "focus on a facility" shows one). Layers added to the map afterwards (folium's
-        ``add_to``) are drawn and listed in the layer control too.
+        ``add_to``) are drawn, listed in the layer control and shifted with the rest when
+        Amap is chosen.
     """
     m, layers, data = _build(analysis, legend)
     layers.data = data
