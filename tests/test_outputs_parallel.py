@@ -39,7 +39,7 @@ def forked(monkeypatch):
     real = export.write_workbook
 
     def spy(result, path):
-        Path(path).with_name("workbook.pid").write_text(str(os.getpid()))
+        _mark(Path(path).with_name("workbook.pid"))
         return real(result, path)
 
     monkeypatch.setattr(export, "write_workbook", spy)
@@ -92,7 +92,7 @@ def test_an_error_in_the_forked_writer_is_raised_as_it_was(result, tmp_path, for
     where = tmp_path / "where"
 
     def broken(result, path):
-        where.write_text(str(os.getpid()))
+        _mark(where)
         raise PlannerError(f"cannot write {Path(path).name}: 磁盘已满")
 
     monkeypatch.setattr(export, "write_workbook", broken)
@@ -109,7 +109,7 @@ def test_a_forked_writer_that_dies_fails_the_run(result, tmp_path, forked, monke
     died = tmp_path / "died"
 
     def dies(result, path):
-        died.write_text(str(os.getpid()))
+        _mark(died)
         os.kill(os.getpid(), signal.SIGKILL)
 
     monkeypatch.setattr(export, "write_geopackage", dies)
@@ -128,7 +128,7 @@ def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypa
     started, late = tmp_path / "started", tmp_path / "late"
 
     def slow(result, path):
-        started.write_text(str(os.getpid()))
+        _mark(started)
         time.sleep(1.5)
         late.write_text("still running")
         Path(path).write_text("x")
@@ -149,6 +149,13 @@ def test_an_error_here_ends_the_forked_writer(result, tmp_path, forked, monkeypa
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     _published_unchanged(out, before)
+
+
+def _mark(path: Path) -> None:
+    """Write this process's pid to `path` at once: the other process reads it once it exists."""
+    part = path.with_name(path.name + ".part")
+    part.write_text(str(os.getpid()))
+    os.replace(part, path)
 
 
 def _wait_for(path: Path, failure: str, seconds: float = 60.0) -> None:
@@ -176,7 +183,7 @@ def test_meanwhile_runs_while_the_forked_writer_writes(result, tmp_path, forked,
     calls = []
 
     def meanwhile():
-        started.write_text(str(os.getpid()))
+        _mark(started)
         calls.append(out.exists())  # nothing published yet
 
     files = outputs.write_outputs(result, out, meanwhile=meanwhile)
@@ -215,7 +222,7 @@ def test_run_draws_the_map_while_the_forked_writer_writes(tmp_path, monkeypatch,
     real_map, real_book = maps.render_map, export.write_workbook
 
     def render_map(result):
-        drawing.write_text(str(os.getpid()))
+        _mark(drawing)
         return real_map(result)
 
     def workbook(result, path):
