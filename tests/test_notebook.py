@@ -101,6 +101,10 @@ def test_planning_notebook_goes_from_gaps_to_a_compared_proposal(tmp_path):
     before, after = (int(n) for n in re.findall(r"Coverage\(covered=(\d+)", text)[:2])
     (sites_map,) = [h for h in pages if "Proposal sites" in h]
     assert after > before and f"gained {after - before} / " in sites_map
+    from planner.offline import external_urls  # drawn on a machine without internet too
+
+    (page,) = re.findall(r'srcdoc="([^"]*)"', sites_map)
+    assert external_urls(html.unescape(page)) == []
     # trying sites by hand (LiveCoverage): each edit's count of merchants within 15 min
     counts = {
         what: int(n)
