@@ -266,6 +266,16 @@ def _imports_done() -> None:
         gc.enable()
 
 
+def _echo_problems(head: str, problems: list[str], indent: str, shown: int = 10) -> None:
+    """Print `head`, then the first `shown` problems as a list indented by `indent`."""
+    typer.echo(indent + head)
+    lead = indent or "  "
+    for p in problems[:shown]:
+        typer.echo(f"{lead}- {p}")
+    if len(problems) > shown:
+        typer.echo(lead + _("… and {count} more").format(count=len(problems) - shown))
+
+
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=1)
@@ -394,16 +404,11 @@ def run(
     )
     problems = result.problems()
     if problems:
-        typer.echo(
-            _(
-                "{count} input row(s) with problems (each listed with its status "
-                "in pois.csv / facilities.csv):"
-            ).format(count=len(problems))
+        head = _(
+            "{count} input row(s) with problems (each listed with its status "
+            "in pois.csv / facilities.csv):"
         )
-        for p in problems[:10]:
-            typer.echo(f"  - {p}")
-        if len(problems) > 10:
-            typer.echo("  " + _("… and {count} more").format(count=len(problems) - 10))
+        _echo_problems(head.format(count=len(problems)), problems, "")
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")
     _QUICK_EXIT.append(True)
@@ -682,16 +687,8 @@ def compare(
         known = set(base.problems())
         problems = [p for p in after.problems() if p not in known]  # the proposal's own rows
         if problems:
-            typer.echo(
-                "    "
-                + _("{count} problem(s) in the proposal's rows (not routed):").format(
-                    count=len(problems)
-                )
-            )
-            for p in problems[:10]:
-                typer.echo(f"    - {p}")
-            if len(problems) > 10:
-                typer.echo("    " + _("… and {count} more").format(count=len(problems) - 10))
+            head = _("{count} problem(s) in the proposal's rows (not routed):")
+            _echo_problems(head.format(count=len(problems)), problems, "    ")
     typer.echo(f"  tables: {out_dir}")
 
 
