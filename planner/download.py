@@ -68,7 +68,8 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
     bbox = download_bbox(scenario)
     graphml, features_path = network_cache_paths(scenario)
     http_cache = scenario.cache_dir / "http"
-    progress(_("downloading the walk network for bbox {bbox} from Overpass").format(bbox=bbox))
+    shown = "(" + ", ".join(f"{v:.5f}" for v in bbox) + ")"  # about a metre
+    progress(_("downloading the walk network for bbox {bbox} from Overpass").format(bbox=shown))
     G = net.graph_from_overpass(bbox, http_cache)
     if len(G) == 0:
         raise NetworkUnavailableError(

@@ -17,7 +17,7 @@ from scipy import sparse
 
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner._i18n import _
-from planner._osm import osmnx_settings
+from planner._osm import osmnx_settings, overpass_session
 from planner.io import write_atomic
 
 if TYPE_CHECKING:
@@ -312,7 +312,7 @@ def graph_from_overpass(
     """
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
-    with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)), _walk_tags():
+    with overpass_session(str(cache_folder), _("the street network")), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         except (ox._errors.InsufficientResponseError, ValueError) as exc:

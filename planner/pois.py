@@ -10,7 +10,7 @@ import pandas as pd
 
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner._i18n import _
-from planner._osm import osmnx_settings
+from planner._osm import overpass_session
 from planner.io import write_atomic
 from planner.readers import ATTR_SOURCE, ATTR_UNIT, OUTPUT_COLUMNS, valid_points
 
@@ -262,7 +262,7 @@ def pois_from_overpass(
     """
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
-    with osmnx_settings(use_cache=True, cache_folder=str(cache_folder)):
+    with overpass_session(str(cache_folder), _("merchants and service points")):
         try:
             return ox.features_from_bbox(bbox, tags=POI_TAGS)
         except ox._errors.InsufficientResponseError:

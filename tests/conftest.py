@@ -73,6 +73,29 @@ def _polygons_drawn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("planner.isochrones.POLYGON_CACHE", False)
 
 
+# --------------------------------------------------------------------------- no internet
+@pytest.fixture(autouse=True)
+def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No request through ``requests`` leaves this process: each fails as with no internet.
+
+    Tests run the same with and without a connection, and never ask Overpass anything.
+    Tests of a download replace osmnx's functions, or answer requests themselves
+    (tests/test_overpass.py), and those simulating an Overpass that answers use `overpass_up`.
+    """
+    import requests
+
+    def refuse(self: object, request: requests.PreparedRequest, **kwargs: object) -> None:
+        raise requests.ConnectionError(f"no internet in the tests ({request.url})")
+
+    monkeypatch.setattr("requests.adapters.HTTPAdapter.send", refuse)
+
+
+@pytest.fixture
+def overpass_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Overpass's status endpoint answers the planner's probe (`planner._osm`)."""
+    monkeypatch.setattr("planner._osm.overpass_unreachable", lambda *a, **k: None)
+
+
 # --------------------------------------------------------------------------- browser
 @pytest.fixture(scope="session")
 def chromium_browser() -> Iterator[Browser]:

@@ -93,6 +93,7 @@ def test_user_errors_are_one_line_without_traceback(cli, tmp_path, args, needle)
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.usefixtures("overpass_up")
 def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
     import osmnx as ox
 
@@ -112,6 +113,7 @@ def test_fetch_offline_fails_cleanly_and_writes_nothing(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("overpass_up")
 def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     """fetch with osmnx replaced by a local OSM file: files land in the cache, run reads them."""
     from dataclasses import replace
@@ -164,6 +166,7 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
         ("empty", "Overpass returned no walkable streets"),
     ],
 )
+@pytest.mark.usefixtures("overpass_up")
 def test_fetch_failures_give_one_message_and_no_cache(tmp_path, monkeypatch, failure, message):
     from dataclasses import replace
 
@@ -183,6 +186,7 @@ def test_fetch_failures_give_one_message_and_no_cache(tmp_path, monkeypatch, fai
     assert not (tmp_path / "cache" / "network.graphml").exists()
 
 
+@pytest.mark.usefixtures("overpass_up")
 def test_fetch_pois_failure_after_network_leaves_no_partial_cache(tmp_path, monkeypatch):
     from dataclasses import replace
 

@@ -36,6 +36,7 @@ def _assert_restored(values: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("failure", [ConnectionError("offline"), ValueError("no data")])
+@pytest.mark.usefixtures("overpass_up")
 def test_graph_download_restores_settings_on_error(
     sentinels: dict[str, object],
     monkeypatch: pytest.MonkeyPatch,
@@ -60,6 +61,7 @@ def test_graph_download_restores_settings_on_error(
     _assert_restored(sentinels)
 
 
+@pytest.mark.usefixtures("overpass_up")
 def test_graph_download_restores_settings_on_success(
     sentinels: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -69,6 +71,7 @@ def test_graph_download_restores_settings_on_success(
 
 
 @pytest.mark.parametrize("outcome", ["error", "empty", "ok"])
+@pytest.mark.usefixtures("overpass_up")
 def test_pois_download_restores_settings(
     sentinels: dict[str, object], monkeypatch: pytest.MonkeyPatch, tmp_path: Path, outcome: str
 ) -> None:

@@ -1,0 +1,190 @@
+"""Downloads from Overpass through the real osmnx, with every HTTP request answered here.
+
+osmnx pauses 60 s before a query when Overpass's status endpoint cannot be reached. The
+planner probes the endpoint first, so that a machine without internet access gets its error
+at once. The street coordinates below are made up for the test (about 200 m of footway near
+the Liusha facilities); they are not data.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import osmnx as ox
+import pytest
+import requests
+
+from planner import _osm, download
+from planner._errors import NetworkUnavailableError
+from planner.scenario import DATA_DIR, load_scenario
+
+STATUS = (
+    "Connected as: 1\nCurrent time: 2026-11-29T00:00:00Z\nAnnounced endpoint: none\n"
+    "Rate limit: 2\n2 slots available now.\n"
+    "Currently running queries (pid, space limit, time limit, start time):\n"
+)
+#: A made-up footway of three nodes and one shop, inside the liusha scenario's bbox.
+STREETS = {
+    "elements": [
+        {"type": "node", "id": 1, "lat": 23.2950, "lon": 116.1800},
+        {"type": "node", "id": 2, "lat": 23.2950, "lon": 116.1810},
+        {"type": "node", "id": 3, "lat": 23.2960, "lon": 116.1810},
+        {"type": "way", "id": 10, "nodes": [1, 2, 3], "tags": {"highway": "footway"}},
+    ]
+}
+SHOPS = {
+    "elements": [
+        {
+            "type": "node",
+            "id": 20,
+            "lat": 23.2951,
+            "lon": 116.1805,
+            "tags": {"shop": "convenience", "name": "test shop"},
+        }
+    ]
+}
+
+
+class FakeOverpass:
+    """Stands in for the internet: answers Overpass's status and queries, or refuses all."""
+
+    def __init__(self) -> None:
+        self.online = True
+        self.urls: list[str] = []
+
+    def send(self, request: requests.PreparedRequest) -> requests.Response:
+        url = str(request.url)
+        self.urls.append(url)
+        if not self.online:
+            raise requests.ConnectionError(
+                "Failed to resolve 'overpass-api.de' ([Errno -2] Name or service not known)"
+            )
+        response = requests.Response()
+        response.status_code = 200
+        response.url = url
+        response.request = request
+        response.encoding = "utf-8"
+        if url.endswith("/status"):
+            response._content = STATUS.encode()
+        else:
+            body = str(requests.utils.unquote(str(request.body or "")))
+            answer = SHOPS if '"shop"' in body else STREETS
+            response._content = json.dumps(answer).encode()
+        return response
+
+
+@pytest.fixture
+def overpass(monkeypatch: pytest.MonkeyPatch) -> FakeOverpass:
+    fake = FakeOverpass()
+    monkeypatch.setattr(
+        requests.adapters.HTTPAdapter, "send", lambda adapter, request, **kw: fake.send(request)
+    )
+    # osmnx resolves Overpass's host itself and pins it in socket.getaddrinfo: keep both here
+    import socket
+
+    monkeypatch.setattr(socket, "getaddrinfo", socket.getaddrinfo)
+    monkeypatch.setattr(socket, "gethostbyname", lambda host: "192.0.2.1")
+    return fake
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """osmnx's pauses before its queries, recorded instead of slept."""
+    seen: list[float] = []
+    monkeypatch.setattr(ox._overpass.time, "sleep", seen.append)
+    return seen
+
+
+def _liusha(folder: Path):
+    folder.mkdir()
+    for name in ("scenario.toml", "facilities.csv"):
+        shutil.copy(DATA_DIR / "liusha" / name, folder / name)
+    return replace(load_scenario("liusha"), folder=folder)
+
+
+def _queries(urls: list[str]) -> list[str]:
+    return [u for u in urls if u.endswith("/interpreter")]
+
+
+def test_online_fetch_goes_through_osmnx_and_offline_fails_at_once(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    sc = _liusha(tmp_path / "liusha")
+    # online: the probe, then osmnx's status check, pause (0 s, as Overpass says) and query
+    files = download.fetch(sc)
+    assert files["network"].is_file() and files["pois"].is_file()
+    # the footway's two ends: osmnx simplified its middle node away, as for any download
+    assert json.loads(files["meta"].read_text(encoding="utf-8"))["nodes"] == 2
+    assert len(_queries(overpass.urls)) == 2 and sleeps and max(sleeps) == 0
+
+    # offline: one error naming the endpoint and the way out, at once: no query, no pause
+    for path in files.values():
+        path.unlink()  # the files this test's fetch wrote, and osmnx's answers cached by it
+    shutil.rmtree(sc.cache_dir / "http")
+    overpass.online, overpass.urls, sleeps[:] = False, [], []
+    started = time.perf_counter()
+    with pytest.raises(NetworkUnavailableError) as err:
+        download.fetch(sc)
+    assert not sleeps  # osmnx's 60 s pause for an unreachable status endpoint never came
+    assert time.perf_counter() - started < 10
+    message = str(err.value)
+    assert message.startswith("could not download the street network: ")
+    assert f"Overpass ({ox.settings.overpass_url}) cannot be reached" in message
+    assert "Failed to resolve 'overpass-api.de'" in message and "--osm FILE" in message
+    assert "\n" not in message
+    assert overpass.urls == [ox.settings.overpass_url + "/status"]  # the probe, nothing more
+    assert not (sc.cache_dir / "network.graphml").exists()
+
+
+def test_offline_merchants_download_fails_at_once(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    from planner import pois
+
+    overpass.online = False
+    with pytest.raises(NetworkUnavailableError, match=r"^could not download merchants and"):
+        pois.pois_from_overpass((116.17, 23.29, 116.19, 23.30), tmp_path / "http")
+    assert not _queries(overpass.urls) and not sleeps
+
+
+def test_probe_counts_only_failed_connections(monkeypatch: pytest.MonkeyPatch) -> None:
+    def answer_with(outcome: Exception | None):
+        def send(self: object, request: requests.PreparedRequest, **kw: object):
+            assert kw["timeout"] == 3.0  # a requests timeout of (connect, read)? one number
+            if outcome is not None:
+                raise outcome
+            response = requests.Response()
+            response.status_code = 504  # any answer: the server is there
+            return response
+
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+
+    answer_with(requests.ConnectTimeout("connect timed out"))
+    assert _osm.overpass_unreachable(3.0) == "ConnectTimeout: connect timed out"
+    answer_with(requests.ConnectionError("refused"))
+    assert _osm.overpass_unreachable(3.0) == "ConnectionError: refused"
+    answer_with(requests.ReadTimeout("slow"))  # connected, slow to answer: osmnx's to handle
+    assert _osm.overpass_unreachable(3.0) is None
+    answer_with(None)
+    assert _osm.overpass_unreachable(3.0) is None
+
+
+def test_reachable_session_sets_and_puts_back_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ox.settings, "use_cache", "sentinel-use-cache")
+    monkeypatch.setattr(ox.settings, "cache_folder", "sentinel-folder")
+    monkeypatch.setattr(_osm, "overpass_unreachable", lambda *a, **k: None)
+    with _osm.overpass_session("somewhere", "x"):
+        assert ox.settings.use_cache is True and ox.settings.cache_folder == "somewhere"
+    assert ox.settings.use_cache == "sentinel-use-cache"
+    assert ox.settings.cache_folder == "sentinel-folder"
+    monkeypatch.setattr(_osm, "overpass_unreachable", lambda *a, **k: "offline")
+    with (
+        pytest.raises(NetworkUnavailableError, match="cannot be reached from this machine"),
+        _osm.overpass_session("somewhere", "x"),
+    ):
+        pytest.fail("the block ran although Overpass cannot be reached")
+    assert ox.settings.cache_folder == "sentinel-folder"
