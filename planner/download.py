@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,7 +18,10 @@ from planner._types import Progress, quiet
 from planner.inputs import load_facilities, network_cache_paths
 from planner.scenario import Scenario
 
-__all__ = ["download_bbox", "fetch"]
+__all__ = ["download_bbox", "fetch", "osmnx_answers"]
+
+#: The name of an answer in osmnx's HTTP cache: the SHA-1 of the request's URL, in hex.
+_ANSWER = re.compile(r"[0-9a-f]{40}\.json")
 
 
 def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
@@ -52,6 +57,9 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
     """Download and cache a scenario's walk network and POIs with osmnx (Overpass).
 
     Nothing is written unless both downloads succeed; files are renamed into place.
+    osmnx's answers stay in its HTTP cache (``<scenario cache>/http``) only until a fetch
+    succeeds: a retry after a failure reuses them, and the next fetch asks Overpass again.
+    ``fetch.json`` dates the data by the oldest answer used (`planner.inputs.fetched_date`).
 
     Parameters
     ----------
@@ -82,14 +90,42 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
         "network": net.save_graph(G, graphml),
         "pois": osm_pois.save_features(features, features_path),
     }
+    # osmnx's answers in the HTTP cache: this fetch's, and any kept from an attempt that
+    # failed since the last fetch that succeeded (its retry reuses them)
+    answers = osmnx_answers(http_cache)
+    obtained = min((p.stat().st_mtime for p in answers), default=time.time())
     meta = {
         "sha256": {p.name: _cache.file_sha256(p) for p in (files["network"], files["pois"])},
         "bbox_wgs84": list(bbox),
-        "downloaded_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        # when Overpass gave the oldest answer used: the date of the data
+        "downloaded_utc": datetime.fromtimestamp(obtained, timezone.utc).isoformat(
+            timespec="seconds"
+        ),
         "nodes": len(G),
         "edges": G.number_of_edges(),
         "features": len(features),
         "attribution": "© OpenStreetMap contributors, ODbL 1.0",
     }
     files["meta"] = io.write_json(meta, scenario.cache_dir / "fetch.json")
+    # their content is in the files now: the next fetch asks Overpass again, not the cache
+    for path in answers:
+        path.unlink(missing_ok=True)
     return files
+
+
+def osmnx_answers(http_cache: Path) -> list[Path]:
+    """Overpass answers osmnx cached in `http_cache` (its files ``<sha1 of the URL>.json``).
+
+    Parameters
+    ----------
+    http_cache
+        The HTTP cache folder `fetch` gives osmnx (``<scenario cache>/http``).
+
+    Returns
+    -------
+    answers
+        The cached answers; nothing else in the folder.
+    """
+    if not http_cache.is_dir():
+        return []
+    return sorted(p for p in http_cache.iterdir() if p.is_file() and _ANSWER.fullmatch(p.name))

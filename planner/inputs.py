@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from planner.scenario import PointSource, Scenario
 __all__ = [
     "check_study_area",
     "describe_network",
+    "fetched_date",
     "load_facilities",
     "load_network",
     "load_pois",
@@ -216,6 +218,21 @@ def verify_fetch_cache(scenario: Scenario) -> None:
                     path=path, hint=hint
                 )
             )
+
+
+def fetched_date(scenario: Scenario) -> str:
+    """The date (UTC) Overpass gave a fetched scenario's data, from ``fetch.json``; or "".
+
+    Parameters
+    ----------
+    scenario
+        A scenario whose network source is ``overpass``.
+    """
+    try:
+        meta = json.loads((scenario.cache_dir / "fetch.json").read_text(encoding="utf-8"))
+        return datetime.fromisoformat(meta["downloaded_utc"]).date().isoformat()
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def describe_network(network: net.StreetNetwork) -> str:

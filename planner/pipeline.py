@@ -6,6 +6,7 @@ import contextlib
 import json
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from planner._types import Progress, quiet
 from planner.inputs import (
     check_study_area,
     describe_network,
+    fetched_date,
     load_facilities,
     load_network,
     load_pois,
@@ -568,15 +570,11 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
             policy.add_policy(result, scenario.policy, policy.load_origins(scenario))
             result.timings["policy"] = time.perf_counter() - t1
 
-    result = _analyse(
-        network,
-        facilities,
-        pois,
-        scenario.settings(),
-        scenario.provenance(),
-        progress,
-        then=then,
-    )
+    about = scenario.provenance()
+    if scenario.network_source == "overpass" and not about.network_date:
+        # a downloaded network is dated by its download, unless the scenario dates it
+        about = replace(about, network_date=fetched_date(scenario))
+    result = _analyse(network, facilities, pois, scenario.settings(), about, progress, then=then)
     result.timings = {"network": t_net, "inputs": t_read, **result.timings}
     return result
 

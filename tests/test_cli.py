@@ -6,6 +6,7 @@ failure also runs it as a real process, where a traceback or a warning would sho
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -137,7 +138,9 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(ox, "graph_from_bbox", fake_graph)
     monkeypatch.setattr(ox, "features_from_bbox", fake_features)
     sample = load_scenario("sample")
-    sc = replace(sample, folder=tmp_path, network_source="overpass", network_path=None)
+    sc = replace(
+        sample, folder=tmp_path, network_source="overpass", network_path=None, network_date=""
+    )
     files = download.fetch(sc)
     assert calls["graph"][1]["network_type"] == "walk"
     w, _, e, _ = calls["graph"][0]
@@ -147,6 +150,13 @@ def test_fetch_caches_then_run_uses_the_cache(tmp_path, monkeypatch):
     result = pipeline.run(sc, out_dir=tmp_path / "out", maps_dir=tmp_path / "maps")
     direct = pois.pois_from_osm_xml(osm, sample.study_bbox)
     assert len(result.pois) == len(direct)
+    # the network is dated by its download (the scenario gives no data_date)
+    meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+    day = meta["downloaded_utc"][:10]
+    assert result.provenance.network_date == day
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["inputs"]["network_data_date"] == day
+    assert f"（{day}）" in (tmp_path / "maps" / f"{sc.name}.html").read_text(encoding="utf-8")
     # a damaged cache is refused, not half-read
     graphml = files["network"]
     graphml.write_bytes(graphml.read_bytes()[: graphml.stat().st_size // 2])

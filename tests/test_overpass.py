@@ -9,16 +9,18 @@ the Liusha facilities); they are not data.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import osmnx as ox
 import pytest
 import requests
 
-from planner import _osm, download
+from planner import _osm, download, inputs
 from planner._errors import NetworkUnavailableError
 from planner.scenario import DATA_DIR, load_scenario
 
@@ -49,11 +51,17 @@ SHOPS = {
 }
 
 
+def _asks_for(query: str, tag: str) -> bool:
+    """Whether an Overpass query filters on `tag` (``['shop']`` or ``["shop"]``)."""
+    return f"['{tag}']" in query or f'["{tag}"]' in query
+
+
 class FakeOverpass:
     """Stands in for the internet: answers Overpass's status and queries, or refuses all."""
 
     def __init__(self) -> None:
         self.online = True
+        self.refuse = ""  # a query containing this tag fails (the connection drops)
         self.urls: list[str] = []
 
     def send(self, request: requests.PreparedRequest) -> requests.Response:
@@ -72,7 +80,9 @@ class FakeOverpass:
             response._content = STATUS.encode()
         else:
             body = str(requests.utils.unquote(str(request.body or "")))
-            answer = SHOPS if '"shop"' in body else STREETS
+            if self.refuse and _asks_for(body, self.refuse):
+                raise requests.ConnectionError("Connection reset by peer")
+            answer = SHOPS if _asks_for(body, "shop") else STREETS
             response._content = json.dumps(answer).encode()
         return response
 
@@ -120,6 +130,14 @@ def test_online_fetch_goes_through_osmnx_and_offline_fails_at_once(
     # the footway's two ends: osmnx simplified its middle node away, as for any download
     assert json.loads(files["meta"].read_text(encoding="utf-8"))["nodes"] == 2
     assert len(_queries(overpass.urls)) == 2 and sleeps and max(sleeps) == 0
+    meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+    age = time.time() - datetime.fromisoformat(meta["downloaded_utc"]).timestamp()
+    assert -1 < age < 60
+    # the answers are in the files now, not kept: the next fetch asks Overpass again
+    assert not download.osmnx_answers(sc.cache_dir / "http")
+    overpass.urls = []
+    files = download.fetch(sc)
+    assert len(_queries(overpass.urls)) == 2
 
     # offline: one error naming the endpoint and the way out, at once: no query, no pause
     for path in files.values():
@@ -138,6 +156,38 @@ def test_online_fetch_goes_through_osmnx_and_offline_fails_at_once(
     assert "\n" not in message
     assert overpass.urls == [ox.settings.overpass_url + "/status"]  # the probe, nothing more
     assert not (sc.cache_dir / "network.graphml").exists()
+
+
+def test_retry_after_a_failed_fetch_reuses_answers_and_dates_them(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    sc = _liusha(tmp_path / "liusha")
+    overpass.refuse = "shop"  # the street network comes, then the merchants' query fails
+    with pytest.raises(NetworkUnavailableError, match="could not download POIs"):
+        download.fetch(sc)
+    assert not (sc.cache_dir / "fetch.json").exists()
+    (kept,) = download.osmnx_answers(sc.cache_dir / "http")  # the street network's answer
+    two_hours_ago = time.time() - 7200
+    os.utime(kept, (two_hours_ago, two_hours_ago))
+    # the retry asks only for the merchants, and the data are dated by the older answer
+    overpass.refuse, overpass.urls = "", []
+    files = download.fetch(sc)
+    assert len(_queries(overpass.urls)) == 1
+    meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+    assert datetime.fromisoformat(meta["downloaded_utc"]).timestamp() == int(two_hours_ago)
+    assert inputs.fetched_date(sc) == meta["downloaded_utc"][:10]
+    assert not download.osmnx_answers(sc.cache_dir / "http")
+
+
+def test_osmnx_answers_are_only_its_own_files(tmp_path: Path) -> None:
+    http = tmp_path / "http"
+    assert download.osmnx_answers(http) == []  # no folder yet
+    http.mkdir()
+    answer = http / ("0123456789abcdef" * 2 + "01234567.json")
+    answer.write_text("{}", encoding="utf-8")
+    for other in ("notes.json", "0123.json", answer.name.upper(), answer.name + ".bak"):
+        (http / other).write_text("mine", encoding="utf-8")
+    assert download.osmnx_answers(http) == [answer]
 
 
 def test_offline_merchants_download_fails_at_once(
