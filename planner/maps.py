@@ -1185,6 +1185,24 @@ def _share(x: float | None) -> str:
     return "–" if x is None else f"{100 * x:.1f}%"
 
 
+def _overlay_legend(bands: Sequence[float]) -> str:
+    """Legend rows of the streets and of the two overlays shown on demand (gaps, crow-fly)."""
+    gap, top = style.BEYOND_COLOUR, f"{bands[-1]:g}"
+    return (
+        f"<div><span class='sw piece' style='background:{style.STREET_COLOUR}'></span>"
+        "街道（步行路网） streets (walk network)</div>"
+        f"<div><span class='sw' style='background:{gap};opacity:.55;border-color:{gap}'></span>"
+        f"服务缺口格（图层“服务缺口”，100 米）：颜色越深，超出 {top} 分钟（未覆盖）的商户越多；"
+        "灰格：有街道超出最大圈层，但没有未覆盖商户 Gap cells (layer Gaps, 100 m): darker ="
+        f" more merchants beyond {top} min (uncovered); grey: streets beyond the largest band,"
+        " no merchant left out</div>"
+        f"<div><span class='sw leg' style='border-top-color:{style.palette(bands)[0]}'></span>"
+        "虚线圆（图层“直线半径”）：按直线距离（速度×分钟）画的圈，与步行圈对比 dashed circles"
+        " (layer Crow-fly radius): straight-line radius, speed × minutes, to compare with"
+        " walking</div>"
+    )
+
+
 def _pieces_legend(analysis: Result) -> str:
     d = analysis.summary.get("disconnected_pieces")
     if not d or not (d["pieces"] or d["pois"]["affected"] or d["facility_rows"]["affected"]):
@@ -1288,6 +1306,7 @@ def legend_html(analysis: Result, *, tianditu: bool, rings: Sequence[tuple[str, 
             f"border-radius:50%;width:8px;height:8px'></span>{esc(label)}</div>"
         )
     rows.append(_pieces_legend(analysis))
+    rows.append(_overlay_legend(bands))
     num = summary_numbers(analysis)
     head = "".join(f"<th>≤{b:g}</th>" for b in bands)
     body = "".join(
@@ -1594,6 +1613,7 @@ def _build(
         "pois": pois,
         "reach": [pack_ints(r) for r in reach_data(analysis)],
         "phoneWidth": PHONE_WIDTH,
+        "fit": [[s, w], [n, e]],
         "pieces": pieces["pieces"],
         "legs": pieces["legs"],
         "gaps": gap,
@@ -1621,7 +1641,6 @@ def _build(
     )
     header.add_child(_Verbatim(inline_own("planner.css")), name="planner_css")
     header.add_child(_Verbatim(inline_own("planner.js")), name="planner_js")
-    m.fit_bounds([[s, w], [n, e]])
     return m, layers, page_json(data)
 
 

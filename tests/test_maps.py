@@ -696,3 +696,24 @@ def test_legend_rows_for_marks_added_later() -> None:
     for bad in ("red;background:url(x)", "#12345", "e66101", "#e66101'"):
         with pytest.raises(ValueError, match="legend colour"):
             maps.build_map(a, legend=[(bad, "x")])
+
+
+def test_legend_names_every_overlay_the_map_can_show() -> None:
+    """Streets, gap cells and crow-fly circles each have a row, in the colours drawn."""
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 80, 5)]), bands_min=(2, 4.5))
+    panel = _panel(maps.build_map(a))
+    street = f"background:{style.STREET_COLOUR}'></span>街道（步行路网） streets (walk network)"
+    assert street in panel
+    gap = panel[panel.index("服务缺口格") - 200 : panel.index("服务缺口格")]
+    assert f"background:{style.BEYOND_COLOUR}" in gap
+    assert "超出 4.5 分钟（未覆盖）" in panel and "beyond 4.5 min (uncovered)" in panel
+    circle = panel[panel.index("虚线圆") - 120 : panel.index("虚线圆")]
+    assert f"border-top-color:{style.palette((2, 4.5))[0]}" in circle
+    # the layers they name are the map's own
+    names = [c.layer_name for c in maps.build_map(a)._children.values() if hasattr(c, "layer_name")]
+    assert any(n.startswith("服务缺口 Gaps") for n in names)
+    assert any(n.startswith("直线半径 Crow-fly") for n in names)

@@ -248,6 +248,66 @@ function plannerInit(map, control, G, P) {
     });
   }
 
+  // A popup fits the map's width and opens clear of the top-left buttons (Leaflet draws the
+  // controls over popups): below them on a phone, right of them on a wider screen.
+  function popupOptions() {
+    var size = map.getSize(), top = 10, left = 10;
+    var corner = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+    if (corner && corner.offsetHeight) {
+      var box = corner.getBoundingClientRect(), at = map.getContainer().getBoundingClientRect();
+      if (phone) { top = Math.ceil(box.bottom - at.top) + 8; }
+      else { left = Math.ceil(box.right - at.left) + 8; }
+    }
+    // 46 px: the popup's margins and border around its content
+    return {maxWidth: Math.max(120, Math.min(360, size.x - left - 10 - 46)),
+      autoPanPaddingTopLeft: L.point(left, top), autoPanPaddingBottomRight: L.point(10, 10)};
+  }
+
+  // After Leaflet's own panning, an open popup is moved clear of the open panels (the layer
+  // list and the legend, drawn over popups): by the smallest shift that clears them all and
+  // keeps it on the map, if there is one.
+  function clearPanels(ev) {
+    var el = ev.popup.getElement();
+    if (!el) { return; }
+    var at = map.getContainer().getBoundingClientRect(), size = map.getSize(), gap = 8;
+    function box(e) {
+      var r = e.getBoundingClientRect();
+      return {l: r.left - at.left, t: r.top - at.top, r: r.right - at.left, b: r.bottom - at.top};
+    }
+    var pop = box(el.querySelector(".leaflet-popup-content-wrapper") || el);
+    var panels = Array.prototype.slice.call(map.getContainer().querySelectorAll(
+      ".leaflet-control-layers-expanded, .planner-panel-box.planner-open, .leaflet-top .leaflet-bar"
+    )).filter(function (e) { return e.offsetWidth; }).map(box);
+    function hits(dx, dy) {
+      return panels.some(function (q) {
+        return pop.l + dx < q.r && pop.r + dx > q.l && pop.t + dy < q.b && pop.b + dy > q.t;
+      });
+    }
+    if (!hits(0, 0)) { return; }
+    var moves = [[0, 0]];
+    panels.forEach(function (q) {
+      moves.push([q.l - gap - pop.r, 0], [q.r + gap - pop.l, 0], [0, q.t - gap - pop.b],
+        [0, q.b + gap - pop.t]);
+    });
+    var n = moves.length;
+    for (var i = 1; i < n; i++) {  // and pairs: clear of one panel sideways, another vertically
+      for (var j = 1; j < n; j++) {
+        if (moves[i][0] && moves[j][1]) { moves.push([moves[i][0], moves[j][1]]); }
+      }
+    }
+    var best = null;
+    moves.forEach(function (m) {
+      var fits = pop.l + m[0] >= 0 && pop.r + m[0] <= size.x && pop.t + m[1] >= 0 &&
+        pop.b + m[1] <= size.y;
+      var cost = Math.abs(m[0]) + Math.abs(m[1]);
+      if (fits && !hits(m[0], m[1]) && (!best || cost < best.cost)) {
+        best = {dx: m[0], dy: m[1], cost: cost};
+      }
+    });
+    if (best) { map.panBy(L.point(-best.dx, -best.dy), {animate: false}); }
+  }
+  map.on("popupopen", clearPanels);
+
   function buildFacilities() {
     G.facilities.clearLayers();
     P.entrances.forEach(function (e) {
@@ -256,7 +316,7 @@ function plannerInit(map, control, G, P) {
         color: P.facilityEdgeColour, weight: 2, fillColor: P.facilityColour, fillOpacity: 1});
       m.plannerFacility = e[2];
       m.bindTooltip("<b>" + f.id + "</b> " + e[3]);
-      m.bindPopup(popupHtml(e[2]), {maxWidth: 360});
+      m.bindPopup(popupHtml(e[2]), popupOptions());
       m.on("click", function () { setFocus(focus === e[2] ? null : e[2]); });
       G.facilities.addLayer(m);
     });
@@ -377,6 +437,55 @@ function plannerInit(map, control, G, P) {
     }
   }
 
+  // The bottom-left controls (scale bar, legend) sit above the attribution where it reaches
+  // them: on a phone it spans the screen, and a tap on the legend button must not open its
+  // links. Measured again when the base layer (its attribution), the size or the panel change.
+  function clearAttribution() {
+    var corner = map.getContainer().querySelector(".leaflet-bottom.leaflet-left");
+    var attr = map.attributionControl ? map.attributionControl.getContainer() : null;
+    if (!corner || !attr) { return; }
+    corner.style.bottom = "";
+    var a = attr.getBoundingClientRect(), c = corner.getBoundingClientRect();
+    if (a.width && a.height && a.left < c.right && a.right > c.left && a.top < c.bottom) {
+      corner.style.bottom = Math.ceil(c.bottom - a.top) + "px";
+    }
+    if (tipBar) { placeTipBar(); }
+  }
+
+  // The opening view: the study area (P.fit) fitted into the largest part of the map that the
+  // open layer list and legend leave free, so that no facility starts under a panel. Each
+  // candidate is a rectangle bounded by the map's sides and the panels' sides that overlaps
+  // no panel; the one giving the closest zoom wins (then the larger one).
+  function fitFree(legend) {
+    var size = map.getSize(), at = map.getContainer().getBoundingClientRect(), gap = 10;
+    var panels = [control.getContainer(), legend].filter(function (el) {
+      return el && el.offsetWidth && el.offsetHeight;
+    }).map(function (el) {
+      var r = el.getBoundingClientRect();
+      return {l: r.left - at.left, t: r.top - at.top, r: r.right - at.left, b: r.bottom - at.top};
+    });
+    var xs0 = [0], xs1 = [size.x], ys0 = [0], ys1 = [size.y];
+    panels.forEach(function (p) { xs0.push(p.r); xs1.push(p.l); ys0.push(p.b); ys1.push(p.t); });
+    var bounds = L.latLngBounds(P.fit), best = null;
+    xs0.forEach(function (x0) { xs1.forEach(function (x1) {
+      ys0.forEach(function (y0) { ys1.forEach(function (y1) {
+        var w = x1 - x0 - 2 * gap, h = y1 - y0 - 2 * gap;
+        if (w < 120 || h < 120) { return; }
+        var clear = panels.every(function (p) {
+          return p.r <= x0 || p.l >= x1 || p.b <= y0 || p.t >= y1;
+        });
+        if (!clear) { return; }
+        var zoom = map.getBoundsZoom(bounds, false, L.point(size.x - w, size.y - h));
+        if (!best || zoom > best.zoom || (zoom === best.zoom && w * h > best.area)) {
+          best = {zoom: zoom, area: w * h, tl: L.point(x0 + gap, y0 + gap),
+            br: L.point(size.x - x1 + gap, size.y - y1 + gap)};
+        }
+      }); });
+    }); });
+    map.fitBounds(bounds, best ? {paddingTopLeft: best.tl, paddingBottomRight: best.br,
+      animate: false} : {animate: false});
+  }
+
   function buildAll() {
     buildStreets();
     buildPieces();
@@ -466,6 +575,63 @@ function plannerInit(map, control, G, P) {
     L.DomEvent.off(control.getContainer(), {mouseenter: control._expandSafely,
       mouseleave: control.collapse}, control);
   }
+  // On a phone a tooltip's text shows in a bar across the map, not beside its marker where a
+  // long name runs off the screen (Leaflet's own tooltips are hidden there, planner.css). The
+  // bar goes to the half of the map away from what was tapped (it appears during the tap:
+  // under the finger it would take the tap's click): below the top-left buttons, or above the
+  // bottom-left ones. A tap on another marker replaces it; "×" or a tap on the map away from
+  // any marker closes it.
+  var tipBar = null, tipShown = null, tipLow = false;
+  function placeTipBar() {
+    var box = map.getContainer().getBoundingClientRect();
+    if (tipLow) {  // the tapped point is in the lower half: the bar at the top
+      var tl = map.getContainer().querySelector(".leaflet-top.leaflet-left");
+      tipBar.style.top = Math.ceil((tl ? tl.getBoundingClientRect().bottom : box.top) -
+        box.top + 8) + "px";
+      tipBar.style.bottom = "auto";
+    } else {
+      var bl = map.getContainer().querySelector(".leaflet-bottom.leaflet-left");
+      tipBar.style.bottom = Math.ceil(box.bottom - (bl ? bl.getBoundingClientRect().top :
+        box.bottom) + 6) + "px";
+      tipBar.style.top = "auto";
+    }
+  }
+  function hideTip() {  // and close the tooltip shown: a tap on its marker opens it again
+    var shown = tipShown;
+    tipBar.style.display = "none";
+    tipShown = null;
+    if (shown && shown.isOpen()) { shown.close(); }
+  }
+  if (phone) {
+    tipBar = L.DomUtil.create("div", "planner-tipbar", map.getContainer());
+    var tipText = L.DomUtil.create("div", "planner-tipbar-text", tipBar);
+    var tipClose = L.DomUtil.create("button", "planner-tipbar-close", tipBar);
+    tipClose.type = "button";
+    tipClose.textContent = "×";
+    tipClose.setAttribute("aria-label", "关闭 Close");
+    L.DomEvent.disableClickPropagation(tipBar);
+    L.DomEvent.on(tipClose, "click", hideTip);
+    hideTip();
+    map.on("tooltipopen", function (ev) {
+      if (tipShown && tipShown !== ev.tooltip && tipShown.isOpen()) { tipShown.close(); }
+      var c = ev.tooltip.getContent();
+      tipText.innerHTML = "";
+      if (typeof c === "string") { tipText.innerHTML = c; }  // the page's own escaped HTML
+      else if (c && c.cloneNode) { tipText.appendChild(c.cloneNode(true)); }
+      tipShown = ev.tooltip;
+      var at = ev.tooltip.getLatLng();
+      tipLow = !!at && map.latLngToContainerPoint(at).y > map.getSize().y / 2;
+      tipBar.style.display = "block";
+      placeTipBar();
+    });
+    map.on("tooltipclose", function (ev) { if (ev.tooltip === tipShown) { hideTip(); } });
+    map.on("popupopen", hideTip);  // a facility's popup says all its tooltip does
+    map.on("click", function (ev) {
+      var t = ev.originalEvent && ev.originalEvent.target;
+      if (!(t && t.classList && t.classList.contains("leaflet-interactive"))) { hideTip(); }
+    });
+  }
+
   var close = L.DomUtil.create("button", "planner-close", control.getContainer()
     .querySelector(".leaflet-control-layers-list"));
   close.type = "button";
@@ -495,6 +661,12 @@ function plannerInit(map, control, G, P) {
       body.style.display = on ? "" : "none";
       btn.setAttribute("aria-expanded", on ? "true" : "false");
       L.DomUtil[on ? "addClass" : "removeClass"](d, "planner-open");
+      clearAttribution();
+    }
+    // a search hit on a phone: the panel (most of the screen) closes to show what was found
+    function found(hit) {
+      if (phone) { show(false); }
+      goTo(hit);
     }
     show(!phone);
     L.DomEvent.on(btn, "click", function () { show(body.style.display === "none"); });
@@ -510,7 +682,7 @@ function plannerInit(map, control, G, P) {
         var b = L.DomUtil.create("button", "planner-hit", list);
         b.type = "button";
         b.textContent = h.label;
-        L.DomEvent.on(b, "click", function () { goTo(h); });
+        L.DomEvent.on(b, "click", function () { found(h); });
       });
       if (hits.length > 20) {
         L.DomUtil.create("div", "", list).textContent = "…共 " + hits.length + " 个 " +
@@ -518,7 +690,7 @@ function plannerInit(map, control, G, P) {
       }
     });
     L.DomEvent.on(input, "keydown", function (ev) {
-      if (ev.key === "Enter" && hits.length) { goTo(hits[0]); }
+      if (ev.key === "Enter" && hits.length) { found(hits[0]); }
     });
     L.DomEvent.disableClickPropagation(d);
     L.DomEvent.disableScrollPropagation(d);
@@ -527,6 +699,14 @@ function plannerInit(map, control, G, P) {
   panel.addTo(map);
   L.control.scale({imperial: false, maxWidth: 160}).addTo(map);
   map.attributionControl.addAttribution("© OpenStreetMap contributors");
+  clearAttribution();
+  // measured once the new base layer's attribution is in (after the event's other handlers),
+  // and whenever the attribution's size changes where the browser can say so
+  map.on("baselayerchange resize", function () { setTimeout(clearAttribution, 0); });
+  if (window.ResizeObserver) {
+    new window.ResizeObserver(clearAttribution).observe(map.attributionControl.getContainer());
+  }
+  if (phone) { map.fitBounds(P.fit, {animate: false}); } else { fitFree(panel.getContainer()); }
   buildAll();
   window.planner = {map: map, layers: G, mode: function () { return mode; },
     focus: setFocus, focused: function () { return focus; }, search: search,
