@@ -66,13 +66,13 @@ def write_atomic(path: str | Path, write: Callable[[Path], None], *, sync: bool 
 
 
 #: First characters that make Excel, WPS or LibreOffice read a cell as a formula (OWASP).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
 def spreadsheet_safe(value: Any) -> Any:
     """Neutralise a text cell a spreadsheet would evaluate as a formula.
 
-    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a leading
+    Text starting with ``=``, ``+``, ``-``, ``@``, a tab or a line break gets a leading
     apostrophe, as OWASP recommends against CSV injection: ``=HYPERLINK(...)`` is written
     ``'=HYPERLINK(...)`` and shows as text. Anything else, numbers included, is unchanged;
     the readers remove the apostrophe again, so a table read back keeps the original text.
@@ -115,14 +115,19 @@ def write_csv(df: pd.DataFrame, path: str | Path) -> Path:
     """Write a table for spreadsheets atomically.
 
     UTF-8 with BOM (so Excel shows Chinese correctly); text cells neutralised against
-    formula injection (`spreadsheet_safe`).
+    formula injection (`spreadsheet_safe`). Rows end in CRLF, so that a cell holding a line
+    break of either kind (a lone CR too) is quoted: with LF endings the csv module leaves a
+    lone CR unquoted, and every reader splits the row there.
     """
     safe = spreadsheet_safe_table(df)
     for j, dtype in enumerate(safe.dtypes):
         if isinstance(dtype, np.dtype) and dtype.kind == "f":
             safe.isetitem(j, _fixed_text(safe.iloc[:, j].to_numpy()))
     return write_atomic(
-        path, lambda p: safe.to_csv(p, index=False, encoding="utf-8-sig", float_format="%.6f")
+        path,
+        lambda p: safe.to_csv(
+            p, index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\r\n"
+        ),
     )
 
 

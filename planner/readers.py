@@ -59,7 +59,7 @@ _MAX_SHOWN = 40
 _CSV_FIELD_LIMIT = 2**30
 # A text cell written as "'" + one of these is a neutralised spreadsheet formula (OWASP CSV
 # injection): the apostrophe is not part of the value.
-_FORMULA_TRIGGERS = frozenset("=+-@\t\r")
+_FORMULA_TRIGGERS = frozenset("=+-@\t\r\n")
 # Columns that mark a table written by this planner (pois.csv, facilities.csv): its lon/lat
 # are WGS-84 and its status/reason columns are the previous run's verdicts.
 _PLANNER_OUTPUT_COLUMNS = frozenset({"x_orig", "y_orig", "crs_orig", "status", "reason"})
@@ -128,7 +128,7 @@ def _unescape_formula(value: Any) -> Any:
     """Return a text cell without the apostrophe that neutralises a formula ("'=1+2" -> "=1+2").
 
     Spreadsheet writers that follow the OWASP advice on CSV injection prefix text starting
-    with "=", "+", "-", "@", a tab or a carriage return with "'"; reading it back removes it.
+    with "=", "+", "-", "@", a tab or a line break with "'"; reading it back removes it.
     Other values are returned unchanged.
     """
     if isinstance(value, str) and value[:1] == "'" and value[1:2] in _FORMULA_TRIGGERS:
@@ -599,7 +599,7 @@ def read_points(
     "feature N").
 
     In CSV and Excel files a text cell that starts with an apostrophe followed by "=", "+",
-    "-", "@", a tab or a carriage return is read without the apostrophe (writers that guard
+    "-", "@", a tab or a line break is read without the apostrophe (writers that guard
     against spreadsheet formula injection add it).
 
     A table written by the planner (an earlier run's pois.csv or facilities.csv: columns

@@ -13,14 +13,17 @@ def _reference(df: pd.DataFrame) -> bytes:
 
     def safe(v):
         return (
-            "'" + v if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r")) else v
+            "'" + v
+            if isinstance(v, str) and v.startswith(("=", "+", "-", "@", "\t", "\r", "\n"))
+            else v
         )
 
     out = df.rename(columns=safe)
     for col in out.columns:
         if pd.api.types.is_object_dtype(out[col]) or pd.api.types.is_string_dtype(out[col]):
             out[col] = out[col].map(safe)
-    return out.to_csv(index=False, encoding="utf-8-sig", float_format="%.6f").encode("utf-8-sig")
+    text = out.to_csv(index=False, encoding="utf-8-sig", float_format="%.6f", lineterminator="\r\n")
+    return text.encode("utf-8-sig")
 
 
 def test_csv_bytes_match_pandas_formatting_and_cell_by_cell_neutralising(tmp_path):

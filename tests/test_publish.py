@@ -342,6 +342,26 @@ def test_written_csv_has_no_formula_cells(tmp_path):
     assert list(df["name"]) == [*FORMULAS, "正常商户"]  # the table in memory is untouched
 
 
+@pytest.mark.parametrize("breaks", ["\r", "\n", "\r\n"])
+def test_line_breaks_inside_a_cell_keep_one_row_per_row(tmp_path, breaks):
+    """A line break inside a text cell (a lone CR too) is quoted: one row stays one row."""
+    import csv
+
+    names = [f"shop{breaks}=cmd|' /C calc'!A0", f"{breaks}=1", "plain"]
+    df = pd.DataFrame({"id": ["C1", "C2", "C3"], "name": names, "minutes": [1.0, 2.0, 3.0]})
+    path = io.write_csv(df, tmp_path / "pois.csv")
+    with open(path, encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["id", "name", "minutes"] and len(rows) == 4
+    assert [r[0] for r in rows[1:]] == ["C1", "C2", "C3"]
+    assert rows[1][1] == names[0]  # the text as it was, break included
+    assert rows[2][1] == "'" + names[1]  # starts with a break: neutralised
+    for row in rows:  # no cell a spreadsheet would take as a formula
+        assert not any(c.startswith(io.FORMULA_START) for c in row), row
+    back = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+    assert list(back["id"]) == ["C1", "C2", "C3"]
+
+
 def test_merchant_names_reach_pois_csv_neutralised(tmp_path):
     """Through the pipeline: hostile merchant names are text in every written table."""
     import csv
