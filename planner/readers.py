@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import math
 import numbers
 import re
@@ -98,6 +97,8 @@ class _Table:
     # delimiter shared by every row), else 0: malformed unless the row reads as usable
     padded: list[int] = field(default_factory=list)
     padding: int = 0  # empty trailing fields beyond the header that every data row has
+    # rows of a delimited text file with a double quote that is never closed (`_csv_records`)
+    unclosed: list[bool] = field(default_factory=list)
     geometry: list[Any] | None = None
     file_crs: str | None = None
 
@@ -240,7 +241,11 @@ def _trailing_empty(rec: Sequence[Any], width: int) -> int:
 
 
 def _split_records(
-    records: Sequence[Sequence[Any]], first_number: int, name: str, unit: str = "row"
+    records: Sequence[Sequence[Any]],
+    first_number: int,
+    name: str,
+    unit: str = "row",
+    unclosed: frozenset[int] = frozenset(),
 ) -> _Table:
     """Split raw records into header and data, numbering rows and skipping blank ones.
 
@@ -248,6 +253,7 @@ def _split_records(
     with more fields than the header is marked in `overflow` if an extra field is not
     empty, and in `padded` if they are all empty, unless every data row (two or more) ends
     with as many empty fields: that is a trailing delimiter on every line, not a shift.
+    Records numbered in `unclosed` (from 0) are marked in `unclosed`.
     """
     start = next((i for i, rec in enumerate(records) if not _is_blank(rec)), None)
     if start is None:
@@ -264,6 +270,7 @@ def _split_records(
             continue
         rows.append([_unescape_formula(c) for c in records[i]])
         table.row_numbers.append(first_number + i)
+        table.unclosed.append(i in unclosed)
     if len(rows) >= 2:
         table.padding = min(_trailing_empty(rec, width) for rec in rows)
     for rec in rows:
@@ -284,15 +291,52 @@ def _read_csv(path: Path) -> _Table:
     delimiter = _sniff_delimiter(text, path.suffix.lower())
     previous_limit = csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        records, unclosed = _csv_records(text, delimiter)
     except csv.Error as exc:
         msg = _("{path_name}: not a readable CSV file ({exc})").format(path_name=path.name, exc=exc)
         raise InputError(msg) from exc
     finally:
         csv.field_size_limit(previous_limit)
-    table = _split_records(records, first_number=1, name=path.name)
+    table = _split_records(records, first_number=1, name=path.name, unclosed=unclosed)
     table.cells = [[("" if c is None else c) for c in rec] for rec in table.cells]
     return table
+
+
+#: A line of delimited text with its line break (CRLF, CR or LF), or the last line without.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+$")
+
+
+def _csv_records(text: str, delimiter: str) -> tuple[list[list[str]], frozenset[int]]:
+    """Records of delimited text, and the numbers of those with a quote that is never closed.
+
+    A double quote opened in a row and never closed would make the csv module read the
+    rest of the file, or up to the next quote, as one value: the rows after it vanish into
+    it. So records are read strictly; where one fails, its first line alone is read as a
+    record (leniently, as before), marked as unclosed when that line holds an odd number of
+    quotes, and reading goes on with the next line. A value that spans lines inside closed
+    quotes (an address with a line break) is read as one value, as before.
+    """
+    lines = _LINE.findall(text)
+    records: list[list[str]] = []
+    unclosed: set[int] = set()
+    at = 0
+    while at < len(lines):
+        reader = csv.reader(lines[at:], delimiter=delimiter, strict=True)
+        done = 0  # lines of the complete records read from `at`
+        try:
+            for rec in reader:
+                records.append(rec)
+                done = reader.line_num
+            break
+        except csv.Error:
+            line = lines[at + done]
+            one = next(csv.reader([line], delimiter=delimiter), [])
+            if line.count('"') % 2:
+                unclosed.add(len(records))
+                one = [c.rstrip("\r\n") for c in one]
+            records.append(one)
+            at += done + 1
+    return records, frozenset(unclosed)
 
 
 def _read_excel(path: Path, sheet: str | int | None) -> _Table:
@@ -761,20 +805,38 @@ def _uses_geometry(table: _Table, roles: Mapping[str, str | None]) -> bool:
 
 
 def _malformed_states(table: _Table) -> list[_RowState]:
-    """Return the initial row states: `malformed_row` for over-long CSV rows, else ok."""
+    """Return the initial row states: `malformed_row` for over-long or unclosed rows, else ok.
+
+    Over-long: CSV rows with more fields than the header; unclosed: a double quote in the
+    row is never closed (`_csv_records`).
+    """
     width = len(table.header)
-    return [
-        _RowState(
-            Status.MALFORMED_ROW,
-            _(
-                "{where}: {count} fields but the header has {width} (a value with an "
-                "unquoted delimiter?)"
-            ).format(where=_where(table, number), count=count, width=width),
-        )
-        if count
-        else _RowState()
-        for number, count in zip(table.row_numbers, table.overflow, strict=True)
-    ]
+    unclosed = table.unclosed or [False] * len(table.row_numbers)
+    states = []
+    for number, count, open_quote in zip(table.row_numbers, table.overflow, unclosed, strict=True):
+        if open_quote:
+            states.append(
+                _RowState(
+                    Status.MALFORMED_ROW,
+                    _(
+                        '{where}: a double quote (") in this row is not closed; the {unit}s '
+                        "after it are read on their own"
+                    ).format(where=_where(table, number), unit=_(table.unit)),
+                )
+            )
+        elif count:
+            states.append(
+                _RowState(
+                    Status.MALFORMED_ROW,
+                    _(
+                        "{where}: {count} fields but the header has {width} (a value with an "
+                        "unquoted delimiter?)"
+                    ).format(where=_where(table, number), count=count, width=width),
+                )
+            )
+        else:
+            states.append(_RowState())
+    return states
 
 
 def _blame_extra_fields(table: _Table, states: list[_RowState]) -> None:

@@ -521,6 +521,34 @@ def test_unquoted_comma_with_empty_last_field_is_malformed(tmp_path: Path) -> No
     assert single["status"].tolist() == ["malformed_row"]
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_a_quote_never_closed_loses_no_row(tmp_path: Path, end: str) -> None:
+    """The rows after an unclosed quote are read on their own, not swallowed into it."""
+    lines = [
+        "id,name,lon,lat",
+        "Q1,ok1,116.190,23.290",
+        'Q2,"unclosed quote,116.191,23.291',  # the quote is never closed
+        "Q3,ok3,116.192,23.292",
+        'Q4,"an address' + end + 'on two lines",116.193,23.293',  # closed: one value
+        'Q5,He said "hi",116.194,23.294',  # quotes inside an unquoted value: as before
+        'Q6,"stops here,116.195,23.295',  # never closed either: no row follows
+    ]
+    df = read_points(write_csv(tmp_path, end.join(lines) + end), study_bbox=BBOX)
+    assert df["id"].tolist() == ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
+    assert df["status"].tolist() == ["ok", "malformed_row", "ok", "ok", "ok", "malformed_row"]
+    assert df.loc[1, "reason"] == (
+        'facilities.csv row 3: a double quote (") in this row is not closed; the rows after '
+        "it are read on their own"
+    )
+    assert df.loc[1, "name"] == "unclosed quote,116.191,23.291"  # its text, kept
+    assert df.loc[2, "lon"] == 116.192 and df.loc[3, "name"] == "an address" + end + "on two lines"
+    assert df.loc[4, "name"] == 'He said "hi"'
+    assert df["row"].tolist() == [2, 3, 4, 5, 6, 7]
+    # a file whose header is fine and whose only row never closes its quote
+    single = read_points(write_csv(tmp_path, 'id,name,lon,lat\nQ1,"x,116.19,23.29\n'))
+    assert single["status"].tolist() == ["malformed_row"]
+
+
 def test_trailing_delimiter_on_every_row_is_not_a_shift(tmp_path: Path) -> None:
     # Exports that end every data line with a delimiter (the header without one)
     text = (
