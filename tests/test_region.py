@@ -162,6 +162,31 @@ def test_small_generated_region_equals_one_run_on_the_whole(tmp_path):
     pd.testing.assert_frame_equal(again.coverage, result.coverage)
 
 
+def test_every_merchant_row_appears_once_with_a_status_duplicates_too(tmp_path):
+    """A row whose id an earlier row has, or with no coordinates, is in pois.csv, not lost."""
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=20)
+    path = region_file.parent / "pois.csv"
+    table = pd.read_csv(path, dtype={"id": str})
+    before = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w0").pois
+    placed = before.loc[before["area_id"] != "", "poi_id"].iloc[0]  # a merchant in an area
+    first = table[table["id"] == placed].iloc[0]
+    extra = pd.DataFrame(
+        [
+            {**first.to_dict(), "name": "same id, later row"},  # its id repeats the first
+            {**first.to_dict(), "id": "no-xy", "lon": None, "lat": None},
+        ]
+    )
+    pd.concat([table, extra], ignore_index=True).to_csv(path, index=False)
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    out = result.pois
+    assert len(out) == len(table) + 2
+    assert sorted(out["poi_id"]) == sorted([*table["id"], first["id"], "no-xy"])
+    mine = out[out["poi_id"] == first["id"]]
+    assert sorted(mine["status"]) == ["duplicate_id", "ok"]  # the later row; the first in its area
+    assert (mine.loc[mine["status"] == "ok", "area_id"] != "").all()
+    assert out.loc[out["poi_id"] == "no-xy", "status"].tolist() == ["missing_coordinates"]
+
+
 def test_a_damaged_result_file_is_recomputed(tmp_path):
     region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=20)
     first = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
