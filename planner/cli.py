@@ -406,7 +406,7 @@ def run(
     if problems:
         head = _(
             "{count} input row(s) with problems (each listed with its status "
-            "in pois.csv / facilities.csv):"
+            "in pois.csv / facilities.csv; origins in summary.json):"
         )
         _echo_problems(head.format(count=len(problems)), problems, "")
     for key, path in result.files.items():

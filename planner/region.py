@@ -900,9 +900,10 @@ def merge(
     if pois is not None:  # every row of the merchants table appears, with a status
         # an area holds usable rows only (their ids are unique): a row with a problem (an
         # id repeated by a later row included) is one of the rest, whatever its id
-        placed = pois["usable"].to_numpy(dtype=bool) & pois["id"].isin(
-            set(area_pois.get("poi_id", []))
-        ).to_numpy()
+        placed = (
+            pois["usable"].to_numpy(dtype=bool)
+            & pois["id"].isin(set(area_pois.get("poi_id", []))).to_numpy()
+        )
         rest = pois[~placed]
         rest = pd.DataFrame(
             {

@@ -243,6 +243,8 @@ class Result:
     def problems(self) -> list[str]:
         """Every input problem: file-level ones first, then one per row with a problem.
 
+        Rows of the facilities, the merchants and the policy's origin points (``[origins]``).
+
         Returns
         -------
         problems
@@ -260,6 +262,18 @@ class Result:
             bad = table[~table["status"].isin([Status.OK, Status.UNREACHABLE])]
             for row, status, reason in zip(bad["row"], bad["status"], bad["reason"], strict=True):
                 found.append(str(reason or _("row {row}: {status}").format(row=row, status=status)))
+        # the policy's origin points ([origins]): their rows, kept in the policy summary
+        origins = (self.summary.get("policy") or {}).get("origins") or []
+        for o in origins:
+            if o.get("status") not in (Status.OK, Status.UNREACHABLE):
+                found.append(
+                    str(
+                        o.get("reason")
+                        or _("origin {origin_id}: {status}").format(
+                            origin_id=o.get("origin_id"), status=o.get("status")
+                        )
+                    )
+                )
         return found
 
     def __repr__(self) -> str:

@@ -243,6 +243,30 @@ def test_origins_walked_with_the_same_engine_and_rows_kept(with_policy, types):
     assert "Q12_pet" in s["missing"]["F"] and "Q12_pet" not in s["missing"]["O1"]
 
 
+def test_origin_rows_with_problems_are_input_problems(with_policy):
+    """An origin row with a problem is listed with the others (and stops --strict)."""
+    problems = with_policy.problems()
+    (o2,) = [o for o in with_policy.summary["policy"]["origins"] if o["origin_id"] == "O2"]
+    assert o2["reason"] and o2["reason"] in problems
+    assert not any("O1" in p for p in problems)
+
+
+def test_strict_stops_on_an_origin_problem(tmp_path):
+    from dataclasses import replace
+
+    from planner._errors import PlannerError
+    from planner.scenario import DATA_DIR, load_scenario
+
+    origins = tmp_path / "origins.csv"
+    text = (DATA_DIR / "sample" / "origins.csv").read_text(encoding="utf-8-sig")
+    origins.write_text(text.rstrip("\n") + "\nOX,no coordinates,n,,\n", encoding="utf-8")
+    sample = load_scenario("sample")
+    sc = replace(sample, origins=replace(sample.origins, path=origins))
+    with pytest.raises(PlannerError, match=r"--strict: 1 input problem\(s\): origins.csv row"):
+        pipeline.run(sc, out_dir=tmp_path / "o", maps_dir=tmp_path / "m", strict=True)
+    assert not (tmp_path / "o").exists() and not (tmp_path / "m").exists()
+
+
 def test_policy_csv_written_and_read_back(with_policy, tmp_path):
     files = outputs.write_outputs(with_policy, tmp_path / "out")
     back = pd.read_csv(files["policy"], encoding="utf-8-sig", dtype={"origin_id": str})
