@@ -110,6 +110,44 @@ def _describe(folder: Path) -> str:
     return f"it holds {len(names)} item(s): {shown}"
 
 
+def check_folder(folder: str | Path, option: str, named: str | Path | None = None) -> None:
+    """Refuse a folder that cannot be made or written in, before any work is done.
+
+    Parameters
+    ----------
+    folder
+        A folder the planner will make (if missing) and write in.
+    option
+        The command-line option that named it, for the message (e.g. ``--maps-dir``).
+    named
+        What the option named, if not `folder` itself (a folder to be made inside it).
+
+    Raises
+    ------
+    OutputLocationError
+        A file stands where the folder or one of its parents should be, or the nearest
+        existing folder cannot be written in (no permission, a read-only disk).
+    """
+    folder = _abs(folder)
+    shown = _abs(named) if named is not None else folder
+    probe = folder
+    while not probe.exists() and not probe.is_symlink() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputLocationError(
+            _("{option} {folder}: {probe} is a file, not a folder").format(
+                option=option, folder=shown, probe=probe
+            )
+        )
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputLocationError(
+            _(
+                "{option} {folder}: the planner cannot write in {probe} (no permission, "
+                "or a read-only disk)"
+            ).format(option=option, folder=shown, probe=probe)
+        )
+
+
 def check_output_dir(target: str | Path) -> None:
     """Refuse an output folder the planner may not publish into.
 
@@ -129,6 +167,7 @@ def check_output_dir(target: str | Path) -> None:
         `target` exists and was not made by the planner, or its runs folder was not.
     """
     target = _abs(target)
+    check_folder(target.parent, "--out", named=target)  # its runs folder is made beside it
     runs = runs_dir(target)
     hint = _(
         "the planner never writes into, moves or replaces a folder it did not "

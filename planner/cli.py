@@ -277,6 +277,13 @@ def _echo_problems(head: str, problems: list[str], indent: str, shown: int = 10)
 
 
 def _fail(exc: Exception) -> None:
+    if isinstance(exc, OSError) and not isinstance(exc, PlannerError):
+        # the disk or the system refused (full, read-only, no permission): one line too
+        where = exc.filename if exc.filename is not None else _("a file")
+        reason = exc.strerror or type(exc).__name__
+        exc = PlannerError(
+            _("cannot write or read {path}: {reason}").format(path=where, reason=reason)
+        )
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(code=1)
 
@@ -382,7 +389,7 @@ def run(
         if timings is not None:
             stages = {"import_pipeline": t_import, **result.timings}
             timings.write_text(json.dumps(stages), encoding="utf-8")
-    except PlannerError as exc:
+    except (PlannerError, OSError) as exc:
         _fail(exc)
         return
     s = result.summary["overall"]
@@ -432,7 +439,7 @@ def fetch(
         _imports_done()
 
         files = fetch_scenario(sc, progress=_say)
-    except PlannerError as exc:
+    except (PlannerError, OSError) as exc:
         _fail(exc)
         return
     for key, path in files.items():
@@ -505,9 +512,10 @@ def site(
             )
         sc = load_scenario(scenario)
         out_dir = out if out is not None else Path("out") / f"{sc.name}-sites"
-        from planner._publish import check_output_dir, check_replaceable
+        from planner._publish import check_folder, check_output_dir, check_replaceable
 
         check_output_dir(out_dir)  # before any work
+        check_folder(maps_dir, "--maps-dir")
         map_path = maps_dir / f"{sc.name}-sites.html"
         check_replaceable(map_path)
         from planner import pipeline, readers, siting  # heavy: once the options are good
@@ -546,7 +554,7 @@ def site(
         from planner.offline import save_offline
 
         save_offline(problem.map(result), map_path)
-    except PlannerError as exc:
+    except (PlannerError, OSError) as exc:
         _fail(exc)
         return
     assert problem.before is not None and problem.after is not None
@@ -603,7 +611,12 @@ def compare(
     try:
         sc = load_scenario(scenario)
         out_dir = out if out is not None else Path("out") / f"{sc.name}-compare"
-        from planner._publish import check_output_dir, check_replaceable, output_set
+        from planner._publish import (
+            check_folder,
+            check_output_dir,
+            check_replaceable,
+            output_set,
+        )
 
         check_output_dir(out_dir)  # before any work
         from planner import io, pipeline  # heavy: once the options are good
@@ -631,6 +644,7 @@ def compare(
                 )
             first[proposal.name] = Path(path)
         map_paths = [maps_dir / f"{sc.name}-{p.name}.html" for p in loaded]
+        check_folder(maps_dir, "--maps-dir")
         for path in map_paths:
             check_replaceable(path)
         base = pipeline.analyse_scenario(sc, progress=_say)
@@ -655,7 +669,7 @@ def compare(
 
         for path, proposal, after in zip(map_paths, loaded, results, strict=True):
             save_offline(prop.compare_map(base, after, proposal), path)
-    except PlannerError as exc:
+    except (PlannerError, OSError) as exc:
         _fail(exc)
         return
     largest = f"{base.settings.largest_band_min:g}"
@@ -754,7 +768,7 @@ def region(
             workers=workers,
             progress=_say,
         )
-    except PlannerError as exc:
+    except (PlannerError, OSError) as exc:
         _fail(exc)
         return
     c = result.circles

@@ -21,7 +21,7 @@ from planner import gaps, reach, readers, snap
 from planner import network as net
 from planner._errors import PlannerError
 from planner._i18n import _
-from planner._publish import check_output_dir, check_replaceable
+from planner._publish import check_folder, check_output_dir, check_replaceable
 from planner._types import Progress, quiet
 from planner.inputs import (
     check_study_area,
@@ -635,6 +635,7 @@ def run(
     maps_dir = Path(maps_dir) if maps_dir is not None else Path("maps")
     map_paths = {ext: maps_dir / f"{scenario.name}.{ext}" for ext in ("html", "png", "pdf")}
     check_output_dir(out_dir)  # before any work: refuse a folder the planner did not make
+    check_folder(maps_dir, "--maps-dir")
     for ext, path in map_paths.items():
         if ext == "html" or ext in formats:
             check_replaceable(path)

@@ -254,3 +254,59 @@ def test_no_usable_facility_is_one_clear_error(cli, tmp_path):
     last = error_line(cli("run", tmp_path, "--out", "o"))
     assert 'no facility row has usable coordinates: f.csv row 2, field "lon"' in last
     assert not (tmp_path / "o").exists()
+
+
+# --------------------------------------------------------------------------- output places
+@pytest.mark.parametrize(
+    ("command", "args", "needle"),
+    [
+        ("run", ["--out", "o", "--maps-dir", "afile"], "--maps-dir {t}/afile: {t}/afile is a file"),
+        ("run", ["--out", "afile/sub"], "--out {t}/afile/sub: {t}/afile is a file"),
+        ("run", ["--out", "o", "--maps-dir", "afile/m"], "--maps-dir {t}/afile/m: {t}/afile is"),
+        ("site", ["--add", "1", "--maps-dir", "afile"], "--maps-dir {t}/afile: {t}/afile is a"),
+        ("compare", ["p.toml", "--maps-dir", "afile"], "--maps-dir {t}/afile: {t}/afile is a"),
+    ],
+)
+def test_an_output_place_blocked_by_a_file_is_one_line_before_any_work(
+    cli, tmp_path, command, args, needle
+):
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    (tmp_path / "p.toml").write_text('[proposal]\nname = "p"\nclose = ["F01"]\n')
+    r = cli(command, "sample", *args)
+    line = error_line(r)
+    assert needle.format(t=tmp_path) in line, line
+    assert "a file, not a folder" in line
+    assert "· loading" not in r.stderr  # refused before the network was read
+    assert (tmp_path / "afile").read_text(encoding="utf-8") == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "p.toml"]
+
+
+def test_a_folder_that_cannot_be_written_is_one_line(cli, tmp_path, monkeypatch):
+    import planner._publish as publish
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+
+    def access(path, mode, *a, **k):  # a read-only disk, as os.access reports it
+        return False if Path(path) == ro and mode & os.W_OK else real(path, mode, *a, **k)
+
+    monkeypatch.setattr(publish.os, "access", access)
+    for args, option in ((["--out", "ro/out"], "--out"), (["--maps-dir", "ro"], "--maps-dir")):
+        line = error_line(cli("run", "sample", "--out", "o", *args))
+        assert line.startswith(f"error: {option} {tmp_path}/ro"), line
+        assert f"cannot write in {ro} (no permission, or a read-only disk)" in line
+    assert list(ro.iterdir()) == []
+
+
+def test_a_disk_error_while_writing_is_one_line(cli, tmp_path, monkeypatch):
+    import errno
+
+    from planner import io as planner_io
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp_path / "o" / "x.csv"))
+
+    monkeypatch.setattr(planner_io, "write_csv", full)
+    line = error_line(cli("run", "sample", "--out", "o"))
+    assert line == f"error: cannot write or read {tmp_path}/o/x.csv: No space left on device"
