@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
@@ -819,6 +820,17 @@ def set_process_env() -> None:
         os.environ.setdefault(name, value)
 
 
+def _warning_line(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """A Python warning as the ``planner`` command shows it: one line, no code location."""
+    return f"warning: {message}\n"
+
+
 def start_process() -> None:
     """What `main` does first: set `PROCESS_ENV` and pause the garbage collector.
 
@@ -843,6 +855,7 @@ def main() -> None:
     `_imports_done`), and `PROCESS_ENV` is set before they are.
     """
     start_process()
+    warnings.formatwarning = _warning_line
     try:
         app(prog_name="planner")
     except SystemExit as exc:

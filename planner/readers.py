@@ -99,6 +99,7 @@ class _Table:
     padding: int = 0  # empty trailing fields beyond the header that every data row has
     # rows of a delimited text file with a double quote that is never closed (`_csv_records`)
     unclosed: list[bool] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # of the whole file, found reading it
     geometry: list[Any] | None = None
     file_crs: str | None = None
 
@@ -186,25 +187,43 @@ def parse_coordinate(value: Any) -> tuple[float, str | None]:
 # --- reading files into _Table ----------------------------------------------------------------
 
 
-def _decode(data: bytes, name: str) -> str:
-    """Decode CSV bytes: UTF-16 (with BOM), UTF-8 (with or without BOM), then GB18030."""
+#: How binary files given as delimited text begin: (magic bytes, what the file is).
+_BINARY_STARTS = (
+    (b"PK\x03\x04", N_("an Excel workbook (.xlsx) or another zip file")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", N_("an old Excel workbook (.xls)")),
+    (b"SQLite format 3\x00", N_("a GeoPackage or another SQLite database")),
+)
+
+
+def _decode(data: bytes, name: str) -> tuple[str, str | None]:
+    """Decode CSV bytes: UTF-16 (with BOM), UTF-8 (with or without BOM), then GB18030.
+
+    Returns the text, and a problem for the file when no encoding fits (the undecodable
+    bytes are replaced, so some text differs from the file's).
+    """
+    for magic, kind in _BINARY_STARTS:
+        if data.startswith(magic):
+            raise InputError(
+                _(
+                    "{name} is {kind}, not a text table; save it as CSV (UTF-8), or give "
+                    "the workbook its .xlsx name"
+                ).format(name=name, kind=_(kind))
+            )
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         try:
-            return data.decode("utf-16")
+            return data.decode("utf-16"), None
         except UnicodeDecodeError:
             pass
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return data.decode(encoding)
+            return data.decode(encoding), None
         except UnicodeDecodeError:
             continue
-    warnings.warn(
-        _("{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced").format(
-            name=name
-        ),
-        stacklevel=3,
-    )
-    return data.decode("utf-8", errors="replace")
+    problem = _(
+        "{name}: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced (save the "
+        "file as UTF-8)"
+    ).format(name=name)
+    return data.decode("utf-8", errors="replace"), problem
 
 
 def _sniff_delimiter(text: str, suffix: str) -> str:
@@ -287,7 +306,8 @@ def _read_csv(path: Path) -> _Table:
     if not data.strip():
         msg = _("{path_name}: the file is empty").format(path_name=path.name)
         raise InputError(msg)
-    text = _decode(data, path.name).replace("\x00", "")
+    text, decoding = _decode(data, path.name)
+    text = text.replace("\x00", "")
     delimiter = _sniff_delimiter(text, path.suffix.lower())
     previous_limit = csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
@@ -299,6 +319,8 @@ def _read_csv(path: Path) -> _Table:
         csv.field_size_limit(previous_limit)
     table = _split_records(records, first_number=1, name=path.name, unclosed=unclosed)
     table.cells = [[("" if c is None else c) for c in rec] for rec in table.cells]
+    if decoding is not None:
+        table.problems.append(decoding)
     return table
 
 
@@ -736,7 +758,7 @@ def read_points(
         raise InputError(msg) from exc
     table = _read_table(path, sheet, layer)
     roles = _resolve_columns(table, columns)
-    problems = []
+    problems = list(table.problems)
     if not table.cells:
         problems.append(
             _("{table_name}: the file has a header but no data rows").format(table_name=table.name)

@@ -79,6 +79,28 @@ def test_real_process_reports_a_run_error_in_one_line(liusha_copy, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["liusha"]  # no out/, no maps/
 
 
+@pytest.mark.slow
+def test_real_process_shows_a_python_warning_as_one_line(tmp_path):
+    """A warning raised while the command runs is one `warning:` line, no code location."""
+    script = (
+        "import sys, warnings\n"
+        "from planner import cli\n"
+        "cli.app.command('warn')(lambda: warnings.warn('something odd', stacklevel=1))\n"
+        "sys.argv = ['planner', 'warn']\n"
+        "cli.main()\n"
+    )
+    p = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == "warning: something odd\n"
+
+
 @pytest.mark.parametrize(
     ("args", "needle"),
     [

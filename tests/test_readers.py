@@ -696,3 +696,47 @@ def test_combine_sources_gives_each_id_to_the_first_source(tmp_path: Path) -> No
     assert both.loc[2, "lon"] == pytest.approx(116.1)  # coordinates kept, as for duplicate_id
     assert both.attrs["file_problems"] == ["note"]
     assert mine["status"].tolist() == ["ok", "missing_coordinates"]  # inputs not modified
+
+
+@pytest.mark.parametrize(
+    ("make", "kind"),
+    [
+        ("xlsx", "an Excel workbook (.xlsx) or another zip file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, "an old Excel workbook (.xls)"),
+        (b"SQLite format 3\x00" + b"\0" * 100, "a GeoPackage or another SQLite database"),
+    ],
+)
+def test_a_binary_file_named_csv_is_one_clear_error(tmp_path: Path, make, kind) -> None:
+    path = tmp_path / "facilities.csv"
+    if make == "xlsx":
+        wb = openpyxl.Workbook()
+        wb.active.append(["id", "name", "lon", "lat"])
+        wb.active.append(["F1", "x", 116.19, 23.29])
+        wb.save(path)
+    else:
+        path.write_bytes(make)
+    with pytest.raises(InputError) as err:
+        read_points(path)
+    assert str(err.value) == (
+        f"facilities.csv is {kind}, not a text table; save it as CSV (UTF-8), or give the "
+        "workbook its .xlsx name"
+    )
+
+
+def test_undecodable_bytes_are_a_file_problem_not_a_python_warning(tmp_path: Path) -> None:
+    import warnings
+
+    from planner.readers import ATTR_FILE_PROBLEMS
+
+    text = "id,name,lon,lat\nF1,Caf\xe9,116.19,23.29\nF2,\u4e2d,116.19,23.29\n"
+    path = tmp_path / "facilities.csv"
+    path.write_bytes(text.encode("utf-8").replace("\xe9".encode(), b"\xe9"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no Python warning escapes (it printed code lines)
+        df = read_points(path)
+    assert df["status"].tolist() == ["ok", "ok"]
+    assert df.loc[0, "name"] == "Caf\ufffd" and df.loc[1, "name"] == "\u4e2d"
+    assert df.attrs[ATTR_FILE_PROBLEMS] == [
+        "facilities.csv: neither UTF-8 nor GBK/GB18030; undecodable bytes were replaced "
+        "(save the file as UTF-8)"
+    ]
