@@ -32,6 +32,9 @@ PLAIN_MARK = ".planner-output.json"
 #: Signature inside every map file (HTML, PNG, PDF) the planner writes: it replaces only those.
 SIGNATURE = "liusha-planner"
 _LEGACY_HTML = b"window.planner = {map: map"  # maps written before the signature existed
+# where the planner signs what it writes (`planner.offline.save_offline`, `planner.plot`)
+_HTML_SIGNED = f'<meta name="generator" content="{SIGNATURE}">'.encode()
+_PNG_SIGNED = b"tEXtSoftware\x00" + SIGNATURE.encode()
 # run folders of planner versions before the markers: a time stamp name, five known files
 _LEGACY_RUN = re.compile(r"^\d{8}T\d{6}-")
 _LEGACY_FILES = ["coverage.csv", "facilities.csv", "isochrones.geojson", "pois.csv", "summary.json"]
@@ -445,10 +448,12 @@ def is_planner_file(path: str | Path) -> bool:
     Returns
     -------
     ours
-        The file carries `SIGNATURE` near its start (an HTML ``generator`` meta tag, a PNG
-        ``Software`` text chunk) or, for a PDF, in the Creator or Producer of its document
-        information near its end; or is a map of an earlier planner version (an HTML page
-        with the planner's script, or a PNG beside such a page with the same name).
+        The file carries `SIGNATURE` where the planner puts it, near its start: an HTML
+        ``<meta name="generator" content="liusha-planner">`` tag, a PNG ``Software`` text
+        chunk; or, for a PDF, in the Creator or Producer of its document information near
+        its end; or is an HTML map of an earlier planner version (with the planner's
+        script). The name merely written somewhere in a file does not make it the planner's,
+        and neither does a plain Matplotlib PNG beside a planner map (a user's own chart).
     """
     path = Path(path)
     try:
@@ -458,20 +463,16 @@ def is_planner_file(path: str | Path) -> bool:
         return False
     if head.startswith(b"%PDF-"):  # only its document information counts, not page text
         return _pdf_signed(path, head)
-    if SIGNATURE.encode() in head:
+    if head.startswith(b"\x89PNG"):
+        return _PNG_SIGNED in head
+    if _HTML_SIGNED in head:
         return True
     if path.suffix.lower() == ".html":
         try:
             return _LEGACY_HTML in path.read_bytes()
         except OSError:
             return False
-    sibling = path.with_suffix(".html")
-    return (
-        head.startswith(b"\x89PNG")
-        and b"Matplotlib" in head
-        and sibling.is_file()
-        and is_planner_file(sibling)
-    )
+    return False
 
 
 def check_replaceable(path: str | Path) -> None:

@@ -235,6 +235,36 @@ def test_a_map_file_not_written_by_the_planner_is_not_overwritten(tmp_path):
         _publish.check_replaceable(png)
 
 
+def test_the_name_in_a_users_file_does_not_make_it_the_planners(tmp_path, sample_map_run):
+    """Only the signature where the planner puts it counts, not the name written anywhere."""
+    import shutil
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    notes = tmp_path / "sample.html"
+    notes.write_text(
+        "<html><head><title>Notes on the liusha-planner results</title></head>"
+        '<body>my meeting notes; content="liusha-planner"</body></html>',
+        encoding="utf-8",
+    )
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    shutil.copy(sample_map_run.files["map"], folder / "sample.html")  # a planner map ...
+    fig = plt.figure()
+    fig.gca().plot([1, 2, 3], [3, 1, 2])
+    fig.savefig(folder / "sample.png")  # ... and the user's own chart beside it
+    plt.close(fig)
+    chart = folder / "sample.png"
+    assert b"Matplotlib" in chart.read_bytes()[:4096]
+    for path in (notes, chart):
+        assert not _publish.is_planner_file(path)
+        with pytest.raises(OutputLocationError, match="not written by the planner"):
+            _publish.check_replaceable(path)
+
+
 def test_planner_maps_are_recognised(sample_map_run):
     for key in ("map", "png"):
         path = sample_map_run.files[key]

@@ -228,7 +228,8 @@ def test_a_user_edited_workbook_is_never_carried_or_overwritten(small_result, tm
 
 
 def _fake_png(path: Path, text: bytes = b"") -> Path:
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"Software\0" + SIGNATURE.encode() + text)
+    # signed as the planner signs its PNGs: a tEXt chunk "Software" (`planner.plot`)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"tEXtSoftware\0" + SIGNATURE.encode() + text)
     return path
 
 
