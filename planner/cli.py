@@ -550,8 +550,11 @@ def site(
             problem.solve_lscp(share, time_limit=limit)
         from planner._publish import output_set
 
-        with output_set(out_dir) as folder:
+        notes: list[str] = []
+        with output_set(out_dir, notes=notes) as folder:
             problem.to_csv(folder / "sites.csv")
+        for note in notes:
+            _say(note)
         from planner.offline import save_offline
 
         save_offline(problem.map(result), map_path)
@@ -658,7 +661,8 @@ def compare(
 
                 policy.add_policy(after, sc.policy, policy.load_origins(sc))
             results.append(after)
-        with output_set(out_dir) as folder:
+        notes: list[str] = []
+        with output_set(out_dir, notes=notes) as folder:
             for proposal, after in zip(loaded, results, strict=True):
                 by_facility, by_poi = prop.compare(base, after)
                 io.write_csv(by_facility, folder / f"{proposal.name}_facilities.csv")
@@ -666,6 +670,8 @@ def compare(
                 if base.policy is not None:
                     changes = prop.compare_policy(base, after)
                     io.write_csv(changes, folder / f"{proposal.name}_policy.csv")
+        for note in notes:
+            _say(note)
         from planner.offline import save_offline
 
         for path, proposal, after in zip(map_paths, loaded, results, strict=True):

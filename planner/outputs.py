@@ -213,6 +213,7 @@ def write_outputs(
     formats: Iterable[str] = ("xlsx", "gpkg"),
     fingerprint: str | None = None,
     meanwhile: Callable[[], Any] | None = None,
+    notes: list[str] | None = None,
 ) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
@@ -249,6 +250,9 @@ def write_outputs(
         before it waits for the forked writer (at the end when there is none); the set is
         published after it returns, and an error it raises fails the write: the forked
         writer is ended and nothing is published.
+    notes
+        If given, receives one line for each earlier run folder kept because it holds files
+        the planner did not write (a file the user added to the published folder).
 
     Returns
     -------
@@ -262,7 +266,7 @@ def write_outputs(
     formats = set(formats)
     files = output_files(result.provenance.name)
     skip = set() if result.policy is not None else {"policy"}
-    with output_set(out_dir) as staging:
+    with output_set(out_dir, notes=notes) as staging:
         writers = {"xlsx": export.write_workbook, "gpkg": export.write_geopackage}
         jobs: list[_Job] = [
             (write, staging / files[_carry.FILE_KEYS[fmt]])

@@ -668,9 +668,12 @@ def run(
 
     progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
     t1 = time.perf_counter()
+    notes: list[str] = []
     result.files = write_outputs(
-        result, out_dir, formats=formats, fingerprint=fingerprint, meanwhile=draw_map
+        result, out_dir, formats=formats, fingerprint=fingerprint, meanwhile=draw_map, notes=notes
     )
+    for note in notes:  # a file the user added to the published folder: where it is now
+        progress(note)
     t2 = time.perf_counter()
     result.timings["write"] = t2 - t1 - drawn["seconds"]
     result.files["map"] = write_page(drawn.pop("html"), map_paths["html"])

@@ -1037,7 +1037,10 @@ def run_region(
         )
     result = merge(reg, areas, tasks, statuses, facilities, pois)
     if out_dir is not None:
-        result.files = write_region(result, out_dir)
+        notes: list[str] = []
+        result.files = write_region(result, out_dir, notes=notes)
+        for note in notes:  # a file the user added to the published folder: where it is now
+            progress(note)
     return result
 
 
@@ -1080,7 +1083,9 @@ REGION_FILES = {
 }
 
 
-def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
+def write_region(
+    result: RegionResult, out_dir: str | Path, notes: list[str] | None = None
+) -> dict[str, Path]:
     """Write the region's tables and one GeoPackage as one published set.
 
     Parameters
@@ -1090,6 +1095,9 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
     out_dir
         Output folder: a name that does not exist yet, or one the planner published
         (`planner._publish.output_set`: nothing the planner did not write is replaced).
+    notes
+        If given, receives one line for each earlier run folder kept because it holds files
+        the planner did not write.
 
     Returns
     -------
@@ -1102,7 +1110,7 @@ def write_region(result: RegionResult, out_dir: str | Path) -> dict[str, Path]:
     out_dir = Path(out_dir)
     gpkg_name = f"{export.file_stem(result.region.name)}.gpkg"
     circles_table = pd.DataFrame(result.circles.drop(columns="geometry"))
-    with output_set(out_dir) as staging:
+    with output_set(out_dir, notes=notes) as staging:
         io.write_csv(circles_table, staging / REGION_FILES["circles"])
         io.write_csv(result.pois, staging / REGION_FILES["pois"])
         io.write_csv(result.coverage, staging / REGION_FILES["coverage"])

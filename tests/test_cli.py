@@ -332,3 +332,16 @@ def test_a_disk_error_while_writing_is_one_line(cli, tmp_path, monkeypatch):
     monkeypatch.setattr(planner_io, "write_csv", full)
     line = error_line(cli("run", "sample", "--out", "o"))
     assert line == f"error: cannot write or read {tmp_path}/o/x.csv: No space left on device"
+
+
+@pytest.mark.slow
+def test_a_file_added_to_the_published_folder_is_kept_and_the_run_says_where(cli, tmp_path):
+    assert cli("run", "sample", "--out", "o").exit_code == 0
+    (tmp_path / "o" / "notes.txt").write_text("mine", encoding="utf-8")
+    r = cli("run", "sample", "--out", "o")
+    assert r.exit_code == 0, r.output
+    (said,) = [line for line in r.stderr.splitlines() if line.startswith("· kept ")]
+    assert "(notes.txt)" in said
+    where = Path(said.removeprefix("· kept ").split(": ")[0])
+    assert (where / "notes.txt").read_text(encoding="utf-8") == "mine"
+    assert where.parent == tmp_path / ".o.runs"
