@@ -172,10 +172,13 @@ def check_output_dir(target: str | Path) -> None:
     target = _abs(target)
     check_folder(target.parent, "--out", named=target)  # its runs folder is made beside it
     runs = runs_dir(target)
+    # a name that does not exist yet: inside a folder that is there, else beside it
+    inside = target.is_dir() and not target.is_symlink()
+    suggestion = target / "planner-out" if inside else target.with_name(f"{target.name}-planner")
     hint = _(
         "the planner never writes into, moves or replaces a folder it did not "
         "create; give --out a name that does not exist yet (for example {path})"
-    ).format(path=target / "planner-out")
+    ).format(path=suggestion)
     if runs.exists() and not (runs.is_dir() and _runs_ours(runs)):
         raise OutputLocationError(
             _("--out {target}: {runs} exists and was not made by the planner").format(

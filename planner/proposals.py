@@ -594,7 +594,7 @@ def load_proposal(path: str | Path) -> Proposal:
 
     path = Path(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise PlannerError(
             _("{path}: cannot read the proposal ({exc})").format(path=path, exc=exc)

@@ -209,7 +209,7 @@ def load_region(path: str | Path) -> Region:
         raise ScenarioError(_("region file not found: {path}").format(path=path))
     path = path.resolve()
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(sc._one_line(f"{path}: cannot read region file ({exc})")) from exc
     folder = path.parent

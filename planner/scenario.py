@@ -781,7 +781,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     """
     path = find_scenario(name_or_path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # Notepad may add a BOM
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise ScenarioError(
             _one_line(_("{path}: cannot read scenario ({exc})").format(path=path, exc=exc))

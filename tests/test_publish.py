@@ -119,9 +119,13 @@ def test_anything_not_made_by_the_planner_is_refused(tmp_path, kind):
         (tmp_path / "elsewhere").mkdir()
         target.symlink_to("elsewhere")
     before = sorted(os.listdir(tmp_path))
-    with pytest.raises(OutputLocationError, match=r"not made by the planner|did not make"):
+    with pytest.raises(OutputLocationError, match=r"not made by the planner|did not make") as err:
         check_output_dir(target)
     assert sorted(os.listdir(tmp_path)) == before
+    # the name it suggests can be made: inside the folder, beside a file or a link
+    suggested = Path(str(err.value).rsplit("(for example ", 1)[1].rstrip(")"))
+    assert not suggested.exists()
+    assert suggested.parent == (target if kind == "empty folder" else tmp_path)
 
 
 def test_runs_folder_not_made_by_the_planner_is_refused(tmp_path):

@@ -297,3 +297,13 @@ def test_check_bbox_directly():
         scenario_mod.check_bbox([22.5, 113.9, 22.6, 114.0])
     with pytest.raises(ValueError, match="south 5 must be less than north 4"):
         scenario_mod.check_bbox([1, 5, 3, 4])
+
+
+def test_a_scenario_file_saved_with_a_bom_reads_as_without(tmp_path):
+    """Windows Notepad may save UTF-8 with a byte order mark: the file reads the same."""
+    plain = load_scenario(write_scenario(tmp_path / "plain", sample_text()))
+    path = write_scenario(tmp_path / "bom", sample_text())
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    with_bom = load_scenario(path)
+    assert with_bom.settings() == plain.settings()
+    assert with_bom.title == plain.title and with_bom.study_bbox == plain.study_bbox
