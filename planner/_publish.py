@@ -306,6 +306,34 @@ def _remove_run(run: Path, mark: dict[str, Any]) -> list[str]:
     return []
 
 
+def claim_written(path: str | Path) -> None:
+    """Count a file the planner has just written into a published run folder as the run's.
+
+    A map written to ``--maps-dir`` when that is the output folder lands in the published
+    run folder after the set was published. Listed in the run's marker, it goes with the
+    run when a later run replaces it (unless changed since, like the set's own files);
+    otherwise that run folder would be kept, as one holding a file the planner did not
+    write, once per run. Does nothing for a file anywhere else.
+
+    Parameters
+    ----------
+    path
+        A file the planner wrote.
+    """
+    real = Path(os.path.realpath(path))
+    run = real.parent
+    mark = _read_mark(run / RUN_MARK)
+    if mark is None or not mark.get("complete") or not isinstance(mark.get("files"), dict):
+        return
+    if not (run.parent.name.endswith(".runs") and _runs_ours(run.parent)):
+        return
+    with _locked(run.parent):
+        mark = _read_mark(run / RUN_MARK)
+        if mark is None or not isinstance(mark.get("files"), dict) or not real.is_file():
+            return
+        _write_mark(run / RUN_MARK, {**mark, "files": {**mark["files"], real.name: _stamp(real)}})
+
+
 def _clean_runs(runs: Path, keep: Path) -> list[str]:
     """Remove finished or abandoned runs except `keep`; return notes on what was kept."""
     notes = []

@@ -513,7 +513,12 @@ def site(
             )
         sc = load_scenario(scenario)
         out_dir = out if out is not None else Path("out") / f"{sc.name}-sites"
-        from planner._publish import check_folder, check_output_dir, check_replaceable
+        from planner._publish import (
+            check_folder,
+            check_output_dir,
+            check_replaceable,
+            claim_written,
+        )
 
         check_output_dir(out_dir)  # before any work
         check_folder(maps_dir, "--maps-dir")
@@ -557,7 +562,7 @@ def site(
             _say(note)
         from planner.offline import save_offline
 
-        save_offline(problem.map(result), map_path)
+        claim_written(save_offline(problem.map(result), map_path))
     except (PlannerError, OSError) as exc:
         _fail(exc)
         return
@@ -619,6 +624,7 @@ def compare(
             check_folder,
             check_output_dir,
             check_replaceable,
+            claim_written,
             output_set,
         )
 
@@ -675,7 +681,7 @@ def compare(
         from planner.offline import save_offline
 
         for path, proposal, after in zip(map_paths, loaded, results, strict=True):
-            save_offline(prop.compare_map(base, after, proposal), path)
+            claim_written(save_offline(prop.compare_map(base, after, proposal), path))
     except (PlannerError, OSError) as exc:
         _fail(exc)
         return

@@ -21,7 +21,12 @@ from planner import gaps, reach, readers, snap
 from planner import network as net
 from planner._errors import PlannerError
 from planner._i18n import _
-from planner._publish import check_folder, check_output_dir, check_replaceable
+from planner._publish import (
+    check_folder,
+    check_output_dir,
+    check_replaceable,
+    claim_written,
+)
 from planner._types import Progress, quiet
 from planner.inputs import (
     check_study_area,
@@ -706,5 +711,8 @@ def run(
             kept.append(done)
     if kept or manifest:
         _carry.write_manifest(map_paths["html"], fingerprint, kept)
+    for key in ("map", "png", "pdf"):  # maps written into the output folder go with its set
+        if key in result.files:
+            claim_written(result.files[key])
     result.timings["static_maps"] = time.perf_counter() - t1
     return result

@@ -495,3 +495,25 @@ def test_a_run_folder_being_created_is_never_cleaned(tmp_path):
         _write_set(folder, "b")
         assert _publish._read_mark(folder / _publish.RUN_MARK)["pid"] == os.getpid()
     assert being_made.is_dir()
+
+
+@pytest.mark.slow
+def test_maps_written_into_the_output_folder_go_with_its_set(tmp_path):
+    """--maps-dir = --out: each run's map goes with its run; none is left behind per run."""
+    from planner import pipeline
+    from planner.scenario import load_scenario
+
+    sc = load_scenario("sample")
+    out = tmp_path / "o"
+    for _round in range(3):
+        result = pipeline.run(sc, out_dir=out, maps_dir=out)
+        assert result.files["map"] == out / "sample.html"
+    runs = [p for p in (tmp_path / ".o.runs").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and (runs[0] / "sample.html").is_file()  # the published one only
+    # a map the user changed is still never removed: its run folder is kept
+    with open(out / "sample.html", "a", encoding="utf-8") as fh:
+        fh.write("<!-- my note -->")
+    notes: list[str] = []
+    pipeline.run(sc, out_dir=out, maps_dir=out, progress=notes.append)
+    assert (runs[0] / "sample.html").read_text(encoding="utf-8").endswith("<!-- my note -->")
+    assert any(n.startswith(f"kept {runs[0]}") for n in notes)
