@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,22 +48,39 @@ def review_line(review_number: str = "", issuing_unit: str = "") -> str:
     return text if cjk else plot.english_only(text)
 
 
-def _band_label(b: float) -> str:
-    return f"≤{b:g} min"
+def _band_label(b: float, cjk: bool) -> str:
+    return plot.label(f"≤{b:g} 分钟", "min", cjk) if cjk else f"≤{b:g} min"
+
+
+#: A name's English in brackets after its Chinese: "高新园地铁站 (Hi-Tech Park metro station)".
+_BRACKETED = re.compile(r"\s*[(（][^()（）]*[)）]\s*$")
+
+
+def _short_name(name: str, cjk: bool, width: int = 16) -> str:
+    """A facility's name for the table: its Chinese alone when it has both, else cut at a word."""
+    if cjk:
+        chinese = _BRACKETED.sub("", name)
+        if chinese and plot.english_only(chinese) != chinese:  # it has Chinese to show
+            name = chinese
+    else:
+        name = plot.english_only(name) if name else ""
+    if len(name) <= width:
+        return name
+    cut = name[: width - 1]
+    if " " in cut:  # between words, where there are spaces
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" (（") + "…"
 
 
 def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]], str]:
     bands = analysis.settings.bands_min
     keys = [f"{b:g}" for b in bands]
     cjk = plot.cjk_font() is not None
-    header = [plot.label("服务点", "Facility", cjk)] + [_band_label(b) for b in bands]
+    header = [plot.label("服务点", "Facility", cjk)] + [_band_label(b, cjk) for b in bands]
     rows = []
     facilities = analysis.summary["facilities"]
     for f in facilities[:limit]:
-        name = str(f.get("name") or "")
-        name = name if cjk else plot.english_only(name) if name else ""
-        if len(name) > 12:
-            name = name[:11] + "…"
+        name = _short_name(str(f.get("name") or ""), cjk)
         first = f"{f['facility_id']} {name}".strip()
         rows.append([first, *[str(f["bands"].get(k, {}).get("pois", 0)) for k in keys]])
     overall = analysis.summary["overall"]
@@ -101,7 +119,7 @@ def _summary_table(ax: Axes, analysis: Result, limit: int = MAX_TABLE_ROWS) -> N
         loc="upper left",
         cellLoc="right",
         colLoc="right",
-        colWidths=[0.40] + [0.60 / (len(header) - 1)] * (len(header) - 1),
+        colWidths=[0.46] + [0.54 / (len(header) - 1)] * (len(header) - 1),
     )
     table.auto_set_font_size(False)
     table.set_fontsize(7.5)

@@ -188,3 +188,36 @@ def test_a_long_title_stays_on_the_pdf_page_and_the_png(sample_map_run: Result, 
                 extent = t.get_window_extent(renderer)
                 assert fig.bbox.x0 <= extent.x0 and extent.x1 <= fig.bbox.x1, extent
                 assert extent.y1 <= fig.bbox.y1 - 0.01 * fig.bbox.height, extent  # off the edge
+
+
+@pytest.mark.parametrize(
+    ("name", "cjk", "shown"),
+    [
+        ("高新园地铁站 (Hi-Tech Park metro station)", True, "高新园地铁站"),
+        ("中国邮政深圳高新支局（China Post）", True, "中国邮政深圳高新支局"),
+        ("普宁国际商品城党群服务中心服务站点很长的名字", True, "普宁国际商品城党群服务中心服务…"),
+        ("Hi-Tech Park metro station", True, "Hi-Tech Park…"),
+        ("高新园地铁站 (Hi-Tech Park metro station)", False, "(Hi-Tech Park…"),
+        ("Shenzhen University metro station", False, "Shenzhen…"),
+        ("公共厕所 (public toilets)", False, "(public toilets)"),
+        ("", True, ""),
+    ],
+)
+def test_table_names_keep_whole_words(name, cjk, shown):
+    """A facility's Chinese name alone when it has both; a long name is cut between words."""
+    assert report._short_name(name, cjk) == shown
+    assert len(shown) <= 16
+
+
+def test_table_headers_are_chinese_first_with_a_cjk_font(monkeypatch):
+    from planner import pipeline, plot
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    a = pipeline.analyse(net, points([("F1", 50, 10)]), points([("P1", 80, 5)]), bands_min=(5, 7.5))
+    monkeypatch.setattr(plot, "cjk_font", lambda: "a font")
+    header, _rows, _note = report._table_rows(a, 10)
+    assert header == ["服务点 Facility", "≤5 分钟 min", "≤7.5 分钟 min"]
+    monkeypatch.setattr(plot, "cjk_font", lambda: None)
+    header, _rows, _note = report._table_rows(a, 10)
+    assert header == ["Facility", "≤5 min", "≤7.5 min"]
