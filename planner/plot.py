@@ -418,9 +418,12 @@ def draw(analysis: Result) -> Figure:
     with mpl.rc_context(_font_rc()):
         x0, y0, x1, y1 = _extent(analysis.network, analysis)
         height = float(np.clip(10 * (y1 - y0) / (x1 - x0) + 1.4, 5.0, 14.0))
-        fig = Figure(figsize=(10, height), dpi=130, layout="constrained")
+        # the legend beside the map, not over it (it hid merchants and bands in a corner):
+        # the figure is as much wider as the legend needs
+        fig = Figure(figsize=(12.6, height), dpi=130, layout="constrained")
         ax = fig.add_subplot()
-        draw_map(ax, analysis)
+        draw_map(ax, analysis, legend=False)
+        legend(ax, analysis, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         title, sub = headline(analysis)
         # the figure's width less constrained layout's margins; long titles take two lines
         width = fig.get_figwidth() * 72 * 0.95

@@ -331,6 +331,28 @@ def test_save_png(sample_map_run, tmp_path, monkeypatch: pytest.MonkeyPatch, cjk
     assert list(path.parent.iterdir()) == [path]  # no temp file left behind
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("cjk", [True, False])
+def test_png_legend_lies_beside_the_map_not_over_it(sample_map_run, monkeypatch, cjk) -> None:
+    """No merchant or band is hidden under the legend: it is outside the map's frame."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from planner import plot
+
+    if not cjk:
+        monkeypatch.setattr(plot, "cjk_font", lambda: None)
+    import matplotlib as mpl
+
+    fig = plot.draw(sample_map_run)
+    with mpl.rc_context(plot._font_rc()):  # as save_png draws it
+        FigureCanvasAgg(fig).draw()
+    ax = fig.axes[0]
+    frame, box = ax.get_window_extent(), ax.get_legend().get_window_extent()
+    assert box.x0 >= frame.x1  # to the right of the map
+    assert box.y1 <= fig.bbox.y1 and box.x1 <= fig.bbox.x1  # and inside the picture
+    assert not frame.overlaps(box)
+
+
 def test_english_only() -> None:
     from planner import plot
 
