@@ -223,7 +223,9 @@ def test_an_error_while_the_polygons_are_drawn_stops_the_workers(monkeypatch, tm
         draw = real(*args, **kwargs)
 
         def spied(i):
-            time.sleep(0.5)
+            # long enough that the workers (2) are still drawing when the policy stage fails,
+            # even on a machine busy with other work (0.5 s once let all 6 finish first)
+            time.sleep(1.5)
             (drawn / str(i)).touch()
             return draw(i)
 
