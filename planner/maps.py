@@ -1590,6 +1590,7 @@ def _build(
         secondary_length_unit="kilometers",
         primary_area_unit="sqmeters",
         secondary_area_unit="hectares",
+        localization="cn",  # made Chinese-then-English when inlined (planner.offline)
     ).add_to(m)
 
     data = {

@@ -290,6 +290,55 @@ L.Icon.Default.mergeOptions({{
 </script>"""
 
 
+#: leaflet-measure's Chinese texts ("cn"), as its bundle holds them: replaced by `_MEASURE_TEXTS`.
+_MEASURE_CN = re.compile(r'\{measure:"测量",[^{}]*thousandsSep:","\}')
+#: The measuring tool's texts, Chinese first, English second (the map's rule for labels).
+_MEASURE_TEXTS = {
+    "measure": "测量 Measure",
+    "measureDistancesAndAreas": "测量距离和面积 Measure distances and areas",
+    "createNewMeasurement": "开始新的测量 Create a new measurement",
+    "startCreating": "在地图上点击加点，开始测量 Click the map to add points",
+    "finishMeasurement": "完成测量 Finish",
+    "lastPoint": "最后一点 Last point",
+    "area": "面积 Area",
+    "perimeter": "周长 Perimeter",
+    "pointLocation": "点的位置 Point location",
+    "areaMeasurement": "面积测量 Area measurement",
+    "linearMeasurement": "距离测量 Linear measurement",
+    "pathDistance": "路径长度 Path distance",
+    "centerOnArea": "居中显示该面 Center on this area",
+    "centerOnLine": "居中显示该线 Center on this line",
+    "centerOnLocation": "居中显示该点 Center on this location",
+    "cancel": "取消 Cancel",
+    "delete": "删除 Delete",
+    "acres": "英亩 acres",
+    "feet": "英尺 feet",
+    "kilometers": "公里 km",
+    "hectares": "公顷 ha",
+    "meters": "米 m",
+    "miles": "英里 miles",
+    "sqfeet": "平方英尺 sq ft",
+    "sqmeters": "平方米 m²",
+    "sqmiles": "平方英里 sq mi",
+    "decPoint": ".",
+    "thousandsSep": ",",
+}
+
+
+def _bilingual_measure(body: str) -> str:
+    """leaflet-measure's bundle with its Chinese ("cn") texts made Chinese-then-English.
+
+    The map asks the tool for ``localization: "cn"`` (`planner.maps`); its own Chinese
+    texts are Chinese only, and its default English only.
+    """
+    texts = json.dumps(_MEASURE_TEXTS, ensure_ascii=False)
+    new, count = _MEASURE_CN.subn(lambda _m: texts, body)
+    if count != 1:
+        msg = "leaflet-measure: its Chinese texts were not found once in the bundle"
+        raise OfflineAssetError(msg)
+    return new
+
+
 @cache
 def _inline_block(url: str) -> str:
     asset = _manifest()["assets"][url]
@@ -300,6 +349,8 @@ def _inline_block(url: str) -> str:
         if re.search(r"</script|<!--", body, re.I):
             msg = f"{asset['path']} cannot be inlined safely inside <script>"
             raise OfflineAssetError(msg)
+        if asset["library"] == "leaflet-measure" and path.name.endswith(".js"):
+            body = _bilingual_measure(body)
         block = f"<script>/* {label} */\n{body}\n</script>"
         if asset["library"] == "leaflet" and path.name == "leaflet.js":
             images = path.parent / "images"

@@ -311,3 +311,26 @@ def test_verbatim_refuses_unsafe_or_misplaced_text(
     with pytest.raises(OfflineAssetError, match=message):
         save_offline(m, tmp_path / "map.html", verbatim=tokens)
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_measuring_tool_speaks_chinese_first() -> None:
+    """leaflet-measure's texts are Chinese then English, and the map asks for them."""
+    from planner import offline
+
+    page = offline._inline_block(
+        next(
+            u
+            for u, a in offline._manifest()["assets"].items()
+            if a["path"].endswith(".min.js") and a["library"] == "leaflet-measure"
+        )
+    )
+    assert '"measureDistancesAndAreas": "测量距离和面积 Measure distances and areas"' in page
+    assert 'measure:"测量",' not in page  # its Chinese-only texts are gone
+    with pytest.raises(offline.OfflineAssetError, match="Chinese texts were not found"):
+        offline._bilingual_measure("no locale here")
+
+
+def test_the_map_asks_the_measuring_tool_for_its_chinese_texts(sample_map_run) -> None:
+    html = Path(sample_map_run.files["map"]).read_text(encoding="utf-8")
+    assert '"localization": "cn"' in html
+    assert "测量距离和面积 Measure distances and areas" in html
