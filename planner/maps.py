@@ -115,6 +115,58 @@ def esc(text: object) -> str:
     return html.escape(str(text)).translate(_JS_TEMPLATE_CHARS)
 
 
+def kind_labels(analysis: Result) -> dict[str, str]:
+    """Chinese-then-English words for the kinds the page shows (keys and words escaped).
+
+    A kind of a policy business type (`planner.policy.classify`: ``shop:convenience``,
+    ``24小时便利店``) gets the type's words (``便利店 convenience store``); any other kind
+    of a `KIND_GROUPS` group its group's (``金融 Banks & ATMs``); the rest none. The
+    facilities' own kinds come from the ``role`` column of their first entrance row where
+    the table has one (``交通枢纽 transit hub``), keyed by facility id with a ``#`` first.
+
+    Parameters
+    ----------
+    analysis
+        The result: its POIs, coverage and facilities.
+
+    Returns
+    -------
+    labels
+        Escaped kind (or ``#`` + escaped facility id) -> escaped words.
+    """
+    from planner import policy
+
+    types = policy.load_types()
+    t = types.table
+    words = {
+        code: f"{zh} {en}"
+        for code, zh, en in zip(t["type_code"], t["type_zh"], t["type_en"], strict=True)
+    }
+    kinds: set[object] = set()
+    for column in (
+        analysis.pois["kind"],
+        analysis.coverage["poi_kind"],
+        analysis.facilities["kind"],
+    ):
+        kinds.update(pd.unique(column))
+    out: dict[str, str] = {}
+    for kind in kinds:
+        if not isinstance(kind, str) or not kind:
+            continue
+        code = policy.classify(kind, types)
+        if code is not None:
+            out[esc(kind)] = esc(words[code])
+        elif (group := kind_group(kind)) != "other":
+            out[esc(kind)] = esc(KIND_GROUPS[group][0])
+    e = analysis.entrances
+    if "role" in e.columns:
+        for fid, role in zip(e["id"], e["role"], strict=True):
+            key = "#" + esc(fid)
+            if key not in out and isinstance(role, str) and role.strip():
+                out[key] = esc(role.strip())  # the facility's first row with a role
+    return out
+
+
 def kind_group(kind: object) -> str:
     """Main group of a POI kind such as ``amenity:cafe`` (a key of `KIND_GROUPS`).
 
@@ -1612,6 +1664,7 @@ def _build(
         "facilities": fac["facilities"],
         "entrances": fac["entrances"],
         "pois": pois,
+        "kindLabels": kind_labels(analysis),
         "reach": [pack_ints(r) for r in reach_data(analysis)],
         "phoneWidth": PHONE_WIDTH,
         "fit": [[s, w], [n, e]],

@@ -246,3 +246,19 @@ def test_phone_search_hit_closes_the_panel_to_show_it(sample_map_run: Result, op
     popup, close = page.evaluate(_POPUP)
     assert _inside(popup, PHONE) and _inside(close, PHONE)
     assert op.problems == {}
+
+
+def test_popups_and_tooltips_name_kinds_in_words(sample_map_run: Result, open_at) -> None:
+    """A facility's role and a merchant's kind in Chinese then English, the tag after."""
+    op = open_at(sample_map_run.files["map"], DESKTOP)
+    page = op.page
+    popup = page.evaluate("(i) => window.planner.popupHtml(i)", 1)  # F02, a metro station
+    assert "交通枢纽 transit hub · 入口 entrances" in popup
+    tips = page.evaluate(
+        "() => { const out = []; const pl = window.planner;"
+        " Object.values(pl.layers.pois).forEach((g) => g.eachLayer((m) => {"
+        " out.push(pl.tip(m).getContent()); })); return out; }"
+    )
+    bank = [t for t in tips if "(amenity:bank)" in t]
+    assert bank and all("金融 Banks &amp; ATMs <small>(amenity:bank)</small>" in t for t in bank)
+    assert op.problems == {}

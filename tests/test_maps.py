@@ -739,3 +739,28 @@ def test_legend_names_every_overlay_the_map_can_show() -> None:
     names = [c.layer_name for c in maps.build_map(a)._children.values() if hasattr(c, "layer_name")]
     assert any(n.startswith("服务缺口 Gaps") for n in names)
     assert any(n.startswith("直线半径 Crow-fly") for n in names)
+
+
+def test_kinds_are_shown_in_words_chinese_first() -> None:
+    """A policy type's words, else the kind group's; a facility's own role where given."""
+    from planner import pipeline
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F1", 50, 10)])
+    fac["kind"] = "subway_entrance"
+    fac["role"] = "交通枢纽 transit hub"
+    pois = points([("P1", 80, 5), ("P2", 120, 5), ("P3", 150, 5), ("P4", 160, 5), ("P5", 170, 5)])
+    pois["kind"] = ["shop:convenience", "24小时便利店", "amenity:bank", "leisure:park", "<b>x</b>"]
+    a = pipeline.analyse(net, fac, pois, bands_min=(5,))
+    labels = maps.kind_labels(a)
+    assert labels["shop:convenience"] == "便利店 convenience store"  # by its OSM tag
+    assert labels["24小时便利店"] == "便利店 convenience store"  # by its Chinese word
+    assert labels["amenity:bank"] == "金融 Banks &amp; ATMs"  # its group
+    assert "leisure:park" not in labels and "&lt;b&gt;x&lt;/b&gt;" not in labels  # no guess
+    assert labels["#F1"] == "交通枢纽 transit hub"
+    assert "subway_entrance" not in labels
+    (layers,) = [
+        c for c in maps.build_map(a)._children.values() if isinstance(c, maps._PlannerLayers)
+    ]
+    assert json.loads(layers.data)["kindLabels"] == labels

@@ -122,10 +122,12 @@ function plannerInit(map, control, G, P) {
         "</td></tr>";
     });
     f.top.forEach(function (t) {
-      items += "<li>" + t[0] + " <small>" + t[1] + " · " + t[2] + " 分钟 min</small></li>";
+      items += "<li>" + t[0] + " <small>" + (P.kindLabels[t[1]] || t[1]) + " · " + t[2] +
+        " 分钟 min</small></li>";
     });
+    var kind = P.kindLabels["#" + f.id] || kindText(f.kind);
     return "<div class='planner-popup'><b>" + f.id + " " + f.name + "</b><br><small>" +
-      f.kind + " · 入口 entrances: " + f.ent[0] + "/" + f.ent[1] + "</small>" +
+      kind + " · 入口 entrances: " + f.ent[0] + "/" + f.ent[1] + "</small>" +
       (f.status !== null ? "<div style='color:#b00'>状态 status: " + f.status + "</div>" : "") +
       "<table>" + rows + "</table><div>可达商户与服务点（由近及远） Reached, nearest first:</div>" +
       "<ol>" + (items || "<li>（无 none）</li>") + "</ol>" +
@@ -323,8 +325,14 @@ function plannerInit(map, control, G, P) {
   }
 
   // p: [lon, lat, colour index, name, kind, nearest facility, minutes, status, note]
+  // a kind in words where the page has them (planner.maps.kind_labels), the tag after
+  function kindText(k) {
+    var words = P.kindLabels[k];
+    return words ? words + " <small>(" + k + ")</small>" : k;
+  }
+
   function poiTip(p) {
-    return (p[3] || "(无名称 unnamed)") + "<br>" + p[4] + "<br>最近服务点 nearest: " +
+    return (p[3] || "(无名称 unnamed)") + "<br>" + kindText(p[4]) + "<br>最近服务点 nearest: " +
       (p[5] || "–") + " · " + (p[6] === null ? "–" : p[6].toFixed(1)) +
       " 分钟 min<br>状态 status: " + p[7] + (p[8] ? "<br>" + p[8] : "");
   }
