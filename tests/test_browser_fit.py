@@ -262,3 +262,40 @@ def test_popups_and_tooltips_name_kinds_in_words(sample_map_run: Result, open_at
     bank = [t for t in tips if "(amenity:bank)" in t]
     assert bank and all("金融 Banks &amp; ATMs <small>(amenity:bank)</small>" in t for t in bank)
     assert op.problems == {}
+
+
+def test_phone_says_when_one_facility_is_shown_and_how_to_show_all(
+    sample_map_run: Result, open_at
+) -> None:
+    op = open_at(sample_map_run.files["map"], PHONE, touch=True)
+    page = op.page
+    assert not page.locator(".planner-focusbar").is_visible()
+    page.evaluate("() => window.planner.focus(1) || 0")  # as a tap on F02 does
+    bar = page.locator(".planner-focusbar")
+    assert bar.is_visible() and "仅显示 F02 的可达范围 Only F02's reach" in bar.inner_text()
+    (box,) = page.evaluate(_BOXES, ".planner-focusbar")
+    controls = page.evaluate(_BOXES, ".leaflet-control")
+    assert _inside(box, PHONE) and not any(_overlap(box, c) for c in controls)
+    page.locator(".planner-focusbar-all").tap()
+    assert page.evaluate("window.planner.focused()") is None and not bar.is_visible()
+    assert op.problems == {}
+
+
+def test_search_hits_of_one_name_are_told_apart(sample_map_run: Result, open_at) -> None:
+    an = sample_map_run
+    op = open_at(an.files["map"], DESKTOP)
+    page = op.page
+    pois = an.pois[an.pois["lon"].notna() & (an.pois["name"].fillna("") != "")]
+    name = pois["name"].value_counts().index[0]  # the commonest name (a bank's branches)
+    same = pois[pois["name"] == name]
+    assert len(same) >= 2
+    page.fill("#planner-search", name)
+    hits = [h for h in page.locator("#planner-hits .planner-hit").all_inner_texts()]
+    mine = [h for h in hits if h.split(" · ")[0] == name]
+    assert len(mine) == len(same)
+    expected = sorted(
+        f"{name} · 最近 nearest {f} {m:.1f} 分钟 min"
+        for f, m in zip(same["nearest_facility_id"], same["minutes_to_nearest"], strict=True)
+    )
+    assert sorted(mine) == expected
+    assert op.problems == {}

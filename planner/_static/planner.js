@@ -392,6 +392,13 @@ function plannerInit(map, control, G, P) {
     buildPois();
     var sel = document.getElementById("planner-focus");
     if (sel) { sel.value = focus === null ? "" : String(focus); }
+    if (focusBar) {  // a phone: say the map shows one facility's reach, and how to leave it
+      focusBar.style.display = focus === null ? "none" : "block";
+      if (focus !== null) {
+        focusBar.firstChild.innerHTML = "仅显示 " + P.facilities[focus].id + " 的可达范围 " +
+          "Only " + P.facilities[focus].id + "'s reach";
+      }
+    }
     var out = document.getElementById("planner-focus-counts");
     if (out) {
       var lo = 0, html = "";
@@ -429,7 +436,13 @@ function plannerInit(map, control, G, P) {
     });
     poiMarkers.forEach(function (m) {
       var name = plain(m.plannerName);
-      if (name.toLowerCase().indexOf(q) >= 0) { hits.push({marker: m, label: name}); }
+      if (name.toLowerCase().indexOf(q) >= 0) {
+        // the nearest facility and minutes tell apart merchants of one name (a bank's
+        // branches)
+        var p = m.plannerRow, near = p[5] ? plain(p[5]) + " " +
+          (p[6] === null ? "–" : p[6].toFixed(1)) + " 分钟 min" : "–";
+        hits.push({marker: m, label: name + " · 最近 nearest " + near});
+      }
     });
     return hits;
   }
@@ -589,7 +602,7 @@ function plannerInit(map, control, G, P) {
   // under the finger it would take the tap's click): below the top-left buttons, or above the
   // bottom-left ones. A tap on another marker replaces it; "×" or a tap on the map away from
   // any marker closes it.
-  var tipBar = null, tipShown = null, tipLow = false;
+  var tipBar = null, tipShown = null, tipLow = false, focusBar = null;
   function placeTipBar() {
     var box = map.getContainer().getBoundingClientRect();
     if (tipLow) {  // the tapped point is in the lower half: the bar at the top
@@ -611,6 +624,14 @@ function plannerInit(map, control, G, P) {
     if (shown && shown.isOpen()) { shown.close(); }
   }
   if (phone) {
+    focusBar = L.DomUtil.create("div", "planner-focusbar", map.getContainer());
+    L.DomUtil.create("span", "", focusBar);
+    var all = L.DomUtil.create("button", "planner-focusbar-all", focusBar);
+    all.type = "button";
+    all.textContent = "显示全部 Show all";
+    L.DomEvent.disableClickPropagation(focusBar);
+    L.DomEvent.on(all, "click", function () { setFocus(null); });
+    focusBar.style.display = "none";
     tipBar = L.DomUtil.create("div", "planner-tipbar", map.getContainer());
     var tipText = L.DomUtil.create("div", "planner-tipbar-text", tipBar);
     var tipClose = L.DomUtil.create("button", "planner-tipbar-close", tipBar);
