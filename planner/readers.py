@@ -523,7 +523,7 @@ def _resolve_columns(table: _Table, columns: Mapping[str, str] | None) -> dict[s
                     "`columns={{'{role}': ...}}`"
                 ).format(
                     table_name=table.name,
-                    value="longitude" if role == "lon" else "latitude",
+                    value=_("longitude") if role == "lon" else _("latitude"),
                     header=table.header,
                     column_aliases=list(COLUMN_ALIASES[role]),
                     role=role,

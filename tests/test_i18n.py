@@ -423,3 +423,18 @@ def test_notebook_markdown_is_in_both_languages():
             src = cell.source
             assert re.search(r"[\u4e00-\u9fff]", src), f"{path.name} cell {i}: no Chinese"
             assert re.search(r"[A-Za-z]{4,} [A-Za-z]{2,}", src), f"{path.name} cell {i}: no English"
+
+
+def test_the_missing_column_message_is_chinese_throughout(tmp_path):
+    """The column's name in the message is translated too ("没有经度列", not "没有longitude列")."""
+    from planner.readers import InputError, read_points
+
+    path = tmp_path / "f.csv"
+    path.write_text("id,name,foo,bar\nA,b,1,2\n", encoding="utf-8")
+    set_language("zh")
+    try:
+        with pytest.raises(InputError) as err:
+            read_points(path)
+    finally:
+        set_language(None)
+    assert str(err.value).startswith("f.csv：没有经度列；")
