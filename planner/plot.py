@@ -401,6 +401,10 @@ def source_line(analysis: Result) -> str:
     )
 
 
+#: Inches the static map's figure gives its legend, right of the 10-inch map.
+_LEGEND_IN = 2.6
+
+
 def draw(analysis: Result) -> Figure:
     """Draw the static map (no tiles): streets, band areas, POIs by minutes, facilities.
 
@@ -420,13 +424,14 @@ def draw(analysis: Result) -> Figure:
         height = float(np.clip(10 * (y1 - y0) / (x1 - x0) + 1.4, 5.0, 14.0))
         # the legend beside the map, not over it (it hid merchants and bands in a corner):
         # the figure is as much wider as the legend needs
-        fig = Figure(figsize=(12.6, height), dpi=130, layout="constrained")
+        fig = Figure(figsize=(10 + _LEGEND_IN, height), dpi=130, layout="constrained")
         ax = fig.add_subplot()
         draw_map(ax, analysis, legend=False)
         legend(ax, analysis, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
         title, sub = headline(analysis)
-        # the figure's width less constrained layout's margins; long titles take two lines
-        width = fig.get_figwidth() * 72 * 0.95
+        # the titles are centred over the map: its width (the figure's less the legend's)
+        # less constrained layout's margins; long titles take two lines
+        width = (fig.get_figwidth() - _LEGEND_IN) * 72 * 0.95
         title, size, _whole = fit_text(title, width, 11, min_size=8, max_lines=2)
         ax.set_title(title, fontsize=size, pad=20)
         ax.text(0.5, 1.0, sub, transform=ax.transAxes, fontsize=11, ha="center", va="bottom")
