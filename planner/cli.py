@@ -374,7 +374,7 @@ def run(
         speed = _number("--speed-kmh", speed_kmh)
         sc = load_scenario(scenario)
         sc = sc.with_overrides(
-            bands_min=parse_bands(minutes) if minutes else None,
+            bands_min=parse_bands(minutes) if minutes is not None else None,
             speed_kmh=speed,
             network_path=osm,
         )

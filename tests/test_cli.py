@@ -107,6 +107,7 @@ def test_real_process_shows_a_python_warning_as_one_line(tmp_path):
         (["run", "nowhere"], "scenario 'nowhere' not found"),
         (["run", "--minutes", "5,x"], "--minutes"),
         (["run", "--minutes", "-5"], "positive"),
+        (["run", "--minutes", ""], "--minutes"),
         (["run", "--speed-kmh", "80"], "outside 0.5-10 km/h"),
         (["run", "--osm", "missing.osm"], "OSM file not found"),
     ],
