@@ -14,7 +14,13 @@ import shapely
 GDAL_ARROW_WRITE = (3, 8, 0)
 
 
-def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: str) -> None:
+def write_layer(
+    frame: gpd.GeoDataFrame,
+    path: str | Path,
+    layer: str,
+    driver: str,
+    dataset_metadata: dict[str, str] | None = None,
+) -> None:
     """Write `frame` as `layer` of `path`, as `pyogrio.write_dataframe` writes it.
 
     The columns are handed to GDAL as one Arrow record batch (`pyogrio.write_arrow`), built
@@ -37,6 +43,8 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
         Layer name.
     driver
         OGR driver name, e.g. ``"GPKG"``.
+    dataset_metadata
+        Metadata of the data source (a GeoPackage keeps it in ``gpkg_metadata``).
     """
     import pyogrio
 
@@ -48,7 +56,9 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
         kinds = _kinds(frame.geometry)
         stream = arrow_stream(frame) if len(kinds) <= 1 else None
     if stream is None:
-        pyogrio.write_dataframe(frame, path, layer=layer, driver=driver)
+        pyogrio.write_dataframe(
+            frame, path, layer=layer, driver=driver, dataset_metadata=dataset_metadata
+        )
         return
     pyogrio.write_arrow(
         stream,
@@ -58,6 +68,7 @@ def write_layer(frame: gpd.GeoDataFrame, path: str | Path, layer: str, driver: s
         geometry_name=frame.geometry.name,
         geometry_type=geometry_type(frame.geometry, kinds),
         crs=_crs_text(frame),
+        dataset_metadata=dataset_metadata,
     )
 
 

@@ -479,12 +479,13 @@ def is_planner_file(path: str | Path) -> bool:
     Returns
     -------
     ours
-        The file carries `SIGNATURE` where the planner puts it, near its start: an HTML
-        ``<meta name="generator" content="liusha-planner">`` tag, a PNG ``Software`` text
-        chunk; or, for a PDF, in the Creator or Producer of its document information near
-        its end; or is an HTML map of an earlier planner version (with the planner's
-        script). The name merely written somewhere in a file does not make it the planner's,
-        and neither does a plain Matplotlib PNG beside a planner map (a user's own chart).
+        The file carries `SIGNATURE` where the planner puts it: near its start, an HTML
+        ``<meta name="generator" content="liusha-planner">`` tag or a PNG ``Software``
+        text chunk; a PDF's Creator or Producer near its end; a workbook's author; a
+        GeoPackage's ``generator`` metadata; or is an HTML map of an earlier planner
+        version (with the planner's script). The name merely written somewhere in a file
+        does not make it the planner's, and neither does a plain Matplotlib PNG beside a
+        planner map (a user's own chart).
     """
     path = Path(path)
     try:
@@ -496,6 +497,10 @@ def is_planner_file(path: str | Path) -> bool:
         return _pdf_signed(path, head)
     if head.startswith(b"\x89PNG"):
         return _PNG_SIGNED in head
+    if head.startswith(b"PK\x03\x04"):  # a workbook: its author, in docProps/core.xml
+        return _xlsx_signed(path)
+    if head.startswith(b"SQLite format 3\x00"):  # a GeoPackage: its gpkg_metadata
+        return _gpkg_signed(path)
     if _HTML_SIGNED in head:
         return True
     if path.suffix.lower() == ".html":
@@ -504,6 +509,32 @@ def is_planner_file(path: str | Path) -> bool:
         except OSError:
             return False
     return False
+
+
+def _xlsx_signed(path: Path) -> bool:
+    """True if `path` is a workbook whose author is the planner (`planner.export`)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            core = z.read("docProps/core.xml")
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False
+    return f"<dc:creator>{SIGNATURE}</dc:creator>".encode() in core
+
+
+def _gpkg_signed(path: Path) -> bool:
+    """True if `path` is a GeoPackage whose metadata names the planner (`planner.export`)."""
+    import sqlite3
+
+    try:
+        with contextlib.closing(
+            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        ) as c:
+            rows = c.execute("SELECT metadata FROM gpkg_metadata").fetchall()
+    except sqlite3.Error:
+        return False
+    return any(f'<MDI key="generator">{SIGNATURE}</MDI>' in str(r[0]) for r in rows)
 
 
 def check_replaceable(path: str | Path) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from planner import _arrow, gaps, io
+from planner._publish import SIGNATURE, check_replaceable
 from planner.result import Result
 
 __all__ = [
@@ -507,6 +508,7 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     import xlsxwriter
     import xlsxwriter.workbook
 
+    check_replaceable(path)  # a file of that name the planner did not write is left alone
     tables = workbook_tables(result)
     max_rows = EXCEL_MAX_ROWS
     continued = [
@@ -524,6 +526,7 @@ def write_workbook(result: Result, path: str | Path) -> Path:
             "nan_inf_to_errors": False,
         }
         book = xlsxwriter.Workbook(str(p), options)
+        book.set_properties({"author": SIGNATURE, "title": result.provenance.title})
         try:
             sheets = _Sheets(book)
             _summary_sheet(sheets, result, continued)
@@ -582,14 +585,16 @@ def write_geopackage(result: Result, path: str | Path) -> Path:
     path
         The written file.
     """
+    check_replaceable(path)  # a file of that name the planner did not write is left alone
     layers = geopackage_layers(result)
 
     def write(p: Path) -> None:
         # GDAL wants the .gpkg extension: write beside the temporary name, then move it there
         gpkg = p.with_name(p.name + ".gpkg")
         try:
-            for name, layer in layers.items():
-                _arrow.write_layer(layer, gpkg, name, "GPKG")
+            for i, (name, layer) in enumerate(layers.items()):
+                signed = {"generator": SIGNATURE} if i == 0 else None  # in gpkg_metadata
+                _arrow.write_layer(layer, gpkg, name, "GPKG", dataset_metadata=signed)
             os.replace(gpkg, p)
         finally:
             gpkg.unlink(missing_ok=True)

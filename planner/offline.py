@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
-from planner._publish import SIGNATURE
+from planner._publish import SIGNATURE, check_replaceable
 from planner.io import write_atomic
 
 __all__ = [
@@ -546,6 +546,7 @@ def write_page(html: str, path: str | os.PathLike[str]) -> Path:
     pathlib.Path
         The written file.
     """
+    check_replaceable(Path(path))  # a file of that name the planner did not write is left alone
 
     def write(p: Path) -> None:
         p.write_text(html, encoding="utf-8", newline="\n")

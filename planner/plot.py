@@ -19,7 +19,7 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from pyproj import Transformer
 
 from planner import style
-from planner._publish import SIGNATURE
+from planner._publish import SIGNATURE, check_replaceable
 from planner.io import write_atomic
 from planner.network import StreetNetwork
 from planner.result import Result
@@ -454,6 +454,7 @@ def save_png(analysis: Result, path: str | Path) -> Path:
     path
         The written file.
     """
+    check_replaceable(path)  # a file of that name the planner did not write is left alone
     fig = draw(analysis)
     with mpl.rc_context(_font_rc()):
         return write_atomic(

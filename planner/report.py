@@ -10,7 +10,7 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from planner import plot
-from planner._publish import SIGNATURE
+from planner._publish import SIGNATURE, check_replaceable
 from planner.io import write_atomic
 from planner.result import Result
 
@@ -243,6 +243,7 @@ def save_pdf(
     path
         The written file.
     """
+    check_replaceable(path)  # a file of that name the planner did not write is left alone
     fig = draw_page(analysis, review_number=review_number, issuing_unit=issuing_unit)
     meta: dict[str, Any] = {"Creator": SIGNATURE, "Title": analysis.provenance.title}
     with mpl.rc_context({**plot._font_rc(), "pdf.fonttype": 42}):

@@ -517,3 +517,33 @@ def test_maps_written_into_the_output_folder_go_with_its_set(tmp_path):
     pipeline.run(sc, out_dir=out, maps_dir=out, progress=notes.append)
     assert (runs[0] / "sample.html").read_text(encoding="utf-8").endswith("<!-- my note -->")
     assert any(n.startswith(f"kept {runs[0]}") for n in notes)
+
+
+@pytest.mark.slow
+def test_library_writers_replace_their_own_files_and_never_a_users(sample_map_run, tmp_path):
+    """save_map, save_png, save_pdf, write_workbook, write_geopackage: a user's file of the
+    name is refused with one message and left as it was; the planner's own is replaced."""
+    from planner import export, maps, plot, report
+
+    writers = {
+        "map.html": maps.save_map,
+        "map.png": plot.save_png,
+        "page.pdf": report.save_pdf,
+        "book.xlsx": export.write_workbook,
+        "layers.gpkg": export.write_geopackage,
+    }
+    r = sample_map_run
+    for name, write in writers.items():
+        mine = tmp_path / "mine" / name
+        mine.parent.mkdir(exist_ok=True)
+        mine.write_bytes(b"USER DATA, not written by the planner\n")
+        with pytest.raises(OutputLocationError, match="not written by the planner"):
+            write(r, mine)
+        assert mine.read_bytes() == b"USER DATA, not written by the planner\n"
+        ours = tmp_path / "ours" / name
+        ours.parent.mkdir(exist_ok=True)
+        write(r, ours)
+        assert _publish.is_planner_file(ours), name  # signed where the planner signs it
+        first = ours.stat().st_mtime_ns
+        write(r, ours)  # the planner's own file: replaced
+        assert ours.stat().st_mtime_ns >= first and _publish.is_planner_file(ours)
