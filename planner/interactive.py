@@ -340,5 +340,5 @@ class LiveCoverage:
             facilities=fac_table,
             entrances=fac_rows,
             summary={"inputs": inputs, **summary},
-            facility_rows=rows,
+            facility_rows=rows.copy(),  # the caller's own: editing it leaves this state alone
         )

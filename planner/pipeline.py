@@ -239,8 +239,10 @@ def _analyse(
             coverage=coverage,
             isochrones=_no_polygons(),
             summary=summary,
-            facility_rows=facilities,
-            poi_rows=pois,
+            # the result's own input tables: a caller editing the tables given, or a later
+            # result's (`reanalyse` passes these on), leaves this result as it is
+            facility_rows=facilities.copy(),
+            poi_rows=pois.copy(),
             timings=timings,
         )
         if polygons:

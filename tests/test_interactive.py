@@ -157,3 +157,15 @@ def test_sample_add_move_remove_equal_a_full_analysis():
         got = getattr(live, op)(*args)
         assert_same(got, pipeline.reanalyse(base, facilities=live.facility_rows))
     assert np.isfinite(got.pois["minutes_to_nearest"]).sum() > 50
+
+
+def test_a_coverage_s_facility_rows_are_the_caller_s_own() -> None:
+    """Editing the table of a Coverage that LiveCoverage returned leaves its state alone."""
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    r = planner.analyse(net, points([("F1", 10, 5)]), points([("P1", 60, 5)]), bands_min=(1,))
+    live = LiveCoverage(r)
+    x0 = live.facility_rows.loc[0, "lon"]
+    got = live.current
+    got.facility_rows.loc[0, "lon"] += 0.01  # the caller's table, edited
+    assert live.facility_rows.loc[0, "lon"] == x0  # the editor's own rows are as they were
+    assert live.result().summary["overall"] == live.current.summary["overall"]

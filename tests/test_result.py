@@ -110,3 +110,21 @@ def test_public_api_is_exported_and_import_is_light():
     code = f"import sys, planner; print(sorted(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_results_input_tables_are_its_own() -> None:
+    """Editing the tables given to analyse, or a reanalysed result's, leaves a result alone."""
+    net = make_network({0: (0, 0), 1: (100, 0), 2: (200, 0)}, [(0, 1), (1, 2)])
+    fac = points([("F1", 10, 5)])
+    pois = points([("P1", 60, 5), ("P2", 190, 5)])
+    r = planner.analyse(net, fac, pois, bands_min=(1, 3))
+    fac.loc[0, "lon"] += 1.0  # the caller's own table, edited after the call
+    pois.loc[0, "name"] = "renamed"
+    other = planner.reanalyse(r, speed_kmh=4.0)
+    assert other.facility_rows is not r.facility_rows and other.poi_rows is not r.poi_rows
+    other.facility_rows.loc[0, "lon"] += 1.0
+    other.poi_rows.loc[0, "name"] = "renamed"
+    again = planner.reanalyse(r)
+    assert again.facility_rows.loc[0, "lon"] == r.facility_rows.loc[0, "lon"] != fac.loc[0, "lon"]
+    assert r.poi_rows.loc[0, "name"] != "renamed"
+    pd.testing.assert_frame_equal(again.coverage, r.coverage)
