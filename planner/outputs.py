@@ -263,7 +263,7 @@ def write_outputs(
     from planner import _carry
 
     out_dir = Path(out_dir)
-    formats = set(formats)
+    formats = {formats} if isinstance(formats, str) else set(formats)  # one name: one format
     files = output_files(result.provenance.name)
     skip = set() if result.policy is not None else {"policy"}
     with output_set(out_dir, notes=notes) as staging:

@@ -47,7 +47,7 @@ from planner.result import (
     Result,
     Settings,
 )
-from planner.scenario import Scenario
+from planner.scenario import Scenario, load_scenario
 from planner.schema import FACILITY_COLUMNS, ISOCHRONE_COLUMNS, READ_COLUMNS, Status
 
 __all__ = ["analyse", "analyse_scenario", "reanalyse", "run", "to_network_xy"]
@@ -514,13 +514,26 @@ def reanalyse(
     )
 
 
-def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
+def _scenario(scenario: Scenario | str | Path) -> Scenario:
+    """The scenario itself, or loaded from its name or path; anything else is refused."""
+    if isinstance(scenario, str | Path):
+        return load_scenario(scenario)
+    if not isinstance(scenario, Scenario):
+        raise PlannerError(
+            _("expected a scenario (planner.load_scenario), its name or path; got {kind}").format(
+                kind=type(scenario).__name__
+            )
+        )
+    return scenario
+
+
+def analyse_scenario(scenario: Scenario | str | Path, progress: Progress = quiet) -> Result:
     """Load a scenario's network and inputs and analyse them; nothing is written.
 
     Parameters
     ----------
     scenario
-        The scenario (`planner.load_scenario`).
+        The scenario (`planner.load_scenario`), or its name or path.
     progress
         Callback receiving step names.
 
@@ -534,6 +547,7 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
     planner.PlannerError
         The network is missing or of the wrong area, or no facility can be used.
     """
+    scenario = _scenario(scenario)
     t0 = time.perf_counter()
     progress(
         _("loading the street network ({network_source})").format(
@@ -587,7 +601,7 @@ def analyse_scenario(scenario: Scenario, progress: Progress = quiet) -> Result:
 
 
 def run(
-    scenario: Scenario,
+    scenario: Scenario | str | Path,
     *,
     out_dir: str | Path | None = None,
     maps_dir: str | Path | None = None,
@@ -607,7 +621,7 @@ def run(
     Parameters
     ----------
     scenario
-        The scenario.
+        The scenario (`planner.load_scenario`), or its name or path.
     out_dir
         Output folder (default ``out/<scenario>``): a name that does not exist yet, or
         one the planner published before.
@@ -619,7 +633,8 @@ def run(
         data rows) stops the run before anything is written.
     formats
         Optional outputs (`planner._carry.FORMATS`): ``"png"`` (static map),
-        ``"pdf"`` (printable page), ``"xlsx"`` (workbook), ``"gpkg"`` (GeoPackage).
+        ``"pdf"`` (printable page), ``"xlsx"`` (workbook), ``"gpkg"`` (GeoPackage); one
+        name alone is one format.
     progress
         Callback receiving step names.
 
@@ -630,7 +645,8 @@ def run(
     """
     from planner import _carry
 
-    formats = tuple(formats)
+    scenario = _scenario(scenario)
+    formats = (formats,) if isinstance(formats, str) else tuple(formats)
     unknown = [f for f in formats if f not in _carry.FORMATS]
     if unknown:
         raise PlannerError(

@@ -128,3 +128,19 @@ def test_a_results_input_tables_are_its_own() -> None:
     assert again.facility_rows.loc[0, "lon"] == r.facility_rows.loc[0, "lon"] != fac.loc[0, "lon"]
     assert r.poi_rows.loc[0, "name"] != "renamed"
     pd.testing.assert_frame_equal(again.coverage, r.coverage)
+
+
+@pytest.mark.slow
+def test_a_scenario_by_name_and_one_format_by_name(tmp_path) -> None:
+    """planner.run("sample", formats="xlsx") does what its list form does; a wrong kind of
+    scenario is one clear error, not an AttributeError from deep inside."""
+    r = planner.run("sample", out_dir=tmp_path / "o", maps_dir=tmp_path / "m", formats="xlsx")
+    assert r.files["workbook"].name == "sample.xlsx" and r.files["workbook"].is_file()
+    files = planner.write_outputs(r, tmp_path / "o2", formats="gpkg")
+    assert "geopackage" in files and "workbook" not in files
+    assert planner.analyse_scenario("sample").summary["overall"] == r.summary["overall"]
+    with pytest.raises(planner.PlannerError, match=r"expected a scenario .* got int"):
+        planner.analyse_scenario(7)
+    with pytest.raises(planner.PlannerError, match=r"expected a scenario .* got dict"):
+        planner.run({"name": "sample"}, out_dir=tmp_path / "o3")
+    assert not (tmp_path / "o3").exists()
