@@ -296,6 +296,15 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     if base.settings.bands_min != other.settings.bands_min:
         raise PlannerError(_("compare: the two results have different bands"))
+    mine, theirs = set(base.pois["poi_id"]), set(other.pois["poi_id"])
+    if mine != theirs:  # merchants only in one would count as gained or lost
+        raise PlannerError(
+            _(
+                "compare: the two results have different merchants ({only_base} only in the "
+                "first, {only_other} only in the second); compare results of the same "
+                "merchants"
+            ).format(only_base=len(mine - theirs), only_other=len(theirs - mine))
+        )
     bands = base.settings.bands_min
     rows = []
     fac_ids = list(

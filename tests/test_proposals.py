@@ -424,3 +424,14 @@ def test_compare_map_draws_what_the_proposal_changes(two):
     plain = compare_map(two, after)
     assert not [c for c in plain._children.values() if "方案" in getattr(c, "layer_name", "")]
     assert f"solid {PROPOSAL_COLOUR};" not in panel(plain) and "(gained)" in panel(plain)
+
+
+def test_results_of_other_merchants_are_not_compared(two):
+    """Merchants only in one result would count as gained or lost: refused, one line."""
+    fewer = planner.analyse(NET, FACS, POIS.iloc[:1], bands_min=(5, 15))
+    with pytest.raises(planner.PlannerError) as err:
+        compare(two, fewer)
+    assert str(err.value) == (
+        "compare: the two results have different merchants (1 only in the first, 0 only in "
+        "the second); compare results of the same merchants"
+    )
