@@ -661,12 +661,7 @@ def compare(
         results = []
         for proposal in loaded:
             _say(_("proposal {name}").format(name=proposal.name))
-            after = prop.apply_proposal(base, proposal)
-            if base.policy is not None:
-                from planner import policy
-
-                policy.add_policy(after, sc.policy, policy.load_origins(sc))
-            results.append(after)
+            results.append(prop.apply_proposal(base, proposal))  # its policy as base's
         notes: list[str] = []
         with output_set(out_dir, notes=notes) as folder:
             for proposal, after in zip(loaded, results, strict=True):

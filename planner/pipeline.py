@@ -500,7 +500,7 @@ def reanalyse(
         A new result; `result` is not changed.
     """
     s = result.settings
-    return analyse(
+    again = analyse(
         result.network,
         result.facility_rows if facilities is None else facilities,
         result.poi_rows if pois is None else pois,
@@ -512,6 +512,11 @@ def reanalyse(
         about=result.provenance,
         progress=progress,
     )
+    if result.policy_inputs is not None:  # the policy analysis, made again the same way
+        from planner import policy
+
+        policy.carry_policy(result, again)
+    return again
 
 
 def _scenario(scenario: Scenario | str | Path) -> Scenario:

@@ -28,6 +28,7 @@ __all__ = [
     "PolicyTypes",
     "add_policy",
     "analyse_origins",
+    "carry_policy",
     "classify",
     "load_origins",
     "load_types",
@@ -601,4 +602,26 @@ def add_policy(
     walked = analyse_origins(result, origins) if origins is not None else None
     result.policy = policy_table(result, t, walked)
     result.summary["policy"] = policy_summary(result, t, result.policy, walked)
+    result.policy_inputs = (t, None if origins is None else origins.copy())
+    return result
+
+
+def carry_policy(source: Result, result: Result) -> Result:
+    """Give `result` the policy analysis `source` has, made the same way (or nothing).
+
+    Parameters
+    ----------
+    source
+        A result whose policy was filled by `add_policy` (its ``policy_inputs``), or not.
+    result
+        A result computed again from `source` (changed in place).
+
+    Returns
+    -------
+    result
+        The same result.
+    """
+    if source.policy_inputs is not None:
+        types, origins = source.policy_inputs
+        add_policy(result, types, origins)
     return result

@@ -263,7 +263,7 @@ def apply_proposal(result: Result, proposal: Proposal) -> Result:
 
     s = result.settings
     about = replace(result.provenance, name=f"{result.provenance.name}-{proposal.name}")
-    return analyse(
+    after = analyse(
         add_links(result.network, proposal.links),
         _facility_rows(result, proposal),
         result.poi_rows,
@@ -273,6 +273,11 @@ def apply_proposal(result: Result, proposal: Proposal) -> Result:
         buffer_m=s.buffer_m,
         about=about,
     )
+    if result.policy_inputs is not None:  # the policy analysis, made again the same way
+        from planner import policy
+
+        policy.carry_policy(result, after)
+    return after
 
 
 def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:

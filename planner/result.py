@@ -219,6 +219,10 @@ class Result:
     policy
         Policy business types per facility (and origin) × band × type
         (`planner.policy.policy_table`), or None; filled by `planner.analyse_scenario`.
+    policy_inputs
+        What made ``policy`` (`planner.policy.add_policy`): the types table and the origin
+        rows (or None), so that a result computed again from this one (`planner.reanalyse`,
+        `planner.apply_proposal`, `planner.LiveCoverage.result`) has its policy too.
     gaps
         Uncovered merchants per 100 m cell and the crow-fly vs walking table
         (`planner.gaps.Gaps`; None: the writers compute it from the result).
@@ -239,6 +243,7 @@ class Result:
     files: dict[str, Path] = field(default_factory=dict)
     policy: pd.DataFrame | None = None
     gaps: Gaps | None = None
+    policy_inputs: tuple[Any, pd.DataFrame | None] | None = None
 
     def problems(self) -> list[str]:
         """Every input problem: file-level ones first, then one per row with a problem.

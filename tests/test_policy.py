@@ -279,9 +279,11 @@ def test_policy_csv_written_and_read_back(with_policy, tmp_path):
     )
 
 
-def test_no_policy_no_file(line, tmp_path):
-    plain = pipeline.reanalyse(line)
-    assert plain.policy is None
+def test_no_policy_no_file(tmp_path):
+    net = make_network({0: (0, 0), 1: (1600, 0)}, [(0, 1)])
+    fac = points([("F", 0, 0, "test")])
+    plain = pipeline.analyse(net, fac, points(POIS), bands_min=BANDS, speed_kmh=SPEED)
+    assert plain.policy is None and pipeline.reanalyse(plain).policy is None
     files = outputs.write_outputs(plain, tmp_path / "out")
     assert "policy" not in files and not (tmp_path / "out" / "policy.csv").exists()
 
@@ -376,3 +378,31 @@ def test_rows_in_one_pass_equal_the_per_origin_loop(types, ids):
         g = got[(got["origin_id"] == "G") & (got["type_code"] == "Q11_tea_coffee")]
         assert list(g["count"]) == [0, 1, 2] * ids.count("G")
         assert set(g["nearest_minutes"]) == {7.5}
+
+
+def test_a_result_computed_again_keeps_its_policy(with_policy, types, tmp_path):
+    """reanalyse, apply_proposal and LiveCoverage.result make the policy analysis again the
+    way it was made: equal to add_policy on the new result by hand; policy.csv is written."""
+    import planner
+
+    def by_hand(result):
+        fresh = pipeline.reanalyse(result)  # a copy of the same analysis ...
+        fresh.policy_inputs = None
+        fresh.policy = None
+        return policy.add_policy(fresh, types, origins_table())  # ... with its policy made
+
+    slower = pipeline.reanalyse(with_policy, speed_kmh=SPEED / 2)
+    assert slower.policy is not None and "policy" in slower.summary
+    pd.testing.assert_frame_equal(slower.policy, by_hand(slower).policy)
+    assert slower.summary["policy"] == by_hand(slower).summary["policy"]
+    assert not slower.policy.equals(with_policy.policy)  # half the speed: other answers
+    files = planner.write_outputs(slower, tmp_path / "o")
+    assert files["policy"].is_file()
+    closed = planner.apply_proposal(with_policy, planner.Proposal("none"))
+    pd.testing.assert_frame_equal(closed.policy, with_policy.policy)
+    live = planner.LiveCoverage(with_policy)
+    pd.testing.assert_frame_equal(live.result().policy, with_policy.policy)
+    # a result without a policy stays without one
+    plain = pipeline.reanalyse(with_policy, speed_kmh=SPEED)
+    plain.policy_inputs = None
+    assert pipeline.reanalyse(plain).policy is None
