@@ -79,6 +79,12 @@ class Proposal:
                     '<name>_*.csv and maps/<scenario>-<name>.html; no / \\ : * ? " < > |)'
                 ).format(name=self.name)
             )
+        if isinstance(self.close, str):  # one id, not its characters
+            object.__setattr__(self, "close", (self.close,))
+        if self.add is not None:
+            from planner.pipeline import _check_table
+
+            _check_table(self.add, _("proposal {name!r}: add").format(name=self.name))
 
 
 def _split_at(net: dict[str, list], edge: int, offset: float, node_index: int) -> None:

@@ -435,3 +435,13 @@ def test_results_of_other_merchants_are_not_compared(two):
         "compare: the two results have different merchants (1 only in the first, 0 only in "
         "the second); compare results of the same merchants"
     )
+
+
+def test_a_proposal_checks_what_it_is_given(two):
+    """One id to close may be given alone; facilities to add must be a points table."""
+    one = apply_proposal(two, Proposal("close-G", close="G"))
+    listed = apply_proposal(two, Proposal("close-G", close=["G"]))
+    pd.testing.assert_frame_equal(one.coverage, listed.coverage)
+    plain = pd.DataFrame({"id": ["N"], "lon": [0.0], "lat": [0.0]})  # not read_points' layout
+    with pytest.raises(planner.PlannerError, match=r"proposal 'x': add: not a table of points"):
+        Proposal("x", add=plain)
