@@ -512,11 +512,9 @@ def reanalyse(
         about=result.provenance,
         progress=progress,
     )
-    if result.policy_inputs is not None:  # the policy analysis, made again the same way
-        from planner import policy
+    from planner import policy
 
-        policy.carry_policy(result, again)
-    return again
+    return policy.carry_policy(result, again)  # its policy analysis, made again the same way
 
 
 def _scenario(scenario: Scenario | str | Path) -> Scenario:

@@ -279,11 +279,9 @@ def apply_proposal(result: Result, proposal: Proposal) -> Result:
         buffer_m=s.buffer_m,
         about=about,
     )
-    if result.policy_inputs is not None:  # the policy analysis, made again the same way
-        from planner import policy
+    from planner import policy
 
-        policy.carry_policy(result, after)
-    return after
+    return policy.carry_policy(result, after)  # its policy analysis, made again the same way
 
 
 def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
