@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -69,6 +70,38 @@ class _Reach:
     dist: np.ndarray
     poi: np.ndarray
     poi_dist: np.ndarray
+
+
+def check_position(what: str, facility_id: object, lon: float, lat: float) -> None:
+    """Refuse a position that is not a WGS-84 longitude and latitude, saying what it is.
+
+    Parameters
+    ----------
+    what
+        The edit, for the message (``add``, ``move``).
+    facility_id
+        The facility, for the message.
+    lon, lat
+        The position given.
+
+    Raises
+    ------
+    PlannerError
+        A coordinate is missing or not finite, or outside -180…180 / -90…90 (swapped?).
+    """
+    try:
+        x, y = float(lon), float(lat)
+    except (TypeError, ValueError):
+        x = y = math.nan
+    if math.isfinite(x) and math.isfinite(y) and abs(x) <= 180 and abs(y) <= 90:
+        return
+    hint = _("; latitude and longitude swapped?") if abs(y) > 90 >= abs(x) else ""
+    raise PlannerError(
+        _(
+            "{what} {facility_id!r}: lon {lon!r}, lat {lat!r} is not a WGS-84 position "
+            "(longitude -180…180, latitude -90…90){hint}"
+        ).format(what=what, facility_id=facility_id, lon=lon, lat=lat, hint=hint)
+    )
 
 
 class LiveCoverage:
@@ -157,6 +190,8 @@ class LiveCoverage:
         lats = np.atleast_1d(np.asarray(lat, dtype=float))
         if len(lons) != len(lats) or not len(lons):
             raise PlannerError(_("add: give as many longitudes as latitudes, at least one"))
+        for x, y in zip(lons.tolist(), lats.tolist(), strict=True):
+            check_position("add", facility_id, x, y)
         first = int(self._rows["row"].max()) + 1 if len(self._rows) else 1
         rows = valid_points(
             [facility_id] * len(lons),
@@ -189,6 +224,7 @@ class LiveCoverage:
             raise PlannerError(
                 _("facility {facility_id!r} is not in the table").format(facility_id=facility_id)
             )
+        check_position("move", facility_id, lon, lat)
         at = np.flatnonzero(mine)
         d_lon = float(lon) - float(rows.loc[at[0], "lon"])
         d_lat = float(lat) - float(rows.loc[at[0], "lat"])

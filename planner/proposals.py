@@ -79,6 +79,13 @@ class Proposal:
                     '<name>_*.csv and maps/<scenario>-<name>.html; no / \\ : * ? " < > |)'
                 ).format(name=self.name)
             )
+        from planner.interactive import check_position
+
+        for facility_id, position in self.move.items():
+            lon, lat = position
+            check_position(
+                _("proposal {name!r}: move").format(name=self.name), facility_id, lon, lat
+            )
         if isinstance(self.close, str):  # one id, not its characters
             object.__setattr__(self, "close", (self.close,))
         if self.add is not None:

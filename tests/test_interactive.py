@@ -169,3 +169,27 @@ def test_a_coverage_s_facility_rows_are_the_caller_s_own() -> None:
     got.facility_rows.loc[0, "lon"] += 0.01  # the caller's table, edited
     assert live.facility_rows.loc[0, "lon"] == x0  # the editor's own rows are as they were
     assert live.result().summary["overall"] == live.current.summary["overall"]
+
+
+@pytest.mark.parametrize(
+    ("lon", "lat", "swapped"),
+    [
+        (116.19, 200.0, False),
+        (23.29, 116.19, True),
+        (float("nan"), 23.29, False),
+        (181.0, 23.0, False),
+    ],
+)
+def test_an_edit_at_no_wgs84_position_is_refused(lon, lat, swapped) -> None:
+    """Numbers given by hand are checked as read_points checks a file's: one clear error."""
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    r = planner.analyse(net, points([("F1", 10, 5)]), points([("P1", 60, 5)]), bands_min=(1,))
+    live = LiveCoverage(r)
+    before = live.current.summary
+    for edit in (lambda: live.add("N", lon, lat), lambda: live.move("F1", lon, lat)):
+        with pytest.raises(planner.PlannerError, match=r"is not a WGS-84 position") as err:
+            edit()
+        assert ("swapped?" in str(err.value)) == swapped
+    assert live.current.summary == before and list(live.facility_rows["id"]) == ["F1"]
+    with pytest.raises(planner.PlannerError, match=r"proposal 'p': move 'F1': lon"):
+        planner.Proposal("p", move={"F1": (lon, lat)})
