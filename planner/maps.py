@@ -118,7 +118,8 @@ def esc(text: object) -> str:
 def kind_labels(analysis: Result) -> dict[str, str]:
     """Chinese-then-English words for the kinds the page shows (keys and words escaped).
 
-    A kind of a policy business type (`planner.policy.classify`: ``shop:convenience``,
+    A kind of a policy business type (`planner.policy.classify`, with the types table the
+    result's policy analysis used: ``shop:convenience``,
     ``24小时便利店``) gets the type's words (``便利店 convenience store``); any other kind
     of a `KIND_GROUPS` group its group's (``金融 Banks & ATMs``); the rest none. The
     facilities' own kinds come from the ``role`` column of their first entrance row where
@@ -136,7 +137,8 @@ def kind_labels(analysis: Result) -> dict[str, str]:
     """
     from planner import policy
 
-    types = policy.load_types()
+    # the table the result's policy analysis used, read once; else the shipped one
+    types = analysis.policy_inputs[0] if analysis.policy_inputs else policy.load_types()
     t = types.table
     words = {
         code: f"{zh} {en}"
