@@ -141,6 +141,7 @@ def test_lat_lon_box_that_is_numerically_valid_is_caught_by_the_overlap_check(tm
         ('data_date = "2021-03-17"', "download_margin_m = -1", ["download_margin_m = -1"]),
         ('path = "facilities.csv"', 'path = "nope.csv"', ["[facilities] path", "no such file"]),
         ('path = "facilities.csv"', 'path = "."', ["is a folder"]),
+        ('path = "facilities.csv"', 'path = "/dev/null"', ["[facilities] path", "not a regular"]),
         (f'path = "{OSM.as_posix()}"', 'path = "nope.osm"', ["[network] path", "nope.osm"]),
         ('crs = "WGS84"', 'crs = "mars"', ['[facilities] crs = "mars"', "unknown CRS"]),
         ('crs = "WGS84"', 'crs = "EPSG:99999"', ["not a known EPSG code"]),
