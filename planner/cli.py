@@ -548,11 +548,17 @@ def site(
             )
         if not len(problem.candidates):
             raise PlannerError(_("no usable candidate site (every row has a problem)"))
-        if n is not None:
-            problem.solve_mclp(int(n), time_limit=limit)
-        else:
-            assert share is not None
-            problem.solve_lscp(share, time_limit=limit)
+        try:
+            if n is not None:
+                problem.solve_mclp(int(n), time_limit=limit)
+            else:
+                assert share is not None
+                problem.solve_lscp(share, time_limit=limit)
+        except siting.SitingError as exc:
+            option = {"n": "--add", "target_share": "--target"}.get(exc.argument or "")
+            if option is None:
+                raise
+            raise siting.SitingError(exc.detail, argument=option) from None
         from planner._publish import output_set
 
         notes: list[str] = []

@@ -55,7 +55,21 @@ _CHUNK = 256
 
 
 class SitingError(PlannerError, ValueError):
-    """A siting request cannot be met: bad count, target, weights or candidates."""
+    """A siting request cannot be met: bad count, target, weights or candidates.
+
+    Parameters
+    ----------
+    detail
+        What is wrong.
+    argument
+        The argument it is about (``"n"``, ``"target_share"``), named before the detail in the
+        message; the command line names its own option instead.
+    """
+
+    def __init__(self, detail: str, argument: str | None = None) -> None:
+        self.detail = detail
+        self.argument = argument
+        super().__init__(detail if argument is None else f"{argument}: {detail}")
 
 
 @dataclass(frozen=True)
@@ -483,7 +497,7 @@ class Siting:
 
         t0 = time.perf_counter()
         settings = result.settings
-        band = settings.largest_band_min if band_min is None else _positive(band_min, "band")
+        band = settings.largest_band_min if band_min is None else _positive(band_min, "band_min")
         band_m = band * settings.metres_per_minute
         network = result.network
         pois = result.pois
@@ -699,14 +713,15 @@ class Siting:
         n_cand = len(self.candidates)
         if isinstance(n, bool) or int(n) != n or n < 1:
             raise SitingError(
-                _("--add: expected a whole number of sites >= 1, got {n!r}").format(n=n)
+                _("expected a whole number of sites >= 1, got {n!r}").format(n=n), argument="n"
             )
         n = int(n)
         if n > n_cand:
             raise SitingError(
-                _(
-                    "--add: {n} sites asked for, but there are only {n_cand} usable candidate(s)"
-                ).format(n=n, n_cand=n_cand)
+                _("{n} sites asked for, but there are only {n_cand} usable candidate(s)").format(
+                    n=n, n_cand=n_cand
+                ),
+                argument="n",
             )
         t0 = time.perf_counter()
         A, w = self._open_problem()
@@ -781,10 +796,11 @@ class Siting:
             The target is outside (0, 1], or not reachable even with every candidate (the
             message gives the best reachable share).
         """
-        share = _number(target_share, "--target")
+        share = _number(target_share, "target_share")
         if not 0 < share <= 1:
             raise SitingError(
-                _("--target: {target_share!r} is outside (0, 1]").format(target_share=target_share)
+                _("{target_share!r} is outside (0, 1]").format(target_share=target_share),
+                argument="target_share",
             )
         t0 = time.perf_counter()
         before = self._coverage_of(np.zeros(0, dtype=np.int64))
@@ -798,9 +814,10 @@ class Siting:
         if best < share * total - 1e-9 * max(total, 1.0):
             raise SitingError(
                 _(
-                    "--target: a covered share of {share:.1%} cannot be reached: with all "
+                    "a covered share of {share:.1%} cannot be reached: with all "
                     "{count} candidates the best is {best:.1%} (today {today:.1%})"
-                ).format(share=share, count=A.shape[0], best=best / total, today=before.share)
+                ).format(share=share, count=A.shape[0], best=best / total, today=before.share),
+                argument="target_share",
             )
         sites = _greedy_lscp(A, w, need)
         gains = np.sort(np.asarray(A @ w).ravel())[::-1]
@@ -946,18 +963,16 @@ def _pad(sites: np.ndarray, n: int, A: sparse.csr_matrix) -> np.ndarray:
 
 def _number(value: Any, name: str) -> float:
     if isinstance(value, bool):
-        raise SitingError(
-            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
-        )
+        raise SitingError(_("expected a number, got {value!r}").format(value=value), argument=name)
     try:
         number = float(value)
     except (TypeError, ValueError):
         raise SitingError(
-            _("{name}: expected a number, got {value!r}").format(name=name, value=value)
+            _("expected a number, got {value!r}").format(value=value), argument=name
         ) from None
     if not math.isfinite(number):
         raise SitingError(
-            _("{name}: expected a finite number, got {value!r}").format(name=name, value=value)
+            _("expected a finite number, got {value!r}").format(value=value), argument=name
         )
     return number
 
@@ -966,9 +981,8 @@ def _positive(value: Any, name: str) -> float:
     number = _number(value, name)
     if number <= 0:
         raise SitingError(
-            _("{name}: expected a positive number of minutes, got {value!r}").format(
-                name=name, value=value
-            )
+            _("expected a positive number of minutes, got {value!r}").format(value=value),
+            argument=name,
         )
     return number
 

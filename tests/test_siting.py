@@ -140,6 +140,25 @@ def test_lscp_unreachable_target_says_the_best_share(line):
             s.solve_mclp(bad)
 
 
+def test_library_errors_name_the_arguments_not_the_command_line_options(line):
+    """In a notebook the error names the argument the planner typed (n, target_share)."""
+    result, cands = line
+    s = st.Siting.from_result(result, cands, band_min=2)
+    for call, argument in (
+        (lambda: s.solve_mclp(0), "n"),
+        (lambda: s.solve_mclp(6), "n"),
+        (lambda: s.solve_lscp(1.5), "target_share"),
+        (lambda: s.solve_lscp("x"), "target_share"),
+        (lambda: s.solve_lscp(1.0), "target_share"),
+        (lambda: st.Siting.from_result(result, cands, band_min=-1), "band_min"),
+    ):
+        with pytest.raises(st.SitingError) as caught:
+            call()
+        assert caught.value.argument == argument
+        assert str(caught.value).startswith(f"{argument}: ")
+        assert "--" not in str(caught.value)
+
+
 def test_cost_matrix_equals_the_engine(line):
     """Each candidate analysed as a facility gives the same walking distances."""
     result, cands = line
@@ -321,7 +340,8 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     before, after = (int(re.search(r": (\d+) of", line)[1]) for line in out[:2])
     assert f"gained {after - before} / " in page.encode("ascii", "backslashreplace").decode()
     r = cli("site", "sample", "--add", "9", "--candidates", cand, "--out", "s2")
-    assert r.exit_code == 1 and "only 4 usable candidate" in r.stderr
+    assert r.exit_code == 1
+    assert "error: --add: 9 sites asked for, but there are only 4 usable" in r.stderr
     assert len(r.stderr.splitlines()) == 1 or r.stderr.splitlines()[-1].startswith("error: ")
 
 
