@@ -33,6 +33,7 @@ from planner._errors import PlannerError, ScenarioError
 from planner._types import Progress, quiet
 from planner.result import Provenance, Settings
 from planner.scenario import PointSource
+from planner.schema import ROUTED_STATUSES
 
 __all__ = [
     "AREA_STATUSES",
@@ -934,7 +935,7 @@ def merge(
             row.update(status="ok", reason="")
             data = per_area[int(i)]
             mine = data["pois"]
-            routed = mine["status"].isin(["ok", "unreachable"])
+            routed = mine["status"].isin([s.value for s in ROUTED_STATUSES])
             row["pois"] = len(mine)
             row["pois_routed"] = int(routed.sum())
             minutes = mine["minutes_to_nearest"].astype(float).to_numpy()

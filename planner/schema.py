@@ -22,6 +22,7 @@ __all__ = [
     "READ_COLUMNS",
     "READ_LAYOUT",
     "READ_STATUSES",
+    "ROUTED_STATUSES",
     "SKIPPED_COLUMNS",
     "SKIPPED_LAYOUT",
     "SNAP_COLUMNS",
@@ -118,6 +119,9 @@ READ_STATUSES: tuple[Status, ...] = (
     Status.OUTSIDE_STUDY_AREA,
     Status.DUPLICATE_ID,
 )
+#: Final statuses of rows that were snapped and walked (``ok``, ``swapped_lat_lon`` fixed and
+#: routed, ``unreachable``): the merchants a coverage share or a siting demand counts.
+ROUTED_STATUSES: frozenset[Status] = frozenset(s for s in Status if s.routed)
 #: Read statuses of rows with a usable point (``usable`` is True).
 USABLE_STATUSES: frozenset[Status] = frozenset({Status.OK, Status.SWAPPED_LAT_LON})
 #: Statuses of `planner.snap.snap_points` (the ``snap_status`` column of facilities.csv).

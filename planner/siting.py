@@ -14,7 +14,7 @@ from scipy import sparse
 
 from planner._errors import PlannerError
 from planner._i18n import _
-from planner.schema import Status
+from planner.schema import ROUTED_STATUSES
 
 if TYPE_CHECKING:
     from planner.network import StreetNetwork
@@ -49,7 +49,7 @@ EXACT_MAX_NNZ = 200_000
 METHOD_MILP = "milp (HiGHS)"
 METHOD_GREEDY = "greedy+swap"
 #: Statuses of merchants that were routed (snapped, walked): the demand.
-_ROUTED = (Status.OK.value, Status.UNREACHABLE.value)
+_ROUTED = sorted(s.value for s in ROUTED_STATUSES)  # swapped_lat_lon rows are walked too
 #: Candidates per engine call (bounds the memory of the reached-node tables).
 _CHUNK = 256
 

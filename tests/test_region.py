@@ -187,6 +187,25 @@ def test_every_merchant_row_appears_once_with_a_status_duplicates_too(tmp_path):
     assert out.loc[out["poi_id"] == "no-xy", "status"].tolist() == ["missing_coordinates"]
 
 
+def test_merchants_typed_with_lat_and_lon_swapped_count_as_routed(tmp_path):
+    """A swapped row is fixed, snapped and walked: circles.csv counts it in pois_routed."""
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=20)
+    path = region_file.parent / "pois.csv"
+    table = pd.read_csv(path, dtype={"id": str})
+    before = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w0")
+    placed = before.pois.loc[before.pois["area_id"] != "", "poi_id"].head(5)
+    swap = table["id"].isin(placed)
+    table.loc[swap, ["lon", "lat"]] = table.loc[swap, ["lat", "lon"]].to_numpy()
+    table.to_csv(path, index=False)
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
+    mine = result.pois.set_index("poi_id").loc[placed]
+    assert (mine["status"] == "swapped_lat_lon").all() and mine["access_m"].notna().all()
+    assert list(result.circles["pois_routed"]) == list(before.circles["pois_routed"])
+    routed = result.pois[result.pois["status"].isin(["ok", "unreachable", "swapped_lat_lon"])]
+    per_area = routed.groupby("area_id").size()
+    assert list(result.circles["pois_routed"]) == [per_area[a] for a in result.circles["area_id"]]
+
+
 def test_a_damaged_result_file_is_recomputed(tmp_path):
     region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=20)
     first = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")

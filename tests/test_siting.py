@@ -140,6 +140,41 @@ def test_lscp_unreachable_target_says_the_best_share(line):
             s.solve_mclp(bad)
 
 
+def test_rows_with_swapped_lat_lon_are_walked_and_so_in_the_demand(tmp_path):
+    """A row whose lon/lat were swapped is fixed, snapped and walked: the demand counts it.
+
+    Street 0-1000 m, F at 0, band 2 min = 150 m. M1 at 50 m (covered), M2 at 290 m and M4 at
+    310 m typed with lat and lon swapped, M3 at 600 m. C1 at 300 m covers M2 and M4, C2 at
+    600 m only M3: the best one site is C1, 3 of 4 merchants.
+    """
+    from pyproj import Transformer
+
+    from tests.handmade import CRS, X0, Y0
+
+    network = make_network(
+        {i: (100.0 * i, 0.0) for i in range(11)}, [(i, i + 1) for i in range(10)]
+    )
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lines = ["id,lon,lat,kind"]
+    for pid, x, swapped in (
+        ("M1", 50, False),
+        ("M2", 290, True),
+        ("M4", 310, True),
+        ("M3", 600, False),
+    ):
+        lon, lat = to_lonlat.transform(x + X0, 5.0 + Y0)
+        lines.append(f"{pid},{lat!r},{lon!r},shop" if swapped else f"{pid},{lon!r},{lat!r},shop")
+    (tmp_path / "pois.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    pois = planner.read_points(tmp_path / "pois.csv")
+    assert list(pois["status"]) == ["ok", "swapped_lat_lon", "swapped_lat_lon", "ok"]
+    result = planner.analyse(network, points([("F", 0, 0)]), pois, bands_min=(2,))
+    s = st.Siting.from_result(result, points([("C1", 300, 0), ("C2", 600, 0)]), band_min=2)
+    assert sorted(s.demand["poi_id"]) == ["M1", "M2", "M3", "M4"]
+    assert (s.before.covered, s.before.total) == (1, 4)
+    assert list(s.solve_mclp(1)["site_id"]) == ["C1"]
+    assert (s.after.covered, s.after.total) == (3, 4)
+
+
 def test_library_errors_name_the_arguments_not_the_command_line_options(line):
     """In a notebook the error names the argument the planner typed (n, target_share)."""
     result, cands = line
