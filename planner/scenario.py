@@ -319,8 +319,9 @@ def _existing_file(value: str | None, info: ValidationInfo) -> str | None:
     if not is_file:
         if resolved.exists():
             raise ValueError(
-                _("{resolved} is not a regular file (a device, pipe or socket); expected a file")
-                .format(resolved=resolved)
+                _(
+                    "{resolved} is not a regular file (a device, pipe or socket); expected a file"
+                ).format(resolved=resolved)
             )
         raise ValueError(_("no such file: {resolved}").format(resolved=resolved))
     return value
