@@ -701,7 +701,7 @@ def compare(
             "  "
             + _(
                 "{proposal}: {count} within {minutes} min "
-                "(gained {gained}, lost {lost}, faster {faster}); map: {path}"
+                "(gained {gained}, lost {lost}, faster {faster}, slower {slower}); map: {path}"
             ).format(
                 proposal=proposal.name,
                 count=now,
@@ -709,6 +709,7 @@ def compare(
                 gained=int(counts.get("gained", 0)),
                 lost=int(counts.get("lost", 0)),
                 faster=int(counts.get("faster", 0)),
+                slower=int(counts.get("slower", 0)),
                 path=path,
             )
         )

@@ -306,9 +306,13 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
         ``facility_id, band_min, base, proposal, gained, lost``: merchants within the band
         of that facility in each result (a facility absent from one counts 0 there).
     by_poi
-        ``poi_id, name, kind, base_minutes, proposal_minutes, base_band, proposal_band,
-        change`` (``gained``: within the largest band of some facility only in the
-        proposal; ``lost``: only in the baseline; ``faster``/``slower``/``same``).
+        ``poi_id, name, kind, base_minutes, base_status, proposal_minutes,
+        proposal_status, base_band, proposal_band, change``, one row per merchant row of
+        `base` (a row repeating an id pairs with the same repeat in `other`). ``change``:
+        ``gained`` (within the largest band of some facility only in the proposal),
+        ``lost`` (only in the baseline), else ``faster``/``slower`` (a walking time that
+        appears counts as faster, one that goes as slower) or ``same`` (also for a row
+        walked in neither, e.g. ``duplicate_id``; its statuses say why).
     """
     if base.settings.bands_min != other.settings.bands_min:
         raise PlannerError(_("compare: the two results have different bands"))
@@ -343,13 +347,19 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
                 }
             )
     by_facility = pd.DataFrame(rows)
-    cols = ["poi_id", "name", "kind", "minutes_to_nearest"]
-    left = base.pois[cols].rename(columns={"minutes_to_nearest": "base_minutes"})
-    right = other.pois[["poi_id", "minutes_to_nearest"]].rename(
-        columns={"minutes_to_nearest": "proposal_minutes"}
+    cols = ["poi_id", "name", "kind", "minutes_to_nearest", "status"]
+    left = base.pois[cols].rename(
+        columns={"minutes_to_nearest": "base_minutes", "status": "base_status"}
     )
-    by_poi = left.merge(right.drop_duplicates("poi_id"), on="poi_id", how="left")
-    by_poi = pd.DataFrame(by_poi)
+    right = other.pois[["poi_id", "minutes_to_nearest", "status"]].rename(
+        columns={"minutes_to_nearest": "proposal_minutes", "status": "proposal_status"}
+    )
+    # the k-th row of an id pairs with the k-th row of that id in the other result: a row
+    # repeating an earlier row's id (duplicate_id, never walked) pairs with its own repeat
+    left = left.assign(_nth=left.groupby("poi_id", sort=False).cumcount().to_numpy())
+    right = right.assign(_nth=right.groupby("poi_id", sort=False).cumcount().to_numpy())
+    by_poi = pd.DataFrame(left.merge(right, on=["poi_id", "_nth"], how="left"))
+    by_poi = by_poi.drop(columns="_nth")
     largest = bands[-1]
     for side in ("base", "proposal"):
         minutes = by_poi[f"{side}_minutes"].to_numpy(float)
@@ -357,10 +367,15 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
         for limit in reversed(bands):
             smallest[within_band(minutes, limit)] = limit
         by_poi[f"{side}_band"] = smallest
-    inside_a = within_band(by_poi["base_minutes"].to_numpy(float), largest)
-    inside_b = within_band(by_poi["proposal_minutes"].to_numpy(float), largest)
-    delta = by_poi["proposal_minutes"].to_numpy(float) - by_poi["base_minutes"].to_numpy(float)
+    before = by_poi["base_minutes"].to_numpy(float)
+    after = by_poi["proposal_minutes"].to_numpy(float)
+    inside_a = within_band(before, largest)
+    inside_b = within_band(after, largest)
+    delta = after - before
     change = np.where(delta < -1e-9, "faster", np.where(delta > 1e-9, "slower", "same"))
+    # reached by no facility on one side only: a walking time appears (faster) or goes
+    change = np.where(~np.isfinite(before) & np.isfinite(after), "faster", change)
+    change = np.where(np.isfinite(before) & ~np.isfinite(after), "slower", change)
     change = np.where(
         inside_b & ~inside_a, "gained", np.where(inside_a & ~inside_b, "lost", change)
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -297,6 +299,13 @@ coords = [[{lon[0]}, {lat[0]}], [{lon[1]}, {lat[1]}]]
         "slower",
         "same",
     }
+    counts = pois["change"].value_counts()
+    said = re.search(r"no-toilets: .*\((gained \d+, lost \d+, faster \d+, slower \d+)\)", r.stdout)
+    assert said is not None, r.stdout
+    assert said[1] == ", ".join(
+        f"{c} {counts.get(c, 0)}" for c in ("gained", "lost", "faster", "slower")
+    )
+    assert counts.get("slower", 0) > 0  # what lost F05 walks farther: said too
     assert (tmp_path / "m" / "sample-no-toilets.html").is_file()
     policy = pd.read_csv(tmp_path / "cmp" / "no-toilets_policy.csv", encoding="utf-8-sig")
     f05_policy = policy[policy["origin_id"] == "F05"]
@@ -424,6 +433,69 @@ def test_compare_map_draws_what_the_proposal_changes(two):
     plain = compare_map(two, after)
     assert not [c for c in plain._children.values() if "方案" in getattr(c, "layer_name", "")]
     assert f"solid {PROPOSAL_COLOUR};" not in panel(plain) and "(gained)" in panel(plain)
+
+
+def test_a_repeated_merchant_row_is_paired_with_its_repeat_not_counted_as_gained(tmp_path):
+    """P1 at 100 m, P2 at 700 m and a second row with P2's id (duplicate_id, not walked).
+
+    F at 0, bands 5 and 10 min (375/750 m). Adding G at 700 m moves P2 from 9.33 to 0.07 min
+    (faster, within 10 already); nothing is gained. An empty proposal changes nothing.
+    """
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lines = ["id,lon,lat,kind"]
+    for pid, x in (("P1", 100), ("P2", 700), ("P2", 710)):
+        lon, lat = to_lonlat.transform(x + X0, 5 + Y0)
+        lines.append(f"{pid},{lon!r},{lat!r},shop")
+    (tmp_path / "pois.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    network = make_network(
+        {i: (100.0 * i, 0.0) for i in range(11)}, [(i, i + 1) for i in range(10)]
+    )
+    base = planner.analyse(
+        network,
+        points([("F", 0, 0)]),
+        planner.read_points(tmp_path / "pois.csv"),
+        bands_min=(5, 10),
+    )
+    assert list(base.pois["status"]) == ["ok", "ok", "duplicate_id"]
+    for proposal, changes in (
+        (Proposal("nothing"), ["same", "same", "same"]),
+        (Proposal("addG", add=points([("G", 700, 0)])), ["same", "faster", "same"]),
+    ):
+        by_poi = compare(base, apply_proposal(base, proposal))[1]
+        assert list(by_poi["poi_id"]) == ["P1", "P2", "P2"]  # every row once
+        assert list(by_poi["change"]) == changes
+        assert (
+            list(by_poi["base_status"])
+            == list(by_poi["proposal_status"])
+            == [
+                "ok",
+                "ok",
+                "duplicate_id",
+            ]
+        )
+        assert np.isnan(by_poi["proposal_minutes"].iloc[2])  # the repeat was never walked
+
+
+def test_a_walking_time_that_appears_is_faster_and_one_that_goes_is_slower():
+    """Q is on a street of its own, 2000 m (26.7 min) from a new G: beyond every band."""
+    nodes = {i: (100.0 * i, 0.0) for i in range(11)}
+    nodes.update({100 + i: (100.0 * i, 5000.0) for i in range(31)})
+    edges = [(i, i + 1) for i in range(10)] + [(100 + i, 101 + i) for i in range(30)]
+    base = planner.analyse(
+        make_network(nodes, edges),
+        points([("F", 0, 0)]),
+        points([("P", 500, 0), ("Q", 0, 5000)]),
+        bands_min=(5, 10, 15),
+    )
+    after = apply_proposal(base, Proposal("addG", add=points([("G", 2000, 5000)])))
+    assert after.pois.set_index("poi_id").loc["Q", "minutes_to_nearest"] == pytest.approx(2000 / 75)
+    forward = compare(base, after)[1].set_index("poi_id")
+    assert forward.loc["Q", "change"] == "faster" and forward.loc["P", "change"] == "same"
+    assert (forward.loc["Q", "base_status"], forward.loc["Q", "proposal_status"]) == (
+        "unreachable",
+        "ok",
+    )
+    assert compare(after, base)[1].set_index("poi_id").loc["Q", "change"] == "slower"
 
 
 def test_results_of_other_merchants_are_not_compared(two):
