@@ -1295,22 +1295,45 @@ def policy_html(analysis: Result) -> str:
     policy = analysis.policy
     if policy is None or policy.empty:
         return ""
+    from planner.policy import missing_by_origin, not_checked_types, not_routed
+
     largest = float(policy["band_min"].max())
-    top = policy[policy["band_min"] == largest]
+    first = policy[policy["band_min"] == policy["band_min"].min()]
+    words = dict(zip(first["type_code"], first["type_zh"], strict=False))
+    summary = analysis.summary.get("policy", {})
+    skipped = set(not_routed(analysis))
+    skipped |= {
+        ("origin", o["origin_id"]) for o in summary.get("origins", []) if o["status"] != "ok"
+    }
+    lacking = missing_by_origin(policy, skipped)
     names = dict(zip(analysis.facilities["facility_id"], analysis.facilities["name"], strict=True))
-    for o in analysis.summary.get("policy", {}).get("origins", []):
+    for o in summary.get("origins", []):
         names.setdefault(o["origin_id"], o["name"])
     rows = []
-    for oid, g in top.groupby("origin_id", sort=False):
-        lacks = "、".join(esc(t) for t in g.loc[g["missing"], "type_zh"]) or "—"
+    for (oid, kind), g in first.groupby(["origin_id", "origin_kind"], sort=False):
+        codes = None if (kind, str(oid)) in skipped else lacking.get(str(oid))
+        if codes is None:
+            lacks = "未计算 not walked (no usable point)"
+        else:
+            lacks = "、".join(esc(words[c]) for c in codes) or "—"
         where = "" if g["origin_kind"].iat[0] == "facility" else "（起点 origin）"
         rows.append(f"<div><b>{esc(oid)}</b> {esc(names.get(oid, ''))}{where}: {lacks}</div>")
+    unchecked = not_checked_types(policy)
+    unchecked_html = (
+        f"<div><small>最大圈层 {largest:g} 分钟，未检查 {len(unchecked)} 类要求更远的业态 · "
+        f"bands end at {largest:g} min: {len(unchecked)} types required farther not checked"
+        "</small></div>"
+        if unchecked
+        else ""
+    )
     return (
-        f"<details><summary>政策业态 Required services（≤{largest:g} 分钟 min 内缺少 missing）"
-        "</summary><div><small>商务部《城市一刻钟便民生活圈建设指南》业态"
+        "<details><summary>政策业态 Required services（要求时间内缺少 missing within the "
+        "required time）</summary><div><small>商务部《城市一刻钟便民生活圈建设指南》业态"
         "（默认表：基本保障类 10 分钟、品质提升类 15 分钟内应有）"
         " · MOFCOM guide types (shipped table: basic within 10 min, "
-        f"quality within 15 min); details in policy.csv</small></div>{''.join(rows)}</details>"
+        f"quality within 15 min); details in policy.csv</small></div>{unchecked_html}"
+        f"{''.join(rows)}"
+        "</details>"
     )
 
 

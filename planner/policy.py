@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,7 +16,8 @@ import pandas as pd
 
 from planner._errors import PlannerError
 from planner._i18n import _
-from planner.style import within_band
+from planner.schema import ROUTED_STATUSES, Status
+from planner.style import BAND_TOLERANCE, within_band
 
 if TYPE_CHECKING:
     from planner.result import Result
@@ -33,6 +36,7 @@ __all__ = [
     "load_origins",
     "load_types",
     "missing_by_origin",
+    "not_checked_types",
     "policy_summary",
     "policy_table",
     "unmapped_kinds",
@@ -62,6 +66,7 @@ POLICY_COLUMNS = (
     "type_zh",
     "type_en",
     "class",
+    "required_min",
     "required",
     "count",
     "nearest_minutes",
@@ -289,7 +294,8 @@ def unmapped_kinds(result: Result, types: PolicyTypes | str | Path | None = None
     Parameters
     ----------
     result
-        The analysis (its ``pois``: every input POI row).
+        The analysis (its ``pois``: every input POI row; a row repeating an earlier row's
+        id, ``duplicate_id``, is the same place and not counted again).
     types
         The types table (default: the shipped one).
 
@@ -299,7 +305,8 @@ def unmapped_kinds(result: Result, types: PolicyTypes | str | Path | None = None
         Columns ``kind, count``, most frequent first (ties by kind); an empty kind is ``""``.
     """
     t = _types(types)
-    kinds = result.pois["kind"].astype(object).where(result.pois["kind"].notna(), "")
+    pois = result.pois[result.pois["status"] != Status.DUPLICATE_ID]
+    kinds = pois["kind"].astype(object).where(pois["kind"].notna(), "")
     codes = _classify_all(kinds.astype(str), t)
     left = kinds[codes.isna()].astype(str)
     out = left.value_counts().rename_axis("kind").reset_index(name="count")
@@ -325,6 +332,23 @@ def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
     """
     from planner.pipeline import analyse
 
+    origins = origins.copy()
+    clash = (
+        origins["usable"].to_numpy(dtype=bool)
+        & origins["id"]
+        .astype(str)
+        .isin({str(f) for f in result.facilities["facility_id"]})
+        .to_numpy()
+    )
+    if clash.any():  # the tables and the summary key circles by id: one id, one circle
+        origins.loc[clash, "usable"] = False
+        origins.loc[clash, "status"] = Status.DUPLICATE_ID.value
+        origins.loc[clash, "reason"] = [
+            _("row {row}, origin {id}: a facility has this id; give the origin its own").format(
+                row=row, id=json.dumps(str(oid), ensure_ascii=False)
+            )
+            for row, oid in zip(origins.loc[clash, "row"], origins.loc[clash, "id"], strict=True)
+        ]
     s = result.settings
     return analyse(
         result.network,
@@ -390,6 +414,7 @@ def _rows(
             "type_zh": np.tile(table["type_zh"].to_numpy(dtype=object), len(ids) * nb),
             "type_en": np.tile(table["type_en"].to_numpy(dtype=object), len(ids) * nb),
             "class": np.tile(table["class"].to_numpy(dtype=object), len(ids) * nb),
+            "required_min": np.tile(table["required_band_min"].to_numpy(float), len(ids) * nb),
             "required": req,
             "count": counts,
             "nearest_minutes": np.repeat(near[at][:, tcol], nb, axis=0).reshape(n),
@@ -432,6 +457,7 @@ def _rows_by_loop(
                         "type_zh": table["type_zh"].to_numpy(dtype=object),
                         "type_en": table["type_en"].to_numpy(dtype=object),
                         "class": table["class"].to_numpy(dtype=object),
+                        "required_min": table["required_band_min"].to_numpy(float),
                         "required": required,
                         "count": count,
                         "nearest_minutes": near,
@@ -488,8 +514,52 @@ def policy_table(
     return out.astype({"required": bool, "missing": bool, "count": int})
 
 
-def missing_by_origin(policy: pd.DataFrame) -> dict[str, list[str]]:
-    """The required types each facility / origin lacks in the largest band.
+def missing_by_origin(
+    policy: pd.DataFrame, not_routed: Iterable[tuple[str, object]] = ()
+) -> dict[str, list[str]]:
+    """The required types each facility / origin lacks: none within its required time.
+
+    A type is missing when no POI of it lies within the type's ``required_min`` (basic
+    10 minutes, quality 15 in the shipped table), whatever the bands: a supermarket 12
+    minutes away is missing, although it is within the 15-minute band. Only types whose
+    required time is within the largest band can be checked (the walk ends there); the
+    others are in `not_checked_types`.
+
+    Parameters
+    ----------
+    policy
+        A `policy_table`.
+    not_routed
+        ``(origin_kind, origin_id)`` of facilities / origins that were not walked (no
+        usable point, `not_routed`): nothing was measured for them, so they are left out.
+
+    Returns
+    -------
+    missing
+        origin_id -> type_codes (table order), for every walked origin in the table (empty
+        list when nothing is missing).
+    """
+    if policy.empty:
+        return {}
+    skip = {(str(kind), str(oid)) for kind, oid in not_routed}
+    largest = float(policy["band_min"].max())
+    first = policy[policy["band_min"] == policy["band_min"].min()]  # one row per type
+    need = first["required_min"].to_numpy(float)
+    near = first["nearest_minutes"].to_numpy(float)
+    checked = within_band(need, largest)
+    with np.errstate(invalid="ignore"):  # NaN: none within the largest band
+        near_enough = near <= need + BAND_TOLERANCE * np.maximum(need, 1.0)  # the band rule
+    lacking = checked & ~near_enough
+    first = first.assign(_lacking=lacking)
+    return {
+        str(oid): list(g.loc[g["_lacking"], "type_code"])
+        for (oid, kind), g in first.groupby(["origin_id", "origin_kind"], sort=False)
+        if (str(kind), str(oid)) not in skip
+    }
+
+
+def not_checked_types(policy: pd.DataFrame) -> list[str]:
+    """Types whose required time is beyond the largest band, so the walk cannot check them.
 
     Parameters
     ----------
@@ -498,18 +568,16 @@ def missing_by_origin(policy: pd.DataFrame) -> dict[str, list[str]]:
 
     Returns
     -------
-    missing
-        origin_id -> type_codes (table order), for every origin in the table (empty list
-        when nothing is missing).
+    codes
+        type_codes (table order); empty with the default bands (5, 10, 15).
     """
     if policy.empty:
-        return {}
-    largest = policy["band_min"].max()
-    top = policy[policy["band_min"] == largest]
-    return {
-        str(oid): list(g.loc[g["missing"], "type_code"])
-        for oid, g in top.groupby("origin_id", sort=False)
-    }
+        return []
+    largest = float(policy["band_min"].max())
+    types = policy.drop_duplicates("type_code")
+    return list(
+        types.loc[~within_band(types["required_min"].to_numpy(float), largest), "type_code"]
+    )
 
 
 def policy_summary(
@@ -534,9 +602,10 @@ def policy_summary(
     Returns
     -------
     summary
-        ``types_file``, ``types``, ``rule`` (how kinds map), ``missing`` (per facility /
-        origin, largest band), ``unmapped_kinds`` (kind, count) and ``origins`` (every origin
-        row with its status and reason).
+        ``types_file``, ``types``, ``rule`` (how kinds map), ``missing`` (per walked
+        facility / origin, `missing_by_origin`), ``not_checked_types`` (required beyond the
+        largest band), ``unmapped_kinds`` (kind, count) and ``origins`` (every origin row
+        with its status and reason).
     """
     rows: list[dict[str, Any]] = []
     if origins is not None:
@@ -550,11 +619,38 @@ def policy_summary(
         "types": len(types),
         "rule": "exact OSM key=value tag of the POI kind, else the longest Chinese word "
         "contained in the kind (ties: first in the table); required in a band when the "
-        "type's required_band_min is within it (basic 10 min, quality 15 min)",
-        "missing": missing_by_origin(policy),
+        "type's required_band_min is within it (basic 10 min, quality 15 min); missing "
+        "when no POI of the type is within its required_band_min, whatever the bands",
+        "missing": missing_by_origin(policy, not_routed(result, origins)),
+        "not_checked_types": not_checked_types(policy),
         "unmapped_kinds": unmapped_kinds(result, types).to_dict("records"),
         "origins": rows,
     }
+
+
+def not_routed(result: Result, origins: Result | None = None) -> list[tuple[str, str]]:
+    """Ids of the facilities (and walked origins) that no street reached: nothing measured.
+
+    Parameters
+    ----------
+    result
+        The analysis.
+    origins
+        The `analyse_origins` result, if there were origins.
+
+    Returns
+    -------
+    ids
+        ``(origin_kind, id)`` (``"facility"`` / ``"origin"``) of those whose status is not
+        a routed one.
+    """
+    routed = [str(s) for s in ROUTED_STATUSES]
+    ids = []
+    for kind, r in (("facility", result), ("origin", origins)):
+        if r is not None:
+            f = r.facilities
+            ids += [(kind, str(i)) for i in f.loc[~f["status"].isin(routed), "facility_id"]]
+    return ids
 
 
 def load_origins(scenario: Scenario) -> pd.DataFrame | None:

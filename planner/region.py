@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
-TASK_FORMAT_VERSION = 3  # 2: split_pieces; 3: cpu_seconds
+TASK_FORMAT_VERSION = 4  # 2: split_pieces; 3: cpu_seconds; 4: policy required_min
 
 #: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
 #: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
@@ -879,6 +879,8 @@ def merge(
     result
         The merged tables.
     """
+    from planner.policy import missing_by_origin, not_checked_types
+
     status_of = {s["index"]: s for s in statuses}
     cov, poi_parts, pol = [], [], []
     per_area: dict[int, dict[str, Any]] = {}
@@ -946,13 +948,15 @@ def merge(
             c = data["coverage"]
             row["facilities_reaching"] = int(c["facility_id"].nunique()) if len(c) else 0
             p = data["policy"]
-            req = p[p["required"]] if len(p) else p
-            missing = req[req["missing"]] if len(req) else req
-            row["policy_required"] = int(req["type_code"].nunique()) if len(req) else 0
-            row["policy_missing"] = (
-                "、".join(dict.fromkeys(missing["type_zh"])) if len(missing) else ""
+            # missing: none within the type's required time (basic 10, quality 15 min)
+            lacking = dict.fromkeys(c for v in missing_by_origin(p).values() for c in v)
+            words = dict(zip(p["type_code"], p["type_zh"], strict=False)) if len(p) else {}
+            checked = (
+                p.loc[~p["type_code"].isin(not_checked_types(p)), "type_code"] if len(p) else p
             )
-            row["policy_missing_count"] = int(missing["type_code"].nunique()) if len(missing) else 0
+            row["policy_required"] = int(checked.nunique()) if len(p) else 0
+            row["policy_missing"] = "、".join(words[c] for c in lacking)
+            row["policy_missing_count"] = len(lacking)
             row["network_nodes"] = data["network_nodes"]
             row["split_pieces"] = data["split_pieces"]
         rows.append(row)

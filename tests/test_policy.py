@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from planner import outputs, pipeline, policy
+from planner import maps, outputs, pipeline, policy
 from planner._errors import PlannerError
 from planner.policy import POLICY_COLUMNS, classify, load_types
 from planner.schema import Status
@@ -241,6 +242,72 @@ def test_origins_walked_with_the_same_engine_and_rows_kept(with_policy, types):
     s = with_policy.summary["policy"]
     assert s["unmapped_kinds"] == [{"kind": "amenity:bank", "count": 1}]
     assert "Q12_pet" in s["missing"]["F"] and "Q12_pet" not in s["missing"]["O1"]
+
+
+def test_missing_means_none_within_the_types_required_time_whatever_the_bands(types):
+    """F at 0 (100 m/min): the wet market (basic, 10 min) is 12 min away: missing, although
+    it is within the 15-minute band. O1 at 1600 m: the convenience stores are 11.5 and 13
+    min away: missing. O2 has no point: nothing measured, no list. The same answer with one
+    20-minute band; with bands (3, 6) nothing can be checked, and the summary says so."""
+    net = make_network({0: (0, 0), 1: (1600, 0)}, [(0, 1)])
+    everything = set(types.table["type_code"])
+    for bands in ((5, 10, 15), (20,), (10, 15, 30)):
+        result = pipeline.analyse(
+            net, points([("F", 0, 0, "test")]), points(POIS), bands_min=bands, speed_kmh=SPEED
+        )
+        policy.add_policy(result, types, origins_table())
+        s = result.summary["policy"]
+        assert set(s["missing"]) == {"F", "O1"}, bands  # O2 was not walked
+        assert set(s["missing"]["F"]) == everything - {
+            "B01_convenience_store",  # 3 min
+            "B11_pharmacy",  # 8 min
+            "Q11_tea_coffee",  # 14 min
+            "Q03_bakery",  # 15.0 min: on the edge, inside
+        }, bands
+        assert "B03_wet_market" in s["missing"]["F"]
+        assert set(s["missing"]["O1"]) == everything - {
+            "B03_wet_market",  # 4 min
+            "B11_pharmacy",  # 8 min
+            "Q12_pet",
+            "Q03_bakery",
+            "Q11_tea_coffee",
+        }, bands
+        assert s["not_checked_types"] == [], bands
+        panel = maps.policy_html(result)
+        assert "综合超市" in panel and "未计算 not walked" in panel  # O2
+        f_line = re.search(r"<b>F</b>[^<]*: ([^<]*)</div>", panel)[1]
+        assert "农贸市场" in f_line or "菜市场" in f_line, f_line
+    short = pipeline.analyse(
+        net, points([("F", 0, 0, "test")]), points(POIS), bands_min=(3, 6), speed_kmh=SPEED
+    )
+    policy.add_policy(short, types, origins_table())
+    s = short.summary["policy"]
+    assert s["missing"] == {"F": [], "O1": []}
+    assert set(s["not_checked_types"]) == everything
+    assert "未检查 26 类" in maps.policy_html(short)
+
+
+def test_an_origin_with_a_facilitys_id_is_not_merged_with_it(types, line):
+    o = points([("F", 1600, 0, "place=neighbourhood"), ("O1", 1600, 0, "place=neighbourhood")])
+    result = pipeline.analyse(
+        line.network, points([("F", 0, 0, "test")]), points(POIS), bands_min=BANDS, speed_kmh=SPEED
+    )
+    policy.add_policy(result, types, o)
+    s = result.summary["policy"]
+    (clash,) = [r for r in s["origins"] if r["origin_id"] == "F"]
+    assert clash["status"] == "duplicate_id" and "a facility has this id" in clash["reason"]
+    assert len(s["missing"]["F"]) == len(set(s["missing"]["F"])) == 22
+    assert clash["reason"] in result.problems()
+
+
+def test_unmapped_kinds_count_a_repeated_row_once(types):
+    pois = points([*POIS, ("B", 200, 0, "amenity:bank")])
+    pois.loc[len(POIS), ["status", "usable"]] = [Status.DUPLICATE_ID.value, False]
+    net = make_network({0: (0, 0), 1: (1600, 0)}, [(0, 1)])
+    result = pipeline.analyse(net, points([("F", 0, 0, "test")]), pois, bands_min=BANDS)
+    assert policy.unmapped_kinds(result, types).to_dict("records") == [
+        {"kind": "amenity:bank", "count": 1}
+    ]
 
 
 def test_origin_rows_with_problems_are_input_problems(with_policy):
