@@ -435,6 +435,7 @@ def too_far_reasons(
         reason if it had one (a fixed lat/lon swap).
     """
     source = facilities.attrs.get(readers.ATTR_SOURCE) or "facilities"
+    sources = facilities.attrs.get(readers.ATTR_ROW_SOURCES) or {}
     unit = facilities.attrs.get(readers.ATTR_UNIT) or "row"
     x, y = to_network_xy(
         network, facilities["lon"].to_numpy(dtype=float), facilities["lat"].to_numpy(dtype=float)
@@ -453,7 +454,10 @@ def too_far_reasons(
         strict=True,
     ):
         where = _("{file} {unit} {number}, facility {id}").format(
-            file=source, unit=_(unit), number=row, id=json.dumps(str(fid), ensure_ascii=False)
+            file=sources.get(str(fid), source),
+            unit=_(unit),
+            number=row,
+            id=json.dumps(str(fid), ensure_ascii=False),
         )
         if np.isfinite(d):
             text = _(

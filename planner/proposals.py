@@ -25,7 +25,9 @@ from shapely.ops import substring
 from planner._errors import PlannerError
 from planner._paths import is_file_name
 from planner.network import StreetNetwork
+from planner.readers import ATTR_ROW_SOURCES, ATTR_SOURCE
 from planner.result import Result
+from planner.schema import Status
 from planner.style import within_band
 
 __all__ = [
@@ -241,6 +243,11 @@ def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
     for fid, (lon, lat) in proposal.move.items():
         at = rows["id"].astype(str) == str(fid)
         rows.loc[at, ["lon", "lat"]] = [float(lon), float(lat)]
+        # the move gives the place (checked WGS-84): a row without a usable point has one now
+        fixed = at & ~rows["usable"].astype(bool)
+        rows.loc[fixed, "usable"] = True
+        rows.loc[fixed, "status"] = Status.OK.value
+        rows.loc[fixed, "reason"] = ""
     rows = rows[~rows["id"].astype(str).isin([str(f) for f in proposal.close])]
     if proposal.add is not None and len(proposal.add):
         clash = sorted(set(proposal.add["id"].astype(str)) & set(rows["id"].astype(str)))
@@ -252,6 +259,9 @@ def _facility_rows(result: Result, proposal: Proposal) -> pd.DataFrame:
             )
         rows = pd.concat([rows, proposal.add], ignore_index=True)
     rows.attrs = dict(result.facility_rows.attrs)
+    if proposal.add is not None and len(proposal.add):  # messages name the file of each row
+        added_from = str(proposal.add.attrs.get(ATTR_SOURCE) or _("added facilities"))
+        rows.attrs[ATTR_ROW_SOURCES] = {str(i): added_from for i in proposal.add["id"]}
     return rows.reset_index(drop=True)
 
 

@@ -77,6 +77,9 @@ _CARRIED_STATUSES = frozenset(
 ATTR_SOURCE = "source"
 ATTR_UNIT = "unit"
 ATTR_FILE_PROBLEMS = "file_problems"
+#: ``attrs`` key of a table joined from several files: row id -> the file it came from, for
+#: rows not from `ATTR_SOURCE` (a proposal's added facilities); messages name that file.
+ATTR_ROW_SOURCES = "row_sources"
 
 
 class InputError(PlannerError, ValueError):

@@ -134,7 +134,8 @@ def test_two_proposals_with_one_name_are_refused(cli, tmp_path):
 def test_compare_lists_the_proposals_rows_with_problems(cli, tmp_path):
     """A new facility with bad coordinates, a move too far from any street: each said."""
     (tmp_path / "new.csv").write_text(
-        "id,name,lon,lat\nN1,ok,113.9450,22.5450\nN2,bad,abc,22.5\n", encoding="utf-8"
+        "id,name,lon,lat\nN1,ok,113.9450,22.5450\nN2,bad,abc,22.5\nN3,far,113.93,22.57\n",
+        encoding="utf-8",
     )
     (tmp_path / "p.toml").write_text(
         '[proposal]\nname = "p"\nmove = { F05 = [113.90, 22.60] }\n[add]\npath = "new.csv"\n',
@@ -144,11 +145,13 @@ def test_compare_lists_the_proposals_rows_with_problems(cli, tmp_path):
     assert r.exit_code == 0, r.output
     lines = r.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith("  p: "))
-    assert lines[at + 1] == "    2 problem(s) in the proposal's rows (not routed):"
-    listed = lines[at + 2 : at + 4]
+    assert lines[at + 1] == "    3 problem(s) in the proposal's rows (not routed):"
+    listed = lines[at + 2 : at + 5]
     assert any('new.csv row 3, field "lon": value "abc" is not a number' in x for x in listed)
     assert any("F05" in x and "beyond the snapping limit" in x for x in listed), listed
-    assert lines[at + 4] == f"  tables: {tmp_path / 'c'}"
+    # the added row too far from any street is named by its own file, not facilities.csv
+    assert any('new.csv row 4, facility "N3"' in x and "beyond" in x for x in listed), listed
+    assert lines[at + 5] == f"  tables: {tmp_path / 'c'}"
 
 
 def test_bad_proposals_say_what_is_wrong(two):
@@ -496,6 +499,28 @@ def test_a_walking_time_that_appears_is_faster_and_one_that_goes_is_slower():
         "ok",
     )
     assert compare(after, base)[1].set_index("poi_id").loc["Q", "change"] == "slower"
+
+
+def test_moving_a_facility_whose_row_had_no_point_places_it(tmp_path):
+    """G's row has no coordinates; the proposal moves G to 900 m, next to P: P gains."""
+    to_lonlat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lon, lat = to_lonlat.transform(X0, Y0)
+    (tmp_path / "fac.csv").write_text(f"id,lon,lat\nF,{lon!r},{lat!r}\nG,,\n", encoding="utf-8")
+    network = make_network(
+        {i: (100.0 * i, 0.0) for i in range(11)}, [(i, i + 1) for i in range(10)]
+    )
+    base = planner.analyse(
+        network,
+        planner.read_points(tmp_path / "fac.csv"),
+        points([("P", 900, 0)]),
+        bands_min=(5, 10),
+    )
+    assert base.facilities.set_index("facility_id").loc["G", "status"] == "no_usable_entrance"
+    glon, glat = to_lonlat.transform(X0 + 900, Y0)
+    after = apply_proposal(base, Proposal("moveG", move={"G": (glon, glat)}))
+    assert after.facilities.set_index("facility_id").loc["G", "status"] == "ok"
+    (row,) = compare(base, after)[1].itertuples(index=False)
+    assert row.change == "gained" and row.proposal_minutes == pytest.approx(0.0, abs=1e-6)
 
 
 def test_results_of_other_merchants_are_not_compared(two):
