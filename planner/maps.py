@@ -112,7 +112,31 @@ def esc(text: object) -> str:
     """
     if text is None or (isinstance(text, float) and np.isnan(text)):
         return ""
-    return html.escape(str(text)).translate(_JS_TEMPLATE_CHARS)
+    return html.escape(isolate_bidi(str(text))).translate(_JS_TEMPLATE_CHARS)
+
+
+#: Explicit bidi controls (LRE, RLE, PDF, LRO, RLO; LRI, RLI, FSI, PDI).
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def isolate_bidi(text: str) -> str:
+    """Keep a data text's bidi controls inside it: ``FSI text PDI`` when it has any.
+
+    An unclosed RIGHT-TO-LEFT OVERRIDE in a name (copied from a web page) would reverse the
+    planner's own words after it ("…: 便利店、菜市场" shown backwards); the closing PDI ends
+    every embedding and override the name opened (Unicode bidi algorithm, rule X6a).
+
+    Parameters
+    ----------
+    text
+        A text from data.
+
+    Returns
+    -------
+    text
+        `text` unchanged, or wrapped in U+2068 … U+2069 when it holds a bidi control.
+    """
+    return f"\u2068{text}\u2069" if _BIDI_CONTROLS.search(text) else text
 
 
 def kind_labels(analysis: Result) -> dict[str, str]:
@@ -230,7 +254,7 @@ def esc_many(values: Any) -> list[str]:
     array = values.to_numpy(dtype=object) if hasattr(values, "to_numpy") else list(values)
     column = pd.Series(array, dtype=object)
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    text = np.array([str(u).translate(_ESCAPE_TABLE) for u in uniques], dtype=object)
+    text = np.array([isolate_bidi(str(u)).translate(_ESCAPE_TABLE) for u in uniques], dtype=object)
     out = text[codes].tolist()
     for i in np.flatnonzero(codes < 0).tolist():  # None, NaN, pd.NA, NaT: as `esc` has them
         out[i] = esc(column.iat[i])

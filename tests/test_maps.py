@@ -154,6 +154,29 @@ def test_esc_many_equals_esc_on_every_character_and_mixes() -> None:
     assert maps.esc_many(values) == [maps.esc(v) for v in values]
 
 
+def test_a_bidi_control_in_data_stays_inside_the_text_it_came_with() -> None:
+    """An unclosed RIGHT-TO-LEFT OVERRIDE in a name must not reverse the words after it."""
+    assert maps.esc("公厕 \u202eWC") == "\u2068公厕 \u202eWC\u2069"
+    assert maps.esc("a\u2067b") == "\u2068a\u2067b\u2069"
+    assert maps.esc("流沙") == "流沙"  # no control: unchanged
+    values = ["x\u202ey", "x\u202ey", "plain", "\u202b<b>"]
+    assert maps.esc_many(values) == [maps.esc(v) for v in values]
+    # a whole map: every control from the data is closed by the isolate around its text
+    import planner
+    from tests.handmade import make_network, points
+
+    network = make_network({0: (0.0, 0.0), 1: (600.0, 0.0)}, [(0, 1)])
+    fac = points([("F1", 0, 0)])
+    fac["name"] = "公共厕所 \u202ePublic toilets"
+    pois = points([("P1", 100, 0), ("P2", 200, 0)])
+    pois["name"] = ["便利店 \u202bمتجر", "\u202dshop"]
+    page = maps.build_map(planner.analyse(network, fac, pois, bands_min=(5,))).get_root().render()
+    controls = re.findall("[\u202a-\u202e]", page)
+    assert len(controls) >= 3
+    isolated = re.findall("\u2068[^\u2068\u2069]*[\u202a-\u202e][^\u2068\u2069]*\u2069", page)
+    assert sum(len(re.findall("[\u202a-\u202e]", t)) for t in isolated) == len(controls)
+
+
 def test_js_json_never_closes_the_script() -> None:
     text = maps.page_json({"n": "</script><script>alert(1)</script> & co"})
     assert "<" not in text and ">" not in text and "&" not in text
