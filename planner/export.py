@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 #: Sheet names of the workbook, in order (policy and gaps only when the result has them).
-WORKBOOK_SHEETS = ("汇总", "服务点", "商户", "覆盖明细", "政策业态", "服务缺口")
+WORKBOOK_SHEETS = ("汇总", "服务点", "出入口", "商户", "覆盖明细", "政策业态", "服务缺口")
 #: Layers of the GeoPackage, in order.
 GEOPACKAGE_LAYERS = ("facilities", "entrances", "pois", "isochrones", "network", "gaps")
 #: Chinese name of each column (`planner.schema` layouts, policy and gap tables).
@@ -468,13 +468,15 @@ def workbook_tables(result: Result) -> dict[str, pd.DataFrame]:
     """The table sheets of the workbook, by sheet name (summary excluded)."""
     tables = {
         WORKBOOK_SHEETS[1]: pd.DataFrame(result.facilities),
-        WORKBOOK_SHEETS[2]: pd.DataFrame(result.pois),
-        WORKBOOK_SHEETS[3]: pd.DataFrame(result.coverage),
+        # every input facility row (entrance) with its status and reason, as facilities.csv
+        WORKBOOK_SHEETS[2]: pd.DataFrame(result.entrances),
+        WORKBOOK_SHEETS[3]: pd.DataFrame(result.pois),
+        WORKBOOK_SHEETS[4]: pd.DataFrame(result.coverage),
     }
     if result.policy is not None:
-        tables[WORKBOOK_SHEETS[4]] = pd.DataFrame(result.policy)
+        tables[WORKBOOK_SHEETS[5]] = pd.DataFrame(result.policy)
     cells = gaps.gaps_of(result).cells
-    tables[WORKBOOK_SHEETS[5]] = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+    tables[WORKBOOK_SHEETS[6]] = pd.DataFrame(cells.drop(columns=cells.geometry.name))
     return tables
 
 
@@ -482,7 +484,8 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     """Write the result as an ``.xlsx`` workbook atomically.
 
     Sheets: 汇总 (title, data source and date, speed, bands, per-band totals and shares,
-    per-facility counts per band), 服务点 (facilities), 商户 (merchants, with nearest
+    per-facility counts per band), 服务点 (facilities), 出入口 (every input facility row,
+    an entrance, with its status and reason, as facilities.csv), 商户 (merchants, with nearest
     facility and minutes), 覆盖明细 (coverage pairs), 政策业态 (policy, when the result has
     one) and 服务缺口 (gap cells, without geometry). Table sheets have a frozen header row,
     an auto-filter and widths by content (capped); numbers are stored as numbers and text

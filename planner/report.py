@@ -13,6 +13,7 @@ from planner import plot
 from planner._publish import SIGNATURE, check_replaceable
 from planner.io import write_atomic
 from planner.result import Result
+from planner.schema import ROUTED_STATUSES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -79,9 +80,13 @@ def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]
     header = [plot.label("服务点", "Facility", cjk)] + [_band_label(b, cjk) for b in bands]
     rows = []
     facilities = analysis.summary["facilities"]
+    unrouted = plot.label("未计算", "not routed", cjk)
     for f in facilities[:limit]:
-        name = _short_name(str(f.get("name") or ""), cjk)
+        name = _short_name(" ".join(str(f.get("name") or "").split()), cjk)  # no line breaks
         first = f"{f['facility_id']} {name}".strip()
+        if f.get("status") not in ROUTED_STATUSES:  # nothing walked: not "reaches 0"
+            rows.append([first, *[unrouted for _ in keys]])
+            continue
         rows.append([first, *[str(f["bands"].get(k, {}).get("pois", 0)) for k in keys]])
     overall = analysis.summary["overall"]
     total = overall["pois_total"]

@@ -65,10 +65,19 @@ def _excel_width(chars: float) -> float:
 def test_workbook_sheets_headers_filters_and_counts(written):
     a, files = written
     book = openpyxl.load_workbook(files["workbook"])
-    assert book.sheetnames == ["汇总", "服务点", "商户", "覆盖明细", "政策业态", "服务缺口"]
+    assert book.sheetnames == [
+        "汇总",
+        "服务点",
+        "出入口",
+        "商户",
+        "覆盖明细",
+        "政策业态",
+        "服务缺口",
+    ]
     cells = gaps.gaps_of(a).cells
     tables = {
         "服务点": a.facilities.drop(columns="geometry"),
+        "出入口": a.entrances.drop(columns="geometry"),
         "商户": a.pois.drop(columns="geometry"),
         "覆盖明细": a.coverage,
         "政策业态": a.policy,
@@ -88,6 +97,26 @@ def test_workbook_sheets_headers_filters_and_counts(written):
             assert _excel_width(export.MIN_WIDTH) <= width <= _excel_width(export.MAX_WIDTH)
     assert "最近服务点 nearest_facility_id" in [c.value for c in book["商户"][1]]
     assert "1分钟未覆盖商户 uncovered_1" in [c.value for c in book["服务缺口"][1]]
+
+
+def test_workbook_keeps_every_facility_row_with_its_status(tmp_path):
+    """A second entrance with no point and a facility far from any street are in 出入口."""
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F1", 50, 10), ("F1", 60, 10), ("F2", 50, 2000)])
+    fac.loc[1, ["lon", "lat"]] = np.nan
+    fac.loc[1, ["status", "usable", "reason"]] = [
+        "missing_coordinates",
+        False,
+        "f.csv row 3: no lon",
+    ]
+    a = pipeline.analyse(net, fac, points([("P1", 20, 5)]), bands_min=(1,))
+    path = export.write_workbook(a, tmp_path / "t.xlsx")
+    ws = openpyxl.load_workbook(path)["出入口"]
+    heads = [c.value for c in ws[1]]
+    rows = [dict(zip(heads, (c.value for c in r), strict=True)) for r in ws.iter_rows(min_row=2)]
+    status, reason = export.header("status"), export.header("reason")
+    assert [r[status] for r in rows] == ["ok", "missing_coordinates", "too_far_from_network"]
+    assert rows[1][reason] == "f.csv row 3: no lon" and "snapping limit" in rows[2][reason]
 
 
 def test_workbook_numbers_are_numbers_and_text_is_never_a_formula(written):

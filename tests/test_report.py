@@ -221,3 +221,19 @@ def test_table_headers_are_chinese_first_with_a_cjk_font(monkeypatch):
     monkeypatch.setattr(plot, "cjk_font", lambda: None)
     header, _rows, _note = report._table_rows(a, 10)
     assert header == ["Facility", "≤5 min", "≤7.5 min"]
+
+
+def test_a_facility_not_routed_reads_not_routed_not_zero(monkeypatch):
+    """F2 is 2 km from the only street: 未计算, not "0 0" like a facility that reaches none."""
+    from planner import pipeline, plot
+    from tests.handmade import make_network, points
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F1", 50, 10), ("F2", 50, 2000), ("F3", 0, 0)])
+    fac["name"] = ["a", "b", "深大\n地铁站"]
+    a = pipeline.analyse(net, fac, points([("P1", 80, 5)]), bands_min=(1, 2))
+    monkeypatch.setattr(plot, "cjk_font", lambda: "a font")
+    _header, rows, _note = report._table_rows(a, 10)
+    assert rows[0] == ["F1 a", "1", "1"]
+    assert rows[1] == ["F2 b", "未计算 not routed", "未计算 not routed"]
+    assert rows[2] == ["F3 深大 地铁站", "0", "1"]  # a line break in a name is a space
