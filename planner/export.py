@@ -417,7 +417,7 @@ def _summary_rows(
         ["时间圈(分钟) bands_min", " / ".join(bands)],
         ["服务点数 facilities", len(result.facilities)],
         ["商户总数 pois_total", overall.get("pois_total")],
-        ["可达商户 pois_routable", overall.get("pois_routable")],
+        ["已接入路网商户 pois_routable", overall.get("pois_routable")],
     ]  # fmt: skip
     for title, parts in continued:
         rows.append(
@@ -430,7 +430,7 @@ def _summary_rows(
     rows += [
         [],
         [header("band_min"), "覆盖商户 pois_within", "占全部商户 share_of_all_pois",
-         "占可达商户 share_of_routable_pois"],
+         "占已接入路网商户 share_of_routable_pois"],
     ]  # fmt: skip
     for key in bands:
         band = overall.get("bands", {}).get(key, {})

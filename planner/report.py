@@ -146,6 +146,15 @@ def _crs_text(analysis: Result) -> str:
     return f"{name} (" + plot.label("米", "metres", plot.cjk_font() is not None) + ")"
 
 
+def _converted_crs(analysis: Result) -> list[str]:
+    """The input coordinate systems other than WGS-84 that usable rows were converted from."""
+    found: set[str] = set()
+    for table in (analysis.entrances, analysis.pois):
+        if "crs_orig" in table:
+            found |= {str(c) for c in table["crs_orig"].dropna().unique() if str(c)}
+    return sorted(found - {"WGS84", "EPSG:4326", "nan"})
+
+
 def _notes(analysis: Result) -> str:
     about, settings = analysis.provenance, analysis.settings
     cjk = plot.cjk_font() is not None
@@ -153,13 +162,19 @@ def _notes(analysis: Result) -> str:
     lines = [
         plot.label("数据来源", "Data:", cjk) + f" {about.attribution}, {date}",
         plot.label("坐标系", "CRS:", cjk) + " WGS-84 (EPSG:4326)",
-        plot.label("GCJ-02（高德）输入已转换", "GCJ-02 inputs converted to WGS-84", cjk),
         plot.label("制图投影", "Drawn in:", cjk) + f" {_crs_text(analysis)}",
         plot.label("方法：沿街道网络步行，非直线距离", "Method: walking along streets,", cjk),
         plot.label("", "not straight line,", False) + f" {settings.speed_kmh:g} km/h",
     ]
+    converted = _converted_crs(analysis)
+    if converted:  # only what was converted, e.g. GCJ-02 (Amap) points
+        lines.insert(
+            2, plot.label("输入已转换", "Converted to WGS-84:", cjk) + f" {', '.join(converted)}"
+        )
     if about.facilities_file:
         lines.append(plot.label("服务点", "Facilities:", cjk) + f" {about.facilities_file}")
+    if about.pois_file:
+        lines.append(plot.label("商户", "POIs:", cjk) + f" {about.pois_file}")
     text = "\n".join(lines)
     return text if cjk else "\n".join(plot.english_only(x) for x in lines)
 

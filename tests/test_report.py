@@ -237,3 +237,18 @@ def test_a_facility_not_routed_reads_not_routed_not_zero(monkeypatch):
     assert rows[0] == ["F1 a", "1", "1"]
     assert rows[1] == ["F2 b", "未计算 not routed", "未计算 not routed"]
     assert rows[2] == ["F3 深大 地铁站", "0", "1"]  # a line break in a name is a space
+
+
+def test_notes_name_only_the_coordinate_systems_that_were_converted(monkeypatch):
+    from planner import pipeline, plot
+    from tests.handmade import make_network, points
+
+    monkeypatch.setattr(plot, "cjk_font", lambda: "a font")
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F1", 50, 10)])
+    fac["crs_orig"] = "WGS84"
+    plain = pipeline.analyse(net, fac, points([("P1", 80, 5)]), bands_min=(5,))
+    assert "Converted" not in report._notes(plain) and "GCJ" not in report._notes(plain)
+    fac["crs_orig"] = "GCJ02"
+    amap = pipeline.analyse(net, fac, points([("P1", 80, 5)]), bands_min=(5,))
+    assert "输入已转换 Converted to WGS-84: GCJ02" in report._notes(amap)
