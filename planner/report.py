@@ -173,8 +173,12 @@ def _notes(analysis: Result) -> str:
         )
     if about.facilities_file:
         lines.append(plot.label("服务点", "Facilities:", cjk) + f" {about.facilities_file}")
-    if about.pois_file:
-        lines.append(plot.label("商户", "POIs:", cjk) + f" {about.pois_file}")
+    came_from = [about.pois_file] if about.pois_file else []
+    pois = analysis.pois
+    if "source" in pois and pois["source"].astype(str).str.startswith("OpenStreetMap").any():
+        came_from.append("OpenStreetMap")
+    if came_from:
+        lines.append(plot.label("商户", "POIs:", cjk) + f" {' + '.join(came_from)}")
     text = "\n".join(lines)
     return text if cjk else "\n".join(plot.english_only(x) for x in lines)
 

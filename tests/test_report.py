@@ -82,7 +82,8 @@ def test_page_text_is_extractable(sample_map_run: Result):
     for band in overall["bands"].values():
         assert f"{band['pois_within']} ({100 * band['share_of_all_pois']:.1f}%)" in flat
     assert "审图号：无（内部使用" in flat  # the sample has no [report] review number
-    assert "WGS-84" in flat and "GCJ-02" in flat
+    assert "WGS-84" in flat and "GCJ" not in flat  # the sample's inputs are all WGS-84
+    assert "商户 POIs:" in flat or "POIs:" in flat  # where the merchants came from
     assert "OpenStreetMap" in flat and "2021-03-17" in flat
 
 
