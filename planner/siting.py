@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from scipy import sparse
 
 from planner._errors import PlannerError
 from planner._i18n import _
-from planner.schema import ROUTED_STATUSES
+from planner.schema import ROUTED_STATUSES, Status
 
 if TYPE_CHECKING:
     from planner.network import StreetNetwork
@@ -557,13 +558,28 @@ class Siting:
             pipeline._check_table(candidates, "candidates")
             snapped = pipeline._snap_table(network, candidates, settings.snap_limit_m)
             usable = candidates["usable"].to_numpy(dtype=bool)
-            ok = usable & (snapped["edge"].to_numpy() >= 0)
-            status = np.asarray(candidates["status"], dtype=object).copy()
-            reason = np.asarray(candidates["reason"], dtype=object).copy()
-            far = usable & ~ok
-            status[far] = snapped["status"].to_numpy()[far]
             source = candidates.attrs.get(ATTR_SOURCE) or "candidates"
             unit = candidates.attrs.get(ATTR_UNIT) or "row"
+            status = np.asarray(candidates["status"], dtype=object).copy()
+            reason = np.asarray(candidates["reason"], dtype=object).copy()
+            # a new site is added as a facility by its id: an existing facility's id clashes
+            taken = {str(f) for f in result.facilities["facility_id"]}
+            clash = usable & candidates["id"].astype(str).isin(taken).to_numpy()
+            status[clash] = Status.DUPLICATE_ID.value
+            reason[clash] = [
+                _("{file} {unit} {number}: candidate {id} has the id of a facility").format(
+                    file=source, unit=_(unit), number=r, id=json.dumps(str(i), ensure_ascii=False)
+                )
+                for r, i in zip(
+                    candidates["row"].to_numpy()[clash],
+                    candidates["id"].to_numpy()[clash],
+                    strict=True,
+                )
+            ]
+            usable = usable & ~clash
+            ok = usable & (snapped["edge"].to_numpy() >= 0)
+            far = usable & ~ok
+            status[far] = snapped["status"].to_numpy()[far]
             reason[far] = [
                 _(
                     "{file} {unit} {number}: no walkable street within the snapping limit "

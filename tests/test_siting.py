@@ -321,6 +321,12 @@ def test_bad_candidate_rows_are_excluded_with_their_status(line):
         "C2": "invalid_coordinates",
         "FAR": "too_far_from_network",
     }
+    # a candidate with a facility's id would be added as that facility: left out, said why
+    same = pd.concat([cands, points([("F", 350, 0)])], ignore_index=True)
+    s = st.Siting.from_result(result, same, band_min=2)
+    assert "F" not in set(s.candidates["site_id"])
+    (row,) = s.excluded[s.excluded["site_id"] == "F"].itertuples(index=False)
+    assert row.status == "duplicate_id" and 'candidate "F" has the id of a facility' in row.reason
 
 
 @pytest.mark.parametrize(
