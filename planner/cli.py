@@ -560,10 +560,13 @@ def site(
                 raise
             raise siting.SitingError(exc.detail, argument=option) from None
         from planner._publish import output_set
+        from planner.io import write_csv
 
         notes: list[str] = []
         with output_set(out_dir, notes=notes) as folder:
             problem.to_csv(folder / "sites.csv")
+            if table is not None:  # every candidate row, with its status (and rank if chosen)
+                write_csv(problem.candidate_rows(table), folder / "candidates.csv")
         for note in notes:
             _say(note)
         from planner.offline import save_offline

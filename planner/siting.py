@@ -921,6 +921,47 @@ class Siting:
         proposal = Proposal("sites", add=self.as_facilities())
         return compare_map(result, apply_proposal(result, proposal), proposal)
 
+    def candidate_rows(self, table: pd.DataFrame) -> pd.DataFrame:
+        """Every row of the candidates table with its status, reason and rank if chosen.
+
+        Parameters
+        ----------
+        table
+            The candidates table given to `from_result` (`planner.read_points` layout).
+
+        Returns
+        -------
+        rows
+            ``row, site_id, name, lon, lat, status, reason, rank`` (rank empty unless the
+            site was chosen), one per row of `table`, in its order.
+        """
+        status = table["status"].astype(object).to_numpy().copy()
+        reason = table["reason"].astype(object).to_numpy().copy()
+        usable = table["usable"].to_numpy(dtype=bool).copy()
+        at = {int(r): n for n, r in enumerate(table["row"])}
+        for r, st, why in self.excluded[["row", "status", "reason"]].itertuples(index=False):
+            if int(r) in at:  # left out after reading: too far, a facility's id
+                n = at[int(r)]
+                status[n], reason[n], usable[n] = st, why, False
+        chosen = self.selected if self.selected is not None else pd.DataFrame(columns=["site_id"])
+        ranks = dict(zip(chosen["site_id"].astype(str), chosen.get("rank", []), strict=True))
+        rank = [
+            ranks.get(str(i), pd.NA) if ok else pd.NA
+            for i, ok in zip(table["id"], usable, strict=True)
+        ]
+        return pd.DataFrame(
+            {
+                "row": table["row"].to_numpy(),
+                "site_id": table["id"].astype(str).to_numpy(),
+                "name": table["name"].to_numpy() if "name" in table else "",
+                "lon": table["lon"].to_numpy(dtype=float),
+                "lat": table["lat"].to_numpy(dtype=float),
+                "status": status,
+                "reason": reason,
+                "rank": pd.array(rank, dtype="Int64"),
+            }
+        )
+
     def to_csv(self, path: str | Path) -> Path:
         """Write the chosen sites as sites.csv (`SITES_COLUMNS`), spreadsheet-safe.
 

@@ -372,6 +372,15 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     assert "candidate left out" in r.stderr and "row 5" in r.stderr
     sites = pd.read_csv(tmp_path / "s" / "sites.csv", encoding="utf-8-sig")
     assert list(sites.columns) == list(st.SITES_COLUMNS) and len(sites) == 2
+    # every candidate row is in candidates.csv with its status, the chosen ones ranked
+    rows = pd.read_csv(
+        tmp_path / "s" / "candidates.csv", encoding="utf-8-sig", dtype={"rank": "Int64"}
+    )
+    assert list(rows["site_id"]) == list("ABCDE") and list(rows["name"]) == list("abcde")
+    assert list(rows["status"]) == ["ok", "ok", "ok", "invalid_coordinates", "ok"]
+    assert 'row 5, field "lon"' in rows["reason"][3]
+    chosen = rows.dropna(subset=["rank"]).set_index("site_id")["rank"]
+    assert chosen.to_dict() == dict(zip(sites["site_id"], sites["rank"], strict=True))
     # the map: written where the output says, offline, the new sites' gains as counted
     from planner.offline import external_urls
 
