@@ -313,8 +313,10 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     Returns
     -------
     by_facility
-        ``facility_id, band_min, base, proposal, gained, lost``: merchants within the band
-        of that facility in each result (a facility absent from one counts 0 there).
+        ``facility_id, band_min, base, proposal, gained, lost, base_status,
+        proposal_status``: merchants within the band of that facility in each result (a
+        facility absent from one counts 0 there and its status is empty; one that was not
+        walked, e.g. an added row with bad coordinates, counts 0 and its status says why).
     by_poi
         ``poi_id, name, kind, base_minutes, base_status, proposal_minutes,
         proposal_status, base_band, proposal_band, change``, one row per merchant row of
@@ -340,6 +342,8 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     fac_ids = list(
         dict.fromkeys([*base.facilities["facility_id"], *other.facilities["facility_id"]])
     )
+    status_a = dict(zip(base.facilities["facility_id"], base.facilities["status"], strict=True))
+    status_b = dict(zip(other.facilities["facility_id"], other.facilities["status"], strict=True))
     for fid in fac_ids:
         a = base.coverage[base.coverage["facility_id"] == fid]
         b = other.coverage[other.coverage["facility_id"] == fid]
@@ -354,6 +358,9 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
                     "proposal": len(sb),
                     "gained": len(sb - sa),
                     "lost": len(sa - sb),
+                    # closed / not yet there: ""; no_usable_entrance: counted 0, not walked
+                    "base_status": str(status_a.get(fid, "")),
+                    "proposal_status": str(status_b.get(fid, "")),
                 }
             )
     by_facility = pd.DataFrame(rows)

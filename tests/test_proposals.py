@@ -152,6 +152,15 @@ def test_compare_lists_the_proposals_rows_with_problems(cli, tmp_path):
     # the added row too far from any street is named by its own file, not facilities.csv
     assert any('new.csv row 4, facility "N3"' in x and "beyond" in x for x in listed), listed
     assert lines[at + 5] == f"  tables: {tmp_path / 'c'}"
+    # the table says which facilities were not walked, so their zeros are not read as results
+    fac = pd.read_csv(
+        tmp_path / "c" / "p_facilities.csv", encoding="utf-8-sig", keep_default_na=False
+    )
+    status = fac.drop_duplicates("facility_id").set_index("facility_id")
+    assert status.loc["N1", "proposal_status"] == "ok" and status.loc["N1", "base_status"] == ""
+    for fid in ("N2", "N3", "F05"):
+        assert status.loc[fid, "proposal_status"] == "no_usable_entrance", fid
+    assert status.loc["F05", "base_status"] == "ok"
 
 
 def test_bad_proposals_say_what_is_wrong(two):
