@@ -114,10 +114,23 @@ def header(column: str) -> str:
     return f"{zh} {column}" if zh else column
 
 
+#: Excel's limit of characters in a cell; longer text is cut, saying so (the CSVs keep it all).
+EXCEL_MAX_CHARS = 32_767
+_CUT_MARK = "…[截断 truncated: full text in the CSV]"
+
+
+def _fit_cell(text: str) -> str:
+    """`text`, cut to `EXCEL_MAX_CHARS` with a visible mark when longer (Excel repairs, that
+    is cuts silently, a longer cell; xlsxwriter cuts some cells silently too)."""
+    if len(text) <= EXCEL_MAX_CHARS:
+        return text
+    return text[: EXCEL_MAX_CHARS - len(_CUT_MARK)] + _CUT_MARK
+
+
 def _cell_value(value: Any) -> Any:
     """A Python value the workbook stores with the right type; NaN, inf and None stay empty."""
     if type(value) is str:  # the common case first
-        return "'" + value if value.startswith(io.FORMULA_START) else value
+        return _fit_cell("'" + value if value.startswith(io.FORMULA_START) else value)
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, bool | np.bool_):
@@ -127,10 +140,10 @@ def _cell_value(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return float(value) if math.isfinite(value) else None
     if isinstance(value, str):
-        return str(io.spreadsheet_safe(value))
+        return _fit_cell(str(io.spreadsheet_safe(value)))
     if isinstance(value, pd.Timestamp):
         return value.to_pydatetime()
-    return str(io.spreadsheet_safe(str(value)))
+    return _fit_cell(str(io.spreadsheet_safe(str(value))))
 
 
 def _width(values: Iterable[Any]) -> int:

@@ -269,3 +269,23 @@ def test_geopackage_layers_leave_the_result_as_it_was():
     assert layers["pois"].crs.to_epsg() == 4326
     assert list(a.pois["tags"]) == [["菜场", "快递"], None]
     pd.testing.assert_frame_equal(a.pois, before)
+
+
+def test_text_longer_than_an_excel_cell_is_cut_with_a_mark_on_every_sheet(tmp_path):
+    """Excel holds 32,767 characters a cell: longer text is cut, visibly, the same everywhere."""
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F1", 50, 10)])
+    fac["name"] = "邮" * 40_000 + "END"
+    a = pipeline.analyse(net, fac, points([("P1", 20, 5)]), bands_min=(1,))
+    book = openpyxl.load_workbook(export.write_workbook(a, tmp_path / "t.xlsx"))
+    cells = [
+        c.value
+        for sheet in ("汇总", "服务点", "出入口")
+        for row in book[sheet].iter_rows()
+        for c in row
+        if isinstance(c.value, str) and c.value.startswith("邮邮")
+    ]
+    assert len(cells) == 3
+    for text in cells:
+        assert len(text) == export.EXCEL_MAX_CHARS
+        assert text.endswith("…[截断 truncated: full text in the CSV]")
