@@ -120,8 +120,10 @@ _CUT_MARK = "…[截断 truncated: full text in the CSV]"
 
 
 def _fit_cell(text: str) -> str:
-    """`text`, cut to `EXCEL_MAX_CHARS` with a visible mark when longer (Excel repairs, that
-    is cuts silently, a longer cell; xlsxwriter cuts some cells silently too)."""
+    """Cut `text` to `EXCEL_MAX_CHARS` with a visible mark when it is longer.
+
+    Excel repairs (cuts silently) a longer cell, and xlsxwriter cuts some cells silently.
+    """
     if len(text) <= EXCEL_MAX_CHARS:
         return text
     return text[: EXCEL_MAX_CHARS - len(_CUT_MARK)] + _CUT_MARK
