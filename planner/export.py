@@ -189,6 +189,16 @@ class _Sheets:
         self.book = book
         self.bold = book.add_format({"bold": True})
         self.date = book.add_format({"num_format": "yyyy-mm-dd hh:mm:ss"})
+        self._numbers: dict[str, Any] = {}
+
+    def number_format(self, column: str) -> Any:
+        """The display format of a numeric column (`_number_format`), or None."""
+        pattern = _number_format(column)
+        if pattern is None:
+            return None
+        if pattern not in self._numbers:
+            self._numbers[pattern] = self.book.add_format({"num_format": pattern})
+        return self._numbers[pattern]
 
     def write(self, ws: Any, r: int, c: int, value: Any, fmt: Any = None) -> None:
         """One cell; None leaves it empty (unless it is a header cell with a format)."""
@@ -209,14 +219,6 @@ class _Sheets:
             ws.write_number(r, c, value, fmt)
         else:  # a datetime (`_cell_value` turns everything else into one of the above)
             ws.write_datetime(r, c, value, fmt or self.date)
-
-    def rows(self, ws: Any, rows: Sequence[Sequence[Any]], bold_rows: Iterable[int] = ()) -> None:
-        """Rows from the top of the sheet, the `bold_rows` in bold."""
-        bold_set = set(bold_rows)
-        for i, row in enumerate(rows):
-            fmt = self.bold if i in bold_set else None
-            for j, value in enumerate(row):
-                self.write(ws, i, j, value, fmt)
 
 
 #: Text that needs more than the plain inline-string XML: XML escapes, control characters,
@@ -254,7 +256,24 @@ def _number(value: float) -> str:
 _TRUE, _FALSE = '" t="b"><v>1</v></c>', '" t="b"><v>0</v></c>'
 
 
-def _cell_tails(values: list[Any]) -> list[str] | None:
+def _number_format(column: str) -> str | None:
+    """How a numeric column is shown; the stored value stays whole.
+
+    Shares as percentages, minutes to two decimals, metres to one, degrees to six; None:
+    Excel's General.
+    """
+    if column.startswith("share"):
+        return "0.0%"
+    if "minutes" in column:
+        return "0.00"
+    if column in ("lon", "lat", "x_orig", "y_orig"):
+        return "0.000000"
+    if column.endswith("_m") or column in ("distance_m", "access_m"):
+        return "0.0"
+    return None
+
+
+def _cell_tails(values: list[Any], xf: int | None = None) -> list[str] | None:
     """Each cell's XML after ``<c r="A1`` ("" for an empty cell), as xlsxwriter writes it.
 
     `values` are `_column_values`: text, numbers, booleans or None. A column holding anything
@@ -263,6 +282,8 @@ def _cell_tails(values: list[Any]) -> list[str] | None:
     types = set(map(type, values))
     types.discard(type(None))
     if types <= {int, float}:  # `_number`, written out: the call is a third of the time
+        if xf:  # the column's number format (style index), as xlsxwriter writes it
+            return ["" if v is None else f'" s="{xf}"><v>{v:.16G}</v></c>' for v in values]
         return ["" if v is None else f'"><v>{v:.16G}</v></c>' for v in values]
     if types <= {str}:
         memo: dict[str, str] = {}
@@ -349,7 +370,15 @@ def _table_sheet(sheets: _Sheets, title: str, frame: pd.DataFrame, max_rows: int
     heads = [str(io.spreadsheet_safe(header(c))) for c in columns]
     body = [_column_values(frame.iloc[:, j]) for j in range(len(columns))]
     widths = [_width([head, *col[:2000]]) for head, col in zip(heads, body, strict=True)]
-    tails = [_cell_tails(col) for col in body]
+    # a number format for columns of numbers only (a mixed column stays General)
+    formats = [
+        sheets.number_format(name)
+        if {type(v) for v in col} - {type(None)} <= {int, float}
+        else None
+        for name, col in zip(columns, body, strict=True)
+    ]
+    xfs = [f._get_xf_index() if f is not None else None for f in formats]
+    tails = [_cell_tails(col, xf) for col, xf in zip(body, xfs, strict=True)]
     names = []
     write = sheets.write
     for name, a, b in _sheet_parts(title, len(frame), max_rows):
@@ -371,7 +400,7 @@ def _table_sheet(sheets: _Sheets, title: str, frame: pd.DataFrame, max_rows: int
             for j, col in enumerate(body):
                 v = col[i]
                 if v is not None:
-                    write(ws, r, j, v)
+                    write(ws, r, j, v, formats[j])
         names.append(name)
     return names
 
@@ -476,7 +505,21 @@ def _summary_sheet(
         ws.set_column(j, j, _width(values))
     bold = [i for i, r in enumerate(rows) if r and isinstance(r[0], str) and " " in r[0]]
     heads = [i for i, r in enumerate(rows) if len(r) > 2 and all(isinstance(v, str) for v in r)]
-    sheets.rows(ws, rows, bold_rows=[i for i in bold if i in heads])
+    # the numbers under a header (shares, minutes) shown as its column's format says
+    formats: dict[tuple[int, int], Any] = {}
+    for h in heads:
+        for j, name in enumerate(rows[h]):
+            fmt = sheets.number_format(str(name).split()[-1]) if name else None
+            for i in range(h + 1, len(rows)) if fmt is not None else ():
+                if not rows[i]:
+                    break
+                value = rows[i][j] if j < len(rows[i]) else None
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    formats[i, j] = fmt
+    bold_rows = {i for i in bold if i in heads}
+    for i, row in enumerate(rows):
+        for j, value in enumerate(row):
+            sheets.write(ws, i, j, value, sheets.bold if i in bold_rows else formats.get((i, j)))
 
 
 def workbook_tables(result: Result) -> dict[str, pd.DataFrame]:

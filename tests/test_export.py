@@ -289,3 +289,25 @@ def test_text_longer_than_an_excel_cell_is_cut_with_a_mark_on_every_sheet(tmp_pa
     for text in cells:
         assert len(text) == export.EXCEL_MAX_CHARS
         assert text.endswith("…[截断 truncated: full text in the CSV]")
+
+
+def test_numbers_are_shown_as_shares_minutes_and_metres_and_stored_whole(written):
+    a, files = written
+    book = openpyxl.load_workbook(files["workbook"])
+    ws = book["汇总"]
+    shares = [
+        c for row in ws.iter_rows() for c in row if isinstance(c.value, float) and 0 < c.value < 1
+    ]
+    assert shares and all(c.number_format == "0.0%" for c in shares)
+    pois = book["商户"]
+    heads = [c.value for c in pois[1]]
+    j = heads.index(export.header("minutes_to_nearest"))
+    cells = [row[j] for row in pois.iter_rows(min_row=2) if row[j].value is not None]
+    assert cells and all(c.number_format == "0.00" for c in cells)
+    want = a.pois["minutes_to_nearest"].dropna().tolist()
+    assert [c.value for c in cells] == pytest.approx(want, abs=0)  # the value itself, whole
+    cov = book["覆盖明细"]
+    k = [c.value for c in cov[1]].index(export.header("distance_m"))
+    assert {row[k].number_format for row in cov.iter_rows(min_row=2)} == {"0.0"}
+    name = [c.value for c in pois[1]].index(export.header("name"))
+    assert pois.cell(2, name + 1).number_format == "General"  # text keeps no format
