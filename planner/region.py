@@ -427,12 +427,23 @@ class AreaTask:
 def _job_key(
     region: Region, areas: Any, facilities: pd.DataFrame, pois: pd.DataFrame | None
 ) -> str:
-    """A digest of everything that decides the per-area results."""
+    """A digest of everything that decides the per-area results.
+
+    The planner's version and code (an upgraded or edited planner computes again), the
+    network file, the settings, the policy types table's bytes (an edited table computes
+    again), the areas and the input rows.
+    """
+    from planner import __version__
+    from planner._carry import code_digest
+
     h = hashlib.sha256()
     st = region.network_path.stat()
-    h.update(f"{TASK_FORMAT_VERSION}|{region.network_path}|{st.st_size}|{st.st_mtime_ns}|".encode())
+    h.update(f"{TASK_FORMAT_VERSION}|{__version__}|{code_digest()}|".encode())
+    h.update(f"{region.network_path}|{st.st_size}|{st.st_mtime_ns}|".encode())
     h.update(json.dumps(dataclasses.asdict(region.settings), sort_keys=True).encode())
     h.update(str(region.policy).encode())
+    if region.policy is not None and Path(region.policy).is_file():
+        h.update(Path(region.policy).read_bytes())
     h.update(str(region.pois_from_osm).encode())
     h.update(
         pd.util.hash_pandas_object(areas.drop(columns="geometry"), index=False).to_numpy().tobytes()

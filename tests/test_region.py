@@ -206,6 +206,34 @@ def test_merchants_typed_with_lat_and_lon_swapped_count_as_routed(tmp_path):
     assert list(result.circles["pois_routed"]) == [per_area[a] for a in result.circles["area_id"]]
 
 
+def test_an_edited_types_table_or_planner_computes_the_areas_again(tmp_path, monkeypatch):
+    """The per-area results are reused only for the same policy table bytes and code."""
+    import shutil
+
+    from planner import _carry
+    from planner.policy import DEFAULT_TYPES_FILE
+
+    region_file = write_region(
+        tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=20, bands="[5, 10, 15]"
+    )
+    types = region_file.parent / "types.csv"
+    shutil.copyfile(DEFAULT_TYPES_FILE, types)
+    text = region_file.read_text(encoding="utf-8")
+    region_file.write_text(text + '\n[policy]\ntypes = "types.csv"\n', encoding="utf-8")
+    work = tmp_path / "work"
+    first = rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert set(first.circles["policy_required"]) == {26}
+    assert rg.run_region(region_file, scheduler="serial", work_dir=work).tasks["reused"].all()
+    lines = types.read_text(encoding="utf-8").splitlines()
+    types.write_text("\n".join(lines[:4]) + "\n", encoding="utf-8")  # 3 types left
+    edited = rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert not edited.tasks["reused"].any()
+    assert set(edited.circles["policy_required"]) <= {0, 1, 2, 3}
+    # an upgraded or edited planner: the same inputs are computed again
+    monkeypatch.setattr(_carry, "code_digest", lambda: "another planner")
+    assert not rg.run_region(region_file, scheduler="serial", work_dir=work).tasks["reused"].any()
+
+
 def test_a_damaged_result_file_is_recomputed(tmp_path):
     region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=20)
     first = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "work")
