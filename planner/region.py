@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import pickle
+import re
 import sys
 import time
 from collections.abc import Iterator
@@ -457,6 +458,43 @@ def _job_key(
     return h.hexdigest()[:16]
 
 
+#: File that marks a folder as a planner's region work folder.
+WORK_MARK = ".liusha-planner-region-work"
+#: A marker of a task that is running: ``<area index>-<pid>``.
+_RUNNING_NAME = re.compile(r"^\d{6}-\d+$")
+
+
+def claim_work_dir(folder: Path) -> None:
+    """Make `folder` a region work folder, or check it is one; never take a user's folder.
+
+    Parameters
+    ----------
+    folder
+        The work folder: missing, empty, or already marked (`WORK_MARK`).
+
+    Raises
+    ------
+    PlannerError
+        `folder` is a file, or a folder with other content and no mark: the planner would
+        write ``areas/``, ``cuts/`` and ``running/`` among the user's files.
+    """
+    if folder.exists() and not folder.is_dir():
+        raise PlannerError(_("--work {folder}: is a file; expected a folder").format(folder=folder))
+    mark = folder / WORK_MARK
+    # a folder an earlier planner made (before the mark) holds only these
+    ours = {"areas", "cuts", "running", WORK_MARK}
+    if folder.is_dir() and not mark.is_file() and any(p.name not in ours for p in folder.iterdir()):
+        raise PlannerError(
+            _(
+                "--work {folder}: the folder holds files the planner did not make; "
+                "give an empty or new folder"
+            ).format(folder=folder)
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    if not mark.is_file():
+        mark.write_text("liusha-planner region work folder\n", encoding="utf-8")
+
+
 def default_work_dir(region: Region) -> Path:
     """Where a region's per-area results are kept: the user cache, by region file."""
     return _paths.user_cache_dir() / "regions" / f"{region.name}-{_paths.path_digest(region.file)}"
@@ -500,7 +538,9 @@ def area_tasks(
     if facilities.empty:
         raise PlannerError(_("{path}: no facility rows").format(path=region.facilities.path))
     pois = inputs.read_source(region.pois, id_prefix="poi") if region.pois is not None else None
-    work_dir = Path(work) if work is not None else default_work_dir(region)
+    # absolute: workers started elsewhere (--scheduler) write where the command reads
+    work_dir = (Path(work) if work is not None else default_work_dir(region)).resolve()
+    claim_work_dir(work_dir)
     job = _job_key(region, areas, facilities, pois)
     ok = areas[areas["status"] == "ok"]
     metric = _metric_crs(ok if len(ok) else areas)
@@ -1024,7 +1064,8 @@ def run_region(
     areas, tasks, facilities, pois = area_tasks(reg, work_dir)
     if tasks:  # markers of tasks running in an earlier run that was stopped
         for stale in (Path(tasks[0].work) / "running").glob("*"):
-            stale.unlink(missing_ok=True)
+            if _RUNNING_NAME.match(stale.name) and stale.is_file():  # only our own markers
+                stale.unlink(missing_ok=True)
     skipped = int((areas["status"] != "ok").sum())
     progress(
         _(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -232,6 +233,30 @@ def test_an_edited_types_table_or_planner_computes_the_areas_again(tmp_path, mon
     # an upgraded or edited planner: the same inputs are computed again
     monkeypatch.setattr(_carry, "code_digest", lambda: "another planner")
     assert not rg.run_region(region_file, scheduler="serial", work_dir=work).tasks["reused"].any()
+
+
+def test_a_users_folder_is_never_taken_as_the_work_folder(tmp_path):
+    """--work on a folder of the user's: refused before anything is written or deleted."""
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=200, n_facilities=5)
+    mine = tmp_path / "myproject"
+    (mine / "running").mkdir(parents=True)
+    (mine / "running" / "notes.txt").write_text("mine", encoding="utf-8")
+    (mine / "todo.md").write_text("mine", encoding="utf-8")
+    before = sorted(p.relative_to(mine) for p in mine.rglob("*"))
+    with pytest.raises(rg.PlannerError, match="files the planner did not make"):
+        rg.run_region(region_file, scheduler="serial", work_dir=mine)
+    assert sorted(p.relative_to(mine) for p in mine.rglob("*")) == before
+    # its own folder: marked, and only its own running markers are cleared
+    work = tmp_path / "work"
+    rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert (work / rg.WORK_MARK).is_file()
+    (work / "running" / "000000-123").write_text("{}", encoding="utf-8")  # a stale marker
+    (work / "running" / "keep.txt").write_text("a user's note", encoding="utf-8")
+    rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert sorted(p.name for p in (work / "running").iterdir()) == ["keep.txt"]
+    # a relative folder is made absolute (workers elsewhere write where the command reads)
+    tasks = rg.area_tasks(rg.load_region(region_file), Path(os.path.relpath(work)))[1]
+    assert all(Path(t.work).is_absolute() for t in tasks)
 
 
 def test_a_damaged_result_file_is_recomputed(tmp_path):
