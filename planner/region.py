@@ -34,7 +34,7 @@ from planner._errors import PlannerError, ScenarioError
 from planner._types import Progress, quiet
 from planner.result import Provenance, Settings
 from planner.scenario import PointSource
-from planner.schema import ROUTED_STATUSES
+from planner.schema import COVERAGE_COLUMNS, POI_COLUMNS, ROUTED_STATUSES
 
 __all__ = [
     "AREA_STATUSES",
@@ -930,7 +930,7 @@ def merge(
     result
         The merged tables.
     """
-    from planner.policy import missing_by_origin, not_checked_types
+    from planner.policy import POLICY_COLUMNS, missing_by_origin, not_checked_types
 
     status_of = {s["index"]: s for s in statuses}
     cov, poi_parts, pol = [], [], []
@@ -944,8 +944,17 @@ def merge(
         cov.append(data["coverage"].assign(area_id=task.area_id))
         poi_parts.append(data["pois"])
         pol.append(data["policy"].assign(area_id=task.area_id))
-    coverage = pd.concat(cov, ignore_index=True) if cov else pd.DataFrame()
-    area_pois = pd.concat(poi_parts, ignore_index=True) if poi_parts else pd.DataFrame()
+    # no area with a result (all failed): empty tables that still have their columns
+    coverage = (
+        pd.concat(cov, ignore_index=True)
+        if cov
+        else pd.DataFrame(columns=[*COVERAGE_COLUMNS, "area_id"])
+    )
+    area_pois = (
+        pd.concat(poi_parts, ignore_index=True)
+        if poi_parts
+        else pd.DataFrame(columns=["area_id", *POI_COLUMNS])
+    )
     if len(area_pois) and area_pois["poi_id"].duplicated().any():
         dup = area_pois.loc[area_pois["poi_id"].duplicated(), "poi_id"].iloc[0]
         raise PlannerError(
@@ -974,7 +983,11 @@ def merge(
             }
         )
         area_pois = pd.concat([area_pois, rest], ignore_index=True)
-    policy = pd.concat(pol, ignore_index=True) if pol else pd.DataFrame()
+    policy = (
+        pd.concat(pol, ignore_index=True)
+        if pol
+        else pd.DataFrame(columns=[*POLICY_COLUMNS, "area_id"])
+    )
     bands = region.settings.bands_min
     rows = []
     for i, area in areas.iterrows():

@@ -375,3 +375,19 @@ def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_pa
     assert list(circles["status"]) == ["ok", "failed", "bad_geometry"]
     assert "no way inside the box" in circles["reason"][1]
     assert "no geometry" in circles["reason"][2]
+    # every area fails, and the merchants come from OpenStreetMap only: the tables are still
+    # written, with their columns, and the command says so in one line (it crashed: 'lon')
+    areas["features"] = [far]
+    (tmp_path / "r" / "areas.geojson").write_text(json.dumps(areas), encoding="utf-8")
+    text = region_file.read_text(encoding="utf-8")
+    text = text.replace('path = "pois.csv"\nfrom_osm = false', "from_osm = true")
+    region_file.write_text(text, encoding="utf-8")
+    out2 = tmp_path / "out2"
+    result = cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w2",
+                 "--out", out2)  # fmt: skip
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "0 of 1 areas computed, 1 failed" in result.stdout
+    pois = pd.read_csv(out2 / "pois.csv", encoding="utf-8-sig")
+    assert len(pois) == 0 and {"area_id", "poi_id", "status"} <= set(pois.columns)
+    circles = pd.read_csv(out2 / "circles.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert list(circles["status"]) == ["failed"]
