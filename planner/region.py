@@ -265,6 +265,19 @@ def load_region(path: str | Path) -> Region:
 
 
 # --------------------------------------------------------------------------- areas
+def _id_text(value: Any) -> str:
+    """Return an area id as written.
+
+    A number column with a gap is read as floats: the code 440305001001 must not become
+    "440305001001.0".
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
 def read_areas(region: Region) -> Any:
     """Read the study areas as polygons in EPSG:4326, one row per input row, with a status.
 
@@ -306,7 +319,7 @@ def read_areas(region: Region) -> Any:
         gdf = gdf.set_crs(4326)
     gdf = gdf.to_crs(4326)
     metric = _metric_crs(gdf)
-    ids = gdf[region.areas_id].map(lambda v: "" if pd.isna(v) else str(v).strip())
+    ids = gdf[region.areas_id].map(_id_text)
     names = (
         gdf[region.areas_name].map(lambda v: "" if pd.isna(v) else str(v))
         if region.areas_name in gdf.columns
@@ -1026,7 +1039,14 @@ def merge(
         rows.append(row)
     import geopandas as gpd
 
-    circles = gpd.GeoDataFrame(pd.DataFrame(rows), geometry=areas.geometry.to_numpy(), crs=4326)
+    table = pd.DataFrame(rows)
+    counts = ["pois", "pois_routed", "facilities_reaching", "policy_required"]
+    counts += ["policy_missing_count", "network_nodes", "split_pieces"]
+    counts += [c for c in table.columns if c.startswith("covered_")]
+    for col in counts:  # whole numbers, empty for an area that was not computed (not 78.0)
+        if col in table:
+            table[col] = pd.array(table[col], dtype="Int64")
+    circles = gpd.GeoDataFrame(table, geometry=areas.geometry.to_numpy(), crs=4326)
     fac = facilities[["row", "id", "name", "kind", "lon", "lat", "status", "reason"]].rename(
         columns={"id": "facility_id"}
     )

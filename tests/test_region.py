@@ -136,6 +136,16 @@ def test_area_rows_get_a_status(tmp_path):
     # the point area is a circle of 200 m (area within 1% of pi r^2)
     circle = areas.iloc[[0]].to_crs(areas.iloc[[0]].estimate_utm_crs())
     assert circle.area.iloc[0] == pytest.approx(np.pi * 200**2, rel=0.01)
+    # numeric community codes, one missing: read as written, not as 440305001001.0
+    for feature, code in zip(
+        features, [440305001001, 440305001002, None, 7, 440305001003], strict=True
+    ):
+        feature["properties"]["id"] = code
+    (tmp_path / "areas.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    ids = list(rg.read_areas(rg.load_region(region_file))["area_id"])
+    assert ids == ["440305001001", "440305001002", "", "7", "440305001003"]
 
 
 # --------------------------------------------------------------------------- merge
@@ -375,6 +385,9 @@ def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_pa
     assert list(circles["status"]) == ["ok", "failed", "bad_geometry"]
     assert "no way inside the box" in circles["reason"][1]
     assert "no geometry" in circles["reason"][2]
+    raw = pd.read_csv(out / "circles.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    for col in ("pois", "pois_routed", "covered_2min", "network_nodes"):
+        assert raw[col][0].isdigit() and raw[col][1] == "", (col, list(raw[col]))  # not 78.000000
     # every area fails, and the merchants come from OpenStreetMap only: the tables are still
     # written, with their columns, and the command says so in one line (it crashed: 'lon')
     areas["features"] = [far]
