@@ -918,6 +918,53 @@ def _bands(settings: Settings) -> list[str]:
     return [f"{b:g}" for b in settings.bands_min]
 
 
+def _unplaced(
+    rest: pd.DataFrame, areas: Any, statuses: list[dict[str, Any]]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status, reason and area of merchant rows no area result holds.
+
+    A usable row inside an area whose task failed is ``area_failed`` (not computed: run
+    again), inside an area row with a problem (a repeated id) ``area_not_usable``, else
+    ``outside_areas``; a row with a problem keeps its own status.
+    """
+    import shapely
+
+    usable = rest["usable"].to_numpy(dtype=bool)
+    status = np.where(usable, "outside_areas", rest["status"].to_numpy(dtype=object)).astype(object)
+    reason = np.where(
+        usable, "in no study area of the region", rest["reason"].to_numpy(dtype=object)
+    ).astype(object)
+    area_of = np.full(len(rest), "", dtype=object)
+    lon = rest["lon"].to_numpy(dtype=float)
+    lat = rest["lat"].to_numpy(dtype=float)
+    todo = usable & np.isfinite(lon) & np.isfinite(lat)
+    if not todo.any():
+        return status, reason, area_of
+    ok_task = {s["index"] for s in statuses if s.get("status") == "ok"}
+    pts = shapely.points(lon, lat)
+    for i, (aid, geom, st) in enumerate(
+        zip(areas["area_id"], areas.geometry, areas["status"], strict=True)
+    ):
+        if geom is None or geom.is_empty or (st == "ok" and i in ok_task):
+            continue
+        inside = todo & shapely.covers(geom, pts)
+        if not inside.any():
+            continue
+        if st == "ok":  # its task failed
+            status[inside] = "area_failed"
+            reason[inside] = _("in area {aid}, whose task failed: run the command again").format(
+                aid=aid
+            )
+        else:
+            status[inside] = "area_not_usable"
+            reason[inside] = _("in area row {row} ({aid}), which is {status}").format(
+                row=i + 1, aid=aid or "-", status=st
+            )
+        area_of[inside] = aid
+        todo &= ~inside
+    return status, reason, area_of
+
+
 def merge(
     region: Region,
     areas: Any,
@@ -981,18 +1028,17 @@ def merge(
             & pois["id"].isin(set(area_pois.get("poi_id", []))).to_numpy()
         )
         rest = pois[~placed]
+        status, reason, area_of = _unplaced(rest, areas, statuses)
         rest = pd.DataFrame(
             {
-                "area_id": "",
+                "area_id": area_of,
                 "poi_id": rest["id"],
                 "name": rest["name"],
                 "kind": rest["kind"],
                 "lon": rest["lon"],
                 "lat": rest["lat"],
-                "status": np.where(rest["usable"], "outside_areas", rest["status"]),
-                "reason": np.where(
-                    rest["usable"], "in no study area of the region", rest["reason"]
-                ),
+                "status": status,
+                "reason": reason,
             }
         )
         area_pois = pd.concat([area_pois, rest], ignore_index=True)

@@ -388,6 +388,21 @@ def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_pa
     raw = pd.read_csv(out / "circles.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
     for col in ("pois", "pois_routed", "covered_2min", "network_nodes"):
         assert raw[col][0].isdigit() and raw[col][1] == "", (col, list(raw[col]))  # not 78.000000
+    # a merchant in the failed area is not "in no study area": its area failed
+    pois = pd.read_csv(out / "pois.csv", encoding="utf-8-sig", keep_default_na=False)
+    assert "outside_areas" in set(pois["status"])  # the generated city has merchants outside
+    table = pd.read_csv(region_file.parent / "pois.csv")
+    table.loc[len(table)] = {
+        **table.iloc[0].to_dict(),
+        "id": "in-far",
+        "lon": 100.005,
+        "lat": 20.002,
+    }
+    table.to_csv(region_file.parent / "pois.csv", index=False)
+    cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w", "--out", out)
+    pois = pd.read_csv(out / "pois.csv", encoding="utf-8-sig", keep_default_na=False)
+    (row,) = pois[pois["poi_id"] == "in-far"].itertuples(index=False)
+    assert (row.status, row.area_id) == ("area_failed", "FAR") and "task failed" in row.reason
     # every area fails, and the merchants come from OpenStreetMap only: the tables are still
     # written, with their columns, and the command says so in one line (it crashed: 'lon')
     areas["features"] = [far]
