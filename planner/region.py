@@ -431,6 +431,9 @@ class AreaTask:
     provenance: Provenance
     work: str
     job: str
+    # file of the merchants table's ids (JSON list), when OSM POIs are read too: an OSM POI
+    # with such an id is the table's row, wherever in the region that row is
+    table_ids: str | None = None
 
     @property
     def result_path(self) -> Path:
@@ -555,6 +558,19 @@ def area_tasks(
     work_dir = (Path(work) if work is not None else default_work_dir(region)).resolve()
     claim_work_dir(work_dir)
     job = _job_key(region, areas, facilities, pois)
+    table_ids = None
+    if pois is not None and region.pois_from_osm:  # settled once for the whole region
+        ids_file = work_dir / f"table-ids-{job}.json"
+        if not ids_file.is_file():
+            from planner.io import write_atomic
+
+            text = json.dumps(sorted(set(pois["id"].astype(str))), ensure_ascii=False)
+
+            def write(path: Path) -> None:
+                path.write_text(text, encoding="utf-8")
+
+            write_atomic(ids_file, write)
+        table_ids = str(ids_file)
     ok = areas[areas["status"] == "ok"]
     metric = _metric_crs(ok if len(ok) else areas)
     ok_m = ok.to_crs(metric)
@@ -610,6 +626,7 @@ def area_tasks(
                 provenance=region.provenance(),
                 work=str(work_dir),
                 job=job,
+                table_ids=table_ids,
             )
         )
     tiles: dict[tuple[int, int], list[AreaTask]] = {}
@@ -727,7 +744,11 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
         network = _cache.load_network_cached(cut, cache_dir=cuts)
         frames = [task.pois] if task.pois is not None else []
         if task.pois_from_osm:
-            frames.append(osm_pois.pois_from_osm_xml(cut))
+            osm = osm_pois.pois_from_osm_xml(cut)
+            if task.table_ids:  # an id of the table is its row's, even when that row is far
+                taken = set(json.loads(Path(task.table_ids).read_text(encoding="utf-8")))
+                osm = osm[~osm["id"].astype(str).isin(taken)]
+            frames.append(osm)
         pois = readers.combine_sources(frames).reset_index(drop=True)
         s = task.settings
         result = analyse(

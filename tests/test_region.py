@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -419,3 +420,25 @@ def test_an_area_without_streets_fails_alone_and_the_command_says_so(cli, tmp_pa
     assert len(pois) == 0 and {"area_id", "poi_id", "status"} <= set(pois.columns)
     circles = pd.read_csv(out2 / "circles.csv", encoding="utf-8-sig", keep_default_na=False)
     assert list(circles["status"]) == ["failed"]
+
+
+@pytest.mark.slow
+def test_a_table_row_with_an_osm_features_id_far_away_is_the_tables_row(tmp_path):
+    """way/187671936 (IKEA, area A4) given as a shop in area A1 by the merchants table: the
+    table's row counts, in A1, and the OSM feature is its duplicate, as in `planner run`.
+    Each area used to keep its own, and the run stopped: "counted in two areas"."""
+    folder = tmp_path / "region"
+    folder.mkdir()
+    shutil.copyfile(SAMPLE_REGION.parent / "areas.geojson", folder / "areas.geojson")
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    text = text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/')
+    text = text.replace("from_osm = true", 'from_osm = true\npath = "merchants.csv"')
+    (folder / "region.toml").write_text(text, encoding="utf-8")
+    (folder / "merchants.csv").write_text(
+        "id,name,kind,lon,lat\nway/187671936,my shop,shop:convenience,113.9260,22.5420\n",
+        encoding="utf-8",
+    )
+    result = rg.run_region(folder / "region.toml", scheduler="serial", work_dir=tmp_path / "w")
+    mine = result.pois[result.pois["poi_id"] == "way/187671936"]
+    assert len(mine) == 1 and mine["area_id"].tolist() == ["A1"]
+    assert mine["name"].tolist() == ["my shop"]
