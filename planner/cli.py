@@ -812,6 +812,15 @@ def region(
             merchants=merchants,
         )
     )
+    problems = result.problems()
+    if problems:  # as planner run lists them: the first ten, the rest in the tables
+        _echo_problems(
+            _("{count} input row(s) with problems (see facilities.csv, pois.csv):").format(
+                count=len(problems)
+            ),
+            problems,
+            "  ",
+        )
     for key, path in result.files.items():
         typer.echo(f"  {key}: {path}")
     if failed:

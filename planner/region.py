@@ -553,6 +553,13 @@ def area_tasks(
     )
     if facilities.empty:
         raise PlannerError(_("{path}: no facility rows").format(path=region.facilities.path))
+    if not facilities["usable"].to_numpy(dtype=bool).any():  # nothing could be walked from
+        first = str(facilities["reason"].iloc[0] or facilities["status"].iloc[0])
+        raise PlannerError(
+            _("{path}: no usable facility row (e.g. {first})").format(
+                path=region.facilities.path, first=first
+            )
+        )
     pois = inputs.read_source(region.pois, id_prefix="poi") if region.pois is not None else None
     # absolute: workers started elsewhere (--scheduler) write where the command reads
     work_dir = (Path(work) if work is not None else default_work_dir(region)).resolve()
@@ -934,9 +941,29 @@ class RegionResult:
     tasks: pd.DataFrame  # per area task: status, seconds, pid, peak memory
     files: dict[str, Path] = field(default_factory=dict)
 
+    def problems(self) -> list[str]:
+        """The input rows with problems: facility rows, then merchant rows (their reasons).
+
+        Returns
+        -------
+        problems
+            One message per facility or merchant row whose status is a read problem (a
+            merchant outside every area, or in an area not computed, is not an input
+            problem; its status says where it is).
+        """
+        found = []
+        for table in (self.facilities, self.pois):
+            bad = table[~table["status"].isin(["ok", "unreachable", *_PLACE_STATUSES])]
+            found += [str(r or s) for s, r in zip(bad["status"], bad["reason"], strict=True)]
+        return found
+
 
 def _bands(settings: Settings) -> list[str]:
     return [f"{b:g}" for b in settings.bands_min]
+
+
+#: Statuses of merchants no area result holds that are not problems of their rows.
+_PLACE_STATUSES = ("outside_areas", "area_failed", "area_not_usable")
 
 
 def _unplaced(

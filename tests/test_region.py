@@ -442,3 +442,26 @@ def test_a_table_row_with_an_osm_features_id_far_away_is_the_tables_row(tmp_path
     mine = result.pois[result.pois["poi_id"] == "way/187671936"]
     assert len(mine) == 1 and mine["area_id"].tolist() == ["A1"]
     assert mine["name"].tolist() == ["my shop"]
+
+
+def test_the_command_lists_input_rows_with_problems_and_stops_without_a_facility(cli, tmp_path):
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=200, n_facilities=5)
+    fac = pd.read_csv(region_file.parent / "facilities.csv", dtype=str)
+    fac.loc[0, "lon"] = "113.94x"
+    fac.to_csv(region_file.parent / "facilities.csv", index=False)
+    pois = pd.read_csv(region_file.parent / "pois.csv", dtype=str)
+    pois.loc[1, "lat"] = ""
+    pois.to_csv(region_file.parent / "pois.csv", index=False)
+    run = cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w",
+              "--out", tmp_path / "out")  # fmt: skip
+    assert run.exit_code == 0, run.output
+    lines = run.stdout.splitlines()
+    at = lines.index("  2 input row(s) with problems (see facilities.csv, pois.csv):")
+    assert "facilities.csv row 2" in lines[at + 1] and "pois.csv row 3" in lines[at + 2]
+    fac["lon"] = "x"  # no facility left to walk from: one error line, nothing written
+    fac.to_csv(region_file.parent / "facilities.csv", index=False)
+    run = cli("region", region_file, "--scheduler", "serial", "--work", tmp_path / "w",
+              "--out", tmp_path / "out2")  # fmt: skip
+    assert run.exit_code == 1 and run.stderr.startswith("error: ")
+    assert "no usable facility row" in run.stderr and len(run.stderr.splitlines()) == 1
+    assert not (tmp_path / "out2").exists()
