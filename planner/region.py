@@ -844,6 +844,37 @@ def _failed(task: AreaTask, exc: BaseException) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class _TileError:
+    """A tile that cannot be cut for a reason that another try would not change."""
+
+    message: str
+
+
+def _cut_tile_task(
+    source: str, bbox: tuple[float, float, float, float], work: str
+) -> str | _TileError:
+    """`cut_tile` as a Dask task: an input problem is returned, not raised (no retries)."""
+    try:
+        return cut_tile(source, bbox, work)
+    except PlannerError as exc:
+        return _TileError(f"{type(exc).__name__}: {exc}")
+
+
+def _run_area_task(task: AreaTask, tile: str | _TileError) -> dict[str, Any]:
+    """`run_area` as a Dask task: an input problem (`PlannerError`) fails the area at once.
+
+    Retried are only errors another try may not meet (a worker killed, out of memory); a
+    problem of the area's data would fail the same three times, with a traceback each.
+    """
+    if isinstance(tile, _TileError):
+        return {**_failed(task, PlannerError(tile.message)), "reason": tile.message}
+    try:
+        return run_area(task, tile)
+    except PlannerError as exc:
+        return _failed(task, exc)
+
+
 def _execute(
     tasks: list[AreaTask],
     scheduler: str | None,
@@ -896,7 +927,7 @@ def _execute(
         for t in tasks:
             if t.tile_bbox not in tile_futures:
                 tile_futures[t.tile_bbox] = client.submit(
-                    cut_tile,
+                    _cut_tile_task,
                     t.source,
                     t.tile_bbox,
                     t.work,
@@ -906,7 +937,7 @@ def _execute(
                 )
         futures = [
             client.submit(
-                run_area,
+                _run_area_task,
                 t,
                 tile_futures[t.tile_bbox],
                 key=f"area-{t.job}-{t.index}",

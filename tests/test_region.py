@@ -465,3 +465,30 @@ def test_the_command_lists_input_rows_with_problems_and_stops_without_a_facility
     assert run.exit_code == 1 and run.stderr.startswith("error: ")
     assert "no usable facility row" in run.stderr and len(run.stderr.splitlines()) == 1
     assert not (tmp_path / "out2").exists()
+
+
+def test_an_input_problem_fails_the_area_at_once_not_after_retries(tmp_path, monkeypatch):
+    """In Dask, a task that raises is tried three times, each with a traceback on the
+    terminal: a problem of the area's data (PlannerError) is returned as its failure."""
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=200, n_facilities=5)
+    (task,) = rg.area_tasks(rg.load_region(region_file), tmp_path / "w")[1]
+    calls = []
+
+    def broken(task, tile=None):
+        calls.append(tile)
+        raise rg.PlannerError("cannot read OSM file x.pbf: no way inside the box")
+
+    monkeypatch.setattr(rg, "run_area", broken)
+    status = rg._run_area_task(task, "tile.pbf")
+    assert status["status"] == "failed" and "no way inside the box" in status["reason"]
+    assert calls == ["tile.pbf"]
+    status = rg._run_area_task(task, rg._TileError("PlannerError: no way inside the box"))
+    assert status["status"] == "failed" and status["reason"].endswith("no way inside the box")
+    assert calls == ["tile.pbf"]  # a tile that failed: the area is not run
+    monkeypatch.setattr(rg, "cut_tile", lambda *a: (_ for _ in ()).throw(rg.PlannerError("bad")))
+    assert rg._cut_tile_task("x.pbf", (0.0, 0.0, 1.0, 1.0), str(tmp_path)) == rg._TileError(
+        "PlannerError: bad"
+    )
+    monkeypatch.setattr(rg, "run_area", lambda task, tile=None: 1 / 0)
+    with pytest.raises(ZeroDivisionError):  # anything else: raised, so Dask retries it
+        rg._run_area_task(task, "tile.pbf")
