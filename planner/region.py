@@ -1421,11 +1421,13 @@ def analyse_whole(region: Region | str | Path) -> tuple[pd.DataFrame, pd.DataFra
         inside = free & shapely.covers(geom, pts)
         owner[inside] = aid
         free &= ~inside
-    area_of = dict(zip(pois["id"], owner, strict=True))
+    # usable rows have unique ids (a repeat is duplicate_id): the rows by position, the
+    # pairs by id (a later row with a first row's id must not take the first row's area)
+    area_of = dict(zip(pois.loc[usable, "id"], owner[usable], strict=True))
     cov = result.coverage.assign(area_id=result.coverage["poi_id"].map(area_of))
-    cov = cov[cov["area_id"] != ""].reset_index(drop=True)
+    cov = cov[cov["area_id"].fillna("") != ""].reset_index(drop=True)
     p = pd.DataFrame(result.pois.drop(columns="geometry"))
-    p.insert(0, "area_id", p["poi_id"].map(area_of))
+    p.insert(0, "area_id", owner)
     p = p[p["area_id"] != ""].reset_index(drop=True)
     beyond = ~(p["minutes_to_nearest"].astype(float) <= s.largest_band_min)
     p.loc[beyond, "minutes_to_nearest"] = np.nan

@@ -197,6 +197,12 @@ def test_every_merchant_row_appears_once_with_a_status_duplicates_too(tmp_path):
     assert sorted(mine["status"]) == ["duplicate_id", "ok"]  # the later row; the first in its area
     assert (mine.loc[mine["status"] == "ok", "area_id"] != "").all()
     assert out.loc[out["poi_id"] == "no-xy", "status"].tolist() == ["missing_coordinates"]
+    # the reference of the merge keeps the first row in its area too (the later row's empty
+    # area took the first row's place in analyse_whole)
+    _cov, whole = rg.analyse_whole(region_file)
+    assert whole.loc[whole["poi_id"] == first["id"], "area_id"].tolist() == [
+        mine.loc[mine["status"] == "ok", "area_id"].iloc[0]
+    ]
 
 
 def test_merchants_typed_with_lat_and_lon_swapped_count_as_routed(tmp_path):
