@@ -303,6 +303,8 @@ def read_areas(region: Region) -> Any:
             gdf = gpd.read_file(path)
     except Exception as exc:
         raise PlannerError(sc._one_line(f"{path}: cannot read study areas ({exc})")) from exc
+    if gdf.empty:
+        raise PlannerError(_("{path}: the file holds no study areas").format(path=path))
     if region.areas_id not in gdf.columns:
         raise PlannerError(
             _(

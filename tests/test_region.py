@@ -108,6 +108,15 @@ def test_cli_region_error_is_one_line(cli, tmp_path):
     assert result.exit_code == 1 and "tcp://HOST:PORT" in result.stderr
 
 
+def test_an_areas_file_with_no_areas_says_so(tmp_path):
+    region_file = write_region(tmp_path, side=1, n_nodes=200, n_facilities=5, n_pois=20)
+    (tmp_path / "areas.geojson").write_text(
+        '{"type": "FeatureCollection", "features": []}', encoding="utf-8"
+    )
+    with pytest.raises(rg.PlannerError, match="holds no study areas"):
+        rg.read_areas(rg.load_region(region_file))
+
+
 def test_area_rows_get_a_status(tmp_path):
     region_file = write_region(tmp_path, side=2, n_nodes=400, n_facilities=5, n_pois=50)
     features = [
