@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
-TASK_FORMAT_VERSION = 4  # 2: split_pieces; 3: cpu_seconds; 4: policy required_min
+TASK_FORMAT_VERSION = 5  # 2: split_pieces; 3: cpu_seconds; 4: policy required_min; 5: no unreachable
 
 #: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
 #: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
@@ -787,6 +787,11 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
         beyond = ~(poi_out["minutes_to_nearest"].astype(float) <= s.largest_band_min)
         poi_out.loc[beyond, "minutes_to_nearest"] = np.nan
         poi_out.loc[beyond, "nearest_facility_id"] = ""
+        # "no facility can reach it" holds only inside the cut: beyond the largest band a
+        # facility may reach it on the whole network, so it is routed, with no minutes
+        lone = (poi_out["status"] == "unreachable").to_numpy()
+        poi_out.loc[lone, "status"] = "ok"
+        poi_out.loc[lone, "reason"] = ""
         poi_out.insert(0, "area_id", task.area_id)
         policy = policy_table(result, task.policy, _origin_rows(task))
         policy = policy[policy["origin_kind"] == "origin"].reset_index(drop=True)

@@ -507,3 +507,38 @@ def test_an_input_problem_fails_the_area_at_once_not_after_retries(tmp_path, mon
     monkeypatch.setattr(rg, "run_area", lambda task, tile=None: 1 / 0)
     with pytest.raises(ZeroDivisionError):  # anything else: raised, so Dask retries it
         rg._run_area_task(task, "tile.pbf")
+
+
+@pytest.mark.slow
+def test_a_merchant_beyond_the_cut_is_not_called_unreachable(tmp_path):
+    """Cut into 16 cells, some merchants have no facility within a cell's cut although F04
+    reaches them in 21-35 min on the whole network: routed, no minutes within the largest
+    band, not "no facility can reach it on the walk network"."""
+    folder = tmp_path / "region"
+    folder.mkdir()
+    west, south, east, north = 113.9232, 22.5408, 113.9676, 22.5590
+    features = []
+    for j in range(4):
+        for i in range(4):
+            w, e = west + (east - west) * i / 4, west + (east - west) * (i + 1) / 4
+            s, n = south + (north - south) * j / 4, south + (north - south) * (j + 1) / 4
+            features.append(
+                {"type": "Feature", "properties": {"id": f"G{j}{i}", "name": f"{j},{i}"},
+                 "geometry": {"type": "Polygon",
+                              "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+            )  # fmt: skip
+    (folder / "areas.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    (folder / "region.toml").write_text(
+        text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/'), encoding="utf-8"
+    )
+    result = rg.run_region(folder / "region.toml", scheduler="serial", work_dir=tmp_path / "w")
+    pois = result.pois[result.pois["area_id"] != ""]
+    assert "unreachable" not in set(pois["status"])
+    whole = rg.analyse_whole(folder / "region.toml")[1].set_index("poi_id")
+    lone = pois[pois["minutes_to_nearest"].isna()]
+    assert len(lone) > 0  # merchants no facility reaches within 15 minutes
+    for pid in lone["poi_id"]:  # the whole network has them beyond 15 minutes or unreachable
+        assert np.isnan(float(whole.loc[pid, "minutes_to_nearest"]))
