@@ -29,6 +29,7 @@ import pandas as pd
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from planner import _paths, _pbf
+from planner import crs as crs_mod
 from planner import scenario as sc
 from planner._errors import PlannerError, ScenarioError
 from planner._types import Progress, quiet
@@ -47,7 +48,9 @@ __all__ = [
 ]
 
 #: Bump when a per-area result file changes meaning (old files are then recomputed).
-TASK_FORMAT_VERSION = 5  # 2: split_pieces; 3: cpu_seconds; 4: policy required_min; 5: no unreachable
+TASK_FORMAT_VERSION = (
+    5  # 2: split_pieces; 3: cpu_seconds; 4: policy required_min; 5: no unreachable
+)
 
 #: Areas whose cut boxes centre in one tile of this many degrees share one pass over the
 #: regional file: the tile (the union of their cut boxes) is cut once, as PBF, and each area
@@ -79,8 +82,16 @@ class _AreasTable(sc._Table):
     name: str = "name"
     radius_m: float | None = Field(None, gt=0, le=10_000)
     layer: str | None = None
+    crs: str | None = None  # the coordinates' system, when the file cannot say (GCJ-02)
 
     _path = field_validator("path")(sc._existing_file)
+
+    @field_validator("crs")
+    @classmethod
+    def _known_crs(cls, value: str | None) -> str | None:
+        if value is not None:
+            crs_mod.normalize_crs(value)  # its ValueError names the accepted values
+        return value
 
 
 class _RegionNetworkTable(sc._Table):
@@ -145,6 +156,7 @@ class Region:
     areas_name: str
     areas_radius_m: float | None
     areas_layer: str | None
+    areas_crs: str | None
     network_source: str
     network_path: Path
     network_date: str
@@ -246,6 +258,7 @@ def load_region(path: str | Path) -> Region:
         areas_name=model.areas.name,
         areas_radius_m=model.areas.radius_m,
         areas_layer=model.areas.layer,
+        areas_crs=crs_mod.normalize_crs(model.areas.crs) if model.areas.crs else None,
         network_source=network.source,
         network_path=(folder / network.path).resolve(),
         network_date=date if isinstance(date, str) else str(date),
@@ -265,6 +278,27 @@ def load_region(path: str | Path) -> Region:
 
 
 # --------------------------------------------------------------------------- areas
+def _areas_to_wgs84(gdf: Any, crs: str | None) -> Any:
+    """Return the areas in WGS-84.
+
+    As the file says, or as ``[areas] crs`` says: GCJ-02 (Amap) or BD-09 (Baidu) vertices
+    are converted as the points are; an EPSG code is projected.
+    """
+    import shapely
+
+    if crs is None or crs == crs_mod.WGS84:
+        return (gdf if gdf.crs is not None else gdf.set_crs(4326)).to_crs(4326)
+    if crs.startswith("EPSG:"):
+        return gdf.set_crs(crs, allow_override=True).to_crs(4326)
+
+    def convert(xy: np.ndarray) -> np.ndarray:
+        lon, lat = crs_mod.to_wgs84(xy[:, 0], xy[:, 1], crs)
+        return np.column_stack([lon, lat])
+
+    out = gdf.set_crs(4326, allow_override=True)
+    return out.set_geometry(shapely.transform(out.geometry.to_numpy(), convert), crs=4326)
+
+
 def _id_text(value: Any) -> str:
     """Return an area id as written.
 
@@ -317,9 +351,7 @@ def read_areas(region: Region) -> Any:
                 str=", ".join(map(str, gdf.columns)),
             )
         )
-    if gdf.crs is None:
-        gdf = gdf.set_crs(4326)
-    gdf = gdf.to_crs(4326)
+    gdf = _areas_to_wgs84(gdf, region.areas_crs)
     metric = _metric_crs(gdf)
     ids = gdf[region.areas_id].map(_id_text)
     names = (

@@ -542,3 +542,33 @@ def test_a_merchant_beyond_the_cut_is_not_called_unreachable(tmp_path):
     assert len(lone) > 0  # merchants no facility reaches within 15 minutes
     for pid in lone["poi_id"]:  # the whole network has them beyond 15 minutes or unreachable
         assert np.isnan(float(whole.loc[pid, "minutes_to_nearest"]))
+
+
+def test_areas_drawn_on_amap_are_converted_from_gcj02(tmp_path):
+    """The sample's quadrants as an Amap drawing (GCJ-02, ~500 m off): with [areas] crs =
+    "GCJ02" they come back within a metre of the WGS-84 ones."""
+    from planner import crs as crs_mod
+
+    original = json.loads((SAMPLE_REGION.parent / "areas.geojson").read_text(encoding="utf-8"))
+    drawn = json.loads(json.dumps(original))
+    for f in drawn["features"]:
+        ring = np.array(f["geometry"]["coordinates"][0], dtype=float)
+        lon, lat = crs_mod.wgs84_to_gcj02(ring[:, 0], ring[:, 1])
+        f["geometry"]["coordinates"][0] = np.column_stack([lon, lat]).tolist()
+    (tmp_path / "areas.geojson").write_text(json.dumps(drawn), encoding="utf-8")
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    text = text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/')
+    (tmp_path / "region.toml").write_text(text, encoding="utf-8")
+    shifted = rg.read_areas(rg.load_region(tmp_path / "region.toml"))
+    text = text.replace('name = "name"', 'name = "name"\ncrs = "高德"')
+    (tmp_path / "region.toml").write_text(text, encoding="utf-8")
+    fixed = rg.read_areas(rg.load_region(tmp_path / "region.toml"))
+    want = rg.read_areas(rg.load_region(SAMPLE_REGION))
+    utm = want.estimate_utm_crs()
+    off = shifted.to_crs(utm).geometry.hausdorff_distance(want.to_crs(utm).geometry)
+    near = fixed.to_crs(utm).geometry.hausdorff_distance(want.to_crs(utm).geometry)
+    assert (off > 300).all() and (near < 1.0).all(), (list(off), list(near))
+    text = text.replace('crs = "高德"', 'crs = "mars"')
+    (tmp_path / "region.toml").write_text(text, encoding="utf-8")
+    with pytest.raises(rg.ScenarioError, match="crs"):
+        rg.load_region(tmp_path / "region.toml")
