@@ -1172,6 +1172,15 @@ def merge(
         st = status_of.get(int(i)) if area["status"] == "ok" else None
         if area["status"] != "ok":
             row.update(status=area["status"], reason=area["reason"])
+        elif st is not None and st["status"] == "ok" and int(i) not in per_area:
+            # computed, but its result file is another job's now: a second run shares --work
+            row.update(
+                status="failed",
+                reason=_(
+                    "its result file was replaced, by another run using the same work "
+                    "folder?; run the command again"
+                ),
+            )
         elif st is None or st["status"] != "ok" or int(i) not in per_area:
             row.update(status="failed", reason=(st or {}).get("reason", "not run"))
         else:

@@ -298,6 +298,23 @@ def test_a_damaged_result_file_is_recomputed(tmp_path):
         assert pickle.load(fh)["area_id"] == first.circles["area_id"][0]
 
 
+def test_a_result_another_run_replaced_says_so(tmp_path):
+    """Two runs with other inputs sharing --work: an area whose result file became the other
+    run's is failed with a reason (it was failed with an empty reason)."""
+    region_file = write_region(tmp_path / "r", side=1, area_m=300, n_nodes=300, n_facilities=20)
+    reg = rg.load_region(region_file)
+    areas, tasks, facilities, pois = rg.area_tasks(reg, tmp_path / "work")
+    statuses = [rg.run_area(t) for t in tasks]
+    with open(tasks[0].result_path, "rb") as fh:
+        data = pickle.load(fh)
+    data["job"] = "another run's job"
+    with open(tasks[0].result_path, "wb") as fh:
+        pickle.dump(data, fh)
+    merged = rg.merge(reg, areas, tasks, statuses, facilities, pois)
+    assert merged.circles["status"].tolist() == ["failed"]
+    assert "replaced" in merged.circles["reason"][0]
+
+
 @pytest.mark.slow
 def test_sample_in_4_areas_equals_one_run_on_the_whole(cli, tmp_path):
     result = rg.run_region(SAMPLE_REGION, scheduler="serial", work_dir=tmp_path / "work")
