@@ -9,7 +9,9 @@ import logging
 import os
 import pickle
 import re
+import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -932,11 +934,33 @@ def _execute(
     if not tasks:
         return
     if scheduler == "serial":
-        for task in tasks:
-            try:
-                yield run_area(task)
-            except Exception as exc:  # as a Dask task's error: the area fails, not the run
-                yield _failed(task, exc)
+        # Ctrl-C inside a library that turns the KeyboardInterrupt into its own error
+        # (pyosmium's reader) must stop the run, not fail one area and go on: remembered
+        pressed: list[bool] = []
+        previous = None
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            previous = signal.default_int_handler
+
+            def on_interrupt(signum: int, frame: Any) -> None:
+                pressed.append(True)
+                raise KeyboardInterrupt
+
+            signal.signal(signal.SIGINT, on_interrupt)
+        try:
+            for task in tasks:
+                try:
+                    status = run_area(task)
+                except Exception as exc:  # as a Dask task's error: the area fails, not the run
+                    if pressed:
+                        raise KeyboardInterrupt from exc
+                    status = _failed(task, exc)
+                yield status
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
         return
     from dask.distributed import Client, LocalCluster, as_completed
 

@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -589,3 +590,32 @@ def test_areas_drawn_on_amap_are_converted_from_gcj02(tmp_path):
     (tmp_path / "region.toml").write_text(text, encoding="utf-8")
     with pytest.raises(rg.ScenarioError, match="crs"):
         rg.load_region(tmp_path / "region.toml")
+
+
+def test_ctrl_c_that_a_reader_turns_into_its_own_error_stops_a_serial_run(tmp_path, monkeypatch):
+    """pyosmium turned a Ctrl-C during a cut into 'Need node, way or relation object': the
+    area failed and the run went on (and published without it). It now stops."""
+    import signal
+
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=5)
+    tasks = rg.area_tasks(rg.load_region(region_file), tmp_path / "w")[1]
+    ran = []
+
+    def reader_swallows_ctrl_c(task, tile=None):
+        ran.append(task.index)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the reader runs
+            time.sleep(1)
+        except KeyboardInterrupt:
+            raise RuntimeError("Need node, way or relation object.") from None
+        raise AssertionError("the interrupt did not arrive")
+
+    monkeypatch.setattr(rg, "run_area", reader_swallows_ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        list(rg._execute(tasks, "serial", None))
+    assert ran == [tasks[0].index]  # the next area was not started
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    # another error is still one area's failure, and the run goes on
+    monkeypatch.setattr(rg, "run_area", lambda task, tile=None: 1 / 0)
+    statuses = list(rg._execute(tasks, "serial", None))
+    assert [s["status"] for s in statuses] == ["failed"] * len(tasks)
