@@ -980,7 +980,9 @@ def _execute(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            # None does not turn the dashboard off (dask/distributed#8136, open): bind it to
+            # a free port on this machine only, never 0.0.0.0:8787 on a shared network
+            dashboard_address="127.0.0.1:0",
             memory_limit=0,
             silence_logs=logging.ERROR,  # not the workers' shutdown warnings on the terminal
         )
