@@ -84,8 +84,10 @@ HEADERS_ZH = {
     "nearest_minutes": "最近步行分钟",
     "missing": "缺失",
     "cell_id": "网格编号",
-    "x0": "网格西南角X",
-    "y0": "网格西南角Y",
+    "x0": "网格西南角X(米, 路网投影)",
+    "y0": "网格西南角Y(米, 路网投影)",
+    "centre_lon": "网格中心经度",
+    "centre_lat": "网格中心纬度",
     "unreached_street_m": "未达街道(米)",
 }
 _UNCOVERED = re.compile(r"^uncovered_(.+)$")
@@ -266,7 +268,7 @@ def _number_format(column: str) -> str | None:
         return "0.0%"
     if "minutes" in column:
         return "0.00"
-    if column in ("lon", "lat", "x_orig", "y_orig"):
+    if column in ("lon", "lat", "x_orig", "y_orig", "centre_lon", "centre_lat"):
         return "0.000000"
     if column.endswith("_m") or column in ("distance_m", "access_m"):
         return "0.0"
@@ -440,6 +442,12 @@ def _deflate_level(module: Any) -> Iterator[None]:
             module.ZipFile = original
 
 
+def _crs_name(crs: Any) -> str:
+    """``EPSG:32649`` where the CRS has a code, else its name."""
+    code = crs.to_epsg() if hasattr(crs, "to_epsg") else None
+    return f"EPSG:{code}" if code else str(getattr(crs, "name", crs))
+
+
 def _summary_rows(
     result: Result, continued: Sequence[tuple[str, list[str]]] = ()
 ) -> list[list[Any]]:
@@ -459,6 +467,7 @@ def _summary_rows(
         ["商户文件 pois_file", p.pois_file],
         ["步行速度(公里/小时) speed_kmh", s.speed_kmh],
         ["时间圈(分钟) bands_min", " / ".join(bands)],
+        ["路网投影(米) network_crs", _crs_name(result.network.crs) if result.network else ""],
         ["服务点数 facilities", len(result.facilities)],
         ["商户总数 pois_total", overall.get("pois_total")],
         ["已接入路网商户 pois_routable", overall.get("pois_routable")],
@@ -534,7 +543,12 @@ def workbook_tables(result: Result) -> dict[str, pd.DataFrame]:
     if result.policy is not None:
         tables[WORKBOOK_SHEETS[5]] = pd.DataFrame(result.policy)
     cells = gaps.gaps_of(result).cells
-    tables[WORKBOOK_SHEETS[6]] = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+    table = pd.DataFrame(cells.drop(columns=cells.geometry.name))
+    if len(cells) and cells.crs is not None and result.network is not None:
+        # where a cell is, for whoever has no metric CRS at hand: its centre in WGS-84
+        centre = cells.geometry.to_crs(result.network.crs).centroid.to_crs(4326)
+        table["centre_lon"], table["centre_lat"] = centre.x.to_numpy(), centre.y.to_numpy()
+    tables[WORKBOOK_SHEETS[6]] = table
     return tables
 
 

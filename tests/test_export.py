@@ -311,3 +311,24 @@ def test_numbers_are_shown_as_shares_minutes_and_metres_and_stored_whole(written
     assert {row[k].number_format for row in cov.iter_rows(min_row=2)} == {"0.0"}
     name = [c.value for c in pois[1]].index(export.header("name"))
     assert pois.cell(2, name + 1).number_format == "General"  # text keeps no format
+
+
+def test_gap_cells_say_where_they_are_in_degrees_and_the_metric_crs_is_named(written):
+    from pyproj import Transformer
+
+    a, files = written
+    cells = gaps.gaps_of(a).cells
+    table = export.workbook_tables(a)["服务缺口"]
+    assert len(table) > 0
+    size = float(np.sqrt(cells.geometry.to_crs(a.network.crs).area.iloc[0]))  # square cells
+    back = Transformer.from_crs(a.network.crs, 4326, always_xy=True)
+    lon, lat = back.transform(table["x0"] + size / 2, table["y0"] + size / 2)
+    np.testing.assert_allclose(table["centre_lon"], lon, atol=1e-9)
+    np.testing.assert_allclose(table["centre_lat"], lat, atol=1e-9)
+    book = openpyxl.load_workbook(files["workbook"])
+    summary = {r[0].value: r[1].value for r in book["汇总"].iter_rows() if r[0].value}
+    from pyproj import CRS
+
+    assert summary["路网投影(米) network_crs"] == f"EPSG:{CRS(a.network.crs).to_epsg()}"
+    heads = [c.value for c in book["服务缺口"][1]]
+    assert "网格中心经度 centre_lon" in heads and "网格西南角X(米, 路网投影) x0" in heads
