@@ -81,8 +81,9 @@ def test_workbook_sheets_headers_filters_and_counts(written):
         "商户": a.pois.drop(columns="geometry"),
         "覆盖明细": a.coverage,
         "政策业态": a.policy,
-        "服务缺口": pd.DataFrame(cells.drop(columns="geometry")),
+        "服务缺口": export.workbook_tables(a)["服务缺口"],  # the cells and their centres
     }
+    assert list(tables["服务缺口"].columns[:-2]) == list(cells.drop(columns="geometry").columns)
     for sheet, frame in tables.items():
         ws = book[sheet]
         heads = [c.value for c in ws[1]]
