@@ -719,12 +719,7 @@ def run(
     def pdf(path: Path) -> Path:
         from planner import report  # matplotlib: only for the printable page
 
-        return report.save_pdf(
-            result,
-            path,
-            review_number=scenario.review_number,
-            issuing_unit=scenario.issuing_unit,
-        )
+        return report.save_pdf(result, path)  # the footer: the result's [report] values
 
     kept = []
     for ext, draw in (("png", png), ("pdf", pdf)):

@@ -401,6 +401,30 @@ def source_line(analysis: Result) -> str:
     )
 
 
+def review_line(review_number: str = "", issuing_unit: str = "") -> str:
+    """The page's footer: the map review number (审图号) and the issuing unit, or their absence.
+
+    Without a review number the page says so, as a map without one may only be used
+    internally (it must not be published or printed for the public).
+    """
+    cjk = cjk_font() is not None
+    unit = (
+        label("编制单位", "Issued by:", cjk) + f" {issuing_unit}"
+        if issuing_unit
+        else label("编制单位：未填写", "Issued by: not given", cjk)
+    )
+    if review_number:
+        number = label("审图号", "Map review no.:", cjk) + f" {review_number}"
+    else:
+        number = label(
+            "审图号：无（内部使用，不得公开）",
+            "Map review no.: none (internal use only, not for publication)",
+            cjk,
+        )
+    text = f"{number}    {unit}"
+    return text if cjk else english_only(text)
+
+
 #: Inches the static map's figure gives its legend, right of the 10-inch map.
 _LEGEND_IN = 2.6
 
@@ -435,7 +459,10 @@ def draw(analysis: Result) -> Figure:
         title, size, _whole = fit_text(title, width, 11, min_size=8, max_lines=2)
         ax.set_title(title, fontsize=size, pad=20)
         ax.text(0.5, 1.0, sub, transform=ax.transAxes, fontsize=11, ha="center", va="bottom")
-        fig.text(0.01, 0.005, source_line(analysis), fontsize=7, color="#444444")
+        about = analysis.provenance  # the map's review status travels with every copy
+        footer = source_line(analysis) + "\n" + review_line(about.review_number, about.issuing_unit)
+        fig.text(0.01, 0.005, footer, fontsize=7, color="#444444", va="bottom", linespacing=1.4)
+        fig.get_layout_engine().set(h_pad=0.25)  # room below the map for the two lines
     return fig
 
 

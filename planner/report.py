@@ -25,30 +25,6 @@ MAX_TABLE_ROWS = 14
 _GREY = "#444444"
 
 
-def review_line(review_number: str = "", issuing_unit: str = "") -> str:
-    """The page's footer: the map review number (审图号) and the issuing unit, or their absence.
-
-    Without a review number the page says so, as a map without one may only be used
-    internally (it must not be published or printed for the public).
-    """
-    cjk = plot.cjk_font() is not None
-    unit = (
-        plot.label("编制单位", "Issued by:", cjk) + f" {issuing_unit}"
-        if issuing_unit
-        else plot.label("编制单位：未填写", "Issued by: not given", cjk)
-    )
-    if review_number:
-        number = plot.label("审图号", "Map review no.:", cjk) + f" {review_number}"
-    else:
-        number = plot.label(
-            "审图号：无（内部使用，不得公开）",
-            "Map review no.: none (internal use only, not for publication)",
-            cjk,
-        )
-    text = f"{number}    {unit}"
-    return text if cjk else plot.english_only(text)
-
-
 def _band_label(b: float, cjk: bool) -> str:
     return plot.label(f"≤{b:g} 分钟", "min", cjk) if cjk else f"≤{b:g} min"
 
@@ -183,7 +159,9 @@ def _notes(analysis: Result) -> str:
     return text if cjk else "\n".join(plot.english_only(x) for x in lines)
 
 
-def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = "") -> Figure:
+def draw_page(
+    analysis: Result, *, review_number: str | None = None, issuing_unit: str | None = None
+) -> Figure:
     """Lay out the printable page: title, map, legend, summary table, sources, review line.
 
     A wide study area gets the map across the page with legend, table and sources below
@@ -194,13 +172,17 @@ def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = 
     analysis
         The result, see `planner.plot.draw`.
     review_number, issuing_unit
-        The scenario's ``[report]`` footer; see `review_line`.
+        The footer (`planner.plot.review_line`); None: the result's own, from the
+        scenario's ``[report]`` (``analysis.provenance``).
 
     Returns
     -------
     fig
         An A4 landscape matplotlib figure (not attached to pyplot).
     """
+    about = analysis.provenance
+    review_number = about.review_number if review_number is None else review_number
+    issuing_unit = about.issuing_unit if issuing_unit is None else issuing_unit
     with mpl.rc_context(plot._font_rc()):
         fig = Figure(figsize=A4_LANDSCAPE_IN)
         title, sub = plot.headline(analysis)
@@ -241,12 +223,18 @@ def draw_page(analysis: Result, *, review_number: str = "", issuing_unit: str = 
             linespacing=1.5,
             wrap=True,
         )
-        fig.text(0.03, 0.03, review_line(review_number, issuing_unit), fontsize=8.5, va="baseline")
+        fig.text(
+            0.03, 0.03, plot.review_line(review_number, issuing_unit), fontsize=8.5, va="baseline"
+        )
     return fig
 
 
 def save_pdf(
-    analysis: Result, path: str | Path, *, review_number: str = "", issuing_unit: str = ""
+    analysis: Result,
+    path: str | Path,
+    *,
+    review_number: str | None = None,
+    issuing_unit: str | None = None,
 ) -> Path:
     """Draw the printable page and write it as a one-page PDF, atomically.
 
@@ -260,7 +248,7 @@ def save_pdf(
     path
         Destination, conventionally ``maps/<scenario>.pdf``.
     review_number, issuing_unit
-        The scenario's ``[report]`` footer.
+        The footer; None: the result's own (see `draw_page`).
 
     Returns
     -------

@@ -178,6 +178,8 @@ class Provenance:
     attribution: str = "© OpenStreetMap contributors (ODbL)"
     facilities_file: str | None = None
     pois_file: str | None = None
+    review_number: str = ""  # 审图号 (map review number) of the scenario's [report]
+    issuing_unit: str = ""  # 编制单位 of the scenario's [report]
 
 
 @dataclass

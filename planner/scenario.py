@@ -127,6 +127,8 @@ class Scenario:
             attribution=self.attribution,
             facilities_file=self.facilities.path.name if self.facilities else None,
             pois_file=self.pois.path.name if self.pois else None,
+            review_number=self.review_number,
+            issuing_unit=self.issuing_unit,
         )
 
     def with_overrides(

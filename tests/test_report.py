@@ -253,3 +253,36 @@ def test_notes_name_only_the_coordinate_systems_that_were_converted(monkeypatch)
     fac["crs_orig"] = "GCJ02"
     amap = pipeline.analyse(net, fac, points([("P1", 80, 5)]), bands_min=(5,))
     assert "输入已转换 Converted to WGS-84: GCJ02" in report._notes(amap)
+
+
+def test_the_review_line_travels_with_the_result_to_every_map(sample_map_run: Result, tmp_path):
+    """审图号 or the internal-use notice on the PDF, the PNG and the HTML map alike; it comes
+    from the scenario's [report] through the result, as every writer reads only the result."""
+    from dataclasses import replace
+
+    from planner import maps, plot
+    from planner.scenario import load_scenario
+
+    number, unit = "粤S(2026)01-001号", "普宁市流沙街道办"
+    reviewed = replace(
+        sample_map_run,
+        provenance=replace(sample_map_run.provenance, review_number=number, issuing_unit=unit),
+    )
+    for result, wanted in ((sample_map_run, "内部使用"), (reviewed, number)):
+        texts = [t.get_text() for t in plot.draw(result).texts]
+        assert any(wanted in t for t in texts), texts  # the PNG's footer
+        page = maps.build_map(result).get_root().render()
+        assert wanted in page  # the HTML panel
+        flat = " ".join(pdf_text(report.save_pdf(result, tmp_path / "p.pdf")).split())
+        assert wanted in flat  # the PDF, with no footer given
+    assert unit in " ".join(pdf_text(tmp_path / "p.pdf").split())
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "scenario.toml").write_text(
+        f'[scenario]\nname = "r"\n[network]\nsource = "overpass"\n[facilities]\n'
+        f'path = "f.csv"\n[report]\nreview_number = "{number}"\nissuing_unit = "{unit}"\n',
+        encoding="utf-8",
+    )
+    (folder / "f.csv").write_text("id,lon,lat\nF,116.19,23.30\n", encoding="utf-8")
+    about = load_scenario(folder / "scenario.toml").provenance()
+    assert (about.review_number, about.issuing_unit) == (number, unit)
