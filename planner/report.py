@@ -59,7 +59,9 @@ def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]
     unrouted = plot.label("未计算", "not routed", cjk)
     for f in facilities[:limit]:
         name = _short_name(" ".join(str(f.get("name") or "").split()), cjk)  # no line breaks
-        first = f"{f['facility_id']} {name}".strip()
+        fid = str(f["facility_id"])
+        fid = fid if len(fid) <= 12 else fid[:11] + "…"  # a long id must not hide the name
+        first = f"{fid} {name}".strip()
         if f.get("status") not in ROUTED_STATUSES:  # nothing walked: not "reaches 0"
             rows.append([first, *[unrouted for _ in keys]])
             continue
@@ -74,7 +76,11 @@ def _table_rows(analysis: Result, limit: int) -> tuple[list[str], list[list[str]
     rows.append([plot.label(f"合计 {total} 个", f"All {total} POIs", cjk), *cells])
     more = len(facilities) - limit
     note = (
-        plot.label(f"另有 {more} 个服务点见 summary.json", f"{more} more in summary.json", cjk)
+        plot.label(
+            f"另有 {more} 个服务点见 summary.json 或工作簿汇总表",
+            f"{more} more in summary.json or the workbook's 汇总 sheet",
+            cjk,
+        )
         if more > 0
         else ""
     )

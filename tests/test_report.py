@@ -238,6 +238,11 @@ def test_a_facility_not_routed_reads_not_routed_not_zero(monkeypatch):
     assert rows[0] == ["F1 a", "1", "1"]
     assert rows[1] == ["F2 b", "未计算 not routed", "未计算 not routed"]
     assert rows[2] == ["F3 深大 地铁站", "0", "1"]  # a line break in a name is a space
+    fac["id"] = ["LIUSHA-EAST-COMMUNITY-HEALTH-CENTRE-01", "F2", "F3"]
+    a = pipeline.analyse(net, fac, points([("P1", 80, 5)]), bands_min=(1, 2))
+    _header, rows, note = report._table_rows(a, 1)
+    assert rows[0][0] == "LIUSHA-EAST… a"  # the id cut, the name shown
+    assert "另有 2 个服务点见 summary.json 或工作簿汇总表" in note
 
 
 def test_notes_name_only_the_coordinate_systems_that_were_converted(monkeypatch):
