@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from planner._i18n import N_, _
-from planner.schema import POI_INPUT_COLUMNS, Status
+from planner.schema import LAYOUTS, POI_INPUT_COLUMNS, POI_LAYOUT, READ_COLUMNS, Status
 from planner.style import band_index, within_band
 
 #: Walking distances closer than this (metres) count as a tie for the nearest facility.
@@ -93,6 +94,16 @@ def coverage_table(
     return out.iloc[order].reset_index(drop=True)
 
 
+#: Columns of a read POI table that are not carried to ``Result.pois`` as extra columns:
+#: the reader's own, and those the planner computes (an earlier pois.csv read back has them).
+_NOT_CARRIED = frozenset(
+    {*READ_COLUMNS, *POI_LAYOUT, *LAYOUTS["snap"], *LAYOUTS["skipped"], "geometry", "x", "y", "crs"}
+)
+#: ``status_src`` and the like of an earlier pois.csv read back: the reader renamed the
+#: planner's columns of that run; they are computed again, not carried.
+_EARLIER_OUTPUT = re.compile(r"^(row|x_orig|y_orig|crs_orig|status|reason)_src$")
+
+
 def nearest_table(
     pois: pd.DataFrame,
     snap_status: np.ndarray,
@@ -173,6 +184,15 @@ def nearest_table(
     for col in POI_INPUT_COLUMNS:
         if col in pois:
             table[col] = pois[col].to_numpy()
+    # the table's own further columns (电话, 地址, a status of its own as status_src), as
+    # the facilities keep theirs; not the planner's columns of an earlier pois.csv
+    read_back = "minutes_to_nearest" in pois  # an earlier pois.csv: its *_src are ours
+    for col in pois.columns:
+        if col in table.columns or col in _NOT_CARRIED:
+            continue
+        if read_back and _EARLIER_OUTPUT.match(col):
+            continue
+        table[col] = pois[col].to_numpy()
     table.attrs = copy.deepcopy(pois.attrs)  # file-level input problems travel with the rows
     return table
 

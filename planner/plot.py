@@ -13,6 +13,7 @@ import shapely
 from matplotlib import font_manager
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
@@ -462,7 +463,9 @@ def draw(analysis: Result) -> Figure:
         about = analysis.provenance  # the map's review status travels with every copy
         footer = source_line(analysis) + "\n" + review_line(about.review_number, about.issuing_unit)
         fig.text(0.01, 0.005, footer, fontsize=7, color="#444444", va="bottom", linespacing=1.4)
-        fig.get_layout_engine().set(h_pad=0.25)  # room below the map for the two lines
+        engine = fig.get_layout_engine()
+        if isinstance(engine, ConstrainedLayoutEngine):  # room below the map for two lines
+            engine.set(h_pad=0.25)
     return fig
 
 

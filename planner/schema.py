@@ -168,7 +168,8 @@ ENTRANCE_LAYOUT: Mapping[str, str] = MappingProxyType(
     }
 )
 #: pois.csv (``Result.pois``): these, then those of `POI_INPUT_COLUMNS` the input has, then
-#: ``access_m`` and the `SKIPPED_LAYOUT` columns.
+#: the input table's own further columns (电话, 地址, ``status_src`` for its own status),
+#: then ``access_m`` and the `SKIPPED_LAYOUT` columns.
 POI_LAYOUT: Mapping[str, str] = MappingProxyType(
     {
         "poi_id": "POI id (the reader's id)",

@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+import planner
 from planner import inputs, pipeline, readers
 from planner._errors import PlannerError
 from planner.result import Result
@@ -150,6 +151,36 @@ def test_pois_csv_read_back_gives_the_same_answer(sample_map_run, again) -> None
     by_status = dict(s2["overall"]["pois_by_status"])
     assert by_status.pop("duplicate_id") == len(first.pois)
     assert by_status == s1["overall"]["pois_by_status"]
+
+
+def test_pois_csv_read_back_adds_no_columns(sample_map_run, again) -> None:
+    """The planner's columns of an earlier pois.csv are computed again, not carried as
+    status_src, reason_src, ... (the table's own columns are: see the next test)."""
+    first = pd.read_csv(sample_map_run.files["pois"], nrows=0).columns.tolist()
+    second = pd.read_csv(again.files["pois"], nrows=0).columns.tolist()
+    assert second == first
+
+
+def test_a_merchants_tables_own_columns_are_in_pois_csv(tmp_path: Path) -> None:
+    """电话, 地址 and the merchant's own status (停业) came through no output."""
+    from tests.handmade import make_network, points
+
+    path = tmp_path / "merchants.csv"
+    at = points([("x", 20, 5)])
+    lon, lat = at["lon"][0], at["lat"][0]
+    path.write_text(
+        "id,name,kind,lon,lat,电话,地址,status\n"
+        f"M1,店,shop,{lon},{lat},+86 663 1234,流沙东路1号,停业\n",
+        encoding="utf-8",
+    )
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    result = pipeline.analyse(net, points([("F", 0, 0)]), planner.read_points(path), bands_min=(5,))
+    row = result.pois.iloc[0]
+    assert (row["电话"], row["地址"], row["status_src"]) == ("+86 663 1234", "流沙东路1号", "停业")
+    assert row["status"] == "ok"  # the planner's status is its own
+    files = planner.write_outputs(result, tmp_path / "out", formats=())
+    text = files["pois"].read_text(encoding="utf-8-sig")
+    assert "电话" in text and "流沙东路1号" in text and "停业" in text
 
 
 def test_osm_pois_already_in_pois_csv_are_duplicates(sample_map_run, again) -> None:

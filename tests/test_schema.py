@@ -176,9 +176,16 @@ def test_problems_are_the_rows_not_ok_and_not_unreachable(every_status) -> None:
 def _check_layouts(result: Result, out: Path) -> None:
     assert _header(out / "coverage.csv") == schema.COVERAGE_COLUMNS
     pois_in = [c for c in schema.POI_INPUT_COLUMNS if c in result.poi_rows.columns]
+    own = [  # the merchants table's further columns, carried as the facilities' are
+        c
+        for c in result.poi_rows.columns
+        if c not in (*schema.READ_COLUMNS, *pois_in, "crs", "x", "y", "geometry")
+        and c not in schema.POI_COLUMNS
+    ]
     assert _header(out / "pois.csv") == (
         *schema.POI_COLUMNS,
         *pois_in,
+        *own,
         "access_m",
         *schema.SKIPPED_COLUMNS,
     )
