@@ -1269,8 +1269,8 @@ def run_region(
     region
         A `Region` or the path of a region file.
     out_dir
-        Output folder (default ``out/<region name>``); None with ``write=False`` style
-        use: pass a folder to write, or call `merge` yourself.
+        Folder to publish the tables in (the command passes ``out/<region name>``); None:
+        nothing is written, the merged result is returned (`write_region` writes it later).
     work_dir
         Folder for per-area results (default `default_work_dir`); on a cluster, a folder
         every worker can read and write. Results of an earlier run of the same job are
