@@ -36,6 +36,7 @@ __all__ = [
 SITES_COLUMNS = (
     "rank",
     "site_id",
+    "name",
     "lon",
     "lat",
     "newly_covered",
@@ -598,6 +599,11 @@ class Siting:
             cand = pd.DataFrame(
                 {
                     "site_id": candidates["id"].to_numpy()[ok].astype(str),
+                    "name": (
+                        candidates["name"].fillna("").astype(str).to_numpy()[ok]
+                        if "name" in candidates
+                        else ""
+                    ),
                     "lon": candidates["lon"].to_numpy(dtype=float)[ok],
                     "lat": candidates["lat"].to_numpy(dtype=float)[ok],
                 }
@@ -665,6 +671,11 @@ class Siting:
                 {
                     "rank": rank,
                     "site_id": self.candidates["site_id"].iloc[s],
+                    "name": str(
+                        self.candidates.get(
+                            "name", pd.Series("", index=self.candidates.index)
+                        ).iloc[s]
+                    ),
                     "lon": float(self.candidates["lon"].iloc[s]),
                     "lat": float(self.candidates["lat"].iloc[s]),
                     "newly_covered": len(new),
@@ -893,7 +904,10 @@ class Siting:
             [str(s) for s in sites["site_id"]],
             sites["lon"].to_numpy(float),
             sites["lat"].to_numpy(float),
-            names=[f"新服务点 new site {r}" for r in sites["rank"]],
+            names=[
+                f"新服务点 new site {r}" + (f" · {n}" if n else "")
+                for r, n in zip(sites["rank"], sites["name"], strict=True)
+            ],
             kinds=kind,
         )
 

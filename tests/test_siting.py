@@ -372,6 +372,8 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     assert "candidate left out" in r.stderr and "row 5" in r.stderr
     sites = pd.read_csv(tmp_path / "s" / "sites.csv", encoding="utf-8-sig")
     assert list(sites.columns) == list(st.SITES_COLUMNS) and len(sites) == 2
+    names = dict(zip("ABCDE", "abcde", strict=True))  # each chosen site keeps its name
+    assert list(sites["name"]) == [names[i] for i in sites["site_id"]]
     # every candidate row is in candidates.csv with its status, the chosen ones ranked
     rows = pd.read_csv(
         tmp_path / "s" / "candidates.csv", encoding="utf-8-sig", dtype={"rank": "Int64"}
@@ -387,6 +389,7 @@ def test_site_sample_writes_sites_csv(cli, tmp_path):
     assert "  map: maps/sample-sites.html" in out
     page = (tmp_path / "maps" / "sample-sites.html").read_text(encoding="utf-8")
     assert external_urls(page) == []
+    assert f"新服务点 new site 1 · {sites['name'][0]}" in page  # the map names them too
     before, after = (int(re.search(r": (\d+) of", line)[1]) for line in out[:2])
     assert f"gained {after - before} / " in page.encode("ascii", "backslashreplace").decode()
     r = cli("site", "sample", "--add", "9", "--candidates", cand, "--out", "s2")
