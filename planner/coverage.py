@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -104,6 +105,46 @@ _NOT_CARRIED = frozenset(
 _EARLIER_OUTPUT = re.compile(r"^(row|x_orig|y_orig|crs_orig|status|reason)_src$")
 
 
+#: Names a carried column may not take, whatever its case: the region's and GIS files' own
+#: (a GeoPackage's ``fid`` must be an integer key; its field names ignore case).
+_TAKEN = frozenset({"area_id", "fid", "ogc_fid", "geom", "geometry"})
+
+
+def carried_columns(pois: pd.DataFrame, columns: Iterable[str]) -> list[tuple[str, str]]:
+    """A merchants table's own further columns and the names they take in ``Result.pois``.
+
+    Parameters
+    ----------
+    pois
+        The read POI rows (`planner.read_points` layout and the file's own columns).
+    columns
+        The columns the output table already has.
+
+    Returns
+    -------
+    carried
+        ``(input column, output name)``: the table's own columns (电话, 地址, a status of its
+        own as ``status_src``), not the reader's or the planner's (an earlier pois.csv read
+        back has those); a name another column has, in any case, or a GIS key name
+        (``fid``, ``area_id``) gets ``_src`` until it is free.
+    """
+    read_back = "minutes_to_nearest" in pois  # an earlier pois.csv: its *_src are ours
+    used = {str(c).lower() for c in columns} | set(_TAKEN)
+    used |= {str(c).lower() for c in _NOT_CARRIED}
+    out = []
+    for col in pois.columns:
+        if col in columns or col in _NOT_CARRIED:
+            continue
+        if read_back and _EARLIER_OUTPUT.match(str(col)):
+            continue
+        name = str(col)
+        while name.lower() in used:
+            name += "_src"
+        used.add(name.lower())
+        out.append((col, name))
+    return out
+
+
 def nearest_table(
     pois: pd.DataFrame,
     snap_status: np.ndarray,
@@ -186,13 +227,8 @@ def nearest_table(
             table[col] = pois[col].to_numpy()
     # the table's own further columns (电话, 地址, a status of its own as status_src), as
     # the facilities keep theirs; not the planner's columns of an earlier pois.csv
-    read_back = "minutes_to_nearest" in pois  # an earlier pois.csv: its *_src are ours
-    for col in pois.columns:
-        if col in table.columns or col in _NOT_CARRIED:
-            continue
-        if read_back and _EARLIER_OUTPUT.match(col):
-            continue
-        table[col] = pois[col].to_numpy()
+    for col, name in carried_columns(pois, table.columns):
+        table[name] = pois[col].to_numpy()
     table.attrs = copy.deepcopy(pois.attrs)  # file-level input problems travel with the rows
     return table
 

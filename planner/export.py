@@ -614,9 +614,46 @@ def write_workbook(result: Result, path: str | Path) -> Path:
     return io.write_atomic(path, write)
 
 
+def gpkg_names(columns: list[str], geometry: str = "geometry") -> dict[str, str]:
+    """Rename the columns a GeoPackage would refuse.
+
+    ``fid`` (its integer key) and a name equal to an earlier one but for case (its field
+    names ignore case) get ``_src``.
+
+    Parameters
+    ----------
+    columns
+        The table's column names, in order.
+    geometry
+        The geometry column's name (kept).
+
+    Returns
+    -------
+    renames
+        old name -> new name, only for the columns renamed.
+    """
+    used = {"fid", geometry.lower()}
+    renames = {}
+    for col in columns:
+        if col == geometry:
+            continue
+        name = col
+        while name.lower() in used:
+            name += "_src"
+        used.add(name.lower())
+        if name != col:
+            renames[col] = name
+    return renames
+
+
 def _plain(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A layer GDAL can store: EPSG:4326, lists and other objects as text."""
+    """Return a layer GDAL can store.
+
+    EPSG:4326, lists and other objects as text, and field names a GeoPackage takes (no
+    ``fid``, none equal to another but for case: `gpkg_names`).
+    """
     out = gdf.to_crs(4326) if gdf.crs is not None else gdf.set_crs(4326)  # a new frame
+    out = out.rename(columns=gpkg_names([str(c) for c in out.columns], out.geometry.name))
     for col in out.columns:
         if col == out.geometry.name or not pd.api.types.is_object_dtype(out[col]):
             continue

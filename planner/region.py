@@ -37,7 +37,7 @@ from planner._errors import PlannerError, ScenarioError
 from planner._types import Progress, quiet
 from planner.result import Provenance, Settings
 from planner.scenario import PointSource
-from planner.schema import COVERAGE_COLUMNS, POI_COLUMNS, ROUTED_STATUSES
+from planner.schema import COVERAGE_COLUMNS, POI_COLUMNS, POI_INPUT_COLUMNS, ROUTED_STATUSES
 
 __all__ = [
     "AREA_STATUSES",
@@ -957,6 +957,8 @@ def _execute(
                     if pressed:
                         raise KeyboardInterrupt from exc
                     status = _failed(task, exc)
+                if pressed:  # swallowed on the way (a reader's error, the area's own failure)
+                    raise KeyboardInterrupt
                 yield status
         finally:
             if previous is not None:
@@ -1134,6 +1136,7 @@ def merge(
     result
         The merged tables.
     """
+    from planner.coverage import carried_columns
     from planner.policy import POLICY_COLUMNS, missing_by_origin, not_checked_types
 
     status_of = {s["index"]: s for s in statuses}
@@ -1173,7 +1176,7 @@ def merge(
         )
         rest = pois[~placed]
         status, reason, area_of = _unplaced(rest, areas, statuses)
-        rest = pd.DataFrame(
+        rest_rows = pd.DataFrame(
             {
                 "area_id": area_of,
                 "poi_id": rest["id"],
@@ -1183,9 +1186,16 @@ def merge(
                 "lat": rest["lat"],
                 "status": status,
                 "reason": reason,
+                "row": rest["row"].to_numpy(),
             }
         )
-        area_pois = pd.concat([area_pois, rest], ignore_index=True)
+        # the table's own columns, named as the areas' rows have them (`carried_columns`)
+        have = [*POI_COLUMNS, *(c for c in POI_INPUT_COLUMNS if c in pois)]
+        for col, name in carried_columns(pois, have):
+            rest_rows[name] = pois.loc[~placed, col].to_numpy()
+        area_pois = pd.concat([area_pois, rest_rows], ignore_index=True)
+        if "row" in area_pois:  # a whole number, empty for an OpenStreetMap POI
+            area_pois["row"] = pd.array(pd.to_numeric(area_pois["row"]), dtype="Int64")
     policy = (
         pd.concat(pol, ignore_index=True)
         if pol
@@ -1410,9 +1420,15 @@ def write_region(
         def write_gpkg(p: Path) -> None:
             import geopandas as gpd
 
+            from planner.export import gpkg_names
+
+            def layer(frame: Any, name: str) -> None:  # names a GeoPackage takes (no fid)
+                cols = gpkg_names([str(c) for c in frame.columns], frame.geometry.name)
+                _arrow.write_layer(frame.rename(columns=cols), gpkg, name, "GPKG")
+
             gpkg = p.with_name(p.name + ".gpkg")
             try:
-                _arrow.write_layer(result.circles, gpkg, "circles", "GPKG")
+                layer(result.circles, "circles")
                 pts = result.pois
                 pts_gdf = gpd.GeoDataFrame(
                     pts,
@@ -1422,7 +1438,7 @@ def write_region(
                     ),
                     crs=4326,
                 )
-                _arrow.write_layer(pts_gdf, gpkg, "pois", "GPKG")
+                layer(pts_gdf, "pois")
                 fac = result.facilities
                 fac_gdf = gpd.GeoDataFrame(
                     fac,
@@ -1432,7 +1448,7 @@ def write_region(
                     ),
                     crs=4326,
                 )
-                _arrow.write_layer(fac_gdf, gpkg, "facilities", "GPKG")
+                layer(fac_gdf, "facilities")
                 os.replace(gpkg, p)
             finally:
                 gpkg.unlink(missing_ok=True)

@@ -333,3 +333,28 @@ def test_gap_cells_say_where_they_are_in_degrees_and_the_metric_crs_is_named(wri
     assert summary["路网投影(米) network_crs"] == f"EPSG:{CRS(a.network.crs).to_epsg()}"
     heads = [c.value for c in book["服务缺口"][1]]
     assert "网格中心经度 centre_lon" in heads and "网格西南角X(米, 路网投影) x0" in heads
+
+
+def test_geopackage_takes_tables_with_fid_and_names_equal_but_for_case(tmp_path):
+    """QGIS exports carry an fid column; a GeoPackage's fid is its integer key, and its field
+    names ignore case: such columns are renamed with _src, not a traceback."""
+    import pyogrio
+
+    net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
+    fac = points([("F1", 50, 10)])
+    fac["fid"], fac["Name"] = ["a"], ["upper"]
+    pois = points([("P1", 20, 5), ("P2", 40, 5)])
+    pois["fid"], pois["NAME"] = ["x", "y"], ["A", "B"]
+    a = pipeline.analyse(net, fac, pois, bands_min=(1,))
+    path = export.write_geopackage(a, tmp_path / "t.gpkg")
+    fields = {
+        layer: list(pyogrio.read_info(path, layer=layer)["fields"])
+        for layer, _ in pyogrio.list_layers(path)
+    }
+    assert "fid_src" in fields["pois"] and "NAME_src" in fields["pois"]
+    assert "fid_src" in fields["entrances"] and "Name_src" in fields["entrances"]
+    assert export.gpkg_names(["a", "FID", "A", "a_src"]) == {
+        "FID": "FID_src",
+        "A": "A_src",
+        "a_src": "a_src_src",
+    }

@@ -615,7 +615,51 @@ def test_ctrl_c_that_a_reader_turns_into_its_own_error_stops_a_serial_run(tmp_pa
         list(rg._execute(tasks, "serial", None))
     assert ran == [tasks[0].index]  # the next area was not started
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back
+    # the same when the area turns the reader's error into its own failure (run_area does:
+    # 'cannot read OSM file ...: Need node, way or relation object')
+    ran.clear()
+
+    def area_fails_quietly(task, tile=None):
+        ran.append(task.index)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+        except KeyboardInterrupt:
+            return rg._failed(task, rg.PlannerError("cannot read OSM file: Need node, way"))
+        raise AssertionError("the interrupt did not arrive")
+
+    monkeypatch.setattr(rg, "run_area", area_fails_quietly)
+    with pytest.raises(KeyboardInterrupt):
+        list(rg._execute(tasks, "serial", None))
+    assert ran == [tasks[0].index]
     # another error is still one area's failure, and the run goes on
     monkeypatch.setattr(rg, "run_area", lambda task, tile=None: 1 / 0)
     statuses = list(rg._execute(tasks, "serial", None))
     assert [s["status"] for s in statuses] == ["failed"] * len(tasks)
+
+
+def test_a_merchants_tables_own_columns_never_break_a_region_run(tmp_path):
+    """area_id, fid (QGIS exports have it), Name beside name, 电话: carried, renamed where
+    they would clash, on every row, with whole row numbers; the GeoPackage takes them."""
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=10)
+    path = region_file.parent / "pois.csv"
+    table = pd.read_csv(path, dtype={"id": str})
+    table["area_id"] = "mine"
+    table["fid"] = range(len(table))
+    table["Name"] = "upper"
+    table["电话"] = [f"1380000{i:04d}" for i in range(len(table))]
+    table.to_csv(path, index=False)
+    out = tmp_path / "out"
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w", out_dir=out)
+    assert (result.circles["status"] == "ok").all()
+    pois = result.pois
+    assert {"area_id_src", "fid_src", "Name_src", "电话"} <= set(pois.columns)
+    assert (pois["area_id_src"] == "mine").all() and pois["电话"].notna().all()
+    assert (pois["area_id"] == "").any()  # rows outside every area keep their columns too
+    assert str(pois["row"].dtype) == "Int64"
+    written = pd.read_csv(out / "pois.csv", encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert all(r.isdigit() for r in written["row"])  # not 4.000000
+    import pyogrio
+
+    names = [n for n, _ in pyogrio.list_layers(result.files["geopackage"])]
+    assert names == ["circles", "pois", "facilities"]
