@@ -330,7 +330,6 @@ def read_areas(region: Region) -> Any:
         ``[areas] radius_m``); rows with a status other than ``ok`` have no geometry.
     """
     import geopandas as gpd
-    import shapely
 
     path = region.areas_path
     try:
@@ -373,7 +372,7 @@ def read_areas(region: Region) -> Any:
     for i, (aid, geom, r) in enumerate(zip(ids, gdf.geometry, radius, strict=True)):
         row = i + 1
         where = f"{path.name} row {row}"
-        poly = None
+        poly, problem = _area_polygon(geom, r, metric, where, region.file.name)
         if not aid:
             status.append("missing_id")
             reasons.append(
@@ -388,39 +387,12 @@ def read_areas(region: Region) -> Any:
                     where=where, aid=aid, seen=seen[aid]
                 )
             )
-        elif geom is None or geom.is_empty:
+        elif problem:
             status.append("bad_geometry")
-            reasons.append(_("{where}: no geometry").format(where=where))
-        elif geom.geom_type in ("Polygon", "MultiPolygon"):
-            poly = geom if geom.is_valid else shapely.make_valid(geom)
-            if poly.area <= 0:
-                poly = None
-                status.append("bad_geometry")
-                reasons.append(_("{where}: the polygon has no area").format(where=where))
-            else:
-                status.append("ok")
-                reasons.append("")
-        elif geom.geom_type == "Point":
-            if r is None or not np.isfinite(r) or r <= 0:
-                status.append("bad_geometry")
-                reasons.append(
-                    _(
-                        "{where}: a point area needs a radius (a radius_m column or [areas] "
-                        "radius_m in {region_file_name})"
-                    ).format(where=where, region_file_name=region.file.name)
-                )
-            else:
-                pt = gpd.GeoSeries([geom], crs=4326).to_crs(metric).buffer(float(r), 64)
-                poly = pt.to_crs(4326).iloc[0]
-                status.append("ok")
-                reasons.append("")
+            reasons.append(problem)
         else:
-            status.append("bad_geometry")
-            reasons.append(
-                _("{where}: a {geom_type} is not an area (polygon or point)").format(
-                    where=where, geom_type=geom.geom_type
-                )
-            )
+            status.append("ok")
+            reasons.append("")
         if aid and aid not in seen:
             seen[aid] = row
         geoms.append(poly)
@@ -433,6 +405,37 @@ def read_areas(region: Region) -> Any:
             "reason": reasons,
         },
         geometry=gpd.GeoSeries(geoms, crs=4326),
+    )
+
+
+def _area_polygon(
+    geom: Any, radius: float | None, metric: Any, where: str, region_file_name: str
+) -> tuple[Any, str]:
+    """An area row's polygon (a point grown by its radius), or None and what is wrong.
+
+    A row with an id problem keeps its polygon too: merchants inside it are said to be in
+    an area row that could not be used, not in no area at all.
+    """
+    import geopandas as gpd
+    import shapely
+
+    if geom is None or geom.is_empty:
+        return None, _("{where}: no geometry").format(where=where)
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        poly = geom if geom.is_valid else shapely.make_valid(geom)
+        if poly.area <= 0:
+            return None, _("{where}: the polygon has no area").format(where=where)
+        return poly, ""
+    if geom.geom_type == "Point":
+        if radius is None or not np.isfinite(radius) or radius <= 0:
+            return None, _(
+                "{where}: a point area needs a radius (a radius_m column or [areas] "
+                "radius_m in {region_file_name})"
+            ).format(where=where, region_file_name=region_file_name)
+        pt = gpd.GeoSeries([geom], crs=4326).to_crs(metric).buffer(float(radius), 64)
+        return pt.to_crs(4326).iloc[0], ""
+    return None, _("{where}: a {geom_type} is not an area (polygon or point)").format(
+        where=where, geom_type=geom.geom_type
     )
 
 

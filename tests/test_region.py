@@ -663,3 +663,18 @@ def test_a_merchants_tables_own_columns_never_break_a_region_run(tmp_path):
 
     names = [n for n, _ in pyogrio.list_layers(result.files["geopackage"])]
     assert names == ["circles", "pois", "facilities"]
+
+
+def test_merchants_in_an_area_row_with_a_problem_say_so(tmp_path):
+    """Area row 2 repeats row 1's id: not computed; its merchants are area_not_usable,
+    named by the row, not "in no study area of the region"."""
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=10)
+    areas = json.loads((tmp_path / "r" / "areas.geojson").read_text(encoding="utf-8"))
+    areas["features"][1]["properties"]["id"] = areas["features"][0]["properties"]["id"]
+    (tmp_path / "r" / "areas.geojson").write_text(json.dumps(areas), encoding="utf-8")
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w")
+    assert list(result.circles["status"][:2]) == ["ok", "duplicate_id"]
+    lost = result.pois[result.pois["status"] == "area_not_usable"]
+    assert len(lost) > 0
+    assert lost["reason"].str.contains("in area row 2").all()
+    assert lost["reason"].str.contains("duplicate_id").all()
