@@ -1344,15 +1344,19 @@ def policy_html(analysis: Result) -> str:
     if policy is None or policy.empty:
         return ""
     from planner.policy import missing_by_origin, not_checked_types, not_routed
+    from planner.schema import ROUTED_STATUSES
 
     largest = float(policy["band_min"].max())
     first = policy[policy["band_min"] == policy["band_min"].min()]
     words = dict(zip(first["type_code"], first["type_zh"], strict=False))
     summary = analysis.summary.get("policy", {})
     skipped = set(not_routed(analysis))
-    skipped |= {
-        ("origin", o["origin_id"]) for o in summary.get("origins", []) if o["status"] != "ok"
-    }
+    # an origin is walked when one of its rows was (a fixed lat/lon swap is), as the
+    # summary has it: a second row without a point does not make it "not walked"
+    rows = summary.get("origins", [])
+    routed = {str(s) for s in ROUTED_STATUSES}
+    walked = {o["origin_id"] for o in rows if o["status"] in routed}
+    skipped |= {("origin", o["origin_id"]) for o in rows if o["origin_id"] not in walked}
     lacking = missing_by_origin(policy, skipped)
     names = dict(zip(analysis.facilities["facility_id"], analysis.facilities["name"], strict=True))
     for o in summary.get("origins", []):

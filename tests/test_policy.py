@@ -287,6 +287,23 @@ def test_missing_means_none_within_the_types_required_time_whatever_the_bands(ty
     assert "未检查 26 类" in maps.policy_html(short)
 
 
+def test_the_map_panel_and_the_summary_agree_on_which_origins_were_walked(types, line):
+    """O1 has a second row without a point: O1 was walked (its first row); O2 was not."""
+    o = origins_table()
+    extra = o.iloc[[1]].assign(id="O1", row=4)  # the second O1 row: no coordinates
+    o = pd.concat([o, extra], ignore_index=True)
+    result = pipeline.analyse(
+        line.network, points([("F", 0, 0, "test")]), points(POIS), bands_min=BANDS, speed_kmh=SPEED
+    )
+    policy.add_policy(result, types, o)
+    missing = result.summary["policy"]["missing"]
+    panel = maps.policy_html(result)
+    o1 = re.search(r"<b>O1</b>[^<]*（起点 origin）: ([^<]*)</div>", panel)[1]
+    assert "O1" in missing and "not walked" not in o1 and "便利店" in o1
+    o2 = re.search(r"<b>O2</b>[^<]*（起点 origin）: ([^<]*)</div>", panel)[1]
+    assert "O2" not in missing and "未计算 not walked" in o2
+
+
 def test_an_origin_with_a_facilitys_id_is_not_merged_with_it(types, line):
     o = points([("F", 1600, 0, "place=neighbourhood"), ("O1", 1600, 0, "place=neighbourhood")])
     result = pipeline.analyse(
