@@ -771,7 +771,7 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
     from planner import pois as osm_pois
     from planner.io import write_atomic
     from planner.pipeline import analyse
-    from planner.policy import policy_table
+    from planner.policy import analyse_origins, policy_table
 
     started = time.perf_counter()
     cpu_started = time.process_time()
@@ -830,8 +830,10 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
         poi_out.loc[lone, "status"] = "ok"
         poi_out.loc[lone, "reason"] = ""
         poi_out.insert(0, "area_id", task.area_id)
-        policy = policy_table(result, task.policy, _origin_rows(task))
+        walked = analyse_origins(result, _origin_rows(task))  # the area's point, walked once
+        policy = policy_table(result, task.policy, walked)
         policy = policy[policy["origin_kind"] == "origin"].reset_index(drop=True)
+        point_status = str(walked.facilities["status"].iloc[0])
         status = {
             "status": "ok",
             "reason": "",
@@ -847,6 +849,7 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
             "coverage": coverage,
             "pois": poi_out,
             "policy": policy,
+            "policy_point_status": point_status,
             "facilities_in_halo": sorted(map(str, pd.unique(task.facilities["id"]))),
             "network_nodes": network.n_nodes,
             "split_pieces": _pieces_at_cut_edge(network, task.cut_bbox),
@@ -1237,15 +1240,20 @@ def merge(
             c = data["coverage"]
             row["facilities_reaching"] = int(c["facility_id"].nunique()) if len(c) else 0
             p = data["policy"]
-            # missing: none within the type's required time (basic 10, quality 15 min)
-            lacking = dict.fromkeys(c for v in missing_by_origin(p).values() for c in v)
-            words = dict(zip(p["type_code"], p["type_zh"], strict=False)) if len(p) else {}
-            checked = (
-                p.loc[~p["type_code"].isin(not_checked_types(p)), "type_code"] if len(p) else p
-            )
-            row["policy_required"] = int(checked.nunique()) if len(p) else 0
-            row["policy_missing"] = "、".join(words[c] for c in lacking)
-            row["policy_missing_count"] = len(lacking)
+            point = data.get("policy_point_status", "ok")
+            row["policy_point_status"] = point
+            if point not in {str(s) for s in ROUTED_STATUSES}:  # nothing measured from it
+                row.update(policy_required=None, policy_missing="", policy_missing_count=None)
+            else:
+                # missing: none within the type's required time (basic 10, quality 15 min)
+                lacking = dict.fromkeys(c for v in missing_by_origin(p).values() for c in v)
+                words = dict(zip(p["type_code"], p["type_zh"], strict=False)) if len(p) else {}
+                checked = (
+                    p.loc[~p["type_code"].isin(not_checked_types(p)), "type_code"] if len(p) else p
+                )
+                row["policy_required"] = int(checked.nunique()) if len(p) else 0
+                row["policy_missing"] = "、".join(words[c] for c in lacking)
+                row["policy_missing_count"] = len(lacking)
             row["network_nodes"] = data["network_nodes"]
             row["split_pieces"] = data["split_pieces"]
         rows.append(row)

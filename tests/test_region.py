@@ -678,3 +678,33 @@ def test_merchants_in_an_area_row_with_a_problem_say_so(tmp_path):
     assert len(lost) > 0
     assert lost["reason"].str.contains("in area row 2").all()
     assert lost["reason"].str.contains("duplicate_id").all()
+
+
+@pytest.mark.slow
+def test_an_area_whose_point_was_not_walked_has_no_missing_list(tmp_path):
+    """Area 2 lies mostly east of the extract: its representative point is far from every
+    street. Nothing was measured from it, so it lacks nothing said (it listed all 26)."""
+    folder = tmp_path / "region"
+    folder.mkdir()
+    boxes = {
+        "1": (113.9454, 22.5408, 113.9676, 22.5499),
+        "2": (113.9600, 22.5499, 114.0200, 22.6000),
+    }
+    features = [
+        {"type": "Feature", "properties": {"id": k, "name": k},
+         "geometry": {"type": "Polygon",
+                      "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+        for k, (w, s, e, n) in boxes.items()
+    ]  # fmt: skip
+    (folder / "areas.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    (folder / "region.toml").write_text(
+        text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/'), encoding="utf-8"
+    )
+    result = rg.run_region(folder / "region.toml", scheduler="serial", work_dir=tmp_path / "w")
+    c = result.circles.set_index("area_id")
+    assert c.loc["1", "policy_point_status"] == "ok" and c.loc["1", "policy_required"] == 26
+    assert c.loc["2", "policy_point_status"] == "no_usable_entrance"
+    assert pd.isna(c.loc["2", "policy_required"]) and c.loc["2", "policy_missing"] == ""
