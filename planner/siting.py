@@ -540,7 +540,10 @@ class Siting:
             street = street_candidates(network, spacing_m)
             cand = pd.DataFrame(
                 {
-                    "site_id": [f"S{i + 1:05d}" for i in range(len(street))],
+                    "site_id": _free_ids(
+                        [f"S{i + 1:05d}" for i in range(len(street))],
+                        {str(f) for f in result.facilities["facility_id"]},
+                    ),
                     "lon": street["lon"],
                     "lat": street["lat"],
                     "edge": street["edge"],
@@ -1030,6 +1033,20 @@ def _pad(sites: np.ndarray, n: int, A: sparse.csr_matrix) -> np.ndarray:
         return sites
     free = np.setdiff1d(np.arange(A.shape[0]), sites)[: n - len(sites)]
     return np.r_[sites, free].astype(np.int64)
+
+
+def _free_ids(ids: list[str], taken: set[str]) -> list[str]:
+    """`ids` with ``-new`` added to any a facility already has (a site is added by its id)."""
+    out, used = [], set(taken) | set(ids)
+    for i in ids:
+        if i in taken:
+            name = f"{i}-new"
+            while name in used:
+                name += "-new"
+            used.add(name)
+            i = name
+        out.append(i)
+    return out
 
 
 def _number(value: Any, name: str) -> float:

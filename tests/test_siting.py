@@ -175,6 +175,22 @@ def test_rows_with_swapped_lat_lon_are_walked_and_so_in_the_demand(tmp_path):
     assert (s.after.covered, s.after.total) == (3, 4)
 
 
+def test_street_candidates_never_take_a_facilitys_id():
+    """A site is added as a facility by its id: S00003 is a facility's, so the third street
+    candidate is S00003-new (the command wrote sites.csv, then failed)."""
+    network = make_network(
+        {i: (100.0 * i, 0.0) for i in range(11)}, [(i, i + 1) for i in range(10)]
+    )
+    result = planner.analyse(
+        network, points([("S00003", 0, 0)]), points([("M", 900, 0)]), bands_min=(2,)
+    )
+    s = st.Siting.from_result(result, band_min=2)
+    ids = list(s.candidates["site_id"])
+    assert "S00003" not in ids and "S00003-new" in ids and len(set(ids)) == len(ids)
+    s.solve_mclp(1)
+    s.map(result)  # adds the chosen site as a facility: no clash
+
+
 def test_library_errors_name_the_arguments_not_the_command_line_options(line):
     """In a notebook the error names the argument the planner typed (n, target_share)."""
     result, cands = line
