@@ -23,6 +23,25 @@ SAMPLE_REGION = DATA_DIR / "sample_region" / "region.toml"
 KEY = ["facility_id", "poi_id"]
 
 
+def sample_region_with_boxes(folder: Path, boxes: dict[str, tuple[float, ...]]) -> Path:
+    """The bundled sample region in `folder`, its areas the (west, south, east, north) boxes."""
+    folder.mkdir(parents=True, exist_ok=True)
+    features = [
+        {"type": "Feature", "properties": {"id": k, "name": k},
+         "geometry": {"type": "Polygon",
+                      "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
+        for k, (w, s, e, n) in boxes.items()
+    ]  # fmt: skip
+    (folder / "areas.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    )
+    text = SAMPLE_REGION.read_text(encoding="utf-8")
+    (folder / "region.toml").write_text(
+        text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/'), encoding="utf-8"
+    )
+    return folder / "region.toml"
+
+
 def assert_same_as_whole(result: rg.RegionResult, region_file: Path) -> pd.DataFrame:
     """The merged pairs and minutes equal one planner.analyse over the whole region."""
     whole_cov, whole_pois = rg.analyse_whole(region_file)
@@ -532,30 +551,18 @@ def test_a_merchant_beyond_the_cut_is_not_called_unreachable(tmp_path):
     """Cut into 16 cells, some merchants have no facility within a cell's cut although F04
     reaches them in 21-35 min on the whole network: routed, no minutes within the largest
     band, not "no facility can reach it on the walk network"."""
-    folder = tmp_path / "region"
-    folder.mkdir()
     west, south, east, north = 113.9232, 22.5408, 113.9676, 22.5590
-    features = []
-    for j in range(4):
-        for i in range(4):
-            w, e = west + (east - west) * i / 4, west + (east - west) * (i + 1) / 4
-            s, n = south + (north - south) * j / 4, south + (north - south) * (j + 1) / 4
-            features.append(
-                {"type": "Feature", "properties": {"id": f"G{j}{i}", "name": f"{j},{i}"},
-                 "geometry": {"type": "Polygon",
-                              "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
-            )  # fmt: skip
-    (folder / "areas.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
-    )
-    text = SAMPLE_REGION.read_text(encoding="utf-8")
-    (folder / "region.toml").write_text(
-        text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/'), encoding="utf-8"
-    )
-    result = rg.run_region(folder / "region.toml", scheduler="serial", work_dir=tmp_path / "w")
+    dx, dy = (east - west) / 4, (north - south) / 4
+    boxes = {
+        f"G{j}{i}": (west + dx * i, south + dy * j, west + dx * (i + 1), south + dy * (j + 1))
+        for j in range(4)
+        for i in range(4)
+    }
+    region_file = sample_region_with_boxes(tmp_path / "region", boxes)
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w")
     pois = result.pois[result.pois["area_id"] != ""]
     assert "unreachable" not in set(pois["status"])
-    whole = rg.analyse_whole(folder / "region.toml")[1].set_index("poi_id")
+    whole = rg.analyse_whole(region_file)[1].set_index("poi_id")
     lone = pois[pois["minutes_to_nearest"].isna()]
     assert len(lone) > 0  # merchants no facility reaches within 15 minutes
     for pid in lone["poi_id"]:  # the whole network has them beyond 15 minutes or unreachable
@@ -684,26 +691,12 @@ def test_merchants_in_an_area_row_with_a_problem_say_so(tmp_path):
 def test_an_area_whose_point_was_not_walked_has_no_missing_list(tmp_path):
     """Area 2 lies mostly east of the extract: its representative point is far from every
     street. Nothing was measured from it, so it lacks nothing said (it listed all 26)."""
-    folder = tmp_path / "region"
-    folder.mkdir()
     boxes = {
         "1": (113.9454, 22.5408, 113.9676, 22.5499),
         "2": (113.9600, 22.5499, 114.0200, 22.6000),
     }
-    features = [
-        {"type": "Feature", "properties": {"id": k, "name": k},
-         "geometry": {"type": "Polygon",
-                      "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]}}
-        for k, (w, s, e, n) in boxes.items()
-    ]  # fmt: skip
-    (folder / "areas.geojson").write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
-    )
-    text = SAMPLE_REGION.read_text(encoding="utf-8")
-    (folder / "region.toml").write_text(
-        text.replace('"../sample/', f'"{(DATA_DIR / "sample").as_posix()}/'), encoding="utf-8"
-    )
-    result = rg.run_region(folder / "region.toml", scheduler="serial", work_dir=tmp_path / "w")
+    region_file = sample_region_with_boxes(tmp_path / "region", boxes)
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w")
     c = result.circles.set_index("area_id")
     assert c.loc["1", "policy_point_status"] == "ok" and c.loc["1", "policy_required"] == 26
     assert c.loc["2", "policy_point_status"] == "no_usable_entrance"
