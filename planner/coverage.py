@@ -102,7 +102,9 @@ _NOT_CARRIED = frozenset(
 )
 #: ``status_src`` and the like of an earlier pois.csv read back: the reader renamed the
 #: planner's columns of that run; they are computed again, not carried.
-_EARLIER_OUTPUT = re.compile(r"^(row|x_orig|y_orig|crs_orig|status|reason)_src$")
+_EARLIER_OUTPUT = re.compile(
+    r"^(area_id|(row|x_orig|y_orig|crs_orig|status|reason|area_id)(_src)+)$"
+)  # area_id: a region's pois.csv
 
 
 #: Names a carried column may not take, whatever its case: the region's and GIS files' own

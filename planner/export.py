@@ -617,8 +617,8 @@ def write_workbook(result: Result, path: str | Path) -> Path:
 def gpkg_names(columns: list[str], geometry: str = "geometry") -> dict[str, str]:
     """Rename the columns a GeoPackage would refuse.
 
-    ``fid`` (its integer key) and a name equal to an earlier one but for case (its field
-    names ignore case) get ``_src``.
+    ``fid`` (its integer key), ``geom`` (its geometry column) and a name equal to an earlier
+    one but for case (its field names ignore case) get ``_src``.
 
     Parameters
     ----------
@@ -632,7 +632,7 @@ def gpkg_names(columns: list[str], geometry: str = "geometry") -> dict[str, str]
     renames
         old name -> new name, only for the columns renamed.
     """
-    used = {"fid", geometry.lower()}
+    used = {"fid", "geom", geometry.lower()}  # geom: GDAL's name for a GeoPackage geometry
     renames = {}
     for col in columns:
         if col == geometry:

@@ -314,7 +314,9 @@ def unmapped_kinds(result: Result, types: PolicyTypes | str | Path | None = None
     return out.sort_values(["count", "kind"], ascending=[False, True], ignore_index=True)
 
 
-def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
+def analyse_origins(
+    result: Result, origins: pd.DataFrame, *, facility_ids_ok: bool = False
+) -> Result:
     """Walk from origin points (e.g. 社区居委会) to the result's POIs with the same engine.
 
     Parameters
@@ -323,6 +325,10 @@ def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
         The analysis whose network, POIs and settings are used.
     origins
         Origin rows in the `planner.read_points` layout (each row one origin).
+    facility_ids_ok
+        Walk an origin whose id a facility has too (its rows are kept apart by the caller,
+        as `planner region` does by area); by default such a row is ``duplicate_id``, as
+        summary.json and the map key circles by id.
 
     Returns
     -------
@@ -334,7 +340,8 @@ def analyse_origins(result: Result, origins: pd.DataFrame) -> Result:
 
     origins = origins.copy()
     clash = (
-        origins["usable"].to_numpy(dtype=bool)
+        (not facility_ids_ok)
+        & origins["usable"].to_numpy(dtype=bool)
         & origins["id"]
         .astype(str)
         .isin({str(f) for f in result.facilities["facility_id"]})

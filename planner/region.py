@@ -327,7 +327,8 @@ def read_areas(region: Region) -> Any:
     areas
         GeoDataFrame with ``row`` (1-based), ``area_id``, ``name``, ``status``, ``reason``
         and the polygon (points grown by their radius: a ``radius_m`` column, else
-        ``[areas] radius_m``); rows with a status other than ``ok`` have no geometry.
+        ``[areas] radius_m``); a ``bad_geometry`` row has none, a row with an id problem
+        keeps its polygon (merchants inside it are ``area_not_usable``) but is not computed.
     """
     import geopandas as gpd
 
@@ -830,10 +831,11 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
         poi_out.loc[lone, "status"] = "ok"
         poi_out.loc[lone, "reason"] = ""
         poi_out.insert(0, "area_id", task.area_id)
-        walked = analyse_origins(result, _origin_rows(task))  # the area's point, walked once
+        # the area's point, walked once; its id is the area's, whatever the facilities' ids
+        walked = analyse_origins(result, _origin_rows(task), facility_ids_ok=True)
         policy = policy_table(result, task.policy, walked)
         policy = policy[policy["origin_kind"] == "origin"].reset_index(drop=True)
-        point_status = str(walked.facilities["status"].iloc[0])
+        point_status = str(walked.entrances["status"].iloc[0])  # e.g. too_far_from_network
         status = {
             "status": "ok",
             "reason": "",
@@ -1094,9 +1096,10 @@ def _unplaced(
         return status, reason, area_of
     ok_task = {s["index"] for s in statuses if s.get("status") == "ok"}
     pts = shapely.points(lon, lat)
-    for i, (aid, geom, st) in enumerate(
-        zip(areas["area_id"], areas.geometry, areas["status"], strict=True)
-    ):
+    rows = list(enumerate(zip(areas["area_id"], areas.geometry, areas["status"], strict=True)))
+    # a usable area whose task failed first (run again), then area rows with a problem
+    rows.sort(key=lambda r: r[1][2] != "ok")
+    for i, (aid, geom, st) in rows:
         if geom is None or geom.is_empty or (st == "ok" and i in ok_task):
             continue
         inside = todo & shapely.covers(geom, pts)
@@ -1197,6 +1200,8 @@ def merge(
         )
         # the table's own columns, named as the areas' rows have them (`carried_columns`)
         have = [*POI_COLUMNS, *(c for c in POI_INPUT_COLUMNS if c in pois)]
+        if region.pois_from_osm and "source" not in have:  # the areas' rows have it
+            have.append("source")
         for col, name in carried_columns(pois, have):
             rest_rows[name] = pois.loc[~placed, col].to_numpy()
         area_pois = pd.concat([area_pois, rest_rows], ignore_index=True)

@@ -699,5 +699,5 @@ def test_an_area_whose_point_was_not_walked_has_no_missing_list(tmp_path):
     result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w")
     c = result.circles.set_index("area_id")
     assert c.loc["1", "policy_point_status"] == "ok" and c.loc["1", "policy_required"] == 26
-    assert c.loc["2", "policy_point_status"] == "no_usable_entrance"
+    assert c.loc["2", "policy_point_status"] == "too_far_from_network"  # the reason itself
     assert pd.isna(c.loc["2", "policy_required"]) and c.loc["2", "policy_missing"] == ""
