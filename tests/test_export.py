@@ -342,7 +342,7 @@ def test_geopackage_takes_tables_with_fid_and_names_equal_but_for_case(tmp_path)
 
     net = make_network({0: (0, 0), 1: (100, 0)}, [(0, 1)])
     fac = points([("F1", 50, 10)])
-    fac["fid"], fac["Name"] = ["a"], ["upper"]
+    fac["fid"], fac["Name"], fac["geom"] = ["a"], ["upper"], ["a shape"]
     pois = points([("P1", 20, 5), ("P2", 40, 5)])
     pois["fid"], pois["NAME"] = ["x", "y"], ["A", "B"]
     a = pipeline.analyse(net, fac, pois, bands_min=(1,))
@@ -353,6 +353,7 @@ def test_geopackage_takes_tables_with_fid_and_names_equal_but_for_case(tmp_path)
     }
     assert "fid_src" in fields["pois"] and "NAME_src" in fields["pois"]
     assert "fid_src" in fields["entrances"] and "Name_src" in fields["entrances"]
+    assert "geom_src" in fields["entrances"]  # GDAL's geometry column is geom
     assert export.gpkg_names(["a", "FID", "A", "a_src"]) == {
         "FID": "FID_src",
         "A": "A_src",

@@ -701,3 +701,71 @@ def test_an_area_whose_point_was_not_walked_has_no_missing_list(tmp_path):
     assert c.loc["1", "policy_point_status"] == "ok" and c.loc["1", "policy_required"] == 26
     assert c.loc["2", "policy_point_status"] == "too_far_from_network"  # the reason itself
     assert pd.isna(c.loc["2", "policy_required"]) and c.loc["2", "policy_missing"] == ""
+
+
+def test_a_merchant_in_a_failed_area_is_area_failed_whatever_the_row_order(tmp_path):
+    """Row 1 has no id and row 2's task failed; both cover the merchant: it is area_failed
+    (run the command again), not area_not_usable."""
+    import geopandas as gpd
+
+    box = shapely.box(0.0, 0.0, 1.0, 1.0)
+    areas = gpd.GeoDataFrame(
+        {"area_id": ["", "A2"], "status": ["missing_id", "ok"]}, geometry=[box, box], crs=4326
+    )
+    rest = pd.DataFrame(
+        {"usable": [True], "lon": [0.5], "lat": [0.5], "status": ["ok"], "reason": [""]}
+    )
+    status, reason, area = rg._unplaced(rest, areas, [{"index": 1, "status": "failed"}])
+    assert (status[0], area[0]) == ("area_failed", "A2") and "run the command again" in reason[0]
+
+
+def test_area_ids_equal_to_facility_ids_keep_their_policy_check(tmp_path):
+    """Areas and facilities both numbered from 1 in a city's tables: the area's point is
+    walked (it was duplicate_id against the facilities, and the check was lost)."""
+    region_file = write_region(
+        tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=10, bands="[5, 10, 15]"
+    )
+    fac = pd.read_csv(region_file.parent / "facilities.csv", dtype=str)
+    areas = json.loads((tmp_path / "r" / "areas.geojson").read_text(encoding="utf-8"))
+    for f, fid in zip(areas["features"], fac["id"].drop_duplicates(), strict=False):
+        f["properties"]["id"] = fid
+    (tmp_path / "r" / "areas.geojson").write_text(json.dumps(areas), encoding="utf-8")
+    result = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w")
+    assert set(result.circles["policy_point_status"]) == {"ok"}
+    assert set(result.circles["policy_required"]) == {26}
+
+
+def test_a_regions_pois_csv_read_back_adds_no_columns(tmp_path):
+    region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=10)
+    headers = []
+    for run in range(3):
+        out = tmp_path / f"out{run}"
+        rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / f"w{run}", out_dir=out)
+        headers.append(pd.read_csv(out / "pois.csv", nrows=0).columns.tolist())
+        shutil.copyfile(out / "pois.csv", region_file.parent / "pois.csv")  # edit, run again
+    assert headers[1] == headers[2] and "area_id_src" not in headers[2]
+
+
+@pytest.mark.slow
+def test_a_merchants_column_named_like_the_osm_source_is_one_column(tmp_path):
+    """With OpenStreetMap POIs too, a table's 'Source' column took two names: Source_src in
+    computed areas, Source outside them."""
+    region_file = sample_region_with_boxes(
+        tmp_path / "region", {"A1": (113.9232, 22.5408, 113.9454, 22.5499)}
+    )
+    text = region_file.read_text(encoding="utf-8")
+    region_file.write_text(
+        text.replace("from_osm = true", 'from_osm = true\npath = "merchants.csv"'),
+        encoding="utf-8",
+    )
+    (region_file.parent / "merchants.csv").write_text(
+        "id,name,kind,lon,lat,Source\n"
+        "M1,in,shop:convenience,113.9300,22.5450,survey\n"
+        "M2,out,shop:convenience,113.9600,22.5550,survey\n",
+        encoding="utf-8",
+    )
+    pois = rg.run_region(region_file, scheduler="serial", work_dir=tmp_path / "w").pois
+    mine = pois[pois["poi_id"].isin(["M1", "M2"])].set_index("poi_id")
+    assert "Source" not in pois.columns
+    assert mine["Source_src"].tolist() == ["survey", "survey"]
+    assert mine.loc["M1", "area_id"] == "A1" and mine.loc["M2", "status"] == "outside_areas"
