@@ -234,6 +234,7 @@ def test_every_merchant_row_appears_once_with_a_status_duplicates_too(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_merchants_typed_with_lat_and_lon_swapped_count_as_routed(tmp_path):
     """A swapped row is fixed, snapped and walked: circles.csv counts it in pois_routed."""
     region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=20)
@@ -253,6 +254,7 @@ def test_merchants_typed_with_lat_and_lon_swapped_count_as_routed(tmp_path):
     assert list(result.circles["pois_routed"]) == [per_area[a] for a in result.circles["area_id"]]
 
 
+@pytest.mark.slow
 def test_an_edited_types_table_or_planner_computes_the_areas_again(tmp_path, monkeypatch):
     """The per-area results are reused only for the same policy table bytes and code."""
     import shutil
@@ -719,6 +721,7 @@ def test_a_merchant_in_a_failed_area_is_area_failed_whatever_the_row_order(tmp_p
     assert (status[0], area[0]) == ("area_failed", "A2") and "run the command again" in reason[0]
 
 
+@pytest.mark.slow
 def test_area_ids_equal_to_facility_ids_keep_their_policy_check(tmp_path):
     """Areas and facilities both numbered from 1 in a city's tables: the area's point is
     walked (it was duplicate_id against the facilities, and the check was lost)."""
@@ -735,6 +738,7 @@ def test_area_ids_equal_to_facility_ids_keep_their_policy_check(tmp_path):
     assert set(result.circles["policy_required"]) == {26}
 
 
+@pytest.mark.slow
 def test_a_regions_pois_csv_read_back_adds_no_columns(tmp_path):
     region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=10)
     headers = []
