@@ -80,6 +80,22 @@ _PARENTHESES = re.compile(r"[(（].*?[)）]")
 _EPSG = re.compile(r"^EPSG[:：]?(\d{4,6})$")
 
 
+def crs_name(crs: Any) -> str:
+    """Name a CRS for people: ``EPSG:32649`` where it has a code, else as pyproj writes it.
+
+    Parameters
+    ----------
+    crs
+        A pyproj CRS, or anything naming one (a string is returned as it is).
+
+    Returns
+    -------
+    name
+        E.g. ``"EPSG:32649"``.
+    """
+    return crs.to_string() if hasattr(crs, "to_string") else str(crs)
+
+
 def normalize_crs(name: str) -> str:
     """
     Return the canonical token for a coordinate reference system name.

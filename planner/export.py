@@ -26,6 +26,7 @@ import pandas as pd
 
 from planner import _arrow, gaps, io
 from planner._publish import SIGNATURE, check_replaceable
+from planner.crs import crs_name
 from planner.result import Result
 
 __all__ = [
@@ -442,12 +443,6 @@ def _deflate_level(module: Any) -> Iterator[None]:
             module.ZipFile = original
 
 
-def _crs_name(crs: Any) -> str:
-    """``EPSG:32649`` where the CRS has a code, else its name."""
-    code = crs.to_epsg() if hasattr(crs, "to_epsg") else None
-    return f"EPSG:{code}" if code else str(getattr(crs, "name", crs))
-
-
 def _summary_rows(
     result: Result, continued: Sequence[tuple[str, list[str]]] = ()
 ) -> list[list[Any]]:
@@ -467,7 +462,7 @@ def _summary_rows(
         ["商户文件 pois_file", p.pois_file],
         ["步行速度(公里/小时) speed_kmh", s.speed_kmh],
         ["时间圈(分钟) bands_min", " / ".join(bands)],
-        ["路网投影(米) network_crs", _crs_name(result.network.crs) if result.network else ""],
+        ["路网投影(米) network_crs", crs_name(result.network.crs) if result.network else ""],
         ["服务点数 facilities", len(result.facilities)],
         ["商户总数 pois_total", overall.get("pois_total")],
         ["已接入路网商户 pois_routable", overall.get("pois_routable")],

@@ -21,6 +21,7 @@ from pyproj import Transformer
 
 from planner import style
 from planner._publish import SIGNATURE, check_replaceable
+from planner.crs import crs_name
 from planner.io import write_atomic
 from planner.network import StreetNetwork
 from planner.result import Result
@@ -242,9 +243,7 @@ def _scale_and_north(ax: Axes, width_m: float) -> None:
 
 
 def _crs_name(network: StreetNetwork) -> str:
-    crs = network.crs
-    name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
-    return f"CRS {name} (from WGS-84)"
+    return f"CRS {crs_name(network.crs)} (from WGS-84)"
 
 
 def _extent(network: StreetNetwork, analysis: Result) -> tuple[float, float, float, float]:

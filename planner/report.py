@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from planner import plot
 from planner._publish import SIGNATURE, check_replaceable
+from planner.crs import crs_name
 from planner.io import write_atomic
 from planner.result import Result
 from planner.schema import ROUTED_STATUSES
@@ -123,8 +124,7 @@ def _summary_table(ax: Axes, analysis: Result, limit: int = MAX_TABLE_ROWS) -> N
 
 
 def _crs_text(analysis: Result) -> str:
-    crs = analysis.network.crs
-    name = crs.to_string() if hasattr(crs, "to_string") else str(crs)
+    name = crs_name(analysis.network.crs)
     return f"{name} (" + plot.label("米", "metres", plot.cjk_font() is not None) + ")"
 
 
