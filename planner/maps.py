@@ -31,7 +31,7 @@ with cached_compile():  # folium compiles ~140 Jinja templates when imported
 
 from planner.crs import gcj02_grid
 from planner.offline import inline_own
-from planner.result import Result
+from planner.result import Result, review_line
 
 #: A colour the legend accepts from a caller (it goes into a style attribute).
 _HEX_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
@@ -1303,30 +1303,6 @@ def _pieces_legend(analysis: Result) -> str:
     return text
 
 
-def review_text(about: Any) -> str:
-    """Return the map review line (审图号, 编制单位) as the PDF and PNG print it.
-
-    Parameters
-    ----------
-    about
-        A `planner.result.Provenance` (its ``review_number`` and ``issuing_unit``).
-
-    Returns
-    -------
-    text
-        Plain text; without a review number, the notice that the map is for internal use
-        only (it must not be published).
-    """
-    number = (
-        f"审图号 Map review no.: {about.review_number}"
-        if about.review_number
-        else "审图号：无（内部使用，不得公开） Map review no.: none (internal use only, not for "
-        "publication)"
-    )
-    unit = f"编制单位 Issued by: {about.issuing_unit}" if about.issuing_unit else ""
-    return f"{number} · {unit}" if unit else number
-
-
 def policy_html(analysis: Result) -> str:
     """The panel's 政策业态 section: required types each facility / origin lacks.
 
@@ -1473,7 +1449,7 @@ def legend_html(analysis: Result, *, tianditu: bool, rings: Sequence[tuple[str, 
 <details><summary>数据与坐标 Data &amp; CRS</summary>
 <div>路网与商户 Streets &amp; POIs: {esc(about.attribution)}{date}</div>
 <div>服务点 Facilities: {esc(about.facilities_file or "")}</div>
-<div>{esc(review_text(about))}</div>
+<div>{esc(review_line(about.review_number, about.issuing_unit))}</div>
 <div>坐标 CRS: WGS-84 (EPSG:4326)。</div>
 <div>高德底图使用 GCJ-02：选择高德底图时，所有叠加图层自动偏移到 GCJ-02 以对齐。
  Amap tiles are GCJ-02: when the Amap base layer is on,

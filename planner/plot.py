@@ -25,6 +25,7 @@ from planner.crs import crs_name
 from planner.io import write_atomic
 from planner.network import StreetNetwork
 from planner.result import Result
+from planner.result import review_line as result_review_line
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -402,26 +403,9 @@ def source_line(analysis: Result) -> str:
 
 
 def review_line(review_number: str = "", issuing_unit: str = "") -> str:
-    """The page's footer: the map review number (审图号) and the issuing unit, or their absence.
-
-    Without a review number the page says so, as a map without one may only be used
-    internally (it must not be published or printed for the public).
-    """
+    """The footer's map review line (`planner.result.review_line`), as this machine draws it."""
     cjk = cjk_font() is not None
-    unit = (
-        label("编制单位", "Issued by:", cjk) + f" {issuing_unit}"
-        if issuing_unit
-        else label("编制单位：未填写", "Issued by: not given", cjk)
-    )
-    if review_number:
-        number = label("审图号", "Map review no.:", cjk) + f" {review_number}"
-    else:
-        number = label(
-            "审图号：无（内部使用，不得公开）",
-            "Map review no.: none (internal use only, not for publication)",
-            cjk,
-        )
-    text = f"{number}    {unit}"
+    text = result_review_line(review_number, issuing_unit, cjk=cjk)
     return text if cjk else english_only(text)
 
 

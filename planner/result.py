@@ -28,6 +28,7 @@ __all__ = [
     "Result",
     "Settings",
     "SettingsError",
+    "review_line",
 ]
 
 #: Walking speed in km/h (4.5 km/h = 75 m/min).
@@ -163,6 +164,44 @@ class Settings:
     def band_label(self, band: float) -> str:
         """Return a band as it is written in tables and keys: ``5``, ``7.5``."""
         return f"{band:g}"
+
+
+def review_line(review_number: str = "", issuing_unit: str = "", *, cjk: bool = True) -> str:
+    """The map review line every map carries: 审图号 (map review number) and 编制单位.
+
+    Without a review number the line says so: such a map may only be used internally (it
+    must not be published or printed for the public).
+
+    Parameters
+    ----------
+    review_number, issuing_unit
+        The scenario's ``[report]`` values (`Provenance`), or "".
+    cjk
+        Chinese first, English second; False: English only (a page without a CJK font).
+
+    Returns
+    -------
+    line
+        E.g. ``审图号：无（内部使用，不得公开） Map review no.: none (internal use only, not
+        for publication) · 编制单位：未填写 Issued by: not given``.
+    """
+
+    def label(zh: str, en: str) -> str:
+        return f"{zh} {en}" if cjk else en
+
+    if review_number:
+        number = label("审图号", "Map review no.:") + f" {review_number}"
+    else:
+        number = label(
+            "审图号：无（内部使用，不得公开）",
+            "Map review no.: none (internal use only, not for publication)",
+        )
+    unit = (
+        label("编制单位", "Issued by:") + f" {issuing_unit}"
+        if issuing_unit
+        else label("编制单位：未填写", "Issued by: not given")
+    )
+    return f"{number} · {unit}"
 
 
 @dataclass(frozen=True)
