@@ -1329,13 +1329,16 @@ def policy_html(analysis: Result) -> str:
     skipped = set(not_routed(analysis))
     # an origin is walked when one of its rows was (a fixed lat/lon swap is), as the
     # summary has it: a second row without a point does not make it "not walked"
-    rows = summary.get("origins", [])
+    origin_rows = summary.get("origins", [])
     routed = {str(s) for s in ROUTED_STATUSES}
-    walked = {o["origin_id"] for o in rows if o["status"] in routed}
-    skipped |= {("origin", o["origin_id"]) for o in rows if o["origin_id"] not in walked}
-    lacking = missing_by_origin(policy, skipped)
+    walked = {o["origin_id"] for o in origin_rows if o["status"] in routed}
+    skipped |= {("origin", o["origin_id"]) for o in origin_rows if o["origin_id"] not in walked}
+    # what each walked circle lacks: summary.json's list (`add_policy` made both)
+    lacking = summary.get("missing")
+    if lacking is None:  # a policy table set by hand, without its summary
+        lacking = missing_by_origin(policy, skipped)
     names = dict(zip(analysis.facilities["facility_id"], analysis.facilities["name"], strict=True))
-    for o in summary.get("origins", []):
+    for o in origin_rows:
         names.setdefault(o["origin_id"], o["name"])
     rows = []
     for (oid, kind), g in first.groupby(["origin_id", "origin_kind"], sort=False):
