@@ -82,14 +82,17 @@ def cache_key(path: Path, sha256: str | None = None) -> dict[str, Any]:
     Returns
     -------
     key
-        Source sha256 and size, planner cache-format version and osmnx version; a cache is
-        valid only for an identical key.
+        Source sha256 and size, cache-format version, the planner's version and code
+        (`planner._paths.code_digest`: an edited reader or network build parses again) and
+        osmnx's version; a cache is valid only for an identical key.
     """
     path = Path(path)
     return {
         "source_sha256": sha256 or file_sha256(path),
         "source_size": path.stat().st_size,
         "format": CACHE_FORMAT_VERSION,
+        "planner": planner_version(),
+        "code": _paths.code_digest(),
         "osmnx": osmnx_version(),
     }
 
@@ -456,8 +459,9 @@ def poi_cache_key(path: Path, sha256: str | None = None) -> dict[str, Any]:
     Returns
     -------
     key
-        Source sha256 and size, POI cache-format version, the POI rules' digest, and the
-        planner and osmnx versions; a cache is valid only for an identical key.
+        Source sha256 and size, POI cache-format version, the POI rules' digest, the
+        planner's version and code (`planner._paths.code_digest`) and osmnx's version; a
+        cache is valid only for an identical key.
     """
     path = Path(path)
     return {
@@ -466,6 +470,7 @@ def poi_cache_key(path: Path, sha256: str | None = None) -> dict[str, Any]:
         "format": POI_CACHE_FORMAT_VERSION,
         "rules": poi_rules_digest(),
         "planner": planner_version(),
+        "code": _paths.code_digest(),
         "osmnx": osmnx_version(),
     }
 
@@ -557,8 +562,8 @@ def load_pois_cached(
 
     The first load parses the file (`planner.pois.records_from_osm_xml`, unless
     `load_network_cached` already stored the records in the same pass) and stores the
-    records; later loads of an unchanged file (same bytes, POI rules, planner and osmnx
-    versions) read the cache. The result equals `planner.pois.pois_from_osm_xml`.
+    records; later loads of an unchanged file (same bytes, POI rules, planner version and
+    code, osmnx version) read the cache. The result equals `planner.pois.pois_from_osm_xml`.
 
     Parameters
     ----------

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from planner import _paths
-from planner._i18n import _
+from planner._i18n import _, current_language
 from planner._publish import RUN_MARK, _is_our_link, is_planner_file
 
 #: Optional output formats of `planner.run` (``--formats``), in the order they are written.
@@ -21,8 +21,6 @@ FORMATS = ("png", "pdf", "xlsx", "gpkg")
 FILE_KEYS = {"png": "png", "pdf": "pdf", "xlsx": "workbook", "gpkg": "geopackage"}
 #: Marker key holding the fingerprint, in a run folder's marker and in a map manifest.
 FINGERPRINT = "fingerprint"
-#: Suffixes of the package files whose bytes are part of a fingerprint.
-_CODE_SUFFIXES = {".py", ".csv", ".js", ".css", ".json", ".toml"}
 
 
 def parse_formats(text: str | None) -> tuple[str, ...]:
@@ -84,25 +82,12 @@ def _plain(value: Any) -> Any:
 
 
 def code_digest() -> str:
-    """sha256 over the planner package's own files (code, tables, map scripts and styles).
-
-    A fingerprint carries it beside the version number, so an edited checkout (same version)
-    never carries over a file an older code drew.
-    """
-    h = hashlib.sha256()
-    root = _paths.PACKAGE_DIR
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if rel.parts[0] in ("_data", "__pycache__") or path.suffix not in _CODE_SUFFIXES:
-            continue
-        if path.is_file():
-            h.update(f"{rel.as_posix()}|".encode())
-            h.update(path.read_bytes())
-    return h.hexdigest()
+    """sha256 over the planner package's own files (`planner._paths.code_digest`)."""
+    return _paths.code_digest()
 
 
 def fingerprint(scenario: Any, extra: dict[str, Any] | None = None) -> str:
-    """The content fingerprint of a run: inputs' bytes, settings and the planner's code.
+    """The content fingerprint of a run: inputs' bytes, settings, language and the planner's code.
 
     Parameters
     ----------
@@ -123,6 +108,7 @@ def fingerprint(scenario: Any, extra: dict[str, Any] | None = None) -> str:
     described: dict[str, Any] = {
         "scenario": _plain(scenario),
         "extra": _plain(extra or {}),
+        "language": current_language(),  # the workbook's and the GeoPackage's texts
         "planner": __version__,
         "code": code_digest(),
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -19,6 +20,9 @@ SOURCE_DATA_DIR = PACKAGE_DIR.parent / "data"
 CACHE_ENV = "PLANNER_CACHE_DIR"
 #: Application name used for the platform's user cache folder.
 APP_NAME = "liusha-planner"
+#: Suffixes of the package files whose bytes make `code_digest` (code, tables, map scripts
+#: and styles, compiled translations).
+CODE_SUFFIXES = frozenset({".py", ".csv", ".js", ".css", ".json", ".toml", ".mo"})
 
 
 #: Characters a name may not hold when it names files and folders (on any system).
@@ -46,6 +50,25 @@ def data_dir() -> Path:
     if BUNDLED_DATA_DIR.is_dir():
         return BUNDLED_DATA_DIR
     return SOURCE_DATA_DIR
+
+
+@functools.lru_cache(maxsize=1)
+def code_digest() -> str:
+    """sha256 over the planner package's own files (code, tables, map scripts, translations).
+
+    Fingerprints and cache keys carry it beside the version number, so an edited checkout
+    (same version) never reuses a file or a cache an older code made. Computed once a
+    process: the code that runs is the code imported at its start.
+    """
+    h = hashlib.sha256()
+    for path in sorted(PACKAGE_DIR.rglob("*")):
+        rel = path.relative_to(PACKAGE_DIR)
+        if rel.parts[0] in ("_data", "__pycache__") or path.suffix not in CODE_SUFFIXES:
+            continue
+        if path.is_file():
+            h.update(f"{rel.as_posix()}|".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
 
 
 def user_cache_dir() -> Path:

@@ -6,6 +6,7 @@ import functools
 import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 from planner import _paths
@@ -130,10 +131,43 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
 
 
 @functools.lru_cache(maxsize=64)
-def _source_sha256(path: str, size: int, mtime_ns: int) -> str:
+def _sha256_of(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
     from planner import _cache  # imports osmnx: only when a file is cut
 
     return _cache.file_sha256(Path(path))
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, hashed once a process while the file is unchanged.
+
+    Unchanged means the same size, modification and status-change times and inode, so an
+    edit that puts the size and modification time back (``touch -d``) is still seen.
+    """
+    st = os.stat(path)
+    return _sha256_of(str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+@functools.lru_cache(maxsize=1)
+def _cut_code() -> str:
+    """sha256 of this module (what a cut keeps) and pyosmium's version."""
+    from importlib import metadata
+
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(metadata.version("osmium").encode())
+    return h.hexdigest()
+
+
+def _cut_intact(target: Path, record: Path) -> bool:
+    """Whether `target` is the cut `record` describes: same size and sha256."""
+    try:
+        noted = json.loads(record.read_text(encoding="utf-8"))
+        return bool(
+            target.is_file()
+            and noted["size"] == target.stat().st_size
+            and noted["sha256"] == file_sha256(target)
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
 
 
 def cut_cached(
@@ -155,23 +189,32 @@ def cut_cached(
     Returns
     -------
     path
-        An OSM XML (or PBF) file named by a digest of the source's sha256, the box and the
-        cut format; a network or POIs read from it are cached as for any OSM XML file
-        (`planner._cache.load_network_cached`).
+        An OSM XML (or PBF) file named by a digest of the source's sha256, the box, this
+        module's code and pyosmium's version; a network or POIs read from it are cached as
+        for any OSM XML file (`planner._cache.load_network_cached`). A cut is reused only
+        when its size and sha256 are those noted beside it (``<cut>.sha256.json``) when it
+        was written: a damaged or truncated cut is cut again.
     """
     source = Path(source).resolve()
     if not source.is_file():
         raise PlannerError(_("OSM file not found: {source}").format(source=source))
-    st = source.stat()
     key = {
-        "source_sha256": _source_sha256(str(source), st.st_size, st.st_mtime_ns),
+        "source_sha256": file_sha256(source),
         "bbox": [round(v, 7) for v in bbox],
         "format": CUT_FORMAT_VERSION,
+        "code": _cut_code(),
     }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(cache_dir) if cache_dir is not None else _paths.network_cache_dir()
     stem = source.name[: -len(".pbf")] if is_pbf(source) else source.name
     target = folder / f"{Path(stem).stem}-cut-{digest}.osm{'.pbf' if pbf else ''}"
-    if not target.is_file():
+    record = target.with_name(f"{target.name}.sha256.json")
+    if not _cut_intact(target, record):
         cut(source, bbox, target)
+        noted = json.dumps({"size": target.stat().st_size, "sha256": file_sha256(target)})
+
+        def note(tmp: Path) -> None:
+            tmp.write_text(noted, encoding="utf-8")
+
+        write_atomic(record, note, sync=False)
     return target

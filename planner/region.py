@@ -487,16 +487,16 @@ def _job_key(
     """A digest of everything that decides the per-area results.
 
     The planner's version and code (an upgraded or edited planner computes again), the
-    network file, the settings, the policy types table's bytes (an edited table computes
+    network file's bytes, the settings, the policy types table's bytes (an edited table computes
     again), the areas and the input rows.
     """
     from planner import __version__
-    from planner._carry import code_digest
+    from planner._paths import code_digest
 
     h = hashlib.sha256()
-    st = region.network_path.stat()
     h.update(f"{TASK_FORMAT_VERSION}|{__version__}|{code_digest()}|".encode())
-    h.update(f"{region.network_path}|{st.st_size}|{st.st_mtime_ns}|".encode())
+    # the network file's bytes: an edit that keeps its size and time (cp -p, rsync -a) counts
+    h.update(f"{region.network_path}|{_pbf.file_sha256(region.network_path)}|".encode())
     h.update(json.dumps(dataclasses.asdict(region.settings), sort_keys=True).encode())
     h.update(str(region.policy).encode())
     if region.policy is not None and Path(region.policy).is_file():

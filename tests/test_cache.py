@@ -153,14 +153,20 @@ def test_changed_source_rebuilds(
     assert json.loads(stored) == _cache.cache_key(cached_source)
 
 
-@pytest.mark.parametrize("field", ["format", "osmnx"])
+@pytest.mark.parametrize("field", ["format", "osmnx", "planner", "code"])
 def test_stale_version_rebuilds(
     cached_source: Path, small: net.StreetNetwork, monkeypatch: pytest.MonkeyPatch, field: str
 ) -> None:
+    """Another cache format, osmnx, planner version or planner code (an edited network build
+    under the same version number) parses the file again."""
     if field == "format":
         monkeypatch.setattr(_cache, "CACHE_FORMAT_VERSION", _cache.CACHE_FORMAT_VERSION + 1)
-    else:
+    elif field == "osmnx":
         monkeypatch.setattr(_cache, "osmnx_version", lambda: "0.0.0-other")
+    elif field == "planner":
+        monkeypatch.setattr(_cache, "planner_version", lambda: "0.0.0-other")
+    else:
+        monkeypatch.setattr(_paths, "code_digest", lambda: "an edited planner")
     calls = _count_parses(monkeypatch, small)
     _cache.load_network_cached(cached_source)
     assert calls == [cached_source]
@@ -331,3 +337,22 @@ def test_cache_of_the_previous_format_is_stale_not_damaged(
         assert_same_network(small, _cache.load_network_cached(cached_source))
     assert calls == [cached_source]
     assert "is stale" in caplog.text and "unreadable" not in caplog.text
+
+
+def test_an_edited_planner_does_not_reuse_the_poi_cache(tmp_path: Path, monkeypatch) -> None:
+    """The POI records are rebuilt by an edited planner (same version, other code)."""
+    osm = tmp_path / "sample.osm"
+    shutil.copyfile(DATA_DIR / "sample" / "shenzhen_nanshan_science_park_2021-03.osm", osm)
+    _cache.load_pois_cached(osm, cache_dir=tmp_path / "c")
+    key = _cache.poi_cache_key(osm)
+    assert _cache.read_poi_cache(_cache.poi_cache_path(osm, tmp_path / "c"), key) is not None
+    monkeypatch.setattr(_paths, "code_digest", lambda: "an edited planner")
+    edited_key = _cache.poi_cache_key(osm)
+    assert edited_key != key
+    assert _cache.read_poi_cache(_cache.poi_cache_path(osm, tmp_path / "c"), edited_key) is None
+
+
+def test_code_digest_covers_the_compiled_translations() -> None:
+    """An updated translation (.mo) is code: carried files and caches are made again."""
+    assert ".mo" in _paths.CODE_SUFFIXES
+    assert any((_paths.PACKAGE_DIR / "locale").rglob("*.mo"))

@@ -178,3 +178,35 @@ def test_a_box_outside_the_file_is_one_planner_error(tmp_path):
         _pbf.cut(OSM, (100.0, 20.0, 100.01, 20.01), tmp_path / "cut.osm")
     assert str(OSM) in str(info.value) and "\n" not in str(info.value)
     assert not (tmp_path / "cut.osm").exists()
+
+
+def test_a_damaged_cut_in_the_cache_is_cut_again(tmp_path, sample_pbf):
+    """A cut whose bytes changed after it was written is not trusted: it is cut again."""
+    cache = tmp_path / "cache"
+    first = _pbf.cut_cached(sample_pbf, SMALL_BOX, cache)
+    good = first.read_bytes()
+    assert (first.parent / f"{first.name}.sha256.json").is_file()
+    # a way dropped (same length: a damaged sector), then a truncated file
+    damaged = good.replace(b"<way ", b"<xay ", 1)
+    assert damaged != good and len(damaged) == len(good)
+    first.write_bytes(damaged)
+    again = _pbf.cut_cached(sample_pbf, SMALL_BOX, cache)
+    assert again == first and again.read_bytes() == good
+    first.write_bytes(good[: len(good) // 2])
+    assert _pbf.cut_cached(sample_pbf, SMALL_BOX, cache).read_bytes() == good
+
+
+def test_an_edit_keeping_size_and_time_is_seen_in_one_process(tmp_path):
+    """The in-process sha256 memo is keyed by more than size and modification time."""
+    import os
+    import time
+
+    path = tmp_path / "f.osm"
+    path.write_bytes(b"a" * 100)
+    st = path.stat()
+    first = _pbf.file_sha256(path)
+    time.sleep(0.05)  # past the file system's timestamp tick (ctime is coarse on Linux)
+    path.write_bytes(b"b" * 100)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    assert _pbf.file_sha256(path) != first

@@ -259,7 +259,7 @@ def test_an_edited_types_table_or_planner_computes_the_areas_again(tmp_path, mon
     """The per-area results are reused only for the same policy table bytes and code."""
     import shutil
 
-    from planner import _carry
+    from planner import _paths
     from planner.policy import DEFAULT_TYPES_FILE
 
     region_file = write_region(
@@ -279,8 +279,31 @@ def test_an_edited_types_table_or_planner_computes_the_areas_again(tmp_path, mon
     assert not edited.tasks["reused"].any()
     assert set(edited.circles["policy_required"]) <= {0, 1, 2, 3}
     # an upgraded or edited planner: the same inputs are computed again
-    monkeypatch.setattr(_carry, "code_digest", lambda: "another planner")
+    monkeypatch.setattr(_paths, "code_digest", lambda: "another planner")
     assert not rg.run_region(region_file, scheduler="serial", work_dir=work).tasks["reused"].any()
+
+
+def test_a_network_file_edited_with_its_size_and_time_kept_computes_again(tmp_path):
+    """The job key holds the network file's bytes, not its size and modification time."""
+    region_file = write_region(
+        tmp_path / "r", side=1, area_m=300, n_nodes=200, n_facilities=5, source="osm_xml"
+    )
+    work = tmp_path / "work"
+    first = rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert rg.run_region(region_file, scheduler="serial", work_dir=work).tasks["reused"].all()
+    osm = region_file.parent / "city.osm"
+    st = osm.stat()
+    text = osm.read_bytes()
+    # every street made unwalkable, padded to the same length (as cp -p or rsync -a leave it)
+    edited = text.replace(b'v="residential"', b'v="proposed"   ')
+    assert edited != text and len(edited) == len(text)
+    osm.write_bytes(edited)
+    os.utime(osm, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (osm.stat().st_size, osm.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    again = rg.run_region(region_file, scheduler="serial", work_dir=work)
+    assert not again.tasks["reused"].any()
+    columns = ["network_nodes", "covered_4min"]
+    assert not again.circles[columns].equals(first.circles[columns])
 
 
 def test_a_users_folder_is_never_taken_as_the_work_folder(tmp_path):
