@@ -200,17 +200,42 @@ def read_manifest(html: Path) -> dict[str, Any]:
     return data if data.get("planner") == "liusha-planner" else {}
 
 
-def write_manifest(html: Path, fingerprint_: str, files: list[Path]) -> None:
-    """Note the fingerprint and size/modification time of the optional maps just drawn."""
+def write_manifest(html: Path, fingerprint_: str, files: dict[str, Any]) -> None:
+    """Note the fingerprint and the optional maps of this run beside map `html`.
+
+    Parameters
+    ----------
+    html
+        The HTML map the manifest sits beside.
+    fingerprint_
+        The run's fingerprint.
+    files
+        File name -> what `draw_or_carry` noted for it: its size and modification time and
+        the sha256 of the bytes this run drew (hashed before the file was put in place, so a
+        map another run put there meanwhile is never taken for this run's).
+    """
     path = manifest_path(html)
-    data = {
-        "planner": "liusha-planner",
-        FINGERPRINT: fingerprint_,
-        "files": {p.name: _stamp(p) for p in files if p.is_file()},
-    }
+    data = {"planner": "liusha-planner", FINGERPRINT: fingerprint_, "files": files}
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _noted_here(path: Path, noted: Any) -> bool:
+    """Whether `path` is the file `noted` describes: same size, time and (if noted) bytes."""
+    if isinstance(noted, list):  # an earlier planner's manifest: size and time only
+        return noted == _stamp(path)
+    if not isinstance(noted, dict) or noted.get("stamp") != _stamp(path):
+        return False
+    return noted.get("sha256") == _sha256(path)
 
 
 def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
@@ -218,7 +243,8 @@ def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
 
     ``current``: the planner drew it from the same fingerprint and it is unchanged since;
     ``stale``: the planner drew it, unchanged since, from other inputs, settings or code;
-    ``foreign``: anything else (not the planner's, or changed after it was drawn) — left alone.
+    ``foreign``: anything else (not the planner's, changed after it was drawn, or put there
+    by another run after this manifest's run drew its own) — left alone.
     """
     if not path.exists() and not path.is_symlink():
         return "absent"
@@ -227,7 +253,7 @@ def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
         path.is_symlink()
         or not path.is_file()
         or not isinstance(files, dict)
-        or files.get(path.name) != _stamp(path)
+        or not _noted_here(path, files.get(path.name))
         or not is_planner_file(path)
     ):
         return "foreign"
@@ -241,8 +267,17 @@ def draw_or_carry(
     manifest: dict[str, Any],
     fingerprint_: str,
     progress: Callable[[str], None],
+    noted: dict[str, Any] | None = None,
 ) -> Path | None:
     """Draw an optional map when asked; else keep it if current, remove it if stale.
+
+    A map is drawn to a temporary sibling, hashed, then renamed into place, so what is
+    noted for it is this run's drawing even when another run writes the same file.
+
+    Parameters
+    ----------
+    noted
+        Receives, for the map that belongs to this run, its entry for `write_manifest`.
 
     Returns
     -------
@@ -250,10 +285,21 @@ def draw_or_carry(
         The map file that belongs to this run, or None.
     """
     if asked:
-        return draw(path)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.drawing{path.suffix}")
+        try:
+            draw(tmp)
+            digest = _sha256(tmp)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        if noted is not None:
+            noted[path.name] = {"stamp": _stamp(path), "sha256": digest}
+        return path
     state = map_state(path, manifest, fingerprint_)
     if state == "current":
         progress(_("kept {path}: drawn from the same inputs and settings").format(path=path))
+        if noted is not None:
+            noted[path.name] = manifest["files"][path.name]
         return path
     if state == "stale":
         path.unlink()

@@ -721,16 +721,15 @@ def run(
 
         return report.save_pdf(result, path)  # the footer: the result's [report] values
 
-    kept = []
+    noted: dict[str, Any] = {}
     for ext, draw in (("png", png), ("pdf", pdf)):
         done = _carry.draw_or_carry(
-            map_paths[ext], ext in formats, draw, manifest, fingerprint, progress
+            map_paths[ext], ext in formats, draw, manifest, fingerprint, progress, noted
         )
         if done is not None:
             result.files[ext] = done
-            kept.append(done)
-    if kept or manifest:
-        _carry.write_manifest(map_paths["html"], fingerprint, kept)
+    if noted or manifest:
+        _carry.write_manifest(map_paths["html"], fingerprint, noted)
     for key in ("map", "png", "pdf"):  # maps written into the output folder go with its set
         if key in result.files:
             claim_written(result.files[key])

@@ -191,6 +191,17 @@ def test_fingerprint_follows_input_bytes_and_settings(tmp_path):
     facilities.write_text(facilities.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert _carry.fingerprint(load_scenario(path)) != same  # one more byte in an input
     assert _carry.fingerprint(sc, {"review": "x"}) != _carry.fingerprint(sc)
+    # the workbook's and GeoPackage's reasons are in the language of messages
+    from planner import _i18n
+
+    before = _i18n.chosen_language()
+    try:
+        _i18n.set_language("en")
+        english = _carry.fingerprint(sc)
+        _i18n.set_language("zh")
+        assert _carry.fingerprint(sc) != english
+    finally:
+        _i18n.set_language(before)
 
 
 # --------------------------------------------------------------------------- carry-over
@@ -243,19 +254,22 @@ def test_optional_maps_kept_when_current_removed_when_stale_foreign_left(tmp_pat
         return _fake_png(path, b"drawn")
 
     said: list[str] = []
-    assert _carry.draw_or_carry(png, True, draw, {}, "A", said.append) == png
-    _carry.write_manifest(html, "A", [png])
+    noted: dict = {}
+    assert _carry.draw_or_carry(png, True, draw, {}, "A", said.append, noted) == png
+    assert drawn[0] != png and not drawn[0].exists()  # drawn aside, then put in place
+    _carry.write_manifest(html, "A", noted)
     manifest = _carry.read_manifest(html)
     assert _carry.map_state(png, manifest, "A") == "current"
     assert _carry.draw_or_carry(png, False, draw, manifest, "A", said.append) == png
-    assert drawn == [png] and png.is_file()  # kept, not drawn again
+    assert len(drawn) == 1 and png.is_file()  # kept, not drawn again
     assert _carry.map_state(pdf, manifest, "A") == "absent"
     # a stale planner map (other fingerprint, unchanged since drawn) is removed
     assert _carry.draw_or_carry(png, False, draw, manifest, "B", said.append) is None
     assert not png.exists() and "removed" in said[-1]
     # a map the user changed after the planner drew it is left alone, whatever the fingerprint
-    _carry.draw_or_carry(png, True, draw, {}, "A", said.append)
-    _carry.write_manifest(html, "A", [png])
+    noted = {}
+    _carry.draw_or_carry(png, True, draw, {}, "A", said.append, noted)
+    _carry.write_manifest(html, "A", noted)
     _fake_png(png, b"edited by the user, longer")
     for fp in ("A", "B"):
         assert (
@@ -268,6 +282,45 @@ def test_optional_maps_kept_when_current_removed_when_stale_foreign_left(tmp_pat
     assert _carry.map_state(pdf, _carry.read_manifest(html), "A") == "foreign"
     assert _carry.draw_or_carry(pdf, False, draw, {}, "B", said.append) is None
     assert pdf.read_bytes() == b"%PDF-1.4 my own"
+
+
+def test_a_map_edited_with_its_size_and_time_kept_is_not_current(tmp_path):
+    """The manifest holds the drawn bytes' sha256: an equal size and time are not enough."""
+    html, png = tmp_path / "s.html", tmp_path / "s.png"
+    noted: dict = {}
+    _carry.draw_or_carry(png, True, lambda p: _fake_png(p, b"drawn"), {}, "A", print, noted)
+    _carry.write_manifest(html, "A", noted)
+    st = png.stat()
+    _fake_png(png, b"other")  # as long as b"drawn"
+    os.utime(png, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert png.stat().st_size == st.st_size
+    assert _carry.map_state(png, _carry.read_manifest(html), "A") == "foreign"
+
+
+def test_a_map_another_run_puts_in_place_is_not_taken_for_this_runs(tmp_path, monkeypatch):
+    """Two runs sharing a map folder: the PNG another run writes while this one draws its
+    PDF is not recorded as this run's, so a later run does not keep it as current."""
+    from planner import report
+
+    path = write_scenario(tmp_path / "s", sample_text())
+    name = load_scenario(path).name
+    maps_dir = tmp_path / "maps"
+    real_pdf = report.save_pdf
+    hit: list[Path] = []
+
+    def pdf_while_another_run_writes_the_png(result, dest):
+        hit.append(_fake_png(maps_dir / f"{name}.png", b"another run's map"))
+        return real_pdf(result, dest)
+
+    monkeypatch.setattr(report, "save_pdf", pdf_while_another_run_writes_the_png)
+    first = pipeline.run(path, out_dir=tmp_path / "out", maps_dir=maps_dir, formats=("png", "pdf"))
+    assert hit and first.files["png"] == maps_dir / f"{name}.png"
+    monkeypatch.setattr(report, "save_pdf", real_pdf)
+    said: list[str] = []
+    again = pipeline.run(path, out_dir=tmp_path / "out", maps_dir=maps_dir, progress=said.append)
+    assert "png" not in again.files and "pdf" in again.files  # the PDF is this run's
+    assert (maps_dir / f"{name}.png").read_bytes().endswith(b"another run's map")
+    assert any("left" in line and f"{name}.png" in line for line in said)
 
 
 # --------------------------------------------------------------------------- end to end
