@@ -7,15 +7,13 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-
 from planner import _cache, io
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
 from planner._i18n import _
 from planner._types import Progress, quiet
-from planner.inputs import load_facilities, network_cache_paths
+from planner.inputs import load_facilities, network_cache_paths, walk_bbox
 from planner.scenario import Scenario
 
 __all__ = ["download_bbox", "fetch", "osmnx_answers"]
@@ -37,20 +35,11 @@ def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     bbox
         (west, south, east, north) WGS-84 degrees.
     """
-    fac = load_facilities(scenario)
-    ok = fac["usable"].to_numpy(dtype=bool)
-    if not ok.any():
+    box = walk_bbox(scenario, load_facilities(scenario), scenario.download_margin_m)
+    if box is None:
         where = scenario.facilities.path if scenario.facilities else scenario.name
         raise PlannerError(_("{where}: no usable facility coordinates").format(where=where))
-    lon, lat = fac.loc[ok, "lon"].to_numpy(float), fac.loc[ok, "lat"].to_numpy(float)
-    pad = max(scenario.bands_min) * scenario.metres_per_minute + scenario.download_margin_m
-    dlat = pad / 111_320.0
-    dlon = pad / (111_320.0 * np.cos(np.radians(lat.mean())))
-    w, s, e, n = lon.min() - dlon, lat.min() - dlat, lon.max() + dlon, lat.max() + dlat
-    if scenario.study_bbox is not None:
-        sw, ss, se, sn = scenario.study_bbox
-        w, s, e, n = min(w, sw), min(s, ss), max(e, se), max(n, sn)
-    return (float(w), float(s), float(e), float(n))
+    return box
 
 
 def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:

@@ -18,6 +18,7 @@ from planner._i18n import _
 from planner.scenario import PointSource, Scenario
 
 __all__ = [
+    "check_download_box",
     "check_study_area",
     "describe_network",
     "fetched_date",
@@ -29,6 +30,7 @@ __all__ = [
     "pbf_cut",
     "read_source",
     "verify_fetch_cache",
+    "walk_bbox",
 ]
 
 
@@ -63,6 +65,7 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
                 ).format(scenario_name=scenario.name, graphml=graphml)
             )
         verify_fetch_cache(scenario)
+        check_download_box(scenario)
         return _cache.load_network_cached(graphml)
     if scenario.network_path is None:
         raise PlannerError(
@@ -218,6 +221,76 @@ def verify_fetch_cache(scenario: Scenario) -> None:
                     path=path, hint=hint
                 )
             )
+
+
+def walk_bbox(
+    scenario: Scenario, facilities: pd.DataFrame, margin_m: float
+) -> tuple[float, float, float, float] | None:
+    """The usable facilities' extent grown by the largest band's walk and `margin_m`.
+
+    Joined with ``study_bbox``; (west, south, east, north) in WGS-84 degrees, or None when
+    no facility has usable coordinates. A walk is never shorter than the straight line, so
+    every street a facility reaches within the largest band lies inside.
+    """
+    ok = facilities["usable"].to_numpy(dtype=bool)
+    if not ok.any():
+        return None
+    lon = facilities.loc[ok, "lon"].to_numpy(float)
+    lat = facilities.loc[ok, "lat"].to_numpy(float)
+    pad = max(scenario.bands_min) * scenario.metres_per_minute + margin_m
+    dlat = pad / 111_320.0
+    dlon = pad / (111_320.0 * np.cos(np.radians(lat.mean())))
+    w, s, e, n = lon.min() - dlon, lat.min() - dlat, lon.max() + dlon, lat.max() + dlat
+    if scenario.study_bbox is not None:
+        sw, ss, se, sn = scenario.study_bbox
+        w, s, e, n = min(w, sw), min(s, ss), max(e, se), max(n, sn)
+    return (float(w), float(s), float(e), float(n))
+
+
+def check_download_box(scenario: Scenario) -> None:
+    """Refuse a download that does not hold every walk of this run (clipped circles).
+
+    `planner fetch` downloads the facilities' extent grown by the largest band's walk and a
+    margin. Bands, speed or facilities changed since may need more: the run would draw
+    circles cut at the download's edge, so it stops and asks for a new fetch.
+
+    Parameters
+    ----------
+    scenario
+        A scenario whose network source is ``overpass`` and whose download is intact
+        (`verify_fetch_cache`).
+    """
+    meta = json.loads((scenario.cache_dir / "fetch.json").read_text(encoding="utf-8"))
+    box = meta.get("bbox_wgs84")
+    need = walk_bbox(scenario, load_facilities(scenario), 0.0)
+    if need is None:
+        return  # no usable facility: the run says so itself
+    w, s, e, n = need
+    eps = 1e-9
+    if (
+        isinstance(box, list)
+        and len(box) == 4
+        and box[0] <= w + eps
+        and box[1] <= s + eps
+        and box[2] >= e - eps
+        and box[3] >= n - eps
+    ):
+        return
+    shown = "—" if not isinstance(box, list) else ", ".join(f"{float(v):.5f}" for v in box)
+    raise PlannerError(
+        _(
+            "the downloaded street network of {scenario_name!r} covers [{box}] (west, south, "
+            "east, north), but the walks of this run ({minutes:g} min at {speed:g} km/h from "
+            "the facilities) need [{need}]: its circles would be cut at the edge; run "
+            "`planner fetch {scenario_name}` again"
+        ).format(
+            scenario_name=scenario.name,
+            box=shown,
+            minutes=max(scenario.bands_min),
+            speed=scenario.speed_kmh,
+            need=", ".join(f"{v:.5f}" for v in need),
+        )
+    )
 
 
 def fetched_date(scenario: Scenario) -> str:

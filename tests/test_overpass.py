@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from planner import _osm, download, inputs
-from planner._errors import NetworkUnavailableError
+from planner._errors import NetworkUnavailableError, PlannerError
 from planner.scenario import DATA_DIR, load_scenario
 
 STATUS = (
@@ -238,3 +238,24 @@ def test_reachable_session_sets_and_puts_back_the_cache(monkeypatch: pytest.Monk
     ):
         pytest.fail("the block ran although Overpass cannot be reached")
     assert ox.settings.cache_folder == "sentinel-folder"
+
+
+def test_a_download_too_small_for_this_runs_walks_is_refused(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """Bands or speed raised after `planner fetch`: the run stops instead of drawing circles
+    cut at the download's edge; the bands fetched for (or smaller) load."""
+    sc = _liusha(tmp_path / "liusha")
+    download.fetch(sc)
+    fetched = json.loads((sc.cache_dir / "fetch.json").read_text(encoding="utf-8"))
+    assert fetched["bbox_wgs84"] == list(download.download_bbox(sc))
+    assert inputs.load_network(sc).n_nodes == 2
+    assert inputs.load_network(sc.with_overrides(bands_min=(5.0, 10.0))).n_nodes == 2
+    # within the margin (300 m): 15 min at 5 km/h is 125 m farther than at 4.5 km/h
+    assert inputs.load_network(sc.with_overrides(speed_kmh=5.0)).n_nodes == 2
+    for wider in (sc.with_overrides(bands_min=(5.0, 10.0, 25.0)), sc.with_overrides(speed_kmh=6)):
+        with pytest.raises(PlannerError) as err:
+            inputs.load_network(wider)
+        message = str(err.value)
+        assert "planner fetch liusha" in message and "\n" not in message
+        assert f"{max(wider.bands_min):g} min at {wider.speed_kmh:g} km/h" in message
