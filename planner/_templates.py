@@ -17,7 +17,7 @@ import jinja2
 from planner import _paths
 
 #: Bump when the layout of the cache file changes.
-FORMAT = 1
+FORMAT = 2  # 2: a sha256 of the code before it
 #: Hits and misses of the last `cached_compile` block (what the tests and profiles read).
 LAST: dict[str, int] = {}
 
@@ -67,9 +67,18 @@ def _key(env: jinja2.Environment, source: str, name: Any, filename: Any, defer: 
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+#: A cache file starts with the sha256 of the marshalled code after it.
+_DIGEST_LEN = 32
+
+
 def _read(path: Path) -> dict[str, CodeType]:
+    """The compiled templates in `path`, or {} when it is missing, damaged or unreadable."""
     try:
-        data = marshal.loads(path.read_bytes())
+        raw = path.read_bytes()
+        digest, payload = raw[:_DIGEST_LEN], raw[_DIGEST_LEN:]
+        if len(digest) != _DIGEST_LEN or hashlib.sha256(payload).digest() != digest:
+            return {}  # a damaged byte would change the page the map library renders
+        data = marshal.loads(payload)
     except (OSError, EOFError, ValueError, TypeError):
         return {}
     if not isinstance(data, dict):
@@ -83,7 +92,7 @@ def _write(path: Path, codes: dict[str, CodeType]) -> None:
     payload = marshal.dumps(codes)
 
     def write(tmp: Path) -> None:
-        tmp.write_bytes(payload)
+        tmp.write_bytes(hashlib.sha256(payload).digest() + payload)
 
     with contextlib.suppress(OSError):
         write_atomic(path, write)

@@ -74,6 +74,19 @@ def test_a_damaged_file_is_ignored_and_replaced(tmp_path):
     assert counts == {"hits": 1, "misses": 0}
 
 
+def test_a_changed_byte_in_the_compiled_code_is_not_used(tmp_path):
+    """One changed literal in the stored code would render another page: it is compiled again."""
+    path = tmp_path / "t.marshal"
+    with _templates.cached_compile(path):
+        right = _render(FoliumTemplate, SOURCES[0])
+    raw = path.read_bytes()
+    assert raw.count(b"<b>") == 1
+    path.write_bytes(raw.replace(b"<b>", b"<i>"))
+    with _templates.cached_compile(path) as counts:
+        again = _render(FoliumTemplate, SOURCES[0])
+    assert counts == {"hits": 0, "misses": 1} and again == right
+
+
 def test_jinja_is_untouched_outside_the_block(tmp_path):
     original = jinja2.Environment.compile
     with _templates.cached_compile(tmp_path / "t.marshal"):
