@@ -285,7 +285,9 @@ def _fail(exc: Exception) -> None:
         exc = PlannerError(
             _("cannot write or read {path}: {reason}").format(path=where, reason=reason)
         )
-    typer.echo(f"error: {exc}", err=True)
+    # one line, whatever the message holds (an answer's text quoted in it, a path)
+    text = " ".join(part.strip() for part in str(exc).splitlines() if part.strip())
+    typer.echo(f"error: {text}", err=True)
     raise typer.Exit(code=1)
 
 

@@ -62,18 +62,37 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
     files
         ``network`` (GraphML), ``pois`` (GeoJSON) and ``meta`` (JSON) paths.
     """
+    if scenario.network_source != "overpass":
+        raise PlannerError(
+            _(
+                "scenario {scenario_name!r} reads its street network from {path} ([network] "
+                'source = "{source}"): `planner fetch` is only for scenarios with source = '
+                '"overpass"'
+            ).format(
+                scenario_name=scenario.name,
+                path=scenario.network_path,
+                source=scenario.network_source,
+            )
+        )
     bbox = download_bbox(scenario)
     graphml, features_path = network_cache_paths(scenario)
     http_cache = scenario.cache_dir / "http"
     shown = "(" + ", ".join(f"{v:.5f}" for v in bbox) + ")"  # about a metre
     progress(_("downloading the walk network for bbox {bbox} from Overpass").format(bbox=shown))
-    G = net.graph_from_overpass(bbox, http_cache)
+    G = net.graph_from_overpass(bbox, http_cache, progress)
     if len(G) == 0:
         raise NetworkUnavailableError(
-            _("Overpass returned no walkable streets in {bbox}").format(bbox=bbox)
+            _("Overpass returned no walkable streets in {bbox}").format(bbox=shown)
         )
     progress(_("downloading merchants and service points from Overpass"))
-    features = osm_pois.pois_from_overpass(bbox, http_cache)
+    features = osm_pois.pois_from_overpass(bbox, http_cache, progress)
+    if len(features) == 0:
+        progress(
+            _(
+                "warning: Overpass has no merchants or service points in {bbox}; if the area "
+                "has shops, fetch again later"
+            ).format(bbox=shown)
+        )
     scenario.cache_dir.mkdir(parents=True, exist_ok=True)
     files = {
         "network": net.save_graph(G, graphml),

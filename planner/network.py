@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -294,7 +294,9 @@ def graph_from_osm_xml(path: str | Path) -> nx.MultiDiGraph:
 
 
 def graph_from_overpass(
-    bbox: tuple[float, float, float, float], cache_folder: str | Path
+    bbox: tuple[float, float, float, float],
+    cache_folder: str | Path,
+    progress: Callable[[str], None] = lambda _text: None,
 ) -> nx.MultiDiGraph:
     """Download the walk network inside a bounding box with osmnx (Overpass), cached.
 
@@ -304,27 +306,38 @@ def graph_from_overpass(
         (west, south, east, north) in WGS-84 degrees.
     cache_folder
         Folder for osmnx's HTTP response cache.
+    progress
+        Receives a line each time Overpass answers that it is busy.
 
     Returns
     -------
     G
         Simplified, unprojected walk graph, all components kept.
+
+    Raises
+    ------
+    NetworkUnavailableError
+        Overpass cannot be reached, is busy, answered an error or a partial answer
+        (`planner._osm.overpass_session`), or had no walkable street in the box.
     """
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
-    with overpass_session(str(cache_folder), _("the street network")), _walk_tags():
+    shown = "(" + ", ".join(f"{v:.5f}" for v in bbox) + ")"
+    with overpass_session(str(cache_folder), _("the street network"), progress), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
-        except (ox._errors.InsufficientResponseError, ValueError) as exc:
+        except NetworkUnavailableError:
+            raise
+        except ox._errors.InsufficientResponseError as exc:
             raise NetworkUnavailableError(
                 _("Overpass returned no walkable streets for bbox {bbox} ({exc})").format(
-                    bbox=bbox, exc=exc
+                    bbox=shown, exc=" ".join(str(exc).split())
                 )
             ) from exc
         except Exception as exc:
             raise NetworkUnavailableError(
                 _("could not download the street network from Overpass ({kind}: {exc})").format(
-                    kind=type(exc).__name__, exc=exc
+                    kind=type(exc).__name__, exc=" ".join(str(exc).split())[:300]
                 )
             ) from exc
     return G

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
@@ -244,7 +245,9 @@ def pois_from_osm_xml(
 
 
 def pois_from_overpass(
-    bbox: tuple[float, float, float, float], cache_folder: str | Path
+    bbox: tuple[float, float, float, float],
+    cache_folder: str | Path,
+    progress: Callable[[str], None] = lambda _text: None,
 ) -> gpd.GeoDataFrame:
     """Download merchant/service features inside a bbox with osmnx (Overpass), cached.
 
@@ -254,23 +257,29 @@ def pois_from_overpass(
         (west, south, east, north) WGS-84.
     cache_folder
         osmnx HTTP cache folder.
+    progress
+        Receives a line each time Overpass answers that it is busy.
 
     Returns
     -------
     features
-        The raw features (save them with `save_features`).
+        The raw features (save them with `save_features`); empty when Overpass answered
+        completely with none. A busy, failed or partial answer raises instead
+        (`planner._osm.overpass_session`).
     """
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
-    with overpass_session(str(cache_folder), _("merchants and service points")):
+    with overpass_session(str(cache_folder), _("merchants and service points"), progress):
         try:
             return ox.features_from_bbox(bbox, tags=POI_TAGS)
+        except NetworkUnavailableError:
+            raise
         except ox._errors.InsufficientResponseError:
             return gpd.GeoDataFrame(geometry=[], crs="EPSG:4326")
         except Exception as exc:
             raise NetworkUnavailableError(
                 _("could not download POIs from Overpass ({kind}: {exc})").format(
-                    kind=type(exc).__name__, exc=exc
+                    kind=type(exc).__name__, exc=" ".join(str(exc).split())[:300]
                 )
             ) from exc
 

@@ -294,6 +294,7 @@ def apply_proposal(result: Result, proposal: Proposal) -> Result:
         bands_min=s.bands_min,
         snap_limit_m=s.snap_limit_m,
         buffer_m=s.buffer_m,
+        isochrone_method=s.isochrone_method,
         about=about,
     )
     from planner import policy

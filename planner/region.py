@@ -807,6 +807,7 @@ def run_area(task: AreaTask, tile: str | None = None) -> dict[str, Any]:
             snap_limit_m=s.snap_limit_m,
             buffer_m=s.buffer_m,
             about=task.provenance,
+            polygons=False,  # a region writes no band polygons: its tables only
         )
         area = shapely.from_wkb(task.polygon)
         earlier = [shapely.from_wkb(w) for w in task.earlier]
@@ -1516,6 +1517,7 @@ def analyse_whole(region: Region | str | Path) -> tuple[pd.DataFrame, pd.DataFra
         bands_min=s.bands_min,
         snap_limit_m=s.snap_limit_m,
         buffer_m=s.buffer_m,
+        polygons=False,
     )
     lon = pois["lon"].to_numpy(dtype=float)
     lat = pois["lat"].to_numpy(dtype=float)

@@ -93,7 +93,7 @@ def _no_internet(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def overpass_up(monkeypatch: pytest.MonkeyPatch) -> None:
     """Overpass's status endpoint answers the planner's probe (`planner._osm`)."""
-    monkeypatch.setattr("planner._osm.overpass_unreachable", lambda *a, **k: None)
+    monkeypatch.setattr("planner._osm.probe_overpass", lambda *a, **k: (None, True))
 
 
 # --------------------------------------------------------------------------- browser

@@ -63,6 +63,8 @@ class FakeOverpass:
         self.online = True
         self.refuse = ""  # a query containing this tag fails (the connection drops)
         self.urls: list[str] = []
+        self.status = (200, STATUS)  # the status endpoint's answer
+        self.queued: list[tuple[int, str]] = []  # answers to the next queries, in turn
 
     def send(self, request: requests.PreparedRequest) -> requests.Response:
         url = str(request.url)
@@ -77,11 +79,16 @@ class FakeOverpass:
         response.request = request
         response.encoding = "utf-8"
         if url.endswith("/status"):
-            response._content = STATUS.encode()
+            response.status_code, text = self.status
+            response._content = text.encode()
         else:
             body = str(requests.utils.unquote(str(request.body or "")))
             if self.refuse and _asks_for(body, self.refuse):
                 raise requests.ConnectionError("Connection reset by peer")
+            if self.queued:
+                response.status_code, text = self.queued.pop(0)
+                response._content = text.encode()
+                return response
             answer = SHOPS if _asks_for(body, "shop") else STREETS
             response._content = json.dumps(answer).encode()
         return response
@@ -226,12 +233,12 @@ def test_probe_counts_only_failed_connections(monkeypatch: pytest.MonkeyPatch) -
 def test_reachable_session_sets_and_puts_back_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ox.settings, "use_cache", "sentinel-use-cache")
     monkeypatch.setattr(ox.settings, "cache_folder", "sentinel-folder")
-    monkeypatch.setattr(_osm, "overpass_unreachable", lambda *a, **k: None)
+    monkeypatch.setattr(_osm, "probe_overpass", lambda *a, **k: (None, True))
     with _osm.overpass_session("somewhere", "x"):
         assert ox.settings.use_cache is True and ox.settings.cache_folder == "somewhere"
     assert ox.settings.use_cache == "sentinel-use-cache"
     assert ox.settings.cache_folder == "sentinel-folder"
-    monkeypatch.setattr(_osm, "overpass_unreachable", lambda *a, **k: "offline")
+    monkeypatch.setattr(_osm, "probe_overpass", lambda *a, **k: ("offline", False))
     with (
         pytest.raises(NetworkUnavailableError, match="cannot be reached from this machine"),
         _osm.overpass_session("somewhere", "x"),
@@ -259,3 +266,115 @@ def test_a_download_too_small_for_this_runs_walks_is_refused(
         message = str(err.value)
         assert "planner fetch liusha" in message and "\n" not in message
         assert f"{max(wider.bands_min):g} min at {wider.speed_kmh:g} km/h" in message
+
+
+PARTIAL = json.dumps(
+    {**STREETS, "remark": "runtime error: Query run out of memory using about 2048 MB of RAM."}
+)
+
+
+def test_a_partial_answer_is_refused_and_nothing_is_kept(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """Overpass ran out of memory and sent part of the streets with a remark: refused."""
+    sc = _liusha(tmp_path / "liusha")
+    overpass.queued = [(200, PARTIAL)]
+    with pytest.raises(NetworkUnavailableError) as err:
+        download.fetch(sc)
+    message = str(err.value)
+    assert "did not finish the query" in message and "out of memory" in message
+    assert "\n" not in message and "--osm FILE" in message
+    assert not (sc.cache_dir / "network.graphml").exists()
+    assert not download.osmnx_answers(sc.cache_dir / "http")
+    # the merchants' query timing out the same way fails the fetch too (not "0 POIs")
+    timed_out = json.dumps({"elements": [], "remark": "runtime error: Query timed out"})
+    overpass.queued = [(200, json.dumps(STREETS)), (200, timed_out)]
+    with pytest.raises(NetworkUnavailableError, match=r"merchants.*timed out"):
+        download.fetch(sc)
+    assert not (sc.cache_dir / "fetch.json").exists()
+
+
+def test_an_empty_merchants_answer_is_said(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    sc = _liusha(tmp_path / "liusha")
+    overpass.queued = [(200, json.dumps(STREETS)), (200, json.dumps({"elements": []}))]
+    said: list[str] = []
+    download.fetch(sc, progress=said.append)
+    assert any(line.startswith("warning: Overpass has no merchants") for line in said)
+
+
+def test_a_busy_overpass_is_said_and_given_up_after_three_answers(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """osmnx waits 55 s and asks again after a 429 or 504, without end: the planner says so
+    and stops after three busy answers in a row; one busy answer then data is fine."""
+    sc = _liusha(tmp_path / "liusha")
+    overpass.queued = [(429, "Too Many Requests")]
+    said: list[str] = []
+    assert download.fetch(sc, progress=said.append)["network"].is_file()
+    assert any("busy (HTTP 429)" in line and "attempt 2 of 3" in line for line in said)
+    overpass.queued = [(504, "Gateway Timeout"), (429, ""), (504, "")]
+    with pytest.raises(NetworkUnavailableError) as err:
+        download.fetch(sc, progress=said.append)
+    assert "busy (HTTP 504, 3 answers in a row)" in str(err.value)
+    # the first fetch: busy, its streets, its merchants; then three busy tries
+    assert len(_queries(overpass.urls)) == 3 + 3
+    assert sleeps.count(55) == 1 + 2  # osmnx's waits between tries, recorded here
+
+
+def test_an_error_page_is_one_line_naming_the_status(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    sc = _liusha(tmp_path / "liusha")
+    page = (
+        "<html>\n<head><title>Error</title></head>\n<body>\n"
+        "<p>The server is probably too busy.</p>\n</body></html>"
+    )
+    for status in (400, 500):
+        overpass.queued = [(status, page)]
+        with pytest.raises(NetworkUnavailableError) as err:
+            download.fetch(sc)
+        message = str(err.value)
+        assert f"Overpass answered HTTP {status} (Error" in message and "\n" not in message
+        assert "no walkable streets" not in message
+    overpass.queued = [(200, page)]
+    with pytest.raises(NetworkUnavailableError, match="not JSON"):
+        download.fetch(sc)
+
+
+def test_answers_that_must_not_be_reused_are_dropped_before_a_fetch(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """An empty answer (a lagging server) and one cut short are not read back: the next
+    fetch asks Overpass again instead of failing the same way for ever."""
+    sc = _liusha(tmp_path / "liusha")
+    overpass.queued = [(200, json.dumps({"elements": []}))]
+    with pytest.raises(NetworkUnavailableError, match="no walkable streets"):
+        download.fetch(sc)
+    http = sc.cache_dir / "http"
+    (empty,) = download.osmnx_answers(http)  # osmnx kept the empty answer
+    assert json.loads(empty.read_text(encoding="utf-8"))["elements"] == []
+    cut = http / ("0" * 40 + ".json")
+    cut.write_text(json.dumps(STREETS)[:40], encoding="utf-8")
+    mine = http / "notes.txt"
+    mine.write_text("not osmnx's", encoding="utf-8")
+    overpass.urls = []
+    assert download.fetch(sc)["network"].is_file()
+    assert len(_queries(overpass.urls)) == 2  # asked again, not read back
+    assert not cut.exists() and not empty.exists() and mine.is_file()
+
+
+def test_a_status_endpoint_osmnx_cannot_read_costs_no_pause(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """osmnx pauses 60 s before each query when the status answer is not one it reads."""
+    sc = _liusha(tmp_path / "liusha")
+    overpass.status = (503, "Service Unavailable")
+    assert download.fetch(sc)["network"].is_file()
+    assert 60 not in sleeps and max(sleeps, default=0) == 0
+
+
+def test_fetch_is_only_for_downloaded_scenarios(tmp_path: Path) -> None:
+    with pytest.raises(PlannerError, match=r"only for scenarios with source = \"overpass\""):
+        download.fetch(load_scenario("sample"))

@@ -551,3 +551,11 @@ def test_a_proposal_checks_what_it_is_given(two):
     plain = pd.DataFrame({"id": ["N"], "lon": [0.0], "lat": [0.0]})  # not read_points' layout
     with pytest.raises(planner.PlannerError, match=r"proposal 'x': add: not a table of points"):
         Proposal("x", add=plain)
+
+
+def test_a_proposal_keeps_the_results_settings_including_the_polygon_method():
+    """An "exact" scenario's proposals are drawn exactly too (every setting is carried)."""
+    exact = planner.analyse(NET, FACS, POIS, bands_min=(5, 15), isochrone_method="exact")
+    closed = apply_proposal(exact, Proposal("close-G", close=["G"]))
+    assert closed.settings == exact.settings
+    assert closed.settings.isochrone_method == "exact"

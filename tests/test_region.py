@@ -624,11 +624,17 @@ def test_areas_drawn_on_amap_are_converted_from_gcj02(tmp_path):
         rg.load_region(tmp_path / "region.toml")
 
 
-def test_ctrl_c_that_a_reader_turns_into_its_own_error_stops_a_serial_run(tmp_path, monkeypatch):
+def test_ctrl_c_that_a_reader_turns_into_its_own_error_stops_a_serial_run(
+    tmp_path, monkeypatch, request
+):
     """pyosmium turned a Ctrl-C during a cut into 'Need node, way or relation object': the
     area failed and the run went on (and published without it). It now stops."""
     import signal
 
+    # as in a `planner region` process: Python's own Ctrl-C handler (a test run before this
+    # one in the same worker process may have left another)
+    handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, handler))
     region_file = write_region(tmp_path / "r", side=2, area_m=300, n_nodes=300, n_facilities=5)
     tasks = rg.area_tasks(rg.load_region(region_file), tmp_path / "w")[1]
     ran = []
