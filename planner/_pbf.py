@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 from planner import _paths
@@ -14,7 +15,15 @@ from planner._errors import PlannerError
 from planner._i18n import _
 from planner.io import write_atomic
 
-__all__ = ["CUT_FORMAT_VERSION", "cut", "cut_cached", "is_pbf", "pad_bbox"]
+__all__ = [
+    "CUT_FORMAT_VERSION",
+    "cut",
+    "cut_cached",
+    "data_date",
+    "file_sha256",
+    "is_pbf",
+    "pad_bbox",
+]
 
 #: Bump when what a cut keeps changes.
 CUT_FORMAT_VERSION = 1
@@ -128,6 +137,38 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
         raise PlannerError(
             _("cannot read OSM file {source}: {exc}").format(source=source, exc=exc)
         ) from exc
+
+
+_XML_DATE = re.compile(rb'<(?:meta\s[^>]*osm_base|osm\s[^>]*\btimestamp)="(\d{4}-\d{2}-\d{2})')
+
+
+def data_date(path: str | Path) -> str:
+    """The date of an OSM file's data from its header, as ``YYYY-MM-DD``; "" when it has none.
+
+    OSM XML: Overpass's ``<meta osm_base="...">`` or a ``timestamp`` on the ``<osm>``
+    element (read from the file's first 4 KB). PBF: the header's
+    ``osmosis_replication_timestamp`` (Geofabrik's extracts carry it). GraphML and other
+    files: "".
+    """
+    path = Path(path)
+    try:
+        if is_pbf(path):
+            import osmium
+
+            reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+            try:
+                stamp = reader.header().get("osmosis_replication_timestamp") or ""
+            finally:
+                reader.close()
+            return stamp[:10] if re.fullmatch(r"\d{4}-\d{2}-\d{2}.*", stamp) else ""
+        if path.suffix.lower() == ".graphml":
+            return ""
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except (OSError, RuntimeError):
+        return ""
+    found = _XML_DATE.search(head)
+    return found.group(1).decode() if found else ""
 
 
 @functools.lru_cache(maxsize=64)

@@ -422,16 +422,31 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
         src = scenario.pois
         frames.append(read_source(src, id_prefix="poi", study_bbox=scenario.study_bbox))
     if scenario.pois_from_osm:
-        if scenario.network_source == "overpass" or (
-            scenario.network_path is not None and scenario.network_path.suffix == ".graphml"
-        ):
+        graphml = scenario.network_path is not None and scenario.network_source == "graphml"
+        if scenario.network_source == "overpass" or graphml:
+            # a GraphML network holds no merchants: `planner fetch` writes them beside it
             features_path = network_cache_paths(scenario)[1]
-            if features_path.is_file():
-                frames.append(
-                    osm_pois.features_to_pois(
-                        osm_pois.load_features(features_path), scenario.study_bbox
+            if graphml:
+                assert scenario.network_path is not None
+                features_path = scenario.network_path.with_name(features_path.name)
+            if not features_path.is_file():
+                raise PlannerError(
+                    _(
+                        "scenario {scenario_name!r} takes merchants from OSM ([pois] from_osm "
+                        "= true), but the network {network} is a GraphML file, which holds "
+                        "none, and there is no {features} beside it (as `planner fetch` "
+                        "writes it); give [pois] path, or from_osm = false, or an OSM file"
+                    ).format(
+                        scenario_name=scenario.name,
+                        network=scenario.network_path,
+                        features=features_path.name,
                     )
                 )
+            frames.append(
+                osm_pois.features_to_pois(
+                    osm_pois.load_features(features_path), scenario.study_bbox
+                )
+            )
         elif scenario.network_source == "pbf":
             frames.append(_cache.load_pois_cached(pbf_cut(scenario), scenario.study_bbox))
         elif scenario.network_path is not None:

@@ -148,7 +148,15 @@ class Scenario:
             source = "graphml" if network_path.suffix.lower() == ".graphml" else "osm_xml"
             if network_path.name.lower().endswith(".pbf"):
                 source = "pbf"  # a regional extract, cut to the study area on load
-            s = replace(s, network_source=source, network_path=network_path.resolve())
+            from planner._pbf import data_date
+
+            # the file's own date, not the date of the file the scenario names
+            s = replace(
+                s,
+                network_source=source,
+                network_path=network_path.resolve(),
+                network_date=data_date(network_path),
+            )
         return s
 
 

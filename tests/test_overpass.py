@@ -378,3 +378,21 @@ def test_a_status_endpoint_osmnx_cannot_read_costs_no_pause(
 def test_fetch_is_only_for_downloaded_scenarios(tmp_path: Path) -> None:
     with pytest.raises(PlannerError, match=r"only for scenarios with source = \"overpass\""):
         download.fetch(load_scenario("sample"))
+
+
+def test_a_graphml_network_takes_the_merchants_written_beside_it(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """`--osm network.graphml` with from_osm = true: the pois.geojson `planner fetch` wrote
+    beside it; a GraphML alone is one line saying it holds no merchants."""
+    sc = _liusha(tmp_path / "liusha")
+    files = download.fetch(sc)
+    fetched = replace(sc, pois=None, pois_from_osm=True)
+    pois = inputs.load_pois(fetched.with_overrides(network_path=files["network"]))
+    assert list(pois["name"]) == ["test shop"]
+    alone = tmp_path / "elsewhere" / "network.graphml"
+    alone.parent.mkdir()
+    shutil.copyfile(files["network"], alone)
+    with pytest.raises(PlannerError) as err:
+        inputs.load_pois(fetched.with_overrides(network_path=alone))
+    assert "GraphML" in str(err.value) and "pois.geojson" in str(err.value)

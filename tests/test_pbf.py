@@ -210,3 +210,34 @@ def test_an_edit_keeping_size_and_time_is_seen_in_one_process(tmp_path):
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
     assert _pbf.file_sha256(path) != first
+
+
+def test_an_osm_override_dates_the_network_by_the_file_it_names(tmp_path):
+    """`--osm OTHER` must not keep the scenario's own data date (the sample's 2021-03-17)."""
+    sample = planner.load_scenario("sample")
+    assert sample.network_date == "2021-03-17"
+    # an Overpass extract names its date in <meta osm_base=...>
+    text = OSM.read_text(encoding="utf-8").replace(
+        'osm_base="2021-03-17T09:57:28Z"', 'osm_base="2024-02-29T08:00:00Z"'
+    )
+    newer = tmp_path / "newer.osm"
+    newer.write_text(text, encoding="utf-8")
+    assert sample.with_overrides(network_path=newer).network_date == "2024-02-29"
+    # a file without a date in its header: undated, not the scenario's date; an element's
+    # own timestamp is its last edit, not the data's date
+    undated = tmp_path / "undated.osm"
+    undated.write_text(
+        text.replace('<meta osm_base="2024-02-29T08:00:00Z"/>', "").replace(
+            '<node id="74385640"', '<node id="74385640" timestamp="2019-01-01T00:00:00Z"', 1
+        ),
+        encoding="utf-8",
+    )
+    assert planner.Scenario.with_overrides(sample, network_path=undated).network_date == ""
+    # a PBF names it in its header (osmosis_replication_timestamp, as Geofabrik's do)
+    pbf = tmp_path / "dated.osm.pbf"
+    header = osmium.io.Header()
+    header.set("osmosis_replication_timestamp", "2025-06-01T20:21:02Z")
+    with osmium.SimpleWriter(str(pbf), header=header) as writer:
+        for obj in osmium.FileProcessor(str(OSM)):
+            writer.add(obj)
+    assert sample.with_overrides(network_path=pbf).network_date == "2025-06-01"
