@@ -94,7 +94,8 @@ class OneLineErrors(TyperGroup):
                 if ctx is not None
                 else ""
             )
-            typer.echo(f"error: {_flat(exc.format_message())}{where}", err=True)
+            message = _click_message(_flat(exc.format_message()))
+            typer.echo(f"error: {message}{where}", err=True)
             sys.exit(1)
         except typer.Abort:
             typer.echo(f"error: {_('aborted')}", err=True)
@@ -104,6 +105,80 @@ class OneLineErrors(TyperGroup):
 
 def _flat(text: str) -> str:
     return " ".join(text.split())
+
+
+#: The command-line parser's own messages (English in it), and pydantic's checks of option
+#: values, matched whole and said in the chosen language (`_click_message`).
+_CLICK_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"No such option: (?P<name>\S+) \(Possible options: (?P<options>.+)\)"),
+        N_("no such option: {name} (possible options: {options})"),
+    ),
+    (
+        re.compile(r"No such option: (?P<name>\S+) Did you mean (?P<options>\S+)\?"),
+        N_("no such option: {name} (did you mean {options}?)"),
+    ),
+    (re.compile(r"No such option: (?P<name>\S+)"), N_("no such option: {name}")),
+    (
+        re.compile(r"No such command '(?P<name>.+)'\. Did you mean '(?P<options>.+)'\?"),
+        N_("no such command: {name!r} (did you mean {options!r}?)"),
+    ),
+    (re.compile(r"No such command '(?P<name>.+)'\."), N_("no such command: {name!r}")),
+    (
+        re.compile(r"Option '(?P<name>.+)' requires an argument\."),
+        N_("option {name} needs a value"),
+    ),
+    (
+        re.compile(r"Got unexpected extra argument(?:s|\(s\))? \((?P<args>.*)\)"),
+        N_("unexpected extra argument(s): {args}"),
+    ),
+    (re.compile(r"Missing argument '(?P<name>.+)'\."), N_("missing argument {name}")),
+    (
+        re.compile(r"Missing option '(?P<name>.+)'\.(?P<rest>.*)"),
+        N_("missing option {name}{rest}"),
+    ),
+    (
+        re.compile(r"Invalid value for '(?P<name>.+)': (?P<why>.+)"),
+        N_("invalid value for {name}: {why}"),
+    ),
+)
+_PYDANTIC_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"Input should be greater than or equal to (?P<n>\S+)"),
+        N_("it should be {n} or more"),
+    ),
+    (re.compile(r"Input should be greater than (?P<n>\S+)"), N_("it should be more than {n}")),
+    (
+        re.compile(r"Input should be less than or equal to (?P<n>\S+)"),
+        N_("it should be {n} or less"),
+    ),
+    (re.compile(r"Input should be less than (?P<n>\S+)"), N_("it should be less than {n}")),
+    (
+        re.compile(r"Input should be a valid integer.*"),
+        N_("it should be a whole number"),
+    ),
+    (re.compile(r"Input should be a valid number.*"), N_("it should be a number")),
+)
+
+
+def _click_message(text: str) -> str:
+    """A parser error in the chosen language (the parser and pydantic say them in English)."""
+    for pattern, message in _CLICK_MESSAGES:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            parts = found.groupdict()
+            if "why" in parts:
+                parts["why"] = _click_why(parts["why"])
+            return _(message).format(**parts)
+    return text
+
+
+def _click_why(text: str) -> str:
+    for pattern, message in _PYDANTIC_MESSAGES:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            return _(message).format(**found.groupdict())
+    return text
 
 
 def _lang_option(args: list[str]) -> str | None:
@@ -768,10 +843,16 @@ def region(
     from planner.region import load_region
 
     if scheduler is not None and scheduler != "serial" and "://" not in scheduler:
-        _fail(PlannerError(f"--scheduler {scheduler!r}: expected tcp://HOST:PORT or serial"))
+        _fail(
+            PlannerError(
+                _("--scheduler {scheduler!r}: expected tcp://HOST:PORT or serial").format(
+                    scheduler=scheduler
+                )
+            )
+        )
         return
     if scheduler is not None and workers is not None:
-        _fail(PlannerError("--workers sets the local cluster's size; not used with --scheduler"))
+        _fail(PlannerError(_("--workers sets the local cluster's size; not used with --scheduler")))
         return
     try:
         reg = load_region(region_file)

@@ -122,10 +122,11 @@ def unwrapped(tree: ast.AST, errors: set[str]) -> list[tuple[str, ast.expr]]:
     found: list[tuple[str, ast.expr]] = []
     for node in ast.walk(tree):
         checks: list[tuple[str, ast.expr]] = []
-        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call):
-            if _name(node.exc.func) in errors:
-                checks += [(f"raise {_name(node.exc.func)}", a) for a in node.exc.args]
-        elif isinstance(node, ast.Call):
+        if isinstance(node, ast.Call):
+            if (
+                _name(node.func) in errors
+            ):  # raised here or handed on (``_fail(PlannerError(...))``)
+                checks += [(f"{_name(node.func)}()", a) for a in node.args]
             if _name(node.func) in SHOWN_CALLS | SHOWN_CALLS_ALL_ARGS:
                 checks += [(f"{_name(node.func)}()", a) for a in node.args]
             if (
