@@ -250,9 +250,24 @@ def _as_written(text: str) -> str:
 
 
 def _set_typer_texts(rich_utils: Any) -> None:
-    """Set typer's panel titles and marks in `rich_utils` to the chosen language."""
+    """Set typer's panel titles and marks in `rich_utils` to the chosen language.
+
+    Help texts are also made to fold: Rich wraps at spaces and cuts a longer "word" with
+    "…", and a Chinese sentence has no spaces, so its end was lost in an 80-column terminal.
+    """
     for name, english in _TYPER_TEXTS.items():
         setattr(rich_utils, name, _(english))
+    make = rich_utils._make_rich_text
+    if not getattr(make, "_planner_folds", False):
+
+        def folding(*args: Any, **kwargs: Any) -> Any:
+            text = make(*args, **kwargs)
+            if hasattr(text, "overflow"):  # a rich Text (Markdown wraps by itself)
+                text.overflow = "fold"
+            return text
+
+        folding._planner_folds = True  # type: ignore[attr-defined]
+        rich_utils._make_rich_text = folding
 
 
 class _TyperTextsHook(importlib.abc.MetaPathFinder):

@@ -286,9 +286,9 @@ def test_a_bad_lang_value_is_one_error_line(cli):
     assert line.startswith("error: ") and "'fr' is not one of zh, en" in line
 
 
-def _help(env_lang: str, *args: str) -> str:
+def _help(env_lang: str, *args: str, columns: int = 200) -> str:
     env = {k: v for k, v in os.environ.items() if k not in _i18n.ENV_VARS}
-    env.update(LANG=env_lang, COLUMNS="200")
+    env.update(LANG=env_lang, COLUMNS=str(columns))
     p = subprocess.run(
         [sys.executable, "-m", "planner", *args, "--help"],
         capture_output=True,
@@ -313,6 +313,15 @@ def test_help_is_chinese_under_a_chinese_locale():
     assert "─ Options " in en and "─ Commands " in en
     site = _help("zh_CN.UTF-8", "site")
     assert "选出 N 个新点位" in site and "--add" in site and "--target" in site
+
+
+@pytest.mark.parametrize("command", ["", "run", "fetch", "site", "compare", "region"])
+def test_chinese_help_in_an_80_column_terminal_is_folded_not_cut(command):
+    """Rich wraps at spaces and cut a Chinese sentence (no spaces) with "…"."""
+    zh = _help("zh_CN.UTF-8", *([command] if command else []), columns=80)
+    assert "…" not in zh
+    if command == "run":
+        assert "而不是仅在结" in zh and "果中标注" in zh  # --strict's text, whole
 
 
 def test_square_brackets_in_help_texts_are_shown_not_read_as_markup():
