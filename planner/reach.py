@@ -488,7 +488,7 @@ def nearest_facility(
     if reach is None:
         dist, node_fac = _nearest_nodes_full(network, sources, n_owners)
     else:
-        dist, node_fac = _nearest_nodes_from_reach(network, reach)
+        dist, node_fac = _nearest_nodes_from_reach(network, reach, sources)
     e = targets.edge
     tu, tv = network.edge_u[e], network.edge_v[e]
     du = dist[tu] + targets.offset
@@ -551,20 +551,27 @@ def node_minimum(reach: NodeReach, n_nodes: int) -> tuple[np.ndarray, np.ndarray
 
 
 def _nearest_nodes_from_reach(
-    network: StreetNetwork, reach: NodeReach
+    network: StreetNetwork, reach: NodeReach, sources: Anchors
 ) -> tuple[np.ndarray, np.ndarray]:
     """Distance to and index of the nearest facility of every node, continuing `reach`.
 
-    The search runs on the unreached nodes' streets only. Streets between them and the
-    reached nodes are found from the unreached side (the adjacency is symmetric): they
-    start the search, from each reached node's nearest facility, at its distance plus the
-    street; in the graph they lead to one dead-end node.
+    The search runs on the unreached nodes' streets only. A shortest path to an unreached
+    node either leaves the reached nodes for the last time at one of them, or never meets
+    one after its facility's virtual edge (access leg and part of the entrance's street).
+    So it starts from both: the streets between the unreached and the reached nodes (found
+    from the unreached side, the adjacency being symmetric), from each reached node's
+    nearest facility at its distance plus the street, which in the graph lead to one
+    dead-end node; and every virtual edge that ends at an unreached node (one longer than
+    the bound of `reach`, e.g. an entrance far along a long street, reached nothing there).
     """
     n = network.n_nodes
     dist, fac = node_minimum(reach, n)
     rest = np.flatnonzero(~np.isfinite(dist))
-    if not len(rest) or not len(reach.node):
+    if not len(rest):
         return dist, fac
+    v_owner, v_node, v_w = _virtual_edges(network, sources)
+    into = ~np.isfinite(dist[v_node])  # virtual edges into the unreached nodes
+    v_owner, v_node, v_w = v_owner[into], v_node[into], v_w[into]
     m = len(rest)
     base = network.csr
     local = np.full(n, m, dtype=np.int32 if m < 2**31 else np.int64)  # m: the dead end
@@ -573,21 +580,24 @@ def _nearest_nodes_from_reach(
     ent = _ranges(lo, hi)
     col = local[base.indices[ent]]
     border = np.flatnonzero(col == m)  # streets from the rest to reached nodes
-    if not len(border):  # the unreached nodes hang together with no reached one
+    if not len(border) and not len(v_owner):  # nothing leads into the unreached nodes
         return dist, fac
     indptr = np.zeros(m + 1, dtype=np.int64)
     np.cumsum(hi - lo, out=indptr[1:])
     b_row = np.searchsorted(indptr, border, side="right") - 1
     b_from = base.indices[ent[border]]
-    facs, b_rank = np.unique(fac[b_from], return_inverse=True)
+    seed_fac = np.concatenate([fac[b_from], v_owner])
+    seed_row = np.concatenate([b_row, local[v_node]]).astype(col.dtype)
+    seed_w = np.concatenate([dist[b_from] + base.data[ent[border]], v_w])
+    facs, s_rank = np.unique(seed_fac, return_inverse=True)
     # one source per facility, its rows grouped by a counting sort (parallel starts are
     # harmless: the search keeps the shorter)
-    s_ptr, s_order = _group(b_rank, len(facs))
+    s_ptr, s_order = _group(s_rank, len(facs))
     size = m + 1 + len(facs)
     csr = sparse.csr_matrix(
         (
-            np.concatenate([base.data[ent], (dist[b_from] + base.data[ent[border]])[s_order]]),
-            np.concatenate([col, b_row[s_order].astype(col.dtype)]),
+            np.concatenate([base.data[ent], seed_w[s_order]]),
+            np.concatenate([col, seed_row[s_order]]),
             np.concatenate([indptr, indptr[-1:], indptr[-1] + s_ptr[1:]]),
         ),
         shape=(size, size),

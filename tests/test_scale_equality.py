@@ -377,6 +377,43 @@ def test_nearest_continues_into_unreached_and_disconnected_pieces():
     np.testing.assert_allclose(d, d_full, atol=TOL_M)
 
 
+def test_nearest_continues_through_virtual_edges_longer_than_the_bound():
+    """Worked by hand: a 1000 m street 0-1 and a 100 m street 1-2 (x from 0 to 1100 m).
+
+    Facility F at x = 100 on street 0-1; the node reach is bounded at 75 m (1 minute at
+    4.5 km/h), so F reaches no node (node 0 is 100 m away, node 1 900 m). The POI at
+    x = 1050 is 900 + 50 = 950 m away (through node 1); the one at x = 130 on F's own
+    street 30 m. A facility 100 m off the street (north of x = 500) has an access leg
+    longer than the bound: the POI at x = 1050 is 100 + 500 + 50 = 650 m away.
+    """
+    network = make_network({0: (0, 0), 1: (1000, 0), 2: (1100, 0)}, [(0, 1), (1, 2)])
+    ps = _snap(network, [(1050, 0), (130, 0)])
+    targets = reach.Anchors.from_snapped(ps)
+    for where, expected in (((100, 0), [950.0, 30.0]), ((500, 100), [650.0, 470.0])):
+        sources = reach.Anchors.from_snapped(_snap(network, [where]))
+        nr = reach.node_reach(network, sources, 1, 75.0)
+        assert len(nr.node) == 0  # nothing within the bound
+        f, d = reach.nearest_facility(network, sources, 1, targets, 2, reach=nr)
+        assert f.tolist() == [0, 0]
+        np.testing.assert_allclose(d, expected, atol=TOL_M)
+        f_full, d_full = reach.nearest_facility(network, sources, 1, targets, 2)
+        np.testing.assert_array_equal(f, f_full)
+        np.testing.assert_allclose(d, d_full, atol=TOL_M)
+
+
+@pytest.mark.parametrize("limit", [5.0, 40.0])
+def test_nearest_from_a_tight_bound_equals_the_whole_network_search(town, town_case, limit):
+    """Bounds shorter than most entrances' access legs and streets: the continued search
+    must start from the virtual edges that reached nothing, as the whole search does."""
+    sources, targets, n_owners, n_pois = town_case
+    nr = reach.node_reach(town, sources, n_owners, limit)
+    f_full, d_full = reach.nearest_facility(town, sources, n_owners, targets, n_pois)
+    f, d = reach.nearest_facility(town, sources, n_owners, targets, n_pois, reach=nr)
+    np.testing.assert_allclose(d, d_full, atol=TOL_M, rtol=0)
+    np.testing.assert_array_equal(f, f_full)
+    assert np.isfinite(d_full).sum() > 0.9 * n_pois
+
+
 # ------------------------------------------------------------------ coverage tables
 def test_coverage_table_and_facility_summary_match(town):
     fac = random_points(town, 40, seed=8, prefix="F", entrances=2)
