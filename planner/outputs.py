@@ -214,6 +214,7 @@ def write_outputs(
     fingerprint: str | None = None,
     meanwhile: Callable[[], Any] | None = None,
     notes: list[str] | None = None,
+    carry: Iterable[str] = (),
 ) -> dict[str, Path]:
     """Write coverage.csv, pois.csv, facilities.csv, isochrones.geojson, gaps.geojson, summary.json.
 
@@ -253,6 +254,10 @@ def write_outputs(
     notes
         If given, receives one line for each earlier run folder kept because it holds files
         the planner did not write (a file the user added to the published folder).
+    carry
+        More file names to carry over from the published set by the same rule (with
+        `fingerprint`): `planner.run` passes its optional maps and their manifest when the
+        map folder is the output folder.
 
     Returns
     -------
@@ -301,5 +306,7 @@ def write_outputs(
             ):
                 skip.add(key)
         if fingerprint is not None:
+            for name in carry:
+                _carry.carry_file(out_dir, name, fingerprint, staging)
             _carry.mark_fingerprint(staging, fingerprint)
     return {key: out_dir / name for key, name in files.items() if key not in skip}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
@@ -699,8 +700,23 @@ def run(
     progress(_("writing outputs to {out_dir}").format(out_dir=out_dir))
     t1 = time.perf_counter()
     notes: list[str] = []
+    # maps written into the output folder are part of its set: the ones kept from the last
+    # run (and the note of what drew them) go into the new set with the other files
+    in_set = os.path.abspath(maps_dir) == os.path.abspath(out_dir)
+    carry = (
+        [map_paths[ext].name for ext in ("png", "pdf") if ext not in formats]
+        + [_carry.manifest_path(map_paths["html"]).name]
+        if in_set
+        else []
+    )
     result.files = write_outputs(
-        result, out_dir, formats=formats, fingerprint=fingerprint, meanwhile=draw_map, notes=notes
+        result,
+        out_dir,
+        formats=formats,
+        fingerprint=fingerprint,
+        meanwhile=draw_map,
+        notes=notes,
+        carry=carry,
     )
     for note in notes:  # a file the user added to the published folder: where it is now
         progress(note)
@@ -730,6 +746,7 @@ def run(
             result.files[ext] = done
     if noted or manifest:
         _carry.write_manifest(map_paths["html"], fingerprint, noted)
+        claim_written(_carry.manifest_path(map_paths["html"]))  # in the output folder: its set's
     for key in ("map", "png", "pdf"):  # maps written into the output folder go with its set
         if key in result.files:
             claim_written(result.files[key])

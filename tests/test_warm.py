@@ -323,6 +323,29 @@ def test_a_map_another_run_puts_in_place_is_not_taken_for_this_runs(tmp_path, mo
     assert any("left" in line and f"{name}.png" in line for line in said)
 
 
+def test_maps_in_the_output_folder_are_kept_with_its_set(tmp_path):
+    """--maps-dir = --out: an unchanged rerun keeps the PNG (it moves into the new set with
+    the note of what drew it), and no earlier run folder stays behind."""
+    path = write_scenario(tmp_path / "s", sample_text())
+    name = load_scenario(path).name
+    out = tmp_path / "out"
+    first = pipeline.run(path, out_dir=out, maps_dir=out, formats=("png",))
+    drawn = first.files["png"].read_bytes()
+    said: list[str] = []
+    again = pipeline.run(path, out_dir=out, maps_dir=out, progress=said.append)
+    assert again.files["png"] == out / f"{name}.png"
+    assert (out / f"{name}.png").read_bytes() == drawn
+    assert any(line.startswith("kept") and f"{name}.png" in line for line in said)
+    runs = [p for p in (tmp_path / ".out.runs").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1  # the earlier set went: nothing in it was the user's
+    # other settings: the PNG is not carried into the new set
+    other = pipeline.run(path, out_dir=out, maps_dir=out, progress=said.append)
+    assert "png" in other.files
+    changed = load_scenario(path).with_overrides(speed_kmh=3.0)
+    third = pipeline.run(changed, out_dir=out, maps_dir=out)
+    assert "png" not in third.files and not (out / f"{name}.png").exists()
+
+
 # --------------------------------------------------------------------------- end to end
 def _tables(out: Path) -> dict[str, bytes]:
     names = ["coverage.csv", "pois.csv", "facilities.csv", "isochrones.geojson", "gaps.geojson"]
