@@ -230,9 +230,33 @@ def drop_bad_answers(cache_folder: str | Path) -> list[Path]:
     return deleted
 
 
+#: Environment variable naming the Overpass API to use (a mirror, or one on an intranet).
+OVERPASS_URL_ENV = "PLANNER_OVERPASS_URL"
+
+
+def overpass_url(url: str | None = None) -> str:
+    """The Overpass API a download uses: `url`, else ``$PLANNER_OVERPASS_URL``, else osmnx's.
+
+    Parameters
+    ----------
+    url
+        An address given for this download (``planner fetch --overpass-url``), e.g.
+        ``https://overpass.kumi.systems/api``.
+    """
+    import os
+
+    import osmnx as ox
+
+    chosen = (url or os.environ.get(OVERPASS_URL_ENV, "")).strip()
+    return chosen.rstrip("/") if chosen else str(ox.settings.overpass_url)
+
+
 @contextlib.contextmanager
 def overpass_session(
-    cache_folder: str, what: str, progress: Callable[[str], None] = lambda _text: None
+    cache_folder: str,
+    what: str,
+    progress: Callable[[str], None] = lambda _text: None,
+    url: str | None = None,
 ) -> Iterator[None]:
     """Set osmnx up for one download of `what` from Overpass, cached in `cache_folder`.
 
@@ -254,17 +278,29 @@ def overpass_session(
         What is downloaded, for the error message (e.g. "the street network").
     progress
         Receives a line each time Overpass answers that it is busy.
+    url
+        The Overpass API to use (`overpass_url`: this, ``$PLANNER_OVERPASS_URL`` or osmnx's).
 
     Raises
     ------
     NetworkUnavailableError
         Overpass cannot be reached from this machine.
     """
+    with osmnx_settings(overpass_url=overpass_url(url)):
+        why, usable = probe_overpass()
+        if why is not None:
+            raise NetworkUnavailableError(unreachable_message(what, why))
+        with _session(cache_folder, what, progress, usable):
+            yield
+
+
+@contextlib.contextmanager
+def _session(
+    cache_folder: str, what: str, progress: Callable[[str], None], usable: bool
+) -> Iterator[None]:
+    """Osmnx's cache and answer checks for one download (see `overpass_session`)."""
     import osmnx as ox
 
-    why, usable = probe_overpass()
-    if why is not None:
-        raise NetworkUnavailableError(unreachable_message(what, why))
     drop_bad_answers(cache_folder)
     kwargs = dict(ox.settings.requests_kwargs)
     hooks = dict(kwargs.get("hooks") or {})

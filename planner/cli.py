@@ -521,6 +521,17 @@ def fetch(
     scenario: Annotated[
         str, typer.Argument(help=N_("Scenario name or path whose network source is overpass."))
     ],
+    overpass_url: Annotated[
+        str | None,
+        typer.Option(
+            "--overpass-url",
+            metavar="URL",
+            help=N_(
+                "Overpass API to ask, e.g. a mirror or one on your intranet (default: "
+                "$PLANNER_OVERPASS_URL, else https://overpass-api.de/api)."
+            ),
+        ),
+    ] = None,
 ) -> None:
     """Download and cache a scenario's walk network and POIs from OpenStreetMap (Overpass)."""
     from planner.scenario import load_scenario
@@ -531,7 +542,7 @@ def fetch(
 
         _imports_done()
 
-        files = fetch_scenario(sc, progress=_say)
+        files = fetch_scenario(sc, progress=_say, overpass_url=overpass_url)
     except (PlannerError, OSError) as exc:
         _fail(exc)
         return

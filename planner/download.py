@@ -7,7 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from planner import _cache, io
+from planner import _cache, _osm, io
 from planner import network as net
 from planner import pois as osm_pois
 from planner._errors import NetworkUnavailableError, PlannerError
@@ -42,7 +42,9 @@ def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     return box
 
 
-def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
+def fetch(
+    scenario: Scenario, progress: Progress = quiet, overpass_url: str | None = None
+) -> dict[str, Path]:
     """Download and cache a scenario's walk network and POIs with osmnx (Overpass).
 
     Nothing is written unless both downloads succeed; files are renamed into place.
@@ -56,6 +58,10 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
         The scenario.
     progress
         Callback receiving step names.
+    overpass_url
+        The Overpass API to ask (a mirror, or one on an intranet); default
+        ``$PLANNER_OVERPASS_URL``, else osmnx's (``https://overpass-api.de/api``). Noted in
+        ``fetch.json``.
 
     Returns
     -------
@@ -79,13 +85,13 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
     http_cache = scenario.cache_dir / "http"
     shown = "(" + ", ".join(f"{v:.5f}" for v in bbox) + ")"  # about a metre
     progress(_("downloading the walk network for bbox {bbox} from Overpass").format(bbox=shown))
-    G = net.graph_from_overpass(bbox, http_cache, progress)
+    G = net.graph_from_overpass(bbox, http_cache, progress, overpass_url)
     if len(G) == 0:
         raise NetworkUnavailableError(
             _("Overpass returned no walkable streets in {bbox}").format(bbox=shown)
         )
     progress(_("downloading merchants and service points from Overpass"))
-    features = osm_pois.pois_from_overpass(bbox, http_cache, progress)
+    features = osm_pois.pois_from_overpass(bbox, http_cache, progress, overpass_url)
     if len(features) == 0:
         progress(
             _(
@@ -113,6 +119,7 @@ def fetch(scenario: Scenario, progress: Progress = quiet) -> dict[str, Path]:
         "edges": G.number_of_edges(),
         "features": len(features),
         "attribution": "© OpenStreetMap contributors, ODbL 1.0",
+        "overpass_url": _osm.overpass_url(overpass_url),
     }
     files["meta"] = io.write_json(meta, scenario.cache_dir / "fetch.json")
     # their content is in the files now: the next fetch asks Overpass again, not the cache

@@ -297,6 +297,7 @@ def graph_from_overpass(
     bbox: tuple[float, float, float, float],
     cache_folder: str | Path,
     progress: Callable[[str], None] = lambda _text: None,
+    url: str | None = None,
 ) -> nx.MultiDiGraph:
     """Download the walk network inside a bounding box with osmnx (Overpass), cached.
 
@@ -308,6 +309,8 @@ def graph_from_overpass(
         Folder for osmnx's HTTP response cache.
     progress
         Receives a line each time Overpass answers that it is busy.
+    url
+        The Overpass API (`planner._osm.overpass_url`).
 
     Returns
     -------
@@ -323,7 +326,8 @@ def graph_from_overpass(
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
     shown = "(" + ", ".join(f"{v:.5f}" for v in bbox) + ")"
-    with overpass_session(str(cache_folder), _("the street network"), progress), _walk_tags():
+    what = _("the street network")
+    with overpass_session(str(cache_folder), what, progress, url), _walk_tags():
         try:
             G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
         except NetworkUnavailableError:

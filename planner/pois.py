@@ -248,6 +248,7 @@ def pois_from_overpass(
     bbox: tuple[float, float, float, float],
     cache_folder: str | Path,
     progress: Callable[[str], None] = lambda _text: None,
+    url: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Download merchant/service features inside a bbox with osmnx (Overpass), cached.
 
@@ -259,6 +260,8 @@ def pois_from_overpass(
         osmnx HTTP cache folder.
     progress
         Receives a line each time Overpass answers that it is busy.
+    url
+        The Overpass API (`planner._osm.overpass_url`).
 
     Returns
     -------
@@ -269,7 +272,7 @@ def pois_from_overpass(
     """
     import osmnx as ox  # here: only a first parse or a download needs osmnx
 
-    with overpass_session(str(cache_folder), _("merchants and service points"), progress):
+    with overpass_session(str(cache_folder), _("merchants and service points"), progress, url):
         try:
             return ox.features_from_bbox(bbox, tags=POI_TAGS)
         except NetworkUnavailableError:

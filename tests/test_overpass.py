@@ -396,3 +396,29 @@ def test_a_graphml_network_takes_the_merchants_written_beside_it(
     with pytest.raises(PlannerError) as err:
         inputs.load_pois(fetched.with_overrides(network_path=alone))
     assert "GraphML" in str(err.value) and "pois.geojson" in str(err.value)
+
+
+def test_a_mirror_is_asked_when_named(
+    tmp_path: Path,
+    overpass: FakeOverpass,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--overpass-url (or $PLANNER_OVERPASS_URL) sends every request there; osmnx's own
+    setting is put back after; fetch.json says which server answered."""
+    sc = _liusha(tmp_path / "liusha")
+    default = ox.settings.overpass_url
+    files = download.fetch(sc, overpass_url="https://mirror.example.cn/api/")
+    assert overpass.urls and all(
+        u.startswith("https://mirror.example.cn/api/") for u in overpass.urls
+    )
+    meta = json.loads(files["meta"].read_text(encoding="utf-8"))
+    assert meta["overpass_url"] == "https://mirror.example.cn/api"
+    assert ox.settings.overpass_url == default
+    overpass.urls = []
+    monkeypatch.setenv(_osm.OVERPASS_URL_ENV, "http://10.0.0.5/api")
+    download.fetch(sc)
+    assert overpass.urls and all(u.startswith("http://10.0.0.5/api/") for u in overpass.urls)
+    overpass.online = False
+    with pytest.raises(NetworkUnavailableError, match=r"Overpass \(http://10\.0\.0\.5/api\)"):
+        download.fetch(sc)
