@@ -25,6 +25,9 @@ _ANSWER = re.compile(r"[0-9a-f]{40}\.json")
 def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     """Area to download: facilities' extent + the largest band's walk + a margin.
 
+    The margin is ``download_margin_m``, or the snapping limit when that is larger (as the
+    PBF cut's), so a point near the edge still finds the street it would snap to.
+
     Parameters
     ----------
     scenario
@@ -35,7 +38,8 @@ def download_bbox(scenario: Scenario) -> tuple[float, float, float, float]:
     bbox
         (west, south, east, north) WGS-84 degrees.
     """
-    box = walk_bbox(scenario, load_facilities(scenario), scenario.download_margin_m)
+    margin = max(scenario.download_margin_m, scenario.snap_limit_m)
+    box = walk_bbox(scenario, load_facilities(scenario), margin)
     if box is None:
         where = scenario.facilities.path if scenario.facilities else scenario.name
         raise PlannerError(_("{where}: no usable facility coordinates").format(where=where))

@@ -422,3 +422,14 @@ def test_a_mirror_is_asked_when_named(
     overpass.online = False
     with pytest.raises(NetworkUnavailableError, match=r"Overpass \(http://10\.0\.0\.5/api\)"):
         download.fetch(sc)
+
+
+def test_the_download_grows_with_a_snapping_limit_beyond_its_margin(tmp_path: Path) -> None:
+    """Margin 300 m; a snapping limit of 1,000 m grows the box by 700 m on every side."""
+    sc = replace(_liusha(tmp_path / "liusha"), study_bbox=None)  # the facilities' box only
+    assert sc.download_margin_m == 300 and sc.snap_limit_m <= 300
+    w, s, e, n = download.download_bbox(sc)
+    w2, s2, e2, n2 = download.download_bbox(replace(sc, snap_limit_m=1000.0))
+    assert (s - s2) * 111_320.0 == pytest.approx(700.0)
+    assert (n2 - n) * 111_320.0 == pytest.approx(700.0)
+    assert w2 < w and e2 > e
