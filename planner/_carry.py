@@ -260,6 +260,25 @@ def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
     return "current" if manifest.get(FINGERPRINT) == fingerprint_ else "stale"
 
 
+def _drop_dead_drawings(path: Path) -> None:
+    """Delete what a killed run left while drawing `path` (``.<name>.<pid>.drawing.tmp``).
+
+    Only files of that name whose process is no longer running: another run drawing the
+    same map at this moment keeps its own.
+    """
+    prefix, suffix = f".{path.name}.", ".drawing.tmp"
+    for left in path.parent.glob(f"{prefix}*{suffix}"):
+        pid = left.name[len(prefix) : -len(suffix)]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            left.unlink(missing_ok=True)
+        except OSError:  # running, but another user's: not ours to judge
+            continue
+
+
 def draw_or_carry(
     path: Path,
     asked: bool,
@@ -285,7 +304,8 @@ def draw_or_carry(
         The map file that belongs to this run, or None.
     """
     if asked:
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.drawing{path.suffix}")
+        _drop_dead_drawings(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.drawing.tmp")
         try:
             draw(tmp)
             digest = _sha256(tmp)

@@ -142,6 +142,8 @@ class _AnswerCheck:
     def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
         if not str(response.url).rstrip("/").endswith("/interpreter"):
             return response  # osmnx's status requests
+        if response.is_redirect or 300 <= response.status_code < 400:
+            return response  # requests follows it; the answer at its end is checked
         hint = _("try again later, or use an OSM file: `planner run SCENARIO --osm FILE`")
         code = response.status_code
         if code in (429, 504):

@@ -139,7 +139,7 @@ def cut(source: str | Path, bbox: Bbox, dest: str | Path) -> Path:
         ) from exc
 
 
-_XML_DATE = re.compile(rb'<(?:meta\s[^>]*osm_base|osm\s[^>]*\btimestamp)="(\d{4}-\d{2}-\d{2})')
+_XML_DATE = re.compile(rb"<(?:meta\s[^>]*osm_base|osm\s[^>]*\btimestamp)=[\"'](\d{4}-\d{2}-\d{2})")
 
 
 def data_date(path: str | Path) -> str:

@@ -134,6 +134,10 @@ _CLICK_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (re.compile(r"Missing argument '(?P<name>.+)'\."), N_("missing argument {name}")),
     (
+        re.compile(r"Option '(?P<name>.+)' does not take a value\."),
+        N_("option {name} takes no value"),
+    ),
+    (
         re.compile(r"Missing option '(?P<name>.+)'\.(?P<rest>.*)"),
         N_("missing option {name}{rest}"),
     ),

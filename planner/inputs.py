@@ -429,7 +429,7 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
             if graphml:
                 assert scenario.network_path is not None
                 features_path = scenario.network_path.with_name(features_path.name)
-            if not features_path.is_file():
+            if not features_path.is_file() and scenario.pois is None:
                 raise PlannerError(
                     _(
                         "scenario {scenario_name!r} takes merchants from OSM ([pois] from_osm "
@@ -442,11 +442,12 @@ def load_pois(scenario: Scenario) -> pd.DataFrame:
                         features=features_path.name,
                     )
                 )
-            frames.append(
-                osm_pois.features_to_pois(
-                    osm_pois.load_features(features_path), scenario.study_bbox
+            if features_path.is_file():  # else: the merchants table alone, as before
+                frames.append(
+                    osm_pois.features_to_pois(
+                        osm_pois.load_features(features_path), scenario.study_bbox
+                    )
                 )
-            )
         elif scenario.network_source == "pbf":
             frames.append(_cache.load_pois_cached(pbf_cut(scenario), scenario.study_bbox))
         elif scenario.network_path is not None:

@@ -702,7 +702,7 @@ def run(
     notes: list[str] = []
     # maps written into the output folder are part of its set: the ones kept from the last
     # run (and the note of what drew them) go into the new set with the other files
-    in_set = os.path.abspath(maps_dir) == os.path.abspath(out_dir)
+    in_set = os.path.realpath(maps_dir) == os.path.realpath(out_dir)
     carry = (
         [map_paths[ext].name for ext in ("png", "pdf") if ext not in formats]
         + [_carry.manifest_path(map_paths["html"]).name]

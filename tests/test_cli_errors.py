@@ -43,6 +43,7 @@ def test_usage_errors_are_one_line_exit_1(cli, tmp_path, args, needles):
     [
         (["run", "--speed", "3"], ["没有选项：--speed", "--speed-kmh", "参见"]),
         (["run", "--speed-kmh"], ["--speed-kmh", "需要一个值"]),
+        (["run", "--strict=yes"], ["--strict", "不接受值"]),
         (["run", "sample", "extra"], ["多余的参数", "extra"]),
         (["fetch"], ["缺少参数", "scenario"]),
         (["runn"], ["没有命令", "'run'"]),

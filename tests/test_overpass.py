@@ -22,7 +22,7 @@ import requests
 
 from planner import _osm, download, inputs
 from planner._errors import NetworkUnavailableError, PlannerError
-from planner.scenario import DATA_DIR, load_scenario
+from planner.scenario import DATA_DIR, PointSource, load_scenario
 
 STATUS = (
     "Connected as: 1\nCurrent time: 2026-11-29T00:00:00Z\nAnnounced endpoint: none\n"
@@ -65,6 +65,7 @@ class FakeOverpass:
         self.urls: list[str] = []
         self.status = (200, STATUS)  # the status endpoint's answer
         self.queued: list[tuple[int, str]] = []  # answers to the next queries, in turn
+        self.moved_to = ""  # the next query is redirected (307) here
 
     def send(self, request: requests.PreparedRequest) -> requests.Response:
         url = str(request.url)
@@ -85,6 +86,12 @@ class FakeOverpass:
             body = str(requests.utils.unquote(str(request.body or "")))
             if self.refuse and _asks_for(body, self.refuse):
                 raise requests.ConnectionError("Connection reset by peer")
+            if self.moved_to:
+                response.status_code, response.reason = 307, "Temporary Redirect"
+                response.headers["Location"] = self.moved_to
+                response._content = b"<html><body>moved</body></html>"
+                self.moved_to = ""
+                return response
             if self.queued:
                 response.status_code, text = self.queued.pop(0)
                 response._content = text.encode()
@@ -396,6 +403,22 @@ def test_a_graphml_network_takes_the_merchants_written_beside_it(
     with pytest.raises(PlannerError) as err:
         inputs.load_pois(fetched.with_overrides(network_path=alone))
     assert "GraphML" in str(err.value) and "pois.geojson" in str(err.value)
+    # with a merchants table of its own, a GraphML alone runs on that table, as before
+    table = tmp_path / "merchants.csv"
+    table.write_text("id,name,lon,lat\nM1,mine,116.1805,23.2951\n", encoding="utf-8")
+    with_table = replace(fetched, pois=PointSource(path=table))
+    mine = inputs.load_pois(with_table.with_overrides(network_path=alone))
+    assert list(mine["id"]) == ["M1"]
+
+
+def test_a_redirected_query_is_followed_not_refused(
+    tmp_path: Path, overpass: FakeOverpass, sleeps: list[float]
+) -> None:
+    """requests shows the hook the 307 itself (an HTML body): it is followed, as osmnx does."""
+    sc = _liusha(tmp_path / "liusha")
+    overpass.moved_to = "https://overpass.mirror.example/api/interpreter"
+    assert download.fetch(sc)["network"].is_file()
+    assert "https://overpass.mirror.example/api/interpreter" in overpass.urls
 
 
 def test_a_mirror_is_asked_when_named(

@@ -223,6 +223,14 @@ def test_an_osm_override_dates_the_network_by_the_file_it_names(tmp_path):
     newer = tmp_path / "newer.osm"
     newer.write_text(text, encoding="utf-8")
     assert sample.with_overrides(network_path=newer).network_date == "2024-02-29"
+    single = tmp_path / "single.osm"  # attributes in single quotes (osmium, JOSM)
+    single.write_text(
+        text.replace(
+            '<meta osm_base="2024-02-29T08:00:00Z"/>', "<meta osm_base='2023-05-06T08:00:00Z'/>"
+        ),
+        encoding="utf-8",
+    )
+    assert sample.with_overrides(network_path=single).network_date == "2023-05-06"
     # a file without a date in its header: undated, not the scenario's date; an element's
     # own timestamp is its last edit, not the data's date
     undated = tmp_path / "undated.osm"

@@ -284,6 +284,32 @@ def test_optional_maps_kept_when_current_removed_when_stale_foreign_left(tmp_pat
     assert pdf.read_bytes() == b"%PDF-1.4 my own"
 
 
+def test_what_a_killed_drawing_left_is_deleted_by_the_next(tmp_path):
+    """``.<name>.<pid>.drawing.tmp`` of a process that is gone: deleted; a running one's kept."""
+    png = tmp_path / "s.png"
+    import subprocess
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead = tmp_path / f".s.png.{gone.stdout.strip()}.drawing.tmp"
+    dead.write_bytes(b"half a png")
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        busy = tmp_path / f".s.png.{alive.pid}.drawing.tmp"
+        busy.write_bytes(b"being drawn")
+        mine = tmp_path / "my.drawing.tmp"
+        mine.write_bytes(b"the user's")
+        _carry.draw_or_carry(png, True, lambda p: _fake_png(p, b"drawn"), {}, "A", print, {})
+        assert png.is_file() and not dead.exists() and busy.exists() and mine.exists()
+    finally:
+        alive.kill()
+        alive.wait()
+
+
 def test_a_map_edited_with_its_size_and_time_kept_is_not_current(tmp_path):
     """The manifest holds the drawn bytes' sha256: an equal size and time are not enough."""
     html, png = tmp_path / "s.html", tmp_path / "s.png"
@@ -338,6 +364,11 @@ def test_maps_in_the_output_folder_are_kept_with_its_set(tmp_path):
     assert any(line.startswith("kept") and f"{name}.png" in line for line in said)
     runs = [p for p in (tmp_path / ".out.runs").iterdir() if not p.name.startswith(".")]
     assert len(runs) == 1  # the earlier set went: nothing in it was the user's
+    # the same folder named through a link: the same set
+    link = tmp_path / "link"
+    link.symlink_to(out, target_is_directory=True)
+    linked = pipeline.run(path, out_dir=out, maps_dir=link)
+    assert "png" in linked.files and (out / f"{name}.png").read_bytes() == drawn
     # other settings: the PNG is not carried into the new set
     other = pipeline.run(path, out_dir=out, maps_dir=out, progress=said.append)
     assert "png" in other.files
