@@ -251,8 +251,11 @@ def check_download_box(scenario: Scenario) -> None:
     """Refuse a download that does not hold every walk of this run (clipped circles).
 
     `planner fetch` downloads the facilities' extent grown by the largest band's walk and a
-    margin. Bands, speed or facilities changed since may need more: the run would draw
-    circles cut at the download's edge, so it stops and asks for a new fetch.
+    margin. Bands, speed, facilities or the study area changed since may need more: the
+    run would draw circles cut at the download's edge, so it stops, names the facilities
+    (or the study area) whose walks leave the download, and asks for a new fetch. A
+    facility farther outside the download than the snapping limit is left to the run: it
+    can reach no street of it and is reported as too far from the network.
 
     Parameters
     ----------
@@ -262,33 +265,54 @@ def check_download_box(scenario: Scenario) -> None:
     """
     meta = json.loads((scenario.cache_dir / "fetch.json").read_text(encoding="utf-8"))
     box = meta.get("bbox_wgs84")
-    need = walk_bbox(scenario, load_facilities(scenario), 0.0)
-    if need is None:
+    facilities = load_facilities(scenario)
+    usable = facilities[facilities["usable"].to_numpy(dtype=bool)]
+    if not len(usable):
         return  # no usable facility: the run says so itself
-    w, s, e, n = need
+    if not (isinstance(box, list) and len(box) == 4):
+        box = [np.inf, np.inf, -np.inf, -np.inf]  # an older fetch.json: nothing is known
+    w, s, e, n = (float(v) for v in box)
+    lon, lat = usable["lon"].to_numpy(float), usable["lat"].to_numpy(float)
+    per_deg = 111_320.0
+    cos = np.cos(np.radians(lat.mean()))
+    pad = max(scenario.bands_min) * scenario.metres_per_minute
+    dlat, dlon = pad / per_deg, pad / (per_deg * cos)
     eps = 1e-9
-    if (
-        isinstance(box, list)
-        and len(box) == 4
-        and box[0] <= w + eps
-        and box[1] <= s + eps
-        and box[2] >= e - eps
-        and box[3] >= n - eps
-    ):
+    leaves = (
+        (lon - dlon < w - eps)
+        | (lon + dlon > e + eps)
+        | (lat - dlat < s - eps)
+        | (lat + dlat > n + eps)
+    )
+    # how far outside the download a facility stands (metres; 0 inside)
+    off_x = np.maximum(np.maximum(w - lon, lon - e), 0.0) * per_deg * cos
+    off_y = np.maximum(np.maximum(s - lat, lat - n), 0.0) * per_deg
+    leaves &= np.hypot(off_x, off_y) <= scenario.snap_limit_m
+    names = [
+        _("facility {id} (row {row})").format(id=json.dumps(str(i), ensure_ascii=False), row=r)
+        for i, r in zip(usable.loc[leaves, "id"], usable.loc[leaves, "row"], strict=True)
+    ]
+    if scenario.study_bbox is not None:
+        sw, ss, se, sn = scenario.study_bbox
+        if sw < w - eps or ss < s - eps or se > e + eps or sn > n + eps:
+            names.insert(0, _("study_bbox"))
+    if not names:
         return
-    shown = "—" if not isinstance(box, list) else ", ".join(f"{float(v):.5f}" for v in box)
+    shown = ", ".join(f"{v:.5f}" for v in (w, s, e, n)) if np.isfinite(w) else "—"
+    more = len(names) - 3
     raise PlannerError(
         _(
             "the downloaded street network of {scenario_name!r} covers [{box}] (west, south, "
-            "east, north), but the walks of this run ({minutes:g} min at {speed:g} km/h from "
-            "the facilities) need [{need}]: its circles would be cut at the edge; run "
-            "`planner fetch {scenario_name}` again"
+            "east, north), but the walks of this run ({minutes:g} min at {speed:g} km/h) "
+            "leave it from {what}: its circles would be cut at the edge; run `planner fetch "
+            "{scenario_name}` again"
         ).format(
             scenario_name=scenario.name,
             box=shown,
             minutes=max(scenario.bands_min),
             speed=scenario.speed_kmh,
-            need=", ".join(f"{v:.5f}" for v in need),
+            what="; ".join(names[:3])
+            + (_(" and {count} more").format(count=more) if more > 0 else ""),
         )
     )
 

@@ -329,7 +329,11 @@ def graph_from_overpass(
     what = _("the street network")
     with overpass_session(str(cache_folder), what, progress, url), _walk_tags():
         try:
-            G = ox.graph_from_bbox(bbox, network_type="walk", simplify=True, retain_all=True)
+            # a street crossing the box's edge is kept whole (its outside end too), so the
+            # part of it inside the box is not lost to a walk near the edge
+            G = ox.graph_from_bbox(
+                bbox, network_type="walk", simplify=True, retain_all=True, truncate_by_edge=True
+            )
         except NetworkUnavailableError:
             raise
         except ox._errors.InsufficientResponseError as exc:

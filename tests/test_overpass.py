@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from dataclasses import replace
@@ -273,6 +274,37 @@ def test_a_download_too_small_for_this_runs_walks_is_refused(
         message = str(err.value)
         assert "planner fetch liusha" in message and "\n" not in message
         assert f"{max(wider.bands_min):g} min at {wider.speed_kmh:g} km/h" in message
+        assert re.search(r'leave it from facility "L0\d" \(row \d\)', message)
+    # a facility added 1 km east of the download: named; a row mistyped 50 km away (it can
+    # reach no street of the download: the run reports it) does not stop the run
+    table = sc.facilities.path
+    rows = table.read_text(encoding="utf-8").splitlines()
+    header = rows[0].split(",")
+    fetched_box = fetched["bbox_wgs84"]
+
+    def row_at(fid: str, lon: float, lat: float) -> str:
+        values = dict.fromkeys(header, "")
+        values.update({header[0]: fid})
+        for col in header:
+            if col.lower() in ("lon", "longitude", "x", "经度"):
+                values[col] = f"{lon:.6f}"
+            if col.lower() in ("lat", "latitude", "y", "纬度"):
+                values[col] = f"{lat:.6f}"
+        return ",".join(values[c] for c in header)
+
+    middle = (fetched_box[1] + fetched_box[3]) / 2
+    table.write_text("\n".join([*rows, row_at("FAR", 117.0, 23.8)]) + "\n", encoding="utf-8")
+    assert inputs.load_network(sc).n_nodes == 2
+    table.write_text(
+        "\n".join([*rows, row_at("EDGE", fetched_box[2] + 0.0005, middle)]) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PlannerError, match=r'from facility "EDGE" \(row \d+\): its circles'):
+        inputs.load_network(sc)
+    table.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    lower = replace(sc, study_bbox=(fetched_box[0] - 0.01, *fetched_box[1:]))
+    with pytest.raises(PlannerError, match="leave it from study_bbox"):
+        inputs.load_network(lower)
 
 
 PARTIAL = json.dumps(
