@@ -221,21 +221,13 @@ def write_manifest(html: Path, fingerprint_: str, files: dict[str, Any]) -> None
     os.replace(tmp, path)
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _noted_here(path: Path, noted: Any) -> bool:
     """Whether `path` is the file `noted` describes: same size, time and (if noted) bytes."""
     if isinstance(noted, list):  # an earlier planner's manifest: size and time only
         return noted == _stamp(path)
     if not isinstance(noted, dict) or noted.get("stamp") != _stamp(path):
         return False
-    return noted.get("sha256") == _sha256(path)
+    return noted.get("sha256") == _file_digest(path)
 
 
 def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
@@ -308,7 +300,7 @@ def draw_or_carry(
         tmp = path.with_name(f".{path.name}.{os.getpid()}.drawing.tmp")
         try:
             draw(tmp)
-            digest = _sha256(tmp)
+            digest = _file_digest(tmp)
             os.replace(tmp, path)
         finally:
             tmp.unlink(missing_ok=True)
