@@ -407,7 +407,8 @@ def crowfly_table(
     """Merchants within the crow-fly radius of each facility versus those reached on foot.
 
     The crow-fly distance of a merchant is the straight line to the facility's nearest
-    entrance (minimum over its entrances with coordinates); it is "within" band ``b`` when
+    entrance (minimum over the entrances the walk starts from: those on the street network
+    within the snapping limit); it is "within" band ``b`` when
     ``within_band(distance / speed, b)``. The walking count is the coverage pairs of the
     facility within the band (the summary's per-facility numbers).
 
@@ -561,7 +562,11 @@ def compute(result: Result) -> Gaps:
     uncovered = {_key(b): counted & ~within_band(minutes, b) for b in bands}
     cells = cell_grid(network, poi_xy[:, 0], poi_xy[:, 1], uncovered, lines)
 
-    has_xy = np.isfinite(ent_xy).all(axis=1) & (owner >= 0)
+    # the entrances the walk starts from: a crow-fly circle around an entrance too far
+    # from every street would compare with a walk that never starts there
+    has_xy = (
+        np.isfinite(ent_xy).all(axis=1) & (owner >= 0) & (snapped["edge"].to_numpy() >= 0)
+    )
     crowfly = crowfly_table(
         fac_ids,
         owner[has_xy],

@@ -438,6 +438,7 @@ def too_far_reasons(
     source = facilities.attrs.get(readers.ATTR_SOURCE) or "facilities"
     sources = facilities.attrs.get(readers.ATTR_ROW_SOURCES) or {}
     unit = facilities.attrs.get(readers.ATTR_UNIT) or "row"
+    origin = facilities.attrs.get(readers.ATTR_POINT_KIND) == "origin"  # `[origins]` points
     x, y = to_network_xy(
         network, facilities["lon"].to_numpy(dtype=float), facilities["lat"].to_numpy(dtype=float)
     )
@@ -454,7 +455,11 @@ def too_far_reasons(
         distance,
         strict=True,
     ):
-        where = _("{file} {unit} {number}, facility {id}").format(
+        where = (
+            _("{file} {unit} {number}, origin point {id}")
+            if origin
+            else _("{file} {unit} {number}, facility {id}")
+        ).format(
             file=sources.get(str(fid), source),
             unit=_(unit),
             number=row,

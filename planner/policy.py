@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from planner import readers
 from planner._errors import PlannerError
 from planner._i18n import _
 from planner.schema import ROUTED_STATUSES, Status
@@ -339,6 +340,7 @@ def analyse_origins(
     from planner.pipeline import analyse
 
     origins = origins.copy()
+    origins.attrs[readers.ATTR_POINT_KIND] = "origin"  # its reasons name origin points
     clash = (
         (not facility_ids_ok)
         & origins["usable"].to_numpy(dtype=bool)

@@ -401,6 +401,15 @@ def compare(base: Result, other: Result) -> tuple[pd.DataFrame, pd.DataFrame]:
     return by_facility, by_poi
 
 
+def _walked_origins(result: Result) -> set[str]:
+    """Ids of the ``[origins]`` points a result walked (routed status), from its summary."""
+    from planner.schema import ROUTED_STATUSES
+
+    rows = (result.summary.get("policy") or {}).get("origins") or []
+    routed = {str(s) for s in ROUTED_STATUSES}
+    return {str(r["origin_id"]) for r in rows if str(r.get("status")) in routed}
+
+
 def compare_policy(base: Result, other: Result) -> pd.DataFrame:
     """How the required services per circle change (the two results' policy tables).
 
@@ -415,7 +424,8 @@ def compare_policy(base: Result, other: Result) -> pd.DataFrame:
         One row per origin × band × type whose count or missing flag differs:
         ``origin_id, origin_kind, band_min, type_code, type_zh, class, required, count_base,
         count_proposal, missing_base, missing_proposal`` (a closed facility's circle counts
-        0 in the proposal; a new one's 0 in the baseline).
+        0 in the proposal; a new one's 0 in the baseline). An origin point not walked on a
+        side (its id is a facility's there) is left out: it was not measured there.
     """
     if base.policy is None or other.policy is None:
         raise PlannerError(_("compare_policy: both results need a policy table (add_policy)"))
@@ -424,6 +434,14 @@ def compare_policy(base: Result, other: Result) -> pd.DataFrame:
     a = base.policy[keys + info + ["count", "missing"]]
     b = other.policy[keys + info + ["count", "missing"]]
     merged = a.merge(b, on=keys, how="outer", suffixes=("_base", "_proposal"))
+    # an origin point not walked on a side (e.g. `duplicate_id` there: a facility added or
+    # closed took or freed its id) was not measured there: nothing to compare. A facility's
+    # circle that opens or closes is compared (0 on the side without it).
+    walked = _walked_origins(base) & _walked_origins(other)
+    unmeasured = (merged["origin_kind"] == "origin") & ~merged["origin_id"].astype(str).isin(
+        walked
+    )
+    merged = merged[~unmeasured].copy()
     for col in info:
         merged[col] = merged[f"{col}_base"].combine_first(merged[f"{col}_proposal"])
     for side in ("base", "proposal"):

@@ -80,6 +80,9 @@ ATTR_FILE_PROBLEMS = "file_problems"
 #: ``attrs`` key of a table joined from several files: row id -> the file it came from, for
 #: rows not from `ATTR_SOURCE` (a proposal's added facilities); messages name that file.
 ATTR_ROW_SOURCES = "row_sources"
+#: attrs key: what the rows of a table walked from are ("origin" for `[origins]` points;
+#: facilities otherwise), for the reasons that name a row.
+ATTR_POINT_KIND = "point_kind"
 
 
 class InputError(PlannerError, ValueError):

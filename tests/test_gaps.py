@@ -197,6 +197,23 @@ def test_crowfly_takes_the_nearest_entrance():
     assert (row["crowfly_count"], row["walking_count"]) == (3, 1)
 
 
+def test_crowfly_leaves_out_an_entrance_too_far_from_every_street():
+    # the river again; F1's second entrance at (0, 700), 450 m north of the north bank:
+    # beyond the 300 m snapping limit, so no walk starts there. M4 at (0, 800) is 100 m
+    # from that entrance (and 550 m from any street: not routed). From the first entrance
+    # alone, at 5 min (375 m): M1 200 m, M2 300 m inside; M3 900 m, M4 750 m outside:
+    # crow-fly 2 (3, with M4, if the far entrance counted). On foot: M2 only.
+    r = _river_result()
+    facilities = points([("F1", 0.0, 50.0), ("F1", 0.0, 700.0)])
+    pois = points(
+        [("M1", 0.0, 250.0), ("M2", 300.0, 50.0), ("M3", 900.0, 50.0), ("M4", 0.0, 800.0)]
+    )
+    r2 = analyse(r.network, facilities, pois, bands_min=(5.0,))
+    assert list(r2.entrances["status"]) == ["ok", "too_far_from_network"]
+    row = r2.gaps.crowfly.iloc[0]
+    assert (row["crowfly_count"], row["walking_count"]) == (2, 1)
+
+
 def test_gaps_geojson_is_written_and_reads_back(tmp_path):
     r = _street_result()
     files = write_outputs(r, tmp_path / "out")

@@ -317,6 +317,35 @@ def test_an_origin_with_a_facilitys_id_is_not_merged_with_it(types, line):
     assert clash["reason"] in result.problems()
 
 
+def test_an_origin_too_far_from_every_street_is_named_an_origin_point(types, line):
+    o = points([("O1", 1600, 0, "place=neighbourhood"), ("OFAR", 800, 900, "place=x")])
+    result = pipeline.analyse(
+        line.network, points([("F", 0, 0, "test")]), points(POIS), bands_min=BANDS, speed_kmh=SPEED
+    )
+    policy.add_policy(result, types, o)
+    (far,) = [r for r in result.summary["policy"]["origins"] if r["origin_id"] == "OFAR"]
+    assert far["status"] == "too_far_from_network"
+    assert 'origin point "OFAR"' in far["reason"] and "facility" not in far["reason"]
+
+
+def test_compare_leaves_out_an_origin_not_walked_on_one_side(types, line):
+    """A proposal adding a facility with an origin's id makes that origin `duplicate_id`
+    there: nothing about the origin changed, so compare_policy lists none of its rows."""
+    from planner.proposals import Proposal, apply_proposal, compare_policy
+
+    o = points([("O1", 1600, 0, "place=neighbourhood"), ("O2", 400, 0, "place=neighbourhood")])
+    base = pipeline.analyse(
+        line.network, points([("F", 0, 0, "test")]), points(POIS), bands_min=BANDS, speed_kmh=SPEED
+    )
+    policy.add_policy(base, types, o)
+    other = apply_proposal(base, Proposal("add-O1", add=points([("O1", 800, 0, "test")])))
+    (o1,) = [r for r in other.summary["policy"]["origins"] if r["origin_id"] == "O1"]
+    assert o1["status"] == "duplicate_id"
+    changes = compare_policy(base, other)
+    assert not ((changes["origin_kind"] == "origin") & (changes["origin_id"] == "O1")).any()
+    assert ((changes["origin_kind"] == "facility") & (changes["origin_id"] == "O1")).any()
+
+
 def test_unmapped_kinds_count_a_repeated_row_once(types):
     pois = points([*POIS, ("B", 200, 0, "amenity:bank")])
     pois.loc[len(POIS), ["status", "usable"]] = [Status.DUPLICATE_ID.value, False]
