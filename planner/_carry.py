@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -253,21 +255,30 @@ def map_state(path: Path, manifest: dict[str, Any], fingerprint_: str) -> str:
 
 
 def _drop_dead_drawings(path: Path) -> None:
-    """Delete what a killed run left while drawing `path` (``.<name>.<pid>.drawing.tmp``).
+    """Delete what a killed run left while drawing `path`.
 
-    Only files of that name whose process is no longer running: another run drawing the
-    same map at this moment keeps its own.
+    That is ``.<name>.<pid>.drawing.tmp`` (`draw_or_carry`'s), or the temporary file the
+    drawing itself was writing (``..<name>.<pid>.drawing.tmp.<random>.tmp``,
+    `planner.io.write_atomic`), of a process that is no longer running: another run drawing
+    the same map at this moment keeps its own. Nothing that fails here stops the drawing.
     """
-    prefix, suffix = f".{path.name}.", ".drawing.tmp"
-    for left in path.parent.glob(f"{prefix}*{suffix}"):
-        pid = left.name[len(prefix) : -len(suffix)]
-        if not pid.isdigit() or int(pid) == os.getpid():
+    pattern = re.compile(
+        r"\.\.?" + re.escape(path.name) + r"\.(\d{1,12})\.drawing\.tmp(?:\.[^/]*\.tmp)?"
+    )
+    try:
+        names = [p for p in path.parent.iterdir() if p.name.startswith(".")]
+    except OSError:
+        return
+    for left in names:
+        found = pattern.fullmatch(left.name)
+        if found is None or int(found[1]) == os.getpid():
             continue
         try:
-            os.kill(int(pid), 0)
+            os.kill(int(found[1]), 0)
         except ProcessLookupError:
-            left.unlink(missing_ok=True)
-        except OSError:  # running, but another user's: not ours to judge
+            with contextlib.suppress(OSError):
+                left.unlink()
+        except (OSError, OverflowError, ValueError):  # running (another user's), or no pid
             continue
 
 

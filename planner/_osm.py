@@ -140,8 +140,8 @@ class _AnswerCheck:
         self.busy = 0
 
     def __call__(self, response: Any, *args: Any, **kwargs: Any) -> Any:
-        if not str(response.url).rstrip("/").endswith("/interpreter"):
-            return response  # osmnx's status requests
+        if str(response.url).rstrip("/").endswith("/status"):
+            return response  # osmnx's status requests (it reads them itself)
         if response.is_redirect or 300 <= response.status_code < 400:
             return response  # requests follows it; the answer at its end is checked
         hint = _("try again later, or use an OSM file: `planner run SCENARIO --osm FILE`")

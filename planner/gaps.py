@@ -564,9 +564,7 @@ def compute(result: Result) -> Gaps:
 
     # the entrances the walk starts from: a crow-fly circle around an entrance too far
     # from every street would compare with a walk that never starts there
-    has_xy = (
-        np.isfinite(ent_xy).all(axis=1) & (owner >= 0) & (snapped["edge"].to_numpy() >= 0)
-    )
+    has_xy = np.isfinite(ent_xy).all(axis=1) & (owner >= 0) & (snapped["edge"].to_numpy() >= 0)
     crowfly = crowfly_table(
         fac_ids,
         owner[has_xy],

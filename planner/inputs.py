@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import Transformer
 
 from planner import _cache, _pbf, readers
@@ -65,8 +66,9 @@ def load_network(scenario: Scenario) -> net.StreetNetwork:
                 ).format(scenario_name=scenario.name, graphml=graphml)
             )
         verify_fetch_cache(scenario)
-        check_download_box(scenario)
-        return _cache.load_network_cached(graphml)
+        network = _cache.load_network_cached(graphml)
+        check_download_box(scenario, network)
+        return network
     if scenario.network_path is None:
         raise PlannerError(
             _("scenario {scenario_name!r} names no network file").format(
@@ -247,34 +249,54 @@ def walk_bbox(
     return (float(w), float(s), float(e), float(n))
 
 
-def check_download_box(scenario: Scenario) -> None:
+def _wgs84_extent(network: net.StreetNetwork) -> tuple[float, float, float, float] | None:
+    """(west, south, east, north) in WGS-84 of every street of `network`, or None."""
+    if network.n_edges == 0:
+        return None
+    x0, y0, x1, y1 = shapely.total_bounds(network.edge_geometry)
+    to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
+    lon, lat = to_wgs84.transform([x0, x0, x1, x1], [y0, y1, y0, y1])
+    return (float(min(lon)), float(min(lat)), float(max(lon)), float(max(lat)))
+
+
+def check_download_box(scenario: Scenario, network: net.StreetNetwork | None = None) -> None:
     """Refuse a download that does not hold every walk of this run (clipped circles).
 
     `planner fetch` downloads the facilities' extent grown by the largest band's walk and a
     margin. Bands, speed, facilities or the study area changed since may need more: the
     run would draw circles cut at the download's edge, so it stops, names the facilities
     (or the study area) whose walks leave the download, and asks for a new fetch. A
-    facility farther outside the download than the snapping limit is left to the run: it
-    can reach no street of it and is reported as too far from the network.
+    facility farther than the snapping limit from every street of the downloaded `network`
+    (the box around them: streets crossing the download's edge are kept whole) is left to
+    the run: it snaps to nothing and is reported as too far from the network.
 
     Parameters
     ----------
     scenario
         A scenario whose network source is ``overpass`` and whose download is intact
         (`verify_fetch_cache`).
+    network
+        The downloaded network, when loaded (without it, every facility is checked).
     """
     meta = json.loads((scenario.cache_dir / "fetch.json").read_text(encoding="utf-8"))
     box = meta.get("bbox_wgs84")
+    if not (isinstance(box, list) and len(box) == 4):
+        raise PlannerError(
+            _(
+                "the download of {scenario_name!r} does not say which area it covers "
+                "({meta}, from an older planner); run `planner fetch {scenario_name}` again"
+            ).format(scenario_name=scenario.name, meta=scenario.cache_dir / "fetch.json")
+        )
     facilities = load_facilities(scenario)
-    usable = facilities[facilities["usable"].to_numpy(dtype=bool)]
+    lon = facilities["lon"].to_numpy(dtype=float)
+    lat = facilities["lat"].to_numpy(dtype=float)
+    keep = facilities["usable"].to_numpy(dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
+    usable, lon, lat = facilities[keep], lon[keep], lat[keep]
     if not len(usable):
         return  # no usable facility: the run says so itself
-    if not (isinstance(box, list) and len(box) == 4):
-        box = [np.inf, np.inf, -np.inf, -np.inf]  # an older fetch.json: nothing is known
     w, s, e, n = (float(v) for v in box)
-    lon, lat = usable["lon"].to_numpy(float), usable["lat"].to_numpy(float)
     per_deg = 111_320.0
-    cos = np.cos(np.radians(lat.mean()))
+    cos = float(np.cos(np.radians(lat.mean())))
     pad = max(scenario.bands_min) * scenario.metres_per_minute
     dlat, dlon = pad / per_deg, pad / (per_deg * cos)
     eps = 1e-9
@@ -284,21 +306,22 @@ def check_download_box(scenario: Scenario) -> None:
         | (lat - dlat < s - eps)
         | (lat + dlat > n + eps)
     )
-    # how far outside the download a facility stands (metres; 0 inside)
-    off_x = np.maximum(np.maximum(w - lon, lon - e), 0.0) * per_deg * cos
-    off_y = np.maximum(np.maximum(s - lat, lat - n), 0.0) * per_deg
-    leaves &= np.hypot(off_x, off_y) <= scenario.snap_limit_m
+    streets = _wgs84_extent(network) if network is not None else None
+    if streets is not None:  # a facility that can snap to no street: the run reports it
+        sw, ss, se, sn = streets
+        off_x = np.maximum(np.maximum(sw - lon, lon - se), 0.0) * per_deg * cos
+        off_y = np.maximum(np.maximum(ss - lat, lat - sn), 0.0) * per_deg
+        leaves &= np.hypot(off_x, off_y) <= scenario.snap_limit_m
     names = [
         _("facility {id} (row {row})").format(id=json.dumps(str(i), ensure_ascii=False), row=r)
         for i, r in zip(usable.loc[leaves, "id"], usable.loc[leaves, "row"], strict=True)
     ]
     if scenario.study_bbox is not None:
-        sw, ss, se, sn = scenario.study_bbox
-        if sw < w - eps or ss < s - eps or se > e + eps or sn > n + eps:
+        bw, bs, be, bn = scenario.study_bbox
+        if bw < w - eps or bs < s - eps or be > e + eps or bn > n + eps:
             names.insert(0, _("study_bbox"))
     if not names:
         return
-    shown = ", ".join(f"{v:.5f}" for v in (w, s, e, n)) if np.isfinite(w) else "—"
     more = len(names) - 3
     raise PlannerError(
         _(
@@ -308,7 +331,7 @@ def check_download_box(scenario: Scenario) -> None:
             "{scenario_name}` again"
         ).format(
             scenario_name=scenario.name,
-            box=shown,
+            box=", ".join(f"{v:.5f}" for v in (w, s, e, n)),
             minutes=max(scenario.bands_min),
             speed=scenario.speed_kmh,
             what="; ".join(names[:3])

@@ -776,8 +776,8 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     -------
     data
         ``{"facilities": facility_records(analysis), "entrances": [[lon, lat, facility
-        index, escaped entrance name (and `skip_note`)], ...]}``; entrances without
-        coordinates are left out.
+        index, escaped entrance name (and `skip_note`), 1 when the walk starts there (a
+        routed status) else 0], ...]}``; entrances without coordinates are left out.
     """
     fac_ids = pd.Index(list(analysis.facilities["facility_id"]))
     ent = analysis.entrances
@@ -786,6 +786,9 @@ def facility_data(analysis: Result) -> dict[str, Any]:
     lon = ent["lon"].to_numpy(dtype=float)
     lat = ent["lat"].to_numpy(dtype=float)
     door = ent["entrance"] if "entrance" in ent else pd.Series([None] * len(ent))
+    from planner.schema import ROUTED_STATUSES
+
+    walked = ent["status"].astype(str).isin({str(s) for s in ROUTED_STATUSES}).to_numpy()
     entrances = []
     for i, (name, entrance) in enumerate(zip(ent["name"], door, strict=True)):
         if not (np.isfinite(lon[i]) and np.isfinite(lat[i])) or which[i] < 0:
@@ -794,7 +797,9 @@ def facility_data(analysis: Result) -> dict[str, Any]:
         if isinstance(entrance, str) and entrance.strip():
             label = f"{label} · {entrance.strip()}"
         label = esc(label) + (f"<br>{notes[i]}" if notes[i] else "")
-        entrances.append([round(float(lon[i]), 6), round(float(lat[i]), 6), int(which[i]), label])
+        entrances.append(
+            [round(float(lon[i]), 6), round(float(lat[i]), 6), int(which[i]), label, int(walked[i])]
+        )
     return {"facilities": facility_records(analysis), "entrances": entrances}
 
 

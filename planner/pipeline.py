@@ -435,10 +435,10 @@ def too_far_reasons(
         street is 412 m away, beyond the snapping limit of 300 m``, after the row's earlier
         reason if it had one (a fixed lat/lon swap).
     """
-    source = facilities.attrs.get(readers.ATTR_SOURCE) or "facilities"
+    origin = facilities.attrs.get(readers.ATTR_POINT_KIND) == "origin"  # `[origins]` points
+    source = facilities.attrs.get(readers.ATTR_SOURCE) or ("origins" if origin else "facilities")
     sources = facilities.attrs.get(readers.ATTR_ROW_SOURCES) or {}
     unit = facilities.attrs.get(readers.ATTR_UNIT) or "row"
-    origin = facilities.attrs.get(readers.ATTR_POINT_KIND) == "origin"  # `[origins]` points
     x, y = to_network_xy(
         network, facilities["lon"].to_numpy(dtype=float), facilities["lat"].to_numpy(dtype=float)
     )

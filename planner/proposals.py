@@ -438,9 +438,7 @@ def compare_policy(base: Result, other: Result) -> pd.DataFrame:
     # closed took or freed its id) was not measured there: nothing to compare. A facility's
     # circle that opens or closes is compared (0 on the side without it).
     walked = _walked_origins(base) & _walked_origins(other)
-    unmeasured = (merged["origin_kind"] == "origin") & ~merged["origin_id"].astype(str).isin(
-        walked
-    )
+    unmeasured = (merged["origin_kind"] == "origin") & ~merged["origin_id"].astype(str).isin(walked)
     merged = merged[~unmeasured].copy()
     for col in info:
         merged[col] = merged[f"{col}_base"].combine_first(merged[f"{col}_proposal"])

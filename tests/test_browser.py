@@ -141,3 +141,25 @@ def test_harness_catches_network_xss_and_errors(offline_page, tmp_path: Path) ->
     assert any(r.startswith(path.with_name("x").as_uri()) for r in op.failed_requests)
     assert "boom" in op.console_errors
     assert any("undefinedFunction" in e for e in op.page_errors)
+
+
+def test_crowfly_circles_are_drawn_only_around_entrances_a_walk_starts_from(
+    offline_page, tmp_path: Path
+) -> None:
+    """F1 has an entrance on the street and one 450 m from every street (too far to snap):
+    the map's crow-fly layer has one circle per band for the first only, as the table."""
+    from planner import analyse
+    from planner.maps import save_map
+    from tests.handmade import make_network, points
+
+    network = make_network({0: (0.0, 50.0), 1: (1000.0, 50.0)}, [(0, 1)])
+    facilities = points([("F1", 0.0, 50.0), ("F1", 0.0, 500.0)])
+    result = analyse(network, facilities, points([("M1", 300.0, 50.0)]), bands_min=(5.0, 10.0))
+    assert list(result.entrances["status"]) == ["ok", "too_far_from_network"]
+    op = offline_page(save_map(result, tmp_path / "crowfly.html"))
+    circles = op.page.evaluate(
+        "window.planner.layers.crowfly.getLayers().map((c) => [c.getLatLng().lat, c.getRadius()])"
+    )
+    assert len(circles) == 2  # one entrance x two bands
+    assert sorted(round(r) for _, r in circles) == [375, 750]
+    assert op.problems == {}

@@ -67,6 +67,8 @@ class FakeOverpass:
         self.status = (200, STATUS)  # the status endpoint's answer
         self.queued: list[tuple[int, str]] = []  # answers to the next queries, in turn
         self.moved_to = ""  # the next query is redirected (307) here
+        self.portal = ""  # a page that answers that address (a Wi-Fi login page), if any
+        self.portal_url = ""
 
     def send(self, request: requests.PreparedRequest) -> requests.Response:
         url = str(request.url)
@@ -80,6 +82,9 @@ class FakeOverpass:
         response.url = url
         response.request = request
         response.encoding = "utf-8"
+        if self.portal and url == self.portal_url:
+            response._content = self.portal.encode()
+            return response
         if url.endswith("/status"):
             response.status_code, text = self.status
             response._content = text.encode()
@@ -91,7 +96,7 @@ class FakeOverpass:
                 response.status_code, response.reason = 307, "Temporary Redirect"
                 response.headers["Location"] = self.moved_to
                 response._content = b"<html><body>moved</body></html>"
-                self.moved_to = ""
+                self.portal_url, self.moved_to = self.moved_to, ""
                 return response
             if self.queued:
                 response.status_code, text = self.queued.pop(0)
@@ -261,13 +266,29 @@ def test_a_download_too_small_for_this_runs_walks_is_refused(
     """Bands or speed raised after `planner fetch`: the run stops instead of drawing circles
     cut at the download's edge; the bands fetched for (or smaller) load."""
     sc = _liusha(tmp_path / "liusha")
+    # made-up streets across the whole download: a cross through its middle, ends 10 m in
+    w, s, e, n = download.download_bbox(sc)
+    cx, cy, d = (w + e) / 2, (s + n) / 2, 0.0001
+    cross = {
+        "elements": [
+            {"type": "node", "id": 1, "lat": cy, "lon": w + d},
+            {"type": "node", "id": 2, "lat": cy, "lon": cx},
+            {"type": "node", "id": 3, "lat": cy, "lon": e - d},
+            {"type": "node", "id": 4, "lat": s + d, "lon": cx},
+            {"type": "node", "id": 5, "lat": n - d, "lon": cx},
+            {"type": "way", "id": 10, "nodes": [1, 2, 3], "tags": {"highway": "footway"}},
+            {"type": "way", "id": 11, "nodes": [4, 2, 5], "tags": {"highway": "footway"}},
+        ]
+    }
+    overpass.queued = [(200, json.dumps(cross))]
     download.fetch(sc)
     fetched = json.loads((sc.cache_dir / "fetch.json").read_text(encoding="utf-8"))
-    assert fetched["bbox_wgs84"] == list(download.download_bbox(sc))
-    assert inputs.load_network(sc).n_nodes == 2
-    assert inputs.load_network(sc.with_overrides(bands_min=(5.0, 10.0))).n_nodes == 2
+    assert fetched["bbox_wgs84"] == [w, s, e, n]
+    nodes = inputs.load_network(sc).n_nodes
+    assert nodes == 5
+    assert inputs.load_network(sc.with_overrides(bands_min=(5.0, 10.0))).n_nodes == nodes
     # within the margin (300 m): 15 min at 5 km/h is 125 m farther than at 4.5 km/h
-    assert inputs.load_network(sc.with_overrides(speed_kmh=5.0)).n_nodes == 2
+    assert inputs.load_network(sc.with_overrides(speed_kmh=5.0)).n_nodes == nodes
     for wider in (sc.with_overrides(bands_min=(5.0, 10.0, 25.0)), sc.with_overrides(speed_kmh=6)):
         with pytest.raises(PlannerError) as err:
             inputs.load_network(wider)
@@ -294,7 +315,7 @@ def test_a_download_too_small_for_this_runs_walks_is_refused(
 
     middle = (fetched_box[1] + fetched_box[3]) / 2
     table.write_text("\n".join([*rows, row_at("FAR", 117.0, 23.8)]) + "\n", encoding="utf-8")
-    assert inputs.load_network(sc).n_nodes == 2
+    assert inputs.load_network(sc).n_nodes == nodes
     table.write_text(
         "\n".join([*rows, row_at("EDGE", fetched_box[2] + 0.0005, middle)]) + "\n",
         encoding="utf-8",
@@ -305,6 +326,13 @@ def test_a_download_too_small_for_this_runs_walks_is_refused(
     lower = replace(sc, study_bbox=(fetched_box[0] - 0.01, *fetched_box[1:]))
     with pytest.raises(PlannerError, match="leave it from study_bbox"):
         inputs.load_network(lower)
+    # a fetch.json of an older planner, without its box: nothing is known, a new fetch asked
+    meta = sc.cache_dir / "fetch.json"
+    old = json.loads(meta.read_text(encoding="utf-8"))
+    del old["bbox_wgs84"]
+    meta.write_text(json.dumps(old), encoding="utf-8")
+    with pytest.raises(PlannerError, match="does not say which area it covers"):
+        inputs.check_download_box(sc)
 
 
 PARTIAL = json.dumps(
@@ -451,6 +479,10 @@ def test_a_redirected_query_is_followed_not_refused(
     overpass.moved_to = "https://overpass.mirror.example/api/interpreter"
     assert download.fetch(sc)["network"].is_file()
     assert "https://overpass.mirror.example/api/interpreter" in overpass.urls
+    # a redirect to a page that is not Overpass (a Wi-Fi login page): its answer is checked
+    overpass.moved_to, overpass.portal = "http://portal.example/login", "<html>Please log in</html>"
+    with pytest.raises(NetworkUnavailableError, match=r"not JSON \(Please log in\)"):
+        download.fetch(sc)
 
 
 def test_a_mirror_is_asked_when_named(

@@ -297,6 +297,11 @@ def test_what_a_killed_drawing_left_is_deleted_by_the_next(tmp_path):
     )
     dead = tmp_path / f".s.png.{gone.stdout.strip()}.drawing.tmp"
     dead.write_bytes(b"half a png")
+    # what the drawing itself was writing (planner.io.write_atomic's temporary sibling)
+    inner = tmp_path / f"..s.png.{gone.stdout.strip()}.drawing.tmp.k2j3h4.tmp"
+    inner.write_bytes(b"half a png")
+    odd = tmp_path / f".s.png.{'9' * 30}.drawing.tmp"  # no pid: left alone, no crash
+    odd.write_bytes(b"?")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         busy = tmp_path / f".s.png.{alive.pid}.drawing.tmp"
@@ -304,7 +309,14 @@ def test_what_a_killed_drawing_left_is_deleted_by_the_next(tmp_path):
         mine = tmp_path / "my.drawing.tmp"
         mine.write_bytes(b"the user's")
         _carry.draw_or_carry(png, True, lambda p: _fake_png(p, b"drawn"), {}, "A", print, {})
-        assert png.is_file() and not dead.exists() and busy.exists() and mine.exists()
+        assert png.is_file() and not dead.exists() and not inner.exists()
+        assert busy.exists() and mine.exists() and odd.exists()
+        # a map name with brackets (no glob pattern in the way)
+        bracket = tmp_path / "[a].png"
+        left = tmp_path / f".[a].png.{gone.stdout.strip()}.drawing.tmp"
+        left.write_bytes(b"half")
+        _carry.draw_or_carry(bracket, True, lambda p: _fake_png(p, b"drawn"), {}, "A", print, {})
+        assert bracket.is_file() and not left.exists()
     finally:
         alive.kill()
         alive.wait()

@@ -238,6 +238,7 @@ function plannerInit(map, control, G, P) {
     if (!G.crowfly || !P.gaps) { return; }
     G.crowfly.clearLayers();
     P.entrances.forEach(function (e) {
+      if (!e[4]) { return; }  // no walk starts at an entrance too far from every street
       var f = P.facilities[e[2]];
       P.gaps.radii.forEach(function (r, i) {
         var c = L.circle(shift(e[1], e[0]), {pane: "plannerBands", radius: r,
