@@ -271,15 +271,18 @@ def _drop_dead_drawings(path: Path) -> None:
         return
     for left in names:
         found = pattern.fullmatch(left.name)
-        if found is None or int(found[1]) == os.getpid():
+        if found is None:
             continue
-        try:
-            os.kill(int(found[1]), 0)
-        except ProcessLookupError:
-            with contextlib.suppress(OSError):
-                left.unlink()
-        except (OSError, OverflowError, ValueError):  # running (another user's), or no pid
-            continue
+        if int(found[1]) != os.getpid():  # this process is not drawing it yet: its own goes
+            try:
+                os.kill(int(found[1]), 0)
+                continue  # running: another run is drawing the same map
+            except ProcessLookupError:
+                pass
+            except (OSError, OverflowError, ValueError):  # another user's, or no pid
+                continue
+        with contextlib.suppress(OSError):
+            left.unlink()
 
 
 def draw_or_carry(

@@ -255,8 +255,9 @@ def _wgs84_extent(network: net.StreetNetwork) -> tuple[float, float, float, floa
         return None
     x0, y0, x1, y1 = shapely.total_bounds(network.edge_geometry)
     to_wgs84 = Transformer.from_crs(network.crs, "EPSG:4326", always_xy=True)
-    lon, lat = to_wgs84.transform([x0, x0, x1, x1], [y0, y1, y0, y1])
-    return (float(min(lon)), float(min(lat)), float(max(lon)), float(max(lat)))
+    # edges densified: a line of constant northing curves in longitude/latitude
+    w, s, e, n = to_wgs84.transform_bounds(x0, y0, x1, y1, densify_pts=21)
+    return (float(w), float(s), float(e), float(n))
 
 
 def check_download_box(scenario: Scenario, network: net.StreetNetwork | None = None) -> None:
@@ -296,7 +297,7 @@ def check_download_box(scenario: Scenario, network: net.StreetNetwork | None = N
         return  # no usable facility: the run says so itself
     w, s, e, n = (float(v) for v in box)
     per_deg = 111_320.0
-    cos = float(np.cos(np.radians(lat.mean())))
+    cos = np.cos(np.radians(lat))  # each facility's own (a far row moves no other's box)
     pad = max(scenario.bands_min) * scenario.metres_per_minute
     dlat, dlon = pad / per_deg, pad / (per_deg * cos)
     eps = 1e-9

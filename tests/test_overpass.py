@@ -520,3 +520,21 @@ def test_the_download_grows_with_a_snapping_limit_beyond_its_margin(tmp_path: Pa
     assert (s - s2) * 111_320.0 == pytest.approx(700.0)
     assert (n2 - n) * 111_320.0 == pytest.approx(700.0)
     assert w2 < w and e2 > e
+
+
+def test_the_streets_extent_holds_every_street_point_across_the_central_meridian() -> None:
+    """A line of constant northing curves in lon/lat: the extent is not the corners' box."""
+    import numpy as np
+    import shapely
+    from pyproj import Transformer
+
+    from tests.handmade import CRS, make_network
+
+    # 40 km east-west, centred on the zone's central meridian (x = 500,000 m)
+    network = make_network({0: (-20_000.0, 0.0), 1: (20_000.0, 0.0)}, [(0, 1)])
+    w, s, e, n = inputs._wgs84_extent(network)
+    line = network.edge_geometry[0]
+    dense = shapely.segmentize(line, 100.0)
+    x, y = shapely.get_coordinates(dense).T
+    lon, lat = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True).transform(x, y)
+    assert w <= lon.min() and e >= lon.max() and s <= lat.min() and n >= np.max(lat)

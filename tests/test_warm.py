@@ -302,6 +302,9 @@ def test_what_a_killed_drawing_left_is_deleted_by_the_next(tmp_path):
     inner.write_bytes(b"half a png")
     odd = tmp_path / f".s.png.{'9' * 30}.drawing.tmp"  # no pid: left alone, no crash
     odd.write_bytes(b"?")
+    # an earlier process with this one's id (pid 1 in a container): it is not drawing
+    own = tmp_path / f"..s.png.{os.getpid()}.drawing.tmp.q8w7e6.tmp"
+    own.write_bytes(b"half a png")
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         busy = tmp_path / f".s.png.{alive.pid}.drawing.tmp"
@@ -309,7 +312,7 @@ def test_what_a_killed_drawing_left_is_deleted_by_the_next(tmp_path):
         mine = tmp_path / "my.drawing.tmp"
         mine.write_bytes(b"the user's")
         _carry.draw_or_carry(png, True, lambda p: _fake_png(p, b"drawn"), {}, "A", print, {})
-        assert png.is_file() and not dead.exists() and not inner.exists()
+        assert png.is_file() and not dead.exists() and not inner.exists() and not own.exists()
         assert busy.exists() and mine.exists() and odd.exists()
         # a map name with brackets (no glob pattern in the way)
         bracket = tmp_path / "[a].png"
