@@ -259,7 +259,8 @@ def _drop_dead_drawings(path: Path) -> None:
 
     That is ``.<name>.<pid>.drawing.tmp`` (`draw_or_carry`'s), or the temporary file the
     drawing itself was writing (``..<name>.<pid>.drawing.tmp.<random>.tmp``,
-    `planner.io.write_atomic`), of a process that is no longer running: another run drawing
+    `planner.io.write_atomic`), of a process that is no longer running, or of this one (an
+    earlier process had its id: this one draws the map only after this). Another run drawing
     the same map at this moment keeps its own. Nothing that fails here stops the drawing.
     """
     pattern = re.compile(
