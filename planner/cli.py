@@ -165,23 +165,21 @@ _PYDANTIC_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
-def _click_message(text: str) -> str:
-    """A parser error in the chosen language (the parser and pydantic say them in English)."""
-    for pattern, message in _CLICK_MESSAGES:
+def _click_message(
+    text: str, table: tuple[tuple[re.Pattern[str], str], ...] = _CLICK_MESSAGES
+) -> str:
+    """A parser error in the chosen language (the parser and pydantic say them in English).
+
+    The first pattern of `table` matching the whole text gives the message; a ``why`` part
+    (an option value's check) is said from `_PYDANTIC_MESSAGES` the same way.
+    """
+    for pattern, message in table:
         found = pattern.fullmatch(text)
         if found is not None:
             parts = found.groupdict()
             if "why" in parts:
-                parts["why"] = _click_why(parts["why"])
+                parts["why"] = _click_message(parts["why"], _PYDANTIC_MESSAGES)
             return _(message).format(**parts)
-    return text
-
-
-def _click_why(text: str) -> str:
-    for pattern, message in _PYDANTIC_MESSAGES:
-        found = pattern.fullmatch(text)
-        if found is not None:
-            return _(message).format(**found.groupdict())
     return text
 
 

@@ -225,6 +225,30 @@ def verify_fetch_cache(scenario: Scenario) -> None:
             )
 
 
+#: Metres in a degree of latitude (and of longitude at the equator), for walk boxes.
+_M_PER_DEG = 111_320.0
+
+
+def _walk_boxes(
+    scenario: Scenario, facilities: pd.DataFrame, margin_m: float
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Usable facility rows with coordinates, their points and the degrees their walks span.
+
+    Returns
+    -------
+    rows, points, pads
+        The rows; ``(lon, lat)`` per row; ``(dlon, dlat)`` per row: the largest band's
+        walk plus `margin_m` in degrees, longitude at the row's own latitude.
+    """
+    lon = facilities["lon"].to_numpy(dtype=float)
+    lat = facilities["lat"].to_numpy(dtype=float)
+    keep = facilities["usable"].to_numpy(dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
+    pad = max(scenario.bands_min) * scenario.metres_per_minute + margin_m
+    dlat = np.full(int(keep.sum()), pad / _M_PER_DEG)
+    dlon = pad / (_M_PER_DEG * np.cos(np.radians(lat[keep])))
+    return facilities[keep], np.stack([lon[keep], lat[keep]]), np.stack([dlon, dlat])
+
+
 def walk_bbox(
     scenario: Scenario, facilities: pd.DataFrame, margin_m: float
 ) -> tuple[float, float, float, float] | None:
@@ -234,15 +258,11 @@ def walk_bbox(
     no facility has usable coordinates. A walk is never shorter than the straight line, so
     every street a facility reaches within the largest band lies inside.
     """
-    ok = facilities["usable"].to_numpy(dtype=bool)
-    if not ok.any():
+    rows, (lon, lat), (dlon, dlat) = _walk_boxes(scenario, facilities, margin_m)
+    if not len(rows):
         return None
-    lon = facilities.loc[ok, "lon"].to_numpy(float)
-    lat = facilities.loc[ok, "lat"].to_numpy(float)
-    pad = max(scenario.bands_min) * scenario.metres_per_minute + margin_m
-    dlat = pad / 111_320.0
-    dlon = pad / (111_320.0 * np.cos(np.radians(lat.mean())))
-    w, s, e, n = lon.min() - dlon, lat.min() - dlat, lon.max() + dlon, lat.max() + dlat
+    w, s = (lon - dlon).min(), (lat - dlat).min()
+    e, n = (lon + dlon).max(), (lat + dlat).max()
     if scenario.study_bbox is not None:
         sw, ss, se, sn = scenario.study_bbox
         w, s, e, n = min(w, sw), min(s, ss), max(e, se), max(n, sn)
@@ -288,18 +308,10 @@ def check_download_box(scenario: Scenario, network: net.StreetNetwork | None = N
                 "({meta}, from an older planner); run `planner fetch {scenario_name}` again"
             ).format(scenario_name=scenario.name, meta=scenario.cache_dir / "fetch.json")
         )
-    facilities = load_facilities(scenario)
-    lon = facilities["lon"].to_numpy(dtype=float)
-    lat = facilities["lat"].to_numpy(dtype=float)
-    keep = facilities["usable"].to_numpy(dtype=bool) & np.isfinite(lon) & np.isfinite(lat)
-    usable, lon, lat = facilities[keep], lon[keep], lat[keep]
+    usable, (lon, lat), (dlon, dlat) = _walk_boxes(scenario, load_facilities(scenario), 0.0)
     if not len(usable):
         return  # no usable facility: the run says so itself
     w, s, e, n = (float(v) for v in box)
-    per_deg = 111_320.0
-    cos = np.cos(np.radians(lat))  # each facility's own (a far row moves no other's box)
-    pad = max(scenario.bands_min) * scenario.metres_per_minute
-    dlat, dlon = pad / per_deg, pad / (per_deg * cos)
     eps = 1e-9
     leaves = (
         (lon - dlon < w - eps)
@@ -310,8 +322,9 @@ def check_download_box(scenario: Scenario, network: net.StreetNetwork | None = N
     streets = _wgs84_extent(network) if network is not None else None
     if streets is not None:  # a facility that can snap to no street: the run reports it
         sw, ss, se, sn = streets
-        off_x = np.maximum(np.maximum(sw - lon, lon - se), 0.0) * per_deg * cos
-        off_y = np.maximum(np.maximum(ss - lat, lat - sn), 0.0) * per_deg
+        off_x = np.maximum(np.maximum(sw - lon, lon - se), 0.0) * _M_PER_DEG
+        off_x *= np.cos(np.radians(lat))
+        off_y = np.maximum(np.maximum(ss - lat, lat - sn), 0.0) * _M_PER_DEG
         leaves &= np.hypot(off_x, off_y) <= scenario.snap_limit_m
     names = [
         _("facility {id} (row {row})").format(id=json.dumps(str(i), ensure_ascii=False), row=r)
